@@ -1,0 +1,97 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Every module compiles in Swift 5 language mode with complete concurrency checking
+// warnings on; the seams (CommandRunner, HTTPTransport, Clock) are Sendable.
+let settings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "aphex",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "aphex", targets: ["aphex"]),
+        // The simulated cluster's black-box face: loopback API server and stand-in
+        // kubectl / kind / k3s (dispatch on argv[0]). Test asset, not shipped.
+        .executable(name: "aphex-sim", targets: ["aphex-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: C libraries (only the owning module imports each)
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // MARK: Product modules
+        .executableTarget(
+            name: "aphex",
+            dependencies: [
+                "Bootstrap", "SecretGen", "ClusterDrivers", "ArgoInstall",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: settings),
+        .target(
+            name: "Bootstrap",
+            dependencies: [
+                "SecretGen", "ArgoInstall", "ClusterDrivers",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings),
+        .target(
+            name: "SecretGen",
+            dependencies: ["COpenSSL"],
+            swiftSettings: settings),
+        .target(
+            name: "ArgoInstall",
+            dependencies: [
+                "ClusterDrivers", "SecretGen",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: settings),
+        .target(
+            name: "ClusterDrivers",
+            dependencies: [
+                "CCurl",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings),
+
+        // MARK: The simulated cluster (test bed)
+        .target(
+            name: "SimCluster",
+            dependencies: [
+                "ClusterDrivers",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/SimCluster",
+            resources: [.copy("Scenarios")],
+            swiftSettings: settings),
+        .executableTarget(
+            name: "aphex-sim",
+            dependencies: ["SimCluster", "ClusterDrivers"],
+            path: "Tests/SimTool",
+            swiftSettings: settings),
+
+        // MARK: Tests
+        .testTarget(name: "SecretGenTests", dependencies: ["SecretGen"], swiftSettings: settings),
+        .testTarget(name: "ClusterDriversTests", dependencies: ["ClusterDrivers", "SimCluster"],
+                    swiftSettings: settings),
+        .testTarget(name: "ArgoInstallTests", dependencies: ["ArgoInstall", "ClusterDrivers", "SimCluster"],
+                    swiftSettings: settings),
+        .testTarget(name: "BootstrapTests",
+                    dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "SimCluster"],
+                    swiftSettings: settings),
+        .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "ClusterDrivers"],
+                    swiftSettings: settings),
+        // Runs the built `aphex` (and `aphex-sim` stand-ins) as a user or CI would.
+        .testTarget(name: "BlackBoxTests", dependencies: ["SimCluster", "ClusterDrivers"],
+                    swiftSettings: settings),
+    ]
+)

@@ -1,0 +1,95 @@
+import ClusterDrivers
+import Foundation
+
+/// Library-level options, filled by the CLI after parsing and validation.
+
+public struct KindOptions: Sendable, Equatable {
+    public var workers: Int = 0
+    public var nodeImage: String?
+    /// host -> mirror URL (containerd registry mirrors)
+    public var registryMirrors: [String: String] = [:]
+    /// API-server OIDC flags (PLATFORM.md); false with --no-oidc.
+    public var oidc: Bool = true
+    public var oidcIssuer: String?
+    public var mergeKubeconfig = false
+    public var recreate = false
+    public var retain = false
+    public init() {}
+}
+
+public struct K3sOptions: Sendable, Equatable {
+    public var version: String?
+    public var disableTraefik = false
+    public var gpu = false
+    public init() {}
+}
+
+public struct ComponentOptions: Sendable, Equatable {
+    /// name -> version overrides (argocd, tekton-pipelines, tekton-triggers, tekton-interceptors, tekton-dashboard)
+    public var versions: [String: String] = [:]
+    public var manifestsDir: String?
+    public var configFile: String?
+    public var argocdInsecure = false
+    public init() {}
+}
+
+public struct RootAppOptions: Sendable, Equatable {
+    public var repoURL: String?
+    public var revision: String?
+    public var path: String?
+    public init() {}
+}
+
+public struct BootstrapOptions: Sendable {
+    public var deployment: Deployment
+    public var useExisting = false
+    public var kind = KindOptions()
+    public var k3s = K3sOptions()
+    public var components = ComponentOptions()
+    public var root = RootAppOptions()
+    public var timeout: Duration = .seconds(20 * 60)
+    public var clusterTimeout: Duration = .seconds(5 * 60)
+    public var noWait = false
+    public var dryRun = false
+    public var showSecrets = false
+    public var secretsFrom: String?
+    public var timingsFile: String?
+    public var cloudflareTokenFile: String?
+    public init(deployment: Deployment) { self.deployment = deployment }
+}
+
+public struct StatusOptions: Sendable {
+    public var watch = false
+    public var interval: Duration = .seconds(2)
+    public var wave: Int?
+    public var app: String?
+    public init() {}
+}
+
+public struct WaitOptions: Sendable {
+    public var timeout: Duration = .seconds(20 * 60)
+    public var wave: Int?
+    public init() {}
+}
+
+public struct DoctorOptions: Sendable {
+    public var deployment: Deployment = .kind
+    public var useExisting = false
+    public var gpu = false
+    public init() {}
+}
+
+public struct DestroyOptions: Sendable {
+    public var deployment: Deployment?
+    public var useExisting = false
+    public var yes = false
+    public var dryRun = false
+    public var stdinIsTTY = isatty(0) == 1
+    public init() {}
+}
+
+public struct ShowSecretsOptions: Sendable {
+    public var name: String?
+    public var stdoutIsTTY = isatty(1) == 1
+    public init() {}
+}

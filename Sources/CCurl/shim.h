@@ -1,0 +1,22 @@
+#ifndef APHEX_CCURL_SHIM_H
+#define APHEX_CCURL_SHIM_H
+#include <curl/curl.h>
+
+/* curl_easy_setopt and curl_easy_getinfo are variadic and cannot be called from Swift.
+   These typed wrappers are the only way aphex sets options. */
+typedef size_t (*aphex_curl_data_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+static inline CURLcode aphex_curl_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode aphex_curl_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode aphex_curl_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode aphex_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode aphex_curl_setopt_offset(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode aphex_curl_setopt_callback(CURL *h, CURLoption o, aphex_curl_data_cb v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode aphex_curl_setopt_blob(CURL *h, CURLoption o, void *data, size_t len) {
+    struct curl_blob b; b.data = data; b.len = len; b.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(h, o, &b);
+}
+static inline CURLcode aphex_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode aphex_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode aphex_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+#endif

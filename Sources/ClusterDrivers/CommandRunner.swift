@@ -1,0 +1,268 @@
+import Foundation
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// One external command to run. Secrets travel in `stdin`, never in `argv`.
+public struct Command: Sendable, Equatable {
+    public var argv: [String]
+    public var stdin: [UInt8]?
+    /// Variables added to (or overriding) the inherited environment.
+    public var environment: [String: String]
+    public var workingDirectory: String?
+    public var timeout: Duration?
+    /// When false, a non-zero exit is returned instead of thrown.
+    public var checkExit: Bool
+
+    public init(_ argv: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
+                workingDirectory: String? = nil, timeout: Duration? = nil, checkExit: Bool = true) {
+        self.argv = argv
+        self.stdin = stdin
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.timeout = timeout
+        self.checkExit = checkExit
+    }
+
+    public init(_ argv: [String], stdinText: String, environment: [String: String] = [:],
+                timeout: Duration? = nil, checkExit: Bool = true) {
+        self.init(argv, stdin: Array(stdinText.utf8), environment: environment, timeout: timeout,
+                  checkExit: checkExit)
+    }
+
+    /// The argv as a shell would show it. Never includes stdin.
+    public var display: String { Shell.quote(argv) }
+}
+
+public struct CommandOutput: Sendable, Equatable {
+    /// Exit code; for a signal death, 128 + signal number (as a shell reports it).
+    public var status: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+
+    public init(status: Int32, stdout: [UInt8] = [], stderr: [UInt8] = []) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+    public init(status: Int32, stdout: String, stderr: String = "") {
+        self.init(status: status, stdout: Array(stdout.utf8), stderr: Array(stderr.utf8))
+    }
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    public var succeeded: Bool { status == 0 }
+}
+
+/// A command that failed. Its text is paste-able (shell-quoted argv), carries the exit
+/// status and the captured stderr — and never the stdin, which may hold secrets.
+public struct CommandError: Error, CustomStringConvertible, Sendable {
+    public enum Reason: Sendable, Equatable {
+        case exited(Int32)
+        case notFound
+        case timedOut(Duration)
+        case launchFailed(String)
+        case outputTooLarge(Int)
+    }
+    public var argv: [String]
+    public var reason: Reason
+    public var stdout: String
+    public var stderr: String
+
+    public init(argv: [String], reason: Reason, stdout: String = "", stderr: String = "") {
+        self.argv = argv
+        self.reason = reason
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    public var isTimeout: Bool { if case .timedOut = reason { return true } else { return false } }
+
+    public var description: String {
+        var text = "command \"\(Shell.quote(argv))\" "
+        switch reason {
+        case .exited(let code): text += "failed with exit status \(code)"
+        case .notFound: text += "could not be run: \(argv.first ?? "") was not found on PATH"
+        case .timedOut(let d): text += "timed out after \(formatDuration(d)) and was stopped"
+        case .launchFailed(let why): text += "could not be started: \(why)"
+        case .outputTooLarge(let limit): text += "produced more than \(limit) bytes of output"
+        }
+        let err = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !err.isEmpty {
+            text += "\nstderr:\n" + err.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { "  " + $0 }.joined(separator: "\n")
+        }
+        return text
+    }
+}
+
+/// The process seam. Everything aphex runs goes through one of these; tests use a
+/// recording fake (SimCluster's `RecordingRunner`) or the simulated cluster.
+public protocol CommandRunner: Sendable {
+    func run(_ command: Command) async throws -> CommandOutput
+}
+
+extension CommandRunner {
+    /// Runs and returns stdout as text, throwing `CommandError` on a non-zero exit.
+    public func output(_ argv: [String], stdin: String? = nil, timeout: Duration? = nil) async throws -> String {
+        try await run(Command(argv, stdin: stdin.map { Array($0.utf8) }, timeout: timeout)).stdoutText
+    }
+}
+
+/// The real runner, over swift-subprocess.
+public struct SubprocessRunner: CommandRunner {
+    /// Output limit per stream. `kubectl get -o json` of a big cluster is tens of MB.
+    public var outputLimit: Int
+    /// How a cancelled or timed-out child is stopped: SIGTERM, then SIGKILL after the grace.
+    public var terminationGrace: Duration
+
+    public init(outputLimit: Int = 256 * 1024 * 1024, terminationGrace: Duration = .seconds(5)) {
+        self.outputLimit = outputLimit
+        self.terminationGrace = terminationGrace
+    }
+
+    public func run(_ command: Command) async throws -> CommandOutput {
+        guard let exe = command.argv.first else {
+            throw CommandError(argv: command.argv, reason: .launchFailed("empty argv"))
+        }
+        if exe.contains("/") {
+            if !FileManager.default.isExecutableFile(atPath: exe) {
+                throw CommandError(argv: command.argv, reason: .notFound)
+            }
+        } else if Self.which(exe) == nil {
+            throw CommandError(argv: command.argv, reason: .notFound)
+        }
+        var platformOptions = PlatformOptions()
+        platformOptions.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: terminationGrace)]
+        let options = platformOptions
+        let env: Environment = command.environment.isEmpty
+            ? .inherit
+            : .inherit.updating(Dictionary(uniqueKeysWithValues: command.environment.map {
+                (Environment.Key(rawValue: $0.key)!, Optional($0.value)) }))
+        let executable: Executable = exe.contains("/") ? .path(FilePath(exe)) : .name(exe)
+        let args = Arguments(Array(command.argv.dropFirst()))
+        let wd = command.workingDirectory.map { FilePath($0) }
+        let limit = outputLimit
+        let stdinBytes = command.stdin ?? []
+
+        let work: @Sendable () async throws -> CommandOutput = {
+            let result = try await Subprocess.run(
+                executable, arguments: args, environment: env, workingDirectory: wd,
+                platformOptions: options, input: .array(stdinBytes),
+                output: .bytes(limit: limit), error: .bytes(limit: limit))
+            let status: Int32
+            switch result.terminationStatus {
+            case .exited(let code): status = Int32(code)
+            case .signaled(let sig): status = 128 + Int32(sig)
+            }
+            return CommandOutput(status: status, stdout: result.standardOutput, stderr: result.standardError)
+        }
+
+        let out: CommandOutput
+        do {
+            if let timeout = command.timeout {
+                out = try await withThrowingTaskGroup(of: CommandOutput?.self) { group in
+                    group.addTask { try await work() }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        return nil
+                    }
+                    let first = try await group.next()!
+                    group.cancelAll()
+                    guard let first else {
+                        throw CommandError(argv: command.argv, reason: .timedOut(timeout))
+                    }
+                    return first
+                }
+            } else {
+                out = try await work()
+            }
+        } catch let e as CommandError {
+            throw e
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            let text = String(describing: error)
+            if text.lowercased().contains("limit") {
+                throw CommandError(argv: command.argv, reason: .outputTooLarge(limit))
+            }
+            throw CommandError(argv: command.argv, reason: .launchFailed(text))
+        }
+        if command.checkExit && out.status != 0 {
+            throw CommandError(argv: command.argv, reason: .exited(out.status),
+                               stdout: out.stdoutText, stderr: out.stderrText)
+        }
+        return out
+    }
+
+    /// PATH lookup, as the shell would do it.
+    public static func which(_ name: String, path: String? = nil) -> String? {
+        let search = path ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in search.split(separator: ":") where !dir.isEmpty {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// "20m", "1m30s", "90s", "1h", "500ms" -> Duration (Go / kubectl style). Nil when malformed.
+public func parseDuration(_ text: String) -> Duration? {
+    let s = text.trimmingCharacters(in: .whitespaces)
+    guard !s.isEmpty else { return nil }
+    var total: Double = 0
+    var number = ""
+    var i = s.startIndex
+    var sawUnit = false
+    while i < s.endIndex {
+        let c = s[i]
+        if c.isNumber || c == "." {
+            number.append(c)
+            i = s.index(after: i)
+            continue
+        }
+        var unit = ""
+        while i < s.endIndex, s[i].isLetter { unit.append(s[i]); i = s.index(after: i) }
+        guard let value = Double(number) else { return nil }
+        let factor: Double
+        switch unit {
+        case "ms": factor = 0.001
+        case "s": factor = 1
+        case "m": factor = 60
+        case "h": factor = 3600
+        default: return nil
+        }
+        total += value * factor
+        number = ""
+        sawUnit = true
+    }
+    if !number.isEmpty {
+        // A bare number is seconds only when it is the whole text ("90").
+        guard !sawUnit, let value = Double(number) else { return nil }
+        total = value
+    }
+    guard total > 0, total.isFinite else { return nil }
+    return .milliseconds(Int64((total * 1000).rounded()))
+}
+
+/// 1m30s, 45s, 1.2s, 350ms — for humans.
+public func formatDuration(_ d: Duration) -> String {
+    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    if ms < 1000 { return "\(Int(ms.rounded()))ms" }
+    let seconds = ms / 1000
+    if seconds < 60 { return seconds < 10 ? String(format: "%.1fs", seconds) : "\(Int(seconds.rounded()))s" }
+    let total = Int(seconds.rounded())
+    let h = total / 3600, m = (total % 3600) / 60, s = total % 60
+    if h > 0 { return "\(h)h\(m)m\(s)s" }
+    return s == 0 ? "\(m)m" : "\(m)m\(s)s"
+}
+
+extension Duration {
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

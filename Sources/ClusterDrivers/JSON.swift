@@ -1,0 +1,232 @@
+import Foundation
+
+/// A JSON value: the shape of every Kubernetes object aphex reads or the simulator serves.
+public enum JSON: Sendable, Equatable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSON])
+    case object([String: JSON])
+
+    // MARK: access
+    public subscript(key: String) -> JSON? {
+        get { if case .object(let o) = self { return o[key] } else { return nil } }
+        set {
+            guard case .object(var o) = self else { return }
+            o[key] = newValue
+            self = .object(o)
+        }
+    }
+    public subscript(index: Int) -> JSON? {
+        if case .array(let a) = self, index >= 0, index < a.count { return a[index] }
+        return nil
+    }
+    /// `obj[path: "status", "sync", "status"]`
+    public subscript(path keys: String...) -> JSON? { value(at: keys) }
+
+    public func value(at keys: [String]) -> JSON? {
+        var cur: JSON? = self
+        for k in keys { cur = cur?[k] }
+        return cur
+    }
+
+    /// Sets a value at a path, creating intermediate objects.
+    public mutating func set(_ keys: [String], to value: JSON?) {
+        guard let first = keys.first else { if let value { self = value }; return }
+        if case .object = self {} else { self = .object([:]) }
+        guard case .object(var o) = self else { return }
+        if keys.count == 1 {
+            o[first] = value
+        } else {
+            var child = o[first] ?? .object([:])
+            child.set(Array(keys.dropFirst()), to: value)
+            o[first] = child
+        }
+        self = .object(o)
+    }
+
+    public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    public var int: Int64? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d): return Int64(exactly: d)
+        case .string(let s): return Int64(s)
+        default: return nil
+        }
+    }
+    public var double: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    public var array: [JSON]? { if case .array(let a) = self { return a } else { return nil } }
+    public var object: [String: JSON]? { if case .object(let o) = self { return o } else { return nil } }
+    public var isNull: Bool { self == .null }
+
+    /// String-valued map (labels, annotations, Secret data).
+    public var stringMap: [String: String] {
+        guard case .object(let o) = self else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in o { if let s = v.string { out[k] = s } }
+        return out
+    }
+
+    // MARK: Kubernetes metadata helpers
+    public var name: String? { self[path: "metadata", "name"]?.string }
+    public var namespace: String? { self[path: "metadata", "namespace"]?.string }
+    public var kind: String? { self["kind"]?.string }
+    public var apiVersion: String? { self["apiVersion"]?.string }
+    public var labels: [String: String] { self[path: "metadata", "labels"]?.stringMap ?? [:] }
+    public var annotations: [String: String] { self[path: "metadata", "annotations"]?.stringMap ?? [:] }
+    /// `items` of a List object.
+    public var items: [JSON] { self["items"]?.array ?? [] }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral,
+    ExpressibleByFloatLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, b in b }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+    public init(floatLiteral value: Double) { self = .double(value) }
+}
+
+extension JSON: Codable {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSON].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSON].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+extension JSON {
+    /// Parses JSON bytes (fast path through JSONSerialization).
+    public static func parse(_ bytes: [UInt8]) throws -> JSON {
+        try parse(Data(bytes))
+    }
+    public static func parse(_ data: Data) throws -> JSON {
+        let any = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        return JSON(any: any)
+    }
+    public static func parse(_ text: String) throws -> JSON { try parse(Data(text.utf8)) }
+
+    /// From a JSONSerialization / Yams result tree.
+    public init(any: Any?) {
+        switch any {
+        case nil: self = .null
+        case is NSNull: self = .null
+        case let n as NSNumber:
+            #if canImport(Darwin)
+            if CFGetTypeID(n) == CFBooleanGetTypeID() { self = .bool(n.boolValue); return }
+            #else
+            if type(of: n) == type(of: NSNumber(value: true)) && (n == NSNumber(value: true) || n == NSNumber(value: false)) && String(cString: n.objCType) == "c" {
+                self = .bool(n.boolValue); return
+            }
+            #endif
+            let d = n.doubleValue
+            if d.rounded() == d, abs(d) < 9e15, !String(describing: n).contains(".") { self = .int(n.int64Value) }
+            else { self = .double(d) }
+        case let b as Bool: self = .bool(b)
+        case let i as Int: self = .int(Int64(i))
+        case let i as Int64: self = .int(i)
+        case let d as Double: self = d.rounded() == d && abs(d) < 9e15 ? .int(Int64(d)) : .double(d)
+        case let s as String: self = .string(s)
+        case let a as [Any]: self = .array(a.map { JSON(any: $0) })
+        case let o as [String: Any]: self = .object(o.mapValues { JSON(any: $0) })
+        case let o as [AnyHashable: Any]:
+            var out: [String: JSON] = [:]
+            for (k, v) in o { out[String(describing: k.base)] = JSON(any: v) }
+            self = .object(out)
+        default: self = .string(String(describing: any!))
+        }
+    }
+
+    /// Compact JSON text with sorted keys (stable output for tests and hashing).
+    public func serialized(pretty: Bool = false) -> String {
+        var out = ""
+        write(into: &out, pretty: pretty, indent: 0)
+        return out
+    }
+
+    private func write(into out: inout String, pretty: Bool, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double(let d):
+            if d.isFinite { out += d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d) } else { out += "null" }
+        case .string(let s): JSON.escape(s, into: &out)
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            out += "["
+            for (i, v) in a.enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                v.write(into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "]"
+        case .object(let o):
+            if o.isEmpty { out += "{}"; return }
+            out += "{"
+            for (i, k) in o.keys.sorted().enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                JSON.escape(k, into: &out)
+                out += pretty ? ": " : ":"
+                o[k]!.write(into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "}"
+        }
+    }
+
+    static func escape(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+}

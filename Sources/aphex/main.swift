@@ -1,0 +1,84 @@
+import ArgumentParser
+import Bootstrap
+import ClusterDrivers
+import Foundation
+
+// Entry point. Maps every outcome to aphex's documented exit codes (ArgumentParser would use
+// 64 for validation errors; aphex promises 2), and turns Ctrl-C into a clean stop: the first
+// SIGINT/SIGTERM cancels the running command (child processes get SIGTERM, then SIGKILL), the
+// second exits at once.
+
+setvbuf(stdout, nil, _IOLBF, 0)
+
+func fail(_ message: String, _ status: ExitStatus) -> Never {
+    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+    exit(status.rawValue)
+}
+
+let runTask = Task<Int32, Never> {
+    do {
+        var command = try Aphex.parseAsRoot()
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+        return 0
+    } catch let error as AphexError {
+        var text = "error: " + error.message + "\n"
+        if let detail = error.detail, !detail.isEmpty { text += detail + "\n" }
+        if error.status == .interrupted { text = error.message + "\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+        return error.status.rawValue
+    } catch let error as CommandError {
+        FileHandle.standardError.write(Data(("error: " + error.description + "\n").utf8))
+        return exitStatus(for: error).rawValue
+    } catch is CancellationError {
+        FileHandle.standardError.write(Data((AphexError.interrupted.message + "\n").utf8))
+        return ExitStatus.interrupted.rawValue
+    } catch let exit as ExitCode {
+        return exit.rawValue
+    } catch {
+        if Task.isCancelled {
+            FileHandle.standardError.write(Data((AphexError.interrupted.message + "\n").utf8))
+            return ExitStatus.interrupted.rawValue
+        }
+        let code = Aphex.exitCode(for: error)
+        if code == .success {
+            // --help, --version, completion scripts
+            print(Aphex.fullMessage(for: error))
+            return 0
+        }
+        let message = Aphex.fullMessage(for: error)
+        if code == .validationFailure {
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            return ExitStatus.usage.rawValue
+        }
+        FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+        return code.rawValue == 64 ? ExitStatus.usage.rawValue : ExitStatus.failed.rawValue
+    }
+}
+
+let signalQueue = DispatchQueue(label: "aphex.signals")
+nonisolated(unsafe) var interrupts = 0
+var signalSources: [any DispatchSourceSignal] = []
+for sig in [SIGINT, SIGTERM] {
+    signal(sig, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+    source.setEventHandler {
+        interrupts += 1
+        if interrupts == 1 {
+            FileHandle.standardError.write(Data("\nInterrupted: stopping (press Ctrl-C again to exit at once)...\n".utf8))
+            runTask.cancel()
+            // If the command does not unwind promptly, do not hang the terminal.
+            signalQueue.asyncAfter(deadline: .now() + 10) { exit(ExitStatus.interrupted.rawValue) }
+        } else {
+            exit(ExitStatus.interrupted.rawValue)
+        }
+    }
+    source.resume()
+    signalSources.append(source)
+}
+
+let code = await runTask.value
+exit(runTask.isCancelled && code != 0 ? ExitStatus.interrupted.rawValue : code)

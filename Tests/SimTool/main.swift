@@ -1,0 +1,2 @@
+import SimCluster
+print("aphex-sim")
