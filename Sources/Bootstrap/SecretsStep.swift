@@ -176,8 +176,40 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, 
                          importFile: String?, dryRun: Bool, cloudflareTokenFile: String? = nil,
                          catalog: SecretCatalog = .platform,
                          generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
+    try await applySecrets(ctx: ctx, api: api,
+                           kubectl: Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner),
+                           deployment: deployment, importFile: importFile, dryRun: dryRun,
+                           environment: try secretsEnvironment(ctx.host.environment, cloudflareTokenFile: cloudflareTokenFile),
+                           catalog: catalog, generator: generator)
+}
+
+/// The same with an explicit kubectl (the pipeline's kubeconfig and context) and environment.
+/// - warnSkipped: false when the caller already warned that CLOUDFLARE_API_TOKEN is unset.
+public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, deployment: Deployment,
+                         importFile: String?, dryRun: Bool, environment: [String: String],
+                         warnSkipped: Bool = true, catalog: SecretCatalog = .platform,
+                         generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
     let imported = try importFile.map { try loadSecretsFile($0, reporter: ctx.reporter) }
-    var environment = ctx.host.environment
+    var plan = try await planSecrets(api: api, deployment: deployment, imported: imported,
+                                     environment: environment, catalog: catalog, generator: generator)
+    if !warnSkipped {
+        let skipped = plan.decisions.filter { $0.action == .skip }.map { "\($0.ref) not created" }
+        plan.warnings.removeAll { w in skipped.contains { w.hasPrefix($0) } }
+    }
+    for w in plan.warnings { ctx.reporter.warn(w) }
+    if dryRun {
+        for d in plan.decisions where d.action != .keep {
+            ctx.reporter.info("plan: \(d.action.rawValue) \(d.ref)" + (d.origin.map { " (\($0.rawValue))" } ?? ""))
+        }
+        return SecretsReport(deployment: deployment.rawValue, dryRun: true, plan: plan, written: [])
+    }
+    let written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
+    return SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
+}
+
+/// The process environment with --cloudflare-token-file's first line as CLOUDFLARE_API_TOKEN.
+func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) throws -> [String: String] {
+    var environment = base
     if let tokenFile = cloudflareTokenFile {
         guard let text = FileManager.default.contents(atPath: tokenFile).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
@@ -188,27 +220,14 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, 
         }
         environment["CLOUDFLARE_API_TOKEN"] = token
     }
-    let plan = try await planSecrets(api: api, deployment: deployment, imported: imported,
-                                     environment: environment, catalog: catalog, generator: generator)
-    for w in plan.warnings { ctx.reporter.warn(w) }
-    if dryRun {
-        for d in plan.decisions where d.action != .keep {
-            ctx.reporter.info("plan: \(d.action.rawValue) \(d.ref)" + (d.origin.map { " (\($0.rawValue))" } ?? ""))
-        }
-        return SecretsReport(deployment: deployment.rawValue, dryRun: true, plan: plan, written: [])
-    }
-    let written = try await writeSecrets(ctx: ctx, api: api, kubeconfig: kubeconfig, plan: plan)
-    return SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
+    return environment
 }
 
 /// `kubectl --kubeconfig K [--context C] apply --server-side --field-manager=aphex [--force-conflicts] -f -`
-public func secretsApplyArgv(kubeconfig: String, context: String?, forceConflicts: Bool) -> [String] {
-    var argv = ["kubectl", "--kubeconfig", kubeconfig]
-    if let context { argv += ["--context", context] }
-    argv += ["apply", "--server-side", "--field-manager=\(SecretAnnotations.fieldManager)"]
-    if forceConflicts { argv.append("--force-conflicts") }
-    argv += ["-f", "-"]
-    return argv
+public func secretsApplyArgv(_ kubectl: Kubectl, forceConflicts: Bool) -> [String] {
+    var args = ["apply", "--server-side", "--field-manager=\(SecretAnnotations.fieldManager)"]
+    if forceConflicts { args.append("--force-conflicts") }
+    return kubectl.argv(args + ["-f", "-"])
 }
 
 /// Removes every secret value (and its base64 form) from a text that is about to be shown.
@@ -223,17 +242,16 @@ func redact(_ text: String, values: some Sequence<String>) -> String {
 
 /// Writes a plan: one server-side apply (manifests on stdin, sources before copies), then the
 /// merge patches; then reads the written keys back to prove they were stored as planned.
-func writeSecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, plan: SecretPlan) async throws -> [String] {
+func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan) async throws -> [String] {
     let secretValues = Set(plan.values.values)
     var written: [String] = []
     let applies = plan.writes.filter { $0.method == .serverSideApply }
     if !applies.isEmpty {
         let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
         let manifest = SecretManifest.yaml(applies, createdAt: now)
-        let argv = secretsApplyArgv(kubeconfig: kubeconfig, context: ctx.target.context,
-                                    forceConflicts: applies.contains { $0.forceConflicts })
+        let argv = secretsApplyArgv(kubectl, forceConflicts: applies.contains { $0.forceConflicts })
         do {
-            _ = try await ctx.runner.run(Command(argv, stdin: Array(manifest.utf8)))
+            _ = try await kubectl.runner.run(Command(argv, stdin: Array(manifest.utf8), timeout: .seconds(120)))
         } catch let e as CommandError {
             let names = applies.map(\.id.description).joined(separator: ", ")
             throw AphexError(.failed, "Storing the Secrets \(names) failed. Values already stored are kept: fix the cause and re-run (nothing is regenerated).",
@@ -294,6 +312,7 @@ public func repairSecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String,
     if dryRun {
         return SecretsReport(deployment: deployment?.rawValue, dryRun: true, plan: plan, written: [])
     }
-    let written = try await writeSecrets(ctx: ctx, api: api, kubeconfig: kubeconfig, plan: plan)
+    let kubectl = Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner)
+    let written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
     return SecretsReport(deployment: deployment?.rawValue, dryRun: false, plan: plan, written: written)
 }

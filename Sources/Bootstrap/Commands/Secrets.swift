@@ -5,8 +5,8 @@ import SecretGen
 /// How the secrets commands get their Kubernetes API client. The default builds the real
 /// client from the context's kubeconfig; tests replace it with a fake.
 public enum SecretsCommandSeam {
-    nonisolated(unsafe) public static var makeAPI: @Sendable (AppContext) async throws -> any KubeAPI = { _ in
-        throw AphexError(.failed, "This build of aphex has no Kubernetes API client yet, so it cannot read Secrets. Meanwhile read them with `kubectl get secret -n NAMESPACE NAME -o jsonpath='{.data.KEY}' | base64 -d` (docs/secrets.md lists them).")
+    nonisolated(unsafe) public static var makeAPI: @Sendable (AppContext) async throws -> any KubeAPI = { ctx in
+        try defaultMakeAPI(ctx.host, ctx.resolvedKubeconfig(), ctx.target.context)
     }
 }
 
