@@ -125,7 +125,12 @@ public func showSecrets(ctx: AppContext, api: any KubeAPI, options: ShowSecretsO
     }
     let missing = rows.filter { !$0.present && !$0.optional }
     if !missing.isEmpty {
-        ctx.reporter.warn("Not stored in the cluster: \(missing.map { "\($0.name) (\($0.secretColumn) key \($0.key ?? "-"))" }.joined(separator: ", ")). Run `aphex bootstrap` (it creates only what is missing) or see docs/secrets.md.")
+        let generated = Set(catalog.secrets.flatMap { $0.keys.map(\.displayName) })
+        var hint = "Run `aphex bootstrap` (it creates only what is missing and never changes stored values); see docs/secrets.md."
+        if missing.contains(where: { !generated.contains($0.name) }) {
+            hint += " Credentials aphex does not generate (\(missing.filter { !generated.contains($0.name) }.map(\.name).joined(separator: ", "))) are written by their installer: ArgoCD's initial admin secret is gone once deleted after the first login."
+        }
+        ctx.reporter.warn("Not stored in the cluster: \(missing.map { "\($0.name) (\($0.secretColumn) key \($0.key ?? "-"))" }.joined(separator: ", ")). " + hint)
         return .failed
     }
     return .ok
