@@ -1,6 +1,7 @@
 import COpenSSL
 
-/// SHA-256 through OpenSSL's EVP interface. Used for manifest digests (ArgoInstall) and
+/// Streaming SHA-256 through OpenSSL's EVP interface (ArgoInstall's one-shot `Digest.sha256Hex` lives in
+/// Digest.swift). For large inputs hashed in pieces, and
 /// anywhere aphex must compare content without keeping it.
 public final class SHA256: @unchecked Sendable {
     private var ctx: OpaquePointer?
