@@ -340,3 +340,82 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         #expect(SecretManifest.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
     }
 }
+
+/// Invariants over many random cluster states (every subset shape: Secrets present or not,
+/// each key present or not, copies equal to their source or not, with or without an import
+/// file and the Cloudflare token).
+@Suite struct PlannerInvariantTests {
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func chance(_ percent: UInt64) -> Bool { next() % 100 < percent }
+    }
+
+    @Test func invariantsHoldForRandomClusterStates() throws {
+        var rng = SplitMix(state: 42)
+        let catalog = SecretCatalog.platform
+        for round in 0..<2000 {
+            let deployment = rng.chance(50) ? "kind" : "k3s"
+            var existing: [SecretID: StoredSecret] = [:]
+            for spec in catalog.secrets(for: deployment) where rng.chance(60) {
+                var data: [String: String] = [:]
+                for k in spec.keys where rng.chance(70) {
+                    data[k.key] = rng.chance(15) ? "shared" : "v\(rng.next() % 1000)"
+                }
+                if spec.ownership == .mergeKeys { data["server.secretkey"] = "argo" }
+                existing[spec.id] = StoredSecret(data: data)
+            }
+            var imported: SecretsFile?
+            if rng.chance(30) {
+                var s: [SecretID: [String: String]] = [:]
+                for spec in catalog.secrets(for: deployment) where rng.chance(50) {
+                    s[spec.id] = Dictionary(uniqueKeysWithValues: spec.keys.filter { _ in rng.chance(50) }.map { ($0.key, "imp\(rng.next() % 1000)") })
+                }
+                imported = SecretsFile(secrets: s)
+            }
+            let env = rng.chance(50) ? ["CLOUDFLARE_API_TOKEN": "cf"] : [:]
+            let input = SecretsPlanInput(deployment: deployment, existing: existing, imported: imported, environment: env)
+            let plan = try planSecrets(input)
+
+            // 1. Nothing stored is ever changed: stored values are kept and written unchanged.
+            for (id, stored) in existing {
+                for (k, v) in stored.data {
+                    #expect(plan.values[KeyRef(id, k)] ?? v == v, "round \(round): \(id)[\(k)] changed")
+                    for w in plan.writes where w.id == id {
+                        if let sent = w.data[k] { #expect(sent == v, "round \(round): stored \(id)[\(k)] rewritten") }
+                        #expect(!w.changedKeys.contains(k))
+                    }
+                }
+            }
+            // 2. Writes carry exactly the create/addMissingKey decisions.
+            let changing = Set(plan.decisions.filter { $0.action == .create || $0.action == .addMissingKey }.map(\.ref))
+            let written = Set(plan.writes.flatMap { w in w.changedKeys.map { KeyRef(w.id, $0) } })
+            #expect(changing == written, "round \(round)")
+            // 3. A copy that is written equals the value its source will hold.
+            for ref in written {
+                if let src = catalog.keySpec(ref)?.source.source(in: ref.secret) {
+                    #expect(plan.values[ref] == plan.values[src], "round \(round): \(ref) written differently from \(src)")
+                }
+            }
+            // 4. Applying the writes and planning again changes nothing (idempotent), except
+            //    keys that were deferred or skipped; and the stored state is unchanged.
+            var after = existing
+            for w in plan.writes {
+                var s = after[w.id] ?? StoredSecret(data: [:])
+                for (k, v) in w.data { s.data[k] = v }
+                after[w.id] = s
+            }
+            let again = try planSecrets(SecretsPlanInput(deployment: deployment, existing: after, imported: imported, environment: env))
+            #expect(again.writes.isEmpty, "round \(round): a re-run wrote \(again.writes.map(\.id))")
+            // 5. Mismatches reported are exactly those the health check sees.
+            let mismatches = Set(again.decisions.filter { $0.action == .derivedMismatch }.map(\.ref.description))
+            #expect(mismatches == Set(SecretsHealth.assess(deployment: deployment, existing: after).derivedMismatches), "round \(round)")
+        }
+    }
+}
