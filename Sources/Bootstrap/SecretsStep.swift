@@ -50,19 +50,25 @@ public struct SecretsReport: Sendable, Equatable, Codable {
     /// The step outcome for the pipeline's reporter.
     public var outcome: StepOutcome { dryRun ? (unchanged ? .unchanged : .planned) : (unchanged ? .unchanged : .done) }
 
-    /// One line: "created 9, added 1, kept 3, deferred 1 (argocd/argocd-secret), skipped 1".
+    /// One line: "created 11 keys, kept 2, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not set)".
     public var summary: String {
+        func keys(_ n: Int) -> String { n == 1 ? "1 key" : "\(n) keys" }
         var parts: [String] = []
-        let verb = dryRun ? "would " : ""
-        if count(.create) > 0 { parts.append("\(verb)create \(count(.create))") }
-        if count(.addMissingKey) > 0 { parts.append("\(verb)add \(count(.addMissingKey)) missing") }
-        if count(.repair) > 0 { parts.append("\(verb)repair \(count(.repair))") }
+        let n = (create: count(.create), add: count(.addMissingKey), repair: count(.repair))
+        if n.create > 0 { parts.append((dryRun ? "would create " : "created ") + keys(n.create)) }
+        if n.add > 0 { parts.append((dryRun ? "would add " : "added ") + "\(keys(n.add)) missing from existing Secrets") }
+        if n.repair > 0 { parts.append((dryRun ? "would repair " : "repaired ") + keys(n.repair)) }
         if count(.keep) > 0 { parts.append("kept \(count(.keep))") }
-        if count(.derivedMismatch) > 0 { parts.append("\(count(.derivedMismatch)) copy differs from its source (aphex secrets repair)") }
-        if count(.deferred) > 0 { parts.append("deferred \(count(.deferred)) until \(Set(deferred.map { $0.split(separator: "[").first.map(String.init) ?? $0 }).sorted().joined(separator: ", ")) exists") }
-        if count(.skip) > 0 { parts.append("skipped \(count(.skip))") }
-        if count(.missing) > 0 { parts.append("\(count(.missing)) missing") }
-        return (parts.isEmpty ? "nothing to do" : parts.joined(separator: ", ")) + " key(s)"
+        if count(.derivedMismatch) > 0 {
+            parts.append("\(keys(count(.derivedMismatch))) differ from their source (run `aphex secrets repair`)")
+        }
+        if count(.deferred) > 0 {
+            let secrets = Set(deferred.map { String($0.prefix { $0 != "[" }) }).sorted().joined(separator: ", ")
+            parts.append("\(count(.deferred)) deferred until \(secrets) exists")
+        }
+        if count(.skip) > 0 { parts.append("skipped \(count(.skip)) (optional, not set)") }
+        if count(.missing) > 0 { parts.append("\(keys(count(.missing))) missing") }
+        return parts.isEmpty ? "nothing to do" : parts.joined(separator: ", ")
     }
 
     /// The `--output json` form (stable; docs/secrets.md).

@@ -24,7 +24,7 @@ import Testing
         try await Pipeline(steps: [SecretsPipeline.step]).run(st)
         let rec = try #require(st.records.first)
         #expect(rec.id == "secrets" && rec.outcome == .done)
-        #expect(rec.detail.contains("create 11"))
+        #expect(rec.detail == "created 11 keys, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not set)")
         #expect(rec.changes.contains("secret auth-system/dex-secrets key client-secret (create, generated)"))
         #expect(rec.commands == ["kubectl --kubeconfig /home/u/.aphex/clusters/platform-cluster/kubeconfig --context kind-platform-cluster apply --server-side --field-manager=aphex -f -   (manifests on stdin)"])
         #expect(cluster.argvs.first?.contains("kind-platform-cluster") == true)
