@@ -50,11 +50,11 @@ public enum ArgoCDConfig {
         if cm?["data"]?[healthKey]?.string == healthLua {
             unchanged.append("argocd-cm has the Application health check")
         } else if dryRun {
-            planned.append("add the Application health check to argocd-cm (\(healthKey)): $ \(Shell.quote(env.kubectl.applyArgv(fieldManager: Kubectl.configFieldManager))) < ConfigMap")
+            planned.append("add the Application health check to argocd-cm (\(healthKey)): $ \(Shell.quote(env.kubectl.ssaApplyArgv(fieldManager: FieldManager.config))) < ConfigMap")
         } else {
             guard cm != nil else { throw notInstalled("argocd-cm") }
             try await env.apply([partialConfigMap("argocd-cm", data: [healthKey: healthLua])],
-                                fieldManager: Kubectl.configFieldManager,
+                                fieldManager: FieldManager.config,
                                 what: "add the Application health check to argocd/argocd-cm")
             changed.append("argocd-cm: added the Application health check")
         }
@@ -68,7 +68,7 @@ public enum ArgoCDConfig {
                 planned.append("set server.insecure: \"true\" in argocd-cmd-params-cm and restart argocd-server: $ \(Shell.quote(restartArgv(env, at: "<now>")))")
             } else {
                 try await env.apply([partialConfigMap("argocd-cmd-params-cm", data: [insecureKey: "true"])],
-                                    fieldManager: Kubectl.configFieldManager,
+                                    fieldManager: FieldManager.config,
                                     what: "set server.insecure in argocd/argocd-cmd-params-cm")
                 changed.append("argocd-cmd-params-cm: server.insecure \"true\"")
                 restart = true
@@ -93,7 +93,7 @@ public enum ArgoCDConfig {
     static func restartArgv(_ env: InstallEnvironment, at stamp: String) -> [String] {
         let patch: JSON = ["spec": ["template": ["metadata": ["annotations": [.init(stringLiteral: restartAnnotation): .string(stamp)]]]]]
         return env.kubectl.argv(["patch", "deployment", "argocd-server", "--namespace", namespace,
-                                 "--type", "merge", "--field-manager=\(Kubectl.fieldManager)", "-p", patch.serialized()])
+                                 "--type", "merge", "--field-manager=\(FieldManager.apply)", "-p", patch.serialized()])
     }
 
     private static func readConfigMap(_ name: String, env: InstallEnvironment, dryRun: Bool) async throws -> JSON? {

@@ -1,32 +1,20 @@
 import ClusterDrivers
 import Foundation
 
-/// How aphex invokes kubectl against one cluster.
-public struct Kubectl: Sendable, Equatable {
-    public var kubeconfig: String
-    public var context: String?
-    public var executable: String
-
-    public static let fieldManager = "aphex"
-    /// Separate field manager for aphex's partial ConfigMap edits (argocd-cm, ...), so that
+/// Field managers aphex applies with.
+public enum FieldManager {
+    /// Release manifests, platform-root, markers.
+    public static let apply = "aphex"
+    /// aphex's partial ConfigMap edits (argocd-cm, ...): a separate manager, so that
     /// re-applying the release manifest (manager "aphex") never drops them and vice versa.
-    public static let configFieldManager = "aphex-config"
+    public static let config = "aphex-config"
+}
 
-    public init(kubeconfig: String, context: String? = nil, executable: String = "kubectl") {
-        self.kubeconfig = kubeconfig
-        self.context = context
-        self.executable = executable
-    }
-
-    /// `kubectl --kubeconfig K [--context C] ARGS...`
-    public func argv(_ args: [String]) -> [String] {
-        var a = [executable, "--kubeconfig", kubeconfig]
-        if let context { a += ["--context", context] }
-        return a + args
-    }
-
-    /// Server-side apply from stdin (ArgoCD's CRDs exceed the client-side annotation limit).
-    public func applyArgv(namespace: String? = nil, fieldManager: String = Kubectl.fieldManager) -> [String] {
+extension Kubectl {
+    /// `kubectl --kubeconfig K [--context C] apply --server-side --force-conflicts
+    /// --field-manager=M [--namespace NS] -f -`: server-side apply from stdin (ArgoCD's CRDs
+    /// exceed the client-side annotation limit).
+    public func ssaApplyArgv(namespace: String? = nil, fieldManager: String = FieldManager.apply) -> [String] {
         var args = ["apply", "--server-side", "--force-conflicts", "--field-manager=\(fieldManager)"]
         if let namespace { args += ["--namespace", namespace] }
         return argv(args + ["-f", "-"])
@@ -54,10 +42,10 @@ public struct InstallEnvironment: Sendable {
     }
 
     /// Applies objects with server-side apply; kubectl failures become an AphexError naming `what`.
-    func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = Kubectl.fieldManager,
+    func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
                what: String) async throws {
         guard !objects.isEmpty else { return }
-        let argv = kubectl.applyArgv(namespace: namespace, fieldManager: fieldManager)
+        let argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
         try await run(Command(argv, stdinText: Manifests.stream(objects)), what: what)
     }
 

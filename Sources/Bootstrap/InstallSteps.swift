@@ -16,7 +16,7 @@ public enum InstallSteps {
     public static func environment(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
                                    context: String?) -> InstallEnvironment {
         InstallEnvironment(runner: ctx.runner, api: api, clock: ctx.host.clock, reporter: ctx.reporter,
-                           kubectl: Kubectl(kubeconfig: kubeconfig, context: context))
+                           kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner))
     }
 
     public static func fetcher(_ ctx: AppContext, components: ComponentOptions) -> ManifestFetcher {
@@ -68,5 +68,77 @@ public enum InstallSteps {
                                     dryRun: Bool) async throws -> InstallStepReport {
         let app = RootApplication(deployment: deployment, repoURL: root.repoURL, revision: root.revision, path: root.path)
         return try await app.ensure(environment(ctx, api: api, kubeconfig: kubeconfig, context: context), dryRun: dryRun)
+    }
+}
+
+extension StepResult {
+    /// A pipeline step result from an install report: changes = what changed (or would),
+    /// commands = the dry run's commands.
+    public init(_ report: InstallStepReport) {
+        var commands: [String] = []
+        var changes = report.changed
+        for line in report.planned {
+            if let r = line.range(of: ": $ ") {
+                changes.append(String(line[..<r.lowerBound]))
+                commands.append(String(line[r.upperBound...]))
+            } else {
+                changes.append(line)
+            }
+        }
+        let detail: String
+        switch report.outcome {
+        case .unchanged: detail = report.unchanged.joined(separator: "; ")
+        case .planned: detail = "would " + changes.joined(separator: "; ")
+        default: detail = report.changed.joined(separator: "; ")
+        }
+        self.init(report.outcome, detail, changes: changes, commands: commands)
+    }
+}
+
+extension InstallSteps {
+    /// Ready-made pipeline steps (BootstrapSteps can use them as they are).
+    public static let argocdStep = PipelineStep("argocd", "Installing ArgoCD") { state in
+        StepResult(try await argocd(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
+                                    context: state.kubeContext, components: state.options.components,
+                                    dryRun: state.dryRun))
+    }
+    public static let tektonStep = PipelineStep("tekton", "Installing Tekton") { state in
+        StepResult(try await tekton(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
+                                    context: state.kubeContext, components: state.options.components,
+                                    dryRun: state.dryRun))
+    }
+    public static let argocdConfigStep = PipelineStep("argocd-config", "Configuring ArgoCD") { state in
+        StepResult(try await argocdConfig(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
+                                          context: state.kubeContext, components: state.options.components,
+                                          dryRun: state.dryRun))
+    }
+    public static let platformRootStep = PipelineStep("platform-root", "Applying platform-root") { state in
+        StepResult(try await platformRoot(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
+                                          context: state.kubeContext, deployment: state.options.deployment,
+                                          root: state.options.root, dryRun: state.dryRun))
+    }
+}
+
+/// A dry run may plan against a cluster that does not exist yet: then every read fails and
+/// the steps plan a fresh install.
+private func stepAPI(_ state: PipelineState) throws -> any KubeAPI {
+    if state.dryRun, let api = try? state.api() { return api }
+    if state.dryRun { return NoClusterAPI() }
+    return try state.api()
+}
+
+private func stepKubeconfig(_ state: PipelineState) throws -> String {
+    if state.dryRun { return (try? state.requireKubeconfig()) ?? "KUBECONFIG" }
+    return try state.requireKubeconfig()
+}
+
+struct NoClusterAPI: KubeAPI {
+    let error = KubeAPIError.transport(.other("the cluster does not exist yet (dry run)"))
+    func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? { throw error }
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON { throw error }
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse { throw error }
+    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+        AsyncThrowingStream { $0.finish(throwing: error) }
     }
 }
