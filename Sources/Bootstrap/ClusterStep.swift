@@ -76,4 +76,55 @@ public enum ClusterStep {
         default: return nil
         }
     }
+
+    /// The pipeline's "cluster" step body: ensures the cluster (or plans it with --dry-run)
+    /// and sets `state.kubeconfig`, `state.kubeContext` and `state.serverURL`.
+    ///
+    ///     static let cluster = PipelineStep("cluster", "Preparing the cluster") { try await ClusterStep.perform($0) }
+    public static func perform(_ state: PipelineState) async throws -> StepResult {
+        let ctx = state.app
+        let options = state.options
+        let d = driver(ctx, options)
+        let access: ClusterAccess
+        if options.dryRun {
+            access = plannedAccess(ctx, options, driver: d)
+        } else {
+            access = try await d.ensureCluster()
+        }
+        state.kubeconfig = access.kubeconfig
+        state.kubeContext = access.context
+        state.serverURL = KubeconfigFile.serverURL(path: access.kubeconfig, context: access.context)
+        return stepResult(access, plan: options.dryRun ? d.planEnsure() : nil)
+    }
+
+    /// The StepResult for an access (and the plan on --dry-run).
+    public static func stepResult(_ a: ClusterAccess, plan: [PlannedAction]?) -> StepResult {
+        let ms = { (s: Double) in formatDuration(.milliseconds(Int64(s * 1000))) }
+        switch a.outcome {
+        case .planned:
+            let p = plan ?? []
+            return StepResult(.planned, "\(a.driver) cluster \(a.clusterName); kubeconfig \(a.kubeconfig)",
+                              changes: p.filter { $0.command == nil }.map(\.summary),
+                              commands: p.compactMap { $0.command?.display })
+        case .created:
+            return StepResult(.done, "\(a.driver) cluster \(a.clusterName) created" + (a.nodesReadySeconds.map { ", nodes Ready after \(ms($0))" } ?? "")
+                                + "; kubeconfig \(a.kubeconfig)",
+                              changes: ["\(a.driver) cluster \(a.clusterName)", "kubeconfig \(a.kubeconfig) (0600)"])
+        case .reused:
+            return StepResult(.unchanged, "\(a.driver) cluster \(a.clusterName) healthy, reused; kubeconfig \(a.kubeconfig)")
+        case .existing:
+            return StepResult(.unchanged, "existing cluster reachable, permissions verified (\(a.kubeconfig)\(a.context.map { ", context \($0)" } ?? ""))")
+        }
+    }
+
+    /// `destroy`: delete the kind cluster or uninstall k3s, with aphex's directory for it.
+    /// Returns false when there was nothing to remove.
+    @discardableResult
+    public static func destroy(_ ctx: AppContext, deployment: Deployment) async throws -> Bool {
+        let name = ctx.target.clusterName
+        switch deployment {
+        case .kind: return try await KindDriver(host: ctx.host, spec: KindClusterSpec(name: name)).delete()
+        case .k3s: return try await K3sDriver(host: ctx.host, spec: K3sInstallSpec(name: name)).delete()
+        }
+    }
 }

@@ -51,12 +51,12 @@ public struct ExistingClusterDriver: ClusterDriver {
     // MARK: argv
 
     public var reachabilityCommand: Command {
-        Command(Kubectl.argv(["version", "-o", "json"], kubeconfig: kubeconfigPath, context: context,
-                             requestTimeout: .seconds(10)), timeout: .seconds(20))
+        Command(kubectlArgv(["version", "-o", "json"], kubeconfig: kubeconfigPath, context: context,
+                            requestTimeout: .seconds(10), runner: host.runner), timeout: .seconds(20))
     }
     public func canICommand(_ p: RequiredPermission) -> Command {
-        Command(Kubectl.argv(["auth", "can-i", p.verb, p.resource] + (p.allNamespaces ? ["--all-namespaces"] : []),
-                             kubeconfig: kubeconfigPath, context: context, requestTimeout: .seconds(10)),
+        Command(kubectlArgv(["auth", "can-i", p.verb, p.resource] + (p.allNamespaces ? ["--all-namespaces"] : []),
+                            kubeconfig: kubeconfigPath, context: context, requestTimeout: .seconds(10), runner: host.runner),
                 timeout: .seconds(20), checkExit: false)
     }
 

@@ -105,8 +105,8 @@ public struct NodeWaiter: Sendable {
 
     /// The argv that lists nodes for a kubeconfig/context.
     public func listCommand(kubeconfig: String, context: String?) -> Command {
-        Command(Kubectl.argv(["get", "nodes", "-o", "json"], kubeconfig: kubeconfig, context: context,
-                             requestTimeout: requestTimeout),
+        Command(kubectlArgv(["get", "nodes", "-o", "json"], kubeconfig: kubeconfig, context: context,
+                            requestTimeout: requestTimeout, runner: host.runner),
                 timeout: requestTimeout + .seconds(5))
     }
 
@@ -152,11 +152,12 @@ public struct NodeWaiter: Sendable {
             try await host.clock.sleep(for: min(interval, deadline - now))
         }
         throw Self.timeoutError(what: what, timeout: timeout, nodes: lastNodes, lastError: lastError,
-                                expectedNodes: expectedNodes, kubeconfig: kubeconfig, context: context)
+                                expectedNodes: expectedNodes, kubeconfig: kubeconfig, context: context, runner: host.runner)
     }
 
     static func timeoutError(what: String, timeout: Duration, nodes: [NodeState], lastError: String?,
-                             expectedNodes: Int, kubeconfig: String, context: String?) -> AphexError {
+                             expectedNodes: Int, kubeconfig: String, context: String?,
+                             runner: any CommandRunner) -> AphexError {
         var detail: [String] = []
         let notReady = nodes.filter { !$0.ready }
         if let lastError, nodes.isEmpty {
@@ -172,7 +173,7 @@ public struct NodeWaiter: Sendable {
             }
             if let lastError { detail.append("Last API error: \(lastError)") }
         }
-        let inspect = Shell.quote(Kubectl.argv(["describe", "nodes"], kubeconfig: kubeconfig, context: context, requestTimeout: nil))
+        let inspect = Shell.quote(kubectlArgv(["describe", "nodes"], kubeconfig: kubeconfig, context: context, requestTimeout: nil, runner: runner))
         let names = notReady.isEmpty ? "" : " (not Ready: \(notReady.map(\.name).joined(separator: ", ")))"
         return AphexError.timeout(
             "Timed out after \(formatDuration(timeout)) waiting for \(what)'s API server and nodes to be Ready\(names). Inspect with `\(inspect)`, then re-run with a longer --timeout.",
@@ -180,13 +181,11 @@ public struct NodeWaiter: Sendable {
     }
 }
 
-/// kubectl argv forms aphex uses (flags after the verb, as scripts write them).
-public enum Kubectl {
-    public static func argv(_ args: [String], kubeconfig: String?, context: String?, requestTimeout: Duration?) -> [String] {
-        var a = ["kubectl"] + args
-        if let kubeconfig { a += ["--kubeconfig", kubeconfig] }
-        if let context { a += ["--context", context] }
-        if let requestTimeout { a += ["--request-timeout", "\(Int(requestTimeout.seconds.rounded(.up)))s"] }
-        return a
-    }
+/// kubectl argv through the shared `Kubectl` builder (`kubectl --kubeconfig K [--context C] ARGS`),
+/// with a per-request timeout so a dead API server cannot hang a wait.
+func kubectlArgv(_ args: [String], kubeconfig: String, context: String?, requestTimeout: Duration?,
+                 runner: any CommandRunner) -> [String] {
+    var a = args
+    if let requestTimeout { a += ["--request-timeout", "\(Int(requestTimeout.seconds.rounded(.up)))s"] }
+    return Kubectl(kubeconfig: kubeconfig, context: context, runner: runner).argv(a)
 }

@@ -153,3 +153,10 @@ extension Command {
     await #expect(throws: UnexpectedCommand.self) { _ = try await runner.run(Command(["kind", "nope"])) }
     #expect(runner.argvs == [["kind", "nope"]])
 }
+
+/// kubectl's arguments after the leading `--kubeconfig K [--context C]` flags.
+func kubectlArgs(_ argv: [String]) -> [String] {
+    var rest = Array(argv.dropFirst())
+    while let f = rest.first, f == "--kubeconfig" || f == "--context" { rest.removeFirst(2) }
+    return rest
+}

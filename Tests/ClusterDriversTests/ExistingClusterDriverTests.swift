@@ -9,14 +9,16 @@ import Testing
         scratch.write(kc, kubeconfigYAML(context: "lab"), mode: 0o600)
         let runner = FakeRunner { c in
             let a = c.argv
-            #expect(a.suffix(6) == ["--kubeconfig", kc, "--context", "lab", "--request-timeout", "10s"])
-            if a.starts(with: ["kubectl", "version", "-o", "json"]) {
+            #expect(Array(a.prefix(5)) == ["kubectl", "--kubeconfig", kc, "--context", "lab"])
+            #expect(a.suffix(2) == ["--request-timeout", "10s"])
+            let args = kubectlArgs(a)
+            if args.starts(with: ["version", "-o", "json"]) {
                 return unreachable
                     ? CommandOutput(status: 1, stdout: "{\"clientVersion\":{}}", stderr: "Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout\n")
                     : CommandOutput(status: 0, stdout: "{\"serverVersion\":{\"gitVersion\":\"v1.31.2\"}}")
             }
-            if a.starts(with: ["kubectl", "auth", "can-i", "create"]) {
-                return denied.contains(a[4]) ? CommandOutput(status: 1, stdout: "no\n") : CommandOutput(status: 0, stdout: "yes\n")
+            if args.starts(with: ["auth", "can-i", "create"]) {
+                return denied.contains(args[3]) ? CommandOutput(status: 1, stdout: "no\n") : CommandOutput(status: 0, stdout: "yes\n")
             }
             throw UnexpectedCommand(argv: a)
         }
@@ -29,14 +31,15 @@ import Testing
         let access = try await ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "lab").ensureCluster()
         #expect(access.outcome == .existing)
         #expect(access.kubeconfig == kc && access.context == "lab")
-        let tail = ["--kubeconfig", kc, "--context", "lab", "--request-timeout", "10s"]
+        let head = ["kubectl", "--kubeconfig", kc, "--context", "lab"]
+        let tail = ["--request-timeout", "10s"]
         #expect(runner.argvs == [
-            ["kubectl", "version", "-o", "json"] + tail,
-            ["kubectl", "auth", "can-i", "create", "namespaces"] + tail,
-            ["kubectl", "auth", "can-i", "create", "customresourcedefinitions.apiextensions.k8s.io"] + tail,
-            ["kubectl", "auth", "can-i", "create", "clusterroles.rbac.authorization.k8s.io"] + tail,
-            ["kubectl", "auth", "can-i", "create", "clusterrolebindings.rbac.authorization.k8s.io"] + tail,
-            ["kubectl", "auth", "can-i", "create", "secrets", "--all-namespaces"] + tail,
+            head + ["version", "-o", "json"] + tail,
+            head + ["auth", "can-i", "create", "namespaces"] + tail,
+            head + ["auth", "can-i", "create", "customresourcedefinitions.apiextensions.k8s.io"] + tail,
+            head + ["auth", "can-i", "create", "clusterroles.rbac.authorization.k8s.io"] + tail,
+            head + ["auth", "can-i", "create", "clusterrolebindings.rbac.authorization.k8s.io"] + tail,
+            head + ["auth", "can-i", "create", "secrets", "--all-namespaces"] + tail,
         ])
         withExtendedLifetime(scratch) {}
     }

@@ -39,7 +39,7 @@ final class K3sWorld: @unchecked Sendable {
             install()
             return CommandOutput(status: 0, stdout: "[INFO]  systemd: Starting k3s\n")
         }
-        if a.starts(with: ["kubectl", "get", "nodes"]) {
+        if a.first == "kubectl" && kubectlArgs(a).starts(with: ["get", "nodes"]) {
             #expect(!a.contains("--context"))
             if apiDown { return CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n") }
             return CommandOutput(status: 0, stdout: nodesJSON([("gpu-box", nodeReady)]))
@@ -134,7 +134,7 @@ struct K3sFixture {
         // nothing installed yet: no probe read; the installer; one node read through aphex's copy
         let installer = try #require(argv.first { $0.first == "sh" })
         #expect(argv == [installer,
-                         ["kubectl", "get", "nodes", "-o", "json", "--kubeconfig", f.kubeconfig, "--request-timeout", "10s"]])
+                         ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"]])
         #expect(f.runner.commands[0].environment["INSTALL_K3S_VERSION"] == "v1.30.8+k3s1")
         #expect(f.runner.commands[0].environment["INSTALL_K3S_EXEC"] == "--write-kubeconfig-mode 0600")
     }
@@ -150,8 +150,8 @@ struct K3sFixture {
         #expect(f.world.installerRuns.count == 1)
         #expect(f.transport.requested.count == 1)
         #expect(Array(f.runner.argvs[n...]) == [
-            ["kubectl", "get", "nodes", "-o", "json", "--kubeconfig", f.world.paths.k3sKubeconfig, "--request-timeout", "10s"],
-            ["kubectl", "get", "nodes", "-o", "json", "--kubeconfig", f.kubeconfig, "--request-timeout", "10s"],
+            ["kubectl", "--kubeconfig", f.world.paths.k3sKubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"],
+            ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"],
         ])
         #expect(try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date == kubeconfigBefore)
         #expect(FileManager.default.contents(atPath: ClusterRecord.path(f.host, name: "platform-cluster")) == recordBefore)

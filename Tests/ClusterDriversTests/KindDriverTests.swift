@@ -16,7 +16,8 @@ final class KindWorld: @unchecked Sendable {
     func handle(_ c: Command) throws -> CommandOutput {
         lock.lock(); defer { lock.unlock() }
         let a = c.argv
-        switch Array(a.prefix(3)) {
+        let verb = a.first == "kubectl" ? ["kubectl"] + kubectlArgs(a).prefix(2) : Array(a.prefix(3))
+        switch verb {
         case ["kind", "version"]:
             return CommandOutput(status: 0, stdout: "kind v0.26.0 go1.23.4 linux/amd64\n")
         case ["kind", "get", "clusters"]:
@@ -26,7 +27,7 @@ final class KindWorld: @unchecked Sendable {
             let name = a[a.firstIndex(of: "--name")! + 1]
             #expect(c.stdin != nil, "kind config must be on stdin")
             if let i = a.firstIndex(of: "--kubeconfig"), kindWritesKubeconfigLoosely {
-                FileManager.default.createFile(atPath: a[i + 1], contents: Data("stale".utf8), attributes: [.posixPermissions: 0o644])
+                _ = FileManager.default.createFile(atPath: a[i + 1], contents: Data("stale".utf8), attributes: [.posixPermissions: 0o644])
             }
             clusters.insert(name)
             if createFails {
@@ -86,8 +87,8 @@ func createArgv(_ f: KindFixture, name: String = "dev", extra: [String] = []) ->
 }
 
 func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
-    ["kubectl", "get", "nodes", "-o", "json", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig",
-     "--context", "kind-\(name)", "--request-timeout", "10s"]
+    ["kubectl", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig",
+     "--context", "kind-\(name)", "get", "nodes", "-o", "json", "--request-timeout", "10s"]
 }
 
 @Suite struct KindConfigTests {
