@@ -104,7 +104,8 @@ public enum ClusterStep {
         case .planned:
             let p = plan ?? []
             return StepResult(.planned, "\(a.driver) cluster \(a.clusterName); kubeconfig \(a.kubeconfig)",
-                              changes: p.filter { $0.command == nil }.map(\.summary),
+                              changes: p.filter { $0.command == nil }.map(\.summary)
+                                + p.compactMap { a in a.command?.stdin.map { "stdin of `\(a.command!.argv.prefix(3).joined(separator: " "))`:\n" + String(decoding: $0, as: UTF8.self) } },
                               commands: p.compactMap { $0.command?.display })
         case .created:
             return StepResult(.done, "\(a.driver) cluster \(a.clusterName) created" + (a.nodesReadySeconds.map { ", nodes Ready after \(ms($0))" } ?? "")
