@@ -16,7 +16,16 @@ final class TestClock: TimeSource, @unchecked Sendable {
         advance(by: duration)
         await Task.yield()
     }
-    func advance(by d: Duration) { lock.lock(); current += d; lock.unlock() }
+    /// Called after every advance (the fake cluster applies its timeline).
+    var onAdvance: (@Sendable () -> Void)? {
+        get { lock.lock(); defer { lock.unlock() }; return hook }
+        set { lock.lock(); hook = newValue; lock.unlock() }
+    }
+    private var hook: (@Sendable () -> Void)?
+    func advance(by d: Duration) {
+        lock.lock(); current += d; let h = hook; lock.unlock()
+        h?()
+    }
     func wallNow() -> Date { Date(timeIntervalSince1970: 1_800_000_000 + now().seconds) }
 }
 
@@ -37,7 +46,10 @@ final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
     var fault: (@Sendable (_ n: Int, _ now: Duration) -> KubeAPIError?)?
     var supportsWatch = true
 
-    init(clock: TestClock) { self.clock = clock }
+    init(clock: TestClock) {
+        self.clock = clock
+        clock.onAdvance = { [weak self] in self?.advance() }
+    }
 
     // MARK: world
     func put(_ ref: ResourceRef, _ obj: JSON) {

@@ -26,6 +26,12 @@ public struct AppDiagnosis: Sendable, Codable, Equatable {
     public var resources: [ResourceDiagnosis]
     /// Recent Warning events about its resources and pods: "Reason Kind/name: message".
     public var events: [String]
+
+    public init(name: String, wave: Int, phase: AppPhase, sync: String, health: String, reason: String,
+                operationMessage: String? = nil, conditions: [String] = [], resources: [ResourceDiagnosis] = [], events: [String] = []) {
+        self.name = name; self.wave = wave; self.phase = phase; self.sync = sync; self.health = health; self.reason = reason
+        self.operationMessage = operationMessage; self.conditions = conditions; self.resources = resources; self.events = events
+    }
 }
 
 /// The answer to "why not converged?" printed on timeout or failure.
@@ -41,6 +47,12 @@ public struct Diagnosis: Sendable, Codable, Equatable {
     public var hints: [String]
 
     public var text: String { Diagnoser.render(self) }
+
+    public init(headline: String, wave: Int? = nil, apps: [AppDiagnosis] = [], webhook: WebhookProof? = nil,
+                authToken: AuthTokenCheck? = nil, problems: [String] = [], hints: [String] = []) {
+        self.headline = headline; self.wave = wave; self.apps = apps; self.webhook = webhook
+        self.authToken = authToken; self.problems = problems; self.hints = hints
+    }
 }
 
 public enum Diagnoser {
