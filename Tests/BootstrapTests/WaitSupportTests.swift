@@ -285,7 +285,8 @@ struct PlatformFixture {
             }
         }
         k.handlers.append(("/apis/cert-manager.io/v1/namespaces/cert-manager/issuers", { [weak k] _, _, _ in
-            let injected = k?.object(.validatingWebhooks, "", "cert-manager-webhook")?[path: "webhooks"]?[0]?[path: "clientConfig", "caBundle"] != nil
+            let injected = k?.object(.validatingWebhooks, "", "cert-manager-webhook")?[path: "webhooks"]?[0]?[path: "clientConfig", "caBundle"]?.string?.isEmpty == false
+            // An empty caBundle makes the API server verify the webhook against system roots: x509 failure.
             if injected { return HTTPResponse(status: 201, body: Array(#"{"kind":"Issuer"}"#.utf8)) }
             return HTTPResponse(status: 500, body: Array(#"{"kind":"Status","message":"Internal error occurred: failed calling webhook \"webhook.cert-manager.io\": failed to call webhook: Post \"https://cert-manager-webhook.cert-manager.svc:443/validate?timeout=30s\": tls: failed to verify certificate: x509: certificate signed by unknown authority"}"#.utf8))
         }))
