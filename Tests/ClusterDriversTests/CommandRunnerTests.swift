@@ -107,3 +107,27 @@ import Testing
         #expect(formatDuration(.milliseconds(350)) == "350ms")
     }
 }
+
+@Suite struct CommandRunnerStressTests {
+    /// Many concurrent runs, a third of them timing out mid-output: the runner must neither
+    /// crash nor leak (swift-subprocess traps on a double close).
+    @Test func concurrentTimeoutsAndCancellations() async throws {
+        let runner = SubprocessRunner(terminationGrace: .milliseconds(200))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<60 {
+                group.addTask {
+                    let slow = i % 3 == 0
+                    let cmd = Command(["/bin/sh", "-c", slow ? "yes | head -c 100000; sleep 5" : "echo ok \(i)"],
+                                      timeout: slow ? .milliseconds(100) : .seconds(30))
+                    do {
+                        let out = try await runner.run(cmd)
+                        #expect(!slow && out.stdoutText == "ok \(i)\n")
+                    } catch let e as CommandError {
+                        #expect(slow && e.isTimeout, "\(e)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}

@@ -77,11 +77,14 @@ final class TestHTTPServer: @unchecked Sendable {
     deinit { stop() }
 
     func stop() {
-        let fds: [Int32] = lock.withLock {
-            if _stopped { return [] }
+        // Only the first call closes the listening socket: a second close(2) of the same
+        // number would close whatever descriptor another thread has opened since.
+        let fds: [Int32]? = lock.withLock {
+            if _stopped { return nil }
             _stopped = true
             return Array(openFDs)
         }
+        guard let fds else { return }
         shutdown(listenFD, Int32(SHUT_RDWR))
         close(listenFD)
         for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }

@@ -42,10 +42,12 @@ final class TestPKI: @unchecked Sendable {
     func sh(_ script: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
+        // One pipe, used once: stderr is folded into stdout by the shell. (Assigning the same
+        // Pipe or FileHandle.nullDevice to two streams makes Foundation's Process close one fd
+        // twice, which closes some other thread's descriptor — swift-subprocess traps on that.)
+        p.arguments = ["-c", "exec 2>&1\n" + script]
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -68,12 +70,10 @@ final class TestTLSServer: @unchecked Sendable {
         for _ in 0..<5 {
             let port = TestHTTPServer.closedPort()
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("server.crt"),
-                           "-key", pki.path("server.key"), "-CAfile", pki.path("ca.crt"), "-Verify", "1",
-                           "-www", "-quiet"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
+            // Output goes to /dev/null through the shell, not FileHandle.nullDevice (see TestPKI.sh).
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "exec openssl s_server -accept 127.0.0.1:\(port) -cert \(pki.path("server.crt")) "
+                           + "-key \(pki.path("server.key")) -CAfile \(pki.path("ca.crt")) -Verify 1 -www -quiet >/dev/null 2>&1"]
             p.standardInput = Pipe()  // s_server exits when stdin closes? keep a pipe open
             do { try p.run() } catch { lastError = error; continue }
             if Self.waitListening(port: port, process: p) {
