@@ -220,7 +220,9 @@ public struct Kubeconfig: Sendable, Equatable {
 
     private static func decodeBase64(_ text: String?, field: String, shown: String) throws -> [UInt8]? {
         guard let text = nonEmpty(text) else { return nil }
-        guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !data.isEmpty else {
+        // Strict, as kubectl is (only line breaks and spaces are tolerated).
+        let compact = text.filter { !$0.isWhitespace }
+        guard let data = Data(base64Encoded: compact), !data.isEmpty else {
             throw AphexError.usage("The field \(field) in the \(shown) is not valid base64. Re-export the kubeconfig (kind export kubeconfig / k3s's /etc/rancher/k3s/k3s.yaml), or fix the field.")
         }
         return Array(data)
