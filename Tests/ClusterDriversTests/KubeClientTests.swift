@@ -230,14 +230,14 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     // MARK: mTLS end to end (kind-shaped kubeconfig -> makeKubeAPI -> libcurl -> TLS server)
 
     @Test func kindKubeconfigAgainstAServerRequiringAClientCertificate() async throws {
-        let pki = try TestPKI()
+        let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let server = try TestTLSServer(pki: pki)
+        let server = try await TestTLSServer.start(pki: pki)
         defer { server.stop() }
         let serverURL = "https://127.0.0.1:\(server.port)"
         let good = try KubeconfigFixtures.write(KubeconfigFixtures.kind(
             server: serverURL, ca: pki.base64("ca.crt"), cert: pki.base64("client.crt"), key: pki.base64("client.key")))
-        let host = testHost()
+        let host = kubeTestHost()
         let api = try makeKubeAPI(host: host, kubeconfigPath: good, context: nil)
         let r = try await api.request("GET", path: "/", body: nil, contentType: nil)
         #expect(r.status == 200)

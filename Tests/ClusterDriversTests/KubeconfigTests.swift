@@ -45,7 +45,7 @@ enum KubeconfigFixtures {
 }
 
 /// Records the TLS options each transport was made with.
-final class TransportRecorder: @unchecked Sendable {
+final class KubeTestTransports: @unchecked Sendable {
     private let lock = NSLock()
     private var made: [TLSOptions] = []
     var options: [TLSOptions] { lock.withLock { made } }
@@ -56,7 +56,7 @@ final class TransportRecorder: @unchecked Sendable {
 }
 
 /// A runner that answers from a closure and records every command.
-final class FakeRunner: CommandRunner, @unchecked Sendable {
+final class KubeTestRunner: CommandRunner, @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [Command] = []
     let answer: @Sendable (Command) throws -> CommandOutput
@@ -69,15 +69,15 @@ final class FakeRunner: CommandRunner, @unchecked Sendable {
 }
 
 /// Collects reporter events.
-final class CollectingReporter: Reporter, @unchecked Sendable {
+final class KubeTestReporter: Reporter, @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [ReportEvent] = []
     var events: [ReportEvent] { lock.withLock { recorded } }
     func emit(_ event: ReportEvent) { lock.withLock { recorded.append(event) } }
 }
 
-func testHost(runner: any CommandRunner = FakeRunner { _ in CommandOutput(status: 0) },
-              recorder: TransportRecorder = TransportRecorder(),
+func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutput(status: 0) },
+              recorder: KubeTestTransports = KubeTestTransports(),
               reporter: any Reporter = SilentReporter()) -> HostContext {
     HostContext(runner: runner, reporter: reporter, environment: [:], homeDirectory: NSTemporaryDirectory(),
                 makeTransport: { recorder.make($0) })
@@ -227,9 +227,9 @@ func testHost(runner: any CommandRunner = FakeRunner { _ in CommandOutput(status
         #expect(gke.kubectlFallbackReason?.contains("auth-provider 'gcp'") == true)
 
         let path = try F.write(text)
-        let reporter = CollectingReporter()
-        let recorder = TransportRecorder()
-        let api = try makeKubeAPI(host: testHost(recorder: recorder, reporter: reporter), kubeconfigPath: path, context: nil)
+        let reporter = KubeTestReporter()
+        let recorder = KubeTestTransports()
+        let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder, reporter: reporter), kubeconfigPath: path, context: nil)
         let raw = try #require(api as? KubectlRawAPI)
         #expect(raw.kubeconfigPath == path)
         #expect(raw.context == "eks")
@@ -239,8 +239,8 @@ func testHost(runner: any CommandRunner = FakeRunner { _ in CommandOutput(status
 
     @Test func kindKubeconfigMakesACurlClientWithItsCredentials() throws {
         let path = try F.write(F.kind())
-        let recorder = TransportRecorder()
-        let api = try makeKubeAPI(host: testHost(recorder: recorder), kubeconfigPath: path, context: nil)
+        let recorder = KubeTestTransports()
+        let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder), kubeconfigPath: path, context: nil)
         let client = try #require(api as? KubeClient)
         #expect(client.server == "https://127.0.0.1:41234")
         #expect(recorder.options == [TLSOptions(caPEM: Array(F.caPEM.utf8), clientCertPEM: Array(F.certPEM.utf8),

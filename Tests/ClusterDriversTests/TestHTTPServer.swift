@@ -76,15 +76,16 @@ final class TestHTTPServer: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// Stops accepting and drops open connections. Descriptors are shut down under the lock
+    /// and closed only by the thread that owns them, so a number reused by another test's
+    /// socket is never touched.
     func stop() {
-        let fds: [Int32] = lock.withLock {
-            if _stopped { return [] }
+        lock.withLock {
+            if _stopped { return }
             _stopped = true
-            return Array(openFDs)
+            shutdown(listenFD, Int32(SHUT_RDWR))  // wakes accept(); the accept thread closes it
+            for fd in openFDs { shutdown(fd, Int32(SHUT_RDWR)) }
         }
-        shutdown(listenFD, Int32(SHUT_RDWR))
-        close(listenFD)
-        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     /// A port nothing listens on (bound, then closed).
@@ -108,7 +109,8 @@ final class TestHTTPServer: @unchecked Sendable {
         while true {
             let c = accept(listenFD, nil, nil)
             if c < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR && !lock.withLock({ _stopped }) { continue }
+                close(listenFD)
                 return
             }
             let stopped: Bool = lock.withLock {
@@ -117,13 +119,15 @@ final class TestHTTPServer: @unchecked Sendable {
                 openFDs.insert(c)
                 return false
             }
-            if stopped { close(c); return }
+            if stopped { close(c); close(listenFD); return }
             var one: Int32 = 1
             setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let t = Thread { [self] in
                 serve(c)
-                lock.withLock { _ = openFDs.remove(c) }
-                close(c)
+                lock.withLock {
+                    _ = openFDs.remove(c)
+                    close(c)
+                }
             }
             t.start()
         }

@@ -7,6 +7,10 @@ import Foundation
 final class TestPKI: @unchecked Sendable {
     let dir: String
 
+    /// Generates the PKI on its own thread: the openssl runs block, and the cooperative pool
+    /// (two threads on a two-core machine) must stay free for the other tests.
+    static func create() async throws -> TestPKI { try await offPool { try TestPKI() } }
+
     init() throws {
         dir = NSTemporaryDirectory() + "aphex-pki-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -63,6 +67,9 @@ final class TestTLSServer: @unchecked Sendable {
     private let process: Process
     var url: String { "https://127.0.0.1:\(port)/" }
 
+    /// Starts s_server from a dedicated thread (it polls until the port listens).
+    static func start(pki: TestPKI) async throws -> TestTLSServer { try await offPool { try TestTLSServer(pki: pki) } }
+
     init(pki: TestPKI) throws {
         var lastError: (any Error)? = nil
         for _ in 0..<5 {
@@ -112,5 +119,13 @@ final class TestTLSServer: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.05)
         }
         return false
+    }
+}
+
+/// Runs blocking test set-up on a fresh thread, off the Swift concurrency pool.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { cont in
+        let t = Thread { cont.resume(with: Result { try body() }) }
+        t.start()
     }
 }
