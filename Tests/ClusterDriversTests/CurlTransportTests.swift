@@ -295,13 +295,16 @@ import Testing
     }
 
     /// TLS figure against a keep-alive TLS server of your choice (not run by default):
-    /// APHEX_BENCH_TLS_URL=https://127.0.0.1:PORT/ APHEX_BENCH_TLS_CA=ca.pem swift test --filter benchmarkTLS
+    /// APHEX_BENCH_TLS_URL=https://127.0.0.1:PORT/ APHEX_BENCH_TLS_CA=ca.pem [APHEX_BENCH_TLS_CERT=client.pem
+    /// APHEX_BENCH_TLS_KEY=client-key.pem] swift test --filter benchmarkTLS
     @Test(.enabled(if: ProcessInfo.processInfo.environment["APHEX_BENCH_TLS_URL"] != nil))
     func benchmarkTLSKeepAliveVersusNewConnections() async throws {
         let env = ProcessInfo.processInfo.environment
         let url = env["APHEX_BENCH_TLS_URL"]!
-        let ca = env["APHEX_BENCH_TLS_CA"].flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) }
-        let tls = TLSOptions(caPEM: ca, insecureSkipVerify: ca == nil)
+        func file(_ key: String) -> [UInt8]? { env[key].flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) } }
+        let ca = file("APHEX_BENCH_TLS_CA")
+        let tls = TLSOptions(caPEM: ca, clientCertPEM: file("APHEX_BENCH_TLS_CERT"), clientKeyPEM: file("APHEX_BENCH_TLS_KEY"),
+                             insecureSkipVerify: ca == nil)
         func run(_ t: CurlTransport) async throws -> Duration {
             let start = ContinuousClock.now
             for _ in 0..<100 { _ = try await t.send(HTTPRequest(url: url)) }
