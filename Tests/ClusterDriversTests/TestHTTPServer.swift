@@ -47,6 +47,18 @@ final class TestHTTPServer: @unchecked Sendable {
     private var openFDs: Set<Int32> = []
 
     var connections: Int { lock.withLock { _connections } }
+    /// Connections still open (a torn-down watch drops to 0).
+    var openConnections: Int { lock.withLock { openFDs.count } }
+
+    /// Waits (polling) until no connection is open; false after `limit`.
+    func waitUntilIdle(limit: Duration = .seconds(5)) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while openConnections > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
     var requests: [Request] { lock.withLock { _requests } }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
