@@ -14,14 +14,14 @@ import Foundation
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public let tls: TLSOptions
     /// TCP + TLS connect timeout.
-    public var connectTimeout: Duration
+    public let connectTimeout: Duration
     /// Whole-request timeout for `send` when the request has none. `stream` has no default
     /// whole-request timeout (a WATCH lasts as long as the server keeps it open).
-    public var defaultTimeout: Duration
+    public let defaultTimeout: Duration
     /// Redirects followed (manifest downloads); more is an error.
-    public var maxRedirects: Int
+    public let maxRedirects: Int
     /// false: a new connection per request (benchmarks, diagnosing proxies).
-    public var reuseConnections: Bool
+    public let reuseConnections: Bool
 
     private let pool = CurlHandlePool()
     private let statsLock = NSLock()

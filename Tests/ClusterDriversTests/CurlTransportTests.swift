@@ -67,6 +67,24 @@ import Testing
         #expect(server.requests.map(\.path) == ["/old", "/mid", "/new"])
     }
 
+    @Test func bearerTokenIsNotForwardedToAnotherHostOnRedirect() async throws {
+        let box = CurlCollected<Int>()
+        let server = try TestHTTPServer { req in
+            if req.path == "/start" {
+                return .full(status: 302, headers: ["Location": "http://localhost:\(box.values.first ?? 0)/other"], body: [])
+            }
+            return .text(200, req.headers["authorization"] ?? "none")
+        }
+        defer { server.stop() }
+        box.append(server.port)
+        let t = CurlTransport(tls: TLSOptions(bearerToken: "secret-token"))
+        let same = try await t.send(HTTPRequest(url: server.baseURL + "/other"))
+        #expect(same.text == "Bearer secret-token")
+        let moved = try await t.send(HTTPRequest(url: server.baseURL + "/start"))
+        #expect(moved.status == 200)
+        #expect(moved.text == "none")  // 127.0.0.1 -> localhost is another host: no token
+    }
+
     @Test func redirectLoopIsAnError() async throws {
         let server = try TestHTTPServer { req in
             .full(status: 302, headers: ["Location": req.path == "/a" ? "/b" : "/a"], body: [])
