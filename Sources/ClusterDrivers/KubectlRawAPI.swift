@@ -123,6 +123,10 @@ public struct KubectlRawAPI: KubeAPI {
         func key(_ o: JSON) -> String {
             o[path: "metadata", "uid"]?.string ?? "\(o.namespace ?? "")/\(o.name ?? "")"
         }
+        // Resuming from a list the caller just made: nothing can be new yet.
+        if let resourceVersion, !resourceVersion.isEmpty, resourceVersion != "0" {
+            try await clock.sleep(for: pollInterval)
+        }
         while true {
             try Task.checkCancellation()
             let listed = try await list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil)

@@ -127,6 +127,13 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
         #expect(Array(seen[6...]) == ["@3", "-a", "@4"])
         #expect(runner.commands.allSatisfy { $0.argv.contains("get") && $0.argv.last == "/api/v1/namespaces/x/pods" })
 
+        // Resuming from the current resourceVersion: no synthetic events, only the bookmark.
+        var resumed: [WatchEvent] = []
+        for try await e in api.watch(.pods, namespace: "x", labelSelector: nil, resourceVersion: "4", timeoutSeconds: 3) {
+            resumed.append(e)
+        }
+        #expect(resumed == [.bookmark(resourceVersion: "4")])
+
         // Resuming from a resourceVersion that moved on: .gone, so the caller re-lists.
         await #expect(throws: KubeAPIError.self) {
             for try await _ in api.watch(.pods, namespace: "x", labelSelector: nil, resourceVersion: "2", timeoutSeconds: 5) {}
