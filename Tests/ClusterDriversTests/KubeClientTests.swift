@@ -227,6 +227,45 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         #expect(await server.waitUntilIdle())
     }
 
+    /// A figure for the status budget (<= 50 ms, <= 6 requests): LIST of 25 realistic
+    /// Applications plus 5 GETs over one kept-alive connection, decoded.
+    @Test func benchmarkStatusShapedReads() async throws {
+        @Sendable func app(_ i: Int) -> String {
+            let resources = (0..<12).map { #"{"group":"apps","kind":"Deployment","name":"d\#($0)","namespace":"ns\#(i)","status":"Synced","health":{"status":"Healthy"},"version":"v1"}"# }
+            return #"{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"app-\#(i)","namespace":"argocd","resourceVersion":"\#(1000 + i)","uid":"u\#(i)","annotations":{"argocd.argoproj.io/sync-wave":"\#(i % 5)"},"labels":{"app.kubernetes.io/part-of":"platform"}},"spec":{"project":"default","source":{"repoURL":"https://git.example/platform.git","path":"apps/app-\#(i)","targetRevision":"main"},"destination":{"server":"https://kubernetes.default.svc","namespace":"ns\#(i)"},"syncPolicy":{"automated":{"prune":true,"selfHeal":true}}},"status":{"sync":{"status":"Synced","revision":"abc123"},"health":{"status":"Healthy"},"reconciledAt":"2026-11-24T20:00:00Z","operationState":{"phase":"Succeeded","finishedAt":"2026-11-24T19:59:00Z"},"resources":[\#(resources.joined(separator: ","))]}}"#
+        }
+        let list = #"{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationList","metadata":{"resourceVersion":"2000"},"items":["# + (0..<25).map(app).joined(separator: ",") + "]}"
+        let server = try TestHTTPServer { req in
+            req.path.hasSuffix("/applications") ? .json(200, list) : .json(200, app(1))
+        }
+        defer { server.stop() }
+        let transport = CurlTransport()
+        let api = KubeClient(server: server.baseURL, transport: transport)
+        _ = try await api.list(.applications, namespace: "argocd")  // warm the connection
+        var best = Duration.seconds(100)
+        for _ in 0..<5 {
+            let start = ContinuousClock.now
+            let apps = try await api.list(.applications, namespace: "argocd")
+            for i in 0..<5 { _ = try await api.get(.deployments, namespace: "ns\(i)", name: "d0") }
+            best = min(best, ContinuousClock.now - start)
+            #expect(apps.count == 25)
+        }
+        var raw = Duration.seconds(100), parse = Duration.seconds(100), foundation = Duration.seconds(100)
+        for _ in 0..<5 {
+            let s0 = ContinuousClock.now
+            let r = try await transport.send(HTTPRequest(url: server.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
+            let s1 = ContinuousClock.now
+            _ = try KubeJSON.parse(r.body)
+            let s2 = ContinuousClock.now
+            _ = try JSON.parse(r.body)
+            foundation = min(foundation, ContinuousClock.now - s2)
+            raw = min(raw, s1 - s0); parse = min(parse, s2 - s1)
+        }
+        print("BENCH   of which: LIST transfer \(formatDuration(raw)), JSON decode \(formatDuration(parse)) (JSONSerialization path: \(formatDuration(foundation)))")
+        print("BENCH status-shaped reads (LIST 25 Applications = \(list.utf8.count / 1024) KiB + 5 GETs, decoded, 1 connection): best \(formatDuration(best))")
+        #expect(transport.connectionsOpened == 1)
+    }
+
     // MARK: mTLS end to end (kind-shaped kubeconfig -> makeKubeAPI -> libcurl -> TLS server)
 
     @Test func kindKubeconfigAgainstAServerRequiringAClientCertificate() async throws {
