@@ -174,6 +174,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
           context: {cluster: lab, user: sso}
         current-context: lab
         """)
+        defer { KubeconfigFixtures.remove(path) }
         let host = HostContext(runner: SubprocessRunner(), reporter: SilentReporter(), makeTransport: { CurlTransport(tls: $0) })
         let api = try makeKubeAPI(host: host, kubeconfigPath: path, context: nil)
         #expect(api is KubectlRawAPI)
@@ -218,6 +219,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
           context: {cluster: lab, user: plugin}
         current-context: lab
         """)
+        defer { KubeconfigFixtures.remove(path) }
         let host = HostContext(runner: SubprocessRunner(), reporter: SilentReporter(), makeTransport: { CurlTransport(tls: $0) })
         let api = try makeKubeAPI(host: host, kubeconfigPath: path, context: nil)
         #expect(api is KubectlRawAPI)

@@ -276,6 +276,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         let serverURL = "https://127.0.0.1:\(server.port)"
         let good = try KubeconfigFixtures.write(KubeconfigFixtures.kind(
             server: serverURL, ca: pki.base64("ca.crt"), cert: pki.base64("client.crt"), key: pki.base64("client.key")))
+        defer { KubeconfigFixtures.remove(good) }
         let host = kubeTestHost()
         let api = try makeKubeAPI(host: host, kubeconfigPath: good, context: nil)
         let r = try await api.request("GET", path: "/", body: nil, contentType: nil)
@@ -293,7 +294,9 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
           context: {cluster: c, user: ""}
         current-context: c
         """
-        let noCert = try makeKubeAPI(host: host, kubeconfigPath: try KubeconfigFixtures.write(anonymous), context: "c")
+        let anonymousPath = try KubeconfigFixtures.write(anonymous)
+        defer { KubeconfigFixtures.remove(anonymousPath) }
+        let noCert = try makeKubeAPI(host: host, kubeconfigPath: anonymousPath, context: "c")
         do {
             _ = try await noCert.request("GET", path: "/", body: nil, contentType: nil)
             Issue.record("accepted without a client certificate")
@@ -307,6 +310,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         // A kubeconfig whose CA did not sign the server: TLS error.
         let wrongCA = try KubeconfigFixtures.write(KubeconfigFixtures.kind(
             server: serverURL, ca: pki.base64("other-ca.crt"), cert: pki.base64("client.crt"), key: pki.base64("client.key")))
+        defer { KubeconfigFixtures.remove(wrongCA) }
         do {
             _ = try await makeKubeAPI(host: host, kubeconfigPath: wrongCA, context: nil)
                 .request("GET", path: "/", body: nil, contentType: nil)

@@ -42,6 +42,11 @@ enum KubeconfigFixtures {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+
+    /// Removes what `write` created.
+    static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+    }
 }
 
 /// Records the TLS options each transport was made with.
@@ -227,6 +232,7 @@ func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutpu
         #expect(gke.kubectlFallbackReason?.contains("auth-provider 'gcp'") == true)
 
         let path = try F.write(text)
+        defer { F.remove(path) }
         let reporter = KubeTestReporter()
         let recorder = KubeTestTransports()
         let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder, reporter: reporter), kubeconfigPath: path, context: nil)
@@ -239,6 +245,7 @@ func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutpu
 
     @Test func kindKubeconfigMakesACurlClientWithItsCredentials() throws {
         let path = try F.write(F.kind())
+        defer { F.remove(path) }
         let recorder = KubeTestTransports()
         let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder), kubeconfigPath: path, context: nil)
         let client = try #require(api as? KubeClient)

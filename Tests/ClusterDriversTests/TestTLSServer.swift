@@ -75,8 +75,10 @@ final class TestTLSServer: @unchecked Sendable {
         for _ in 0..<5 {
             let port = TestHTTPServer.closedPort()
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("server.crt"),
+            // Under `timeout`: if the test process dies before its defers run, the server
+            // still goes away after two minutes.
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            p.arguments = ["-s", "KILL", "120", "openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("server.crt"),
                            "-key", pki.path("server.key"), "-CAfile", pki.path("ca.crt"), "-Verify", "1",
                            "-www", "-quiet"]
             p.standardOutput = FileHandle.nullDevice
@@ -88,7 +90,7 @@ final class TestTLSServer: @unchecked Sendable {
                 self.process = p
                 return
             }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            if p.isRunning { Self.killTree(p.processIdentifier) }
             p.waitUntilExit()
             lastError = NSError(domain: "TestTLSServer", code: 1,
                                 userInfo: [NSLocalizedDescriptionKey: "openssl s_server did not listen on \(port)"])
@@ -99,12 +101,19 @@ final class TestTLSServer: @unchecked Sendable {
     func stop() {
         // s_server may run with SIGTERM blocked (inherited mask): SIGKILL it.
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Self.killTree(process.processIdentifier)
             process.waitUntilExit()
         }
     }
 
     deinit { stop() }
+
+    /// SIGKILL the `timeout` wrapper's children (openssl), then the wrapper.
+    private static func killTree(_ pid: Int32) {
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
+    }
 
     private static func waitListening(port: Int, process: Process) -> Bool {
         for _ in 0..<100 {
