@@ -40,6 +40,28 @@ import Testing
         #expect(server.requests.count == 10)
     }
 
+    @Test func recoversWhenTheServerGoesAwayAndComesBack() async throws {
+        let first = try TestHTTPServer { _ in .text(200, "one") }
+        let port = first.port
+        let t = CurlTransport()
+        for _ in 0..<3 { #expect(try await t.send(HTTPRequest(url: first.baseURL + "/")).text == "one") }
+        first.stop()
+        #expect(await first.waitUntilIdle())
+        // Down: the kept-alive connection is dead and nobody listens.
+        await #expect(throws: TransportError.self) { _ = try await t.send(HTTPRequest(url: "http://127.0.0.1:\(port)/")) }
+        // Back on the same port: the same transport reconnects.
+        var second: TestHTTPServer? = nil
+        for _ in 0..<50 where second == nil {
+            second = try? TestHTTPServer(port: port) { _ in .text(200, "two") }
+            if second == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let back = try #require(second)
+        defer { back.stop() }
+        #expect(try await t.send(HTTPRequest(url: back.baseURL + "/")).text == "two")
+        #expect(try await t.send(HTTPRequest(url: back.baseURL + "/")).text == "two")
+        #expect(back.connections == 1)
+    }
+
     @Test func withoutReuseEachRequestConnectsAgain() async throws {
         let server = try TestHTTPServer { _ in .text(200, "ok") }
         defer { server.stop() }
