@@ -111,6 +111,22 @@ final class WorkloadController: SimController {
             w.workloadReadyAt[owner] = nil
         }
         if reconcileEndpoints(w) { changed = true }
+        if reconcileNodes(w, now: now) { changed = true }
+        return changed
+    }
+
+    /// Nodes turn Ready `nodeReady` seconds after they were registered.
+    func reconcileNodes(_ w: SimWorld, now: Duration) -> Bool {
+        var changed = false
+        for (k, n) in w.objects where k.group == "" && k.resource == "nodes" {
+            let due = (w.createdAt[k] ?? now) + w.scenario.delay(w.scenario.timings.nodeReady)
+            guard now >= due, !(n[path: "status", "conditions"]?.array ?? []).contains(where: { $0["type"] == "Ready" && $0["status"] == "True" }) else { continue }
+            var next = n
+            next.set(["status", "conditions"], to: [["type": "Ready", "status": "True", "reason": "KubeletReady",
+                                                      "message": "kubelet is posting ready status", "lastTransitionTime": .string(w.wall(due))]])
+            w.store(next, key: k, at: due)
+            changed = true
+        }
         return changed
     }
 

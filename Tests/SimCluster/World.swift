@@ -53,6 +53,9 @@ public final class SimWorld: @unchecked Sendable {
     var nextWatcherID = 1
     var controllers: [SimController] = []
     var ticking = false
+    /// Set by every write; with `lastTick` it lets `tick()` skip when nothing can have changed.
+    var dirty = true
+    var lastTick: Duration = .seconds(-1)
     /// When each workload became (or will become) ready, as the workload controller decided.
     var workloadReadyAt: [ObjectKey: Duration] = [:]
 
@@ -119,11 +122,14 @@ public final class SimWorld: @unchecked Sendable {
         defer { ticking = false }
         guard clusterUp else { return }
         let t = now
+        if t == lastTick && !dirty { return }
         for _ in 0..<200 {
             var changed = false
             for c in controllers where c.step(self, now: t) { changed = true }
             if !changed { break }
         }
+        lastTick = t
+        dirty = false
     }
 
     // MARK: types
@@ -260,7 +266,8 @@ public final class SimWorld: @unchecked Sendable {
                         let groups = r["apiGroups"]?.array?.compactMap(\.string) ?? []
                         let res = r["resources"]?.array?.compactMap(\.string) ?? []
                         let ops = r["operations"]?.array?.compactMap(\.string) ?? ["*"]
-                        return (groups.contains("*") || groups.contains(group)) && (res.contains("*") || res.contains(resource))
+                        return (groups.contains("*") || groups.contains(group))
+                            && (res.contains("*") || res.contains("*/*") || res.contains(resource))
                             && (ops.contains("*") || ops.contains(operation))
                     }
                     guard match, hook["failurePolicy"]?.string != "Ignore" else { continue }
@@ -316,8 +323,8 @@ public final class SimWorld: @unchecked Sendable {
     /// Server-side apply of one object (create or merge). Status is ignored.
     public func apply(_ obj: JSON, namespace: String? = nil, fieldManager: String = "kubectl", force: Bool = false,
                       dryRun: Bool = false, by: String = "client") throws -> (object: JSON, outcome: ApplyOutcome) {
-        let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
         tick()
+        let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
         lock.lock(); defer { lock.unlock() }
         let k = try key(for: obj, type: t, namespace: namespace)
         var input = normalizeInput(obj, type: t, key: k)
@@ -342,8 +349,8 @@ public final class SimWorld: @unchecked Sendable {
 
     /// POST create; AlreadyExists when present.
     public func create(_ obj: JSON, namespace: String? = nil, dryRun: Bool = false, by: String = "client") throws -> JSON {
-        let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
         tick()
+        let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
         lock.lock(); defer { lock.unlock() }
         let k = try key(for: obj, type: t, namespace: namespace)
         if objects[k] != nil { throw SimAPIError.alreadyExists(t.qualifiedName, k.name) }
@@ -439,6 +446,7 @@ public final class SimWorld: @unchecked Sendable {
 
     func remove(_ k: ObjectKey, by: String?) {
         guard let o = objects.removeValue(forKey: k) else { return }
+        dirty = true
         createdAt[k] = nil
         changedAt[k] = nil
         rv += 1
@@ -471,6 +479,7 @@ public final class SimWorld: @unchecked Sendable {
     @discardableResult
     func store(_ obj: JSON, key k: ObjectKey, by: String? = nil, at: Duration? = nil, action: String? = nil) -> JSON {
         let t = at ?? now
+        dirty = true
         var o = obj
         if let existing = objects[k] {
             for f in ["uid", "creationTimestamp", "generation", "resourceVersion"] {

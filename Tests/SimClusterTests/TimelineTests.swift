@@ -42,7 +42,7 @@ func applyRoot(_ sim: SimCluster) async throws {
         var readyAt: [String: Double] = [:]
         var sawProgressing: Set<String> = []
         var sawOutOfSync: Set<String> = []
-        let done = sim.run(until: .seconds(600), step: .milliseconds(250)) { w in
+        let done = sim.run(until: .seconds(600), step: .seconds(1)) { w in
             for a in w.scenario.apps {
                 let o = w.get(ResourceRef.applications, namespace: "argocd", name: a.name)
                 if o?[path: "status", "health", "status"] == "Progressing" { sawProgressing.insert(a.name) }

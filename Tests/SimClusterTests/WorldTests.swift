@@ -70,6 +70,7 @@ func emptyScenario(_ extra: String = "") throws -> Scenario {
 
     @Test func serverDryRunChangesNothing() throws {
         let w = SimWorld(scenario: try emptyScenario(), clock: VirtualClock())
+        w.tick()
         let rv = w.resourceVersion
         let (o, outcome) = try w.apply(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "x", "namespace": "default"]], dryRun: true)
         #expect(outcome == .created)
