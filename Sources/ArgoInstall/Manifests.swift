@@ -47,7 +47,9 @@ public struct ManifestBundle: Sendable {
         var namespaces = split.namespaces
         // ArgoCD's install.yaml has no Namespace: it is applied with -n argocd. Create it.
         if let ns = component.component.defaultNamespace, !namespaces.contains(where: { $0.name == ns }) {
-            namespaces.insert(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]], at: 0)
+            // Labelled like the namespaces aphex creates itself (`aphex destroy` selects on it).
+            namespaces.insert(["apiVersion": "v1", "kind": "Namespace",
+                               "metadata": ["name": .string(ns), "labels": ["app.kubernetes.io/managed-by": "aphex"]]], at: 0)
         }
         self.component = component
         self.sha256 = sha256
