@@ -76,15 +76,15 @@ public struct BundleInstaller: Sendable {
         var unchanged: [String] = []
         var todo: [ManifestBundle] = []
         for b in bundles {
-            for w in b.warnings where decisions[b.name] != .unchanged { env.reporter.warn(w) }
-            for r in b.rewrites {
-                env.reporter.debug("\(b.component.label): \(r.object) \(r.path): \(r.from) -> \(r.to)")
-            }
             if decisions[b.name] == .unchanged {
                 unchanged.append("\(b.component.label) already applied")
                 env.reporter.debug("\(b.component.label): marker matches (version and sha256); skipping")
             } else {
                 todo.append(b)
+                for w in b.warnings { env.reporter.warn(w) }
+                for r in b.rewrites {
+                    env.reporter.debug("\(b.component.label): \(r.object) \(r.path): \(r.from) -> \(r.to)")
+                }
                 if !b.rewrites.isEmpty {
                     env.reporter.info("\(b.component.label): rewrote \(b.rewrites.count) image reference\(b.rewrites.count == 1 ? "" : "s") gcr.io/tekton-releases -> ghcr.io/tektoncd (--verbose lists them)")
                 }
