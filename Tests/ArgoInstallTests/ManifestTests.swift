@@ -26,6 +26,7 @@ import Testing
         let server = b.rest.first { $0.kind == "Deployment" && $0.name == "argocd-server" }!
         #expect(server[path: "spec", "template", "spec", "containers"]?[0]?["ports"]?[0]?["containerPort"] == .int(8080))
         #expect(b.rewrites.isEmpty)
+        #expect(b.warnings.isEmpty)
         // The CRDs are why client-side apply cannot work: far beyond the 262,144-byte annotation limit.
         #expect(b.crds.map { $0.serialized().utf8.count }.max()! > 262_144)
     }
@@ -37,7 +38,13 @@ import Testing
         #expect(p.rewrites.count == 8) // 4 container images + 4 image flags of the controller
         #expect(p.rewrites.contains { $0.object == "Deployment/tekton-pipelines-controller" && $0.path.hasSuffix(".args[1]") })
 
+        // The assembled fixture runs two objects together twice (a file without a final newline
+        // before '---'): read as kubectl reads it, and said so.
+        #expect(p.warnings.count == 2)
+        #expect(p.warnings.allSatisfy { $0.contains("repeats the top-level key(s) apiVersion, kind, metadata") })
+
         let t = try bundle("tekton-triggers")
+        #expect(t.warnings.count == 1)
         #expect((t.namespaces.count, t.crds.count, t.rest.count) == (0, 7, 34))
         #expect(t.rewrites.count == 3)
 
