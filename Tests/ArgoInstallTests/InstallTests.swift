@@ -186,3 +186,43 @@ final class Harness: @unchecked Sendable {
         #expect(h.reporter.messages(.info).contains { $0.contains("rewrote 8 image references") })
     }
 }
+
+@Suite struct InstallErrorTests {
+    struct MissingKubectl: CommandRunner {
+        func run(_ command: Command) async throws -> CommandOutput {
+            throw CommandError(argv: command.argv, reason: .notFound)
+        }
+    }
+
+    @Test func missingKubectlIsAPrerequisite() async throws {
+        let h = try Harness()
+        var env = h.env
+        env.runner = MissingKubectl()
+        let error = await #expect(throws: AphexError.self) {
+            try await ComponentInstall.run(ComponentRequest(names: ["argocd"]), fetcher: h.fetcher, env: env, dryRun: false)
+        }
+        #expect(error?.status == .prerequisite)
+        #expect(error?.message.contains("kubectl was not found on PATH") == true)
+    }
+
+    @Test func componentsFileSelectsVersionsAndPins() async throws {
+        let h = try Harness()
+        let file = h.home.path + "/components.yaml"
+        // Pin the dashboard stand-in by digest, and pick its version from the file.
+        h.dir.write("tekton-dashboard-v0.65.0.yaml", Array(Fixtures.dashboard(version: "v0.65.0").utf8))
+        let wrong = String(repeating: "0", count: 64)
+        FileManager.default.createFile(atPath: file, contents: Data("versions: {tekton-dashboard: v0.65.0}\nsha256: {tekton-dashboard: \(wrong)}\n".utf8))
+        let error = await #expect(throws: AphexError.self) {
+            try await ComponentInstall.run(ComponentRequest(names: ["tekton-dashboard"], componentsFile: file),
+                                           fetcher: h.fetcher, env: h.env, dryRun: false)
+        }
+        #expect(error?.status == .failed)
+        #expect(error?.message.contains("components file pins \(wrong)") == true)
+        #expect(h.cluster.commands.isEmpty)
+        let missing = await #expect(throws: AphexError.self) {
+            try await ComponentInstall.run(ComponentRequest(names: ["argocd"], componentsFile: h.home.path + "/nope.yaml"),
+                                           fetcher: h.fetcher, env: h.env, dryRun: false)
+        }
+        #expect(missing?.status == .usage)
+    }
+}
