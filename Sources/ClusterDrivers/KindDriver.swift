@@ -259,6 +259,11 @@ public struct KindDriver: ClusterDriver {
             createTimer.finish(.failed, firstLine(of: error))
             throw mapNotFound(error)
         }
+        if !out.succeeded, let engine = Self.containerEngineProblem(out.stderrText) {
+            createTimer.finish(.failed, "no container engine")
+            try? FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
+            throw engine
+        }
         if !out.succeeded {
             createTimer.finish(.failed, "kind exited with status \(out.status)")
             var cleanup = "The half-made cluster was kept (--retain): inspect it with `docker ps -a --filter label=io.x-k8s.kind.cluster=\(spec.name)`, then remove it with `aphex kind delete --cluster-name \(spec.name)`."
@@ -414,7 +419,21 @@ public struct KindDriver: ClusterDriver {
         if let e = error as? CommandError, case .notFound = e.reason, let tool = e.argv.first {
             return AphexError.prerequisite("\(tool) was not found on PATH. Install it (kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation, kubectl: https://kubernetes.io/docs/tasks/tools/) and re-run.")
         }
+        if let e = error as? CommandError, e.argv.first == "kind", let engine = Self.containerEngineProblem(e.stderr) {
+            return engine
+        }
         return error
+    }
+
+    /// kind's way of saying that Docker/Podman is missing or not running: a prerequisite (exit 4).
+    static func containerEngineProblem(_ stderr: String) -> AphexError? {
+        let markers = ["Cannot connect to the Docker daemon", "permission denied while trying to connect to the Docker daemon",
+                       "executable file not found in $PATH", "failed to list nodes", "failed to get docker info",
+                       "Cannot connect to Podman"]
+        guard markers.contains(where: { stderr.contains($0) }) else { return nil }
+        return AphexError(.prerequisite,
+                          "kind cannot reach a container engine: Docker (or Podman) is not installed, not running, or this user may not use it. Start Docker (`sudo systemctl start docker`) or add yourself to the docker group, then re-run; `aphex doctor --deployment kind` checks it.",
+                          detail: tail(stderr))
     }
 }
 

@@ -343,3 +343,24 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(d.problem?.contains("refused") == true)
     }
 }
+
+@Suite struct KindContainerEngineTests {
+    @Test func dockerDownIsAPrerequisite() async throws {
+        let scratch = Scratch()
+        let runner = FakeRunner { c in
+            if c.argv == ["kind", "version"] { return CommandOutput(status: 0, stdout: "kind v0.26.0\n") }
+            if c.argv == ["kind", "get", "clusters"] {
+                return CommandOutput(status: 1, stdout: "", stderr: "ERROR: failed to list clusters: command \"docker ps -a --filter label=io.x-k8s.kind.cluster\" failed with error: exit status 1\nCommand Output: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+            }
+            throw UnexpectedCommand(argv: c.argv)
+        }
+        let host = makeHost(scratch, runner: runner)
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
+        }
+        #expect(e?.status == .prerequisite)
+        #expect(e?.message.contains("container engine") == true)
+        #expect(e?.detail?.contains("Is the docker daemon running?") == true)
+        withExtendedLifetime(scratch) {}
+    }
+}
