@@ -22,7 +22,7 @@ extension Commands {
             return .ok
         }
         let existed = try await driver.delete()
-        writeDeletion(ctx, driver: "kind", name: driver.clusterName, existed: existed)
+        writeDeletion(ctx, driver: "kind", name: driver.clusterName, existed: existed, directory: ctx.host.clusterDirectory(driver.clusterName))
         return .ok
     }
 
@@ -97,7 +97,7 @@ extension Commands {
             }
         }
         let existed = try await driver.delete()
-        writeDeletion(ctx, driver: "k3s", name: driver.clusterName, existed: existed)
+        writeDeletion(ctx, driver: "k3s", name: driver.clusterName, existed: existed, directory: driver.clusterDirectory)
         return .ok
     }
 
@@ -156,13 +156,13 @@ extension Commands {
         ctx.output.write(lines.joined(separator: "\n") + "\n")
     }
 
-    static func writeDeletion(_ ctx: AppContext, driver: String, name: String, existed: Bool) {
+    static func writeDeletion(_ ctx: AppContext, driver: String, name: String, existed: Bool, directory: String) {
         if ctx.format == .json {
             ctx.writeJSON(.object(["driver": .string(driver), "clusterName": .string(name), "deleted": .bool(existed),
-                                   "removedDirectory": .string(ctx.host.clusterDirectory(name))]))
+                                   "removedDirectory": .string(directory)]))
             return
         }
-        ctx.output.write(existed ? "\(driver) cluster \(name) deleted; removed \(ctx.host.clusterDirectory(name)).\n"
+        ctx.output.write(existed ? "\(driver) cluster \(name) deleted; removed \(directory).\n"
                                  : "No \(driver) cluster \(name) to delete; nothing changed in \(driver).\n")
     }
 
