@@ -163,6 +163,9 @@ public struct K3sDriver: ClusterDriver {
             if let wanted = spec.version, let installed = await installedVersion(), installed != wanted {
                 host.reporter.warn("k3s \(installed) is installed but --k3s-version \(wanted) was asked for; aphex does not upgrade a healthy install. To change versions: `sudo aphex k3s uninstall --yes`, then install again.")
             }
+        } else if health.exists && health.apiReachable {
+            // k3s runs and answers; its node is still coming up (e.g. just after a reboot).
+            host.reporter.info("k3s is installed and its API server answers, but \(health.problem ?? "the node is not Ready"): waiting for it (the installer is not run).")
         } else {
             if health.exists {
                 host.reporter.warn("k3s is installed but not healthy (\(health.problem ?? "unknown")); re-running the installer to repair it.")

@@ -239,6 +239,11 @@ public struct KindDriver: ClusterDriver {
             if health.healthy {
                 return try await reuse(health: health, start: start)
             }
+            if health.apiReachable && !spec.recreate {
+                // Its API answers but nodes are still coming up (e.g. a run interrupted right
+                // after `kind create`): wait for them instead of calling it broken.
+                return try await reuseAfterWaiting(health: health, start: start)
+            }
             let why = health.problem ?? "not healthy"
             guard spec.recreate else {
                 throw AphexError.usage("kind cluster '\(spec.name)' exists but is broken (\(why)). Nothing was changed. Re-create it with `aphex kind create --cluster-name \(spec.name) --recreate` (deletes it and everything in it), or remove it with `aphex kind delete --cluster-name \(spec.name)`.")
@@ -256,7 +261,16 @@ public struct KindDriver: ClusterDriver {
         do {
             out = try await host.runner.run(createCommand)
         } catch {
-            createTimer.finish(.failed, firstLine(of: error))
+            let interrupted = error is CancellationError || Task.isCancelled
+            createTimer.finish(.failed, interrupted ? "interrupted" : firstLine(of: error))
+            if interrupted && !spec.retain {
+                // Ctrl-C mid-create: remove the half-made cluster so the re-run starts clean
+                // (a detached task: this one is cancelled).
+                let runner = host.runner
+                let cleanup = Command(deleteCommand(mergedKubeconfig: false).argv, timeout: .seconds(60), checkExit: false)
+                _ = try? await Task.detached { try await runner.run(cleanup) }.value
+                try? FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
+            }
             throw mapNotFound(error)
         }
         if !out.succeeded, let engine = Self.containerEngineProblem(out.stderrText) {
@@ -307,6 +321,27 @@ public struct KindDriver: ClusterDriver {
         return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
                              outcome: .reused, seconds: (host.clock.now() - start).seconds,
                              nodesReadySeconds: 0, nodes: health.nodes)
+    }
+
+    func reuseAfterWaiting(health: ClusterDescription, start: Duration) async throws -> ClusterAccess {
+        host.reporter.info("kind cluster '\(spec.name)' exists and its API server answers, but \(health.problem ?? "not every node is Ready"): waiting for it.")
+        let existingRecord = ClusterRecord.load(host, name: spec.name)
+        let (context, _) = try await writeKubeconfigAndRecord(createdByAphex: existingRecord?.createdByAphex ?? false,
+                                                              previous: existingRecord)
+        let wait = StepTimer(host, "cluster.kind.wait", "Waiting ≤ \(formatDuration(spec.waitTimeout)) for the nodes of \(spec.name) to be Ready")
+        let result: NodeWaitResult
+        do {
+            result = try await waiter.waitUntilReady(kubeconfig: kubeconfigPath, context: context, timeout: spec.waitTimeout,
+                                                     expectedNodes: max(1, health.nodes.count), what: "kind cluster '\(spec.name)'")
+        } catch var e as AphexError {
+            wait.finish(.failed, firstLine(of: e))
+            e.message += " If the cluster is beyond repair, re-create it with `aphex kind create --cluster-name \(spec.name) --recreate`."
+            throw e
+        }
+        wait.finish(.done, "\(result.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(result.seconds * 1000))))")
+        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
+                             outcome: .reused, seconds: (host.clock.now() - start).seconds,
+                             nodesReadySeconds: result.seconds, nodes: result.nodes)
     }
 
     /// `kind get kubeconfig` -> ~/.aphex/clusters/NAME/kubeconfig (0600); the record; and the

@@ -273,3 +273,22 @@ struct K3sFixture {
         #expect(plan.contains { $0.command?.argv == ["systemctl", "restart", "k3s"] })
     }
 }
+
+@Suite struct K3sResumeTests {
+    @Test func runningK3sWithNodeComingUpIsWaitedForWithoutReinstalling() async throws {
+        let f = K3sFixture()
+        f.world.install()
+        f.world.nodeReady = false
+        let w = f.world, clock = f.clock
+        let runner = FakeRunner { c in
+            if clock.now() >= .seconds(4) { w.lock.withLock { w.nodeReady = true } }
+            return try w.handle(c)
+        }
+        let host = makeHost(f.scratch, runner: runner, clock: clock, uid: 0, transport: f.transport)
+        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(f.world.installerRuns.isEmpty)
+        #expect(f.transport.requested.isEmpty)
+        #expect(access.nodes.allSatisfy { $0.ready })
+    }
+}
