@@ -251,6 +251,13 @@ final class DriverWorld: @unchecked Sendable {
         let listJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
         let managed = Dictionary(uniqueKeysWithValues: (listJSON["clusters"]?.array ?? []).map { ($0["name"]!.string!, $0["managed"]!.bool!) })
         #expect(managed == ["mine": true, "theirs": false])
+        // a record whose cluster was deleted behind aphex's back is listed as gone
+        try FileManager.default.removeItem(atPath: w.state + "/clusters/mine")
+        let stale = try await w.aphex(["kind", "list"])
+        #expect(stale.stdoutText.contains("cluster gone"))
+        let staleJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
+        #expect(staleJSON["clusters"]?.array?.first { $0["name"]?.string == "mine" }?["exists"] == .bool(false))
+        try w.touch("clusters/mine/.keep")
 
         let del = try await w.aphex(["kind", "delete", "--cluster-name", "mine"])
         #expect(del.status == 0, "\(del.stderrText)")
