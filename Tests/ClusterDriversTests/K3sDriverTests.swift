@@ -292,3 +292,35 @@ struct K3sFixture {
         #expect(access.nodes.allSatisfy { $0.ready })
     }
 }
+
+@Suite struct K3sInstallerOverLibcurlTests {
+    @Test func installerIsFetchedThroughTheRealCurlTransport() async throws {
+        let server = try TestHTTPServer { req in
+            req.path == "/install.sh" ? .text(200, installerScript, headers: ["Content-Type": "text/plain"]) : .text(404, "not found")
+        }
+        defer { server.stop() }
+        let scratch = Scratch()
+        let world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
+        let runner = FakeRunner { try world.handle($0) }
+        var host = makeHost(scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/install.sh"])
+        host.makeTransport = { CurlTransport(tls: $0) }
+        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        #expect(access.outcome == .created)
+        #expect(server.requests.map { "\($0.method) \($0.path)" } == ["GET /install.sh"])
+        #expect(world.installerRuns.first?.script == installerScript)
+        #expect(world.installerRuns.first?.mode == 0o700)
+
+        // a 404 is reported and nothing is run
+        let scratch2 = Scratch()
+        let world2 = K3sWorld(paths: HostPaths(root: scratch2.hostRoot))
+        let runner2 = FakeRunner { try world2.handle($0) }
+        var host2 = makeHost(scratch2, runner: runner2, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/missing.sh"])
+        host2.makeTransport = { CurlTransport(tls: $0) }
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await K3sDriver(host: host2, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        }
+        #expect(e?.message.contains("HTTP 404") == true)
+        #expect(world2.installerRuns.isEmpty)
+        withExtendedLifetime((scratch, scratch2)) {}
+    }
+}
