@@ -160,6 +160,10 @@ public struct K3sDriver: ClusterDriver {
         }
         if health.healthy {
             host.reporter.info("k3s is installed and healthy (\(health.nodes.count) node\(health.nodes.count == 1 ? "" : "s") Ready): reusing it, the installer is not run.")
+            if spec.disableTraefik, let unit = FileManager.default.contents(atPath: paths.k3sServiceUnit),
+               !String(decoding: unit, as: UTF8.self).contains("traefik") {
+                host.reporter.warn("--disable-traefik was asked for, but the installed k3s was started without it (\(paths.k3sServiceUnit)); aphex does not change a healthy install. To change it: `sudo aphex k3s uninstall --yes`, then install again.")
+            }
             if let wanted = spec.version, let installed = await installedVersion(), installed != wanted {
                 host.reporter.warn("k3s \(installed) is installed but --k3s-version \(wanted) was asked for; aphex does not upgrade a healthy install. To change versions: `sudo aphex k3s uninstall --yes`, then install again.")
             }

@@ -324,3 +324,19 @@ struct K3sFixture {
         withExtendedLifetime((scratch, scratch2)) {}
     }
 }
+
+@Suite struct K3sReuseWarningsTests {
+    @Test func reuseWarnsWhenAskedFlagsDifferFromTheInstall() async throws {
+        let f = K3sFixture()
+        f.world.install()
+        f.scratch.write(f.world.paths.k3sServiceUnit, "[Service]\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--write-kubeconfig-mode' \\\n\t'0600' \\\n")
+        let reporter = CollectingReporter()
+        let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, reporter: reporter, uid: 0, transport: f.transport)
+        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster", version: "v1.32.1+k3s1", disableTraefik: true)).ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(f.world.installerRuns.isEmpty)
+        let warnings = reporter.events.compactMap { e -> String? in if case .log(.warning, let m) = e { return m } else { return nil } }
+        #expect(warnings.contains { $0.contains("--disable-traefik") })
+        #expect(warnings.contains { $0.contains("v1.31.4+k3s1 is installed but --k3s-version v1.32.1+k3s1") })
+    }
+}
