@@ -269,13 +269,13 @@ public struct KindDriver: ClusterDriver {
                 let runner = host.runner
                 let cleanup = Command(deleteCommand(mergedKubeconfig: false).argv, timeout: .seconds(60), checkExit: false)
                 _ = try? await Task.detached { try await runner.run(cleanup) }.value
-                try? FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
+                removeCreatedFiles()
             }
             throw mapNotFound(error)
         }
         if !out.succeeded, let engine = Self.containerEngineProblem(out.stderrText) {
             createTimer.finish(.failed, "no container engine")
-            try? FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
+            removeCreatedFiles()
             throw engine
         }
         if !out.succeeded {
@@ -284,7 +284,7 @@ public struct KindDriver: ClusterDriver {
             if !spec.retain {
                 let del = StepTimer(host, "cluster.kind.cleanup", "Deleting the half-made cluster \(spec.name)")
                 let d = try? await host.runner.run(Command(deleteCommand(mergedKubeconfig: false).argv, checkExit: false))
-                try? FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
+                removeCreatedFiles()
                 del.finish(d?.succeeded == true ? .done : .failed)
                 cleanup = d?.succeeded == true
                     ? "The half-made cluster was deleted (use --retain to keep it for debugging)."
@@ -365,6 +365,16 @@ public struct KindDriver: ClusterDriver {
                                    mergedKubeconfig: merged, version: previous?.version ?? spec.image)
         if previous != record { try record.save(host) }
         return (context, record)
+    }
+
+    /// After a failed create: remove what aphex and kind wrote for this cluster (kubeconfig,
+    /// kind's lock, the record), and the directory only when nothing else is in it.
+    func removeCreatedFiles() {
+        let dir = host.clusterDirectory(spec.name)
+        for f in ["kubeconfig", "kubeconfig.lock", ClusterRecord.fileName] {
+            try? FileManager.default.removeItem(atPath: dir + "/" + f)
+        }
+        _ = rmdir(dir)
     }
 
     // MARK: delete / kubeconfig / describe
