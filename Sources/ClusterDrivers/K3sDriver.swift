@@ -85,11 +85,18 @@ public struct K3sDriver: ClusterDriver {
     }
     public var uninstallCommand: Command { Command([paths.k3sUninstallScript], timeout: .seconds(10 * 60), checkExit: false) }
     public var restartCommand: Command { Command(["systemctl", "restart", "k3s"], timeout: .seconds(120)) }
-    public var versionCommand: Command { Command([paths.k3sBinary, "--version"], timeout: .seconds(30)) }
+    /// `/usr/local/bin/k3s --version` (or `k3s` from PATH when installed elsewhere, INSTALL_K3S_BIN_DIR).
+    public var versionCommand: Command {
+        Command([FileManager.default.fileExists(atPath: paths.k3sBinary) ? paths.k3sBinary : "k3s", "--version"], timeout: .seconds(30))
+    }
 
     // MARK: probes
 
-    public var isInstalled: Bool { FileManager.default.fileExists(atPath: paths.k3sBinary) }
+    /// The installer always writes both the binary and k3s-uninstall.sh; either one present
+    /// means an install exists (the binary may live elsewhere with INSTALL_K3S_BIN_DIR).
+    public var isInstalled: Bool {
+        FileManager.default.fileExists(atPath: paths.k3sBinary) || FileManager.default.fileExists(atPath: paths.k3sUninstallScript)
+    }
 
     public func isAvailable() async -> DriverAvailability {
         if host.effectiveUID != 0 {
@@ -121,7 +128,7 @@ public struct K3sDriver: ClusterDriver {
         var d = ClusterDescription(driver: driverName, clusterName: spec.name, exists: isInstalled,
                                    managed: ClusterRecord.load(userHost, name: spec.name) != nil,
                                    kubeconfig: FileManager.default.fileExists(atPath: kubeconfigPath) ? kubeconfigPath : nil)
-        guard d.exists else { d.problem = "k3s is not installed (\(paths.k3sBinary) is missing)"; return d }
+        guard d.exists else { d.problem = "k3s is not installed (neither \(paths.k3sBinary) nor \(paths.k3sUninstallScript) exists)"; return d }
         let source: String
         if FileManager.default.isReadableFile(atPath: paths.k3sKubeconfig) { source = paths.k3sKubeconfig }
         else if FileManager.default.isReadableFile(atPath: kubeconfigPath) { source = kubeconfigPath }

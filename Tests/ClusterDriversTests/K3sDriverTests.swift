@@ -340,3 +340,18 @@ struct K3sFixture {
         #expect(warnings.contains { $0.contains("v1.31.4+k3s1 is installed but --k3s-version v1.32.1+k3s1") })
     }
 }
+
+@Suite struct K3sInstallDetectionTests {
+    @Test func uninstallScriptAloneMarksAnInstall() async throws {
+        // INSTALL_K3S_BIN_DIR elsewhere: only the uninstall script is at the default path
+        let f = K3sFixture()
+        f.world.install()
+        try FileManager.default.removeItem(atPath: f.world.paths.k3sBinary)
+        let d = f.driver()
+        #expect(d.isInstalled)
+        #expect(d.versionCommand.argv == ["k3s", "--version"])
+        let access = try await d.ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(f.world.installerRuns.isEmpty)
+    }
+}
