@@ -1,21 +1,14 @@
 import ClusterDrivers
 import Foundation
 
-/// How long one wave took to converge, as observed by the waiter.
-public struct WaveTiming: Sendable, Codable, Equatable {
-    public var wave: Int
-    public var apps: [String]
-    /// From the moment every earlier wave was converged (or the wait began) to this wave's convergence.
-    public var seconds: Double
-    /// Already converged when the wait began.
-    public var alreadyConverged: Bool
-}
-
 /// What `waitForConvergence` returns when the platform converged.
 public struct ConvergenceResult: Sendable, Codable, Equatable {
     public var converged: Bool
     public var seconds: Double
+    /// Per wave: from the moment every earlier wave was converged (or the wait began) to its convergence.
     public var waves: [WaveTiming]
+    /// Waves that were already converged when the wait began (their seconds are 0).
+    public var alreadyConverged: [Int]
     public var webhook: WebhookProof?
     public var authToken: AuthTokenCheck?
     /// API requests that failed transiently and were retried.
@@ -395,10 +388,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     private func result(_ eval: PlatformEvaluation, converged: Bool) -> ConvergenceResult {
         let timings = eval.waves.compactMap { w -> WaveTiming? in
             guard let done = waveDone[w.wave] else { return nil }
-            return WaveTiming(wave: w.wave, apps: w.apps.map(\.name), seconds: (done - (waveStart[w.wave] ?? done)).seconds,
-                              alreadyConverged: alreadyDone.contains(w.wave))
+            return WaveTiming(wave: w.wave, apps: w.apps.map(\.name), seconds: (done - (waveStart[w.wave] ?? done)).seconds)
         }
         return ConvergenceResult(converged: converged, seconds: (clock.now() - start).seconds, waves: timings,
+                                 alreadyConverged: alreadyDone.sorted(),
                                  webhook: webhook, authToken: token, retriedErrors: retried)
     }
 }
