@@ -30,11 +30,6 @@ public struct StepRecord: Sendable, Equatable, Codable {
     public var commands: [String]
 }
 
-public struct WaveTiming: Sendable, Equatable, Codable {
-    public var wave: Int
-    public var apps: [String]
-    public var seconds: Double
-}
 
 /// State shared by the steps of one bootstrap run (kind's Action context).
 public final class PipelineState: @unchecked Sendable {
