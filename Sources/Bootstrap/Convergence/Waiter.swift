@@ -1,6 +1,20 @@
 import ClusterDrivers
 import Foundation
 
+/// How long one wave took to converge, as observed by the waiter (bootstrap's summary prints them).
+public struct WaveTiming: Sendable, Codable, Equatable {
+    public var wave: Int
+    public var apps: [String]
+    /// From the moment every earlier wave was converged (or the wait began) to this wave's convergence.
+    public var seconds: Double
+
+    public init(wave: Int, apps: [String], seconds: Double) {
+        self.wave = wave
+        self.apps = apps
+        self.seconds = seconds
+    }
+}
+
 /// What `waitForConvergence` returns when the platform converged.
 public struct ConvergenceResult: Sendable, Codable, Equatable {
     public var converged: Bool
