@@ -303,7 +303,7 @@ struct PlatformFixture {
 }
 
 /// A context for tests: in-memory output and a recording reporter.
-final class RecordingReporter: Reporter, @unchecked Sendable {
+final class EventRecorder: Reporter, @unchecked Sendable {
     private let lock = NSLock()
     private var list: [ReportEvent] = []
     func emit(_ event: ReportEvent) { lock.lock(); list.append(event); lock.unlock() }
@@ -320,7 +320,7 @@ struct FailingRunner: CommandRunner {
     }
 }
 
-func testContext(clock: any TimeSource, reporter: any Reporter = RecordingReporter(), format: OutputFormat = .text,
+func testContext(clock: any TimeSource, reporter: any Reporter = EventRecorder(), format: OutputFormat = .text,
                  output: BufferWriter = BufferWriter()) -> AppContext {
     let host = HostContext(runner: FailingRunner(), reporter: reporter, clock: clock, environment: ["HOME": "/nonexistent"],
                            homeDirectory: "/nonexistent", makeTransport: { _ in fatalError("unmocked transport") })

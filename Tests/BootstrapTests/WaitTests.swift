@@ -5,7 +5,7 @@ import Testing
 
 /// The waiter on in-process scenarios with a virtual clock (sleeps advance time at once).
 @Suite struct WaitTests {
-    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: RecordingReporter = RecordingReporter(),
+    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: EventRecorder = EventRecorder(),
              format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (ClusterDrivers.ExitStatus?, AphexError?) {
         let ctx = testContext(clock: k.clock, reporter: reporter, format: format, output: output)
         var o = WaitOptions()
@@ -21,7 +21,7 @@ import Testing
     @Test func happyPlatformConvergesWaveByWaveWithTimings() async throws {
         let k = FakeKube(clock: TestClock())
         PlatformFixture.install(k)
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let output = BufferWriter()
         let (status, error) = try await run(k, reporter: reporter, output: output)
         #expect(error == nil, "\(error?.description ?? "")")
@@ -155,7 +155,7 @@ import Testing
             return n % 2 == 0 ? .server(status: 503, message: "the server is currently unable to handle the request")
                               : .transport(.connectionReset("https://127.0.0.1:6443"))
         }
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let (status, error) = try await run(k, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -171,7 +171,7 @@ import Testing
         k.fault = { _, now in
             now >= .seconds(15) && now < .seconds(35) ? .transport(.connectionRefused("https://127.0.0.1:6443")) : nil
         }
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let (status, error) = try await run(k, timeout: 120, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -216,7 +216,7 @@ import Testing
         k.handlers.append(("/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/", { _, _, _ in
             HTTPResponse(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available for service \"authentik-server\""}"#.utf8))
         }))
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let (status, _) = try await run(k, reporter: reporter)
         #expect(status == .ok)
         #expect(reporter.logs.contains { $0.contains("Could not verify Authentik's bootstrap-token") })
