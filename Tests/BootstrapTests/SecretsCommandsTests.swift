@@ -35,7 +35,7 @@ func mode(_ path: String) throws -> Int {
 
     @Test func textTableReadsValuesBackFromTheCluster() async throws {
         let cluster = try await bootstrappedCluster(environment: ["CLOUDFLARE_API_TOKEN": "cf-token-abcdefgh"])
-        let out = BufferWriter(), reporter = RecordingReporter()
+        let out = BufferWriter(), reporter = SecretsTestReporter()
         let status = try await showSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out), api: cluster, options: options())
         #expect(status == .ok)
         let lines = out.text.split(separator: "\n").map(String.init)
@@ -71,7 +71,7 @@ func mode(_ path: String) throws -> Int {
 
     @Test func envLinesAreUpperSnakeAndWarnWhenNotATTY() async throws {
         let cluster = try await bootstrappedCluster()
-        let out = BufferWriter(), reporter = RecordingReporter()
+        let out = BufferWriter(), reporter = SecretsTestReporter()
         _ = try await showSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out, format: .env), api: cluster, options: options(tty: false))
         let lines = out.text.split(separator: "\n").map(String.init)
         #expect(lines.contains("ARGOCD_ADMIN_PASSWORD=Init-Admin-Pass-1"))
@@ -105,7 +105,7 @@ func mode(_ path: String) throws -> Int {
     @Test func missingSecretsAreListedAndExit1() async throws {
         let cluster = FakeSecretCluster()
         cluster.put("auth-system", "authentik-postgresql", plain: ["postgresql-password": "pw-123456789"])
-        let out = BufferWriter(), reporter = RecordingReporter()
+        let out = BufferWriter(), reporter = SecretsTestReporter()
         let status = try await showSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out), api: cluster, options: options())
         #expect(status == .failed)
         #expect(out.text.contains("pw-123456789"))
@@ -161,7 +161,7 @@ func mode(_ path: String) throws -> Int {
         let cluster = try await bootstrappedCluster(environment: ["CLOUDFLARE_API_TOKEN": "cf-token-abcdefgh"])
         let file = dir.appendingPathComponent("backup.json").path
         let out = BufferWriter()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let status = try await exportSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out), api: cluster, file: file, force: false)
         #expect(status == .ok)
         #expect(try mode(file) == 0o600)
@@ -221,7 +221,7 @@ func mode(_ path: String) throws -> Int {
         let file = dir.appendingPathComponent("partial.json").path
         let cluster = FakeSecretCluster()
         cluster.put("auth-system", "authentik-postgresql", plain: ["postgresql-password": "pw-123456789"])
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         #expect(try await exportSecrets(ctx: secretsTestContext(cluster, reporter: reporter), api: cluster, file: file, force: false) == .failed)
         #expect(reporter.warnings.contains { $0.contains("incomplete") && $0.contains("postgresql-postgres-password") })
         let parsed = try SecretsFile.parse([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))), source: file)

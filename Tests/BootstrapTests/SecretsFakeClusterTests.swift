@@ -147,7 +147,7 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
 }
 
 /// Collects reporter events (stderr) for assertions.
-final class RecordingReporter: Reporter, @unchecked Sendable {
+final class SecretsTestReporter: Reporter, @unchecked Sendable {
     private let lock = NSLock()
     private var events: [ReportEvent] = []
     func emit(_ event: ReportEvent) { lock.lock(); events.append(event); lock.unlock() }
@@ -176,7 +176,7 @@ struct UnusedTransport: HTTPTransport {
     func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int { fatalError("unmocked HTTP transport") }
 }
 
-func secretsTestContext(_ cluster: FakeSecretCluster, reporter: RecordingReporter = RecordingReporter(),
+func secretsTestContext(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter = SecretsTestReporter(),
                         output: BufferWriter = BufferWriter(), format: OutputFormat = .text,
                         environment: [String: String] = ["HOME": "/nonexistent"], context: String? = nil) -> AppContext {
     let host = HostContext(runner: cluster, reporter: reporter, clock: FixedClock(), environment: environment,

@@ -5,7 +5,7 @@ import Testing
 @testable import Bootstrap
 
 @Suite struct SecretsPipelineTests {
-    func state(_ cluster: FakeSecretCluster, reporter: RecordingReporter = RecordingReporter(), dryRun: Bool = false,
+    func state(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter = SecretsTestReporter(), dryRun: Bool = false,
                deployment: Deployment = .kind, secretsFrom: String? = nil, env: [String: String] = [:]) -> PipelineState {
         var o = BootstrapOptions(deployment: deployment)
         o.dryRun = dryRun
@@ -19,7 +19,7 @@ import Testing
 
     @Test func stepThenDeferredKeyThenRerunIsUnchanged() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let st = state(cluster, reporter: reporter)
         try await Pipeline(steps: [SecretsPipeline.step]).run(st)
         let rec = try #require(st.records.first)
@@ -53,7 +53,7 @@ import Testing
 
     @Test func dryRunStepListsNamesAndWritesNothing() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let st = state(cluster, reporter: reporter, dryRun: true)
         try await Pipeline(steps: [SecretsPipeline.step]).run(st)
         #expect(st.records.first?.outcome == .planned)

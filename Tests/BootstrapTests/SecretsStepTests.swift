@@ -22,7 +22,7 @@ final class SequenceRandom: RandomSource, @unchecked Sendable {
 }
 
 /// Every value the cluster stores must appear in no argv, no reporter line, no error.
-func expectNoSecretLeaks(_ cluster: FakeSecretCluster, reporter: RecordingReporter, extra: [String] = [],
+func expectNoSecretLeaks(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter, extra: [String] = [],
                          sourceLocation: SourceLocation = #_sourceLocation) {
     let values = Array(cluster.allValues.values) + extra
     #expect(!values.isEmpty, sourceLocation: sourceLocation)
@@ -46,7 +46,7 @@ private let dexNS = "auth-system"
 @Suite struct SecretsStepTests {
     @Test func freshClusterCreatesEverythingOverStdinAndDefersArgoCD() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         let report = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind,
                                             importFile: nil, dryRun: false)
@@ -94,7 +94,7 @@ private let dexNS = "auth-system"
 
     @Test func threeRunsStoreIdenticalValuesAndTheLaterOnesWriteNothing() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter, environment: ["CLOUDFLARE_API_TOKEN": "cf-token-abcdefgh"])
         _ = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .k3s, importFile: nil, dryRun: false)
         cluster.put("argocd", "argocd-secret", plain: ["server.secretkey": "k"])
@@ -116,7 +116,7 @@ private let dexNS = "auth-system"
 
     @Test func killedMidApplyThenRerunCompletesAndKeepsWhatWasStored() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         cluster.dieAfterDocuments = 2
         do {
@@ -157,7 +157,7 @@ private let dexNS = "auth-system"
 
     @Test func dryRunTouchesNothingAndShowsNamesOnly() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let random = SequenceRandom()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         let report = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil,
@@ -222,7 +222,7 @@ private let dexNS = "auth-system"
 
         // A new cluster, no CLOUDFLARE_API_TOKEN in the environment: the file supplies it.
         let new = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let report = try await applySecrets(ctx: secretsTestContext(new, reporter: reporter), api: new, kubeconfig: "/tmp/kc",
                                             deployment: .kind, importFile: file, dryRun: false)
         #expect(report.entries.filter { $0.origin == .imported }.count == 10) // 9 random keys + the Cloudflare token
@@ -240,7 +240,7 @@ private let dexNS = "auth-system"
         FileManager.default.createFile(atPath: path, contents: Data("token-from-file-xyz\n".utf8), attributes: [.posixPermissions: 0o600])
         defer { try? FileManager.default.removeItem(atPath: path) }
         let cluster = FakeSecretCluster()
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         _ = try await applySecrets(ctx: secretsTestContext(cluster, reporter: reporter, environment: ["CLOUDFLARE_API_TOKEN": "env-token-abc"]),
                                    api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil, dryRun: false,
                                    cloudflareTokenFile: path)
@@ -255,7 +255,7 @@ private let dexNS = "auth-system"
         _ = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil, dryRun: false)
         // Someone rotates ArgoCD's copy by hand (the shell scripts did this on every run).
         cluster.put("argocd", "argocd-secret", plain: ["server.secretkey": "k", "oidc.dex.clientSecret": "stale-value-123"])
-        let reporter = RecordingReporter()
+        let reporter = SecretsTestReporter()
         let report = try await applySecrets(ctx: secretsTestContext(cluster, reporter: reporter), api: cluster, kubeconfig: "/tmp/kc",
                                             deployment: .kind, importFile: nil, dryRun: false)
         #expect(report.count(.derivedMismatch) == 1 && report.written.isEmpty)
