@@ -10,7 +10,8 @@
 #    against the same loopback API; the ratio of medians.
 # 3. Detection latency of `aphex wait`: from the simulated final Application transition to aphex
 #    exiting 0, over LAT_RUNS fresh runs of bench-25; p50 and p95.
-# 4. While waiting on a platform that never converges (scenario wave-stuck) for IDLE_SECONDS:
+# 4. While waiting on a platform that never converges (scenario image-pull: an image never
+#    pulls, its app stays Progressing; no failure ends the wait early) for IDLE_SECONDS:
 #    CPU-seconds used by aphex (scaled to 5 minutes) and API requests per second.
 set -euo pipefail
 
@@ -142,8 +143,8 @@ for i in $(seq 1 "$LAT_RUNS"); do
 done
 echo "   latency: p50 $(median <"$WORK/latency-ms") ms, p95 $(p95 <"$WORK/latency-ms") ms over $(wc -l <"$WORK/latency-ms") runs (target p95 <= 1000 ms)"
 
-echo "== 4. waiting on a platform that never converges (wave-stuck), ${IDLE_SECONDS}s"
-start_sim wave-stuck
+echo "== 4. waiting on a platform that never converges (image-pull), ${IDLE_SECONDS}s"
+start_sim image-pull
 reset_record
 TIMEFORMAT='%U %S'
 cpu=$( { time aphex_env "$APHEX" wait --kubeconfig "$DIR/kubeconfig" --timeout "${IDLE_SECONDS}s" >/dev/null 2>&1 || true; } 2>&1 | tail -1)
