@@ -1,5 +1,6 @@
 import Bootstrap
 import ClusterDrivers
+import Foundation
 import Testing
 
 /// Every Application state combination ArgoCD produces, judged by the readiness rules.
@@ -88,6 +89,19 @@ import Testing
         #expect(!Readiness.isAtOrAfter("2026-11-24T10:00:59Z", "2026-11-24T10:01:00Z"))
         #expect(Readiness.isAtOrAfter("2026-11-24T11:00:00+01:00", "2026-11-24T10:00:00Z"))
         #expect(!Readiness.isAtOrAfter(nil, "2026-11-24T10:00:00Z"))
+    }
+
+    @Test func parsesRFC3339LikeFoundation() {
+        let f = ISO8601DateFormatter()
+        for s in ["2026-11-24T10:00:00Z", "1999-12-31T23:59:59Z", "2024-02-29T12:30:45Z", "1970-01-01T00:00:00Z"] {
+            #expect(Readiness.parseTime(s) == f.date(from: s), "\(s)")
+        }
+        #expect(Readiness.parseTime("2026-11-24T10:00:00.250Z")?.timeIntervalSince(Readiness.parseTime("2026-11-24T10:00:00Z")!) == 0.25)
+        #expect(Readiness.parseTime("2026-11-24T11:00:00+01:00") == Readiness.parseTime("2026-11-24T10:00:00Z"))
+        #expect(Readiness.parseTime("2026-11-24T09:30:00-00:30") == Readiness.parseTime("2026-11-24T10:00:00Z"))
+        for bad in ["", "yesterday", "2026-11-24", "2026-11-24T10:00:00", "2026-13-01T00:00:00Z", "2026-11-24T10:00:00Zjunk"] {
+            #expect(Readiness.parseTime(bad) == nil, "\(bad)")
+        }
     }
 
     // MARK: workloads

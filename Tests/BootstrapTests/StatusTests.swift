@@ -85,6 +85,16 @@ import Testing
         #expect(text.contains("components not ready: argocd/argocd-repo-server"))
     }
 
+    @Test func inconsistentSecretsAreReportedAndNotConverged() async throws {
+        let k = convergedWorld()
+        k.update(.secrets, "argocd", "argocd-secret") { $0.set(["data", "oidc.dex.clientSecret"], to: "ZGlmZmVyZW50") }
+        let (s, text) = try await status(k)
+        #expect(s == .failed)
+        #expect(text.contains("argocd/argocd-secret[oidc.dex.clientSecret]"))
+        #expect(text.contains("aphex secrets repair"))
+        #expect(text.contains("secrets missing or inconsistent"))
+    }
+
     @Test func focusOnOneWaveOrApp() async throws {
         let k = convergedWorld()
         k.put(.applications, Obj.app("catalog", wave: "20", sync: "Synced", health: "Progressing"))

@@ -1,6 +1,7 @@
 import Bootstrap
 import ClusterDrivers
 import Foundation
+import SecretGen
 import Testing
 
 // Test support for the convergence tests: an in-memory Kubernetes API with a timeline, fault
@@ -291,8 +292,24 @@ struct PlatformFixture {
             return HTTPResponse(status: 500, body: Array(#"{"kind":"Status","message":"Internal error occurred: failed calling webhook \"webhook.cert-manager.io\": failed to call webhook: Post \"https://cert-manager-webhook.cert-manager.svc:443/validate?timeout=30s\": tls: failed to verify certificate: x509: certificate signed by unknown authority"}"#.utf8))
         }))
         // Authentik
-        k.put(.secrets, ["metadata": ["name": "authentik-secrets", "namespace": "auth-system", "labels": ["app.kubernetes.io/managed-by": "aphex"]],
-                         "data": ["bootstrap-token": .string(Data(token.utf8).base64EncodedString())]])
+        // The platform's Secrets as bootstrap stores them (SecretGen's plan): labelled, except
+        // argocd-secret (ArgoCD's own, merge-patched).
+        if let plan = try? planSecrets(SecretsPlanInput(deployment: "kind", existing: [:], environment: ["CLOUDFLARE_API_TOKEN": "cf-token"])) {
+            for w in plan.writes {
+                var data = w.data
+                if w.id.name == "authentik-secrets" { data["bootstrap-token"] = token }
+                var obj: JSON = ["metadata": ["name": .string(w.id.name), "namespace": .string(w.id.namespace)],
+                                 "data": .object(data.mapValues { .string(Data($0.utf8).base64EncodedString()) })]
+                if w.method == .serverSideApply { obj.set(["metadata", "labels"], to: ["app.kubernetes.io/managed-by": "aphex"]) }
+                k.put(.secrets, obj)
+            }
+            // argocd-secret comes with ArgoCD's install; bootstrap merge-patches the OIDC key into it.
+            let dex = k.object(.secrets, "auth-system", "dex-secrets")?[path: "data", "argocd-client-secret"] ?? ""
+            k.put(.secrets, ["metadata": ["name": "argocd-secret", "namespace": "argocd"],
+                             "data": ["oidc.dex.clientSecret": dex, "server.secretkey": "c2VjcmV0"]])
+        } else {
+            Issue.record("could not plan the platform's secrets")
+        }
         k.handlers.append(("/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/", { _, _, headers in
             if authAccepts && headers["Authorization"] == "Bearer \(token)" {
                 return HTTPResponse(status: 200, body: Array(#"{"user":{"username":"akadmin"}}"#.utf8))
@@ -303,7 +320,7 @@ struct PlatformFixture {
 }
 
 /// A context for tests: in-memory output and a recording reporter.
-final class RecordingReporter: Reporter, @unchecked Sendable {
+final class EventRecorder: Reporter, @unchecked Sendable {
     private let lock = NSLock()
     private var list: [ReportEvent] = []
     func emit(_ event: ReportEvent) { lock.lock(); list.append(event); lock.unlock() }
@@ -320,7 +337,7 @@ struct FailingRunner: CommandRunner {
     }
 }
 
-func testContext(clock: any TimeSource, reporter: any Reporter = RecordingReporter(), format: OutputFormat = .text,
+func testContext(clock: any TimeSource, reporter: any Reporter = EventRecorder(), format: OutputFormat = .text,
                  output: BufferWriter = BufferWriter()) -> AppContext {
     let host = HostContext(runner: FailingRunner(), reporter: reporter, clock: clock, environment: ["HOME": "/nonexistent"],
                            homeDirectory: "/nonexistent", makeTransport: { _ in fatalError("unmocked transport") })

@@ -5,7 +5,7 @@ import Testing
 
 /// The waiter on in-process scenarios with a virtual clock (sleeps advance time at once).
 @Suite struct WaitTests {
-    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: RecordingReporter = RecordingReporter(),
+    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: EventRecorder = EventRecorder(),
              format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (ClusterDrivers.ExitStatus?, AphexError?) {
         let ctx = testContext(clock: k.clock, reporter: reporter, format: format, output: output)
         var o = WaitOptions()
@@ -21,7 +21,7 @@ import Testing
     @Test func happyPlatformConvergesWaveByWaveWithTimings() async throws {
         let k = FakeKube(clock: TestClock())
         PlatformFixture.install(k)
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let output = BufferWriter()
         let (status, error) = try await run(k, reporter: reporter, output: output)
         #expect(error == nil, "\(error?.description ?? "")")
@@ -46,6 +46,15 @@ import Testing
             #expect(columns == ["WAVE", "APPS", "SYNC", "HEALTH", "ELAPSED"])
             #expect(rows.count == 6)
         } else { Issue.record("no table") }
+    }
+
+    @Test func webhookReadinessIsDetectedWithinASecondOrTwo() async throws {
+        // Every app is converged at 9 s; the caBundle lands at 12.5 s: that is the final transition.
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 1, 3: 2, 10: 9, 15: 9, 20: 9, 30: 9], caBundleInjectedAt: 12.5)
+        let (status, _) = try await run(k)
+        #expect(status == .ok)
+        #expect(k.clock.now() >= .milliseconds(12500) && k.clock.now() <= .milliseconds(14500), "\(k.clock.now())")
     }
 
     @Test func requestRateStaysLowWhileWaiting() async throws {
@@ -120,6 +129,7 @@ import Testing
         #expect(text.contains("CA bundle not injected"))
         #expect(text.contains("cert-manager-cainjector-7d9: CrashLoopBackOff"))
         #expect(k.clock.now() >= .seconds(60) && k.clock.now() <= .seconds(62))
+        #expect(Double(k.requestCount) / 60 <= 2.0, "a stuck webhook costs at most ~2 requests/second: \(k.requestCount) in 60 s")
     }
 
     @Test func imagePullTimesOutNamingTheImage() async throws {
@@ -155,7 +165,7 @@ import Testing
             return n % 2 == 0 ? .server(status: 503, message: "the server is currently unable to handle the request")
                               : .transport(.connectionReset("https://127.0.0.1:6443"))
         }
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let (status, error) = try await run(k, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -171,7 +181,7 @@ import Testing
         k.fault = { _, now in
             now >= .seconds(15) && now < .seconds(35) ? .transport(.connectionRefused("https://127.0.0.1:6443")) : nil
         }
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let (status, error) = try await run(k, timeout: 120, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -216,7 +226,7 @@ import Testing
         k.handlers.append(("/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/", { _, _, _ in
             HTTPResponse(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available for service \"authentik-server\""}"#.utf8))
         }))
-        let reporter = RecordingReporter()
+        let reporter = EventRecorder()
         let (status, _) = try await run(k, reporter: reporter)
         #expect(status == .ok)
         #expect(reporter.logs.contains { $0.contains("Could not verify Authentik's bootstrap-token") })

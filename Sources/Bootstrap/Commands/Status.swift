@@ -81,7 +81,7 @@ extension Commands {
         var out = "Converged in \(formatDuration(.milliseconds(Int64(r.seconds * 1000)))).\n"
         if !r.waves.isEmpty {
             out += renderTable(columns: ["WAVE", "APPS", "TOOK"], rows: r.waves.map {
-                [String($0.wave), $0.apps.joined(separator: ","), $0.alreadyConverged ? "already converged" : formatDuration(.milliseconds(Int64($0.seconds * 1000)))]
+                [String($0.wave), $0.apps.joined(separator: ","), r.alreadyConverged.contains($0.wave) ? "already converged" : formatDuration(.milliseconds(Int64($0.seconds * 1000)))]
             })
         }
         return out

@@ -1,5 +1,6 @@
 import ClusterDrivers
 import Foundation
+import SecretGen
 
 /// `aphex status --output json`: one snapshot of the platform (docs/status-schema.md).
 /// Additive changes keep `schemaVersion`; renames/removals bump it.
@@ -85,12 +86,45 @@ public struct PlatformStatus: Sendable, Codable, Equatable {
     public var problems: [String]
 }
 
-/// The secrets part of the snapshot. Hook for the secrets engineer's `secretsHealth(api:deployment:)`:
-/// until it lands in this build, secrets are reported as not checked (never as fine).
-func statusSecretsCheck(api: any KubeAPI, deployment: Deployment?) async -> PlatformStatus.Secrets {
-    PlatformStatus.Secrets(checked: false, ok: nil,
-                           detail: "not checked: this build has no secrets health check (secretsHealth) yet; run `aphex show-secrets` to see them",
-                           problems: [])
+/// The secrets part of the snapshot: SecretGen's catalog judged by `SecretsHealth.assess` (the
+/// same rules as `secretsHealth(api:deployment:)`), read in one labelled cluster-wide LIST plus
+/// a GET for each catalog Secret aphex does not label (argocd-secret, created by ArgoCD's
+/// install), concurrently — instead of one sequential GET per Secret.
+func statusSecretsCheck(api: any KubeAPI, labelled: [JSON]?, deployment: Deployment?, catalog: ConvergenceCatalog) async -> PlatformStatus.Secrets {
+    guard let labelled else {
+        return PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: the Secrets could not be listed", problems: [])
+    }
+    let ids = SecretCatalog.platform.secrets(for: deployment?.rawValue).map(\.id)
+    var existing: [SecretID: StoredSecret] = [:]
+    func stored(_ obj: JSON) -> StoredSecret? {
+        var data: [String: String] = [:]
+        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
+            guard let bytes = SecretEncoding.decodeBase64(encoded) else { return nil }
+            data[key] = String(decoding: bytes, as: UTF8.self)
+        }
+        return StoredSecret(data: data, annotations: obj.annotations)
+    }
+    for obj in labelled {
+        let id = SecretID(namespace: obj.namespace ?? "", name: obj.name ?? "")
+        if ids.contains(id), let s = stored(obj) { existing[id] = s }
+    }
+    let missing = ids.filter { existing[$0] == nil }
+    let fetched: [(SecretID, JSON?)]
+    do {
+        fetched = try await withThrowingTaskGroup(of: (SecretID, JSON?).self) { group in
+            for id in missing { group.addTask { (id, try await api.get(.secrets, namespace: id.namespace, name: id.name)) } }
+            var out: [(SecretID, JSON?)] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+    } catch {
+        return PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: \(error)", problems: [])
+    }
+    for (id, obj) in fetched { if let obj, let s = stored(obj) { existing[id] = s } }
+    let health = SecretsHealth.assess(catalog: .platform, deployment: deployment?.rawValue, existing: existing)
+    var problems = health.missingKeys.map { "missing: \($0) (`aphex secrets repair` creates what is missing, never overwriting)" }
+    problems += health.derivedMismatches.map { "differs from its source: \($0) (run `aphex secrets repair`)" }
+    return PlatformStatus.Secrets(checked: true, ok: health.ok, detail: health.summary, problems: problems)
 }
 
 public enum StatusSnapshot {
@@ -105,6 +139,7 @@ public enum StatusSnapshot {
         async let deployList = api.list(.deployments, namespace: nil, labelSelector: catalog.componentSelector, fieldSelector: nil)
         async let stsList = api.list(.statefulSets, namespace: nil, labelSelector: catalog.componentSelector, fieldSelector: nil)
         async let proof = try? WebhookCheck.prove(api: api, catalog: catalog, full: false)
+        async let secretList = try? api.list(.secrets, namespace: nil, labelSelector: catalog.managedSecretSelector, fieldSelector: nil)
         var cluster = PlatformStatus.Cluster(reachable: true, server: server, kubeconfig: kubeconfig, context: context, error: nil)
         var problems: [String] = []
         var apps: [JSON] = []
@@ -128,7 +163,8 @@ public enum StatusSnapshot {
         let eval = Waves.evaluate(apps, catalog: catalog)
         let root = apps.first { $0.name == catalog.rootApplication }
         let deployment: Deployment? = (root?[path: "spec", "source", "path"]?.string).map { $0.contains("k3s") ? .k3s : .kind }
-        let secrets = cluster.reachable ? await statusSecretsCheck(api: api, deployment: deployment)
+        let labelledSecrets = await secretList?.items
+        let secrets = cluster.reachable ? await statusSecretsCheck(api: api, labelled: labelledSecrets, deployment: deployment, catalog: catalog)
             : PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: the cluster is not reachable", problems: [])
 
         // Components
@@ -276,8 +312,12 @@ public enum StatusSnapshot {
             let stuck = w.apps.filter { $0.phase != .converged }.map(\.name)
             out += "\nNot converged: wave \(w.wave) (\(stuck.joined(separator: ", "))). `aphex wait` waits for it and explains what is stuck.\n"
         } else {
+            var why: [String] = []
             let notReady = s.components.filter { !$0.ready }.map { "\($0.namespace)/\($0.name)" }
-            out += "\nNot converged" + (notReady.isEmpty ? "" : ": components not ready: \(notReady.joined(separator: ", "))") + ".\n"
+            if !notReady.isEmpty { why.append("components not ready: \(notReady.joined(separator: ", "))") }
+            if s.secrets.ok == false { why.append("secrets missing or inconsistent (see above)") }
+            if s.waves.isEmpty, let p = s.problems.first { why.append(p) }
+            out += "\nNot converged" + (why.isEmpty ? "" : ": " + why.joined(separator: "; ")) + ".\n"
         }
         return out
     }
