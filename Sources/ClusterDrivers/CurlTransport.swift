@@ -74,9 +74,14 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Int, any Error>) in
                 guard state.attach(cont) else { return }
-                CurlGlobal.queue.async {
+                // One thread per transfer: a blocking curl_easy_perform (a WATCH may last
+                // minutes) must never hold a Swift concurrency thread or a width-limited
+                // dispatch queue (2 threads on a 2-core host), or other requests would queue.
+                let thread = Thread {
                     state.finish(Result { try self.performBlocking(request, state: state, streaming: streaming) })
                 }
+                thread.name = "aphex.curl"
+                thread.start()
             }
         } onCancel: {
             state.cancel()
@@ -276,9 +281,6 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 enum CurlGlobal {
     private static let initOnce: Void = { _ = aphex_curl_global_init_all() }()
     static func ensureInitialized() { _ = initOnce }
-    /// Blocking transfers run here: a private concurrent queue (overcommitting), never the
-    /// Swift concurrency cooperative pool.
-    static let queue = DispatchQueue(label: "aphex.curl", qos: .userInitiated, attributes: .concurrent)
     /// libcurl honours http(s)_proxy; like kubectl (Go's ProxyFromEnvironment), loopback
     /// addresses never go through a proxy. NO_PROXY entries are kept.
     static let noProxy: String = {

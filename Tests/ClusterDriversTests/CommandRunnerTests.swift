@@ -110,7 +110,7 @@ import Testing
     @Test func concurrentTimeoutsAndCancellations() async throws {
         let runner = SubprocessRunner(terminationGrace: .milliseconds(200))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<60 {
+            for i in 0..<24 {
                 group.addTask {
                     let slow = i % 3 == 0
                     let cmd = Command(["/bin/sh", "-c", slow ? "yes | head -c 100000; sleep 5" : "echo ok \(i)"],
@@ -119,7 +119,7 @@ import Testing
                         let out = try await runner.run(cmd)
                         #expect(!slow && out.stdoutText == "ok \(i)\n")
                     } catch let e as CommandError {
-                        #expect(slow && e.isTimeout, "\(e)")
+                        #expect(slow && e.isTimeout, "command \(i): \(e)")
                     }
                 }
             }
