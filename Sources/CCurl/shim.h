@@ -19,4 +19,11 @@ static inline CURLcode aphex_curl_setopt_blob(CURL *h, CURLoption o, void *data,
 static inline CURLcode aphex_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode aphex_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode aphex_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+/* CURLOPT_XFERINFOFUNCTION: progress/cancellation hook (returning non-zero aborts). */
+typedef int (*aphex_curl_xferinfo_cb)(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+static inline CURLcode aphex_curl_setopt_xferinfo(CURL *h, aphex_curl_xferinfo_cb v) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, v); }
+static inline CURLcode aphex_curl_global_init_all(void) { return curl_global_init(CURL_GLOBAL_ALL); }
+/* 0xXXYYZZ, e.g. 0x075800 for 7.88.0 */
+static inline unsigned int aphex_curl_version_num(void) { return curl_version_info(CURLVERSION_NOW)->version_num; }
+static inline const char *aphex_curl_ssl_version(void) { const char *s = curl_version_info(CURLVERSION_NOW)->ssl_version; return s ? s : ""; }
 #endif

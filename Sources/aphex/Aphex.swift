@@ -15,10 +15,10 @@ struct Aphex: AsyncParsableCommand {
         answers "is it healthy?" in a fraction of a second.
 
         QUICK START
-          aphex doctor --deployment kind        check this host first
-          aphex bootstrap --deployment kind     create everything and wait for convergence
-          aphex status                          wave-by-wave health (exit 0 = converged)
-          aphex show-secrets                    the generated credentials, read from the cluster
+          aphex doctor --deployment kind      check this host first
+          aphex bootstrap --deployment kind   create it all, wait for convergence
+          aphex status                        wave-by-wave health (0 = converged)
+          aphex show-secrets                  credentials, read from the cluster
 
         EXIT CODES
           0    success; for status/wait: the platform is converged

@@ -1,11 +1,78 @@
 import ClusterDrivers
+import Foundation
 
 extension Commands {
+    /// `aphex bootstrap`: the ordered, resumable pipeline.
     public static func bootstrap(_ ctx: AppContext, _ options: BootstrapOptions) async throws -> ExitStatus {
-        throw notYetAvailable("bootstrap")
+        try await bootstrap(ctx, options, makeAPI: defaultMakeAPI)
     }
 
-    public static func destroy(_ ctx: AppContext, _ options: DestroyOptions) async throws -> ExitStatus {
-        throw notYetAvailable("destroy")
+    public static func bootstrap(_ ctx: AppContext, _ options: BootstrapOptions,
+                                 makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) async throws -> ExitStatus {
+        let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
+        let pipeline = Pipeline(steps: BootstrapSteps.standard(options))
+        var failure: (any Error)?
+        do {
+            try await pipeline.run(state)
+        } catch let interrupted as PipelineInterrupted {
+            writeTimings(state)
+            throw AphexError(.interrupted,
+                             "Interrupted during \"\(interrupted.step)\". Nothing stored was lost: re-run `\(resumeCommand(ctx, options))` to resume where it stopped (finished steps are skipped, stored secrets are kept).")
+        } catch {
+            failure = error
+        }
+        writeTimings(state)
+        let url = failure == nil && !options.dryRun ? await argocdURL(state) : nil
+        if let failure {
+            if ctx.format == .json {
+                var obj = BootstrapSummary.resultJSON(state, argocdURL: nil)
+                obj["error"] = .string(String(describing: failure))
+                ctx.writeJSON(obj)
+            }
+            throw failure
+        }
+        if ctx.format == .json {
+            ctx.writeJSON(BootstrapSummary.resultJSON(state, argocdURL: url))
+        } else {
+            ctx.output.write(BootstrapSummary.text(state, argocdURL: url))
+        }
+        if options.showSecrets && !options.dryRun {
+            try await BootstrapSteps.showSecretsAtEnd(state)
+        }
+        return .ok
+    }
+
+    static func writeTimings(_ state: PipelineState) {
+        guard let file = state.options.timingsFile else { return }
+        let text = BootstrapSummary.timingsJSON(state).serialized(pretty: true) + "\n"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        } catch {
+            state.reporter.warn("could not write the timings file \(file): \(error.localizedDescription)")
+        }
+    }
+
+    /// The command line that resumes this run.
+    static func resumeCommand(_ ctx: AppContext, _ o: BootstrapOptions) -> String {
+        var argv = ["aphex", "bootstrap", "--deployment", o.deployment.rawValue]
+        if ctx.target.clusterName != "platform-cluster" { argv += ["--cluster-name", ctx.target.clusterName] }
+        if o.useExisting { argv.append("--use-existing") }
+        if let k = ctx.target.kubeconfig { argv += ["--kubeconfig", k] }
+        if let c = ctx.target.context { argv += ["--context", c] }
+        if let f = o.secretsFrom { argv += ["--secrets-from", f] }
+        return Shell.quote(argv)
+    }
+
+    /// The ArgoCD URL when an Ingress for argocd-server exists.
+    static func argocdURL(_ state: PipelineState) async -> String? {
+        guard let api = try? state.api() else { return nil }
+        let ingresses = ResourceRef(group: "networking.k8s.io", version: "v1", resource: "ingresses", kind: "Ingress")
+        guard let items = try? await api.list(ingresses, namespace: "argocd") else { return nil }
+        for ing in items {
+            guard let rule = ing[path: "spec", "rules"]?[0], let host = rule["host"]?.string else { continue }
+            let tls = !(ing[path: "spec", "tls"]?.array ?? []).isEmpty
+            return (tls ? "https://" : "http://") + host
+        }
+        return nil
     }
 }

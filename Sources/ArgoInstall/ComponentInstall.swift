@@ -1,0 +1,48 @@
+import ClusterDrivers
+import Foundation
+
+/// Which components, which versions, from where.
+public struct ComponentRequest: Sendable, Equatable {
+    public var names: [String]
+    /// Flag overrides: name -> version.
+    public var versions: [String: String]
+    /// `--components-file`.
+    public var componentsFile: String?
+
+    public init(names: [String], versions: [String: String] = [:], componentsFile: String? = nil) {
+        self.names = names
+        self.versions = versions
+        self.componentsFile = componentsFile
+    }
+
+    public func resolve() throws -> [ResolvedComponent] {
+        let file = try componentsFile.map { try ComponentsFile.load(path: $0) }
+        return try resolveComponents(names, versions: versions, file: file)
+    }
+}
+
+/// Fetch, verify, transform, split and apply a set of components: the body of the bootstrap
+/// "ArgoCD" and "Tekton" steps.
+public enum ComponentInstall {
+    public static func run(_ request: ComponentRequest, fetcher: ManifestFetcher, env: InstallEnvironment,
+                           dryRun: Bool, sequential: Bool = false,
+                           crdTimeout: Duration = .seconds(120)) async throws -> InstallReport {
+        let components = try request.resolve()
+        let installer = BundleInstaller(env: env, sequential: sequential, crdTimeout: crdTimeout)
+        if dryRun {
+            var cached: [String: ManifestBundle] = [:]
+            for c in components {
+                if let m = await fetcher.localCopy(c), let b = try? ManifestBundle(m) { cached[c.name] = b }
+            }
+            return await installer.plan(components, cached: cached)
+        }
+        let manifests = try await fetcher.fetchAll(components)
+        let bundles = try await withThrowingTaskGroup(of: (Int, ManifestBundle).self) { group in
+            for (i, m) in manifests.enumerated() { group.addTask { (i, try ManifestBundle(m)) } }
+            var out = [ManifestBundle?](repeating: nil, count: manifests.count)
+            for try await (i, b) in group { out[i] = b }
+            return out.map { $0! }
+        }
+        return try await installer.install(bundles)
+    }
+}

@@ -1,0 +1,24 @@
+import ClusterDrivers
+import Foundation
+
+/// The body of bootstrap's wait step: `PipelineStep("wait", "Waiting for convergence", ConvergenceStep.run)`.
+/// Records the per-wave timings and the verdict in the pipeline state (the summary prints them).
+public enum ConvergenceStep {
+    public static func run(_ state: PipelineState) async throws -> StepResult {
+        if state.dryRun {
+            return StepResult(.planned, "would wait ≤ \(formatDuration(state.options.timeout)) for every wave of platform-root to converge")
+        }
+        var options = WaitOptions()
+        options.timeout = state.options.timeout
+        do {
+            let result = try await waitForConvergence(ctx: state.app, api: try state.api(), options: options)
+            state.waves = result.waves
+            state.converged = true
+            let apps = result.waves.reduce(0) { $0 + $1.apps.count }
+            return StepResult(.done, "\(apps) Applications in \(result.waves.count) waves Synced and Healthy")
+        } catch {
+            state.converged = false
+            throw error
+        }
+    }
+}

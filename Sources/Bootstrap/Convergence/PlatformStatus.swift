@@ -1,0 +1,328 @@
+import ClusterDrivers
+import Foundation
+import SecretGen
+
+/// `aphex status --output json`: one snapshot of the platform (docs/status-schema.md).
+/// Additive changes keep `schemaVersion`; renames/removals bump it.
+public struct PlatformStatus: Sendable, Codable, Equatable {
+    public static let currentSchemaVersion = 1
+
+    public struct Cluster: Sendable, Codable, Equatable {
+        public var reachable: Bool
+        public var server: String?
+        public var kubeconfig: String
+        public var context: String?
+        public var error: String?
+    }
+
+    public struct Component: Sendable, Codable, Equatable {
+        public var namespace: String
+        public var name: String
+        public var kind: String
+        public var ready: Bool
+        public var summary: String
+    }
+
+    public struct App: Sendable, Codable, Equatable {
+        public var name: String
+        public var sync: String
+        public var health: String
+        public var phase: AppPhase
+        public var reason: String
+        public var invalidWave: String?
+        public var startedAt: String?
+        public var finishedAt: String?
+    }
+
+    public struct Wave: Sendable, Codable, Equatable {
+        public var wave: Int
+        public var converged: Bool
+        public var apps: [App]
+        /// From the earliest sync start to the latest sync finish of its apps (ArgoCD's operationState).
+        public var seconds: Double?
+    }
+
+    public struct Root: Sendable, Codable, Equatable {
+        public var name: String
+        public var found: Bool
+        public var sync: String
+        public var health: String
+    }
+
+    public struct Secrets: Sendable, Codable, Equatable {
+        /// false when this build cannot check them (the detail says why).
+        public var checked: Bool
+        public var ok: Bool?
+        public var detail: String
+        public var problems: [String]
+    }
+
+    public struct Timings: Sendable, Codable, Equatable {
+        /// platform-root's creation to the last child's last sync finish (when converged).
+        public var platformSeconds: Double?
+        public var rootCreatedAt: String?
+        public var lastSyncFinishedAt: String?
+    }
+
+    public struct Focus: Sendable, Codable, Equatable {
+        public var wave: Int?
+        public var app: String?
+    }
+
+    public var schemaVersion: Int
+    public var converged: Bool
+    public var generatedAt: String
+    /// Wall time the snapshot took, in milliseconds.
+    public var tookMs: Double
+    public var cluster: Cluster
+    public var root: Root
+    public var components: [Component]
+    public var waves: [Wave]
+    /// nil when the platform has no cert-manager Application (or --app/--wave exclude it).
+    public var certManager: WebhookProof?
+    public var secrets: Secrets
+    public var timings: Timings
+    public var focus: Focus?
+    public var problems: [String]
+}
+
+/// The secrets part of the snapshot: SecretGen's catalog judged by `SecretsHealth.assess` (the
+/// same rules as `secretsHealth(api:deployment:)`), read in one labelled cluster-wide LIST plus
+/// a GET for each catalog Secret aphex does not label (argocd-secret, created by ArgoCD's
+/// install), concurrently — instead of one sequential GET per Secret.
+func statusSecretsCheck(api: any KubeAPI, labelled: [JSON]?, deployment: Deployment?, catalog: ConvergenceCatalog) async -> PlatformStatus.Secrets {
+    guard let labelled else {
+        return PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: the Secrets could not be listed", problems: [])
+    }
+    let ids = SecretCatalog.platform.secrets(for: deployment?.rawValue).map(\.id)
+    var existing: [SecretID: StoredSecret] = [:]
+    func stored(_ obj: JSON) -> StoredSecret? {
+        var data: [String: String] = [:]
+        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
+            guard let bytes = SecretEncoding.decodeBase64(encoded) else { return nil }
+            data[key] = String(decoding: bytes, as: UTF8.self)
+        }
+        return StoredSecret(data: data, annotations: obj.annotations)
+    }
+    for obj in labelled {
+        let id = SecretID(namespace: obj.namespace ?? "", name: obj.name ?? "")
+        if ids.contains(id), let s = stored(obj) { existing[id] = s }
+    }
+    let missing = ids.filter { existing[$0] == nil }
+    let fetched: [(SecretID, JSON?)]
+    do {
+        fetched = try await withThrowingTaskGroup(of: (SecretID, JSON?).self) { group in
+            for id in missing { group.addTask { (id, try await api.get(.secrets, namespace: id.namespace, name: id.name)) } }
+            var out: [(SecretID, JSON?)] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+    } catch {
+        return PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: \(error)", problems: [])
+    }
+    for (id, obj) in fetched { if let obj, let s = stored(obj) { existing[id] = s } }
+    let health = SecretsHealth.assess(catalog: .platform, deployment: deployment?.rawValue, existing: existing)
+    var problems = health.missingKeys.map { "missing: \($0) (`aphex secrets repair` creates what is missing, never overwriting)" }
+    problems += health.derivedMismatches.map { "differs from its source: \($0) (run `aphex secrets repair`)" }
+    return PlatformStatus.Secrets(checked: true, ok: health.ok, detail: health.summary, problems: problems)
+}
+
+public enum StatusSnapshot {
+    /// Takes one snapshot. Reads, concurrently: the Applications (1 LIST), component Deployments
+    /// and StatefulSets (1 LIST each, by label, cluster-wide), the cert-manager webhook dry-run
+    /// (1 POST, more only to name a failure) and the secrets check.
+    public static func take(api: any KubeAPI, kubeconfig: String, context: String?, server: String?,
+                            focus: PlatformStatus.Focus? = nil, catalog: ConvergenceCatalog = .default,
+                            now: @Sendable () -> Date = { Date() }) async -> PlatformStatus {
+        let t0 = ContinuousClock.now
+        async let appsList = api.list(.applications, namespace: catalog.argocdNamespace, labelSelector: nil, fieldSelector: nil)
+        async let deployList = api.list(.deployments, namespace: nil, labelSelector: catalog.componentSelector, fieldSelector: nil)
+        async let stsList = api.list(.statefulSets, namespace: nil, labelSelector: catalog.componentSelector, fieldSelector: nil)
+        async let proof = try? WebhookCheck.prove(api: api, catalog: catalog, full: false)
+        async let secretList = try? api.list(.secrets, namespace: nil, labelSelector: catalog.managedSecretSelector, fieldSelector: nil)
+        var cluster = PlatformStatus.Cluster(reachable: true, server: server, kubeconfig: kubeconfig, context: context, error: nil)
+        var problems: [String] = []
+        var apps: [JSON] = []
+        do {
+            apps = try await appsList.items
+        } catch let e as KubeAPIError {
+            if case .notFound = e {
+                problems.append("ArgoCD's Application CRD is not installed: ArgoCD is not installed on this cluster (run `aphex bootstrap`).")
+            } else {
+                cluster.reachable = isReachable(e)
+                cluster.error = e.description
+            }
+        } catch {
+            cluster.reachable = false
+            cluster.error = String(describing: error)
+        }
+        let deployments = (try? await deployList.items) ?? []
+        let statefulSets = (try? await stsList.items) ?? []
+        let webhook = await proof
+
+        let eval = Waves.evaluate(apps, catalog: catalog)
+        let root = apps.first { $0.name == catalog.rootApplication }
+        let deployment: Deployment? = (root?[path: "spec", "source", "path"]?.string).map { $0.contains("k3s") ? .k3s : .kind }
+        let labelledSecrets = await secretList?.items
+        let secrets = cluster.reachable ? await statusSecretsCheck(api: api, labelled: labelledSecrets, deployment: deployment, catalog: catalog)
+            : PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: the cluster is not reachable", problems: [])
+
+        // Components
+        var components = (deployments + statefulSets).map { w -> PlatformStatus.Component in
+            let (ready, summary) = Readiness.judgeWorkload(w)
+            return PlatformStatus.Component(namespace: w.namespace ?? "", name: w.name ?? "", kind: w.kind ?? (w[path: "spec", "serviceName"] != nil ? "StatefulSet" : "Deployment"),
+                                            ready: ready, summary: summary)
+        }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        if cluster.reachable {
+            for required in catalog.requiredComponents where !components.contains(where: { "\($0.namespace)/\($0.name)" == required }) {
+                let parts = required.split(separator: "/").map(String.init)
+                components.append(PlatformStatus.Component(namespace: parts.first ?? "", name: parts.last ?? required, kind: "Deployment",
+                                                           ready: false, summary: "missing"))
+            }
+        }
+
+        // Waves, with cluster-side timings from each app's last operation.
+        let byName = Dictionary(apps.compactMap { a in a.name.map { ($0, a) } }, uniquingKeysWith: { a, _ in a })
+        var webhookForStatus: WebhookProof? = nil
+        var waves: [PlatformStatus.Wave] = eval.waves.map { w in
+            let statusApps = w.apps.map { a -> PlatformStatus.App in
+                let op = byName[a.name]?[path: "status", "operationState"]
+                return PlatformStatus.App(name: a.name, sync: a.sync.isEmpty ? "Unknown" : a.sync, health: a.health.isEmpty ? "Unknown" : a.health,
+                                          phase: a.phase, reason: a.reason, invalidWave: a.invalidWave,
+                                          startedAt: op?["startedAt"]?.string, finishedAt: op?["finishedAt"]?.string)
+            }
+            return PlatformStatus.Wave(wave: w.wave, converged: w.converged, apps: statusApps, seconds: span(statusApps))
+        }
+        // cert-manager: its Application converged is not enough; the webhook must answer.
+        if eval.app(catalog.certManagerApplication) != nil {
+            webhookForStatus = webhook ?? WebhookProof(ready: false, failedStep: nil, failure: nil,
+                                                       message: "the proof could not be run (API error)", cainjector: nil, steps: [])
+            if webhookForStatus?.ready != true {
+                for wi in waves.indices {
+                    for ai in waves[wi].apps.indices where waves[wi].apps[ai].name == catalog.certManagerApplication && waves[wi].apps[ai].phase == .converged {
+                        waves[wi].apps[ai].phase = .progressing
+                        waves[wi].apps[ai].reason = "Synced and Healthy, but the webhook is not ready: \(webhookForStatus!.summary)"
+                        waves[wi].converged = false
+                    }
+                }
+            }
+        }
+        problems += eval.problems
+
+        // Timings
+        var timings = PlatformStatus.Timings(platformSeconds: nil, rootCreatedAt: root?[path: "metadata", "creationTimestamp"]?.string, lastSyncFinishedAt: nil)
+        let finishes = waves.flatMap(\.apps).compactMap(\.finishedAt)
+        timings.lastSyncFinishedAt = finishes.max { (Readiness.parseTime($0) ?? .distantPast) < (Readiness.parseTime($1) ?? .distantPast) }
+        var converged = cluster.reachable && eval.converged && waves.allSatisfy(\.converged)
+            && components.allSatisfy(\.ready) && secrets.ok != false
+        if converged, let c = timings.rootCreatedAt.flatMap(Readiness.parseTime), let f = timings.lastSyncFinishedAt.flatMap(Readiness.parseTime) {
+            timings.platformSeconds = max(0, f.timeIntervalSince(c))
+        }
+
+        // Focus
+        if let focus {
+            if let n = focus.wave {
+                waves = waves.filter { $0.wave == n }
+                if waves.isEmpty { problems.append("There is no wave \(n); waves: \(eval.waves.map { String($0.wave) }.joined(separator: ", ")).") }
+                if !(waves.flatMap(\.apps).contains { $0.name == catalog.certManagerApplication }) { webhookForStatus = nil }
+                converged = cluster.reachable && !waves.isEmpty && waves.allSatisfy(\.converged)
+            } else if let name = focus.app {
+                waves = waves.compactMap { w in
+                    var w = w
+                    w.apps = w.apps.filter { $0.name == name }
+                    w.converged = !w.apps.isEmpty && w.apps.allSatisfy { $0.phase == .converged }
+                    return w.apps.isEmpty ? nil : w
+                }
+                if waves.isEmpty { problems.append("Application \(name) is not a child of \(catalog.rootApplication); children: \(eval.apps.map(\.name).joined(separator: ", ")).") }
+                if name != catalog.certManagerApplication { webhookForStatus = nil }
+                converged = cluster.reachable && !waves.isEmpty && waves.allSatisfy(\.converged)
+            }
+        }
+        let took = ContinuousClock.now - t0
+        return PlatformStatus(schemaVersion: PlatformStatus.currentSchemaVersion, converged: converged,
+                              generatedAt: rfc3339(now()), tookMs: (took.seconds * 1000 * 10).rounded() / 10,
+                              cluster: cluster,
+                              root: PlatformStatus.Root(name: catalog.rootApplication, found: eval.rootFound, sync: eval.rootSync.isEmpty ? "Unknown" : eval.rootSync,
+                                                        health: eval.rootHealth.isEmpty ? "Unknown" : eval.rootHealth),
+                              components: components, waves: waves, certManager: webhookForStatus, secrets: secrets,
+                              timings: timings, focus: focus, problems: problems)
+    }
+
+    static func isReachable(_ e: KubeAPIError) -> Bool {
+        switch e {
+        case .transport: return false
+        case .server(let s, _): return s < 500 && s != 0
+        default: return true
+        }
+    }
+
+    static func span(_ apps: [PlatformStatus.App]) -> Double? {
+        let starts = apps.compactMap { $0.startedAt.flatMap(Readiness.parseTime) }
+        let ends = apps.compactMap { $0.finishedAt.flatMap(Readiness.parseTime) }
+        guard let s = starts.min(), let e = ends.max(), ends.count == apps.count else { return nil }
+        return max(0, e.timeIntervalSince(s))
+    }
+
+    static func rfc3339(_ d: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: d)
+    }
+
+    /// The text face: components, waves and apps, proofs, verdict.
+    public static func renderText(_ s: PlatformStatus) -> String {
+        var out = ""
+        if s.cluster.reachable {
+            out += "Cluster: reachable" + (s.cluster.server.map { " at \($0)" } ?? "") + " (kubeconfig \(s.cluster.kubeconfig))\n"
+        } else {
+            out += "Cluster: NOT reachable" + (s.cluster.server.map { " at \($0)" } ?? "") + " (kubeconfig \(s.cluster.kubeconfig)): \(s.cluster.error ?? "unknown error")\n"
+            return out
+        }
+        if s.focus == nil {
+            out += "\nComponents:\n"
+            out += indent(renderTable(columns: ["NAMESPACE", "NAME", "KIND", "READY", "STATE"],
+                                      rows: s.components.map { [$0.namespace, $0.name, $0.kind, $0.ready ? "yes" : "no", $0.summary] }))
+            out += "\n\(s.root.name): " + (s.root.found ? "sync \(s.root.sync), health \(s.root.health) (the verdict below judges every child)" : "not found") + "\n"
+        }
+        out += "\nWaves:\n"
+        var rows: [[String]] = []
+        for w in s.waves {
+            for a in w.apps {
+                rows.append([String(w.wave), a.name, a.sync, a.health, a.phase.rawValue,
+                             a.phase == .converged ? "" : a.reason])
+            }
+        }
+        out += indent(renderTable(columns: ["WAVE", "APPLICATION", "SYNC", "HEALTH", "STATE", "WHY"], rows: rows))
+        let timed = s.waves.compactMap { w in w.seconds.map { "wave \(w.wave) \(formatDuration(.milliseconds(Int64($0 * 1000))))" } }
+        if let c = s.certManager { out += "\ncert-manager webhook: \(c.summary)\n" }
+        if s.focus == nil {
+            out += "Secrets: " + (s.secrets.checked ? (s.secrets.ok == true ? "present and consistent" : "PROBLEMS") + (s.secrets.detail.isEmpty ? "" : " (\(s.secrets.detail))") : s.secrets.detail) + "\n"
+            for p in s.secrets.problems { out += "  ! \(p)\n" }
+            if !timed.isEmpty || s.timings.platformSeconds != nil {
+                out += "Timings (from ArgoCD's sync operations): " + timed.joined(separator: ", ")
+                if let p = s.timings.platformSeconds { out += (timed.isEmpty ? "" : "; ") + "platform converged \(formatDuration(.milliseconds(Int64(p * 1000)))) after \(s.root.name) was created" }
+                out += "\n"
+            }
+        }
+        for p in s.problems { out += "! \(p)\n" }
+        let appCount = s.waves.reduce(0) { $0 + $1.apps.count }
+        if s.converged {
+            out += "\nConverged: \(appCount) Application\(appCount == 1 ? "" : "s") in \(s.waves.count) wave\(s.waves.count == 1 ? "" : "s") are Synced and Healthy.\n"
+        } else if let w = s.waves.first(where: { !$0.converged }) {
+            let stuck = w.apps.filter { $0.phase != .converged }.map(\.name)
+            out += "\nNot converged: wave \(w.wave) (\(stuck.joined(separator: ", "))). `aphex wait` waits for it and explains what is stuck.\n"
+        } else {
+            var why: [String] = []
+            let notReady = s.components.filter { !$0.ready }.map { "\($0.namespace)/\($0.name)" }
+            if !notReady.isEmpty { why.append("components not ready: \(notReady.joined(separator: ", "))") }
+            if s.secrets.ok == false { why.append("secrets missing or inconsistent (see above)") }
+            if s.waves.isEmpty, let p = s.problems.first { why.append(p) }
+            out += "\nNot converged" + (why.isEmpty ? "" : ": " + why.joined(separator: "; ")) + ".\n"
+        }
+        return out
+    }
+
+    static func indent(_ s: String) -> String {
+        s.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+    }
+}

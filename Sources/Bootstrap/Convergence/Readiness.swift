@@ -1,0 +1,198 @@
+import ClusterDrivers
+import Foundation
+
+/// Where one Application stands, judged child by child (never by platform-root alone).
+public enum AppPhase: String, Sendable, Codable, Equatable {
+    /// No status yet (just created, controller not reconciled), or not created yet.
+    case pending
+    /// Syncing, OutOfSync, Progressing, Missing, Degraded before ever being Healthy, ...
+    case progressing
+    /// Synced, Healthy, no operation running, reconciled after the last operation.
+    case converged
+    /// Degraded after having been Healthy, or the current sync operation Failed/Error.
+    case failed
+}
+
+public struct AppVerdict: Sendable, Equatable {
+    public var phase: AppPhase
+    /// One human sentence: why the app is in this phase.
+    public var reason: String
+    public init(_ phase: AppPhase, _ reason: String) {
+        self.phase = phase
+        self.reason = reason
+    }
+}
+
+/// The readiness rules, pure functions over API objects (table-tested).
+public enum Readiness {
+    /// Judges an ArgoCD Application.
+    /// - Parameter wasHealthy: the app was seen Healthy on an earlier poll (tracked per app by the
+    ///   waiter); Degraded then means it broke, not that it is still starting.
+    public static func judgeApplication(_ app: JSON, wasHealthy: Bool = false) -> AppVerdict {
+        let status = app["status"]
+        let sync = status?[path: "sync", "status"]?.string
+        let health = status?[path: "health", "status"]?.string
+        // ArgoCD 2.x kept health.message on the Application; 3.x keeps it on resources only.
+        let healthMessage = status?[path: "health", "message"]?.string
+        let op = status?["operationState"]
+        let opPhase = op?["phase"]?.string
+        let opMessage = op?["message"]?.string
+        let finishedAt = op?["finishedAt"]?.string
+        let reconciledAt = status?["reconciledAt"]?.string
+
+        // A failed sync is final for this revision (automated sync does not retry the same
+        // revision once retries are exhausted) unless the operationState is stale.
+        if let opPhase, opPhase == "Failed" || opPhase == "Error" {
+            let opRevision = op?[path: "syncResult", "revision"]?.string ?? op?[path: "operation", "sync", "revision"]?.string
+            let targetRevision = status?[path: "sync", "revision"]?.string
+            let supersededRevision = opRevision != nil && targetRevision != nil && opRevision != targetRevision
+            let recoveredSince = sync == "Synced" && health == "Healthy" && isAtOrAfter(reconciledAt, finishedAt)
+            if !supersededRevision && !recoveredSince {
+                return AppVerdict(.failed, "sync operation \(opPhase)" + suffix(opMessage))
+            }
+        }
+        if health == "Degraded" && wasHealthy {
+            return AppVerdict(.failed, "Degraded after having been Healthy" + suffix(healthMessage))
+        }
+        guard status != nil, status != .null, let sync, let health else {
+            if let opPhase, opPhase == "Running" || opPhase == "Terminating" {
+                return AppVerdict(.progressing, "sync operation \(opPhase)" + suffix(opMessage))
+            }
+            return AppVerdict(.pending, "no status yet (ArgoCD has not reconciled it)")
+        }
+        if let opPhase, opPhase == "Running" || opPhase == "Terminating" {
+            return AppVerdict(.progressing, "sync operation \(opPhase)" + suffix(opMessage))
+        }
+        if sync != "Synced" {
+            return AppVerdict(.progressing, "sync \(sync)" + suffix(conditionSummary(app)))
+        }
+        if health != "Healthy" {
+            var reason = "health \(health)" + suffix(healthMessage)
+            if health == "Degraded" { reason += " (not yet Healthy; still starting)" }
+            return AppVerdict(.progressing, reason)
+        }
+        // Synced and Healthy: make sure that is the verdict after the last operation, not before it.
+        if let opPhase, op != nil {
+            if opPhase == "Succeeded" || opPhase == "Failed" || opPhase == "Error" {
+                if let finishedAt {
+                    if reconciledAt == nil || !isAtOrAfter(reconciledAt, finishedAt) {
+                        return AppVerdict(.progressing, "waiting for ArgoCD to reconcile after the sync that finished at \(finishedAt)")
+                    }
+                }
+            } else {
+                return AppVerdict(.progressing, "sync operation \(opPhase)" + suffix(opMessage))
+            }
+        }
+        return AppVerdict(.converged, "Synced and Healthy")
+    }
+
+    /// Deployments, StatefulSets and DaemonSets: the controller has seen the current spec and
+    /// every desired replica is updated, ready and available.
+    public static func judgeWorkload(_ obj: JSON) -> (ready: Bool, summary: String) {
+        let kind = obj.kind ?? ""
+        let generation = obj[path: "metadata", "generation"]?.int ?? 0
+        let observed = obj[path: "status", "observedGeneration"]?.int ?? 0
+        let st = obj["status"]
+        func n(_ key: String) -> Int64 { st?[key]?.int ?? 0 }
+        if kind == "DaemonSet" {
+            let desired = n("desiredNumberScheduled")
+            let ready = n("numberReady"), updated = n("updatedNumberScheduled"), available = n("numberAvailable")
+            let summary = "\(ready)/\(desired) ready"
+            if observed < generation { return (false, "\(summary), spec generation \(generation) not observed yet") }
+            if ready != desired || updated != desired || available != desired {
+                return (false, "\(summary), \(updated) updated, \(available) available")
+            }
+            return (true, summary)
+        }
+        let desired = obj[path: "spec", "replicas"]?.int ?? 1
+        let ready = n("readyReplicas"), updated = n("updatedReplicas")
+        let summary = "\(ready)/\(desired) ready"
+        if observed < generation { return (false, "\(summary), spec generation \(generation) not observed yet") }
+        if ready != desired { return (false, summary) }
+        if updated != desired { return (false, "\(summary), \(updated)/\(desired) updated") }
+        if kind == "StatefulSet" {
+            // availableReplicas exists since 1.22; older servers omit it.
+            if let available = st?["availableReplicas"]?.int, available != desired {
+                return (false, "\(summary), \(available)/\(desired) available")
+            }
+            if let cur = st?["currentRevision"]?.string, let upd = st?["updateRevision"]?.string, cur != upd,
+               obj[path: "spec", "updateStrategy", "type"]?.string != "OnDelete" {
+                return (false, "\(summary), rolling out revision \(upd)")
+            }
+        } else {
+            let available = n("availableReplicas")
+            if available != desired { return (false, "\(summary), \(available)/\(desired) available") }
+            let total = n("replicas")
+            if total > desired { return (false, "\(summary), \(total - desired) old replica(s) terminating") }
+        }
+        return (true, summary)
+    }
+
+    /// `reconciledAt` not before `finishedAt` (RFC 3339; equal seconds count as after, ArgoCD
+    /// stamps both with second precision).
+    public static func isAtOrAfter(_ a: String?, _ b: String?) -> Bool {
+        guard let a else { return false }
+        guard let b else { return true }
+        if let da = parseTime(a), let db = parseTime(b) { return da >= db }
+        return a >= b
+    }
+
+    /// RFC 3339 timestamps as Kubernetes writes them (with or without fractional seconds, `Z` or
+    /// an offset). A small hand parser: formatters are costly to create and this runs per app per poll.
+    public static func parseTime(_ s: String) -> Date? {
+        let u = Array(s.utf8)
+        func num(_ from: Int, _ len: Int) -> Int? {
+            guard from + len <= u.count else { return nil }
+            var v = 0
+            for i in from..<(from + len) {
+                let c = u[i]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard u.count >= 20, let y = num(0, 4), u[4] == 45, let mo = num(5, 2), u[7] == 45, let d = num(8, 2),
+              u[10] == 84 || u[10] == 116 || u[10] == 32, let h = num(11, 2), u[13] == 58, let mi = num(14, 2), u[16] == 58,
+              let sec = num(17, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
+        var i = 19
+        var frac = 0.0
+        if i < u.count, u[i] == 46 {
+            i += 1
+            var scale = 0.1
+            while i < u.count, u[i] >= 48 && u[i] <= 57 { frac += Double(u[i] - 48) * scale; scale /= 10; i += 1 }
+        }
+        guard i < u.count else { return nil }
+        var offset = 0
+        if u[i] == 90 || u[i] == 122 {
+            guard i + 1 == u.count else { return nil }
+        } else if u[i] == 43 || u[i] == 45, let oh = num(i + 1, 2), i + 3 < u.count, u[i + 3] == 58, let om = num(i + 4, 2), i + 6 == u.count {
+            offset = (oh * 3600 + om * 60) * (u[i] == 43 ? 1 : -1)
+        } else {
+            return nil
+        }
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let mp = (mo + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        let seconds = Double(days * 86400 + h * 3600 + mi * 60 + sec - offset) + frac
+        return Date(timeIntervalSince1970: seconds)
+    }
+
+    static func conditionSummary(_ app: JSON) -> String? {
+        let conds = app[path: "status", "conditions"]?.array ?? []
+        let parts = conds.compactMap { c -> String? in
+            guard let t = c["type"]?.string else { return nil }
+            return t + (c["message"]?.string.map { ": \($0)" } ?? "")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
+    private static func suffix(_ s: String?) -> String {
+        guard let s, !s.isEmpty else { return "" }
+        return ": " + s
+    }
+}

@@ -1,0 +1,135 @@
+import ClusterDrivers
+import Foundation
+
+/// What one step did (or, with --dry-run, would do).
+public struct StepResult: Sendable, Equatable {
+    public var outcome: StepOutcome
+    /// One line for the progress output and the summary.
+    public var detail: String
+    /// What changed or would change (objects, secrets by name — never values).
+    public var changes: [String]
+    /// The commands the step ran or would run (argv, shell-quoted; never stdin).
+    public var commands: [String]
+
+    public init(_ outcome: StepOutcome, _ detail: String = "", changes: [String] = [], commands: [String] = []) {
+        self.outcome = outcome
+        self.detail = detail
+        self.changes = changes
+        self.commands = commands
+    }
+}
+
+/// A recorded step: for timings, the summary and `--output json`.
+public struct StepRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var title: String
+    public var outcome: StepOutcome
+    public var seconds: Double
+    public var detail: String
+    public var changes: [String]
+    public var commands: [String]
+}
+
+
+/// State shared by the steps of one bootstrap run (kind's Action context).
+public final class PipelineState: @unchecked Sendable {
+    public let app: AppContext
+    public let options: BootstrapOptions
+    /// Set by the cluster step.
+    public var kubeconfig: String?
+    public var kubeContext: String?
+    public var serverURL: String?
+    public var records: [StepRecord] = []
+    public var waves: [WaveTiming] = []
+    public var warnings: [String] = []
+    public var converged: Bool?
+    /// Builds the API client once the kubeconfig is known (injectable in tests).
+    public var makeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI
+    private var cachedAPI: (any KubeAPI)?
+
+    public init(app: AppContext, options: BootstrapOptions,
+                makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) {
+        self.app = app
+        self.options = options
+        self.makeAPI = makeAPI
+    }
+
+    public var reporter: any Reporter { app.reporter }
+    public var dryRun: Bool { options.dryRun }
+
+    /// The kubeconfig the steps use; the cluster step sets it.
+    public func requireKubeconfig() throws -> String {
+        guard let k = kubeconfig else {
+            throw AphexError.failed("internal: the cluster step did not provide a kubeconfig")
+        }
+        return k
+    }
+
+    public func api() throws -> any KubeAPI {
+        if let cachedAPI { return cachedAPI }
+        let made = try makeAPI(app.host, try requireKubeconfig(), kubeContext)
+        cachedAPI = made
+        return made
+    }
+
+    public func kubectl() throws -> Kubectl {
+        Kubectl(kubeconfig: try requireKubeconfig(), context: kubeContext, runner: app.runner)
+    }
+}
+
+public struct PipelineStep: Sendable {
+    public var id: String
+    public var title: String
+    public var body: @Sendable (PipelineState) async throws -> StepResult
+
+    public init(_ id: String, _ title: String, _ body: @escaping @Sendable (PipelineState) async throws -> StepResult) {
+        self.id = id
+        self.title = title
+        self.body = body
+    }
+}
+
+/// Runs steps in order, timing each, reporting start/finish, stopping at the first failure.
+public struct Pipeline: Sendable {
+    public var steps: [PipelineStep]
+
+    public init(steps: [PipelineStep]) { self.steps = steps }
+
+    public func run(_ state: PipelineState) async throws {
+        let clock = state.app.host.clock
+        for step in steps {
+            try Task.checkCancellation()
+            state.reporter.emit(.stepStarted(id: step.id, title: step.title))
+            let start = clock.now()
+            do {
+                let result = try await step.body(state)
+                let seconds = (clock.now() - start).seconds
+                state.records.append(StepRecord(id: step.id, title: step.title, outcome: result.outcome, seconds: seconds,
+                                                detail: result.detail, changes: result.changes, commands: result.commands))
+                state.reporter.emit(.stepFinished(id: step.id, title: step.title, outcome: result.outcome,
+                                                  seconds: seconds, detail: result.detail.isEmpty ? nil : result.detail))
+                if state.dryRun {
+                    for change in result.changes { state.reporter.info("     + \(change)") }
+                    for command in result.commands { state.reporter.info("     $ \(command)") }
+                }
+            } catch {
+                let seconds = (clock.now() - start).seconds
+                let cancelled = error is CancellationError || Task.isCancelled
+                state.records.append(StepRecord(id: step.id, title: step.title, outcome: .failed, seconds: seconds,
+                                                detail: cancelled ? "interrupted" : String(describing: error).split(separator: "\n").first.map(String.init) ?? "",
+                                                changes: [], commands: []))
+                state.reporter.emit(.stepFinished(id: step.id, title: step.title, outcome: .failed, seconds: seconds,
+                                                  detail: cancelled ? "interrupted" : nil))
+                if cancelled {
+                    throw PipelineInterrupted(step: step.title)
+                }
+                throw error
+            }
+        }
+    }
+}
+
+/// Raised when Ctrl-C stops a step; the CLI turns it into exit 130 with a resume line.
+public struct PipelineInterrupted: Error, Sendable {
+    public var step: String
+}

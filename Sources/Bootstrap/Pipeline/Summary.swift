@@ -1,0 +1,104 @@
+import ClusterDrivers
+import Foundation
+
+/// The end-of-bootstrap summary and the machine-readable result.
+enum BootstrapSummary {
+    static func portForward(_ state: PipelineState) -> String {
+        var argv = ["kubectl"]
+        if let k = state.kubeconfig { argv += ["--kubeconfig", k] }
+        if let c = state.kubeContext { argv += ["--context", c] }
+        argv += ["-n", "argocd", "port-forward", "svc/argocd-server", "8080:443"]
+        return Shell.quote(argv)
+    }
+
+    static func totalSeconds(_ state: PipelineState) -> Double {
+        state.records.reduce(0) { $0 + $1.seconds }
+    }
+
+    static func text(_ state: PipelineState, argocdURL: String?) -> String {
+        let o = state.options
+        var out = ""
+        if o.dryRun {
+            out += "Plan for `aphex bootstrap --deployment \(o.deployment.rawValue)` (dry run: nothing was changed)\n"
+            for r in state.records {
+                out += "  \(r.outcome == .planned ? "~" : "✓") \(r.title): \(r.detail)\n"
+                for c in r.changes { out += "      + \(c)\n" }
+                for c in r.commands { out += "      $ \(c)\n" }
+            }
+            return out
+        }
+        let converged = state.converged
+        if converged == true {
+            out += "The platform is converged.\n"
+        } else if o.noWait {
+            out += "The platform is installed; convergence was not awaited (--no-wait). Check with `aphex wait` or `aphex status`.\n"
+        }
+        out += "\nArgoCD\n"
+        if let url = argocdURL { out += "  URL:       \(url)\n" }
+        out += "  reach it:  \(portForward(state))   then open https://localhost:8080\n"
+        out += "  user:      admin\n"
+        out += "  password:  Secret argocd/argocd-initial-admin-secret, key password (`aphex show-secrets --name argocd-admin-password`)\n"
+        out += "Authentik\n  user:      akadmin (password: `aphex show-secrets --name authentik-admin-password`)\n"
+        out += "\nNext\n"
+        out += "  aphex status          wave-by-wave health; exit 0 when converged (--output json for CI)\n"
+        out += "  aphex show-secrets    the generated credentials, read back from the cluster\n"
+        out += "  aphex secrets export --file FILE   keep the credentials to rebuild with --secrets-from\n"
+        if let k = state.kubeconfig { out += "  kubeconfig            \(k)\n" }
+        out += "\nTimings\n"
+        for r in state.records {
+            out += "  " + r.title.padding(toLength: 32, withPad: " ", startingAt: 0)
+                + formatDuration(.milliseconds(Int64(r.seconds * 1000))) + (r.outcome == .unchanged ? "  (unchanged)" : "") + "\n"
+        }
+        for w in state.waves {
+            out += "    " + "wave \(w.wave) (\(w.apps.joined(separator: ", ")))".padding(toLength: 30, withPad: " ", startingAt: 0)
+                + formatDuration(.milliseconds(Int64(w.seconds * 1000))) + "\n"
+        }
+        out += "  " + "total".padding(toLength: 32, withPad: " ", startingAt: 0)
+            + formatDuration(.milliseconds(Int64(totalSeconds(state) * 1000))) + "\n"
+        if !state.warnings.isEmpty {
+            out += "\nWarnings\n"
+            for w in state.warnings { out += "  ! \(w)\n" }
+        }
+        return out
+    }
+
+    static func timingsJSON(_ state: PipelineState) -> JSON {
+        .object([
+            "schemaVersion": 1,
+            "deployment": .string(state.options.deployment.rawValue),
+            "clusterName": .string(state.app.target.clusterName),
+            "totalSeconds": .double(round3(totalSeconds(state))),
+            "steps": .array(state.records.map { r in
+                .object(["id": .string(r.id), "title": .string(r.title), "outcome": .string(r.outcome.rawValue),
+                         "seconds": .double(round3(r.seconds))])
+            }),
+            "waves": .array(state.waves.map { w in
+                .object(["wave": .int(Int64(w.wave)), "apps": .array(w.apps.map { .string($0) }),
+                         "seconds": .double(round3(w.seconds))])
+            }),
+        ])
+    }
+
+    static func resultJSON(_ state: PipelineState, argocdURL: String?) -> JSON {
+        var obj = timingsJSON(state)
+        obj["dryRun"] = .bool(state.options.dryRun)
+        obj["converged"] = state.converged.map { .bool($0) } ?? .null
+        obj["kubeconfig"] = state.kubeconfig.map { .string($0) } ?? .null
+        obj["context"] = state.kubeContext.map { .string($0) } ?? .null
+        obj["steps"] = .array(state.records.map { r in
+            .object(["id": .string(r.id), "title": .string(r.title), "outcome": .string(r.outcome.rawValue),
+                     "seconds": .double(round3(r.seconds)), "detail": .string(r.detail),
+                     "changes": .array(r.changes.map { .string($0) }), "commands": .array(r.commands.map { .string($0) })])
+        })
+        obj["argocd"] = .object([
+            "url": argocdURL.map { .string($0) } ?? .null,
+            "portForward": .string(portForward(state)),
+            "user": "admin",
+            "passwordSecret": "argocd/argocd-initial-admin-secret#password",
+        ])
+        obj["warnings"] = .array(state.warnings.map { .string($0) })
+        return obj
+    }
+
+    static func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+}

@@ -1,0 +1,324 @@
+import ClusterDrivers
+import Foundation
+import SecretGen
+
+// The bootstrap pipeline's "secrets" step and the cluster side of the secrets commands:
+// read what the cluster stores, plan with SecretGen, write with kubectl (manifest on stdin)
+// and a merge patch through the API. Secret values never reach argv, a log line or an error.
+
+/// One key in a secrets report (names only, never values).
+public struct SecretsReportEntry: Sendable, Equatable, Codable {
+    public var namespace: String
+    public var secret: String
+    public var key: String
+    /// The show-secrets name of the credential.
+    public var name: String
+    public var action: KeyAction
+    public var origin: ValueOrigin?
+    public var note: String?
+}
+
+/// What the secrets step (or `secrets repair`) did or, with --dry-run, would do.
+public struct SecretsReport: Sendable, Equatable, Codable {
+    public var deployment: String?
+    public var dryRun: Bool
+    public var entries: [SecretsReportEntry]
+    /// Secrets written ("namespace/name"), in the order they were written.
+    public var written: [String]
+    public var warnings: [String]
+
+    /// Keys per action (only actions that occurred).
+    public var counts: [String: Int] {
+        var c: [String: Int] = [:]
+        for e in entries { c[e.action.rawValue, default: 0] += 1 }
+        return c
+    }
+
+    public func count(_ action: KeyAction) -> Int { entries.filter { $0.action == action }.count }
+
+    /// Keys waiting for another installer (argocd-secret before ArgoCD is installed): the
+    /// pipeline calls the step again after that install.
+    public var deferred: [String] {
+        entries.filter { $0.action == .deferred }.map { "\($0.namespace)/\($0.secret)[\($0.key)]" }
+    }
+
+    /// Nothing changed (or, with dry-run, nothing would change).
+    public var unchanged: Bool {
+        !entries.contains { [.create, .addMissingKey, .repair].contains($0.action) }
+    }
+
+    /// The step outcome for the pipeline's reporter.
+    public var outcome: StepOutcome { dryRun ? (unchanged ? .unchanged : .planned) : (unchanged ? .unchanged : .done) }
+
+    /// One line: "created 11 keys, kept 2, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not set)".
+    public var summary: String {
+        func keys(_ n: Int) -> String { n == 1 ? "1 key" : "\(n) keys" }
+        var parts: [String] = []
+        let n = (create: count(.create), add: count(.addMissingKey), repair: count(.repair))
+        if n.create > 0 { parts.append((dryRun ? "would create " : "created ") + keys(n.create)) }
+        if n.add > 0 { parts.append((dryRun ? "would add " : "added ") + "\(keys(n.add)) missing from existing Secrets") }
+        if n.repair > 0 { parts.append((dryRun ? "would repair " : "repaired ") + keys(n.repair)) }
+        if count(.keep) > 0 { parts.append("kept \(count(.keep))") }
+        if count(.derivedMismatch) > 0 {
+            parts.append("\(keys(count(.derivedMismatch))) differ from their source (run `aphex secrets repair`)")
+        }
+        if count(.deferred) > 0 {
+            let secrets = Set(deferred.map { String($0.prefix { $0 != "[" }) }).sorted().joined(separator: ", ")
+            parts.append("\(count(.deferred)) deferred until \(secrets) exists")
+        }
+        if count(.skip) > 0 { parts.append("skipped \(count(.skip)) (optional, not set)") }
+        if count(.missing) > 0 { parts.append("\(keys(count(.missing))) missing") }
+        return parts.isEmpty ? "nothing to do" : parts.joined(separator: ", ")
+    }
+
+    /// The `--output json` form (stable; docs/secrets.md).
+    public var json: JSON {
+        var obj: JSON = [
+            "dryRun": .bool(dryRun),
+            "written": .array(written.map { .string($0) }),
+            "warnings": .array(warnings.map { .string($0) }),
+            "counts": .object(counts.mapValues { .int(Int64($0)) }),
+            "keys": .array(entries.map { e in
+                var o: JSON = ["namespace": .string(e.namespace), "secret": .string(e.secret), "key": .string(e.key),
+                               "name": .string(e.name), "action": .string(e.action.rawValue)]
+                if let origin = e.origin { o["origin"] = .string(origin.rawValue) }
+                if let note = e.note { o["note"] = .string(note) }
+                return o
+            }),
+        ]
+        if let deployment { obj["deployment"] = .string(deployment) }
+        return obj
+    }
+
+    init(deployment: String?, dryRun: Bool, plan: SecretPlan, written: [String]) {
+        self.deployment = deployment
+        self.dryRun = dryRun
+        self.entries = plan.decisions.map {
+            SecretsReportEntry(namespace: $0.ref.secret.namespace, secret: $0.ref.secret.name, key: $0.ref.key,
+                               name: $0.displayName, action: $0.action, origin: $0.origin, note: $0.note)
+        }
+        self.written = written
+        self.warnings = plan.warnings
+    }
+}
+
+// MARK: - Reading
+
+/// Reads the given Secrets; absent ones are left out of the result. Values are decoded from
+/// base64 (catalog values are text).
+public func readStoredSecrets(api: any KubeAPI, ids: [SecretID]) async throws -> [SecretID: StoredSecret] {
+    var out: [SecretID: StoredSecret] = [:]
+    for id in ids {
+        let obj: JSON?
+        do {
+            obj = try await api.get(.secrets, namespace: id.namespace, name: id.name)
+        } catch let e as KubeAPIError {
+            throw AphexError(.failed, "Could not read Secret \(id) from the cluster: \(e). Check that the cluster is reachable and that your credentials may read Secrets in namespace \(id.namespace) (`kubectl auth can-i get secrets -n \(id.namespace)`).")
+        }
+        guard let obj else { continue }
+        var data: [String: String] = [:]
+        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
+            guard let bytes = SecretEncoding.decodeBase64(encoded) else {
+                throw AphexError(.failed, "Secret \(id) key \(key) holds data that is not base64 (the API server never returns that). Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.")
+            }
+            data[key] = String(decoding: bytes, as: UTF8.self)
+        }
+        out[id] = StoredSecret(data: data, annotations: obj.annotations)
+    }
+    return out
+}
+
+/// Loads a `--secrets-from` file. Malformed: `AphexError(.usage)` naming the problem (exit 2).
+public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil) throws -> SecretsFile {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw AphexError(.usage, "The secrets file '\(path)' does not exist or is not readable. Pass a file written by `aphex secrets export --file FILE`, or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+    }
+    if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+       let mode = (attrs[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+        reporter?.warn("The secrets file '\(path)' is readable by other users (mode \(String(mode, radix: 8))): restrict it with `chmod 600 \(Shell.quote(path))`.")
+    }
+    do {
+        return try SecretsFile.parse([UInt8](data), source: path)
+    } catch let e as SecretGenError {
+        throw AphexError(.usage, e.description)
+    }
+}
+
+// MARK: - Planning
+
+/// Reads the cluster and plans the secrets step. Pure apart from the reads.
+/// - environment: where CLOUDFLARE_API_TOKEN is looked up (the process environment, with
+///   --cloudflare-token-file's content put in by the caller).
+public func planSecrets(api: any KubeAPI, deployment: Deployment, imported: SecretsFile?,
+                        environment: [String: String], catalog: SecretCatalog = .platform,
+                        generator: SecretGenerator = SecretGenerator()) async throws -> SecretPlan {
+    let ids = catalog.secrets(for: deployment.rawValue).map(\.id)
+    let existing = try await readStoredSecrets(api: api, ids: ids)
+    do {
+        return try SecretGen.planSecrets(
+            SecretsPlanInput(catalog: catalog, deployment: deployment.rawValue, existing: existing,
+                             imported: imported, environment: environment),
+            generator: generator)
+    } catch let e as SecretGenError {
+        if case .missingEnvironment = e { throw AphexError(.usage, e.description) }
+        throw AphexError(.failed, e.description)
+    }
+}
+
+// MARK: - Applying
+
+/// The secrets step of `aphex bootstrap`: create what is missing, keep what is stored.
+///
+/// Resumable and idempotent: a re-run keeps every stored value and completes what an
+/// interrupted run left out; after success a re-run writes nothing. argocd-secret's key is
+/// `deferred` while ArgoCD is not installed: call this again after the ArgoCD install (the
+/// second call only adds that key). With `dryRun` nothing is written and the report lists
+/// names and actions only.
+///
+/// - importFile: `--secrets-from` (read and validated before anything else: a malformed file
+///   is exit 2 with nothing written).
+/// - cloudflareTokenFile: `--cloudflare-token-file`; its first line overrides $CLOUDFLARE_API_TOKEN.
+public func applySecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, deployment: Deployment,
+                         importFile: String?, dryRun: Bool, cloudflareTokenFile: String? = nil,
+                         catalog: SecretCatalog = .platform,
+                         generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
+    try await applySecrets(ctx: ctx, api: api,
+                           kubectl: Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner),
+                           deployment: deployment, importFile: importFile, dryRun: dryRun,
+                           environment: try secretsEnvironment(ctx.host.environment, cloudflareTokenFile: cloudflareTokenFile),
+                           catalog: catalog, generator: generator)
+}
+
+/// The same with an explicit kubectl (the pipeline's kubeconfig and context) and environment.
+/// - warnSkipped: false when the caller already warned that CLOUDFLARE_API_TOKEN is unset.
+public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, deployment: Deployment,
+                         importFile: String?, dryRun: Bool, environment: [String: String],
+                         warnSkipped: Bool = true, catalog: SecretCatalog = .platform,
+                         generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
+    let imported = try importFile.map { try loadSecretsFile($0, reporter: ctx.reporter) }
+    var plan = try await planSecrets(api: api, deployment: deployment, imported: imported,
+                                     environment: environment, catalog: catalog, generator: generator)
+    if !warnSkipped {
+        let skipped = plan.decisions.filter { $0.action == .skip }.map { "\($0.ref) not created" }
+        plan.warnings.removeAll { w in skipped.contains { w.hasPrefix($0) } }
+    }
+    for w in plan.warnings { ctx.reporter.warn(w) }
+    if dryRun {
+        for d in plan.decisions where d.action != .keep {
+            ctx.reporter.info("plan: \(d.action.rawValue) \(d.ref)" + (d.origin.map { " (\($0.rawValue))" } ?? ""))
+        }
+        return SecretsReport(deployment: deployment.rawValue, dryRun: true, plan: plan, written: [])
+    }
+    let written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
+    return SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
+}
+
+/// The process environment with --cloudflare-token-file's first line as CLOUDFLARE_API_TOKEN.
+func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) throws -> [String: String] {
+    var environment = base
+    if let tokenFile = cloudflareTokenFile {
+        guard let text = FileManager.default.contents(atPath: tokenFile).map({ String(decoding: $0, as: UTF8.self) }) else {
+            throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
+        }
+        let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !token.isEmpty else {
+            throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is empty. Put the Cloudflare API token on its first line.")
+        }
+        environment["CLOUDFLARE_API_TOKEN"] = token
+    }
+    return environment
+}
+
+/// `kubectl --kubeconfig K [--context C] apply --server-side --field-manager=aphex [--force-conflicts] -f -`
+public func secretsApplyArgv(_ kubectl: Kubectl, forceConflicts: Bool) -> [String] {
+    var args = ["apply", "--server-side", "--field-manager=\(SecretAnnotations.fieldManager)"]
+    if forceConflicts { args.append("--force-conflicts") }
+    return kubectl.argv(args + ["-f", "-"])
+}
+
+/// Removes every secret value (and its base64 form) from a text that is about to be shown.
+func redact(_ text: String, values: some Sequence<String>) -> String {
+    var out = text
+    for v in values where v.count >= 4 {
+        out = out.replacingOccurrences(of: v, with: "[redacted]")
+        out = out.replacingOccurrences(of: SecretEncoding.base64(Array(v.utf8)), with: "[redacted]")
+    }
+    return out
+}
+
+/// Writes a plan: one server-side apply (manifests on stdin, sources before copies), then the
+/// merge patches; then reads the written keys back to prove they were stored as planned.
+func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan) async throws -> [String] {
+    let secretValues = Set(plan.values.values)
+    var written: [String] = []
+    let applies = plan.writes.filter { $0.method == .serverSideApply }
+    if !applies.isEmpty {
+        let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
+        let manifest = SecretManifest.yaml(applies, createdAt: now)
+        let argv = secretsApplyArgv(kubectl, forceConflicts: applies.contains { $0.forceConflicts })
+        do {
+            _ = try await kubectl.runner.run(Command(argv, stdin: Array(manifest.utf8), timeout: .seconds(120)))
+        } catch let e as CommandError {
+            let names = applies.map(\.id.description).joined(separator: ", ")
+            throw AphexError(.failed, "Storing the Secrets \(names) failed. Values already stored are kept: fix the cause and re-run (nothing is regenerated).",
+                             detail: redact(e.description, values: secretValues))
+        }
+        written += applies.map(\.id.description)
+        ctx.reporter.debug("applied Secrets \(applies.map(\.id.description).joined(separator: ", ")) (server-side, field manager aphex)")
+    }
+    for w in plan.writes where w.method == .mergePatch {
+        let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(SecretAnnotations.fieldManager)"
+        let response: HTTPResponse
+        do {
+            response = try await api.request("PATCH", path: path, body: SecretManifest.mergePatch(w),
+                                             contentType: "application/merge-patch+json")
+        } catch {
+            throw AphexError(.failed, "Adding \(w.changedKeys.joined(separator: ", ")) to Secret \(w.id) failed: \(redact(String(describing: error), values: secretValues)). Re-run to retry; stored values are kept.")
+        }
+        guard (200..<300).contains(response.status) else {
+            let message = (try? JSON.parse(response.body))?["message"]?.string ?? response.text
+            throw AphexError(.failed, "Adding \(w.changedKeys.joined(separator: ", ")) to Secret \(w.id) failed (HTTP \(response.status)): \(redact(message, values: secretValues)). Re-run to retry; stored values are kept.")
+        }
+        written.append(w.id.description)
+        ctx.reporter.debug("merge-patched Secret \(w.id) (keys \(w.changedKeys.joined(separator: ", ")))")
+    }
+    // Read back: the step is only done when the cluster holds what was planned.
+    if !plan.writes.isEmpty {
+        let stored = try await readStoredSecrets(api: api, ids: plan.writes.map(\.id))
+        for w in plan.writes {
+            for key in w.changedKeys where stored[w.id]?.data[key] != w.data[key] {
+                throw AphexError(.failed, "Secret \(w.id) key \(key) was written but the cluster does not hold the written value (another controller or an admission webhook may be changing it). Inspect it with `kubectl get secret -n \(w.id.namespace) \(w.id.name) -o yaml`, then re-run.")
+            }
+        }
+    }
+    return written
+}
+
+// MARK: - Health
+
+/// Whether the stored secrets are complete and consistent (`aphex status`).
+/// `deployment` nil: deployment-specific Secrets are judged only when they exist.
+public func secretsHealth(api: any KubeAPI, deployment: Deployment?, catalog: SecretCatalog = .platform) async throws -> SecretsHealth {
+    let ids = catalog.secrets(for: deployment?.rawValue).map(\.id)
+    let existing = try await readStoredSecrets(api: api, ids: ids)
+    return SecretsHealth.assess(catalog: catalog, deployment: deployment?.rawValue, existing: existing)
+}
+
+// MARK: - Repair
+
+/// `aphex secrets repair`: copies (argocd-secret's and the Tekton dashboard's OIDC client
+/// secrets, dex's authentik-client-secret) take their source's stored value. Nothing is
+/// generated and no source changes.
+public func repairSecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, deployment: Deployment? = nil,
+                          dryRun: Bool, catalog: SecretCatalog = .platform) async throws -> SecretsReport {
+    let ids = catalog.secrets(for: deployment?.rawValue).map(\.id)
+    let existing = try await readStoredSecrets(api: api, ids: ids)
+    let plan = SecretGen.planRepair(catalog: catalog, deployment: deployment?.rawValue, existing: existing)
+    for w in plan.warnings { ctx.reporter.warn(w) }
+    if dryRun {
+        return SecretsReport(deployment: deployment?.rawValue, dryRun: true, plan: plan, written: [])
+    }
+    let kubectl = Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner)
+    let written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
+    return SecretsReport(deployment: deployment?.rawValue, dryRun: false, plan: plan, written: written)
+}

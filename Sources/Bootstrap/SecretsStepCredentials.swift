@@ -1,0 +1,237 @@
+import ClusterDrivers
+import Foundation
+import SecretGen
+
+// `aphex show-secrets` and `aphex secrets export`: credentials read back FROM THE CLUSTER,
+// so nothing is ever shown or exported that is not stored.
+
+/// One credential as `show-secrets` prints it.
+public struct CredentialRow: Sendable, Equatable, Codable {
+    /// The NAME column (`--name`), e.g. argocd-admin-password.
+    public var name: String
+    /// `--output env` variable, e.g. ARGOCD_ADMIN_PASSWORD.
+    public var env: String
+    /// nil for fixed values (the Authentik admin user name).
+    public var namespace: String?
+    public var secret: String?
+    public var key: String?
+    /// nil when not stored.
+    public var value: String?
+    /// Missing is not an error (e.g. the Cloudflare token when $CLOUDFLARE_API_TOKEN was unset).
+    public var optional: Bool
+    public var consumer: String
+
+    public var present: Bool { value != nil }
+    public var secretColumn: String { namespace.map { "\($0)/\(secret ?? "")" } ?? "-" }
+}
+
+/// Reads every catalog credential (plus ArgoCD's initial admin password and the fixed user
+/// names). `deployment` nil: deployment-specific Secrets are listed only when they exist.
+public func readCredentials(api: any KubeAPI, deployment: Deployment?, catalog: SecretCatalog = .platform) async throws -> [CredentialRow] {
+    var ids = catalog.secrets(for: deployment?.rawValue).map(\.id)
+    for e in catalog.extras { if case .secretKey(let ref) = e.value, !ids.contains(ref.secret) { ids.append(ref.secret) } }
+    let stored = try await readStoredSecrets(api: api, ids: ids)
+    var rows: [CredentialRow] = []
+    for spec in catalog.secrets(for: deployment?.rawValue) {
+        if deployment == nil, spec.deployments != nil, stored[spec.id] == nil { continue }
+        for k in spec.keys {
+            var optional = false
+            if case .environment(_, let opt, _) = k.source { optional = opt }
+            rows.append(CredentialRow(name: k.displayName, env: envVariableName(k.displayName), namespace: spec.id.namespace,
+                                      secret: spec.id.name, key: k.key, value: stored[spec.id]?.data[k.key],
+                                      optional: optional, consumer: k.consumer))
+        }
+    }
+    for e in catalog.extras {
+        switch e.value {
+        case .literal(let v):
+            rows.append(CredentialRow(name: e.displayName, env: envVariableName(e.displayName), namespace: nil, secret: nil,
+                                      key: nil, value: v, optional: false, consumer: e.consumer))
+        case .secretKey(let ref):
+            rows.append(CredentialRow(name: e.displayName, env: envVariableName(e.displayName), namespace: ref.secret.namespace,
+                                      secret: ref.secret.name, key: ref.key, value: stored[ref.secret]?.data[ref.key],
+                                      optional: false, consumer: e.consumer))
+        }
+    }
+    return rows
+}
+
+public enum CredentialsFormat {
+    /// NAME  SECRET  KEY  VALUE (kubectl's column style).
+    public static func table(_ rows: [CredentialRow]) -> String {
+        renderTable(columns: ["NAME", "SECRET", "KEY", "VALUE"], rows: rows.map { r in
+            [r.name, r.secretColumn, r.key ?? "-", r.value ?? (r.optional ? "<not set (optional)>" : "<missing>")]
+        })
+    }
+
+    /// `{"complete": bool, "missing": [names], "credentials": [...]}` (docs/secrets.md).
+    public static func json(_ rows: [CredentialRow]) -> JSON {
+        let missing = rows.filter { !$0.present && !$0.optional }.map(\.name)
+        return [
+            "complete": .bool(missing.isEmpty),
+            "missing": .array(missing.map { .string($0) }),
+            "credentials": .array(rows.map { r in
+                var o: JSON = ["name": .string(r.name), "env": .string(r.env), "present": .bool(r.present),
+                               "optional": .bool(r.optional), "consumer": .string(r.consumer),
+                               "value": r.value.map { .string($0) } ?? .null]
+                o["namespace"] = r.namespace.map { .string($0) } ?? .null
+                o["secret"] = r.secret.map { .string($0) } ?? .null
+                o["key"] = r.key.map { .string($0) } ?? .null
+                return o
+            }),
+        ]
+    }
+
+    /// KEY=VALUE lines (present credentials only), shell-quoted when needed so the file can
+    /// be sourced.
+    public static func env(_ rows: [CredentialRow]) -> String {
+        rows.compactMap { r in r.value.map { "\(r.env)=\(Shell.quote($0))\n" } }.joined()
+    }
+}
+
+/// For `bootstrap --show-secrets`: prints the credentials table (read back from the cluster)
+/// to the result stream in the context's format. Returns false when a required one is missing.
+@discardableResult
+public func printCredentials(ctx: AppContext, api: any KubeAPI, deployment: Deployment?) async throws -> Bool {
+    let rows = try await readCredentials(api: api, deployment: deployment)
+    switch ctx.format {
+    case .json: ctx.writeJSON(CredentialsFormat.json(rows))
+    case .env: ctx.output.write(CredentialsFormat.env(rows))
+    case .text: ctx.output.write(CredentialsFormat.table(rows))
+    }
+    return !rows.contains { !$0.present && !$0.optional }
+}
+
+/// `aphex show-secrets` with an explicit API (the CLI entry point builds it from the context).
+public func showSecrets(ctx: AppContext, api: any KubeAPI, options: ShowSecretsOptions,
+                        deployment: Deployment? = nil, catalog: SecretCatalog = .platform) async throws -> ExitStatus {
+    if let name = options.name, !catalog.displayNames.contains(name) {
+        throw AphexError(.usage, "There is no credential named '\(name)'. Valid names: \(catalog.displayNames.joined(separator: ", ")).")
+    }
+    var rows = try await readCredentials(api: api, deployment: deployment, catalog: catalog)
+    if let name = options.name {
+        rows = rows.filter { $0.name == name }
+        if rows.isEmpty {
+            throw AphexError(.usage, "The credential '\(name)' does not apply to this cluster's deployment. Run `aphex show-secrets` to list them.")
+        }
+    }
+    if !options.stdoutIsTTY {
+        ctx.reporter.warn("stdout is not a terminal: the platform's credentials are being written to a pipe or file. Keep that file private (chmod 600) and delete it when you no longer need it.")
+    }
+    switch ctx.format {
+    case .json: ctx.writeJSON(CredentialsFormat.json(rows))
+    case .env: ctx.output.write(CredentialsFormat.env(rows))
+    case .text: ctx.output.write(CredentialsFormat.table(rows))
+    }
+    let missing = rows.filter { !$0.present && !$0.optional }
+    if !missing.isEmpty {
+        let generated = Set(catalog.secrets.flatMap { $0.keys.map(\.displayName) })
+        var hint = "Run `aphex bootstrap` (it creates only what is missing and never changes stored values); see docs/secrets.md."
+        if missing.contains(where: { !generated.contains($0.name) }) {
+            hint += " Credentials aphex does not generate (\(missing.filter { !generated.contains($0.name) }.map(\.name).joined(separator: ", "))) are written by their installer: ArgoCD's initial admin secret is gone once deleted after the first login."
+        }
+        ctx.reporter.warn("Not stored in the cluster: \(missing.map { "\($0.name) (\($0.secretColumn) key \($0.key ?? "-"))" }.joined(separator: ", ")). " + hint)
+        return .failed
+    }
+    return .ok
+}
+
+// MARK: - Export
+
+/// `aphex secrets export`: every catalog key the cluster stores, to a file created with mode
+/// 0600 (refused if it exists, unless `force`: then replaced atomically, still 0600).
+/// Exit 1 when a required key is missing (the file holds what exists).
+public func exportSecrets(ctx: AppContext, api: any KubeAPI, file: String, force: Bool,
+                          deployment: Deployment? = nil, catalog: SecretCatalog = .platform) async throws -> ExitStatus {
+    if !force && FileManager.default.fileExists(atPath: file) {
+        throw AphexError(.usage, "'\(file)' already exists. Choose another file, or pass --force to replace it.")
+    }
+    let specs = catalog.secrets(for: deployment?.rawValue)
+    let stored = try await readStoredSecrets(api: api, ids: specs.map(\.id))
+    var secrets: [SecretID: [String: String]] = [:]
+    var missing: [String] = []
+    var keyCount = 0
+    for spec in specs {
+        if deployment == nil, spec.deployments != nil, stored[spec.id] == nil { continue }
+        var data: [String: String] = [:]
+        for k in spec.keys {
+            if let v = stored[spec.id]?.data[k.key] {
+                data[k.key] = v
+                keyCount += 1
+            } else {
+                var optional = false
+                if case .environment(_, let opt, _) = k.source { optional = opt }
+                if !optional { missing.append(KeyRef(spec.id, k.key).description) }
+            }
+        }
+        if !data.isEmpty { secrets[spec.id] = data }
+    }
+    guard !secrets.isEmpty else {
+        throw AphexError(.failed, "No platform secret was found in the cluster, so nothing was exported (no file written). Check --kubeconfig/--context select the platform's cluster, or run `aphex bootstrap` first.")
+    }
+    let content = SecretsFile(exportedAt: SecretManifest.timestamp(ctx.host.clock.wallNow()), secrets: secrets).render()
+    try writePrivateFile(path: file, contents: Array(content.utf8), replace: force)
+    if ctx.format == .json {
+        ctx.writeJSON(["file": .string(file), "mode": "0600", "keys": .int(Int64(keyCount)),
+                       "secrets": .array(secrets.keys.sorted().map { .string($0.description) }),
+                       "missing": .array(missing.map { .string($0) })])
+    } else {
+        ctx.output.write("Exported \(keyCount) keys of \(secrets.count) Secrets to \(file) (mode 0600). Rebuild with: aphex bootstrap --deployment DEPLOYMENT --secrets-from \(Shell.quote(file))\n")
+    }
+    if !missing.isEmpty {
+        ctx.reporter.warn("The export is incomplete: not stored in the cluster: \(missing.joined(separator: ", ")). Run `aphex bootstrap` to create them, then export again.")
+        return .failed
+    }
+    return .ok
+}
+
+/// Creates `path` with mode 0600 and writes `contents`. Without `replace` an existing file is
+/// refused (O_CREAT|O_EXCL, no race); with it, a 0600 temporary file in the same directory is
+/// renamed over the old one (atomic: never a partial or world-readable file).
+public func writePrivateFile(path: String, contents: [UInt8], replace: Bool) throws {
+    func fail(_ what: String, _ code: Int32) -> AphexError {
+        AphexError(.failed, "Could not \(what) '\(path)': \(String(cString: strerror(code))). Check the directory exists and is writable, then re-run.")
+    }
+    func writeAll(_ fd: Int32) throws {
+        var offset = 0
+        while offset < contents.count {
+            let n = contents[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw fail("write", errno) }
+            offset += n
+        }
+        if fsync(fd) != 0 { throw fail("flush", errno) }
+    }
+    if !replace {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            if errno == EEXIST {
+                throw AphexError(.usage, "'\(path)' already exists. Choose another file, or pass --force to replace it.")
+            }
+            throw fail("create", errno)
+        }
+        defer { close(fd) }
+        do {
+            if fchmod(fd, 0o600) != 0 { throw fail("set the mode of", errno) }
+            try writeAll(fd)
+        } catch {
+            unlink(path)
+            throw error
+        }
+        return
+    }
+    let dir = (path as NSString).deletingLastPathComponent
+    let base = (path as NSString).lastPathComponent
+    var template = Array(((dir.isEmpty ? "." : dir) + "/." + base + ".aphex-XXXXXX").utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    if fd < 0 { throw fail("create a temporary file next to", errno) }
+    let tmp = String(cString: template)
+    defer { close(fd) }
+    do {
+        if fchmod(fd, 0o600) != 0 { throw fail("set the mode of", errno) }
+        try writeAll(fd)
+        if rename(tmp, path) != 0 { throw fail("replace", errno) }
+    } catch {
+        unlink(tmp)
+        throw error
+    }
+}

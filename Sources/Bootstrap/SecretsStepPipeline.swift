@@ -1,0 +1,79 @@
+import ClusterDrivers
+import Foundation
+import SecretGen
+
+// The secrets step as the bootstrap pipeline runs it. Wire-up (BootstrapSteps.swift):
+//   static let secrets = SecretsPipeline.step
+//   argocd-config step: try await SecretsPipeline.completeDeferred(state)   (argocd-secret's key)
+//   showSecretsAtEnd:   try await SecretsPipeline.showSecretsAtEnd(state)
+//   Commands.bootstrap, first: try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
+
+public enum SecretsPipeline {
+    /// Checks the secrets inputs (--secrets-from, --cloudflare-token-file) BEFORE the pipeline
+    /// changes anything, so a malformed file is exit 2 with nothing created (call it at the
+    /// start of `Commands.bootstrap`). The secrets step checks them again itself.
+    public static func validateInputs(_ options: BootstrapOptions, environment: [String: String]) throws {
+        if let file = options.secretsFrom { _ = try loadSecretsFile(file) }
+        _ = try secretsEnvironment(environment, cloudflareTokenFile: options.cloudflareTokenFile)
+    }
+
+    /// "secrets": create the missing platform secrets, keep every stored value.
+    public static let step = PipelineStep("secrets", "Generating and storing secrets") { state in
+        try await run(state)
+    }
+
+    /// Runs the secrets step: reads the cluster, plans, writes (or, with --dry-run, lists names).
+    public static func run(_ state: PipelineState) async throws -> StepResult {
+        let env = try cloudflareEnvironment(state) // warns once when the token is unset
+        let kubectl = try state.kubectl()
+        let report = try await applySecrets(ctx: state.app, api: try state.api(), kubectl: kubectl,
+                                            deployment: state.options.deployment, importFile: state.options.secretsFrom,
+                                            dryRun: state.dryRun, environment: env, warnSkipped: false)
+        state.warnings += report.warnings
+        return stepResult(report, kubectl: kubectl)
+    }
+
+    /// Adds the keys that waited for another installer (argocd-secret's `oidc.dex.clientSecret`
+    /// once ArgoCD's install created the Secret). Call after the ArgoCD install; a no-op when
+    /// nothing is deferred. Never regenerates anything.
+    public static func completeDeferred(_ state: PipelineState) async throws -> StepResult {
+        let kubectl = try state.kubectl()
+        let report = try await applySecrets(ctx: state.app, api: try state.api(), kubectl: kubectl,
+                                            deployment: state.options.deployment, importFile: state.options.secretsFrom,
+                                            dryRun: state.dryRun, environment: try secretsEnvironment(state.app.host.environment, cloudflareTokenFile: state.options.cloudflareTokenFile),
+                                            warnSkipped: false)
+        if !report.deferred.isEmpty && !state.dryRun {
+            throw AphexError(.failed, "\(report.deferred.joined(separator: ", ")) could not be added: the Secret does not exist although its installer ran. Check `kubectl get secret -n argocd argocd-secret`, then re-run bootstrap.")
+        }
+        return stepResult(report, kubectl: kubectl)
+    }
+
+    /// `bootstrap --show-secrets`: the credentials read back from the cluster (text table, or
+    /// with --output json a `{"credentials": ...}` document).
+    public static func showSecretsAtEnd(_ state: PipelineState) async throws {
+        let complete = try await printCredentials(ctx: state.app, api: try state.api(), deployment: state.options.deployment)
+        if !complete {
+            state.reporter.warn("Some credentials are not stored in the cluster (marked <missing>); see `aphex status` and docs/secrets.md.")
+        }
+    }
+
+    static func stepResult(_ report: SecretsReport, kubectl: Kubectl) -> StepResult {
+        let changing: Set<KeyAction> = [.create, .addMissingKey, .repair]
+        let changes = report.entries.filter { changing.contains($0.action) }.map {
+            "secret \($0.namespace)/\($0.secret) key \($0.key) (\($0.action.rawValue), \($0.origin?.rawValue ?? "-"))"
+        }
+        func merged(_ e: SecretsReportEntry) -> Bool {
+            SecretCatalog.platform.spec(SecretID(namespace: e.namespace, name: e.secret))?.ownership == .mergeKeys
+        }
+        let changed = report.entries.filter { changing.contains($0.action) }
+        var commands: [String] = []
+        if changed.contains(where: { !merged($0) }) {
+            commands.append(Shell.quote(secretsApplyArgv(kubectl, forceConflicts: false)) + "   (manifests on stdin)")
+        }
+        for id in Set(changed.filter(merged).map { "\($0.namespace)/\($0.secret)" }).sorted() {
+            let parts = id.split(separator: "/")
+            commands.append("PATCH \(ResourceRef.secrets.path(namespace: String(parts[0]), name: String(parts[1]))) (JSON merge patch of the added keys)")
+        }
+        return StepResult(report.outcome, report.summary, changes: changes, commands: commands)
+    }
+}

@@ -1,0 +1,389 @@
+import Foundation
+import Yams
+
+// MARK: - The driver protocol (kind's providers model: one interface, an availability probe each)
+
+/// Whether a driver can work on this host, and if not, the fix.
+public struct DriverAvailability: Sendable, Equatable {
+    public var available: Bool
+    /// Why not, with the fix ("kind was not found on PATH. Install it from ...").
+    public var reason: String?
+
+    public init(available: Bool, reason: String? = nil) {
+        self.available = available
+        self.reason = reason
+    }
+    public static let ok = DriverAvailability(available: true)
+}
+
+/// How `ensureCluster` got its cluster.
+public enum ClusterOutcome: String, Sendable, Codable, Equatable {
+    /// Created (or installed) by this run.
+    case created
+    /// Already there and healthy: reused, nothing changed.
+    case reused
+    /// A cluster aphex does not manage (`--use-existing`), verified reachable and permitted.
+    case existing
+    /// `--dry-run`: what would be used.
+    case planned
+}
+
+/// What every later step needs to talk to the cluster.
+public struct ClusterAccess: Sendable, Equatable {
+    /// "kind", "k3s" or "existing".
+    public var driver: String
+    public var clusterName: String
+    /// The kubeconfig file to use (aphex's own copy for kind/k3s).
+    public var kubeconfig: String
+    /// The context inside it; nil = the file's current context.
+    public var context: String?
+    public var outcome: ClusterOutcome
+    /// Time ensureCluster took, seconds.
+    public var seconds: Double
+    /// Time from "cluster exists" until every node was Ready (nil when not waited).
+    public var nodesReadySeconds: Double?
+    public var nodes: [NodeState]
+
+    public init(driver: String, clusterName: String, kubeconfig: String, context: String?,
+                outcome: ClusterOutcome, seconds: Double = 0, nodesReadySeconds: Double? = nil,
+                nodes: [NodeState] = []) {
+        self.driver = driver
+        self.clusterName = clusterName
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.outcome = outcome
+        self.seconds = seconds
+        self.nodesReadySeconds = nodesReadySeconds
+        self.nodes = nodes
+    }
+
+    /// The documented JSON shape (docs/drivers.md, "JSON output").
+    public var json: JSON {
+        var o: [String: JSON] = [
+            "driver": .string(driver),
+            "clusterName": .string(clusterName),
+            "kubeconfig": .string(kubeconfig),
+            "context": context.map { .string($0) } ?? .null,
+            "outcome": .string(outcome.rawValue),
+            "seconds": .double(roundMillis(seconds)),
+            "nodes": .array(nodes.map(\.json)),
+        ]
+        o["nodesReadySeconds"] = nodesReadySeconds.map { .double(roundMillis($0)) } ?? .null
+        return .object(o)
+    }
+}
+
+/// A point-in-time view of a driver's cluster (`k3s status`, `aphex status`'s header).
+public struct ClusterDescription: Sendable, Equatable {
+    public var driver: String
+    public var clusterName: String
+    /// The cluster (or the k3s install) exists on this host.
+    public var exists: Bool
+    /// aphex has a record for it in ~/.aphex/clusters/NAME.
+    public var managed: Bool
+    public var kubeconfig: String?
+    public var context: String?
+    public var apiReachable: Bool
+    public var nodes: [NodeState]
+    /// Driver-specific facts (k3s version, kind node image, ...).
+    public var details: [String: String]
+    /// Why the API is not reachable, when it is not.
+    public var problem: String?
+
+    public init(driver: String, clusterName: String, exists: Bool, managed: Bool, kubeconfig: String? = nil,
+                context: String? = nil, apiReachable: Bool = false, nodes: [NodeState] = [],
+                details: [String: String] = [:], problem: String? = nil) {
+        self.driver = driver
+        self.clusterName = clusterName
+        self.exists = exists
+        self.managed = managed
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.apiReachable = apiReachable
+        self.nodes = nodes
+        self.details = details
+        self.problem = problem
+    }
+
+    /// Healthy = exists, API answers, at least one node and every node Ready.
+    public var healthy: Bool { exists && apiReachable && !nodes.isEmpty && nodes.allSatisfy(\.ready) }
+
+    public var json: JSON {
+        .object([
+            "driver": .string(driver),
+            "clusterName": .string(clusterName),
+            "exists": .bool(exists),
+            "managed": .bool(managed),
+            "kubeconfig": kubeconfig.map { .string($0) } ?? .null,
+            "context": context.map { .string($0) } ?? .null,
+            "apiReachable": .bool(apiReachable),
+            "healthy": .bool(healthy),
+            "nodes": .array(nodes.map(\.json)),
+            "details": .object(details.mapValues { .string($0) }),
+            "problem": problem.map { .string($0) } ?? .null,
+        ])
+    }
+}
+
+/// One thing a driver would do (`--dry-run`). Commands carry their stdin (a kind config,
+/// never a secret); file writes name the path and mode.
+public struct PlannedAction: Sendable, Equatable {
+    public var summary: String
+    public var command: Command?
+
+    public init(_ summary: String, command: Command? = nil) {
+        self.summary = summary
+        self.command = command
+    }
+
+    public var json: JSON {
+        var o: [String: JSON] = ["summary": .string(summary)]
+        if let command {
+            o["argv"] = .array(command.argv.map { .string($0) })
+            o["command"] = .string(command.display)
+            if !command.environment.isEmpty {
+                o["environment"] = .object(command.environment.mapValues { .string($0) })
+            }
+            if let stdin = command.stdin { o["stdin"] = .string(String(decoding: stdin, as: UTF8.self)) }
+        }
+        return .object(o)
+    }
+
+    /// Human form: the summary, then `$ argv`, env and stdin indented.
+    public var text: String {
+        var lines = [summary]
+        if let command {
+            let env = command.environment.keys.sorted().map { "\($0)=\(Shell.quote(command.environment[$0]!))" }
+            lines.append("    $ " + (env + [command.display]).joined(separator: " "))
+            if let stdin = command.stdin {
+                lines.append("    stdin:")
+                for l in String(decoding: stdin, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+                    lines.append("      " + l)
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A cluster driver: kind, k3s or an existing cluster. Each ensures its cluster (reusing a
+/// healthy one), deletes it, hands out its kubeconfig and describes it. All commands go
+/// through `HostContext.runner`; all progress through its reporter.
+public protocol ClusterDriver: Sendable {
+    /// "kind", "k3s" or "existing".
+    var driverName: String { get }
+    var clusterName: String { get }
+    /// Can this driver work here? (tools on PATH, root, ...). Runs at most a version probe.
+    func isAvailable() async -> DriverAvailability
+    /// Create or reuse the cluster, wait until its API and nodes are Ready, and return how to
+    /// reach it. Throws `AphexError` (.usage broken cluster, .prerequisite, .timeout, .failed).
+    func ensureCluster() async throws -> ClusterAccess
+    /// Remove the cluster and aphex's directory for it. Returns false when there was nothing.
+    @discardableResult
+    func delete() async throws -> Bool
+    /// The kubeconfig/context for the cluster as it is now (no changes made).
+    func kubeconfig() async throws -> ClusterAccess
+    /// A read-only health view.
+    func describe() async throws -> ClusterDescription
+    /// What `ensureCluster` would do, for --dry-run (runs nothing).
+    func planEnsure() -> [PlannedAction]
+    /// What `delete` would do, for --dry-run (runs nothing).
+    func planDelete() -> [PlannedAction]
+}
+
+// MARK: - aphex's per-cluster record (~/.aphex/clusters/NAME/cluster.json)
+
+/// The small metadata file next to each cluster's kubeconfig, so `status`, `destroy` and
+/// `kind list` find a cluster by `--cluster-name` alone.
+public struct ClusterRecord: Sendable, Equatable {
+    public static let fileName = "cluster.json"
+
+    public var name: String
+    /// "kind" or "k3s".
+    public var deployment: String
+    public var createdAt: Date
+    /// false when aphex adopted a cluster that already existed.
+    public var createdByAphex: Bool
+    public var kubeconfig: String
+    public var context: String?
+    /// kind: the user's kubeconfig was merged too (`kind delete` must clean it).
+    public var mergedKubeconfig: Bool
+    /// kind node image / k3s version.
+    public var version: String?
+
+    public init(name: String, deployment: String, createdAt: Date, createdByAphex: Bool, kubeconfig: String,
+                context: String?, mergedKubeconfig: Bool = false, version: String? = nil) {
+        self.name = name
+        self.deployment = deployment
+        self.createdAt = createdAt
+        self.createdByAphex = createdByAphex
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.mergedKubeconfig = mergedKubeconfig
+        self.version = version
+    }
+
+    public static func path(_ host: HostContext, name: String) -> String {
+        host.clusterDirectory(name) + "/" + fileName
+    }
+
+    public var json: JSON {
+        .object([
+            "name": .string(name),
+            "deployment": .string(deployment),
+            "createdAt": .string(ISO8601DateFormatter().string(from: createdAt)),
+            "createdByAphex": .bool(createdByAphex),
+            "kubeconfig": .string(kubeconfig),
+            "context": context.map { .string($0) } ?? .null,
+            "mergedKubeconfig": .bool(mergedKubeconfig),
+            "version": version.map { .string($0) } ?? .null,
+        ])
+    }
+
+    public init?(json: JSON) {
+        guard let name = json["name"]?.string, let dep = json["deployment"]?.string,
+              let kc = json["kubeconfig"]?.string else { return nil }
+        self.name = name
+        self.deployment = dep
+        self.createdAt = json["createdAt"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date(timeIntervalSince1970: 0)
+        self.createdByAphex = json["createdByAphex"]?.bool ?? true
+        self.kubeconfig = kc
+        self.context = json["context"]?.string
+        self.mergedKubeconfig = json["mergedKubeconfig"]?.bool ?? false
+        self.version = json["version"]?.string
+    }
+
+    /// The record for NAME, or nil when aphex does not manage a cluster of that name.
+    public static func load(_ host: HostContext, name: String) -> ClusterRecord? {
+        guard let data = FileManager.default.contents(atPath: path(host, name: name)),
+              let json = try? JSON.parse(data) else { return nil }
+        return ClusterRecord(json: json)
+    }
+
+    public func save(_ host: HostContext) throws {
+        try PrivateFiles.write(Array((json.serialized(pretty: true) + "\n").utf8),
+                               to: ClusterRecord.path(host, name: name), owner: PrivateFiles.invokingUser(host.environment))
+    }
+}
+
+// MARK: - Private files (kubeconfigs hold client keys)
+
+public enum PrivateFiles {
+    /// uid/gid of the user behind `sudo` (SUDO_UID/SUDO_GID), so files aphex writes into that
+    /// user's home as root stay theirs. nil when not under sudo.
+    public static func invokingUser(_ env: [String: String]) -> (uid: uid_t, gid: gid_t)? {
+        guard geteuid() == 0, let u = env["SUDO_UID"].flatMap({ UInt32($0) }),
+              let g = env["SUDO_GID"].flatMap({ UInt32($0) }), u != 0 else { return nil }
+        return (u, g)
+    }
+
+    /// Creates `dir` (and parents) with mode 0700 where missing.
+    public static func makeDirectory(_ dir: String, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        var missing: [String] = []
+        var cur = dir
+        while !cur.isEmpty && cur != "/" && !FileManager.default.fileExists(atPath: cur) {
+            missing.append(cur)
+            cur = (cur as NSString).deletingLastPathComponent
+        }
+        for d in missing.reversed() {
+            if mkdir(d, 0o700) != 0 && errno != EEXIST {
+                throw AphexError.failed("Could not create the directory \(d): \(String(cString: strerror(errno))). Check that your home directory is writable.")
+            }
+            if let owner { _ = chown(d, owner.uid, owner.gid) }
+        }
+    }
+
+    /// Writes `bytes` to `path` with mode 0600 from the moment the file exists: a new file is
+    /// created (O_EXCL, 0600) next to the target and renamed over it, so an existing file with
+    /// looser permissions is replaced, never loosened or chmod'ed.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600,
+                             owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try makeDirectory(dir, owner: owner)
+        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            throw AphexError.failed("Could not create \(tmp): \(String(cString: strerror(errno))). Check the permissions of \(dir).")
+        }
+        var ok = true
+        bytes.withUnsafeBytes { buf in
+            var off = 0
+            while off < buf.count {
+                let n = Foundation.write(fd, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { if errno == EINTR { continue }; ok = false; return }
+                off += n
+            }
+        }
+        if let owner { _ = fchown(fd, owner.uid, owner.gid) }
+        if fsync(fd) != 0 { ok = false }
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(tmp)
+            throw AphexError.failed("Could not write \(path): \(why).")
+        }
+    }
+
+    /// File mode bits (for tests and checks), nil when missing.
+    public static func mode(_ path: String) -> mode_t? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_mode & 0o7777
+    }
+}
+
+func roundMillis(_ s: Double) -> Double { (s * 1000).rounded() / 1000 }
+
+/// Times a step and reports it (kind's " ✓ Creating cluster" lines).
+struct StepTimer {
+    let host: HostContext
+    let id: String
+    let title: String
+    let start: Duration
+
+    init(_ host: HostContext, _ id: String, _ title: String) {
+        self.host = host
+        self.id = id
+        self.title = title
+        self.start = host.clock.now()
+        host.reporter.emit(.stepStarted(id: id, title: title))
+    }
+
+    var elapsed: Double { (host.clock.now() - start).seconds }
+
+    func finish(_ outcome: StepOutcome, _ detail: String? = nil) {
+        host.reporter.emit(.stepFinished(id: id, title: title, outcome: outcome, seconds: elapsed, detail: detail))
+    }
+
+    /// Runs `body`; reports done (or the outcome it returns) or failed.
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let v = try await body()
+            finish(.done)
+            return v
+        } catch {
+            finish(.failed, firstLine(of: error))
+            throw error
+        }
+    }
+}
+
+func firstLine(of error: any Error) -> String {
+    let text = (error as? AphexError)?.message ?? String(describing: error)
+    return String(text.split(separator: "\n").first ?? "")
+}
+
+/// Small reads of a kubeconfig file.
+public enum KubeconfigFile {
+    /// The API server URL of `context` (or the current context); nil when unreadable.
+    public static func serverURL(path: String, context: String?) -> String? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let any = try? Yams.load(yaml: String(decoding: data, as: UTF8.self)) else { return nil }
+        let y = JSON(any: any)
+        guard let ctxName = context ?? y["current-context"]?.string,
+              let c = y["contexts"]?.array?.first(where: { $0["name"]?.string == ctxName }),
+              let clusterName = c[path: "context", "cluster"]?.string,
+              let cl = y["clusters"]?.array?.first(where: { $0["name"]?.string == clusterName }) else { return nil }
+        return cl[path: "cluster", "server"]?.string
+    }
+}

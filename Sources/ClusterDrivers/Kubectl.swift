@@ -1,0 +1,39 @@
+/// Builds and runs kubectl invocations for one cluster. Manifests (and so secrets) always
+/// travel on stdin; argv only ever holds names, flags and paths.
+public struct Kubectl: Sendable {
+    public var kubeconfig: String
+    public var context: String?
+    public var runner: any CommandRunner
+    public var fieldManager = "aphex"
+
+    public init(kubeconfig: String, context: String? = nil, runner: any CommandRunner) {
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.runner = runner
+    }
+
+    /// `kubectl --kubeconfig K [--context C] ARGS...`
+    public func argv(_ args: [String]) -> [String] {
+        var argv = ["kubectl", "--kubeconfig", kubeconfig]
+        if let context { argv += ["--context", context] }
+        return argv + args
+    }
+
+    /// The argv of a server-side apply of a YAML stream read from stdin.
+    public func applyArgv(dryRun: Bool = false) -> [String] {
+        var args = ["apply", "--server-side", "--force-conflicts", "--field-manager=\(fieldManager)", "-f", "-"]
+        if dryRun { args.append("--dry-run=server") }
+        return argv(args)
+    }
+
+    /// Server-side apply of `yaml` (stdin), returning kubectl's stdout.
+    @discardableResult
+    public func apply(_ yaml: String, dryRun: Bool = false, timeout: Duration = .seconds(300)) async throws -> String {
+        try await runner.run(Command(applyArgv(dryRun: dryRun), stdin: Array(yaml.utf8), timeout: timeout)).stdoutText
+    }
+
+    @discardableResult
+    public func run(_ args: [String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> String {
+        try await runner.run(Command(argv(args), stdin: stdin.map { Array($0.utf8) }, timeout: timeout)).stdoutText
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// The file `aphex secrets export` writes and `aphex bootstrap --secrets-from` reads.
+///
+///     {
+///       "apiVersion": "aphex.dev/v1",
+///       "kind": "SecretsExport",
+///       "exportedAt": "2026-11-24T19:31:29Z",
+///       "secrets": [
+///         {"namespace": "auth-system", "name": "dex-secrets", "data": {"client-secret": "..."}}
+///       ]
+///     }
+///
+/// Values are the plain values (what the consumer reads), not Kubernetes' base64 of them.
+/// A list, not a map by name: cloudflare-api-token exists in several namespaces.
+public struct SecretsFile: Sendable, Equatable {
+    public static let apiVersion = "aphex.dev/v1"
+    public static let kind = "SecretsExport"
+
+    public var exportedAt: String?
+    public var secrets: [SecretID: [String: String]]
+
+    public init(exportedAt: String? = nil, secrets: [SecretID: [String: String]]) {
+        self.exportedAt = exportedAt
+        self.secrets = secrets
+    }
+
+    /// Parses a file; `source` names it in errors. Errors name the problem, never a value.
+    public static func parse(_ bytes: [UInt8], source: String) throws -> SecretsFile {
+        func bad(_ why: String) -> SecretGenError {
+            .badImportFile("The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+        }
+        let any: Any
+        do {
+            any = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+        } catch {
+            throw bad("it is not valid JSON")
+        }
+        guard let top = any as? [String: Any] else { throw bad("the top level is not a JSON object") }
+        guard let apiVersion = top["apiVersion"] as? String else {
+            throw bad("it has no \"apiVersion\" (expected \"\(Self.apiVersion)\")")
+        }
+        guard apiVersion == Self.apiVersion else {
+            throw bad("its apiVersion is \"\(apiVersion)\"; this aphex reads \"\(Self.apiVersion)\" (upgrade aphex to read newer exports)")
+        }
+        guard (top["kind"] as? String) == Self.kind else { throw bad("its \"kind\" is not \"\(Self.kind)\"") }
+        guard let list = top["secrets"] as? [Any] else { throw bad("\"secrets\" is missing or not a list") }
+        var out: [SecretID: [String: String]] = [:]
+        for (i, entry) in list.enumerated() {
+            guard let obj = entry as? [String: Any] else { throw bad("secrets[\(i)] is not an object") }
+            guard let name = obj["name"] as? String, !name.isEmpty else { throw bad("secrets[\(i)] has no \"name\"") }
+            guard let ns = obj["namespace"] as? String, !ns.isEmpty else {
+                throw bad("secrets[\(i)] (\(name)) has no \"namespace\"")
+            }
+            let id = SecretID(namespace: ns, name: name)
+            guard let data = obj["data"] as? [String: Any] else { throw bad("\(id) has no \"data\" object") }
+            var values: [String: String] = [:]
+            for (key, v) in data {
+                guard let s = v as? String else { throw bad("\(id) key \(key) is not a string") }
+                guard !s.isEmpty else { throw bad("\(id) key \(key) is empty") }
+                values[key] = s
+            }
+            if out[id] != nil { throw bad("\(id) is listed twice") }
+            out[id] = values
+        }
+        return SecretsFile(exportedAt: top["exportedAt"] as? String, secrets: out)
+    }
+
+    /// The file's text: pretty JSON, keys sorted, secrets in namespace/name order.
+    public func render() -> String {
+        var list: [[String: Any]] = []
+        for id in secrets.keys.sorted() {
+            list.append(["namespace": id.namespace, "name": id.name, "data": secrets[id]!])
+        }
+        var top: [String: Any] = ["apiVersion": Self.apiVersion, "kind": Self.kind, "secrets": list]
+        if let exportedAt { top["exportedAt"] = exportedAt }
+        let data = try! JSONSerialization.data(
+            withJSONObject: top, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,347 @@
+import ClusterDrivers
+import Foundation
+import Testing
+
+// Black-box tests of `aphex kind ...` and `aphex k3s ...`: the built binary runs against
+// stand-in `kind` and `kubectl` executables (tiny shell scripts keeping their state in a
+// directory and logging every argv) and a fake host root for k3s (APHEX_HOST_ROOT) with a
+// fake installer served from a file:// URL (APHEX_K3S_INSTALL_URL). The stand-ins reject
+// unknown flags (exit 64), so an argv typo fails the test.
+// TODO(sim): switch to SimHarness's stand-ins once the simulated cluster lands on main.
+
+enum DriverStandIns {
+    static let kind = #"""
+    #!/bin/sh
+    S="$FAKE_STATE"
+    printf '%s\n' "kind $*" >> "$S/argv.log"
+    kubeconfig_for() {
+    cat <<EOF
+    apiVersion: v1
+    kind: Config
+    clusters:
+    - cluster:
+        server: https://127.0.0.1:6443
+      name: kind-$1
+    contexts:
+    - context:
+        cluster: kind-$1
+        user: kind-$1
+      name: kind-$1
+    current-context: kind-$1
+    users:
+    - name: kind-$1
+      user:
+        client-key-data: RkFLRS1LRVk=
+    EOF
+    }
+    case "$1" in
+      version) echo "kind v0.26.0 go1.23.4 linux/amd64"; exit 0;;
+    esac
+    [ $# -ge 2 ] || { echo "fake kind: unsupported: $*" >&2; exit 64; }
+    sub="$1 $2"; shift; shift
+    name=kind; kc=""; cfg=""; retain=no
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --name) name="$2"; shift 2;;
+        --kubeconfig) kc="$2"; shift 2;;
+        --config) cfg="$2"; shift 2;;
+        --image|--wait) shift 2;;
+        --retain) retain=yes; shift;;
+        *) echo "fake kind: unknown flag $1" >&2; exit 64;;
+      esac
+    done
+    case "$sub" in
+      "get clusters")
+        if [ -n "$(ls "$S/clusters" 2>/dev/null)" ]; then ls "$S/clusters"; else echo "No kind clusters found." >&2; fi;;
+      "create cluster")
+        [ "$cfg" = "-" ] || { echo "fake kind: expected --config -" >&2; exit 64; }
+        cat > "$S/config-$name.yaml"
+        mkdir -p "$S/clusters/$name"
+        if [ -f "$S/fail-create" ]; then echo "ERROR: failed to create cluster: failed to init node with kubeadm" >&2; exit 1; fi
+        [ -f "$S/notready" ] && touch "$S/clusters/$name/notready"
+        if [ -n "$kc" ]; then kubeconfig_for "$name" > "$kc"; else mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; fi
+        echo " ✓ Ensuring node image" >&2;;
+      "get kubeconfig")
+        [ -d "$S/clusters/$name" ] || { echo "ERROR: could not locate any control plane nodes for cluster named '$name'" >&2; exit 1; }
+        kubeconfig_for "$name";;
+      "delete cluster")
+        rm -rf "$S/clusters/$name"; echo "Deleting cluster \"$name\" ..." >&2;;
+      "export kubeconfig")
+        mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; echo "Set kubectl context to \"kind-$name\"" >&2;;
+      *) echo "fake kind: unsupported: $sub" >&2; exit 64;;
+    esac
+    """#
+
+    static let kubectl = #"""
+    #!/bin/sh
+    S="$FAKE_STATE"
+    printf '%s\n' "kubectl $*" >> "$S/argv.log"
+    kc=""; ctx=""
+    while [ $# -gt 0 ]; do
+      case "$1" in --kubeconfig) kc="$2"; shift 2;; --context) ctx="$2"; shift 2;; *) break;; esac
+    done
+    [ -n "$kc" ] && [ -r "$kc" ] || { echo "error: kubeconfig '$kc' is not readable" >&2; exit 1; }
+    [ "$1 $2 $3 $4" = "get nodes -o json" ] || { echo "fake kubectl: unsupported: $*" >&2; exit 64; }
+    shift 4
+    while [ $# -gt 0 ]; do
+      case "$1" in --request-timeout) shift 2;; *) echo "fake kubectl: unknown flag $1" >&2; exit 64;; esac
+    done
+    if [ -n "$ctx" ]; then name="${ctx#kind-}"; dir="$S/clusters/$name"; node="$name-control-plane"
+    else dir="$S/k3s"; node="k3s-node"; fi
+    if [ ! -d "$dir" ] || [ -f "$dir/broken" ]; then
+      echo "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?" >&2; exit 1
+    fi
+    if [ -f "$dir/notready" ]; then st=False; r=KubeletNotReady; m="container runtime network not ready"
+    else st=True; r=KubeletReady; m="kubelet is posting ready status"; fi
+    printf '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"status":{"conditions":[{"type":"Ready","status":"%s","reason":"%s","message":"%s"}]}}]}\n' "$node" "$st" "$r" "$m"
+    """#
+
+    /// A stand-in for get.k3s.io: "installs" under $APHEX_HOST_ROOT and logs its environment.
+    static let installer = #"""
+    #!/bin/sh
+    set -e
+    R="$APHEX_HOST_ROOT"
+    printf 'INSTALL_K3S_VERSION=%s INSTALL_K3S_EXEC=%s\n' "$INSTALL_K3S_VERSION" "$INSTALL_K3S_EXEC" >> "$FAKE_STATE/installer.log"
+    mkdir -p "$R/usr/local/bin" "$R/etc/rancher/k3s" "$FAKE_STATE/k3s"
+    printf '#!/bin/sh\necho "k3s version %s (fake)"\n' "$INSTALL_K3S_VERSION" > "$R/usr/local/bin/k3s"
+    printf '#!/bin/sh\nrm -rf "%s/usr/local/bin/k3s" "%s/etc/rancher" "%s/k3s"\nrm -f "$0"\n' "$R" "$R" "$FAKE_STATE" > "$R/usr/local/bin/k3s-uninstall.sh"
+    chmod 755 "$R/usr/local/bin/k3s" "$R/usr/local/bin/k3s-uninstall.sh"
+    umask 077
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    token: FAKE-TOKEN\n' > "$R/etc/rancher/k3s/k3s.yaml"
+    echo "[INFO]  systemd: Starting k3s"
+    """#
+}
+
+/// One black-box world: HOME, a stand-in bin dir, the stand-ins' state and a fake host root.
+final class DriverWorld: @unchecked Sendable {
+    let root: String
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-bb-drivers-\(UUID().uuidString)").path
+        for d in [home, bin, state, hostRoot, tmp] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        for (name, text) in [("kind", DriverStandIns.kind), ("kubectl", DriverStandIns.kubectl)] {
+            try write(bin + "/" + name, text, mode: 0o755)
+        }
+        try write(root + "/install.sh", DriverStandIns.installer, mode: 0o644)
+        // let an unprivileged run (setpriv) traverse to the binary's HOME and files
+        _ = chmod(root, 0o755)
+        _ = chmod(home, 0o777)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    var home: String { root + "/home" }
+    var bin: String { root + "/bin" }
+    var state: String { root + "/state" }
+    var hostRoot: String { root + "/host" }
+    var tmp: String { root + "/tmp" }
+    func kubeconfig(_ name: String) -> String { home + "/.aphex/clusters/\(name)/kubeconfig" }
+
+    func write(_ path: String, _ text: String, mode: Int) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+    func touch(_ rel: String) throws { try write(state + "/" + rel, "", mode: 0o644) }
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// The stand-ins' argv log, one line per command.
+    var log: [String] {
+        (try? String(contentsOfFile: state + "/argv.log", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    }
+    var installerLog: [String] {
+        (try? String(contentsOfFile: state + "/installer.log", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    }
+
+    var env: [String: String] {
+        ["PATH": bin + ":/usr/bin:/bin", "FAKE_STATE": state, "TMPDIR": tmp, "APHEX_HOST_ROOT": hostRoot,
+         "APHEX_K3S_INSTALL_URL": "file://" + root + "/install.sh"]
+    }
+
+    func aphex(_ args: [String]) async throws -> CommandOutput {
+        try await BuiltAphex.run(args, env: env, home: home)
+    }
+
+    /// As an unprivileged user (nobody), through setpriv.
+    func aphexAsNobody(_ args: [String]) async throws -> CommandOutput {
+        var e = env
+        e["HOME"] = home
+        e["NO_COLOR"] = "1"
+        let argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env", "-i"]
+            + e.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [BuiltAphex.path] + args
+        return try await SubprocessRunner().run(Command(argv, timeout: .seconds(60), checkExit: false))
+    }
+}
+
+@Suite(.serialized) struct DriverBlackBoxTests {
+    static let image = KindClusterSpec.defaultNodeImage
+
+    func createLine(_ w: DriverWorld, _ name: String, retain: Bool = false) -> String {
+        "kind create cluster --name \(name) --config - --image \(Self.image) --wait 0s --kubeconfig \(w.kubeconfig(name))"
+            + (retain ? " --retain" : "")
+    }
+
+    @Test func kindCreateThenReuse() async throws {
+        let w = try DriverWorld()
+        let first = try await w.aphex(["kind", "create", "--cluster-name", "bb", "--timeout", "20s"])
+        #expect(first.status == 0, "\(first.stderrText)")
+        #expect(first.stdoutText.contains("kind cluster bb created"))
+        #expect(first.stderrText.contains("Creating kind cluster bb"))
+        #expect(w.log == [
+            "kind version", "kind get clusters", createLine(w, "bb"), "kind get kubeconfig --name bb",
+            "kubectl --kubeconfig \(w.kubeconfig("bb")) --context kind-bb get nodes -o json --request-timeout 10s",
+        ])
+        let config = try String(contentsOfFile: w.state + "/config-bb.yaml", encoding: .utf8)
+        #expect(config.contains("node-labels: \"ingress-ready=true\""))
+        #expect(config.contains("oidc-issuer-url: \"https://dex.home.local\""))
+        #expect(PrivateFiles.mode(w.kubeconfig("bb")) == 0o600)
+        #expect(!w.exists(w.home + "/.kube/config"))
+        #expect(w.exists(w.home + "/.aphex/clusters/bb/cluster.json"))
+
+        let second = try await w.aphex(["kind", "create", "--cluster-name", "bb", "--output", "json"])
+        #expect(second.status == 0, "\(second.stderrText)")
+        let json = try JSON.parse(second.stdoutText)
+        #expect(json["outcome"]?.string == "reused")
+        #expect(json["kubeconfig"]?.string == w.kubeconfig("bb"))
+        #expect(json["context"]?.string == "kind-bb")
+        #expect(w.log.filter { $0.hasPrefix("kind create") }.count == 1)
+    }
+
+    @Test func brokenClusterIsRefusedThenRecreated() async throws {
+        let w = try DriverWorld()
+        try w.touch("clusters/bb/broken")
+        let refused = try await w.aphex(["kind", "create", "--cluster-name", "bb"])
+        #expect(refused.status == 2)
+        #expect(refused.stderrText.contains("--recreate"))
+        #expect(!w.log.contains { $0.hasPrefix("kind create") || $0.hasPrefix("kind delete") })
+        #expect(!w.exists(w.home + "/.aphex"))
+
+        let recreated = try await w.aphex(["kind", "create", "--cluster-name", "bb", "--recreate", "--timeout", "20s"])
+        #expect(recreated.status == 0, "\(recreated.stderrText)")
+        #expect(w.log.contains("kind delete cluster --name bb --kubeconfig \(w.kubeconfig("bb"))"))
+        #expect(w.log.last { $0.hasPrefix("kind create") } == createLine(w, "bb"))
+    }
+
+    @Test func failedCreateIsCleanedUpUnlessRetained() async throws {
+        let w = try DriverWorld()
+        try w.touch("fail-create")
+        let failed = try await w.aphex(["kind", "create", "--cluster-name", "bb"])
+        #expect(failed.status == 1)
+        #expect(failed.stderrText.contains("failed to init node with kubeadm"))
+        #expect(w.log.suffix(2) == [createLine(w, "bb"), "kind delete cluster --name bb --kubeconfig \(w.kubeconfig("bb"))"])
+        #expect(!w.exists(w.state + "/clusters/bb"))
+        #expect(!w.exists(w.home + "/.aphex/clusters/bb"))
+
+        let kept = try await w.aphex(["kind", "create", "--cluster-name", "bb2", "--retain"])
+        #expect(kept.status == 1)
+        #expect(w.log.last == createLine(w, "bb2", retain: true))
+        #expect(w.exists(w.state + "/clusters/bb2"))
+    }
+
+    @Test func deleteAndList() async throws {
+        let w = try DriverWorld()
+        #expect(try await w.aphex(["kind", "create", "--cluster-name", "mine"]).status == 0)
+        try w.touch("clusters/theirs/.keep")
+        let n = w.log.count
+        let list = try await w.aphex(["kind", "list"])
+        #expect(list.status == 0)
+        #expect(Array(w.log[n...]) == ["kind version", "kind get clusters"])
+        let rows = list.stdoutText.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(rows.contains(["mine", "yes", w.kubeconfig("mine")]))
+        #expect(rows.contains(["theirs", "no", "-"]))
+        let listJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
+        let managed = Dictionary(uniqueKeysWithValues: (listJSON["clusters"]?.array ?? []).map { ($0["name"]!.string!, $0["managed"]!.bool!) })
+        #expect(managed == ["mine": true, "theirs": false])
+        // a record whose cluster was deleted behind aphex's back is listed as gone
+        try FileManager.default.removeItem(atPath: w.state + "/clusters/mine")
+        let stale = try await w.aphex(["kind", "list"])
+        #expect(stale.stdoutText.contains("cluster gone"))
+        let staleJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
+        #expect(staleJSON["clusters"]?.array?.first { $0["name"]?.string == "mine" }?["exists"] == .bool(false))
+        try w.touch("clusters/mine/.keep")
+
+        let del = try await w.aphex(["kind", "delete", "--cluster-name", "mine"])
+        #expect(del.status == 0, "\(del.stderrText)")
+        #expect(w.log.last == "kind delete cluster --name mine --kubeconfig \(w.kubeconfig("mine"))")
+        #expect(!w.exists(w.home + "/.aphex/clusters/mine"))
+        #expect(!w.exists(w.state + "/clusters/mine"))
+        let again = try await w.aphex(["kind", "delete", "--cluster-name", "mine"])
+        #expect(again.status == 0)
+        #expect(again.stdoutText.contains("nothing changed"))
+    }
+
+    @Test func nodeWaitTimeoutExits3() async throws {
+        let w = try DriverWorld()
+        try w.touch("notready")
+        let r = try await w.aphex(["kind", "create", "--cluster-name", "slow", "--timeout", "3s"])
+        #expect(r.status == 3)
+        #expect(r.stderrText.contains("slow-control-plane"))
+        #expect(r.stderrText.contains("KubeletNotReady"))
+    }
+
+    @Test func dryRunsRunNothing() async throws {
+        let w = try DriverWorld()
+        let kind = try await w.aphex(["kind", "create", "--cluster-name", "dry", "--workers", "1", "--dry-run"])
+        #expect(kind.status == 0)
+        #expect(kind.stdoutText.contains("kind: Cluster"))
+        #expect(kind.stdoutText.contains("- role: worker"))
+        #expect(kind.stdoutText.contains(createLine(w, "dry")))
+        let kindDel = try await w.aphex(["kind", "delete", "--cluster-name", "dry", "--dry-run", "--output", "json"])
+        #expect(kindDel.status == 0)
+        #expect(try JSON.parse(kindDel.stdoutText)["dryRun"] == .bool(true))
+        let k3s = try await w.aphex(["k3s", "install", "--dry-run", "--disable-traefik"])
+        #expect(k3s.status == 0)
+        #expect(k3s.stdoutText.contains("INSTALL_K3S_EXEC='--write-kubeconfig-mode 0600 --disable traefik'"))
+        let un = try await w.aphex(["k3s", "uninstall", "--dry-run"])
+        #expect(un.status == 0)
+        #expect(w.log.isEmpty)
+        #expect(w.installerLog.isEmpty)
+        #expect(!w.exists(w.home + "/.aphex"))
+        #expect(!w.exists(w.hostRoot + "/usr"))
+    }
+
+    @Test func k3sInstallTwiceStatusAndUninstall() async throws {
+        let w = try DriverWorld()
+        let first = try await w.aphex(["k3s", "install", "--timeout", "20s"])
+        #expect(first.status == 0, "\(first.stderrText)")
+        #expect(w.installerLog == ["INSTALL_K3S_VERSION=v1.31.4+k3s1 INSTALL_K3S_EXEC=--write-kubeconfig-mode 0600"])
+        #expect(w.log == ["kubectl --kubeconfig \(w.kubeconfig("platform-cluster")) get nodes -o json --request-timeout 10s"])
+        #expect(PrivateFiles.mode(w.kubeconfig("platform-cluster")) == 0o600)
+        // no installer left behind in TMPDIR
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)
+
+        let second = try await w.aphex(["k3s", "install", "--output", "json"])
+        #expect(second.status == 0, "\(second.stderrText)")
+        #expect(try JSON.parse(second.stdoutText)["outcome"]?.string == "reused")
+        #expect(w.installerLog.count == 1)
+
+        let n = w.log.count
+        let status = try await w.aphex(["k3s", "status", "--output", "json"])
+        #expect(status.status == 0)
+        #expect(Array(w.log[n...]) == ["kubectl --kubeconfig \(w.hostRoot)/etc/rancher/k3s/k3s.yaml get nodes -o json --request-timeout 10s"])
+        let s = try JSON.parse(status.stdoutText)
+        #expect(s["installed"] == .bool(true) && s["running"] == .bool(true) && s["ready"] == .bool(true))
+
+        let refused = try await w.aphex(["k3s", "uninstall"])
+        #expect(refused.status == 2)
+        #expect(refused.stderrText.contains("--yes"))
+        #expect(w.exists(w.hostRoot + "/usr/local/bin/k3s"))
+
+        let un = try await w.aphex(["k3s", "uninstall", "--yes"])
+        #expect(un.status == 0, "\(un.stderrText)")
+        #expect(!w.exists(w.hostRoot + "/usr/local/bin/k3s"))
+        #expect(!w.exists(w.home + "/.aphex/clusters/platform-cluster"))
+        let after = try await w.aphex(["k3s", "status"])
+        #expect(after.status == 1)
+        #expect(after.stdoutText.contains("installed:  no"))
+    }
+
+    @Test func k3sInstallAsNonRootExits4() async throws {
+        let w = try DriverWorld()
+        let r = try await w.aphexAsNobody(["k3s", "install"])
+        #expect(r.status == 4, "\(r.stderrText)")
+        #expect(r.stderrText.contains("sudo aphex k3s install"))
+        #expect(w.installerLog.isEmpty)
+        #expect(w.log.isEmpty)
+        #expect(!w.exists(w.hostRoot + "/usr"))
+    }
+}

@@ -1,0 +1,206 @@
+import ClusterDrivers
+import Foundation
+import Testing
+import Yams
+@testable import Bootstrap
+
+/// A small in-memory cluster for the secrets tests: a `KubeAPI` (GET/PATCH of Secrets) and a
+/// `CommandRunner` that understands `kubectl ... apply --server-side ... -f -` with the
+/// manifest on stdin. It records every argv, every stdin and every request, and can be told
+/// to die part-way (as a killed run would).
+final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
+    struct Object: Equatable {
+        var data: [String: String]          // base64, as the API stores it
+        var labels: [String: String]
+        var annotations: [String: String]
+        var type: String?
+    }
+    struct Request: Equatable {
+        var method: String
+        var path: String
+        var body: [UInt8]?
+        var contentType: String?
+    }
+
+    private let lock = NSLock()
+    private var objects: [String: Object] = [:]   // "ns/name"
+    private(set) var commands: [Command] = []
+    private(set) var requests: [Request] = []
+    /// Apply only this many documents of the next apply, then fail as a killed kubectl would.
+    var dieAfterDocuments: Int?
+    /// Fail the next PATCH with a transport error (killed between apply and patch).
+    var failNextPatch = false
+    /// Namespaces that exist (apply into another one fails like the API server).
+    var namespaces: Set<String> = ["argocd", "auth-system", "tekton-pipelines", "platform-system", "cert-manager", "kube-system"]
+
+    // MARK: state helpers
+    func put(_ ns: String, _ name: String, plain data: [String: String], annotations: [String: String] = [:]) {
+        lock.lock(); defer { lock.unlock() }
+        objects["\(ns)/\(name)"] = Object(data: data.mapValues { Data($0.utf8).base64EncodedString() },
+                                          labels: [:], annotations: annotations, type: "Opaque")
+    }
+    func object(_ ns: String, _ name: String) -> Object? {
+        lock.lock(); defer { lock.unlock() }
+        return objects["\(ns)/\(name)"]
+    }
+    func value(_ ns: String, _ name: String, _ key: String) -> String? {
+        guard let b64 = object(ns, name)?.data[key], let d = Data(base64Encoded: b64) else { return nil }
+        return String(decoding: d, as: UTF8.self)
+    }
+    /// Every stored plain value, by "ns/name[key]".
+    var allValues: [String: String] {
+        lock.lock(); defer { lock.unlock() }
+        var out: [String: String] = [:]
+        for (id, o) in objects { for (k, v) in o.data { out["\(id)[\(k)]"] = String(decoding: Data(base64Encoded: v)!, as: UTF8.self) } }
+        return out
+    }
+    var argvs: [[String]] { lock.lock(); defer { lock.unlock() }; return commands.map(\.argv) }
+
+    // MARK: KubeAPI
+    func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? {
+        getSync(ref, namespace: namespace, name: name)
+    }
+    private func getSync(_ ref: ResourceRef, namespace: String?, name: String) -> JSON? {
+        lock.lock(); defer { lock.unlock() }
+        requests.append(Request(method: "GET", path: ref.path(namespace: namespace, name: name)))
+        guard ref == .secrets, let ns = namespace, let o = objects["\(ns)/\(name)"] else { return nil }
+        var obj: JSON = ["apiVersion": "v1", "kind": "Secret",
+                         "metadata": ["name": .string(name), "namespace": .string(ns),
+                                      "labels": .object(o.labels.mapValues { .string($0) }),
+                                      "annotations": .object(o.annotations.mapValues { .string($0) })],
+                         "data": .object(o.data.mapValues { .string($0) })]
+        if let t = o.type { obj["type"] = .string(t) }
+        return obj
+    }
+
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+        ["items": []]
+    }
+
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+        try requestSync(method, path: path, body: body, contentType: contentType)
+    }
+    private func requestSync(_ method: String, path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {
+        lock.lock(); defer { lock.unlock() }
+        requests.append(Request(method: method, path: path, body: body, contentType: contentType))
+        guard method == "PATCH" else { return HTTPResponse(status: 405) }
+        if failNextPatch {
+            failNextPatch = false
+            throw KubeAPIError.transport(.connectionReset(path))
+        }
+        // /api/v1/namespaces/NS/secrets/NAME?fieldManager=aphex
+        let parts = path.split(separator: "?")[0].split(separator: "/").map(String.init)
+        guard parts.count == 6, parts[4] == "secrets" else { return HTTPResponse(status: 404) }
+        let id = "\(parts[3])/\(parts[5])"
+        guard var o = objects[id] else {
+            return HTTPResponse(status: 404, body: Array(#"{"kind":"Status","message":"secrets \"\#(parts[5])\" not found"}"#.utf8))
+        }
+        guard contentType == "application/merge-patch+json", let body,
+              let patch = try? JSON.parse(body), let data = patch["data"]?.object else { return HTTPResponse(status: 400) }
+        for (k, v) in data { o.data[k] = v.string }
+        objects[id] = o
+        return HTTPResponse(status: 200, body: Array("{}".utf8))
+    }
+
+    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+        AsyncThrowingStream { $0.finish() }
+    }
+
+    // MARK: CommandRunner (kubectl apply --server-side -f -)
+    func run(_ command: Command) async throws -> CommandOutput {
+        try runSync(command)
+    }
+    private func runSync(_ command: Command) throws -> CommandOutput {
+        lock.lock(); defer { lock.unlock() }
+        commands.append(command)
+        let argv = command.argv
+        guard argv.first == "kubectl", argv.contains("apply"), argv.contains("--server-side"),
+              argv.suffix(2) == ["-f", "-"], let stdin = command.stdin else {
+            throw CommandError(argv: argv, reason: .exited(1), stderr: "fake: unsupported command")
+        }
+        let docs = try Yams.load_all(yaml: String(decoding: stdin, as: UTF8.self))
+        var applied = 0
+        for case let doc as [String: Any] in docs {
+            if let limit = dieAfterDocuments, applied >= limit {
+                dieAfterDocuments = nil
+                throw CommandError(argv: argv, reason: .exited(137), stderr: "Killed")
+            }
+            let meta = doc["metadata"] as! [String: Any]
+            let ns = meta["namespace"] as! String, name = meta["name"] as! String
+            guard namespaces.contains(ns) else {
+                throw CommandError(argv: argv, reason: .exited(1), stderr: "Error from server (NotFound): namespaces \"\(ns)\" not found")
+            }
+            var o = objects["\(ns)/\(name)"] ?? Object(data: [:], labels: [:], annotations: [:], type: nil)
+            if let t = doc["type"] as? String {
+                if let old = o.type, old != t { throw CommandError(argv: argv, reason: .exited(1), stderr: "type is immutable") }
+                o.type = t
+            }
+            for (k, v) in (doc["data"] as? [String: Any]) ?? [:] { o.data[k] = v as? String }
+            for (k, v) in (meta["labels"] as? [String: Any]) ?? [:] { o.labels[k] = v as? String }
+            for (k, v) in (meta["annotations"] as? [String: Any]) ?? [:] { o.annotations[k] = v as? String }
+            objects["\(ns)/\(name)"] = o
+            applied += 1
+        }
+        return CommandOutput(status: 0, stdout: "applied \(applied)\n")
+    }
+}
+
+/// Collects reporter events (stderr) for assertions.
+final class SecretsTestReporter: Reporter, @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ReportEvent] = []
+    func emit(_ event: ReportEvent) { lock.lock(); events.append(event); lock.unlock() }
+    var lines: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return events.map { e in
+            switch e {
+            case .log(let level, let m): return "\(level.rawValue): \(m)"
+            case .stepStarted(_, let t): return "start: \(t)"
+            case .stepFinished(_, let t, let o, _, let d): return "finish: \(t) \(o.rawValue) \(d ?? "")"
+            case .table(_, let c, let r): return "table: \(c) \(r)"
+            }
+        }
+    }
+    var warnings: [String] { lines.filter { $0.hasPrefix("warning: ") } }
+}
+
+struct FixedClock: TimeSource {
+    func now() -> Duration { .zero }
+    func sleep(for duration: Duration) async throws {}
+    func wallNow() -> Date { Date(timeIntervalSince1970: 1_790_000_000) }
+}
+
+struct UnusedTransport: HTTPTransport {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse { fatalError("unmocked HTTP transport") }
+    func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int { fatalError("unmocked HTTP transport") }
+}
+
+func secretsTestContext(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter = SecretsTestReporter(),
+                        output: BufferWriter = BufferWriter(), format: OutputFormat = .text,
+                        environment: [String: String] = ["HOME": "/nonexistent"], context: String? = nil) -> AppContext {
+    let host = HostContext(runner: cluster, reporter: reporter, clock: FixedClock(), environment: environment,
+                           homeDirectory: "/nonexistent", makeTransport: { _ in UnusedTransport() })
+    return AppContext(host: host, output: output, format: format,
+                      target: ClusterTarget(clusterName: "platform-cluster", kubeconfig: "/tmp/kc", context: context))
+}
+
+@Suite struct SecretsFakeClusterTests {
+    @Test func fakeAppliesManifestsAndPatches() async throws {
+        let c = FakeSecretCluster()
+        _ = try await c.run(Command(["kubectl", "apply", "--server-side", "-f", "-"], stdinText: """
+            apiVersion: v1
+            kind: Secret
+            metadata:
+              name: "a"
+              namespace: "argocd"
+            data:
+              "k": "dg=="
+            """))
+        #expect(c.value("argocd", "a", "k") == "v")
+        let r = try await c.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/a", body: Array(#"{"data":{"x":"eQ=="}}"#.utf8),
+                                    contentType: "application/merge-patch+json")
+        #expect(r.status == 200 && c.value("argocd", "a", "x") == "y" && c.value("argocd", "a", "k") == "v")
+        #expect(try await c.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/none", body: [], contentType: "application/merge-patch+json").status == 404)
+    }
+}

@@ -1,0 +1,264 @@
+import Bootstrap
+import ClusterDrivers
+import Foundation
+import Testing
+
+/// The waiter on in-process scenarios with a virtual clock (sleeps advance time at once).
+@Suite struct WaitTests {
+    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: EventRecorder = EventRecorder(),
+             format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (ClusterDrivers.ExitStatus?, AphexError?) {
+        let ctx = testContext(clock: k.clock, reporter: reporter, format: format, output: output)
+        var o = WaitOptions()
+        o.timeout = .milliseconds(Int64(timeout * 1000))
+        o.wave = wave
+        do {
+            return (try await Commands.wait(ctx, o, api: k), nil)
+        } catch let e as AphexError {
+            return (nil, e)
+        }
+    }
+
+    @Test func happyPlatformConvergesWaveByWaveWithTimings() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let reporter = EventRecorder()
+        let output = BufferWriter()
+        let (status, error) = try await run(k, reporter: reporter, output: output)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        // Converged right after the last wave (t=20 s), not much later.
+        #expect(k.clock.now() >= .seconds(20) && k.clock.now() <= .seconds(22))
+        let waveSteps = reporter.events.compactMap { e -> String? in
+            if case .stepFinished(let id, _, _, _, _) = e, id.hasPrefix("wave-") { return id } else { return nil }
+        }
+        #expect(waveSteps == ["wave-0", "wave-3", "wave-10", "wave-15", "wave-20", "wave-30"])
+        #expect(output.text.contains("Converged in"))
+        #expect(output.text.contains("cert-manager"))
+        // The webhook proof and the token check ran and passed.
+        #expect(reporter.events.contains { if case .stepFinished(let id, _, .done, _, _) = $0 { return id == "cert-manager-webhook" } else { return false } })
+        #expect(reporter.events.contains { if case .stepFinished(let id, _, .done, _, _) = $0 { return id == "authentik-token" } else { return false } })
+        // The token never shows up in anything reported or written.
+        let all = reporter.events.map { "\($0)" }.joined() + output.text
+        #expect(!all.contains(PlatformFixture.token))
+        // Live table rows were emitted with the five columns.
+        let table = reporter.events.last { if case .table = $0 { return true } else { return false } }
+        if case .table(_, let columns, let rows)? = table {
+            #expect(columns == ["WAVE", "APPS", "SYNC", "HEALTH", "ELAPSED"])
+            #expect(rows.count == 6)
+        } else { Issue.record("no table") }
+    }
+
+    @Test func webhookReadinessIsDetectedWithinASecondOrTwo() async throws {
+        // Every app is converged at 9 s; the caBundle lands at 12.5 s: that is the final transition.
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 1, 3: 2, 10: 9, 15: 9, 20: 9, 30: 9], caBundleInjectedAt: 12.5)
+        let (status, _) = try await run(k)
+        #expect(status == .ok)
+        #expect(k.clock.now() >= .milliseconds(12500) && k.clock.now() <= .milliseconds(14500), "\(k.clock.now())")
+    }
+
+    @Test func requestRateStaysLowWhileWaiting() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 3, 3: 5, 10: 9, 15: 12, 20: 16, 30: 290])
+        _ = try await run(k, timeout: 600)
+        let seconds = k.clock.now().seconds
+        #expect(seconds >= 290)
+        #expect(Double(k.requestCount) / seconds <= 2.0, "\(k.requestCount) requests in \(seconds)s")
+    }
+
+    @Test func pollingFallbackWhenWatchIsUnsupported() async throws {
+        let k = FakeKube(clock: TestClock())
+        k.supportsWatch = false
+        PlatformFixture.install(k)
+        let (status, _) = try await run(k)
+        #expect(status == .ok)
+        let lists = k.requests.filter { $0.hasPrefix("LIST /apis/argoproj.io") }.count
+        #expect(lists <= Int(k.clock.now().seconds) + 2, "polls at most once a second: \(lists) lists")
+    }
+
+    @Test func jsonOutputIsADocumentWithTheResult() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let output = BufferWriter()
+        let (status, _) = try await run(k, format: .json, output: output)
+        #expect(status == .ok)
+        let doc = try JSON.parse(output.text)
+        #expect(doc["outcome"]?.string == "converged")
+        #expect(doc["schemaVersion"]?.int == 1)
+        #expect(doc[path: "result", "waves"]?.array?.count == 6)
+        #expect(doc[path: "result", "webhook", "ready"]?.bool == true)
+    }
+
+    @Test func degradedAfterHealthyExitsOneAtOnce() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 2])
+        k.at(6) { k in
+            var a = Obj.app("ingress-controller", wave: "0", sync: "Synced", health: "Degraded")
+            a.set(["status", "health", "message"], to: "Deployment ingress-nginx-controller: CrashLoopBackOff")
+            a.set(["status", "resources"], to: [["kind": "Deployment", "namespace": "ingress-nginx", "name": "ingress-nginx-controller",
+                                                 "health": ["status": "Degraded", "message": "Deployment exceeded its progress deadline"]]])
+            k.put(.applications, a)
+            k.put(.deployments, Obj.deployment("ingress-nginx", "ingress-nginx-controller", ready: 0))
+            k.put(.pods, Obj.pod("ingress-nginx", "ingress-nginx-controller-5d8", labels: ["app": "ingress-nginx-controller"],
+                                 waiting: ("CrashLoopBackOff", "back-off 5m0s restarting failed container=controller"), restarts: 7))
+        }
+        k.handlers.append(("/api/v1/namespaces/ingress-nginx/pods/ingress-nginx-controller-5d8/log", { _, _, _ in
+            HTTPResponse(status: 200, body: Array("line1\nline2\nF1124 fatal: cannot bind :80\n".utf8))
+        }))
+        let (status, error) = try await run(k, timeout: 600)
+        #expect(status == nil)
+        #expect(error?.status == .failed)
+        #expect(k.clock.now() <= .seconds(8), "failed at once, not at the timeout")
+        let text = error?.description ?? ""
+        #expect(text.contains("ingress-controller"))
+        #expect(text.contains("Degraded after having been Healthy"))
+        #expect(text.contains("CrashLoopBackOff"))
+        #expect(text.contains("fatal: cannot bind :80"))
+    }
+
+    @Test func stuckCABundleTimesOutNamingIt() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, caBundleInjectedAt: nil)
+        k.put(.pods, Obj.pod("cert-manager", "cert-manager-cainjector-7d9", labels: ["app.kubernetes.io/component": "cainjector"],
+                             waiting: ("CrashLoopBackOff", "back-off 2m40s"), restarts: 6))
+        let (status, error) = try await run(k, timeout: 60)
+        #expect(status == nil)
+        #expect(error?.status == .timeout)
+        let text = error?.description ?? ""
+        #expect(text.contains("wave 10"))
+        #expect(text.contains("CA bundle not injected"))
+        #expect(text.contains("cert-manager-cainjector-7d9: CrashLoopBackOff"))
+        #expect(k.clock.now() >= .seconds(60) && k.clock.now() <= .seconds(62))
+        #expect(Double(k.requestCount) / 60 <= 2.0, "a stuck webhook costs at most ~2 requests/second: \(k.requestCount) in 60 s")
+    }
+
+    @Test func imagePullTimesOutNamingTheImage() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 2, 3: 3])
+        var auth = Obj.app("auth", wave: "10", sync: "Synced", health: "Progressing")
+        auth.set(["status", "resources"], to: [["kind": "Deployment", "namespace": "auth-system", "name": "authentik-server",
+                                                "health": ["status": "Progressing", "message": "Waiting for rollout to finish: 0 of 1 updated replicas are available..."]],
+                                               ["kind": "ConfigMap", "namespace": "auth-system", "name": "cfg"]])
+        k.put(.applications, auth)
+        k.put(.deployments, Obj.deployment("auth-system", "authentik-server", ready: 0, labels: ["app.kubernetes.io/name": "authentik", "app.kubernetes.io/component": "server"]))
+        k.put(.pods, Obj.pod("auth-system", "authentik-server-6f7", labels: ["app.kubernetes.io/name": "authentik", "app.kubernetes.io/component": "server"],
+                             waiting: ("ImagePullBackOff", "Back-off pulling image \"ghcr.io/goauthentik/server:2099.1\""), image: "ghcr.io/goauthentik/server:2099.1", phase: "Pending"))
+        k.put(.events, ["metadata": ["name": "e1", "namespace": "auth-system"], "type": "Warning", "reason": "Failed", "count": 5,
+                        "involvedObject": ["kind": "Pod", "name": "authentik-server-6f7"], "lastTimestamp": "2026-11-24T10:00:00Z",
+                        "message": "Failed to pull image \"ghcr.io/goauthentik/server:2099.1\": not found"])
+        let (_, error) = try await run(k, timeout: 90)
+        #expect(error?.status == .timeout)
+        let text = error?.description ?? ""
+        #expect(text.contains("ImagePullBackOff, image ghcr.io/goauthentik/server:2099.1"))
+        #expect(text.contains("Failed Pod/authentik-server-6f7"))
+        #expect(text.contains("Application auth (wave 10)"))
+        #expect(text.contains("cannot be pulled"), "a hint names the fix")
+    }
+
+    @Test func apiFaultsAtTwentyPercentStillConverge() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        var rng = SeededRandom(seed: 42)
+        let draws = (0..<5000).map { _ in rng.next() % 100 < 20 }
+        k.fault = { n, _ in
+            guard draws[n % draws.count] else { return nil }
+            return n % 2 == 0 ? .server(status: 503, message: "the server is currently unable to handle the request")
+                              : .transport(.connectionReset("https://127.0.0.1:6443"))
+        }
+        let reporter = EventRecorder()
+        let (status, error) = try await run(k, reporter: reporter)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        #expect(k.clock.now() <= .seconds(40))
+        // Retried quietly: no warning for short blips.
+        #expect(!reporter.logs.contains { $0.contains("has not answered") })
+    }
+
+    @Test func apiDownForTwentySecondsRecovers() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 3, 3: 5, 10: 9, 15: 12, 20: 16, 30: 35])
+        k.at(15) { $0.dropWatches(with: KubeAPIError.transport(.connectionRefused("https://127.0.0.1:6443"))) }
+        k.fault = { _, now in
+            now >= .seconds(15) && now < .seconds(35) ? .transport(.connectionRefused("https://127.0.0.1:6443")) : nil
+        }
+        let reporter = EventRecorder()
+        let (status, error) = try await run(k, timeout: 120, reporter: reporter)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        #expect(k.clock.now() >= .seconds(35) && k.clock.now() <= .seconds(40), "recovered within the backoff after the API returned")
+        #expect(reporter.logs.contains { $0.contains("has not answered") })
+        #expect(reporter.logs.contains { $0.contains("answering again") })
+    }
+
+    @Test func apiDownUntilTheTimeoutSaysSo() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        k.fault = { _, _ in .transport(.connectionRefused("https://127.0.0.1:6443")) }
+        let (_, error) = try await run(k, timeout: 30)
+        #expect(error?.status == .timeout)
+        #expect(error?.message.contains("has not answered") == true)
+    }
+
+    @Test func credentialsRejectedFailsAtOnce() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        k.fault = { _, _ in .unauthorized("Unauthorized") }
+        let (_, error) = try await run(k, timeout: 300)
+        #expect(error?.status == .failed)
+        #expect(error?.message.contains("refused aphex's credentials") == true)
+        #expect(k.clock.now() < .seconds(2))
+    }
+
+    @Test func authentikRejectingTheTokenIsAFailure() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, authAccepts: false)
+        let (_, error) = try await run(k, timeout: 300)
+        #expect(error?.status == .failed)
+        #expect(error?.description.contains("rejected the bootstrap-token with HTTP 403") == true)
+        #expect(error?.description.contains(PlatformFixture.token) == false)
+        #expect(k.clock.now() < .seconds(60))
+    }
+
+    @Test func unreachableAuthentikIsUnverifiedAndDoesNotBlock() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        k.handlers.removeAll { $0.prefix.contains("authentik-server") }
+        k.handlers.append(("/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/", { _, _, _ in
+            HTTPResponse(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available for service \"authentik-server\""}"#.utf8))
+        }))
+        let reporter = EventRecorder()
+        let (status, _) = try await run(k, reporter: reporter)
+        #expect(status == .ok)
+        #expect(reporter.logs.contains { $0.contains("Could not verify Authentik's bootstrap-token") })
+    }
+
+    @Test func waveLimitStopsEarly() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k, convergeAt: [0: 3, 3: 5])
+        let (status, _) = try await run(k, timeout: 60, wave: 3)
+        #expect(status == .ok)
+        #expect(k.clock.now() <= .seconds(6))
+    }
+
+    @Test func watchExpiryReListsAndKeepsGoing() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        k.at(4) { $0.dropWatches(with: KubeAPIError.gone("too old resource version")) }
+        k.at(10) { $0.dropWatches() }
+        let (status, _) = try await run(k)
+        #expect(status == .ok)
+        #expect(k.requests.filter { $0.hasPrefix("WATCH") }.count >= 3)
+    }
+}
+
+/// xorshift64: reproducible fault patterns.
+struct SeededRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed == 0 ? 0x9E3779B97F4A7C15 : seed }
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+}

@@ -1,0 +1,374 @@
+import Foundation
+import Testing
+@testable import ClusterDrivers
+
+@Suite struct CurlTransportTests {
+    @Test func getCapturesStatusLowerCasedHeadersAndBody() async throws {
+        let server = try TestHTTPServer { req in
+            .full(status: 200, headers: ["X-Echo-Path": req.target, "Content-Type": "text/plain"],
+                  body: Array("hello \(req.method)".utf8))
+        }
+        defer { server.stop() }
+        let t = CurlTransport()
+        let r = try await t.send(HTTPRequest(url: server.baseURL + "/a/b?x=1"))
+        #expect(r.status == 200)
+        #expect(r.text == "hello GET")
+        #expect(r.headers["x-echo-path"] == "/a/b?x=1")
+        #expect(r.headers["content-type"] == "text/plain")
+        #expect(r.headers["X-Echo-Path"] == nil)
+    }
+
+    @Test func nonSuccessStatusIsAResponseNotAnError() async throws {
+        let server = try TestHTTPServer { _ in .text(503, "busy") }
+        defer { server.stop() }
+        let r = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/"))
+        #expect(r.status == 503)
+        #expect(r.text == "busy")
+    }
+
+    @Test func tenRequestsOpenOneConnection() async throws {
+        let server = try TestHTTPServer { _ in .text(200, "ok") }
+        defer { server.stop() }
+        let t = CurlTransport()
+        for i in 0..<10 {
+            let r = try await t.send(HTTPRequest(url: server.baseURL + "/r\(i)"))
+            #expect(r.status == 200)
+        }
+        #expect(t.connectionsOpened == 1)
+        #expect(t.requestCount == 10)
+        #expect(server.connections == 1)
+        #expect(server.requests.count == 10)
+    }
+
+    @Test func recoversWhenTheServerGoesAwayAndComesBack() async throws {
+        let first = try TestHTTPServer { _ in .text(200, "one") }
+        let port = first.port
+        let t = CurlTransport()
+        for _ in 0..<3 { #expect(try await t.send(HTTPRequest(url: first.baseURL + "/")).text == "one") }
+        first.stop()
+        #expect(await first.waitUntilIdle())
+        // Down: the kept-alive connection is dead and nobody listens.
+        await #expect(throws: TransportError.self) { _ = try await t.send(HTTPRequest(url: "http://127.0.0.1:\(port)/")) }
+        // Back on the same port: the same transport reconnects.
+        var second: TestHTTPServer? = nil
+        for _ in 0..<50 where second == nil {
+            second = try? TestHTTPServer(port: port) { _ in .text(200, "two") }
+            if second == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let back = try #require(second)
+        defer { back.stop() }
+        #expect(try await t.send(HTTPRequest(url: back.baseURL + "/")).text == "two")
+        #expect(try await t.send(HTTPRequest(url: back.baseURL + "/")).text == "two")
+        #expect(back.connections == 1)
+    }
+
+    @Test func withoutReuseEachRequestConnectsAgain() async throws {
+        let server = try TestHTTPServer { _ in .text(200, "ok") }
+        defer { server.stop() }
+        let t = CurlTransport(reuseConnections: false)
+        for _ in 0..<5 { _ = try await t.send(HTTPRequest(url: server.baseURL + "/")) }
+        #expect(t.connectionsOpened == 5)
+        #expect(server.connections == 5)
+    }
+
+    @Test func followsRedirectsAndKeepsFinalHeaders() async throws {
+        let server = try TestHTTPServer { req in
+            switch req.path {
+            case "/old": return .full(status: 302, headers: ["Location": "/mid", "X-Hop": "1"], body: [])
+            case "/mid": return .full(status: 301, headers: ["Location": "/new"], body: [])
+            case "/new": return .full(status: 200, headers: ["X-Final": "yes"], body: Array("manifest".utf8))
+            default: return .text(404, "no")
+            }
+        }
+        defer { server.stop() }
+        let r = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/old"))
+        #expect(r.status == 200)
+        #expect(r.text == "manifest")
+        #expect(r.headers["x-final"] == "yes")
+        #expect(r.headers["x-hop"] == nil)
+        #expect(server.requests.map(\.path) == ["/old", "/mid", "/new"])
+    }
+
+    @Test func bearerTokenIsNotForwardedToAnotherHostOnRedirect() async throws {
+        let box = CurlCollected<Int>()
+        let server = try TestHTTPServer { req in
+            if req.path == "/start" {
+                return .full(status: 302, headers: ["Location": "http://localhost:\(box.values.first ?? 0)/other"], body: [])
+            }
+            return .text(200, req.headers["authorization"] ?? "none")
+        }
+        defer { server.stop() }
+        box.append(server.port)
+        let t = CurlTransport(tls: TLSOptions(bearerToken: "secret-token"))
+        let same = try await t.send(HTTPRequest(url: server.baseURL + "/other"))
+        #expect(same.text == "Bearer secret-token")
+        let moved = try await t.send(HTTPRequest(url: server.baseURL + "/start"))
+        #expect(moved.status == 200)
+        #expect(moved.text == "none")  // 127.0.0.1 -> localhost is another host: no token
+    }
+
+    @Test func redirectLoopIsAnError() async throws {
+        let server = try TestHTTPServer { req in
+            .full(status: 302, headers: ["Location": req.path == "/a" ? "/b" : "/a"], body: [])
+        }
+        defer { server.stop() }
+        await #expect(throws: TransportError.self) {
+            _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/a"))
+        }
+        #expect(server.requests.count == 11)  // the first + 10 followed
+    }
+
+    @Test func sendsBodiesMethodsHeadersAndBearerToken() async throws {
+        let server = try TestHTTPServer { req in
+            let echo = "\(req.method) \(req.headers["content-type"] ?? "-") \(req.headers["authorization"] ?? "-") \(req.headers["x-custom"] ?? "-") \(String(decoding: req.body, as: UTF8.self))"
+            return .text(200, echo)
+        }
+        defer { server.stop() }
+        let t = CurlTransport(tls: TLSOptions(bearerToken: "s3cr3t"))
+        let post = try await t.send(HTTPRequest(method: "POST", url: server.baseURL + "/p", body: Array(#"{"a":1}"#.utf8)))
+        #expect(post.text == #"POST application/json Bearer s3cr3t - {"a":1}"#)
+        let patch = try await t.send(HTTPRequest(method: "PATCH", url: server.baseURL + "/p",
+                                                 headers: ["Content-Type": "application/merge-patch+json", "X-Custom": "v"],
+                                                 body: Array(#"{"b":2}"#.utf8)))
+        #expect(patch.text == #"PATCH application/merge-patch+json Bearer s3cr3t v {"b":2}"#)
+        let put = try await t.send(HTTPRequest(method: "PUT", url: server.baseURL + "/p", body: Array("x".utf8)))
+        #expect(put.text == "PUT application/json Bearer s3cr3t - x")
+        // A GET after bodies on the same handle carries no stale body or method.
+        let get = try await t.send(HTTPRequest(url: server.baseURL + "/p"))
+        #expect(get.text == "GET - Bearer s3cr3t - ")
+        let delete = try await t.send(HTTPRequest(method: "DELETE", url: server.baseURL + "/p"))
+        #expect(delete.text.hasPrefix("DELETE "))
+        #expect(t.connectionsOpened == 1)
+    }
+
+    @Test func streamDeliversChunksAsTheyArrive() async throws {
+        let parts = (0..<4).map { Array("{\"n\":\($0)}\n".utf8) }
+        let server = try TestHTTPServer { _ in .chunked(status: 200, parts: parts, gap: .milliseconds(150)) }
+        defer { server.stop() }
+        let arrivals = CurlCollected<(Duration, [UInt8])>()
+        let start = ContinuousClock.now
+        let status = try await CurlTransport().stream(HTTPRequest(url: server.baseURL + "/watch")) { bytes in
+            arrivals.append((ContinuousClock.now - start, bytes))
+            return true
+        }
+        let total = ContinuousClock.now - start
+        #expect(status == 200)
+        let got = arrivals.values
+        #expect(got.flatMap(\.1) == parts.flatMap { $0 })
+        #expect(got.count >= 4)
+        // The first event is delivered long before the stream ends (streaming, not buffering).
+        #expect(got[0].0 < total - .milliseconds(300))
+    }
+
+    @Test func streamStopsWhenConsumerReturnsFalse() async throws {
+        let server = try TestHTTPServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(20)) }
+        defer { server.stop() }
+        let count = CurlCollected<Int>()
+        let status = try await CurlTransport().stream(HTTPRequest(url: server.baseURL + "/w")) { _ in
+            count.append(1)
+            return count.values.count < 3
+        }
+        #expect(status == 200)
+        #expect(count.values.count == 3)
+    }
+
+    @Test func cancellingTheTaskEndsTheStream() async throws {
+        let server = try TestHTTPServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(400)) }
+        defer { server.stop() }
+        let t = CurlTransport()
+        let chunks = CurlCollected<Int>()
+        let task = Task {
+            try await t.stream(HTTPRequest(url: server.baseURL + "/w")) { _ in chunks.append(1); return true }
+        }
+        // Cancel once the transfer is streaming (the first chunk arrived).
+        let ready = ContinuousClock.now + .seconds(5)
+        while chunks.values.isEmpty && ContinuousClock.now < ready { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!chunks.values.isEmpty)
+        let start = ContinuousClock.now
+        task.cancel()
+        let result = await task.result
+        let latency = ContinuousClock.now - start
+        #expect(throws: CancellationError.self) { try result.get() }
+        // The caller is resumed at once (a few ms on a quiet machine); not asserted, because
+        // CPU-bound tests elsewhere in the package can hold both cooperative threads for seconds.
+        print("cancel-to-resume latency: \(formatDuration(latency))")
+        // ...and the libcurl transfer itself is aborted shortly after (progress callback).
+        let deadline = ContinuousClock.now + .seconds(3)
+        while t.requestCount == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(t.requestCount == 1)
+        #expect(await server.waitUntilIdle())  // the server saw the connection close
+    }
+
+    @Test func concurrentRequestsUseSeparateHandles() async throws {
+        let server = try TestHTTPServer { req in
+            req.path == "/watch" ? .chunked(status: 200, parts: [Array("a".utf8), Array("b".utf8)], gap: .milliseconds(300))
+                                 : .text(200, "ok")
+        }
+        defer { server.stop() }
+        let t = CurlTransport()
+        async let watched = t.stream(HTTPRequest(url: server.baseURL + "/watch")) { _ in true }
+        try await Task.sleep(for: .milliseconds(50))
+        for _ in 0..<3 { #expect(try await t.send(HTTPRequest(url: server.baseURL + "/get")).status == 200) }
+        #expect(try await watched == 200)
+    }
+
+    @Test func connectionRefusedIsTyped() async throws {
+        let port = TestHTTPServer.closedPort()
+        do {
+            _ = try await CurlTransport().send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+            Issue.record("expected an error")
+        } catch let e as TransportError {
+            guard case .connectionRefused(let m) = e else { Issue.record("got \(e)"); return }
+            #expect(m.contains("127.0.0.1:\(port)"))
+        }
+    }
+
+    @Test func wholeRequestTimeoutIsTyped() async throws {
+        let server = try TestHTTPServer { _ in .stall(.seconds(3), then: Array("late".utf8)) }
+        defer { server.stop() }
+        let start = ContinuousClock.now
+        do {
+            _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/slow", timeout: .milliseconds(300)))
+            Issue.record("expected a timeout")
+        } catch let e as TransportError {
+            guard case .timedOut = e else { Issue.record("got \(e)"); return }
+        }
+        // The typed error is the proof: a missed timeout returns "late" after 3 s, no error.
+        _ = start
+    }
+
+    @Test func serverClosingWithoutAnswerIsConnectionReset() async throws {
+        let server = try TestHTTPServer { _ in .close }
+        defer { server.stop() }
+        do {
+            _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/"))
+            Issue.record("expected an error")
+        } catch let e as TransportError {
+            guard case .connectionReset = e else { Issue.record("got \(e)"); return }
+        }
+    }
+
+    @Test func errorsNeverCarryTheQueryOrToken() async throws {
+        let port = TestHTTPServer.closedPort()
+        do {
+            _ = try await CurlTransport(tls: TLSOptions(bearerToken: "tok-123"))
+                .send(HTTPRequest(url: "http://u:pw@127.0.0.1:\(port)/x?token=abc"))
+            Issue.record("expected an error")
+        } catch {
+            let text = String(describing: error)
+            #expect(!text.contains("abc"))
+            #expect(!text.contains("tok-123"))
+            #expect(!text.contains("pw"))
+        }
+    }
+
+    @Test func curlErrorMapping() {
+        #expect(CurlTransport.mapError(rawCode: 6, detail: "x", url: "u") == .dns("u (x)"))
+        if case .tls = CurlTransport.mapError(rawCode: 60, detail: "bad", url: "u") {} else { Issue.record("60 -> tls") }
+        if case .tls = CurlTransport.mapError(rawCode: 56, detail: "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required", url: "u") {} else { Issue.record("alert -> tls") }
+        if case .connectionReset = CurlTransport.mapError(rawCode: 56, detail: "Connection reset by peer", url: "u") {} else { Issue.record("56 -> reset") }
+        if case .timedOut = CurlTransport.mapError(rawCode: 28, detail: "t", url: "u") {} else { Issue.record("28 -> timedOut") }
+    }
+
+    // MARK: TLS (a server that requires a client certificate, as kind's API server does)
+
+    @Test func mutualTLSWithInMemoryBlobs() async throws {
+        #expect(CurlTransport.supportsInMemoryCA, "\(CurlTransport.versionDescription) lacks CURLOPT_CAINFO_BLOB")
+        let pki = try await TestPKI.create()
+        defer { pki.remove() }
+        let server = try await TestTLSServer.start(pki: pki)
+        defer { server.stop() }
+
+        // With the client certificate: success, verified against the in-memory CA.
+        let good = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                                                 clientKeyPEM: try pki.bytes("client.key")))
+        let r = try await good.send(HTTPRequest(url: server.url, timeout: .seconds(10)))
+        #expect(r.status == 200)
+        #expect(r.text.contains("kubernetes-admin") || r.text.contains("Ciphers") || r.text.contains("s_server"))
+
+        // Without it: the server refuses.
+        let noCert = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt")))
+        do {
+            _ = try await noCert.send(HTTPRequest(url: server.url, timeout: .seconds(10)))
+            Issue.record("a request without a client certificate succeeded")
+        } catch let e as TransportError {
+            switch e {
+            case .tls, .connectionReset: break
+            default: Issue.record("unexpected \(e)")
+            }
+        }
+
+        // A CA that did not sign the server certificate: TLS verification error.
+        let wrongCA = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("other-ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                                                    clientKeyPEM: try pki.bytes("client.key")))
+        do {
+            _ = try await wrongCA.send(HTTPRequest(url: server.url, timeout: .seconds(10)))
+            Issue.record("a wrong CA was accepted")
+        } catch let e as TransportError {
+            guard case .tls = e else { Issue.record("expected .tls, got \(e)"); return }
+        }
+
+        // insecure-skip-tls-verify with the client certificate: accepted without any CA.
+        let insecure = CurlTransport(tls: TLSOptions(clientCertPEM: try pki.bytes("client.crt"),
+                                                     clientKeyPEM: try pki.bytes("client.key"), insecureSkipVerify: true))
+        #expect(try await insecure.send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
+    }
+
+    // MARK: micro-benchmark (a figure, not an assertion)
+
+    @Test func benchmarkKeepAliveVersusNewConnections() async throws {
+        let server = try TestHTTPServer { _ in .json(200, #"{"kind":"Status"}"#) }
+        defer { server.stop() }
+        let url = server.baseURL + "/api"
+        func run(_ t: CurlTransport) async throws -> Duration {
+            let start = ContinuousClock.now
+            for _ in 0..<100 { _ = try await t.send(HTTPRequest(url: url)) }
+            return ContinuousClock.now - start
+        }
+        // Alternate three rounds of each (other tests run in parallel); report the best round.
+        let warm = CurlTransport()
+        _ = try await warm.send(HTTPRequest(url: url))
+        var keepAlive: [Duration] = [], fresh: [Duration] = []
+        for _ in 0..<3 {
+            keepAlive.append(try await run(warm))
+            fresh.append(try await run(CurlTransport(reuseConnections: false)))
+        }
+        print("BENCH curl 100 sequential GETs (plain HTTP, loopback, best of 3): keep-alive \(formatDuration(keepAlive.min()!)) over \(warm.connectionsOpened) connection; new connection each \(formatDuration(fresh.min()!))")
+        #expect(warm.connectionsOpened == 1)
+        #expect(server.connections == 1 + 300)
+    }
+
+    /// TLS figure against a keep-alive TLS server of your choice (not run by default):
+    /// APHEX_BENCH_TLS_URL=https://127.0.0.1:PORT/ APHEX_BENCH_TLS_CA=ca.pem [APHEX_BENCH_TLS_CERT=client.pem
+    /// APHEX_BENCH_TLS_KEY=client-key.pem] swift test --filter benchmarkTLS
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["APHEX_BENCH_TLS_URL"] != nil))
+    func benchmarkTLSKeepAliveVersusNewConnections() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let url = env["APHEX_BENCH_TLS_URL"]!
+        func file(_ key: String) -> [UInt8]? { env[key].flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) } }
+        let ca = file("APHEX_BENCH_TLS_CA")
+        let tls = TLSOptions(caPEM: ca, clientCertPEM: file("APHEX_BENCH_TLS_CERT"), clientKeyPEM: file("APHEX_BENCH_TLS_KEY"),
+                             insecureSkipVerify: ca == nil)
+        func run(_ t: CurlTransport) async throws -> Duration {
+            let start = ContinuousClock.now
+            for _ in 0..<100 { _ = try await t.send(HTTPRequest(url: url)) }
+            return ContinuousClock.now - start
+        }
+        let warm = CurlTransport(tls: tls)
+        _ = try await warm.send(HTTPRequest(url: url))
+        var keepAlive: [Duration] = [], fresh: [Duration] = []
+        for _ in 0..<3 {
+            keepAlive.append(try await run(warm))
+            fresh.append(try await run(CurlTransport(tls: tls, reuseConnections: false)))
+        }
+        print("BENCH curl 100 sequential GETs (TLS, best of 3): keep-alive \(formatDuration(keepAlive.min()!)) over \(warm.connectionsOpened) connection(s); new connection + handshake each \(formatDuration(fresh.min()!))")
+    }
+}
+
+/// Thread-safe collector for callback results.
+final class CurlCollected<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T] = []
+    func append(_ v: T) { lock.withLock { items.append(v) } }
+    var values: [T] { lock.withLock { items } }
+}

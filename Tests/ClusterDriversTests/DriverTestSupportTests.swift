@@ -1,0 +1,162 @@
+import ClusterDrivers
+import Foundation
+import Testing
+
+// Tiny fakes for the driver tests (the simulator's RecordingRunner / VirtualClock replace
+// them once SimCluster lands on main). Fail closed: an unexpected argv is an error.
+
+/// Records every command and answers through a handler.
+final class FakeRunner: CommandRunner, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [Command] = []
+    let handler: @Sendable (Command) throws -> CommandOutput
+
+    init(_ handler: @escaping @Sendable (Command) throws -> CommandOutput) { self.handler = handler }
+
+    func run(_ command: Command) async throws -> CommandOutput {
+        lock.withLock { recorded.append(command) }
+        let out = try handler(command)
+        if command.checkExit && out.status != 0 {
+            throw CommandError(argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText, stderr: out.stderrText)
+        }
+        return out
+    }
+
+    var commands: [Command] { lock.lock(); defer { lock.unlock() }; return recorded }
+    var argvs: [[String]] { commands.map(\.argv) }
+}
+
+/// Virtual time: sleeping advances the clock instantly.
+final class FakeClock: TimeSource, @unchecked Sendable {
+    private let lock = NSLock()
+    private var t: Duration = .zero
+    private(set) var sleeps = 0
+    func now() -> Duration { lock.lock(); defer { lock.unlock() }; return t }
+    func sleep(for duration: Duration) async throws {
+        lock.withLock { t += duration; sleeps += 1 }
+    }
+    func wallNow() -> Date { Date(timeIntervalSince1970: 1_790_000_000 + now().seconds) }
+}
+
+final class CollectingReporter: Reporter, @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [ReportEvent] = []
+    func emit(_ event: ReportEvent) { lock.lock(); list.append(event); lock.unlock() }
+    var events: [ReportEvent] { lock.lock(); defer { lock.unlock() }; return list }
+}
+
+/// An HTTP transport that serves fixed responses and records URLs.
+final class FakeTransport: HTTPTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var urls: [String] = []
+    let respond: @Sendable (HTTPRequest) throws -> HTTPResponse
+    init(_ respond: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) { self.respond = respond }
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        lock.withLock { urls.append(request.url) }
+        return try respond(request)
+    }
+    func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
+        Issue.record("unexpected stream \(request.url)"); return 500
+    }
+    var requested: [String] { lock.lock(); defer { lock.unlock() }; return urls }
+}
+
+struct UnexpectedCommand: Error, CustomStringConvertible {
+    let argv: [String]
+    var description: String { "unexpected command: \(Shell.quote(argv))" }
+}
+
+/// A scratch home and host root, removed at deinit.
+final class Scratch: @unchecked Sendable {
+    let root: String
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/aphex-driver-test-XXXXXX").utf8CString)
+        root = String(cString: mkdtemp(&template)!)
+        try! FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        try! FileManager.default.createDirectory(atPath: hostRoot, withIntermediateDirectories: true)
+        try! FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+    var home: String { root + "/home" }
+    var hostRoot: String { root + "/host" }
+    var tmp: String { root + "/tmp" }
+
+    func write(_ path: String, _ text: String, mode: Int = 0o644) {
+        try! FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+    }
+}
+
+func makeHost(_ scratch: Scratch, runner: any CommandRunner, clock: FakeClock = FakeClock(),
+              reporter: any Reporter = CollectingReporter(), uid: UInt32 = 1000,
+              env extra: [String: String] = [:],
+              transport: FakeTransport? = nil) -> HostContext {
+    var env = ["HOME": scratch.home, "PATH": "/usr/bin:/bin", "TMPDIR": scratch.tmp, "APHEX_HOST_ROOT": scratch.hostRoot]
+    for (k, v) in extra { env[k] = v }
+    let t = transport
+    return HostContext(runner: runner, reporter: reporter, clock: clock, environment: env,
+                       homeDirectory: scratch.home, effectiveUID: uid, procRoot: scratch.hostRoot + "/proc",
+                       makeTransport: { _ in
+                           if let t { return t }
+                           return FakeTransport { r in Issue.record("unmocked HTTP \(r.url)"); throw TransportError.other("unmocked") }
+                       })
+}
+
+/// `kubectl get nodes -o json` output.
+func nodesJSON(_ nodes: [(String, Bool)]) -> String {
+    let items: [JSON] = nodes.map { name, ready in
+        .object([
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": .object(["name": .string(name),
+                                 "labels": .object(["node-role.kubernetes.io/control-plane": ""])]),
+            "status": .object([
+                "conditions": .array([
+                    .object(["type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"]),
+                    .object(["type": "Ready", "status": ready ? "True" : "False",
+                             "reason": ready ? "KubeletReady" : "KubeletNotReady",
+                             "message": ready ? "kubelet is posting ready status" : "container runtime network not ready: cni plugin not initialized"]),
+                ]),
+                "nodeInfo": .object(["kubeletVersion": "v1.32.0"]),
+            ]),
+        ])
+    }
+    return JSON.object(["apiVersion": "v1", "kind": "List", "items": .array(items)]).serialized()
+}
+
+func kubeconfigYAML(context: String) -> String {
+    """
+    apiVersion: v1
+    kind: Config
+    clusters:
+    - cluster:
+        server: https://127.0.0.1:6443
+      name: \(context)
+    contexts:
+    - context:
+        cluster: \(context)
+        user: \(context)
+      name: \(context)
+    current-context: \(context)
+    users:
+    - name: \(context)
+      user:
+        client-key-data: UFJJVkFURS1LRVk=
+    """
+}
+
+extension Command {
+    var stdinText: String? { stdin.map { String(decoding: $0, as: UTF8.self) } }
+}
+
+@Test func fakeRunnerFailsClosedOnUnknownCommands() async throws {
+    let runner = FakeRunner { throw UnexpectedCommand(argv: $0.argv) }
+    await #expect(throws: UnexpectedCommand.self) { _ = try await runner.run(Command(["kind", "nope"])) }
+    #expect(runner.argvs == [["kind", "nope"]])
+}
+
+/// kubectl's arguments after the leading `--kubeconfig K [--context C]` flags.
+func kubectlArgs(_ argv: [String]) -> [String] {
+    var rest = Array(argv.dropFirst())
+    while let f = rest.first, f == "--kubeconfig" || f == "--context" { rest.removeFirst(2) }
+    return rest
+}

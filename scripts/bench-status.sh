@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Benchmarks `aphex status` and `aphex wait` on the simulated cluster (issue 7, performance).
+# Prints figures; asserts nothing. Called by scripts/bench.sh; runnable alone:
+#   scripts/bench-status.sh            RUNS=30 LAT_RUNS=10 IDLE_SECONDS=60 SHELL_RUNS=5
+#
+# 1. aphex status against the loopback API with 25 Applications (scenario bench-25, converged):
+#    median wall time, API requests per run (from the simulator's record), child processes
+#    (strace -f execve).
+# 2. "The shell way" (PLATFORM.md, "How users check status today") with the real kubectl
+#    against the same loopback API; the ratio of medians.
+# 3. Detection latency of `aphex wait`: from the simulated final Application transition to aphex
+#    exiting 0, over LAT_RUNS fresh runs of bench-25; p50 and p95.
+# 4. While waiting on a platform that never converges (scenario image-pull: an image never
+#    pulls, its app stays Progressing; no failure ends the wait early) for IDLE_SECONDS:
+#    CPU-seconds used by aphex (scaled to 5 minutes) and API requests per second.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-30}
+SHELL_RUNS=${SHELL_RUNS:-5}
+LAT_RUNS=${LAT_RUNS:-10}
+IDLE_SECONDS=${IDLE_SECONDS:-60}
+KUBECTL=${KUBECTL:-/usr/bin/kubectl}
+WORK=$(mktemp -d /tmp/aphex-bench-status.XXXXXX)
+SIM_PID=""
+
+cleanup() {
+    if [[ -n "$SIM_PID" ]]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now_ns() { date +%s%N; }
+ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
+# median / p95 of numbers on stdin (one per line)
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+p95() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} i=int(NR*0.95+0.999); if (i<1) i=1; if (i>NR) i=NR; print a[i]}'; }
+
+echo "== building release binaries"
+(cd "$ROOT" && swift build -c release --product aphex >/dev/null && swift build -c release --product aphex-sim >/dev/null)
+BIN=$(cd "$ROOT" && swift build -c release --show-bin-path)
+APHEX="$BIN/aphex"
+
+# start_sim SCENARIO [extra serve flags...]: serves in $WORK/sim-N, sets DIR and SIM_PID.
+RUN_ID=0
+start_sim() {
+    local scenario=$1; shift
+    RUN_ID=$((RUN_ID + 1))
+    DIR="$WORK/sim-$RUN_ID"
+    mkdir -p "$DIR"
+    "$BIN/aphex-sim" serve --scenario "$scenario" --state-dir "$DIR" --port 0 "$@" 2>"$DIR.log" &
+    SIM_PID=$!
+    for _ in $(seq 1 500); do [[ -s "$DIR/port" ]] && break; sleep 0.02; done
+    [[ -s "$DIR/port" ]] || { echo "aphex-sim did not start:"; cat "$DIR.log"; exit 1; }
+    CONTROL="http://127.0.0.1:$(cat "$DIR/control-port")"
+    export KUBECONFIG="$DIR/kubeconfig"
+}
+stop_sim() { kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""; }
+reset_record() { curl -fsS -X POST "$CONTROL/_sim/record/reset" >/dev/null; }
+api_requests() { curl -fsS "$CONTROL/_sim/record" | jq '[.requests[] | select(.via == "loopback")] | length'; }
+aphex_env() { env HOME="$WORK/home" KUBECONFIG="$DIR/kubeconfig" "$@"; }
+mkdir -p "$WORK/home"
+
+echo "== 1. aphex status, 25 Applications (bench-25)"
+start_sim bench-25
+converged=no
+for _ in $(seq 1 300); do
+    if aphex_env "$APHEX" status --kubeconfig "$DIR/kubeconfig" >/dev/null 2>&1; then converged=yes; break; fi
+    sleep 0.1
+done
+echo "   platform converged before measuring: $converged"
+reset_record
+: >"$WORK/status-ms"
+for _ in $(seq 1 "$RUNS"); do
+    t=$(now_ns)
+    aphex_env "$APHEX" status --kubeconfig "$DIR/kubeconfig" >/dev/null 2>&1 || true
+    ms_since "$t" >>"$WORK/status-ms"
+done
+requests_total=$(api_requests)
+STATUS_MEDIAN=$(median <"$WORK/status-ms")
+STATUS_P95=$(p95 <"$WORK/status-ms")
+echo "   wall time: median ${STATUS_MEDIAN} ms, p95 ${STATUS_P95} ms over $RUNS runs (target: median <= 50 ms)"
+echo "   API requests per run: $(awk -v t="$requests_total" -v n="$RUNS" 'BEGIN {printf "%.1f", t/n}') (target <= 6)"
+reset_record
+aphex_env "$APHEX" status --kubeconfig "$DIR/kubeconfig" --output json >"$WORK/status.json" 2>/dev/null || true
+echo "   requests of one run:"
+curl -fsS "$CONTROL/_sim/record" | jq -r '.requests[] | select(.via == "loopback") | "     \(.method) \(.path)\(if .query != "" then "?" + .query else "" end) -> \(.status)"'
+echo "   converged (from --output json): $(jq -r '.converged' "$WORK/status.json" 2>/dev/null || echo '?')"
+if command -v strace >/dev/null; then
+    execs=$(aphex_env strace -f -qq -e trace=execve -o "$WORK/strace.out" "$APHEX" status --kubeconfig "$DIR/kubeconfig" >/dev/null 2>&1; grep -c 'execve(' "$WORK/strace.out" || true)
+    echo "   child processes: $((execs - 1)) (execve calls after aphex's own; target 0)"
+else
+    echo "   child processes: not measured (strace missing: apt-get install strace)"
+fi
+
+echo "== 2. the shell way (PLATFORM.md) with $KUBECTL, same loopback API"
+export KUBECACHEDIR="$WORK/kubecache"   # warm discovery cache after the first run, as on a user's machine
+shell_way() {
+    local k=("$KUBECTL" --kubeconfig "$DIR/kubeconfig")
+    "${k[@]}" get applications -n argocd -o 'custom-columns=NAME:.metadata.name,WAVE:.metadata.annotations.argocd\.argoproj\.io/sync-wave,STATUS:.status.sync.status,HEALTH:.status.health.status'
+    "${k[@]}" get application platform-root -n argocd -o jsonpath='{.status.sync.status}'
+    "${k[@]}" get applications -n argocd -o json | jq -r '.items[] | select(.status.sync.status != "Synced") | .metadata.name'
+    "${k[@]}" get certificates -A
+    "${k[@]}" get job auth-config-sync -n auth-system
+    for ns in argocd tekton-pipelines platform-system auth-system; do "${k[@]}" get pods -n "$ns"; done
+    "${k[@]}" get endpointslices -n cert-manager -l kubernetes.io/service-name=cert-manager-webhook
+    "${k[@]}" get validatingwebhookconfiguration cert-manager-webhook -o jsonpath='{.webhooks[*].clientConfig.caBundle}'
+    "${k[@]}" get mutatingwebhookconfiguration cert-manager-webhook -o jsonpath='{.webhooks[*].clientConfig.caBundle}'
+}
+shell_way >/dev/null 2>&1 || true   # warm the discovery cache
+reset_record
+: >"$WORK/shell-ms"
+for _ in $(seq 1 "$SHELL_RUNS"); do
+    t=$(now_ns)
+    shell_way >/dev/null 2>&1 || true
+    ms_since "$t" >>"$WORK/shell-ms"
+done
+shell_requests=$(api_requests)
+SHELL_MEDIAN=$(median <"$WORK/shell-ms")
+echo "   wall time: median ${SHELL_MEDIAN} ms over $SHELL_RUNS runs; $(awk -v t="$shell_requests" -v n="$SHELL_RUNS" 'BEGIN {printf "%.1f", t/n}') API requests and 12 kubectl processes (+ jq) per run"
+echo "   ratio (shell / aphex status): $(awk -v s="$SHELL_MEDIAN" -v a="$STATUS_MEDIAN" 'BEGIN {if (a > 0) printf "%.1fx", s/a; else print "n/a"}') (target >= 10x)"
+stop_sim
+
+echo "== 3. detection latency of aphex wait (bench-25, $LAT_RUNS fresh runs)"
+: >"$WORK/latency-ms"
+for i in $(seq 1 "$LAT_RUNS"); do
+    start_sim bench-25
+    rc=0
+    aphex_env "$APHEX" wait --kubeconfig "$DIR/kubeconfig" --timeout 60s >/dev/null 2>"$WORK/wait-$i.err" || rc=$?
+    exit_ns=$(now_ns)
+    health=$(curl -fsS "$CONTROL/_sim/health")
+    query_ns=$(now_ns)
+    sim_now=$(echo "$health" | jq '.time')
+    last=$(curl -fsS "$CONTROL/_sim/record" | jq '[.changes[] | select(.object | test("(?i)application")) | .time] | max // empty')
+    if [[ $rc -eq 0 && -n "$last" ]]; then
+        # the sim's clock at aphex's exit = its clock at the query minus the time since the exit
+        awk -v now="$sim_now" -v last="$last" -v gap="$(( (query_ns - exit_ns) / 1000000 ))" \
+            'BEGIN {v = (now - last) * 1000 - gap; if (v < 0) v = 0; printf "%d\n", v}' >>"$WORK/latency-ms"
+    else
+        echo "   run $i: aphex wait exited $rc: $(head -c 300 "$WORK/wait-$i.err")"
+    fi
+    stop_sim
+done
+echo "   latency: p50 $(median <"$WORK/latency-ms") ms, p95 $(p95 <"$WORK/latency-ms") ms over $(wc -l <"$WORK/latency-ms") runs (target p95 <= 1000 ms)"
+
+echo "== 4. waiting on a platform that never converges (image-pull), ${IDLE_SECONDS}s"
+start_sim image-pull
+reset_record
+TIMEFORMAT='%U %S'
+cpu=$( { time aphex_env "$APHEX" wait --kubeconfig "$DIR/kubeconfig" --timeout "${IDLE_SECONDS}s" >/dev/null 2>&1 || true; } 2>&1 | tail -1)
+idle_requests=$(api_requests)
+stop_sim
+awk -v c="$cpu" -v s="$IDLE_SECONDS" -v r="$idle_requests" 'BEGIN {
+    split(c, a, " "); cpu = a[1] + a[2];
+    printf "   CPU: %.2f s in %d s = %.2f CPU-seconds per 5 minutes (target <= 1.5)\n", cpu, s, cpu * 300 / s;
+    printf "   API requests: %d = %.2f per second (target <= 2)\n", r, r / s }'
