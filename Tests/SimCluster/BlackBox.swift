@@ -11,6 +11,12 @@ public enum SimServe {
     /// Starts the world and the loopback server, writes DIR/port, DIR/control-port,
     /// DIR/kubeconfig and DIR/bin/*, then blocks forever.
     public static func serve(scenario: Scenario, stateDir: String, port: UInt16, executable: String) throws -> Never {
+        // A parent (a test runner thread) may have blocked signals: make SIGTERM/SIGINT work.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT); sigaddset(&set, SIGHUP)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGTERM, SIG_DFL); signal(SIGINT, SIG_DFL); signal(SIGPIPE, SIG_IGN)
         let fm = FileManager.default
         try fm.createDirectory(atPath: stateDir + "/bin", withIntermediateDirectories: true)
         let world = SimWorld(scenario: scenario, clock: SystemClock())

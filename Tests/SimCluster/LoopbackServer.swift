@@ -87,7 +87,7 @@ public final class LoopbackServer: @unchecked Sendable {
     /// get "connection refused"; reopens it on the same port afterwards.
     private func monitorLoop() {
         while true {
-            usleep(20_000)
+            usleep(25_000)
             lock.lock()
             if stopped { lock.unlock(); return }
             let up = api.world.apiReachable
@@ -107,7 +107,6 @@ public final class LoopbackServer: @unchecked Sendable {
                 }
             }
             lock.unlock()
-            api.world.tick()
         }
     }
 

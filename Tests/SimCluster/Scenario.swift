@@ -133,7 +133,7 @@ public struct Scenario: Sendable {
     }
 
     public static func parse(_ text: String) throws -> Scenario {
-        guard let doc = try SimJSON.documents(text).first else { throw SimError("empty scenario") }
+        guard let doc = try SimJSON.documents(text).first else { throw SimError("empty scenario (or a YAML error: quote values that contain \": \")") }
         return try Scenario(json: doc)
     }
 
