@@ -72,6 +72,10 @@ public enum AuthTokenVerifier {
         case 200..<300:
             let user = (try? JSON.parse(body))?[path: "user", "username"]?.string
             return AuthTokenCheck(result: .verified, detail: "Authentik accepted the bootstrap-token" + (user.map { " (user \($0))" } ?? ""))
+        case 401, 403 where (try? JSON.parse(body))?["kind"]?.string == "Status":
+            // A Kubernetes Status: the API server refused the proxied request itself (with a
+            // token-authenticated kubeconfig it reads the Bearer header as aphex's credential).
+            return AuthTokenCheck(result: .unverified, detail: "the API server refused the proxied request (HTTP \(status)); Authentik was not asked")
         case 401, 403:
             // Django REST framework says this when no credentials arrived at all: the API server
             // strips the Authorization header after authenticating aphex, so this proves nothing.
@@ -90,3 +94,5 @@ public enum AuthTokenVerifier {
         s.replacingOccurrences(of: token, with: "<redacted>")
     }
 }
+
+extension KubeClient: KubeAPIHeaderRequests {}
