@@ -162,6 +162,9 @@ public final class SimHarness: @unchecked Sendable {
         // SIGKILL: the simulator keeps no state worth flushing, and a process spawned from a
         // test thread may inherit a mask that blocks SIGTERM.
         if server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        if ProcessInfo.processInfo.environment["APHEX_SIM_KEEP"] == nil {
+            try? FileManager.default.removeItem(atPath: (stateDir as NSString).deletingLastPathComponent)
+        }
     }
 
     deinit { stop() }
