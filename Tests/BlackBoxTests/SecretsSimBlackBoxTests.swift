@@ -74,7 +74,9 @@ import Testing
     @Test func killedMidwayThenRerunCompletesAndKeepsValues() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let killed = try bootstrap(h, killWhen: { rec in rec.changes.contains { $0.object.contains("authentik-postgresql") } })
+        // SIGKILL as soon as the secrets step starts reading the catalog Secrets: the kill lands
+        // during the step (before, during or just after the apply), never after the whole run.
+        let killed = try bootstrap(h, killWhen: { rec in rec.requests.contains { $0.path.contains("/namespaces/auth-system/secrets/") } })
         #expect(killed.killed, "the run ended before the secrets were written: \(killed.stderr)")
         let partial = try storedSecrets(h)
         let rerun = try bootstrap(h)
