@@ -29,7 +29,9 @@ enum BootstrapSteps {
         let install = try await InstallSteps.argocdStep.body(state)
         let deferred = try await SecretsPipeline.completeDeferred(state)
         var result = install
-        result.changes += deferred.changes
+        // Only the keys that waited for ArgoCD belong here (a dry run against a cluster that does
+        // not exist yet would otherwise list every secret a second time).
+        result.changes += deferred.changes.filter { $0.contains("argocd/argocd-secret") }
         result.commands += deferred.commands
         if result.outcome == .unchanged && deferred.outcome == .done { result.outcome = .done }
         if !deferred.changes.isEmpty && !deferred.detail.isEmpty { result.detail += "; " + deferred.detail }
