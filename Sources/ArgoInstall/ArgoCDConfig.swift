@@ -76,7 +76,7 @@ public enum ArgoCDConfig {
         }
         if restart {
             let argv = restartArgv(env, at: rfc3339(env.clock.wallNow()))
-            try await env.run(Command(argv), what: "restart argocd-server (to pick up server.insecure)")
+            try await env.run(Command(argv, timeout: .seconds(60)), what: "restart argocd-server (to pick up server.insecure)")
             changed.append("argocd-server restarted")
         }
 

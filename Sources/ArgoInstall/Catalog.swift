@@ -143,42 +143,46 @@ public struct ComponentsFile: Sendable, Equatable {
         func bad(_ why: String) -> AphexError {
             AphexError.usage("The components file '\(origin)' is invalid: \(why). It takes the keys versions, urls and sha256, each mapping a component (\(Catalog.names.joined(separator: ", "))) to a value; see docs/components.md.")
         }
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch { throw bad("it is not YAML (\(error))") }
-        guard let loaded else { return ComponentsFile() }
-        guard let top = loaded as? [String: Any] else { throw bad("the top level is not a mapping") }
+        // Read as a node tree: every scalar keeps its text (a digest of digits stays a string,
+        // version 1.10 stays "1.10").
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch { throw bad("it is not YAML (\(error))") }
+        guard let root else { return ComponentsFile() }
+        guard case .mapping(let top) = root else { throw bad("the top level is not a mapping") }
         var file = ComponentsFile()
-        for (key, value) in top {
+        for (k, value) in top {
+            guard case .scalar(let ks) = k else { throw bad("a key is not text") }
+            let key = ks.string
             guard ["versions", "urls", "sha256"].contains(key) else { throw bad("unknown key '\(key)'") }
-            guard let map = value as? [String: Any] else { throw bad("'\(key)' is not a mapping") }
-            for (name, v) in map {
-                guard Catalog.component(named: name) != nil else { throw bad("unknown component '\(name)' under '\(key)'") }
-                switch key {
-                case "versions":
-                    let s = "\(v)"
+            guard case .mapping(let map) = value else { throw bad("'\(key)' is not a mapping") }
+            for (nk, v) in map {
+                guard case .scalar(let ns) = nk, Catalog.component(named: ns.string) != nil else {
+                    throw bad("unknown component '\(nk.string ?? "?")' under '\(key)'")
+                }
+                let name = ns.string
+                switch (key, v) {
+                case ("versions", .scalar(let vs)):
+                    let s = vs.string
                     guard s.range(of: #"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"#, options: .regularExpression) != nil else {
                         throw bad("versions.\(name) '\(s)' is not a release version like v3.3.0")
                     }
                     file.versions[name] = Catalog.normalizeVersion(s)
-                case "urls":
-                    guard let s = v as? String, s.hasPrefix("https://") || s.hasPrefix("http://") else {
-                        throw bad("urls.\(name) is not an http(s) URL")
-                    }
+                case ("urls", .scalar(let us)):
+                    let s = us.string
+                    guard s.hasPrefix("https://") || s.hasPrefix("http://") else { throw bad("urls.\(name) is not an http(s) URL") }
                     file.urls[name] = s
-                default:
-                    if let s = v as? String {
-                        guard Digest.isSHA256Hex(s) else { throw bad("sha256.\(name) is not 64 hex characters") }
-                        file.sha256[name, default: [:]]["*"] = s.lowercased()
-                    } else if let m = v as? [String: Any] {
-                        for (ver, d) in m {
-                            guard let s = d as? String, Digest.isSHA256Hex(s) else {
-                                throw bad("sha256.\(name).\(ver) is not 64 hex characters")
-                            }
-                            file.sha256[name, default: [:]][Catalog.normalizeVersion(ver)] = s.lowercased()
+                case ("sha256", .scalar(let ds)):
+                    guard Digest.isSHA256Hex(ds.string) else { throw bad("sha256.\(name) is not 64 hex characters") }
+                    file.sha256[name, default: [:]]["*"] = ds.string.lowercased()
+                case ("sha256", .mapping(let m)):
+                    for (ver, d) in m {
+                        guard case .scalar(let vs) = ver, case .scalar(let ds) = d, Digest.isSHA256Hex(ds.string) else {
+                            throw bad("sha256.\(name).\(ver.string ?? "?") is not 64 hex characters")
                         }
-                    } else {
-                        throw bad("sha256.\(name) is neither a digest nor a version -> digest mapping")
+                        file.sha256[name, default: [:]][Catalog.normalizeVersion(vs.string)] = ds.string.lowercased()
                     }
+                default:
+                    throw bad("\(key).\(name) has the wrong shape (a single value\(key == "sha256" ? ", or a version -> digest mapping" : ""))")
                 }
             }
         }

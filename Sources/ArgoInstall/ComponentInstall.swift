@@ -30,16 +30,16 @@ public enum ComponentInstall {
         let components = try request.resolve()
         let installer = BundleInstaller(env: env, sequential: sequential, crdTimeout: crdTimeout)
         if dryRun {
-            var cached: [String: Bundle] = [:]
+            var cached: [String: ManifestBundle] = [:]
             for c in components {
-                if let m = await fetcher.localCopy(c), let b = try? Bundle(m) { cached[c.name] = b }
+                if let m = await fetcher.localCopy(c), let b = try? ManifestBundle(m) { cached[c.name] = b }
             }
             return await installer.plan(components, cached: cached)
         }
         let manifests = try await fetcher.fetchAll(components)
-        let bundles = try await withThrowingTaskGroup(of: (Int, Bundle).self) { group in
-            for (i, m) in manifests.enumerated() { group.addTask { (i, try Bundle(m)) } }
-            var out = [Bundle?](repeating: nil, count: manifests.count)
+        let bundles = try await withThrowingTaskGroup(of: (Int, ManifestBundle).self) { group in
+            for (i, m) in manifests.enumerated() { group.addTask { (i, try ManifestBundle(m)) } }
+            var out = [ManifestBundle?](repeating: nil, count: manifests.count)
             for try await (i, b) in group { out[i] = b }
             return out.map { $0! }
         }

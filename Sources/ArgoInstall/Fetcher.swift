@@ -43,6 +43,13 @@ public struct FetchedManifest: Sendable {
     public var sha256: String
     public var origin: Origin
 
+    public init(component: ResolvedComponent, bytes: [UInt8], sha256: String, origin: Origin) {
+        self.component = component
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.origin = origin
+    }
+
     public var originDescription: String {
         switch origin {
         case .network(let url, let attempts): return attempts > 1 ? "\(url) (\(attempts) attempts)" : url

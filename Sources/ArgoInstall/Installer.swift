@@ -10,7 +10,7 @@ public enum VersionMarker {
 
     public static func name(_ component: String) -> String { "aphex-component-\(component)" }
 
-    public static func render(_ b: Bundle, appliedAt: Date) -> JSON {
+    public static func render(_ b: ManifestBundle, appliedAt: Date) -> JSON {
         let c = b.component
         return [
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -59,7 +59,7 @@ public struct BundleInstaller: Sendable {
         case unchanged
     }
 
-    public func decide(_ b: Bundle) async throws -> Decision {
+    public func decide(_ b: ManifestBundle) async throws -> Decision {
         guard let marker = try await VersionMarker.read(b.component.component, api: env.api) else { return .install }
         if marker.version != b.component.version { return .upgrade(from: marker.version) }
         if let d = marker.sha256, d != b.sha256 { return .reapply(reason: "manifest digest changed (\(d.prefix(12)) -> \(b.sha256.prefix(12)))") }
@@ -67,23 +67,24 @@ public struct BundleInstaller: Sendable {
     }
 
     /// Installs what is needed and reports per bundle.
-    public func install(_ bundles: [Bundle]) async throws -> InstallReport {
+    public func install(_ bundles: [ManifestBundle]) async throws -> InstallReport {
         var decisions: [String: Decision] = [:]
         try await withThrowingTaskGroup(of: (String, Decision).self) { group in
             for b in bundles { group.addTask { (b.name, try await self.decide(b)) } }
             for try await (name, d) in group { decisions[name] = d }
         }
         var unchanged: [String] = []
-        var todo: [Bundle] = []
+        var todo: [ManifestBundle] = []
         for b in bundles {
-            for r in b.rewrites {
-                env.reporter.debug("\(b.component.label): \(r.object) \(r.path): \(r.from) -> \(r.to)")
-            }
             if decisions[b.name] == .unchanged {
                 unchanged.append("\(b.component.label) already applied")
                 env.reporter.debug("\(b.component.label): marker matches (version and sha256); skipping")
             } else {
                 todo.append(b)
+                for w in b.warnings { env.reporter.warn(w) }
+                for r in b.rewrites {
+                    env.reporter.debug("\(b.component.label): \(r.object) \(r.path): \(r.from) -> \(r.to)")
+                }
                 if !b.rewrites.isEmpty {
                     env.reporter.info("\(b.component.label): rewrote \(b.rewrites.count) image reference\(b.rewrites.count == 1 ? "" : "s") gcr.io/tekton-releases -> ghcr.io/tektoncd (--verbose lists them)")
                 }
@@ -94,8 +95,8 @@ public struct BundleInstaller: Sendable {
         let names = Set(todo.map(\.name))
         var changed: [String] = []
         if sequential {
+            for b in todo { try await applyNamespaces(b) }
             for b in todo {
-                try await applyNamespaces(b)
                 try await applyBody(b)
                 changed.append(describe(b, decisions[b.name]!))
             }
@@ -113,7 +114,7 @@ public struct BundleInstaller: Sendable {
         return InstallReport(changed: changed, unchanged: unchanged)
     }
 
-    private func describe(_ b: Bundle, _ d: Decision) -> String {
+    private func describe(_ b: ManifestBundle, _ d: Decision) -> String {
         let what = "\(b.objectCount) objects (\(b.crds.count) CRD\(b.crds.count == 1 ? "" : "s"))"
         switch d {
         case .install: return "\(b.component.label): applied \(what)"
@@ -123,7 +124,7 @@ public struct BundleInstaller: Sendable {
         }
     }
 
-    private func runWithDependencies(_ todo: [Bundle], names: Set<String>) async throws {
+    private func runWithDependencies(_ todo: [ManifestBundle], names: Set<String>) async throws {
         var tasks: [String: Task<Void, any Error>] = [:]
         var order: [String] = []
         // Dependencies first (Catalog order already satisfies `after`; sort defensively).
@@ -158,12 +159,12 @@ public struct BundleInstaller: Sendable {
         }
     }
 
-    func applyNamespaces(_ b: Bundle) async throws {
+    func applyNamespaces(_ b: ManifestBundle) async throws {
         try await env.apply(b.namespaces, what: "create the namespaces of \(b.component.label)")
     }
 
     /// CRDs, wait Established, the rest, then the marker.
-    func applyBody(_ b: Bundle) async throws {
+    func applyBody(_ b: ManifestBundle) async throws {
         let label = b.component.label
         if !b.crds.isEmpty {
             env.reporter.debug("\(label): applying \(b.crds.count) CRDs")
@@ -221,7 +222,7 @@ public struct BundleInstaller: Sendable {
 
     /// Dry run: what would be applied, with the commands. Reads markers when the cluster
     /// answers; touches nothing.
-    public func plan(_ components: [ResolvedComponent], cached: [String: Bundle]) async -> InstallReport {
+    public func plan(_ components: [ResolvedComponent], cached: [String: ManifestBundle]) async -> InstallReport {
         var planned: [String] = [], unchanged: [String] = []
         for c in components {
             let marker = try? await VersionMarker.read(c.component, api: env.api)

@@ -46,7 +46,8 @@ public struct InstallEnvironment: Sendable {
                what: String) async throws {
         guard !objects.isEmpty else { return }
         let argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
-        try await run(Command(argv, stdinText: Manifests.stream(objects)), what: what)
+        // Generous: ArgoCD's CRDs are megabytes; a hung API server must still end the run.
+        try await run(Command(argv, stdinText: Manifests.stream(objects), timeout: .seconds(300)), what: what)
     }
 
     func run(_ command: Command, what: String) async throws {

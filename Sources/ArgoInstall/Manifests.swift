@@ -14,13 +14,15 @@ public struct ImageRewrite: Sendable, Equatable {
 
 /// A release manifest split the way it is applied: namespaces, then CRDs (waited for until
 /// Established), then everything else.
-public struct Bundle: Sendable {
+public struct ManifestBundle: Sendable {
     public var component: ResolvedComponent
     public var sha256: String
     public var namespaces: [JSON]
     public var crds: [JSON]
     public var rest: [JSON]
     public var rewrites: [ImageRewrite]
+    /// Oddities met while reading the manifest (reported as warnings when applied).
+    public var warnings: [String] = []
 
     public var name: String { component.name }
     public var objectCount: Int { namespaces.count + crds.count + rest.count }
@@ -28,13 +30,16 @@ public struct Bundle: Sendable {
 
     /// Parses, transforms and splits a verified manifest.
     public init(_ manifest: FetchedManifest) throws {
+        var warnings: [String] = []
         var objects = try Manifests.parse(String(decoding: manifest.bytes, as: UTF8.self),
-                                          origin: "the \(manifest.component.label) manifest (\(manifest.originDescription))")
+                                          origin: "the \(manifest.component.label) manifest (\(manifest.originDescription))",
+                                          warnings: { warnings.append($0) })
         var rewrites: [ImageRewrite] = []
         if manifest.component.component.rewritesTektonImages {
             rewrites = Manifests.rewriteTektonImages(&objects)
         }
         self.init(component: manifest.component, sha256: manifest.sha256, objects: objects, rewrites: rewrites)
+        self.warnings = warnings
     }
 
     public init(component: ResolvedComponent, sha256: String, objects: [JSON], rewrites: [ImageRewrite] = []) {
@@ -42,7 +47,9 @@ public struct Bundle: Sendable {
         var namespaces = split.namespaces
         // ArgoCD's install.yaml has no Namespace: it is applied with -n argocd. Create it.
         if let ns = component.component.defaultNamespace, !namespaces.contains(where: { $0.name == ns }) {
-            namespaces.insert(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]], at: 0)
+            // Labelled like the namespaces aphex creates itself (`aphex destroy` selects on it).
+            namespaces.insert(["apiVersion": "v1", "kind": "Namespace",
+                               "metadata": ["name": .string(ns), "labels": ["app.kubernetes.io/managed-by": "aphex"]]], at: 0)
         }
         self.component = component
         self.sha256 = sha256
@@ -54,24 +61,85 @@ public struct Bundle: Sendable {
 }
 
 public enum Manifests {
-    /// Multi-document YAML -> objects. Empty documents are dropped, `kind: List` is flattened.
-    /// Scalars resolve like Kubernetes' YAML reader (YAML 1.1 core types; timestamps stay strings).
-    public static func parse(_ text: String, origin: String = "manifest") throws -> [JSON] {
+    /// Multi-document YAML -> objects. Documents are split like kubectl's YAML reader (a line
+    /// starting with `---`); empty documents are dropped, `kind: List` is flattened. Scalars
+    /// resolve like Kubernetes' YAML reader (YAML 1.1 core types; timestamps stay strings).
+    /// A document that repeats top-level keys (two objects run together by a missing line
+    /// break before `---`) is read as kubectl reads it — the last value of each key wins —
+    /// and reported through `warnings`.
+    public static func parse(_ text: String, origin: String = "manifest",
+                             warnings: ((String) -> Void)? = nil) throws -> [JSON] {
         var out: [JSON] = []
-        do {
-            for node in try Yams.compose_all(yaml: text) {
-                let value = try json(node)
-                append(value, to: &out)
+        for (index, chunk) in documents(text).enumerated() {
+            let value: JSON
+            do {
+                value = try parseDocument(chunk)
+            } catch YamlError.duplicatedKeysInMapping(let keys, _) {
+                let (merged, repeated) = lastKeyWins(chunk)
+                guard !repeated.isEmpty, let v = try? parseDocument(merged) else {
+                    throw AphexError.failed("Could not parse document \(index + 1) of \(origin): it repeats the key(s) \(keys.joined(separator: ", ")). The file is damaged; delete it from the cache (or your --manifests-dir) and run again.")
+                }
+                warnings?("Document \(index + 1) of \(origin) repeats the top-level key(s) \(repeated.sorted().joined(separator: ", ")) (two objects run together: a missing line break before '---'?). Like kubectl, aphex keeps the last value of each, so only \(v["kind"]?.string ?? "?")/\(v.name ?? "?") is applied from it.")
+                value = v
+            } catch let e as AphexError {
+                throw e
+            } catch {
+                throw AphexError.failed("Could not parse document \(index + 1) of \(origin) as YAML: \(error). The file is damaged or not a Kubernetes manifest; delete it from the cache (or your --manifests-dir) and run again.")
             }
-        } catch let e as AphexError {
-            throw e
-        } catch {
-            throw AphexError.failed("Could not parse \(origin) as YAML: \(error). The file is damaged or not a Kubernetes manifest; delete it from the cache (or your --manifests-dir) and run again.")
+            if case .object = value {} else if value != .null {
+                throw AphexError.failed("Document \(index + 1) of \(origin) is not a Kubernetes object (a YAML \(value.array == nil ? "scalar" : "list")). The file is not a release manifest (an error page?); check its source.")
+            }
+            append(value, to: &out)
         }
         for (i, o) in out.enumerated() where o["kind"]?.string == nil || o["apiVersion"]?.string == nil || o.name == nil {
-            throw AphexError.failed("Document \(i + 1) of \(origin) is not a Kubernetes object (it lacks apiVersion, kind or metadata.name). The file is not a release manifest; check its source.")
+            throw AphexError.failed("Object \(i + 1) of \(origin) is not a Kubernetes object (it lacks apiVersion, kind or metadata.name). The file is not a release manifest; check its source.")
         }
         return out
+    }
+
+    /// Splits on lines that start with `---` (kubectl's YAMLReader rule); drops documents
+    /// holding only comments and blank lines.
+    static func documents(_ text: String) -> [String] {
+        var docs: [String] = []
+        var current: [Substring] = []
+        func flush() {
+            if current.contains(where: { line in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                return !t.isEmpty && !t.hasPrefix("#")
+            }) { docs.append(current.joined(separator: "\n") + "\n") }
+            current = []
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("---") { flush() } else { current.append(line) }
+        }
+        flush()
+        return docs
+    }
+
+    private static func parseDocument(_ text: String) throws -> JSON {
+        guard let node = try Yams.compose(yaml: text) else { return .null }
+        return try json(node)
+    }
+
+    /// Keeps the last block of each repeated top-level key (go-yaml's non-strict decoding).
+    static func lastKeyWins(_ chunk: String) -> (String, Set<String>) {
+        var blocks: [(key: String?, lines: [Substring])] = [(nil, [])]
+        for line in chunk.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let first = line.first, first != " ", first != "#", first != "-", let colon = line.firstIndex(of: ":") {
+                blocks.append((String(line[..<colon]), [line]))
+            } else {
+                blocks[blocks.count - 1].lines.append(line)
+            }
+        }
+        var lastIndex: [String: Int] = [:]
+        var repeated: Set<String> = []
+        for (i, b) in blocks.enumerated() {
+            guard let k = b.key else { continue }
+            if lastIndex[k] != nil { repeated.insert(k) }
+            lastIndex[k] = i
+        }
+        let kept = blocks.enumerated().filter { i, b in b.key.map { lastIndex[$0] == i } ?? true }.flatMap { $0.element.lines }
+        return (kept.joined(separator: "\n"), repeated)
     }
 
     private static func append(_ value: JSON, to out: inout [JSON]) {
@@ -87,7 +155,7 @@ public enum Manifests {
     private static func json(_ node: Node) throws -> JSON {
         switch node {
         case .scalar(let s):
-            switch Tag.Name(rawValue: s.tag.rawValue) {
+            switch resolveTag(s) {
             case .null: return .null
             case .bool: return Bool.construct(from: s).map(JSON.bool) ?? .string(s.string)
             case .int:
@@ -114,6 +182,19 @@ public enum Manifests {
         case .alias:
             throw AphexError.failed("The manifest uses a YAML alias, which aphex does not expand. Release manifests do not use them; check the file's source.")
         }
+    }
+
+    /// Yams' default resolution, with a fast path: quoted and block scalars are strings, and
+    /// so is a plain scalar whose first character cannot start a null, bool, int or float.
+    private static func resolveTag(_ s: Node.Scalar) -> Tag.Name {
+        let explicit = s.tag.rawValue
+        if !explicit.isEmpty { return explicit == "!" ? .str : Tag.Name(rawValue: explicit) }
+        guard s.style == .plain || s.style == .any else { return .str }
+        guard let first = s.string.unicodeScalars.first else { return .null }
+        if "yYnNtTfFoO~+-.0123456789".unicodeScalars.contains(first) {
+            return Resolver.default.resolveTag(of: Node.scalar(s))
+        }
+        return .str
     }
 
     /// Namespaces, CRDs, and the rest (manifest order kept inside each group).

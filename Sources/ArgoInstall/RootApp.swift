@@ -86,7 +86,7 @@ public struct RootApplication: Sendable, Equatable {
             ])
         }
         try await env.apply([object], what: "\(verb) the root Application argocd/platform-root")
-        try await env.run(Command(refresh), what: "request a refresh of argocd/platform-root")
+        try await env.run(Command(refresh, timeout: .seconds(60)), what: "request a refresh of argocd/platform-root")
         return InstallReport(changed: ["platform-root \(verb)d (\(summary)); refresh requested"])
     }
 

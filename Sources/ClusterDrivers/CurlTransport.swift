@@ -14,14 +14,14 @@ import Foundation
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public let tls: TLSOptions
     /// TCP + TLS connect timeout.
-    public var connectTimeout: Duration
+    public let connectTimeout: Duration
     /// Whole-request timeout for `send` when the request has none. `stream` has no default
     /// whole-request timeout (a WATCH lasts as long as the server keeps it open).
-    public var defaultTimeout: Duration
+    public let defaultTimeout: Duration
     /// Redirects followed (manifest downloads); more is an error.
-    public var maxRedirects: Int
+    public let maxRedirects: Int
     /// false: a new connection per request (benchmarks, diagnosing proxies).
-    public var reuseConnections: Bool
+    public let reuseConnections: Bool
 
     private let pool = CurlHandlePool()
     private let statsLock = NSLock()
@@ -69,11 +69,19 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     // MARK: plumbing
 
     private func execute(_ request: HTTPRequest, state: CurlRequestState, streaming: Bool) async throws -> Int {
+        // Cancellation resumes the caller at once; the aborted transfer winds down on its
+        // thread (the progress callback notices within a second) and its bytes are dropped.
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Int, any Error>) in
-                CurlGlobal.queue.async {
-                    cont.resume(with: Result { try self.performBlocking(request, state: state, streaming: streaming) })
+                guard state.attach(cont) else { return }
+                // One thread per transfer: a blocking curl_easy_perform (a WATCH may last
+                // minutes) must never hold a Swift concurrency thread or a width-limited
+                // dispatch queue (2 threads on a 2-core host), or other requests would queue.
+                let thread = Thread {
+                    state.finish(Result { try self.performBlocking(request, state: state, streaming: streaming) })
                 }
+                thread.name = "aphex.curl"
+                thread.start()
             }
         } onCancel: {
             state.cancel()
@@ -107,6 +115,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         if let t = request.timeout ?? (streaming ? nil : defaultTimeout) {
             check(aphex_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Self.milliseconds(t)))
         }
+        check(aphex_curl_setopt_string(h, CURLOPT_NOPROXY, CurlGlobal.noProxy))
         if !reuseConnections {
             check(aphex_curl_setopt_long(h, CURLOPT_FRESH_CONNECT, 1))
             check(aphex_curl_setopt_long(h, CURLOPT_FORBID_REUSE, 1))
@@ -272,9 +281,16 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 enum CurlGlobal {
     private static let initOnce: Void = { _ = aphex_curl_global_init_all() }()
     static func ensureInitialized() { _ = initOnce }
-    /// Blocking transfers run here: a private concurrent queue (overcommitting), never the
-    /// Swift concurrency cooperative pool.
-    static let queue = DispatchQueue(label: "aphex.curl", qos: .userInitiated, attributes: .concurrent)
+    /// libcurl honours http(s)_proxy; like kubectl (Go's ProxyFromEnvironment), loopback
+    /// addresses never go through a proxy. NO_PROXY entries are kept.
+    static let noProxy: String = {
+        let env = ProcessInfo.processInfo.environment
+        var entries = (env["NO_PROXY"] ?? env["no_proxy"] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if entries.contains("*") { return "*" }
+        for local in ["localhost", "127.0.0.1", "::1"] where !entries.contains(local) { entries.append(local) }
+        return entries.joined(separator: ",")
+    }()
 }
 
 /// Idle easy handles, most recently used first (it holds the warm connection).
@@ -315,7 +331,37 @@ final class CurlRequestState: @unchecked Sendable {
 
     init(onData: (@Sendable ([UInt8]) -> Bool)?) { self.onData = onData }
 
-    func cancel() { lock.withLock { cancelled = true } }
+    private var continuation: CheckedContinuation<Int, any Error>?
+
+    /// Stores the caller's continuation; false (and resumed with CancellationError) when the
+    /// task was cancelled before the transfer started.
+    func attach(_ c: CheckedContinuation<Int, any Error>) -> Bool {
+        let alreadyCancelled: Bool = lock.withLock {
+            if cancelled { return true }
+            continuation = c
+            return false
+        }
+        if alreadyCancelled { c.resume(throwing: CancellationError()) }
+        return !alreadyCancelled
+    }
+
+    /// Resumes the caller once (the first of: the transfer's result, cancellation).
+    func finish(_ result: Result<Int, any Error>) {
+        let c: CheckedContinuation<Int, any Error>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        c?.resume(with: result)
+    }
+
+    func cancel() {
+        let c: CheckedContinuation<Int, any Error>? = lock.withLock {
+            cancelled = true
+            defer { continuation = nil }
+            return continuation
+        }
+        c?.resume(throwing: CancellationError())
+    }
     var isCancelled: Bool { lock.withLock { cancelled } }
 
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {

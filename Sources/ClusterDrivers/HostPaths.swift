@@ -35,6 +35,8 @@ public struct HostPaths: Sendable, Equatable {
     public var k3sUninstallScript: String { resolve("/usr/local/bin/k3s-uninstall.sh") }
     /// /var/lib/rancher — k3s's data (and /var/lib/rancher/k3s).
     public var rancherDataDirectory: String { resolve("/var/lib/rancher") }
+    /// The systemd unit the installer writes (its ExecStart holds the INSTALL_K3S_EXEC flags).
+    public var k3sServiceUnit: String { resolve("/etc/systemd/system/k3s.service") }
     /// The containerd config k3s generates on every start (it detects NVIDIA runtimes).
     public var k3sContainerdConfig: String { resolve("/var/lib/rancher/k3s/agent/etc/containerd/config.toml") }
     /// The template k3s renders into config.toml when present (aphex never writes it).

@@ -59,7 +59,20 @@ public struct K3sDriver: ClusterDriver {
 
     public var driverName: String { "k3s" }
     public var clusterName: String { spec.name }
-    var kubeconfigPath: String { host.kubeconfigPath(forCluster: spec.name) }
+    var kubeconfigPath: String { userHost.kubeconfigPath(forCluster: spec.name) }
+
+    /// ~/.aphex/clusters/NAME (the sudo user's home under sudo).
+    public var clusterDirectory: String { userHost.clusterDirectory(spec.name) }
+
+    /// The host context whose home holds ~/.aphex: under `sudo`, the invoking user's home (so
+    /// their `aphex status` finds the kubeconfig without sudo), else this process's home.
+    var userHost: HostContext {
+        guard let owner = PrivateFiles.invokingUser(host.environment), let pw = getpwuid(owner.uid),
+              let dir = pw.pointee.pw_dir.map({ String(cString: $0) }), !dir.isEmpty, dir != host.homeDirectory else { return host }
+        var h = host
+        h.homeDirectory = dir
+        return h
+    }
     var waiter: NodeWaiter { NodeWaiter(host: host) }
     public var installerURL: String {
         host.environment[K3sInstallSpec.installerURLVariable].flatMap { $0.isEmpty ? nil : $0 } ?? K3sInstallSpec.defaultInstallerURL
@@ -72,11 +85,18 @@ public struct K3sDriver: ClusterDriver {
     }
     public var uninstallCommand: Command { Command([paths.k3sUninstallScript], timeout: .seconds(10 * 60), checkExit: false) }
     public var restartCommand: Command { Command(["systemctl", "restart", "k3s"], timeout: .seconds(120)) }
-    public var versionCommand: Command { Command([paths.k3sBinary, "--version"], timeout: .seconds(30)) }
+    /// `/usr/local/bin/k3s --version` (or `k3s` from PATH when installed elsewhere, INSTALL_K3S_BIN_DIR).
+    public var versionCommand: Command {
+        Command([FileManager.default.fileExists(atPath: paths.k3sBinary) ? paths.k3sBinary : "k3s", "--version"], timeout: .seconds(30))
+    }
 
     // MARK: probes
 
-    public var isInstalled: Bool { FileManager.default.fileExists(atPath: paths.k3sBinary) }
+    /// The installer always writes both the binary and k3s-uninstall.sh; either one present
+    /// means an install exists (the binary may live elsewhere with INSTALL_K3S_BIN_DIR).
+    public var isInstalled: Bool {
+        FileManager.default.fileExists(atPath: paths.k3sBinary) || FileManager.default.fileExists(atPath: paths.k3sUninstallScript)
+    }
 
     public func isAvailable() async -> DriverAvailability {
         if host.effectiveUID != 0 {
@@ -106,9 +126,9 @@ public struct K3sDriver: ClusterDriver {
     /// A health read through k3s's own kubeconfig (root-readable), else aphex's copy.
     func probe() async throws -> ClusterDescription {
         var d = ClusterDescription(driver: driverName, clusterName: spec.name, exists: isInstalled,
-                                   managed: ClusterRecord.load(host, name: spec.name) != nil,
+                                   managed: ClusterRecord.load(userHost, name: spec.name) != nil,
                                    kubeconfig: FileManager.default.fileExists(atPath: kubeconfigPath) ? kubeconfigPath : nil)
-        guard d.exists else { d.problem = "k3s is not installed (\(paths.k3sBinary) is missing)"; return d }
+        guard d.exists else { d.problem = "k3s is not installed (neither \(paths.k3sBinary) nor \(paths.k3sUninstallScript) exists)"; return d }
         let source: String
         if FileManager.default.isReadableFile(atPath: paths.k3sKubeconfig) { source = paths.k3sKubeconfig }
         else if FileManager.default.isReadableFile(atPath: kubeconfigPath) { source = kubeconfigPath }
@@ -147,9 +167,16 @@ public struct K3sDriver: ClusterDriver {
         }
         if health.healthy {
             host.reporter.info("k3s is installed and healthy (\(health.nodes.count) node\(health.nodes.count == 1 ? "" : "s") Ready): reusing it, the installer is not run.")
+            if spec.disableTraefik, let unit = FileManager.default.contents(atPath: paths.k3sServiceUnit),
+               !String(decoding: unit, as: UTF8.self).contains("traefik") {
+                host.reporter.warn("--disable-traefik was asked for, but the installed k3s was started without it (\(paths.k3sServiceUnit)); aphex does not change a healthy install. To change it: `sudo aphex k3s uninstall --yes`, then install again.")
+            }
             if let wanted = spec.version, let installed = await installedVersion(), installed != wanted {
                 host.reporter.warn("k3s \(installed) is installed but --k3s-version \(wanted) was asked for; aphex does not upgrade a healthy install. To change versions: `sudo aphex k3s uninstall --yes`, then install again.")
             }
+        } else if health.exists && health.apiReachable {
+            // k3s runs and answers; its node is still coming up (e.g. just after a reboot).
+            host.reporter.info("k3s is installed and its API server answers, but \(health.problem ?? "the node is not Ready"): waiting for it (the installer is not run).")
         } else {
             if health.exists {
                 host.reporter.warn("k3s is installed but not healthy (\(health.problem ?? "unknown")); re-running the installer to repair it.")
@@ -170,12 +197,12 @@ public struct K3sDriver: ClusterDriver {
             }
         }
 
-        let previous = ClusterRecord.load(host, name: spec.name)
+        let previous = ClusterRecord.load(userHost, name: spec.name)
         let record = ClusterRecord(name: spec.name, deployment: "k3s", createdAt: previous?.createdAt ?? host.clock.wallNow(),
                                    createdByAphex: previous?.createdByAphex ?? (outcome == .created),
                                    kubeconfig: kubeconfigPath, context: nil,
                                    version: outcome == .created ? spec.resolvedVersion : (previous?.version ?? spec.version))
-        if record != previous { try record.save(host) }
+        if record != previous { try record.save(userHost) }
         return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil,
                              outcome: outcome, seconds: (host.clock.now() - start).seconds,
                              nodesReadySeconds: result.seconds, nodes: result.nodes)
@@ -284,7 +311,7 @@ public struct K3sDriver: ClusterDriver {
         let current = FileManager.default.contents(atPath: kubeconfigPath)
         if current != data || PrivateFiles.mode(kubeconfigPath) != 0o600 {
             let owner = PrivateFiles.invokingUser(host.environment)
-            try PrivateFiles.makeDirectory(host.homeDirectory + "/.aphex/clusters", owner: owner)
+            try PrivateFiles.makeDirectory(userHost.homeDirectory + "/.aphex/clusters", owner: owner)
             try PrivateFiles.write(Array(data), to: kubeconfigPath, owner: owner)
             host.reporter.info("Wrote the k3s kubeconfig to \(kubeconfigPath) (mode 0600)")
         }
@@ -344,11 +371,11 @@ public struct K3sDriver: ClusterDriver {
         } else {
             host.reporter.info("k3s is not installed (\(paths.k3sUninstallScript) is missing); nothing to uninstall.")
         }
-        let record = ClusterRecord.load(host, name: spec.name)
+        let record = ClusterRecord.load(userHost, name: spec.name)
         if record == nil || record?.deployment == "k3s",
-           FileManager.default.fileExists(atPath: host.clusterDirectory(spec.name)) {
-            try FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
-            host.reporter.info("Removed \(host.clusterDirectory(spec.name))")
+           FileManager.default.fileExists(atPath: userHost.clusterDirectory(spec.name)) {
+            try FileManager.default.removeItem(atPath: userHost.clusterDirectory(spec.name))
+            host.reporter.info("Removed \(userHost.clusterDirectory(spec.name))")
         }
         return installed
     }
@@ -387,7 +414,7 @@ public struct K3sDriver: ClusterDriver {
                                   command: waiter.listCommand(kubeconfig: paths.k3sKubeconfig, context: nil)))
         plan.append(PlannedAction("Otherwise download the installer from \(installerURL) to a private temp file (mode 0700) and run it",
                                   command: installerCommand(scriptPath: "$TMPDIR/aphex-k3s-XXXXXX/install.sh")))
-        plan.append(PlannedAction("Copy \(paths.k3sKubeconfig) to \(kubeconfigPath) (mode 0600) and write \(ClusterRecord.path(host, name: spec.name))"))
+        plan.append(PlannedAction("Copy \(paths.k3sKubeconfig) to \(kubeconfigPath) (mode 0600) and write \(ClusterRecord.path(userHost, name: spec.name))"))
         plan.append(PlannedAction("Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and the node to be Ready",
                                   command: waiter.listCommand(kubeconfig: kubeconfigPath, context: nil)))
         if spec.gpu {
@@ -402,7 +429,7 @@ public struct K3sDriver: ClusterDriver {
             PlannedAction("Require root" + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4")),
             PlannedAction("Run the uninstaller k3s installed (stops k3s, removes /etc/rancher/k3s, /var/lib/rancher/k3s, the k3s binaries and service)",
                           command: uninstallCommand),
-            PlannedAction("Remove \(host.clusterDirectory(spec.name)) (aphex's kubeconfig copy and record)"),
+            PlannedAction("Remove \(userHost.clusterDirectory(spec.name)) (aphex's kubeconfig copy and record)"),
         ]
     }
 }

@@ -239,6 +239,11 @@ public struct KindDriver: ClusterDriver {
             if health.healthy {
                 return try await reuse(health: health, start: start)
             }
+            if health.apiReachable && !spec.recreate {
+                // Its API answers but nodes are still coming up (e.g. a run interrupted right
+                // after `kind create`): wait for them instead of calling it broken.
+                return try await reuseAfterWaiting(health: health, start: start)
+            }
             let why = health.problem ?? "not healthy"
             guard spec.recreate else {
                 throw AphexError.usage("kind cluster '\(spec.name)' exists but is broken (\(why)). Nothing was changed. Re-create it with `aphex kind create --cluster-name \(spec.name) --recreate` (deletes it and everything in it), or remove it with `aphex kind delete --cluster-name \(spec.name)`.")
@@ -256,8 +261,22 @@ public struct KindDriver: ClusterDriver {
         do {
             out = try await host.runner.run(createCommand)
         } catch {
-            createTimer.finish(.failed, firstLine(of: error))
+            let interrupted = error is CancellationError || Task.isCancelled
+            createTimer.finish(.failed, interrupted ? "interrupted" : firstLine(of: error))
+            if interrupted && !spec.retain {
+                // Ctrl-C mid-create: remove the half-made cluster so the re-run starts clean
+                // (a detached task: this one is cancelled).
+                let runner = host.runner
+                let cleanup = Command(deleteCommand(mergedKubeconfig: false).argv, timeout: .seconds(60), checkExit: false)
+                _ = try? await Task.detached { try await runner.run(cleanup) }.value
+                removeCreatedFiles()
+            }
             throw mapNotFound(error)
+        }
+        if !out.succeeded, let engine = Self.containerEngineProblem(out.stderrText) {
+            createTimer.finish(.failed, "no container engine")
+            removeCreatedFiles()
+            throw engine
         }
         if !out.succeeded {
             createTimer.finish(.failed, "kind exited with status \(out.status)")
@@ -265,7 +284,7 @@ public struct KindDriver: ClusterDriver {
             if !spec.retain {
                 let del = StepTimer(host, "cluster.kind.cleanup", "Deleting the half-made cluster \(spec.name)")
                 let d = try? await host.runner.run(Command(deleteCommand(mergedKubeconfig: false).argv, checkExit: false))
-                try? FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
+                removeCreatedFiles()
                 del.finish(d?.succeeded == true ? .done : .failed)
                 cleanup = d?.succeeded == true
                     ? "The half-made cluster was deleted (use --retain to keep it for debugging)."
@@ -304,6 +323,27 @@ public struct KindDriver: ClusterDriver {
                              nodesReadySeconds: 0, nodes: health.nodes)
     }
 
+    func reuseAfterWaiting(health: ClusterDescription, start: Duration) async throws -> ClusterAccess {
+        host.reporter.info("kind cluster '\(spec.name)' exists and its API server answers, but \(health.problem ?? "not every node is Ready"): waiting for it.")
+        let existingRecord = ClusterRecord.load(host, name: spec.name)
+        let (context, _) = try await writeKubeconfigAndRecord(createdByAphex: existingRecord?.createdByAphex ?? false,
+                                                              previous: existingRecord)
+        let wait = StepTimer(host, "cluster.kind.wait", "Waiting ≤ \(formatDuration(spec.waitTimeout)) for the nodes of \(spec.name) to be Ready")
+        let result: NodeWaitResult
+        do {
+            result = try await waiter.waitUntilReady(kubeconfig: kubeconfigPath, context: context, timeout: spec.waitTimeout,
+                                                     expectedNodes: max(1, health.nodes.count), what: "kind cluster '\(spec.name)'")
+        } catch var e as AphexError {
+            wait.finish(.failed, firstLine(of: e))
+            e.message += " If the cluster is beyond repair, re-create it with `aphex kind create --cluster-name \(spec.name) --recreate`."
+            throw e
+        }
+        wait.finish(.done, "\(result.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(result.seconds * 1000))))")
+        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
+                             outcome: .reused, seconds: (host.clock.now() - start).seconds,
+                             nodesReadySeconds: result.seconds, nodes: result.nodes)
+    }
+
     /// `kind get kubeconfig` -> ~/.aphex/clusters/NAME/kubeconfig (0600); the record; and the
     /// user's kubeconfig only when asked.
     func writeKubeconfigAndRecord(createdByAphex: Bool, previous: ClusterRecord? = nil) async throws -> (String, ClusterRecord) {
@@ -325,6 +365,16 @@ public struct KindDriver: ClusterDriver {
                                    mergedKubeconfig: merged, version: previous?.version ?? spec.image)
         if previous != record { try record.save(host) }
         return (context, record)
+    }
+
+    /// After a failed create: remove what aphex and kind wrote for this cluster (kubeconfig,
+    /// kind's lock, the record), and the directory only when nothing else is in it.
+    func removeCreatedFiles() {
+        let dir = host.clusterDirectory(spec.name)
+        for f in ["kubeconfig", "kubeconfig.lock", ClusterRecord.fileName] {
+            try? FileManager.default.removeItem(atPath: dir + "/" + f)
+        }
+        _ = rmdir(dir)
     }
 
     // MARK: delete / kubeconfig / describe
@@ -414,7 +464,21 @@ public struct KindDriver: ClusterDriver {
         if let e = error as? CommandError, case .notFound = e.reason, let tool = e.argv.first {
             return AphexError.prerequisite("\(tool) was not found on PATH. Install it (kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation, kubectl: https://kubernetes.io/docs/tasks/tools/) and re-run.")
         }
+        if let e = error as? CommandError, e.argv.first == "kind", let engine = Self.containerEngineProblem(e.stderr) {
+            return engine
+        }
         return error
+    }
+
+    /// kind's way of saying that Docker/Podman is missing or not running: a prerequisite (exit 4).
+    static func containerEngineProblem(_ stderr: String) -> AphexError? {
+        let markers = ["Cannot connect to the Docker daemon", "permission denied while trying to connect to the Docker daemon",
+                       "executable file not found in $PATH", "failed to list nodes", "failed to get docker info",
+                       "Cannot connect to Podman"]
+        guard markers.contains(where: { stderr.contains($0) }) else { return nil }
+        return AphexError(.prerequisite,
+                          "kind cannot reach a container engine: Docker (or Podman) is not installed, not running, or this user may not use it. Start Docker (`sudo systemctl start docker`) or add yourself to the docker group, then re-run; `aphex doctor --deployment kind` checks it.",
+                          detail: tail(stderr))
     }
 }
 

@@ -176,7 +176,7 @@ public struct NodeWaiter: Sendable {
         let inspect = Shell.quote(kubectlArgv(["describe", "nodes"], kubeconfig: kubeconfig, context: context, requestTimeout: nil, runner: runner))
         let names = notReady.isEmpty ? "" : " (not Ready: \(notReady.map(\.name).joined(separator: ", ")))"
         return AphexError.timeout(
-            "Timed out after \(formatDuration(timeout)) waiting for \(what)'s API server and nodes to be Ready\(names). Inspect with `\(inspect)`, then re-run with a longer --timeout.",
+            "Timed out after \(formatDuration(timeout)) waiting for the API server and nodes of \(what) to be Ready\(names). Inspect with `\(inspect)`, then re-run with a longer --timeout.",
             detail: detail.joined(separator: "\n"))
     }
 }

@@ -241,14 +241,23 @@ final class DriverWorld: @unchecked Sendable {
         let w = try DriverWorld()
         #expect(try await w.aphex(["kind", "create", "--cluster-name", "mine"]).status == 0)
         try w.touch("clusters/theirs/.keep")
+        let n = w.log.count
         let list = try await w.aphex(["kind", "list"])
         #expect(list.status == 0)
+        #expect(Array(w.log[n...]) == ["kind version", "kind get clusters"])
         let rows = list.stdoutText.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(rows.contains(["mine", "yes", w.kubeconfig("mine")]))
         #expect(rows.contains(["theirs", "no", "-"]))
         let listJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
         let managed = Dictionary(uniqueKeysWithValues: (listJSON["clusters"]?.array ?? []).map { ($0["name"]!.string!, $0["managed"]!.bool!) })
         #expect(managed == ["mine": true, "theirs": false])
+        // a record whose cluster was deleted behind aphex's back is listed as gone
+        try FileManager.default.removeItem(atPath: w.state + "/clusters/mine")
+        let stale = try await w.aphex(["kind", "list"])
+        #expect(stale.stdoutText.contains("cluster gone"))
+        let staleJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
+        #expect(staleJSON["clusters"]?.array?.first { $0["name"]?.string == "mine" }?["exists"] == .bool(false))
+        try w.touch("clusters/mine/.keep")
 
         let del = try await w.aphex(["kind", "delete", "--cluster-name", "mine"])
         #expect(del.status == 0, "\(del.stderrText)")
@@ -295,6 +304,7 @@ final class DriverWorld: @unchecked Sendable {
         let first = try await w.aphex(["k3s", "install", "--timeout", "20s"])
         #expect(first.status == 0, "\(first.stderrText)")
         #expect(w.installerLog == ["INSTALL_K3S_VERSION=v1.31.4+k3s1 INSTALL_K3S_EXEC=--write-kubeconfig-mode 0600"])
+        #expect(w.log == ["kubectl --kubeconfig \(w.kubeconfig("platform-cluster")) get nodes -o json --request-timeout 10s"])
         #expect(PrivateFiles.mode(w.kubeconfig("platform-cluster")) == 0o600)
         // no installer left behind in TMPDIR
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)
@@ -304,8 +314,10 @@ final class DriverWorld: @unchecked Sendable {
         #expect(try JSON.parse(second.stdoutText)["outcome"]?.string == "reused")
         #expect(w.installerLog.count == 1)
 
+        let n = w.log.count
         let status = try await w.aphex(["k3s", "status", "--output", "json"])
         #expect(status.status == 0)
+        #expect(Array(w.log[n...]) == ["kubectl --kubeconfig \(w.hostRoot)/etc/rancher/k3s/k3s.yaml get nodes -o json --request-timeout 10s"])
         let s = try JSON.parse(status.stdoutText)
         #expect(s["installed"] == .bool(true) && s["running"] == .bool(true) && s["ready"] == .bool(true))
 

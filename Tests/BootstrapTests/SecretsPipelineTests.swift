@@ -74,3 +74,23 @@ import Testing
         #expect(out.text.contains(cluster.value("auth-system", "authentik-secrets", "admin-password")!))
     }
 }
+
+@Suite struct SecretsInputValidationTests {
+    @Test func malformedInputsAreUsageErrorsBeforeAnythingRuns() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.json").path
+        FileManager.default.createFile(atPath: bad, contents: Data("{}".utf8), attributes: [.posixPermissions: 0o600])
+        var o = BootstrapOptions(deployment: .kind)
+        o.secretsFrom = bad
+        #expect(throws: AphexError.self) { try SecretsPipeline.validateInputs(o, environment: [:]) }
+        do { try SecretsPipeline.validateInputs(o, environment: [:]) } catch let e as AphexError { #expect(e.status == .usage) }
+
+        let empty = dir.appendingPathComponent("token").path
+        FileManager.default.createFile(atPath: empty, contents: Data("\n".utf8), attributes: [.posixPermissions: 0o600])
+        var t = BootstrapOptions(deployment: .kind)
+        t.cloudflareTokenFile = empty
+        #expect(throws: AphexError.self) { try SecretsPipeline.validateInputs(t, environment: [:]) }
+        #expect(throws: Never.self) { try SecretsPipeline.validateInputs(BootstrapOptions(deployment: .kind), environment: [:]) }
+    }
+}

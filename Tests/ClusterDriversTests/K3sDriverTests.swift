@@ -273,3 +273,85 @@ struct K3sFixture {
         #expect(plan.contains { $0.command?.argv == ["systemctl", "restart", "k3s"] })
     }
 }
+
+@Suite struct K3sResumeTests {
+    @Test func runningK3sWithNodeComingUpIsWaitedForWithoutReinstalling() async throws {
+        let f = K3sFixture()
+        f.world.install()
+        f.world.nodeReady = false
+        let w = f.world, clock = f.clock
+        let runner = FakeRunner { c in
+            if clock.now() >= .seconds(4) { w.lock.withLock { w.nodeReady = true } }
+            return try w.handle(c)
+        }
+        let host = makeHost(f.scratch, runner: runner, clock: clock, uid: 0, transport: f.transport)
+        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(f.world.installerRuns.isEmpty)
+        #expect(f.transport.requested.isEmpty)
+        #expect(access.nodes.allSatisfy { $0.ready })
+    }
+}
+
+@Suite struct K3sInstallerOverLibcurlTests {
+    @Test func installerIsFetchedThroughTheRealCurlTransport() async throws {
+        let server = try TestHTTPServer { req in
+            req.path == "/install.sh" ? .text(200, installerScript, headers: ["Content-Type": "text/plain"]) : .text(404, "not found")
+        }
+        defer { server.stop() }
+        let scratch = Scratch()
+        let world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
+        let runner = FakeRunner { try world.handle($0) }
+        var host = makeHost(scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/install.sh"])
+        host.makeTransport = { CurlTransport(tls: $0) }
+        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        #expect(access.outcome == .created)
+        #expect(server.requests.map { "\($0.method) \($0.path)" } == ["GET /install.sh"])
+        #expect(world.installerRuns.first?.script == installerScript)
+        #expect(world.installerRuns.first?.mode == 0o700)
+
+        // a 404 is reported and nothing is run
+        let scratch2 = Scratch()
+        let world2 = K3sWorld(paths: HostPaths(root: scratch2.hostRoot))
+        let runner2 = FakeRunner { try world2.handle($0) }
+        var host2 = makeHost(scratch2, runner: runner2, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/missing.sh"])
+        host2.makeTransport = { CurlTransport(tls: $0) }
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await K3sDriver(host: host2, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        }
+        #expect(e?.message.contains("HTTP 404") == true)
+        #expect(world2.installerRuns.isEmpty)
+        withExtendedLifetime((scratch, scratch2)) {}
+    }
+}
+
+@Suite struct K3sReuseWarningsTests {
+    @Test func reuseWarnsWhenAskedFlagsDifferFromTheInstall() async throws {
+        let f = K3sFixture()
+        f.world.install()
+        f.scratch.write(f.world.paths.k3sServiceUnit, "[Service]\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--write-kubeconfig-mode' \\\n\t'0600' \\\n")
+        let reporter = CollectingReporter()
+        let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, reporter: reporter, uid: 0, transport: f.transport)
+        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster", version: "v1.32.1+k3s1", disableTraefik: true)).ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(f.world.installerRuns.isEmpty)
+        let warnings = reporter.events.compactMap { e -> String? in if case .log(.warning, let m) = e { return m } else { return nil } }
+        #expect(warnings.contains { $0.contains("--disable-traefik") })
+        #expect(warnings.contains { $0.contains("v1.31.4+k3s1 is installed but --k3s-version v1.32.1+k3s1") })
+    }
+}
+
+@Suite struct K3sInstallDetectionTests {
+    @Test func uninstallScriptAloneMarksAnInstall() async throws {
+        // INSTALL_K3S_BIN_DIR elsewhere: only the uninstall script is at the default path
+        let f = K3sFixture()
+        f.world.install()
+        try FileManager.default.removeItem(atPath: f.world.paths.k3sBinary)
+        let d = f.driver()
+        #expect(d.isInstalled)
+        #expect(d.versionCommand.argv == ["k3s", "--version"])
+        let access = try await d.ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(f.world.installerRuns.isEmpty)
+    }
+}

@@ -343,3 +343,74 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(d.problem?.contains("refused") == true)
     }
 }
+
+@Suite struct KindContainerEngineTests {
+    @Test func dockerDownIsAPrerequisite() async throws {
+        let scratch = Scratch()
+        let runner = FakeRunner { c in
+            if c.argv == ["kind", "version"] { return CommandOutput(status: 0, stdout: "kind v0.26.0\n") }
+            if c.argv == ["kind", "get", "clusters"] {
+                return CommandOutput(status: 1, stdout: "", stderr: "ERROR: failed to list clusters: command \"docker ps -a --filter label=io.x-k8s.kind.cluster\" failed with error: exit status 1\nCommand Output: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+            }
+            throw UnexpectedCommand(argv: c.argv)
+        }
+        let host = makeHost(scratch, runner: runner)
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
+        }
+        #expect(e?.status == .prerequisite)
+        #expect(e?.message.contains("container engine") == true)
+        #expect(e?.detail?.contains("Is the docker daemon running?") == true)
+        withExtendedLifetime(scratch) {}
+    }
+}
+
+@Suite struct KindResumeTests {
+    @Test func existingClusterWithNodesComingUpIsWaitedForNotRefused() async throws {
+        let f = KindFixture()
+        f.world.clusters = ["dev"]
+        f.world.nodesReady = false
+        let world = f.world, clock = f.clock
+        let runner = FakeRunner { c in
+            if clock.now() >= .seconds(6) { world.lock.withLock { world.nodesReady = true } }
+            return try world.handle(c)
+        }
+        let host = makeHost(f.scratch, runner: runner, clock: clock)
+        let access = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
+        #expect(access.outcome == .reused)
+        #expect(access.nodesReadySeconds == 6)
+        #expect(!runner.argvs.contains { $0.starts(with: ["kind", "create"]) || $0.starts(with: ["kind", "delete"]) })
+        #expect(PrivateFiles.mode(f.kubeconfig) == 0o600)
+    }
+
+    @Test func existingClusterWhoseNodesNeverComeUpTimesOutNamingRecreate() async throws {
+        let f = KindFixture()
+        f.world.clusters = ["dev"]
+        f.world.nodesReady = false
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await f.driver(KindClusterSpec(name: "dev", waitTimeout: .seconds(20))).ensureCluster()
+        }
+        #expect(e?.status == .timeout)
+        #expect(e?.message.contains("--recreate") == true)
+        #expect(!f.runner.argvs.contains { $0.starts(with: ["kind", "create"]) })
+    }
+
+    @Test func interruptedCreateRemovesTheHalfMadeCluster() async throws {
+        let f = KindFixture()
+        let world = f.world
+        let runner = FakeRunner { c in
+            if c.argv.starts(with: ["kind", "create"]) {
+                _ = try world.handle(c)   // nodes exist...
+                throw CancellationError() // ...and then Ctrl-C
+            }
+            return try world.handle(c)
+        }
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        await #expect(throws: CancellationError.self) {
+            _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
+        }
+        #expect(runner.argvs.last == ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig])
+        #expect(world.clusters.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex/clusters/dev"))
+    }
+}

@@ -47,10 +47,22 @@ final class TestHTTPServer: @unchecked Sendable {
     private var openFDs: Set<Int32> = []
 
     var connections: Int { lock.withLock { _connections } }
+    /// Connections still open (a torn-down watch drops to 0).
+    var openConnections: Int { lock.withLock { openFDs.count } }
+
+    /// Waits (polling) until no connection is open; false after `limit`.
+    func waitUntilIdle(limit: Duration = .seconds(5)) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while openConnections > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
     var requests: [Request] { lock.withLock { _requests } }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    init(handler: @escaping Handler) throws {
+    init(port requested: Int = 0, handler: @escaping Handler) throws {
         self.handler = handler
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
@@ -58,7 +70,7 @@ final class TestHTTPServer: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
+        addr.sin_port = UInt16(requested).bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -76,15 +88,16 @@ final class TestHTTPServer: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// Stops accepting and drops open connections. Descriptors are shut down under the lock
+    /// and closed only by the thread that owns them, so a number reused by another test's
+    /// socket is never touched.
     func stop() {
-        let fds: [Int32] = lock.withLock {
-            if _stopped { return [] }
+        lock.withLock {
+            if _stopped { return }
             _stopped = true
-            return Array(openFDs)
+            shutdown(listenFD, Int32(SHUT_RDWR))  // wakes accept(); the accept thread closes it
+            for fd in openFDs { shutdown(fd, Int32(SHUT_RDWR)) }
         }
-        shutdown(listenFD, Int32(SHUT_RDWR))
-        close(listenFD)
-        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     /// A port nothing listens on (bound, then closed).
@@ -108,7 +121,8 @@ final class TestHTTPServer: @unchecked Sendable {
         while true {
             let c = accept(listenFD, nil, nil)
             if c < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR && !lock.withLock({ _stopped }) { continue }
+                close(listenFD)
                 return
             }
             let stopped: Bool = lock.withLock {
@@ -117,13 +131,15 @@ final class TestHTTPServer: @unchecked Sendable {
                 openFDs.insert(c)
                 return false
             }
-            if stopped { close(c); return }
+            if stopped { close(c); close(listenFD); return }
             var one: Int32 = 1
             setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let t = Thread { [self] in
                 serve(c)
-                lock.withLock { _ = openFDs.remove(c) }
-                close(c)
+                lock.withLock {
+                    _ = openFDs.remove(c)
+                    close(c)
+                }
             }
             t.start()
         }

@@ -7,6 +7,10 @@ import Foundation
 final class TestPKI: @unchecked Sendable {
     let dir: String
 
+    /// Generates the PKI on its own thread: the openssl runs block, and the cooperative pool
+    /// (two threads on a two-core machine) must stay free for the other tests.
+    static func create() async throws -> TestPKI { try await offPool { try TestPKI() } }
+
     init() throws {
         dir = NSTemporaryDirectory() + "aphex-pki-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -42,10 +46,12 @@ final class TestPKI: @unchecked Sendable {
     func sh(_ script: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
+        // One pipe, used once: stderr is folded into stdout by the shell. (Assigning the same
+        // Pipe or FileHandle.nullDevice to two streams makes Foundation's Process close one fd
+        // twice, which closes some other thread's descriptor — swift-subprocess traps on that.)
+        p.arguments = ["-c", "exec 2>&1\n" + script]
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -63,17 +69,21 @@ final class TestTLSServer: @unchecked Sendable {
     private let process: Process
     var url: String { "https://127.0.0.1:\(port)/" }
 
+    /// Starts s_server from a dedicated thread (it polls until the port listens).
+    static func start(pki: TestPKI) async throws -> TestTLSServer { try await offPool { try TestTLSServer(pki: pki) } }
+
     init(pki: TestPKI) throws {
         var lastError: (any Error)? = nil
         for _ in 0..<5 {
             let port = TestHTTPServer.closedPort()
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("server.crt"),
-                           "-key", pki.path("server.key"), "-CAfile", pki.path("ca.crt"), "-Verify", "1",
-                           "-www", "-quiet"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
+            // Under `timeout`: if the test process dies before its defers run, the server
+            // still goes away after two minutes. Output goes to /dev/null through the shell, not
+            // FileHandle.nullDevice (see TestPKI.sh).
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            p.arguments = ["-s", "KILL", "120", "/bin/sh", "-c",
+                           "exec openssl s_server -accept 127.0.0.1:\(port) -cert \(pki.path("server.crt")) "
+                           + "-key \(pki.path("server.key")) -CAfile \(pki.path("ca.crt")) -Verify 1 -www -quiet >/dev/null 2>&1"]
             p.standardInput = Pipe()  // s_server exits when stdin closes? keep a pipe open
             do { try p.run() } catch { lastError = error; continue }
             if Self.waitListening(port: port, process: p) {
@@ -81,7 +91,7 @@ final class TestTLSServer: @unchecked Sendable {
                 self.process = p
                 return
             }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            if p.isRunning { Self.killTree(p.processIdentifier) }
             p.waitUntilExit()
             lastError = NSError(domain: "TestTLSServer", code: 1,
                                 userInfo: [NSLocalizedDescriptionKey: "openssl s_server did not listen on \(port)"])
@@ -92,12 +102,19 @@ final class TestTLSServer: @unchecked Sendable {
     func stop() {
         // s_server may run with SIGTERM blocked (inherited mask): SIGKILL it.
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Self.killTree(process.processIdentifier)
             process.waitUntilExit()
         }
     }
 
     deinit { stop() }
+
+    /// SIGKILL the `timeout` wrapper's children (openssl), then the wrapper.
+    private static func killTree(_ pid: Int32) {
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
+    }
 
     private static func waitListening(port: Int, process: Process) -> Bool {
         for _ in 0..<100 {
@@ -112,5 +129,13 @@ final class TestTLSServer: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.05)
         }
         return false
+    }
+}
+
+/// Runs blocking test set-up on a fresh thread, off the Swift concurrency pool.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { cont in
+        let t = Thread { cont.resume(with: Result { try body() }) }
+        t.start()
     }
 }

@@ -22,7 +22,7 @@ extension Commands {
             return .ok
         }
         let existed = try await driver.delete()
-        writeDeletion(ctx, driver: "kind", name: driver.clusterName, existed: existed)
+        writeDeletion(ctx, driver: "kind", name: driver.clusterName, existed: existed, directory: ctx.host.clusterDirectory(driver.clusterName))
         return .ok
     }
 
@@ -31,14 +31,20 @@ extension Commands {
         let driver = KindDriver(host: ctx.host, spec: KindClusterSpec(name: ctx.target.clusterName))
         try await driver.requireAvailablePublic()
         let names = try await driver.listClusters()
-        let rows: [(name: String, record: ClusterRecord?)] = names.sorted().map { name in
+        var rows: [(name: String, record: ClusterRecord?, exists: Bool)] = names.sorted().map { name in
             let r = ClusterRecord.load(ctx.host, name: name)
-            return (name, r?.deployment == "kind" ? r : nil)
+            return (name, r?.deployment == "kind" ? r : nil, true)
+        }
+        // aphex records whose kind cluster is gone (deleted with `kind delete` directly)
+        let dir = ctx.host.homeDirectory + "/.aphex/clusters"
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() where !names.contains(name) {
+            if let r = ClusterRecord.load(ctx.host, name: name), r.deployment == "kind" { rows.append((name, r, false)) }
         }
         if ctx.format == .json {
             ctx.writeJSON(.object(["clusters": .array(rows.map { row in
                 .object([
                     "name": .string(row.name),
+                    "exists": .bool(row.exists),
                     "managed": .bool(row.record != nil),
                     "kubeconfig": row.record.map { .string($0.kubeconfig) } ?? .null,
                     "context": .string("kind-\(row.name)"),
@@ -55,7 +61,7 @@ extension Commands {
         var text = pad("NAME", width) + "  APHEX  KUBECONFIG\n"
         for row in rows {
             text += pad(row.name, width) + "  " + pad(row.record == nil ? "no" : "yes", 5) + "  "
-                + (row.record?.kubeconfig ?? "-") + "\n"
+                + (row.record?.kubeconfig ?? "-") + (row.exists ? "" : "  (cluster gone: `aphex kind delete --cluster-name \(row.name)` removes the record)") + "\n"
         }
         ctx.output.write(text)
         return .ok
@@ -97,7 +103,7 @@ extension Commands {
             }
         }
         let existed = try await driver.delete()
-        writeDeletion(ctx, driver: "k3s", name: driver.clusterName, existed: existed)
+        writeDeletion(ctx, driver: "k3s", name: driver.clusterName, existed: existed, directory: driver.clusterDirectory)
         return .ok
     }
 
@@ -156,13 +162,13 @@ extension Commands {
         ctx.output.write(lines.joined(separator: "\n") + "\n")
     }
 
-    static func writeDeletion(_ ctx: AppContext, driver: String, name: String, existed: Bool) {
+    static func writeDeletion(_ ctx: AppContext, driver: String, name: String, existed: Bool, directory: String) {
         if ctx.format == .json {
             ctx.writeJSON(.object(["driver": .string(driver), "clusterName": .string(name), "deleted": .bool(existed),
-                                   "removedDirectory": .string(ctx.host.clusterDirectory(name))]))
+                                   "removedDirectory": .string(directory)]))
             return
         }
-        ctx.output.write(existed ? "\(driver) cluster \(name) deleted; removed \(ctx.host.clusterDirectory(name)).\n"
+        ctx.output.write(existed ? "\(driver) cluster \(name) deleted; removed \(directory).\n"
                                  : "No \(driver) cluster \(name) to delete; nothing changed in \(driver).\n")
     }
 

@@ -1,0 +1,290 @@
+import ClusterDrivers
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking-bridge for running async work on a plain thread.
+final class ResultBox<T>: @unchecked Sendable { var value: T?; init() {} }
+func runBlocking<T>(_ work: @escaping @Sendable () async -> T) -> T {
+    let sem = DispatchSemaphore(value: 0)
+    let box = ResultBox<T>()
+    Task.detached { box.value = await work(); sem.signal() }
+    sem.wait()
+    return box.value!
+}
+
+/// The black-box face: a loopback HTTP/1.1 server (POSIX sockets, keep-alive, chunked watch
+/// streams) over a `SimAPI`. The API port honours faults (down windows close the listening
+/// socket: connection refused; resets send RST; timeouts hold the connection). A second
+/// control port serves /_sim/* (record, exec for the stand-ins) and is never faulted.
+public final class LoopbackServer: @unchecked Sendable {
+    public let api: SimAPI
+    public private(set) var port: UInt16 = 0
+    public private(set) var controlPort: UInt16 = 0
+    private var apiFD: Int32 = -1
+    private var controlFD: Int32 = -1
+    private let lock = NSLock()
+    private var stopped = false
+
+    public init(api: SimAPI) { self.api = api }
+
+    static func listenSocket(port: UInt16) throws -> (Int32, UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SimError("socket() failed: errno \(errno)") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw SimError("bind(127.0.0.1:\(port)) failed: errno \(errno)") }
+        guard listen(fd, 128) == 0 else { close(fd); throw SimError("listen() failed: errno \(errno)") }
+        var bound = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return (fd, UInt16(bigEndian: bound.sin_port))
+    }
+
+    /// Starts both listeners (port 0 = any free port) and the availability monitor.
+    public func start(port requested: UInt16 = 0, controlPort requestedControl: UInt16 = 0) throws {
+        let (fd, p) = try Self.listenSocket(port: requested)
+        apiFD = fd; port = p
+        let (cfd, cp) = try Self.listenSocket(port: requestedControl)
+        controlFD = cfd; controlPort = cp
+        startAcceptLoop(fd: fd, faults: true)
+        startAcceptLoop(fd: cfd, faults: false)
+        let monitor = Thread { [weak self] in self?.monitorLoop() }
+        monitor.start()
+    }
+
+    public func stop() {
+        lock.lock(); stopped = true; let a = apiFD, c = controlFD; apiFD = -1; controlFD = -1; lock.unlock()
+        if a >= 0 { shutdown(a, Int32(SHUT_RDWR)); close(a) }
+        if c >= 0 { shutdown(c, Int32(SHUT_RDWR)); close(c) }
+    }
+
+    private func startAcceptLoop(fd: Int32, faults: Bool) {
+        let t = Thread { [weak self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 {
+                    if errno == EINTR { continue }
+                    return   // listener closed
+                }
+                var one: Int32 = 1
+                setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                let conn = Thread { self?.serve(client, faults: faults) }
+                conn.stackSize = 1 << 20
+                conn.start()
+            }
+        }
+        t.start()
+    }
+
+    /// Closes the API listener while the API is unreachable (no cluster, down window): clients
+    /// get "connection refused"; reopens it on the same port afterwards.
+    private func monitorLoop() {
+        while true {
+            usleep(25_000)
+            lock.lock()
+            if stopped { lock.unlock(); return }
+            let up = api.world.apiReachable
+            if !up && apiFD >= 0 {
+                let fd = apiFD
+                apiFD = -1
+                lock.unlock()
+                shutdown(fd, Int32(SHUT_RDWR)); close(fd)
+                continue
+            }
+            if up && apiFD < 0 {
+                if let (fd, _) = try? Self.listenSocket(port: port) {
+                    apiFD = fd
+                    lock.unlock()
+                    startAcceptLoop(fd: fd, faults: true)
+                    continue
+                }
+            }
+            lock.unlock()
+        }
+    }
+
+    // MARK: connection
+
+    private func serve(_ fd: Int32, faults: Bool) {
+        defer { close(fd) }
+        var buffer: [UInt8] = []
+        while true {
+            guard let (method, target, headers, body) = readRequest(fd, &buffer) else { return }
+            if target.contains("watch=true") || target.contains("watch=1") {
+                serveWatch(fd, target: target, headers: headers)
+                return
+            }
+            let result = runBlocking { [api] in
+                await api.handle(method: method, target: target, headers: headers, body: body, via: faults ? "loopback" : "control")
+            }
+            switch result {
+            case .fault(.reset):
+                var l = linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+                return
+            case .fault(.timeout):
+                Thread.sleep(forTimeInterval: api.world.faults.timeoutHold.seconds)
+                return
+            case .fault:
+                return
+            case .response(let r):
+                var head = "HTTP/1.1 \(r.status) \(Self.reason(r.status))\r\n"
+                var hs = r.headers
+                hs["content-length"] = String(r.body.count)
+                if hs["content-type"] == nil { hs["content-type"] = "application/json" }
+                hs["date"] = httpDate()
+                for (k, v) in hs.sorted(by: { $0.key < $1.key }) { head += "\(k): \(v)\r\n" }
+                head += "\r\n"
+                guard writeAll(fd, Array(head.utf8) + r.body) else { return }
+                if headers["connection"]?.lowercased() == "close" { return }
+            }
+        }
+    }
+
+    private func serveWatch(_ fd: Int32, target: String, headers: [String: String]) {
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ndate: \(httpDate())\r\n\r\n"
+        let fdCopy = fd
+        let started = ResultBox<Bool>()
+        let status = runBlocking { [api] () -> Int in
+            do {
+                return try await api.watch(target: target, via: "loopback", poll: .milliseconds(50)) { chunk in
+                    if started.value == nil {
+                        started.value = true
+                        guard writeAll(fdCopy, Array(head.utf8)) else { return false }
+                    }
+                    let frame = Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk + [13, 10]
+                    return writeAll(fdCopy, frame)
+                }
+            } catch {
+                return -1
+            }
+        }
+        if status == -1 { return }
+        if started.value == nil {
+            if status != 200 {
+                let body = Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":\#(status)}"#.utf8)
+                _ = writeAll(fd, Array("HTTP/1.1 \(status) \(Self.reason(status))\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n\r\n".utf8) + body)
+                return
+            }
+            _ = writeAll(fd, Array(head.utf8))
+        }
+        _ = writeAll(fd, Array("0\r\n\r\n".utf8))
+    }
+
+    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> (String, String, [String: String], [UInt8])? {
+        func fill() -> Bool {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = read(fd, &chunk, chunk.count)
+            if n <= 0 { return false }
+            buffer += chunk[0..<n]
+            return true
+        }
+        var headerEnd: Int? = nil
+        while headerEnd == nil {
+            if let r = findCRLFCRLF(buffer) { headerEnd = r; break }
+            if !fill() { return nil }
+        }
+        let head = String(decoding: buffer[0..<headerEnd!], as: UTF8.self)
+        buffer.removeFirst(headerEnd! + 4)
+        var lines = head.components(separatedBy: "\r\n")
+        let requestLine = lines.removeFirst().split(separator: " ")
+        guard requestLine.count >= 2 else { return nil }
+        var headers: [String: String] = [:]
+        for l in lines {
+            guard let c = l.firstIndex(of: ":") else { continue }
+            headers[l[..<c].lowercased()] = l[l.index(after: c)...].trimmingCharacters(in: .whitespaces)
+        }
+        var body: [UInt8] = []
+        if let len = Int(headers["content-length"] ?? "") {
+            while buffer.count < len { if !fill() { return nil } }
+            body = Array(buffer[0..<len])
+            buffer.removeFirst(len)
+        } else if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
+            while true {
+                var lineEnd: Int? = nil
+                while lineEnd == nil {
+                    if let i = findCRLF(buffer) { lineEnd = i } else if !fill() { return nil }
+                }
+                let size = Int(String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";")[0].trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
+                buffer.removeFirst(lineEnd! + 2)
+                while buffer.count < size + 2 { if !fill() { return nil } }
+                body += buffer[0..<size]
+                buffer.removeFirst(size + 2)
+                if size == 0 { break }
+            }
+        }
+        return (String(requestLine[0]), String(requestLine[1]), headers, body)
+    }
+
+    static func reason(_ s: Int) -> String {
+        [200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+         409: "Conflict", 410: "Gone", 422: "Unprocessable Entity", 500: "Internal Server Error", 503: "Service Unavailable"][s] ?? "Status"
+    }
+}
+
+func findCRLFCRLF(_ b: [UInt8]) -> Int? {
+    guard b.count >= 4 else { return nil }
+    for i in 0...(b.count - 4) where b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i }
+    return nil
+}
+func findCRLF(_ b: [UInt8]) -> Int? {
+    guard b.count >= 2 else { return nil }
+    for i in 0...(b.count - 2) where b[i] == 13 && b[i + 1] == 10 { return i }
+    return nil
+}
+
+@discardableResult
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var off = 0
+    while off < bytes.count {
+        let n = bytes[off...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if n <= 0 { if errno == EINTR { continue }; return false }
+        off += n
+    }
+    return true
+}
+
+func httpDate() -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "GMT")
+    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+    return f.string(from: Date())
+}
+
+/// A minimal blocking HTTP/1.1 client for the control port (stand-ins, harness).
+public enum SimHTTPClient {
+    public static func request(port: UInt16, method: String, path: String, body: [UInt8] = [], timeout: Double = 600) throws -> (Int, [UInt8]) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SimError("socket() failed") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { throw SimError("cannot connect to the simulator at 127.0.0.1:\(port) (errno \(errno)); is `aphex-sim serve` running?") }
+        let head = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1:\(port)\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n\r\n"
+        guard writeAll(fd, Array(head.utf8) + body) else { throw SimError("write to the simulator failed") }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            data += chunk[0..<n]
+        }
+        guard let end = findCRLFCRLF(data) else { throw SimError("malformed response from the simulator") }
+        let head2 = String(decoding: data[0..<end], as: UTF8.self)
+        let status = Int(head2.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return (status, Array(data[(end + 4)...]))
+    }
+}

@@ -1,0 +1,717 @@
+import ClusterDrivers
+import Foundation
+
+/// A simulated controller: advances the world at `now` (scenario time). Returns true when it
+/// changed something (the world steps every controller until nothing changes).
+protocol SimController: AnyObject {
+    func step(_ world: SimWorld, now: Duration) -> Bool
+}
+
+/// A watch subscription.
+final class SimWatcher: @unchecked Sendable {
+    let id: Int
+    let group: String
+    let resource: String
+    let namespace: String?
+    let labels: LabelSelector
+    let fields: FieldSelector
+    let sink: @Sendable (String, JSON) -> Void
+    init(id: Int, group: String, resource: String, namespace: String?, labels: LabelSelector, fields: FieldSelector,
+         sink: @escaping @Sendable (String, JSON) -> Void) {
+        self.id = id; self.group = group; self.resource = resource; self.namespace = namespace
+        self.labels = labels; self.fields = fields; self.sink = sink
+    }
+    func wants(_ key: ObjectKey, _ obj: JSON) -> Bool {
+        key.group == group && key.resource == resource && (namespace == nil || namespace == key.namespace)
+            && labels.matches(obj.labels) && fields.matches(obj)
+    }
+}
+
+/// How an apply ended, per object (kubectl prints "serverside-applied" / "created" / "configured" / "unchanged").
+public enum ApplyOutcome: String, Sendable { case created, configured, unchanged }
+
+/// The simulated cluster's state: Kubernetes objects with real metadata, a type registry
+/// (built-ins plus established CRDs), watch streams, the simulated controllers and the fault
+/// plan. Thread-safe; every public operation first lets the controllers catch up to `now`.
+public final class SimWorld: @unchecked Sendable {
+    let lock = NSRecursiveLock()
+    public let clock: any TimeSource
+    public let scenario: Scenario
+    public let record: SimRecord
+    public let faults: FaultInjector
+    let origin: Duration
+
+    var types: [String: SimType] = [:]          // "group/resource"
+    var objects: [ObjectKey: JSON] = [:]
+    /// Scenario time of each object's creation and last spec change (logical times).
+    var createdAt: [ObjectKey: Duration] = [:]
+    var changedAt: [ObjectKey: Duration] = [:]
+    var rv: Int64 = 1000
+    var history: [(rv: Int64, type: String, key: ObjectKey, object: JSON)] = []
+    var oldestHistoryRV: Int64 = 1000
+    var watchers: [Int: SimWatcher] = [:]
+    var nextWatcherID = 1
+    var controllers: [SimController] = []
+    var ticking = false
+    /// Set by every write; with `lastTick` it lets `tick()` skip when nothing can have changed.
+    var dirty = true
+    var lastTick: Duration = .seconds(-1)
+    /// When each workload became (or will become) ready, as the workload controller decided.
+    var workloadReadyAt: [ObjectKey: Duration] = [:]
+
+    // Cluster lifecycle (kind clusters / k3s install) for the stand-ins.
+    public struct KindCluster: Sendable, Equatable {
+        public var name: String
+        public var image: String
+        public var broken: Bool
+        public var config: String
+        public var createdAt: Duration
+    }
+    var kindClusters: [String: KindCluster] = [:]
+    var k3sInstalled = false
+    var k3sActive = false
+    var k3sVersionInstalled: String?
+    var k3sExec: String?
+    var preexistingCluster: Bool
+    /// Per-process "API ever answered" bookkeeping is not needed: availability is derived.
+
+    public init(scenario: Scenario, clock: any TimeSource, record: SimRecord = SimRecord()) {
+        self.scenario = scenario
+        self.clock = clock
+        self.record = record
+        self.faults = FaultInjector(scenario.faults)
+        self.origin = clock.now()
+        self.preexistingCluster = scenario.cluster.exists
+        self.k3sInstalled = scenario.host.k3sInstalled
+        self.k3sActive = scenario.host.k3sInstalled
+        if scenario.host.k3sInstalled { k3sVersionInstalled = scenario.cluster.k3sVersion }
+        for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
+        controllers = [CRDController(), WorkloadController(), NamespaceController(), ArgoCDController(), CertManagerController()]
+        lock.lock(); defer { lock.unlock() }
+        if scenario.cluster.exists { bootstrapClusterObjects(flavor: scenario.cluster.flavor, name: scenario.cluster.name) }
+    }
+
+    /// Scenario time (seconds since the world started).
+    public var now: Duration { clock.now() - origin }
+    public var nowSeconds: Double { now.seconds }
+    func wall(_ t: Duration) -> String { rfc3339(clock.wallNow().addingTimeInterval((t - now).seconds)) }
+
+    func typeKey(_ group: String, _ resource: String) -> String { "\(group)/\(resource)" }
+
+    // MARK: availability
+
+    /// Whether the API server answers at all (a cluster exists and is not broken, and no
+    /// down-window fault is active).
+    public var apiReachable: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return clusterUp && !faults.isDown(at: nowSeconds)
+    }
+    var clusterUp: Bool {
+        if preexistingCluster { return true }
+        if k3sInstalled && k3sActive { return true }
+        return kindClusters.values.contains { !$0.broken }
+    }
+
+    // MARK: ticking
+
+    /// Runs the simulated controllers up to the current time.
+    public func tick() {
+        lock.lock(); defer { lock.unlock() }
+        if ticking { return }
+        ticking = true
+        defer { ticking = false }
+        guard clusterUp else { return }
+        let t = now
+        if t == lastTick && !dirty { return }
+        for _ in 0..<200 {
+            var changed = false
+            for c in controllers where c.step(self, now: t) { changed = true }
+            if !changed { break }
+        }
+        lastTick = t
+        dirty = false
+    }
+
+    // MARK: types
+
+    public func allTypes() -> [SimType] {
+        lock.lock(); defer { lock.unlock() }
+        return types.values.sorted { ($0.ref.group, $0.ref.resource) < ($1.ref.group, $1.ref.resource) }
+    }
+
+    /// The type for an object's apiVersion/kind; throws "no matches for kind" like the RESTMapper.
+    public func type(apiVersion: String, kind: String) throws -> SimType {
+        lock.lock(); defer { lock.unlock() }
+        let parts = apiVersion.split(separator: "/").map(String.init)
+        let group = parts.count == 2 ? parts[0] : ""
+        let version = parts.last ?? ""
+        if let t = types.values.first(where: { $0.ref.group == group && $0.ref.kind == kind && $0.versions.contains(version) }) {
+            return t
+        }
+        throw SimAPIError.noMatch(kind: kind, apiVersion: apiVersion)
+    }
+
+    /// The type for a URL path segment (group, resource); nil when not served.
+    public func type(group: String, version: String, resource: String) -> SimType? {
+        lock.lock(); defer { lock.unlock() }
+        guard let t = types[typeKey(group, resource)], t.versions.contains(version) else { return nil }
+        return t
+    }
+
+    /// kubectl's resource-name resolution: plural, singular, short name, Kind, optionally
+    /// qualified with `.group` or `.version.group`.
+    public func resolve(_ name: String) -> SimType? {
+        lock.lock(); defer { lock.unlock() }
+        let lower = name.lowercased()
+        let all = types.values.sorted { ($0.ref.group.isEmpty ? 0 : 1, $0.ref.group) < ($1.ref.group.isEmpty ? 0 : 1, $1.ref.group) }
+        func matchesBase(_ t: SimType, _ base: String) -> Bool {
+            base == t.ref.resource || base == t.singular || base == t.ref.kind.lowercased() || t.shortNames.contains(base)
+        }
+        if let t = all.first(where: { matchesBase($0, lower) }) { return t }
+        // qualified: resource.group or resource.version.group
+        if let dot = lower.firstIndex(of: ".") {
+            let base = String(lower[..<dot])
+            let rest = String(lower[lower.index(after: dot)...])
+            return all.first { t in
+                matchesBase(t, base) && (rest == t.ref.group || t.versions.contains { "\($0).\(t.ref.group)" == rest })
+            }
+        }
+        return nil
+    }
+
+    // MARK: reads
+
+    public func get(_ ref: ResourceRef, namespace: String?, name: String) -> JSON? {
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        return objects[ObjectKey(ref, namespace: namespace, name: name)].map { served($0, ref) }
+    }
+
+    /// Objects of a type (namespace nil = all), filtered by label and field selectors.
+    public func list(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil,
+                     fieldSelector: String? = nil) throws -> [JSON] {
+        let ls = try LabelSelector(labelSelector)
+        let fs = try FieldSelector(fieldSelector)
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        return objects.filter { k, v in
+            k.group == ref.group && k.resource == ref.resource && (namespace == nil || !ref.namespaced || k.namespace == namespace)
+                && ls.matches(v.labels) && fs.matches(v)
+        }.sorted { $0.key < $1.key }.map { served($0.value, ref) }
+    }
+
+    /// The List object the API returns.
+    public func listObject(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil,
+                           fieldSelector: String? = nil) throws -> JSON {
+        let items = try list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+        lock.lock(); defer { lock.unlock() }
+        return ["apiVersion": .string(ref.apiVersion), "kind": .string(ref.kind + "List"),
+                "metadata": ["resourceVersion": .string(String(rv))], "items": .array(items)]
+    }
+
+    /// The global resourceVersion counter.
+    public var resourceVersion: Int64 { lock.lock(); defer { lock.unlock() }; return rv }
+
+    /// Every stored object (for dumps and tests).
+    public func allObjects() -> [JSON] {
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        return objects.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    func served(_ obj: JSON, _ ref: ResourceRef) -> JSON {
+        var o = obj
+        o["apiVersion"] = .string(ref.apiVersion)
+        o["kind"] = .string(ref.kind)
+        return o
+    }
+
+    // MARK: client writes
+
+    func key(for obj: JSON, type t: SimType, namespace: String?) throws -> ObjectKey {
+        guard let name = obj.name, !name.isEmpty else {
+            throw SimAPIError.invalid("\(t.ref.kind).\(t.ref.group.isEmpty ? "core" : t.ref.group) is invalid: metadata.name: Required value: name or generateName is required")
+        }
+        if t.ref.namespaced {
+            let ns = obj.namespace ?? namespace ?? "default"
+            if let n = namespace, let o = obj.namespace, n != o {
+                throw SimAPIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+            }
+            return ObjectKey(t.ref, namespace: ns, name: name)
+        }
+        return ObjectKey(t.ref, namespace: nil, name: name)
+    }
+
+    /// Admission: namespace exists and is not terminating, webhooks answer.
+    func admit(_ obj: JSON, key: ObjectKey, type t: SimType, operation: String) throws {
+        if t.ref.namespaced {
+            let nsKey = ObjectKey(ResourceRef.namespaces, namespace: nil, name: key.namespace)
+            guard let ns = objects[nsKey] else { throw SimAPIError.notFound("namespaces", key.namespace) }
+            if ns[path: "metadata", "deletionTimestamp"] != nil && operation == "CREATE" {
+                throw SimAPIError(code: 403, reason: "Forbidden",
+                                  message: "\(t.qualifiedName) \"\(key.name)\" is forbidden: unable to create new content in namespace \(key.namespace) because it is being terminated")
+            }
+        }
+        try callWebhooks(group: t.ref.group, resource: t.ref.resource, operation: operation)
+    }
+
+    /// Calls the admission webhooks whose rules match, failing as the API server does when
+    /// the webhook's service has no ready endpoint or its caBundle does not verify.
+    func callWebhooks(group: String, resource: String, operation: String) throws {
+        for (ref, suffix) in [(ResourceRef.mutatingWebhooks, "mutate"), (ResourceRef.validatingWebhooks, "validate")] {
+            for (k, cfg) in objects where k.group == ref.group && k.resource == ref.resource {
+                for hook in cfg["webhooks"]?.array ?? [] {
+                    let rules = hook["rules"]?.array ?? []
+                    let match = rules.contains { r in
+                        let groups = r["apiGroups"]?.array?.compactMap(\.string) ?? []
+                        let res = r["resources"]?.array?.compactMap(\.string) ?? []
+                        let ops = r["operations"]?.array?.compactMap(\.string) ?? ["*"]
+                        return (groups.contains("*") || groups.contains(group))
+                            && (res.contains("*") || res.contains("*/*") || res.contains(resource))
+                            && (ops.contains("*") || ops.contains(operation))
+                    }
+                    guard match, hook["failurePolicy"]?.string != "Ignore" else { continue }
+                    let hookName = hook["name"]?.string ?? "webhook"
+                    guard let svc = hook[path: "clientConfig", "service"] else { continue }
+                    let svcName = svc["name"]?.string ?? "", svcNS = svc["namespace"]?.string ?? ""
+                    let path = svc["path"]?.string ?? "/\(suffix)"
+                    let url = "https://\(svcName).\(svcNS).svc:\(svc["port"]?.int ?? 443)\(path)?timeout=\(hook["timeoutSeconds"]?.int ?? 10)s"
+                    let ready = objects.contains { sk, s in
+                        sk.resource == "endpointslices" && sk.namespace == svcNS
+                            && s.labels["kubernetes.io/service-name"] == svcName
+                            && (s["endpoints"]?.array ?? []).contains { $0[path: "conditions", "ready"]?.bool == true }
+                    }
+                    if !ready {
+                        throw SimAPIError.internalError("failed calling webhook \"\(hookName)\": failed to call webhook: Post \"\(url)\": dial tcp \(serviceIP(svcNS, svcName)):443: connect: connection refused")
+                    }
+                    let ca = hook[path: "clientConfig", "caBundle"]?.string ?? ""
+                    if ca.isEmpty || ca != SimCerts.webhookCABase64 {
+                        throw SimAPIError.internalError("failed calling webhook \"\(hookName)\": failed to call webhook: Post \"\(url)\": tls: failed to verify certificate: x509: certificate signed by unknown authority")
+                    }
+                }
+            }
+        }
+    }
+
+    func serviceIP(_ ns: String, _ name: String) -> String {
+        if let ip = objects[ObjectKey(ResourceRef.services, namespace: ns, name: name)]?[path: "spec", "clusterIP"]?.string { return ip }
+        let h = sha256Hex(Array("\(ns)/\(name)".utf8))
+        return "10.96.\(Int(h.prefix(2), radix: 16)!).\(Int(h.dropFirst(2).prefix(2), radix: 16)! % 250 + 2)"
+    }
+
+    /// Normalizes what a client sends: drops server-owned metadata, folds Secret stringData.
+    func normalizeInput(_ obj: JSON, type t: SimType, key: ObjectKey) -> JSON {
+        var o = obj
+        o["apiVersion"] = .string(t.ref.apiVersion)
+        o["kind"] = .string(t.ref.kind)
+        var meta = o["metadata"]?.object ?? [:]
+        for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "deletionTimestamp", "selfLink"] {
+            meta.removeValue(forKey: f)
+        }
+        meta["name"] = .string(key.name)
+        if t.ref.namespaced { meta["namespace"] = .string(key.namespace) } else { meta.removeValue(forKey: "namespace") }
+        o["metadata"] = .object(meta)
+        if t.ref.kind == "Secret", let sd = o["stringData"]?.object {
+            var data = o["data"]?.object ?? [:]
+            for (k, v) in sd { data[k] = .string(Data((v.string ?? "").utf8).base64EncodedString()) }
+            o["data"] = .object(data)
+            o["stringData"] = nil
+        }
+        return o
+    }
+
+    /// Server-side apply of one object (create or merge). Status is ignored.
+    public func apply(_ obj: JSON, namespace: String? = nil, fieldManager: String = "kubectl", force: Bool = false,
+                      dryRun: Bool = false, by: String = "client") throws -> (object: JSON, outcome: ApplyOutcome) {
+        tick()
+        let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
+        lock.lock(); defer { lock.unlock() }
+        let k = try key(for: obj, type: t, namespace: namespace)
+        var input = normalizeInput(obj, type: t, key: k)
+        input["status"] = nil
+        if let existing = objects[k] {
+            try admit(input, key: k, type: t, operation: "UPDATE")
+            var merged = SimJSON.applyMerge(existing, input)
+            merged["status"] = existing["status"]
+            if t.ref.kind == "Secret", input["data"] != nil, existing["data"] != nil {
+                merged["data"] = SimJSON.applyMerge(existing["data"]!, input["data"]!)
+            }
+            if merged == existing { return (served(existing, t.ref), .unchanged) }
+            if dryRun { return (served(merged, t.ref), .configured) }
+            let stored = store(merged, key: k, by: by)
+            return (served(stored, t.ref), .configured)
+        }
+        try admit(input, key: k, type: t, operation: "CREATE")
+        if dryRun { return (served(withServerMetadata(input, key: k, generation: 1), t.ref), .created) }
+        let stored = store(input, key: k, by: by)
+        return (served(stored, t.ref), .created)
+    }
+
+    /// POST create; AlreadyExists when present.
+    public func create(_ obj: JSON, namespace: String? = nil, dryRun: Bool = false, by: String = "client") throws -> JSON {
+        tick()
+        let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
+        lock.lock(); defer { lock.unlock() }
+        let k = try key(for: obj, type: t, namespace: namespace)
+        if objects[k] != nil { throw SimAPIError.alreadyExists(t.qualifiedName, k.name) }
+        let input = normalizeInput(obj, type: t, key: k)
+        try admit(input, key: k, type: t, operation: "CREATE")
+        if dryRun { return served(withServerMetadata(input, key: k, generation: 1), t.ref) }
+        return served(store(input, key: k, by: by), t.ref)
+    }
+
+    /// PUT replace (status kept unless `status` is true: then only status is replaced).
+    public func replace(_ obj: JSON, type t: SimType, namespace: String?, name: String, status: Bool = false,
+                        dryRun: Bool = false, by: String = "client") throws -> JSON {
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        let k = ObjectKey(t.ref, namespace: namespace, name: name)
+        guard let existing = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
+        if let want = obj[path: "metadata", "resourceVersion"]?.string, want != existing[path: "metadata", "resourceVersion"]?.string {
+            throw SimAPIError(code: 409, reason: "Conflict",
+                              message: "Operation cannot be fulfilled on \(t.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again")
+        }
+        var next: JSON
+        if status {
+            next = existing
+            next["status"] = obj["status"]
+        } else {
+            next = normalizeInput(obj, type: t, key: k)
+            next["status"] = existing["status"]
+            try admit(next, key: k, type: t, operation: "UPDATE")
+        }
+        if dryRun { return served(next, t.ref) }
+        return served(store(next, key: k, by: by), t.ref)
+    }
+
+    /// PATCH: merge (RFC 7386; strategic is treated as merge) or json (RFC 6902).
+    public func patch(_ t: SimType, namespace: String?, name: String, patch: JSON, type patchType: String = "merge",
+                      subresource: String? = nil, dryRun: Bool = false, by: String = "client") throws -> JSON {
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        let k = ObjectKey(t.ref, namespace: namespace, name: name)
+        guard let existing = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
+        var next: JSON
+        switch patchType {
+        case "json": next = try SimJSON.jsonPatch(existing, patch)
+        default: next = SimJSON.mergePatch(existing, patch)
+        }
+        if subresource == "status" {
+            var s = existing
+            s["status"] = next["status"]
+            next = s
+        } else {
+            next["status"] = existing["status"]
+            next = normalizeInput(next, type: t, key: k)
+            // keep server metadata
+            for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp"] {
+                next.set(["metadata", f], to: existing[path: "metadata", f])
+            }
+            if next != existing { try admit(next, key: k, type: t, operation: "UPDATE") }
+        }
+        if next == existing || dryRun { return served(next, t.ref) }
+        return served(store(next, key: k, by: by), t.ref)
+    }
+
+    /// DELETE: with finalizers the object gets a deletionTimestamp and stays until they are
+    /// removed; a namespace cascades to its contents.
+    @discardableResult
+    public func delete(_ t: SimType, namespace: String?, name: String, dryRun: Bool = false, by: String = "client") throws -> JSON {
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        let k = ObjectKey(t.ref, namespace: namespace, name: name)
+        guard let existing = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
+        if dryRun { return served(existing, t.ref) }
+        return served(markDeleted(k, by: by) ?? existing, t.ref)
+    }
+
+    /// Sets deletionTimestamp (or removes when no finalizers). Returns the object's last state.
+    @discardableResult
+    func markDeleted(_ k: ObjectKey, by: String?) -> JSON? {
+        guard var o = objects[k] else { return nil }
+        let finalizers = o[path: "metadata", "finalizers"]?.array ?? []
+        let isNamespace = k.group == "" && k.resource == "namespaces"
+        if finalizers.isEmpty && !isNamespace {
+            remove(k, by: by)
+            return o
+        }
+        if o[path: "metadata", "deletionTimestamp"] == nil {
+            o.set(["metadata", "deletionTimestamp"], to: .string(wall(now)))
+            if isNamespace { o.set(["status", "phase"], to: "Terminating") }
+            let s = store(o, key: k, by: by, action: "deleting")
+            return s
+        }
+        return o
+    }
+
+    func remove(_ k: ObjectKey, by: String?) {
+        guard let o = objects.removeValue(forKey: k) else { return }
+        dirty = true
+        createdAt[k] = nil
+        changedAt[k] = nil
+        rv += 1
+        var gone = o
+        gone.set(["metadata", "resourceVersion"], to: .string(String(rv)))
+        emit("DELETED", k, gone)
+        if let by { record.addChange(time: nowSeconds, action: "deleted", key: k, by: by) }
+        if k.group == "apiextensions.k8s.io" && k.resource == "customresourcedefinitions" {
+            if let g = o[path: "spec", "group"]?.string, let p = o[path: "spec", "names", "plural"]?.string {
+                types[typeKey(g, p)] = nil
+                for ck in objects.keys where ck.group == g && ck.resource == p { remove(ck, by: nil) }
+            }
+        }
+    }
+
+    func withServerMetadata(_ obj: JSON, key: ObjectKey, generation: Int64) -> JSON {
+        var o = obj
+        o.set(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
+        o.set(["metadata", "resourceVersion"], to: .string(String(rv + 1)))
+        o.set(["metadata", "generation"], to: .int(generation))
+        o.set(["metadata", "creationTimestamp"], to: .string(wall(now)))
+        return o
+    }
+
+    // MARK: the write primitive (clients and controllers)
+
+    /// Stores an object: assigns uid/creationTimestamp on create, bumps the global
+    /// resourceVersion when something changed, bumps generation on spec changes, emits the
+    /// watch event, and completes a deletion whose finalizers are gone.
+    @discardableResult
+    func store(_ obj: JSON, key k: ObjectKey, by: String? = nil, at: Duration? = nil, action: String? = nil) -> JSON {
+        let t = at ?? now
+        dirty = true
+        var o = obj
+        if let existing = objects[k] {
+            for f in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
+                o.set(["metadata", f], to: existing[path: "metadata", f])
+            }
+            if existing[path: "metadata", "deletionTimestamp"] != nil && o[path: "metadata", "deletionTimestamp"] == nil {
+                o.set(["metadata", "deletionTimestamp"], to: existing[path: "metadata", "deletionTimestamp"])
+            }
+            if o == existing { return existing }
+            if specOf(o) != specOf(existing) {
+                o.set(["metadata", "generation"], to: .int((existing[path: "metadata", "generation"]?.int ?? 1) + 1))
+                changedAt[k] = t
+            }
+            rv += 1
+            o.set(["metadata", "resourceVersion"], to: .string(String(rv)))
+            if o[path: "metadata", "deletionTimestamp"] != nil && (o[path: "metadata", "finalizers"]?.array ?? []).isEmpty
+                && !(k.group == "" && k.resource == "namespaces") {
+                objects[k] = o
+                remove(k, by: by)
+                return o
+            }
+            objects[k] = o
+            emit("MODIFIED", k, o)
+            if let by { record.addChange(time: nowSeconds, action: action ?? "updated", key: k, by: by) }
+        } else {
+            rv += 1
+            o.set(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
+            o.set(["metadata", "creationTimestamp"], to: .string(wall(t)))
+            o.set(["metadata", "generation"], to: .int(1))
+            o.set(["metadata", "resourceVersion"], to: .string(String(rv)))
+            objects[k] = o
+            createdAt[k] = t
+            changedAt[k] = t
+            emit("ADDED", k, o)
+            if let by { record.addChange(time: nowSeconds, action: "created", key: k, by: by) }
+            if k.group == "apiextensions.k8s.io" && k.resource == "customresourcedefinitions" { registerCRD(o, established: false) }
+        }
+        return o
+    }
+
+    func specOf(_ o: JSON) -> JSON {
+        var s = o
+        s["metadata"] = nil
+        s["status"] = nil
+        return s
+    }
+
+    /// Controller helper: create-or-replace an object of a built-in or established type.
+    @discardableResult
+    func put(_ obj: JSON, at: Duration? = nil) -> JSON? {
+        guard let t = try? type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? ""),
+              let k = try? key(for: obj, type: t, namespace: obj.namespace) else { return nil }
+        var o = obj
+        if let existing = objects[k] {
+            // keep fields the controller did not mention
+            o = SimJSON.applyMerge(existing, obj)
+            if obj["status"] != nil { o["status"] = obj["status"] }
+        }
+        return store(o, key: k, at: at)
+    }
+
+    /// Controller helper: update an object's status (no generation bump).
+    @discardableResult
+    func setStatus(_ k: ObjectKey, _ status: JSON) -> Bool {
+        guard var o = objects[k], o["status"] != status else { return false }
+        o["status"] = status
+        store(o, key: k)
+        return true
+    }
+
+    func object(_ ref: ResourceRef, _ ns: String?, _ name: String) -> JSON? {
+        objects[ObjectKey(ref, namespace: ns, name: name)]
+    }
+
+    // MARK: CRDs
+
+    func registerCRD(_ crd: JSON, established: Bool) {
+        guard let group = crd[path: "spec", "group"]?.string, let plural = crd[path: "spec", "names", "plural"]?.string,
+              let kind = crd[path: "spec", "names", "kind"]?.string else { return }
+        guard established else { return }
+        let versions = (crd[path: "spec", "versions"]?.array ?? []).filter { $0["served"]?.bool ?? true }.compactMap { $0["name"]?.string }
+        guard let preferred = (crd[path: "spec", "versions"]?.array ?? []).first(where: { $0["storage"]?.bool == true })?["name"]?.string ?? versions.first else { return }
+        let namespaced = crd[path: "spec", "scope"]?.string != "Cluster"
+        types[typeKey(group, plural)] = SimType(
+            ref: ResourceRef(group: group, version: preferred, resource: plural, kind: kind, namespaced: namespaced),
+            versions: versions, singular: crd[path: "spec", "names", "singular"]?.string ?? kind.lowercased(),
+            shortNames: crd[path: "spec", "names", "shortNames"]?.array?.compactMap(\.string) ?? [],
+            categories: crd[path: "spec", "names", "categories"]?.array?.compactMap(\.string) ?? [],
+            crdName: crd.name)
+    }
+
+    /// Installs a CRD that is Established at once (scenario start, controllers).
+    func installCRD(group: String, version: String, plural: String, kind: String, namespaced: Bool = true,
+                    shortNames: [String] = []) {
+        let name = "\(plural).\(group)"
+        let crd: JSON = [
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": ["name": .string(name)],
+            "spec": ["group": .string(group), "scope": namespaced ? "Namespaced" : "Cluster",
+                     "names": ["plural": .string(plural), "singular": .string(kind.lowercased()), "kind": .string(kind),
+                               "listKind": .string(kind + "List"), "shortNames": .array(shortNames.map { .string($0) })],
+                     "versions": [["name": .string(version), "served": true, "storage": true,
+                                   "schema": ["openAPIV3Schema": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]]]]],
+        ]
+        let k = ObjectKey(ResourceRef.crds, namespace: nil, name: name)
+        if objects[k] == nil { store(crd, key: k) }
+        var o = objects[k]!
+        o["status"] = CRDController.establishedStatus(o, at: wall(now))
+        store(o, key: k)
+        registerCRD(o, established: true)
+    }
+
+    // MARK: watch
+
+    func emit(_ type: String, _ k: ObjectKey, _ obj: JSON) {
+        history.append((rv, type, k, obj))
+        if history.count > 20000 {
+            history.removeFirst(5000)
+            oldestHistoryRV = history.first?.rv ?? rv
+        }
+        for w in watchers.values where w.wants(k, obj) {
+            let t = types[typeKey(k.group, k.resource)]
+            w.sink(type, t.map { served(obj, $0.ref) } ?? obj)
+        }
+    }
+
+    /// Subscribes to changes of a type. Events after `resourceVersion` are replayed first;
+    /// throws Gone (410) when that version is too old. Returns the subscription id.
+    func watch(_ t: SimType, namespace: String?, labelSelector: String?, fieldSelector: String?, resourceVersion: String?,
+               sink: @escaping @Sendable (String, JSON) -> Void) throws -> Int {
+        let ls = try LabelSelector(labelSelector)
+        let fs = try FieldSelector(fieldSelector)
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        let w = SimWatcher(id: nextWatcherID, group: t.ref.group, resource: t.ref.resource,
+                           namespace: t.ref.namespaced ? namespace : nil, labels: ls, fields: fs, sink: sink)
+        nextWatcherID += 1
+        if let rvText = resourceVersion, !rvText.isEmpty, rvText != "0", let from = Int64(rvText) {
+            if from < oldestHistoryRV { throw SimAPIError(code: 410, reason: "Expired", message: "too old resource version: \(from) (\(oldestHistoryRV))") }
+            for h in history where h.rv > from && w.wants(h.key, h.object) { sink(h.type, served(h.object, t.ref)) }
+        } else {
+            // No resourceVersion: synthetic ADDED for every current object.
+            for (k, o) in objects.sorted(by: { $0.key < $1.key }) where w.wants(k, o) { sink("ADDED", served(o, t.ref)) }
+        }
+        watchers[w.id] = w
+        return w.id
+    }
+
+    func unwatch(_ id: Int) {
+        lock.lock(); watchers[id] = nil; lock.unlock()
+    }
+
+    // MARK: cluster bootstrap (what a fresh cluster holds)
+
+    func bootstrapClusterObjects(flavor: String, name: String) {
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] + scenario.startNamespaces {
+            ensureNamespace(ns)
+        }
+        let nodeName = flavor == "k3s" ? "aphex-host" : "\(name)-control-plane"
+        var labels: JSON = ["kubernetes.io/hostname": .string(nodeName), "kubernetes.io/os": "linux",
+                            "node-role.kubernetes.io/control-plane": ""]
+        if flavor == "kind" { labels["ingress-ready"] = "true" }
+        let version = flavor == "k3s" ? scenario.cluster.k3sVersion : scenario.cluster.kubernetesVersion
+        let node: JSON = ["apiVersion": "v1", "kind": "Node",
+                          "metadata": ["name": .string(nodeName), "labels": labels],
+                          "spec": ["podCIDR": "10.244.0.0/24"],
+                          "status": ["conditions": [["type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                                                     "message": "container runtime network not ready: NetworkReady=false"]],
+                                     "nodeInfo": ["kubeletVersion": .string(version), "containerRuntimeVersion": "containerd://1.7.24",
+                                                  "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"]]]
+        put(node)
+        let svc: JSON = ["apiVersion": "v1", "kind": "Service",
+                         "metadata": ["name": "kubernetes", "namespace": "default", "labels": ["component": "apiserver", "provider": "kubernetes"]],
+                         "spec": ["clusterIP": "10.96.0.1", "type": "ClusterIP", "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]]]]
+        put(svc)
+        put(["apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": ["name": "coredns", "namespace": "kube-system", "labels": ["k8s-app": "kube-dns"]],
+             "spec": ["replicas": 2, "selector": ["matchLabels": ["k8s-app": "kube-dns"]],
+                      "template": ["metadata": ["labels": ["k8s-app": "kube-dns"]],
+                                   "spec": ["containers": [["name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.3"]]]]]])
+        if scenario.startWithRoot {
+            installArgoCRDs()
+            ensureNamespace("argocd")
+            put(rootApplication())
+        }
+        for o in scenario.startObjects {
+            if let ns = o.namespace { ensureNamespace(ns) }
+            if o.kind == "CustomResourceDefinition" {
+                let k = ObjectKey(ResourceRef.crds, namespace: nil, name: o.name ?? "")
+                store(o, key: k)
+                var c = objects[k]!
+                c["status"] = CRDController.establishedStatus(c, at: wall(now))
+                store(c, key: k)
+                registerCRD(c, established: true)
+            } else {
+                put(o)
+            }
+        }
+    }
+
+    func installArgoCRDs() {
+        installCRD(group: "argoproj.io", version: "v1alpha1", plural: "applications", kind: "Application", shortNames: ["app", "apps"])
+        installCRD(group: "argoproj.io", version: "v1alpha1", plural: "applicationsets", kind: "ApplicationSet", shortNames: ["appset", "appsets"])
+        installCRD(group: "argoproj.io", version: "v1alpha1", plural: "appprojects", kind: "AppProject", shortNames: ["appproj", "appprojs"])
+    }
+
+    func ensureNamespace(_ ns: String) {
+        let k = ObjectKey(ResourceRef.namespaces, namespace: nil, name: ns)
+        if objects[k] != nil { return }
+        store(["apiVersion": "v1", "kind": "Namespace",
+               "metadata": ["name": .string(ns), "labels": ["kubernetes.io/metadata.name": .string(ns)]],
+               "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"]], key: k)
+    }
+
+    /// The platform-root Application as aphex applies it (for scenarios that start bootstrapped).
+    public func rootApplication() -> JSON {
+        ["apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+         "metadata": ["name": .string(scenario.rootName), "namespace": "argocd",
+                      "finalizers": ["resources-finalizer.argocd.argoproj.io"]],
+         "spec": ["project": "default",
+                  "source": ["repoURL": "https://github.com/bdchatham/AphexPlatformInfrastructure.git",
+                             "targetRevision": "HEAD", "path": .string(scenario.rootPath)],
+                  "destination": ["server": "https://kubernetes.default.svc", "namespace": "argocd"],
+                  "syncPolicy": ["automated": ["prune": true, "selfHeal": true],
+                                 "retry": ["limit": 5, "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]]]]]
+    }
+
+    /// Wipes the cluster (last kind cluster deleted, k3s uninstalled).
+    func wipe() {
+        for k in objects.keys { remove(k, by: nil) }
+        types = [:]
+        for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
+        controllers = [CRDController(), WorkloadController(), NamespaceController(), ArgoCDController(), CertManagerController()]
+    }
+}

@@ -1,0 +1,87 @@
+import ClusterDrivers
+import Foundation
+import Testing
+@testable import SimCluster
+
+/// The black-box face: aphex-sim serve, its stand-ins and the real kubectl.
+@Suite(.serialized) struct Loopback {
+    @Test func realKubectlReadsTheLoopbackAPI() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl"), "real kubectl missing")
+        let h = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h.stop() }
+        // Wait for convergence through the real kubectl.
+        var apps: JSON = [:]
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            let r = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "applications", "-n", "argocd", "-o", "json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            apps = try JSON.parse(r.stdout)
+            apps["items"] = .array(apps.items.filter { $0.name != "platform-root" })
+            if apps.items.count == 9 && apps.items.allSatisfy({ $0[path: "status", "health", "status"] == "Healthy" }) { break }
+            usleep(200_000)
+        } while Date() < deadline
+        #expect(apps.items.count == 9)
+        #expect(apps.items.allSatisfy { $0[path: "status", "sync", "status"] == "Synced" && $0[path: "status", "health", "status"] == "Healthy" })
+        let pods = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "pods", "-A"])
+        #expect(pods.status == 0, "\(pods.stderr)")
+        #expect(pods.stdout.hasPrefix("NAMESPACE"))
+        #expect(pods.stdout.contains("cert-manager-webhook-"))
+        #expect(pods.stdout.contains("Running"))
+        // The stand-in and the real kubectl agree.
+        let stand = try h.runProgram([h.binDir + "/kubectl", "get", "applications", "-n", "argocd", "-o", "json"])
+        #expect(try JSON.parse(stand.stdout).items.compactMap(\.name).filter { $0 != "platform-root" }.sorted() == apps.items.compactMap(\.name).sorted())
+        let rec = try h.record()
+        #expect(rec.requests.contains { $0.path == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications" && $0.status == 200 })
+        #expect(rec.commands.contains { $0.via == "stand-in" && $0.argv.first == "kubectl" })
+    }
+
+    @Test func standInsRejectUnknownFlagsAndWatchStreams() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h.stop() }
+        let bad = try h.runProgram([h.binDir + "/kubectl", "get", "pods", "--namespce", "x"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("error: unknown flag: --namespce"))
+        let kind = try h.runProgram([h.binDir + "/kind", "get", "clusters", "--verbose"])
+        #expect(kind.status == 1 && kind.stderr.contains("unknown flag: --verbose"))
+        // A watch over the loopback API delivers chunked events (real kubectl --watch is not
+        // needed: read the raw stream).
+        let t = SimTransportOverHTTP(port: h.port)
+        let events = try t.watchLines("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&timeoutSeconds=1")
+        #expect(events.count >= 9)
+        #expect(events.first?.hasPrefix("{\"object\":") == true || events.first?.contains("\"type\":\"ADDED\"") == true)
+    }
+
+    @Test func downWindowRefusesConnectionsThenRecovers() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h.stop() }
+        try h.setFaults(["downForSeconds": 1.0])
+        usleep(150_000)
+        let during = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "ns", "--request-timeout=2s"])
+        #expect(during.status == 1)
+        #expect(during.stderr.contains("connection refused") || during.stderr.contains("was refused"), "\(during.stderr)")
+        usleep(1_300_000)
+        let after = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "ns", "-o", "name"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(after.stdout.contains("namespace/argocd"))
+    }
+}
+
+/// Reads a chunked watch stream from the loopback server with a raw socket.
+struct SimTransportOverHTTP {
+    let port: UInt16
+    func watchLines(_ path: String) throws -> [String] {
+        let (status, body) = try SimHTTPClient.request(port: port, method: "GET", path: path, timeout: 10)
+        guard status == 200 else { throw SimError("watch status \(status)") }
+        // De-chunk.
+        var out: [UInt8] = []
+        var b = body[...]
+        while let i = findCRLF(Array(b)) {
+            let size = Int(String(decoding: b.prefix(i), as: UTF8.self), radix: 16) ?? 0
+            b = b.dropFirst(i + 2)
+            if size == 0 { break }
+            out += b.prefix(size)
+            b = b.dropFirst(size + 2)
+        }
+        return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+}
