@@ -61,8 +61,33 @@ api_requests() { curl -fsS "$CONTROL/_sim/record" | jq '[.requests[] | select(.v
 aphex_env() { env HOME="$WORK/home" KUBECONFIG="$DIR/kubeconfig" "$@"; }
 mkdir -p "$WORK/home"
 
+# What bootstrap leaves besides platform-root (bench-25 has only the Applications): ArgoCD's
+# workloads and the generated Secrets, so the snapshot is the converged, complete one.
+seed_bootstrapped() {
+    local dex argo tekton
+    dex=$(openssl rand -hex 32); argo=$(openssl rand -hex 32); tekton=$(openssl rand -hex 32)
+    b() { printf %s "$1" | base64 -w0; }
+    r() { b "$(openssl rand -hex 32)"; }
+    {
+        for ns in auth-system tekton-pipelines platform-system; do printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$ns"; done
+        for w in Deployment:argocd-server Deployment:argocd-repo-server Deployment:argocd-applicationset-controller StatefulSet:argocd-application-controller; do
+            kind=${w%%:*}; name=${w#*:}
+            printf -- '---\napiVersion: apps/v1\nkind: %s\nmetadata: {name: %s, namespace: argocd, labels: {app.kubernetes.io/part-of: argocd, app.kubernetes.io/name: %s}}\nspec: {replicas: 1, %sselector: {matchLabels: {app.kubernetes.io/name: %s}}, template: {metadata: {labels: {app.kubernetes.io/name: %s}}, spec: {containers: [{name: main, image: quay.io/argoproj/argocd:v3.3.0}]}}}\n' \
+                "$kind" "$name" "$name" "$([[ $kind == StatefulSet ]] && echo "serviceName: $name, ")" "$name" "$name"
+        done
+        L='labels: {app.kubernetes.io/managed-by: aphex}'
+        printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: authentik-postgresql, namespace: auth-system, %s}\ndata: {postgresql-password: %s, postgresql-postgres-password: %s}\n' "$L" "$(r)" "$(r)"
+        printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: authentik-secrets, namespace: auth-system, %s}\ndata: {secret-key: %s, admin-password: %s, bootstrap-token: %s}\n' "$L" "$(r)" "$(r)" "$(r)"
+        printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: dex-secrets, namespace: auth-system, %s}\ndata: {client-secret: %s, authentik-client-secret: %s, argocd-client-secret: %s, tekton-client-secret: %s, kubernetes-client-secret: %s}\n' "$L" "$(b "$dex")" "$(b "$dex")" "$(b "$argo")" "$(b "$tekton")" "$(r)"
+        printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: argocd-secret, namespace: argocd}\ndata: {oidc.dex.clientSecret: %s}\n' "$(b "$argo")"
+        printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: tekton-dashboard-oidc, namespace: tekton-pipelines, %s}\ndata: {client-secret: %s}\n' "$L" "$(b "$tekton")"
+        printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: cloudflare-api-token, namespace: platform-system, %s}\ndata: {token: %s}\n' "$L" "$(b cf-token)"
+    } | "$KUBECTL" --kubeconfig "$DIR/kubeconfig" apply --validate=false -f - >/dev/null
+}
+
 echo "== 1. aphex status, 25 Applications (bench-25)"
 start_sim bench-25
+seed_bootstrapped
 converged=no
 for _ in $(seq 1 300); do
     if aphex_env "$APHEX" status --kubeconfig "$DIR/kubeconfig" >/dev/null 2>&1; then converged=yes; break; fi

@@ -186,6 +186,8 @@ final class ArgoCDController: SimController {
         ]
         if let m = healthMessage { status["health"]?["message"] = .string(m) }
         if let op { status["operationState"] = op }
+        // ArgoCD refreshes an app after each operation: reconciledAt is never before the last finishedAt.
+        if let f = op?["finishedAt"]?.string, let r = status["reconciledAt"]?.string, r < f { status["reconciledAt"] = .string(f) }
         if !conditions.isEmpty { status["conditions"] = .array(conditions) }
         if w.setStatus(k, status) { changed = true }
         return (changed, app.neverSyncs ? nil : healthyAt, syncStatus)

@@ -67,9 +67,14 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     public var maxBackoff: Duration = .seconds(4)
     /// Between two webhook dry-runs, and between two full proofs while the webhook is not ready.
     public var checkInterval: Duration = .seconds(1)
-    public var maxCheckInterval: Duration = .seconds(8)
+    public var maxCheckInterval: Duration = .seconds(15)
     private var lastWebhookProof: Duration?
+    private var webhookFirstCheck: Duration?
     public var tokenRecheckInterval: Duration = .seconds(10)
+    /// Re-list when the watch has been silent this long (a stalled watch must not hide changes;
+    /// client-go's informers resync for the same reason).
+    public var resyncInterval: Duration = .seconds(5)
+    private var lastEventAt: Duration?
 
     // state
     private var objects: [String: JSON] = [:]
@@ -116,6 +121,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             try Task.checkCancellation()
             for signal in mailbox.drain() { apply(signal) }
             let now = clock.now()
+            if !needList, let listed = lastListAt, now - max(listed, lastEventAt ?? listed) >= resyncInterval {
+                needList = true
+                nextListAt = now
+            }
             if needList && now >= nextListAt { await list(now: now) }
             if let fatal {
                 throw AphexError(.failed, "The Kubernetes API refused aphex's credentials while waiting: \(fatal). Check the kubeconfig's user (\(ctx.resolvedKubeconfig())) and its RBAC: aphex needs to read Applications in namespace \(catalog.argocdNamespace).")
@@ -150,11 +159,16 @@ public final class ConvergenceWaiter: @unchecked Sendable {
 
     // MARK: reading
 
-    enum Signal: Sendable { case event(WatchEvent), ended(String?, gone: Bool, unsupported: Bool) }
+    /// `watch`: the generation of the watch that sent it (signals of replaced watches are dropped).
+    enum Signal: Sendable { case event(WatchEvent, watch: Int), ended(String?, gone: Bool, unsupported: Bool, watch: Int) }
+    private var watchGeneration = 0
 
     private func apply(_ signal: Signal) {
         switch signal {
-        case .event(let e):
+        case .event(_, let gen) where gen != watchGeneration, .ended(_, _, _, let gen) where gen != watchGeneration:
+            return
+        case .event(let e, _):
+            lastEventAt = clock.now()
             switch e {
             case .added(let o), .modified(let o):
                 if let n = o.name, (o.namespace ?? catalog.argocdNamespace) == catalog.argocdNamespace { objects[n] = o }
@@ -164,7 +178,7 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             case .bookmark(let rv):
                 resourceVersion = rv
             }
-        case .ended(let error, let gone, let unsupported):
+        case .ended(let error, let gone, let unsupported, _):
             if unsupported { watchDisabled = true }
             needList = true
             let now = clock.now()
@@ -220,21 +234,23 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         let stream = api.watch(.applications, namespace: catalog.argocdNamespace, labelSelector: nil,
                                resourceVersion: resourceVersion, timeoutSeconds: 300)
         let mailbox = self.mailbox
+        watchGeneration += 1
+        let gen = watchGeneration
         watchTask = Task {
             do {
                 for try await event in stream {
-                    mailbox.post(.event(event))
+                    mailbox.post(.event(event, watch: gen))
                 }
-                mailbox.post(.ended(nil, gone: false, unsupported: false))
+                if !Task.isCancelled { mailbox.post(.ended(nil, gone: false, unsupported: false, watch: gen)) }
             } catch is CancellationError {
             } catch let e as KubeAPIError {
                 switch e {
-                case .gone: mailbox.post(.ended(nil, gone: true, unsupported: false))
-                case .notFound, .invalid: mailbox.post(.ended(e.description, gone: false, unsupported: true))
-                default: mailbox.post(.ended(e.description, gone: false, unsupported: false))
+                case .gone: mailbox.post(.ended(nil, gone: true, unsupported: false, watch: gen))
+                case .notFound, .invalid: mailbox.post(.ended(e.description, gone: false, unsupported: true, watch: gen))
+                default: mailbox.post(.ended(e.description, gone: false, unsupported: false, watch: gen))
                 }
             } catch {
-                if !Task.isCancelled { mailbox.post(.ended(String(describing: error), gone: false, unsupported: false)) }
+                if !Task.isCancelled { mailbox.post(.ended(String(describing: error), gone: false, unsupported: false, watch: gen)) }
             }
         }
     }
@@ -272,7 +288,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         // A dry-run create each second (1 request) detects readiness promptly; the full proof runs
         // when it passes (to confirm steps 1-3) and every few seconds while it fails (to name the step).
         if let cm = eval.app(catalog.certManagerApplication), cm.converged, webhook?.ready != true {
-            if lastWebhookCheck == nil || now - lastWebhookCheck! >= checkInterval {
+            if webhookFirstCheck == nil { webhookFirstCheck = now }
+            // 1 s for the first 10 s (the caBundle usually lands then), 2 s after (a stuck webhook stays cheap).
+            let interval = now - webhookFirstCheck! < .seconds(10) ? checkInterval : checkInterval * 2
+            if lastWebhookCheck == nil || now - lastWebhookCheck! >= interval {
                 lastWebhookCheck = now
                 let dry = try? await WebhookCheck.dryRun(api: api, catalog: catalog)
                 let classify = lastWebhookProof == nil || now - lastWebhookProof! >= maxCheckInterval

@@ -1,0 +1,109 @@
+import ClusterDrivers
+import Foundation
+import SimCluster
+import Testing
+
+/// A bundled scenario rewritten for black-box waits: platform-root present at start (as after
+/// `bootstrap --no-wait`) and time sped up. Returns the path of the rewritten file.
+func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, String)] = []) throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    var text = try String(contentsOf: root.appendingPathComponent("SimCluster/Scenarios/\(name).yaml"), encoding: .utf8)
+    if !text.contains("platformRoot: true") {
+        text = text.replacingOccurrences(of: "\nargocd:\n", with: "\nstart:\n  namespaces: [argocd]\n  platformRoot: true\nargocd:\n")
+    }
+    text = text.replacingOccurrences(of: "timeScale: 1.0", with: "timeScale: \(timeScale)")
+    for (a, b) in edits { text = text.replacingOccurrences(of: a, with: b) }
+    text = quoteDescription(text)
+    text = text.replacingOccurrences(of: "name: \(name)\n", with: "name: \(name)-wait\n")
+    let path = NSTemporaryDirectory() + "aphex-wait-\(name)-\(UUID().uuidString.prefix(6)).yaml"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+/// `aphex wait` as a user or CI runs it: the built binary against `aphex-sim serve`.
+@Suite(.serialized) struct WaitBlackBoxTests {
+    func wait(_ h: SimHarness, _ extra: [String] = [], timeout: String = "60s") throws -> SimHarness.RunResult {
+        try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout] + extra, timeout: 120)
+    }
+
+    @Test func happyKindConverges() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h.stop() }
+        let r = try wait(h)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Converged in"))
+        let rec = try h.record()
+        #expect(rec.commands.isEmpty, "aphex wait runs no process: \(rec.commands.map(\.argv))")
+        #expect(Double(rec.requests.count) / max(r.seconds, 1) <= 2.5, "\(rec.requests.count) requests in \(r.seconds)s")
+    }
+
+    @Test func happyK3sConverges() async throws {
+        let h = try await SimHarness.start(scenario: try waitScenario("happy-k3s", edits: [("exists: false", "exists: true")]))
+        defer { h.stop() }
+        let r = try wait(h)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func jsonEventsAndDocument() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h.stop() }
+        let r = try wait(h, ["--output", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSON.parse(r.stdout)
+        #expect(doc["outcome"]?.string == "converged")
+        #expect((doc[path: "result", "waves"]?.array?.count ?? 0) > 0)
+        let events = r.stderr.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+        #expect(events.contains { $0["event"]?.string == "table" })
+        #expect(events.contains { $0["event"]?.string == "stepFinished" && ($0["step"]?.string ?? "").hasPrefix("wave-") })
+    }
+
+    @Test func stuckCABundleExitsThreeNamingIt() async throws {
+        let h = try await SimHarness.start(scenario: try waitScenario("stuck-cabundle"))
+        defer { h.stop() }
+        let r = try wait(h, timeout: "15s")
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("CA bundle not injected"), "\(r.stderr)")
+    }
+
+    @Test func imageThatNeverPullsExitsThreeNamingTheImage() async throws {
+        let h = try await SimHarness.start(scenario: try waitScenario("image-pull"))
+        defer { h.stop() }
+        let r = try wait(h, timeout: "15s")
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("ghcr.io/bdchatham/organization-controller"), "\(r.stderr)")
+    }
+
+    @Test func degradedAfterHealthyExitsOne() async throws {
+        let h = try await SimHarness.start(scenario: try waitScenario("degraded-app"))
+        defer { h.stop() }
+        let r = try wait(h, timeout: "60s")
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("external-secrets"), "\(r.stderr)")
+    }
+
+    @Test func apiFaultsAtTwentyPercentStillConverge() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick", extraArgs: ["--error-rate", "0.2", "--fault-kinds", "http503,reset"])
+        defer { h.stop() }
+        let r = try wait(h)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try h.record().requests.contains { $0.fault != nil }, "faults were injected")
+    }
+
+    @Test func apiDownForTwentySecondsRecovers() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick", extraArgs: ["--down", "1-21"])
+        defer { h.stop() }
+        let r = try wait(h, timeout: "90s")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.seconds >= 19, "waited through the outage (\(r.seconds)s)")
+        #expect(r.stderr.contains("answering again"), "\(r.stderr)")
+    }
+}
+
+/// Quotes the scenario's one-line description (some contain ": ", which plain YAML scalars cannot).
+func quoteDescription(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+        guard line.hasPrefix("description: "), !line.hasPrefix("description: \"") else { return String(line) }
+        let value = line.dropFirst("description: ".count).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "description: \"\(value)\""
+    }.joined(separator: "\n")
+}
