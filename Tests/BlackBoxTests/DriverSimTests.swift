@@ -86,11 +86,8 @@ import Testing
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
         let r = try h.run(["bootstrap", "--deployment", "kind", "--dry-run", "--workers", "1"], timeout: 90)
-        // Later steps' dry runs need the kubeconfig the (planned) cluster does not have yet:
-        // the secrets step stops there today (not the driver's part).
-        withKnownIssue("secrets step dry-run on a cluster that does not exist yet", isIntermittent: true) {
-            #expect(r.status == 0, "\(r.stderr.suffix(400))")
-        }
+        // Later steps plan against the (planned, still empty) cluster.
+        #expect(r.status == 0, "\(r.stderr.suffix(400))")
         let all = r.stdout + r.stderr
         #expect(all.contains("Preparing the cluster (plan)"))
         #expect(all.contains("kind create cluster --name platform-cluster --config -"))
