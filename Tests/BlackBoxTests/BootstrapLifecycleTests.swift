@@ -95,28 +95,60 @@ enum Lifecycle {
         #expect(try JSON.parse(status.stdout)["converged"] == JSON.bool(true))
     }
 
+    /// Runs bootstrap and SIGKILLs it `delay` seconds after it announces the step `title`
+    /// on stderr (" • Title ..."). Returns whether it was killed.
+    static func bootstrapKilled(_ h: SimHarness, atStep title: String, delay: Double) throws -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
+        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m"]
+        p.environment = h.env
+        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        let buffer = LockedText()
+        let reader = Thread {
+            while true {
+                let data = err.fileHandleForReading.availableData
+                if data.isEmpty { return }
+                buffer.append(String(decoding: data, as: UTF8.self))
+            }
+        }
+        try p.run()
+        reader.start()
+        var seenAt: Date? = nil
+        var killed = false
+        let deadline = Date().addingTimeInterval(240)
+        while p.isRunning && Date() < deadline {
+            if seenAt == nil && buffer.text.contains(" • \(title) ...") { seenAt = Date() }
+            if let t = seenAt, Date().timeIntervalSince(t) >= delay {
+                kill(p.processIdentifier, SIGKILL)
+                killed = true
+                break
+            }
+            usleep(20_000)
+        }
+        p.waitUntilExit()
+        return killed
+    }
+
     @Test func killedAtEachStepResumesWithTheSameSecrets() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        // Each run is SIGKILLed the moment the next step starts changing the cluster; the next
-        // run must resume past it. The last run is left to finish.
-        let killPoints: [(String, @Sendable (SimRecordSnapshot) -> Bool)] = [
-            ("cluster", { $0.commands.contains { $0.argv.starts(with: ["kind", "create", "cluster"]) } }),
-            ("namespaces", { $0.changes.contains { $0.object.contains("Namespace") && $0.action == "created" } }),
-            ("secrets", { $0.changes.contains { $0.object.contains("authentik-postgresql") } }),
-            ("argocd", { $0.changes.contains { $0.object.contains("argocd-server") } }),
-            ("tekton", { $0.changes.contains { $0.object.contains("tekton-pipelines-controller") } }),
-            ("platform-root", { $0.changes.contains { $0.object.contains("platform-root") } }),
-        ]
+        // Each run is SIGKILLed while a step is at work; the next run must resume past it
+        // (and so reach the next step). The last run is left to finish.
+        let steps: [(String, Double)] = [("Preparing the cluster", 0.3), ("Creating namespaces", 0.0),
+                                         ("Generating and storing secrets", 0.02), ("Installing ArgoCD", 0.5),
+                                         ("Installing Tekton", 0.3), ("Configuring ArgoCD", 0.1),
+                                         ("Applying platform-root", 0.0), ("Waiting for convergence", 1.0)]
         var firstSecrets: [String: String]? = nil
-        for (step, condition) in killPoints {
-            try h.resetRecord()
-            let r = try Lifecycle.bootstrap(h, killWhen: condition)
-            #expect(r.killed || r.status == 0, "at \(step): \(Lifecycle.describe(r))")
+        for (step, delay) in steps {
+            let killed = try Self.bootstrapKilled(h, atStep: step, delay: delay)
+            #expect(killed, "bootstrap never reached \"\(step)\" after the previous kill")
             let now = try Lifecycle.credentials(h)
             if let firstSecrets {
-                for (k, v) in firstSecrets { #expect(now[k] == v, "\(k) changed after the kill at \(step)") }
-            } else if !now.isEmpty && now.count >= 10 {
+                for (k, v) in firstSecrets { #expect(now[k] == v, "\(k) changed after the kill during \(step)") }
+            } else if now.count >= 10 {
                 firstSecrets = now
             }
         }
@@ -212,4 +244,39 @@ enum Lifecycle {
         #expect(try h.record().commands.filter { $0.argv.contains("k3s-install.sh") || $0.argv.first == "sh" }.count <= 1,
                 "the installer ran again on a healthy k3s")
     }
+
+    @Test func ctrlCStopsCleanlyWithExit130AndAResumeLine() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
+        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m"]
+        p.environment = h.env
+        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        // Interrupt once the platform namespaces exist (mid-pipeline).
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, p.isRunning {
+            if let rec = try? h.record(), rec.changes.contains(where: { $0.object.hasPrefix("namespaces/") }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(p.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(stderr.suffix(500))")
+        #expect(stderr.contains("to resume"), "\(stderr.suffix(500))")
+        // No stand-in child left running, and a re-run finishes the job.
+        let resumed = try Lifecycle.bootstrap(h)
+        #expect(resumed.status == 0, "\(Lifecycle.describe(resumed))")
+    }
+}
+
+final class LockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+    func append(_ s: String) { lock.withLock { value += s } }
+    var text: String { lock.withLock { value } }
 }

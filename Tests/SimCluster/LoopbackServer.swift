@@ -285,6 +285,25 @@ public enum SimHTTPClient {
         guard let end = findCRLFCRLF(data) else { throw SimError("malformed response from the simulator") }
         let head2 = String(decoding: data[0..<end], as: UTF8.self)
         let status = Int(head2.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        return (status, Array(data[(end + 4)...]))
+        let raw = Array(data[(end + 4)...])
+        if head2.lowercased().contains("transfer-encoding: chunked") { return (status, dechunk(raw)) }
+        return (status, raw)
+    }
+
+    /// Decodes a chunked body (large responses, e.g. a long record, are streamed chunked).
+    static func dechunk(_ raw: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while i < raw.count {
+            var j = i
+            while j + 1 < raw.count, !(raw[j] == 13 && raw[j + 1] == 10) { j += 1 }
+            let sizeText = String(decoding: raw[i..<j], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size > 0 else { break }
+            let start = j + 2
+            guard start + size <= raw.count else { out += raw[start...]; break }
+            out += raw[start..<(start + size)]
+            i = start + size + 2
+        }
+        return out
     }
 }
