@@ -67,7 +67,13 @@ public enum AuthTokenVerifier {
 
     /// Maps Authentik's answer to a verdict (pure).
     public static func interpret(status: Int, body: [UInt8]) -> AuthTokenCheck {
-        let detail = (try? JSON.parse(body))?["detail"]?.string ?? ""
+        let parsed = try? JSON.parse(body)
+        let detail = parsed?["detail"]?.string ?? ""
+        // A Kubernetes Status object is the API server's own answer (e.g. it tried the header as
+        // its credentials), not Authentik's: it proves nothing about the token.
+        if parsed?["kind"]?.string == "Status" {
+            return AuthTokenCheck(result: .unverified, detail: "the API server answered HTTP \(status) (\(parsed?["message"]?.string ?? "no message")), not Authentik")
+        }
         switch status {
         case 200..<300:
             let user = (try? JSON.parse(body))?[path: "user", "username"]?.string
@@ -88,5 +94,20 @@ public enum AuthTokenVerifier {
 
     static func scrub(_ s: String, _ token: String) -> String {
         s.replacingOccurrences(of: token, with: "<redacted>")
+    }
+}
+
+extension KubeClient: KubeAPIHeaderRequests {
+    /// A request with extra headers on the client's connection (the Authentik check's Bearer token).
+    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
+                        headers: [String: String]) async throws -> HTTPResponse {
+        var all = ["Accept": "application/json"]
+        if let contentType { all["Content-Type"] = contentType }
+        for (k, v) in headers { all[k] = v }
+        do {
+            return try await transport.send(HTTPRequest(method: method, url: server + path, headers: all, body: body, timeout: requestTimeout))
+        } catch let e as TransportError {
+            throw KubeAPIError.transport(e)
+        }
     }
 }
