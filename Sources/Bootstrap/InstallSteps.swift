@@ -122,9 +122,7 @@ extension InstallSteps {
 /// A dry run may plan against a cluster that does not exist yet: then every read fails and
 /// the steps plan a fresh install.
 private func stepAPI(_ state: PipelineState) throws -> any KubeAPI {
-    if state.dryRun, let api = try? state.api() { return api }
-    if state.dryRun { return NoClusterAPI() }
-    return try state.api()
+    try state.api()
 }
 
 private func stepKubeconfig(_ state: PipelineState) throws -> String {

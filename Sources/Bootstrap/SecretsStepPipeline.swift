@@ -42,7 +42,18 @@ public enum SecretsPipeline {
                                             deployment: state.options.deployment, importFile: state.options.secretsFrom,
                                             dryRun: state.dryRun, environment: try secretsEnvironment(state.app.host.environment, cloudflareTokenFile: state.options.cloudflareTokenFile),
                                             warnSkipped: false)
-        if !report.deferred.isEmpty && !state.dryRun {
+        if state.dryRun {
+            // The plan includes the ArgoCD install, which creates the Secret: show the keys
+            // as the real run will add them.
+            var planned = report
+            planned.entries = report.entries.map { e in
+                var e = e
+                if e.action == .deferred { e.action = .addMissingKey }
+                return e
+            }
+            return stepResult(planned, kubectl: kubectl)
+        }
+        if !report.deferred.isEmpty {
             throw AphexError(.failed, "\(report.deferred.joined(separator: ", ")) could not be added: the Secret does not exist although its installer ran. Check `kubectl get secret -n argocd argocd-secret`, then re-run bootstrap.")
         }
         return stepResult(report, kubectl: kubectl)

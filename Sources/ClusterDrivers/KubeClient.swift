@@ -43,7 +43,14 @@ public struct KubeClient: KubeAPI {
     }
 
     public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        var headers: [String: String] = [:]
+        try await request(method, path: path, body: body, contentType: contentType, headers: [:])
+    }
+
+    /// A request with extra headers (e.g. a Bearer token for a service behind the API
+    /// server's proxy). Header values are never logged or put in errors.
+    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
+                        headers extra: [String: String]) async throws -> HTTPResponse {
+        var headers = extra
         if let contentType { headers["Content-Type"] = contentType }
         return try await send(method, path: path, body: body, headers: headers)
     }

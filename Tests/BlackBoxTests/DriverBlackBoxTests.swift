@@ -7,7 +7,8 @@ import Testing
 // directory and logging every argv) and a fake host root for k3s (APHEX_HOST_ROOT) with a
 // fake installer served from a file:// URL (APHEX_K3S_INSTALL_URL). The stand-ins reject
 // unknown flags (exit 64), so an argv typo fails the test.
-// TODO(sim): switch to SimHarness's stand-ins once the simulated cluster lands on main.
+// DriverSimTests runs the same commands against the simulated cluster (SimHarness); these
+// stand-ins additionally pin exact argv lines and failure modes the scenarios do not cover.
 
 enum DriverStandIns {
     static let kind = #"""

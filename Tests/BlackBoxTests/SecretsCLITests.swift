@@ -4,9 +4,7 @@ import Testing
 
 /// The built binary's secrets commands where no cluster is needed: bad input is exit 2 with
 /// the fix, nothing on stdout, nothing written.
-/// (The cluster-backed black-box runs — three bootstraps with identical values, kill and
-/// re-run — need the simulator and the full bootstrap; until they land they are covered
-/// in-process by BootstrapTests/SecretsStepTests and SecretsPipelineTests.)
+/// (The cluster-backed runs are in SecretsSimBlackBoxTests.)
 @Suite struct SecretsCLITests {
     @Test func unknownCredentialNameListsTheValidOnes() async throws {
         let out = try await BuiltAphex.run(["show-secrets", "--name", "argocd-pasword"])

@@ -111,6 +111,7 @@ final class ArgoCDController: SimController {
             ["group": "apps", "version": "v1", "kind": .string($0.kind), "namespace": .string($0.namespace), "name": .string($0.name)]
         }
         var syncStatus = "OutOfSync", health = "Missing", healthMessage: String? = nil
+        var postSyncRefresh: Duration? = nil
         var op: JSON? = nil
         var conditions: [JSON] = []
         var healthyAt: Duration? = nil
@@ -132,7 +133,9 @@ final class ArgoCDController: SimController {
                     op = ["operation": opBase, "phase": "Running", "message": "one or more tasks are running",
                           "startedAt": .string(w.wall(ws))]
                 } else {
-                    // The sync applied the app's objects.
+                    // The sync applied the app's objects; like ArgoCD, the controller refreshes
+                    // the app right after the operation, so reconciledAt follows finishedAt.
+                    postSyncRefresh = syncedAt
                     if createObjects(w, app, at: syncedAt) { changed = true }
                     syncStatus = "Synced"
                     op = ["operation": opBase, "phase": "Succeeded", "message": "successfully synced (all tasks run)",
@@ -175,7 +178,8 @@ final class ArgoCDController: SimController {
             "sync": ["status": .string(syncStatus), "revision": .string(rev),
                      "comparedTo": ["source": current[path: "spec", "source"] ?? [:], "destination": current[path: "spec", "destination"] ?? [:]]],
             "health": ["status": .string(health)],
-            "reconciledAt": .string(w.wall(max(waveStart.map { min($0, now) } ?? rootStart, lastRefresh[app.name] ?? .zero))),
+            "reconciledAt": .string(w.wall(max(max(waveStart.map { min($0, now) } ?? rootStart, lastRefresh[app.name] ?? .zero),
+                                               postSyncRefresh ?? .zero))),
             "sourceType": "Directory",
             "resources": .array(resources),
             "summary": ["images": .array(workloads.map { .string($0.image) })],

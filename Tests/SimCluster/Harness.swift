@@ -56,6 +56,8 @@ public final class SimHarness: @unchecked Sendable {
         hostRoot = base + "/hostroot"
         binDir = stateDir + "/bin"
         for d in [stateDir, home + "/.kube", hostRoot] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        // The simulated host boots with systemd (k3s runs as a systemd service).
+        try FileManager.default.createDirectory(atPath: hostRoot + "/run/systemd/system", withIntermediateDirectories: true)
         // Readable by the unprivileged user used by runAsNobody.
         for d in [base, stateDir, home, home + "/.kube", hostRoot] { chmod(d, 0o777) }
         let p = Process()
@@ -162,6 +164,9 @@ public final class SimHarness: @unchecked Sendable {
         // SIGKILL: the simulator keeps no state worth flushing, and a process spawned from a
         // test thread may inherit a mask that blocks SIGTERM.
         if server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        if ProcessInfo.processInfo.environment["APHEX_SIM_KEEP"] == nil {
+            try? FileManager.default.removeItem(atPath: (stateDir as NSString).deletingLastPathComponent)
+        }
     }
 
     deinit { stop() }

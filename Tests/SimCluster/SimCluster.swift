@@ -24,6 +24,7 @@ public final class SimCluster: @unchecked Sendable {
     public let hostRoot: String
     /// The uid the simulated tools see (k3s install needs 0).
     public var uid: UInt32
+    private let ownsHome: Bool
 
     public var record: SimRecord { world.record }
     public var scenario: Scenario { world.scenario }
@@ -39,6 +40,7 @@ public final class SimCluster: @unchecked Sendable {
         self.baseURL = baseURL
         let dir = home ?? (NSTemporaryDirectory() + "aphex-sim-" + UUID().uuidString.prefix(8).lowercased())
         self.home = dir
+        self.ownsHome = home == nil
         self.hostRoot = dir + "/hostroot"
         self.uid = uid
         try FileManager.default.createDirectory(atPath: dir + "/.kube", withIntermediateDirectories: true)
@@ -53,6 +55,10 @@ public final class SimCluster: @unchecked Sendable {
     public convenience init(scenario name: String, clock: (any TimeSource)? = nil, baseURL: String = "http://sim.local",
                             home: String? = nil, uid: UInt32 = 0) throws {
         try self.init(scenario: Scenario.load(name), clock: clock, baseURL: baseURL, home: home, uid: uid)
+    }
+
+    deinit {
+        if ownsHome { try? FileManager.default.removeItem(atPath: home) }
     }
 
     /// ~/.kube/config of the simulated host (exists when the scenario's cluster exists).

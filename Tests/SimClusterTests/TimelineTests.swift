@@ -154,3 +154,37 @@ func applyRoot(_ sim: SimCluster) async throws {
         #expect(try await get("wrong") == 403)
     }
 }
+
+@Suite struct InProcessWatch {
+    @Test func watchStreamsWaveProgressInVirtualTime() async throws {
+        let sim = try SimCluster(scenario: "happy-kind")
+        try await applyRoot(sim)
+        let list = try await sim.transport.send(HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
+        let rv = try JSON.parse(list.body)[path: "metadata", "resourceVersion"]!.string!
+        let box = LinesBox()
+        let status = try await sim.transport.stream(HTTPRequest(url: sim.baseURL +
+            "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=\(rv)&timeoutSeconds=300")) { chunk in
+            box.add(String(decoding: chunk, as: UTF8.self))
+            return true
+        }
+        #expect(status == 200)
+        let events = box.lines.compactMap { try? JSON.parse($0) }
+        #expect(events.contains { $0["type"] == "ADDED" && $0[path: "object", "metadata", "name"] == "ingress" })
+        #expect(events.contains { $0["type"] == "MODIFIED" && $0[path: "object", "metadata", "name"] == "ingress"
+            && $0[path: "object", "status", "health", "status"] == "Healthy" })
+        #expect(sim.world.nowSeconds >= 300)     // the watch drove virtual time to its timeout
+        // An expired resourceVersion gets an ERROR event with a 410 Status.
+        let old = LinesBox()
+        _ = try await sim.transport.stream(HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=1")) {
+            old.add(String(decoding: $0, as: UTF8.self)); return true
+        }
+        #expect(old.lines.first.flatMap { try? JSON.parse($0) }?[path: "object", "code"] == 410)
+    }
+}
+
+final class LinesBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    func add(_ s: String) { lock.lock(); text += s; lock.unlock() }
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return text.split(separator: "\n").map(String.init) }
+}

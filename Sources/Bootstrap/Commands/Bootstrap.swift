@@ -9,6 +9,9 @@ extension Commands {
 
     public static func bootstrap(_ ctx: AppContext, _ options: BootstrapOptions,
                                  makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) async throws -> ExitStatus {
+        // Inputs that can be checked before anything changes (a malformed --secrets-from file
+        // is exit 2 before a cluster exists).
+        try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
         let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
         let pipeline = Pipeline(steps: BootstrapSteps.standard(options))
         var failure: (any Error)?

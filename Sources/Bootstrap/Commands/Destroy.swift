@@ -112,12 +112,12 @@ extension Commands {
 
 /// The deployment aphex recorded when it created the cluster (~/.aphex/clusters/NAME/cluster.json).
 func recordedDeployment(_ host: HostContext, clusterName: String) -> Deployment? {
-    let path = host.clusterDirectory(clusterName) + "/cluster.json"
-    guard let data = FileManager.default.contents(atPath: path), let json = try? JSON.parse(data) else { return nil }
-    return json["deployment"]?.string.flatMap(Deployment.init(rawValue:))
+    ClusterRecord.load(host, name: clusterName).flatMap { Deployment(rawValue: $0.deployment) }
 }
 
 /// Deletes the kind cluster or uninstalls k3s (the drivers do the work).
 func destroyCluster(_ ctx: AppContext, deployment: Deployment) async throws {
-    throw notYetAvailable("destroy (\(deployment.rawValue) driver)")
+    if try await !ClusterStep.destroy(ctx, deployment: deployment) {
+        ctx.reporter.info("There was no \(deployment.rawValue) cluster '\(ctx.target.clusterName)' to remove.")
+    }
 }

@@ -97,17 +97,4 @@ public enum AuthTokenVerifier {
     }
 }
 
-extension KubeClient: KubeAPIHeaderRequests {
-    /// A request with extra headers on the client's connection (the Authentik check's Bearer token).
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
-                        headers: [String: String]) async throws -> HTTPResponse {
-        var all = ["Accept": "application/json"]
-        if let contentType { all["Content-Type"] = contentType }
-        for (k, v) in headers { all[k] = v }
-        do {
-            return try await transport.send(HTTPRequest(method: method, url: server + path, headers: all, body: body, timeout: requestTimeout))
-        } catch let e as TransportError {
-            throw KubeAPIError.transport(e)
-        }
-    }
-}
+extension KubeClient: KubeAPIHeaderRequests {}

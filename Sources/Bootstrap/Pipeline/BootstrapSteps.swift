@@ -19,34 +19,36 @@ enum BootstrapSteps {
         return steps
     }
 
-    static let cluster = PipelineStep("cluster", "Preparing the cluster") { state in
-        throw notYetAvailable("bootstrap (cluster step)")
-    }
-    static let secrets = PipelineStep("secrets", "Generating and storing secrets") { state in
-        throw notYetAvailable("bootstrap (secrets step)")
-    }
+    static let cluster = PipelineStep("cluster", "Preparing the cluster") { try await ClusterStep.perform($0) }
+
+    static let secrets = SecretsPipeline.step
+
+    /// ArgoCD's install, then the secret keys that live in Secrets ArgoCD creates
+    /// (argocd-secret's oidc.dex.clientSecret, copied from the stored dex-secrets value).
     static let argocd = PipelineStep("argocd", "Installing ArgoCD") { state in
-        throw notYetAvailable("bootstrap (ArgoCD step)")
-    }
-    static let tekton = PipelineStep("tekton", "Installing Tekton") { state in
-        throw notYetAvailable("bootstrap (Tekton step)")
-    }
-    static let argocdConfig = PipelineStep("argocd-config", "Configuring ArgoCD") { state in
-        throw notYetAvailable("bootstrap (ArgoCD config step)")
-    }
-    static let platformRoot = PipelineStep("platform-root", "Applying platform-root") { state in
-        throw notYetAvailable("bootstrap (platform-root step)")
-    }
-    static let wait = PipelineStep("wait", "Waiting for convergence") { state in
-        throw notYetAvailable("bootstrap (wait step)")
+        let install = try await InstallSteps.argocdStep.body(state)
+        let deferred = try await SecretsPipeline.completeDeferred(state)
+        var result = install
+        // Only the keys that waited for ArgoCD belong here (a dry run against a cluster that does
+        // not exist yet would otherwise list every secret a second time).
+        result.changes += deferred.changes.filter { $0.contains("argocd/argocd-secret") }
+        result.commands += deferred.commands
+        if result.outcome == .unchanged && deferred.outcome == .done { result.outcome = .done }
+        if !deferred.changes.isEmpty && !deferred.detail.isEmpty { result.detail += "; " + deferred.detail }
+        return result
     }
 
+    static let tekton = InstallSteps.tektonStep
+    static let argocdConfig = InstallSteps.argocdConfigStep
+    static let platformRoot = InstallSteps.platformRootStep
+    static let wait = PipelineStep("wait", "Waiting for convergence") { try await ConvergenceStep.run($0) }
+
     static func showSecretsAtEnd(_ state: PipelineState) async throws {
-        throw notYetAvailable("bootstrap --show-secrets")
+        try await SecretsPipeline.showSecretsAtEnd(state)
     }
 }
 
 /// The production API factory (libcurl KubeClient; kubectl --raw for exec-plugin kubeconfigs).
 let defaultMakeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI = { host, kubeconfig, context in
-    throw notYetAvailable("the Kubernetes API client")
+    try makeKubeAPI(host: host, kubeconfigPath: kubeconfig, context: context)
 }

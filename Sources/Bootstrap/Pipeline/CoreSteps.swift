@@ -31,7 +31,10 @@ enum CoreSteps {
 
     /// namespaces: create the platform namespaces that are missing (server-side apply).
     static let namespaces = PipelineStep("namespaces", "Creating namespaces") { state in
-        let kubectl = try state.kubectl()
+        // Its own field manager: the Tekton bundle applies the tekton-pipelines Namespace as
+        // "aphex" later, and under server-side apply that would drop a label owned by "aphex".
+        var kubectl = try state.kubectl()
+        kubectl.fieldManager = "aphex-namespaces"
         let existing: Set<String>
         do {
             existing = Set(try await state.api().list(.namespaces).compactMap(\.name))

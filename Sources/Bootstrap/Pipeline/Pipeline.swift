@@ -67,7 +67,13 @@ public final class PipelineState: @unchecked Sendable {
 
     public func api() throws -> any KubeAPI {
         if let cachedAPI { return cachedAPI }
-        let made = try makeAPI(app.host, try requireKubeconfig(), kubeContext)
+        let kubeconfig = try requireKubeconfig()
+        if dryRun && !FileManager.default.fileExists(atPath: kubeconfig) {
+            // Planning for a cluster that does not exist yet: it is empty, so every step plans
+            // from nothing (and nothing is contacted).
+            return EmptyClusterAPI()
+        }
+        let made = try makeAPI(app.host, kubeconfig, kubeContext)
         cachedAPI = made
         return made
     }
@@ -132,4 +138,21 @@ public struct Pipeline: Sendable {
 /// Raised when Ctrl-C stops a step; the CLI turns it into exit 130 with a resume line.
 public struct PipelineInterrupted: Error, Sendable {
     public var step: String
+}
+
+/// The API of a cluster that does not exist yet (a dry run before the cluster step has
+/// created it): no objects, every read answers "not found".
+struct EmptyClusterAPI: KubeAPI {
+    func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? { nil }
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+        ["apiVersion": "v1", "kind": .string(ref.kind + "List"), "metadata": ["resourceVersion": "0"], "items": []]
+    }
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+        HTTPResponse(status: 404, headers: ["content-type": "application/json"],
+                     body: Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.utf8))
+    }
+    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+        AsyncThrowingStream { $0.finish() }
+    }
 }

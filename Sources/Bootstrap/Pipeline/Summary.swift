@@ -45,15 +45,17 @@ enum BootstrapSummary {
         out += "  aphex secrets export --file FILE   keep the credentials to rebuild with --secrets-from\n"
         if let k = state.kubeconfig { out += "  kubeconfig            \(k)\n" }
         out += "\nTimings\n"
+        let waveLabels = state.waves.map { "wave \($0.wave) (\($0.apps.joined(separator: ", ")))" }
+        let width = max(32, (state.records.map { $0.title.count + 2 } + waveLabels.map { $0.count + 4 }).max() ?? 0)
         for r in state.records {
-            out += "  " + r.title.padding(toLength: 32, withPad: " ", startingAt: 0)
+            out += "  " + r.title.padding(toLength: width - 2, withPad: " ", startingAt: 0)
                 + formatDuration(.milliseconds(Int64(r.seconds * 1000))) + (r.outcome == .unchanged ? "  (unchanged)" : "") + "\n"
         }
-        for w in state.waves {
-            out += "    " + "wave \(w.wave) (\(w.apps.joined(separator: ", ")))".padding(toLength: 30, withPad: " ", startingAt: 0)
+        for (w, label) in zip(state.waves, waveLabels) {
+            out += "    " + label.padding(toLength: width - 4, withPad: " ", startingAt: 0)
                 + formatDuration(.milliseconds(Int64(w.seconds * 1000))) + "\n"
         }
-        out += "  " + "total".padding(toLength: 32, withPad: " ", startingAt: 0)
+        out += "  " + "total".padding(toLength: width - 2, withPad: " ", startingAt: 0)
             + formatDuration(.milliseconds(Int64(totalSeconds(state) * 1000))) + "\n"
         if !state.warnings.isEmpty {
             out += "\nWarnings\n"

@@ -1,0 +1,215 @@
+import ClusterDrivers
+import Foundation
+import SimCluster
+import Testing
+
+/// `aphex bootstrap` as users run it: the built binary against the simulated cluster's
+/// stand-in kind/k3s/kubectl and loopback API (issue 8's acceptance).
+enum Lifecycle {
+    /// NAME-VERSION.yaml files for --manifests-dir: the real upstream manifests from
+    /// ../shared/manifests, plus a small Tekton Dashboard (its release file is not in shared/).
+    static let manifestsDir: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-manifests-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let shared = BuiltAphex.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/manifests").path
+        let links = ["argocd-v3.3.0.yaml": "argocd-v3.3.0-install.yaml",
+                     "tekton-pipelines-v0.65.0.yaml": "tekton-pipelines-v0.65.0-assembled.yaml",
+                     "tekton-triggers-v0.34.0.yaml": "tekton-triggers-v0.34.0-assembled.yaml",
+                     "tekton-interceptors-v0.34.0.yaml": "tekton-interceptors-v0.34.0-assembled.yaml"]
+        for (name, source) in links {
+            try! FileManager.default.createSymbolicLink(atPath: dir + "/" + name, withDestinationPath: shared + "/" + source)
+        }
+        let dashboard = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: tekton-dashboard
+              namespace: tekton-pipelines
+              labels: {app.kubernetes.io/part-of: tekton-dashboard}
+            spec:
+              replicas: 1
+              selector: {matchLabels: {app.kubernetes.io/name: dashboard}}
+              template:
+                metadata: {labels: {app.kubernetes.io/name: dashboard}}
+                spec:
+                  containers:
+                  - name: tekton-dashboard
+                    image: gcr.io/tekton-releases/github.com/tektoncd/dashboard/cmd/dashboard:v0.64.0
+
+            """
+        try! dashboard.write(toFile: dir + "/tekton-dashboard-v0.64.0.yaml", atomically: true, encoding: .utf8)
+        return dir
+    }()
+
+    static func bootstrap(_ h: SimHarness, _ extra: [String] = [], deployment: String = "kind",
+                          killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) throws -> SimHarness.RunResult {
+        let limit = extra.contains("--no-wait") ? [] : ["--timeout", "4m"]
+        return try h.run(["bootstrap", "--deployment", deployment, "--manifests-dir", manifestsDir] + limit + extra,
+                         timeout: 300, killWhen: killWhen)
+    }
+
+    /// Every stored credential, read back from the cluster (`show-secrets --output env`).
+    static func credentials(_ h: SimHarness) throws -> [String: String] {
+        let r = try h.run(["show-secrets", "--output", "env"])
+        var out: [String: String] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { out[parts[0]] = parts[1] }
+        }
+        return out
+    }
+
+    static func describe(_ r: SimHarness.RunResult) -> String {
+        "exit \(r.status) after \(Int(r.seconds))s\n--- stderr (tail)\n" + r.stderr.split(separator: "\n").suffix(25).joined(separator: "\n")
+    }
+}
+
+@Suite(.serialized) struct BootstrapLifecycleTests {
+    @Test func freshKindConvergesAndRerunsWriteNothing() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let first = try Lifecycle.bootstrap(h)
+        #expect(first.status == 0, "\(Lifecycle.describe(first))")
+        #expect(first.stdout.contains("The platform is converged."))
+        let stored = try Lifecycle.credentials(h)
+        #expect(stored.count >= 10, "credentials: \(stored.keys.sorted())")
+
+        for run in 2...3 {
+            try h.resetRecord()
+            let again = try Lifecycle.bootstrap(h)
+            #expect(again.status == 0, "run \(run): \(Lifecycle.describe(again))")
+            let rec = try h.record()
+            #expect(rec.writes.isEmpty, "run \(run) wrote: \(rec.writes.prefix(10))")
+            #expect(rec.changes.isEmpty, "run \(run) changed: \(rec.changes.prefix(10).map { "\($0.action) \($0.object)" })")
+            #expect(try Lifecycle.credentials(h) == stored, "run \(run) changed a stored credential")
+        }
+
+        // No secret value in any argv, any captured output or any line aphex printed.
+        let rec = try h.record()
+        let secretValues = stored.filter { !$0.key.hasSuffix("_USER") }.map(\.value)  // user names are not secret
+        let leaks = rec.leaks(of: secretValues, extra: [first.stdout, first.stderr])
+        #expect(leaks.isEmpty, "\(leaks.prefix(5))")
+
+        let status = try h.run(["status", "--output", "json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(try JSON.parse(status.stdout)["converged"] == JSON.bool(true))
+    }
+
+    @Test func killedAtEachStepResumesWithTheSameSecrets() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        // Each run is SIGKILLed the moment the next step starts changing the cluster; the next
+        // run must resume past it. The last run is left to finish.
+        let killPoints: [(String, @Sendable (SimRecordSnapshot) -> Bool)] = [
+            ("cluster", { $0.commands.contains { $0.argv.starts(with: ["kind", "create", "cluster"]) } }),
+            ("namespaces", { $0.changes.contains { $0.object.contains("Namespace") && $0.action == "created" } }),
+            ("secrets", { $0.changes.contains { $0.object.contains("authentik-postgresql") } }),
+            ("argocd", { $0.changes.contains { $0.object.contains("argocd-server") } }),
+            ("tekton", { $0.changes.contains { $0.object.contains("tekton-pipelines-controller") } }),
+            ("platform-root", { $0.changes.contains { $0.object.contains("platform-root") } }),
+        ]
+        var firstSecrets: [String: String]? = nil
+        for (step, condition) in killPoints {
+            try h.resetRecord()
+            let r = try Lifecycle.bootstrap(h, killWhen: condition)
+            #expect(r.killed || r.status == 0, "at \(step): \(Lifecycle.describe(r))")
+            let now = try Lifecycle.credentials(h)
+            if let firstSecrets {
+                for (k, v) in firstSecrets { #expect(now[k] == v, "\(k) changed after the kill at \(step)") }
+            } else if !now.isEmpty && now.count >= 10 {
+                firstSecrets = now
+            }
+        }
+        let last = try Lifecycle.bootstrap(h)
+        #expect(last.status == 0, "\(Lifecycle.describe(last))")
+        let final = try Lifecycle.credentials(h)
+        #expect(firstSecrets != nil)
+        for (k, v) in firstSecrets ?? [:] { #expect(final[k] == v, "\(k) differs from the value first stored") }
+    }
+
+    @Test func dryRunPlanMatchesWhatTheRunDid() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let plan = try Lifecycle.bootstrap(h, ["--dry-run", "--output", "json"])
+        #expect(plan.status == 0, "\(Lifecycle.describe(plan))")
+        let rec = try h.record()
+        #expect(rec.writes.isEmpty, "the dry run wrote: \(rec.writes.prefix(5))")
+        #expect(rec.commands.allSatisfy { !$0.argv.starts(with: ["kind", "create"]) })
+        let planned = try JSON.parse(plan.stdout)
+        #expect(planned["dryRun"] == JSON.bool(true))
+
+        let real = try Lifecycle.bootstrap(h, ["--output", "json", "--no-wait"])
+        #expect(real.status == 0, "\(Lifecycle.describe(real))")
+        let done = try JSON.parse(real.stdout)
+        func steps(_ j: JSON) -> [String: (outcome: String, changes: [String])] {
+            var out: [String: (String, [String])] = [:]
+            for s in j["steps"]?.array ?? [] {
+                out[s["id"]?.string ?? ""] = (s["outcome"]?.string ?? "", (s["changes"]?.array ?? []).compactMap(\.string))
+            }
+            return out
+        }
+        let p = steps(planned), d = steps(done)
+        // Object-level steps: the planned changes are exactly the changes made.
+        for id in ["namespaces", "secrets"] {
+            let plannedChanges: Set<String> = Set(p[id]?.changes ?? [])
+            let doneChanges: Set<String> = Set(d[id]?.changes ?? [])
+            #expect(p[id]?.outcome == "planned" && d[id]?.outcome == "done", "\(id): \(p[id]?.outcome ?? "-") / \(d[id]?.outcome ?? "-")")
+            #expect(!plannedChanges.isEmpty && plannedChanges == doneChanges,
+                    "\(id): planned \(plannedChanges.sorted()) but did \(doneChanges.sorted())")
+        }
+        // Bundle-level steps: the same components and versions were planned and installed.
+        let components = ["ArgoCD v3.3.0", "Tekton Pipelines v0.65.0", "Tekton Triggers v0.34.0",
+                          "Tekton Core Interceptors v0.34.0", "Tekton Dashboard v0.64.0", "platform-root", "argocd-cm",
+                          "argocd/argocd-secret"]
+        for id in ["argocd", "tekton", "argocd-config", "platform-root"] {
+            #expect(p[id]?.outcome == "planned" && d[id]?.outcome == "done", "\(id): \(p[id]?.outcome ?? "-") / \(d[id]?.outcome ?? "-")")
+            let plannedText = (p[id]?.changes ?? []).joined(separator: "\n")
+            let doneText = (d[id]?.changes ?? []).joined(separator: "\n")
+            for c in components {
+                #expect(plannedText.contains(c) == doneText.contains(c), "\(id): '\(c)' planned=\(plannedText.contains(c)) done=\(doneText.contains(c))")
+            }
+            #expect(!doneText.isEmpty)
+        }
+        // No secret value in the plan: it names secrets and keys only.
+        let stored = try Lifecycle.credentials(h)
+        for v in stored.values where v.count >= 8 { #expect(!plan.stdout.contains(v) && !plan.stderr.contains(v)) }
+    }
+
+    @Test func destroyThenRebuildWithSecretsFromKeepsTheCredentials() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let first = try Lifecycle.bootstrap(h, ["--no-wait"])
+        #expect(first.status == 0, "\(Lifecycle.describe(first))")
+        let before = try Lifecycle.credentials(h)
+        let file = h.home + "/aphex-secrets.json"
+        let export = try h.run(["secrets", "export", "--file", file])
+        #expect(export.status == 0, "\(export.stderr)")
+        let attrs = try FileManager.default.attributesOfItem(atPath: file)
+        #expect((attrs[.posixPermissions] as? Int) == 0o600)
+
+        let refused = try h.run(["destroy"])  // no terminal, no --yes
+        #expect(refused.status == 2 && refused.stderr.contains("--yes"))
+        let destroy = try h.run(["destroy", "--yes"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+        #expect(try h.record().commands.contains { $0.argv.starts(with: ["kind", "delete", "cluster"]) })
+
+        let rebuilt = try Lifecycle.bootstrap(h, ["--no-wait", "--secrets-from", file])
+        #expect(rebuilt.status == 0, "\(Lifecycle.describe(rebuilt))")
+        let after = try Lifecycle.credentials(h)
+        for (k, v) in before where k != "ARGOCD_ADMIN_PASSWORD" {  // ArgoCD generates its own
+            #expect(after[k] == v, "\(k) changed across destroy + --secrets-from")
+        }
+    }
+
+    @Test func freshK3sAsRootConverges() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-k3s")
+        defer { h.stop() }
+        let r = try Lifecycle.bootstrap(h, deployment: "k3s")
+        #expect(r.status == 0, "\(Lifecycle.describe(r))")
+        #expect(r.stdout.contains("The platform is converged."))
+        let again = try Lifecycle.bootstrap(h, deployment: "k3s")
+        #expect(again.status == 0, "\(Lifecycle.describe(again))")
+        #expect(try h.record().commands.filter { $0.argv.contains("k3s-install.sh") || $0.argv.first == "sh" }.count <= 1,
+                "the installer ran again on a healthy k3s")
+    }
+}

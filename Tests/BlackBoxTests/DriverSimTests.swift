@@ -1,0 +1,98 @@
+import ClusterDrivers
+import Foundation
+import SimCluster
+import Testing
+
+/// The driver commands of the built `aphex` against the simulated cluster's stand-ins
+/// (kind, kubectl, systemctl, the simulated get.k3s.io) through `SimHarness`.
+@Suite(.serialized) struct DriverSimTests {
+    func kindArgvs(_ h: SimHarness) throws -> [[String]] {
+        try h.record().commands.map(\.argv).filter { $0.first.map { ($0 as NSString).lastPathComponent } == "kind" }
+            .map { ["kind"] + $0.dropFirst() }
+    }
+
+    @Test func kindCreateReuseListDelete() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let kubeconfig = h.home + "/.aphex/clusters/platform-cluster/kubeconfig"
+        let userConfig = h.home + "/.kube/config"
+        let userBefore = FileManager.default.contents(atPath: userConfig)
+
+        let first = try h.run(["kind", "create", "--timeout", "60s"], timeout: 90)
+        #expect(first.status == 0, "\(first.stderr)")
+        let creates = try kindArgvs(h).filter { $0.starts(with: ["kind", "create"]) }
+        #expect(creates == [["kind", "create", "cluster", "--name", "platform-cluster", "--config", "-", "--image",
+                             KindClusterSpec.defaultNodeImage, "--wait", "0s", "--kubeconfig", kubeconfig]])
+        #expect(PrivateFiles.mode(kubeconfig) == 0o600)
+        #expect(FileManager.default.contents(atPath: userConfig) == userBefore, "~/.kube/config must stay untouched")
+
+        let second = try h.run(["kind", "create", "--output", "json"], timeout: 60)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try JSON.parse(second.stdout)["outcome"]?.string == "reused")
+        #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "create"]) }.count == 1)
+
+        let list = try h.run(["kind", "list", "--output", "json"])
+        #expect(list.status == 0)
+        let row = try JSON.parse(list.stdout)["clusters"]?.array?.first { $0["name"]?.string == "platform-cluster" }
+        #expect(row?["managed"] == .bool(true))
+
+        let del = try h.run(["kind", "delete"])
+        #expect(del.status == 0, "\(del.stderr)")
+        #expect(try kindArgvs(h).last == ["kind", "delete", "cluster", "--name", "platform-cluster", "--kubeconfig", kubeconfig])
+        #expect(!FileManager.default.fileExists(atPath: h.home + "/.aphex/clusters/platform-cluster"))
+    }
+
+    @Test func brokenClusterTimesOutThenIsRefused() async throws {
+        let h = try await SimHarness.start(scenario: "broken-kind")
+        defer { h.stop() }
+        let first = try h.run(["kind", "create", "--timeout", "4s"], timeout: 60)
+        #expect(first.status == 3, "\(first.stderr)")
+        #expect(first.stderr.contains("never answered"))
+        let again = try h.run(["kind", "create"], timeout: 60)
+        #expect(again.status == 2, "\(again.stderr)")
+        #expect(again.stderr.contains("--recreate"))
+        #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "create"]) }.count == 1)
+    }
+
+    @Test func failedCreateIsCleanedUp() async throws {
+        let h = try await SimHarness.start(scenario: "kind-create-fails")
+        defer { h.stop() }
+        let r = try h.run(["kind", "create"], timeout: 60)
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("failed to init node with kubeadm"))
+        #expect(try kindArgvs(h).last?.starts(with: ["kind", "delete", "cluster", "--name", "platform-cluster"]) == true)
+        let list = try h.run(["kind", "list", "--output", "json"])
+        #expect(try JSON.parse(list.stdout)["clusters"]?.array?.isEmpty == true)
+    }
+
+    @Test func k3sInstallTwiceAndNonRootRefusal() async throws {
+        let h = try await SimHarness.start(scenario: "happy-k3s")
+        defer { h.stop() }
+        let nobody = try h.run(["k3s", "install"], asNobody: true, timeout: 60)
+        #expect(nobody.status == 4, "\(nobody.stderr)")
+        #expect(nobody.stderr.contains("sudo aphex k3s install"))
+
+        let first = try h.run(["k3s", "install", "--timeout", "60s", "--output", "json"], timeout: 90)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try JSON.parse(first.stdout)["outcome"]?.string == "created")
+        #expect(PrivateFiles.mode(h.home + "/.aphex/clusters/platform-cluster/kubeconfig") == 0o600)
+
+        let second = try h.run(["k3s", "install", "--output", "json"], timeout: 60)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try JSON.parse(second.stdout)["outcome"]?.string == "reused")
+    }
+
+    @Test func bootstrapDryRunPlansTheClusterStepAndRunsNoDriverCommand() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let r = try h.run(["bootstrap", "--deployment", "kind", "--dry-run", "--workers", "1"], timeout: 90)
+        // Later steps plan against the (planned, still empty) cluster.
+        #expect(r.status == 0, "\(r.stderr.suffix(400))")
+        let all = r.stdout + r.stderr
+        #expect(all.contains("Preparing the cluster (plan)"))
+        #expect(all.contains("kind create cluster --name platform-cluster --config -"))
+        #expect(all.contains("- role: worker"), "the kind config is part of the plan")
+        #expect(try kindArgvs(h).filter { !$0.starts(with: ["kind", "version"]) && !$0.starts(with: ["kind", "get"]) }.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: h.home + "/.aphex/clusters/platform-cluster"))
+    }
+}
