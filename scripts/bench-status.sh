@@ -148,25 +148,42 @@ stop_sim
 
 echo "== 3. detection latency of aphex wait (bench-25, $LAT_RUNS fresh runs)"
 : >"$WORK/latency-ms"
+# The final transition is observed in the simulator's world (control port, not counted as API
+# traffic) by polling every ~20 ms; aphex's exit time is stamped by a wrapper.
+converged_in_world() {
+    curl -fsS "$CONTROL/_sim/world" | jq -e '[.objects[] | select(.kind == "Application" and .metadata.name != "platform-root")]
+        | length > 0 and all(.status.sync.status == "Synced" and .status.health.status == "Healthy")' >/dev/null 2>&1
+}
 for i in $(seq 1 "$LAT_RUNS"); do
     start_sim bench-25
-    rc=0
-    aphex_env "$APHEX" wait --kubeconfig "$DIR/kubeconfig" --timeout 60s >/dev/null 2>"$WORK/wait-$i.err" || rc=$?
-    exit_ns=$(now_ns)
-    health=$(curl -fsS "$CONTROL/_sim/health")
-    query_ns=$(now_ns)
-    sim_now=$(echo "$health" | jq '.time')
-    last=$(curl -fsS "$CONTROL/_sim/record" | jq '[.changes[] | select(.object | test("(?i)application")) | .time] | max // empty')
-    if [[ $rc -eq 0 && -n "$last" ]]; then
-        # the sim's clock at aphex's exit = its clock at the query minus the time since the exit
-        awk -v now="$sim_now" -v last="$last" -v gap="$(( (query_ns - exit_ns) / 1000000 ))" \
-            'BEGIN {v = (now - last) * 1000 - gap; if (v < 0) v = 0; printf "%d\n", v}' >>"$WORK/latency-ms"
+    rm -f "$WORK/exit-ns" "$WORK/exit-rc"
+    ( rc=0; aphex_env "$APHEX" wait --kubeconfig "$DIR/kubeconfig" --timeout 60s >/dev/null 2>"$WORK/wait-$i.err" || rc=$?
+      now_ns >"$WORK/exit-ns"; echo "$rc" >"$WORK/exit-rc" ) &
+    waiter=$!
+    final_ns=""
+    while [[ ! -s "$WORK/exit-ns" ]]; do
+        if converged_in_world; then final_ns=$(now_ns); break; fi
+        sleep 0.01
+    done
+    wait "$waiter" || true
+    t=$(now_ns); converged_in_world || true; POLL_MS=$(ms_since "$t")
+    rc=$(cat "$WORK/exit-rc")
+    if [[ "$rc" == 0 && -n "$final_ns" ]]; then
+        exit_ns=$(cat "$WORK/exit-ns")
+        echo $(( exit_ns > final_ns ? (exit_ns - final_ns) / 1000000 : 0 )) >>"$WORK/latency-ms"
+    elif [[ "$rc" == 0 ]]; then
+        # aphex exited before the poller (one curl + jq of the whole world, ~50-100 ms) saw the
+        # transition: the latency is below one poll period.
+        echo "$i" >>"$WORK/latency-below-poll"
     else
         echo "   run $i: aphex wait exited $rc: $(head -c 300 "$WORK/wait-$i.err")"
     fi
     stop_sim
 done
-echo "   latency: p50 $(median <"$WORK/latency-ms") ms, p95 $(p95 <"$WORK/latency-ms") ms over $(wc -l <"$WORK/latency-ms") runs (target p95 <= 1000 ms)"
+touch "$WORK/latency-below-poll"
+poll_ms=${POLL_MS:-?}
+echo "   latency: p50 $(median <"$WORK/latency-ms") ms, p95 $(p95 <"$WORK/latency-ms") ms over $(wc -l <"$WORK/latency-ms") measured runs;" \
+     "$(wc -l <"$WORK/latency-below-poll") more runs exited before the world poller (one poll ~${poll_ms} ms) saw the transition (target p95 <= 1000 ms)"
 
 echo "== 4. waiting on a platform that never converges (image-pull), ${IDLE_SECONDS}s"
 start_sim image-pull

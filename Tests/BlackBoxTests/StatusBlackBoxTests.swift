@@ -60,7 +60,7 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("Converged: 25 Applications"))
         let rec = try h.record()
-        #expect(rec.requests.count <= 6, "\(rec.requests.map { "\($0.method) \($0.path)?\($0.query)" })")
+        #expect(rec.requests.count <= 6, "\(rec.requests.map { "\($0.method) \($0.path)?\($0.query) via \($0.via)" })")
         #expect(rec.commands.isEmpty, "no child process: \(rec.commands.map(\.argv))")
     }
 
@@ -91,13 +91,16 @@ import Testing
 
     @Test func unreachableClusterExitsOneNamingTheKubeconfig() async throws {
         let h = try await SimHarness.start(scenario: "bench-25")
-        let kubeconfig = h.kubeconfigPath
+        defer { h.stop() }
+        // The same kubeconfig, pointing at a port where nothing listens.
+        let text = try String(contentsOfFile: h.kubeconfigPath, encoding: .utf8)
+            .replacingOccurrences(of: "127.0.0.1:\(h.port)", with: "127.0.0.1:1")
         let copy = NSTemporaryDirectory() + "aphex-unreachable-\(UUID().uuidString.prefix(6)).yaml"
-        try FileManager.default.copyItem(atPath: kubeconfig, toPath: copy)
-        h.stop()
+        try text.write(toFile: copy, atomically: true, encoding: .utf8)
         let r = try h.run(["status", "--kubeconfig", copy])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains(copy), "\(r.stderr)")
+        #expect(r.stderr.contains("127.0.0.1:1"), "\(r.stderr)")
     }
 }
 

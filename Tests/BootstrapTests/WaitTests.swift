@@ -273,3 +273,27 @@ final class Counter: @unchecked Sendable {
         set { lock.lock(); n = newValue; lock.unlock() }
     }
 }
+
+@Suite struct AuthTokenTests {
+    @Test func answersAreInterpretedByWhoGaveThem() {
+        #expect(AuthTokenVerifier.interpret(status: 200, body: Array(#"{"user":{"username":"akadmin"}}"#.utf8)).result == .verified)
+        #expect(AuthTokenVerifier.interpret(status: 403, body: Array(#"{"detail":"Token invalid/expired"}"#.utf8)).result == .rejected)
+        // No credentials reached Authentik (the API server strips Authorization after authenticating aphex).
+        #expect(AuthTokenVerifier.interpret(status: 403, body: Array(#"{"detail":"Authentication credentials were not provided."}"#.utf8)).result == .unverified)
+        // The API server's own 401 (it tried the header as its credentials).
+        #expect(AuthTokenVerifier.interpret(status: 401, body: Array(#"{"kind":"Status","code":401,"message":"Unauthorized"}"#.utf8)).result == .unverified)
+        #expect(AuthTokenVerifier.interpret(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available"}"#.utf8)).result == .unverified)
+        #expect(AuthTokenVerifier.interpret(status: 502, body: []).result == .unverified)
+    }
+
+    @Test func configSyncJobSuccessVerifiesIndirectly() async {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        k.handlers.removeAll { $0.prefix.contains("authentik-server") }
+        k.put(.jobs, ["metadata": ["name": "auth-config-sync", "namespace": "auth-system"], "status": ["succeeded": 1]])
+        let check = await AuthTokenVerifier.check(api: k)
+        #expect(check.result == .verified)
+        #expect(check.detail.contains("auth-config-sync"))
+        #expect(!check.detail.contains(PlatformFixture.token))
+    }
+}

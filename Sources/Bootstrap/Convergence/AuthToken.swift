@@ -67,15 +67,17 @@ public enum AuthTokenVerifier {
 
     /// Maps Authentik's answer to a verdict (pure).
     public static func interpret(status: Int, body: [UInt8]) -> AuthTokenCheck {
-        let detail = (try? JSON.parse(body))?["detail"]?.string ?? ""
+        let parsed = try? JSON.parse(body)
+        let detail = parsed?["detail"]?.string ?? ""
+        // A Kubernetes Status object is the API server's own answer (e.g. it tried the header as
+        // its credentials), not Authentik's: it proves nothing about the token.
+        if parsed?["kind"]?.string == "Status" {
+            return AuthTokenCheck(result: .unverified, detail: "the API server answered HTTP \(status) (\(parsed?["message"]?.string ?? "no message")), not Authentik")
+        }
         switch status {
         case 200..<300:
             let user = (try? JSON.parse(body))?[path: "user", "username"]?.string
             return AuthTokenCheck(result: .verified, detail: "Authentik accepted the bootstrap-token" + (user.map { " (user \($0))" } ?? ""))
-        case 401, 403 where (try? JSON.parse(body))?["kind"]?.string == "Status":
-            // A Kubernetes Status: the API server refused the proxied request itself (with a
-            // token-authenticated kubeconfig it reads the Bearer header as aphex's credential).
-            return AuthTokenCheck(result: .unverified, detail: "the API server refused the proxied request (HTTP \(status)); Authentik was not asked")
         case 401, 403:
             // Django REST framework says this when no credentials arrived at all: the API server
             // strips the Authorization header after authenticating aphex, so this proves nothing.
