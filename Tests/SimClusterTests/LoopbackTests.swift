@@ -72,16 +72,8 @@ struct SimTransportOverHTTP {
     func watchLines(_ path: String) throws -> [String] {
         let (status, body) = try SimHTTPClient.request(port: port, method: "GET", path: path, timeout: 10)
         guard status == 200 else { throw SimError("watch status \(status)") }
-        // De-chunk.
-        var out: [UInt8] = []
-        var b = body[...]
-        while let i = findCRLF(Array(b)) {
-            let size = Int(String(decoding: b.prefix(i), as: UTF8.self), radix: 16) ?? 0
-            b = b.dropFirst(i + 2)
-            if size == 0 { break }
-            out += b.prefix(size)
-            b = b.dropFirst(size + 2)
-        }
+        // SimHTTPClient has already decoded the chunked framing.
+        let out = body
         return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 }
