@@ -1,6 +1,6 @@
 import COpenSSL
 
-/// Streaming SHA-256 through OpenSSL's EVP interface (ArgoInstall's one-shot `Digest.sha256Hex` lives in
+/// Streaming SHA-256 through OpenSSL's EVP interface (ArgoInstall's `Digest.sha256Hex` calls it from
 /// Digest.swift). For large inputs hashed in pieces, and
 /// anywhere aphex must compare content without keeping it.
 public final class SHA256: @unchecked Sendable {
