@@ -93,7 +93,11 @@ extension Commands {
         let deadline = start + .seconds(300)
         var gone = false
         while clock.now() < deadline {
-            if (try? await api.get(.applications, namespace: "argocd", name: "platform-root")) == .some(nil) { gone = true; break }
+            do {
+                if try await api.get(.applications, namespace: "argocd", name: "platform-root") == nil { gone = true; break }
+            } catch {
+                // transient API error: try again
+            }
             try await clock.sleep(for: .seconds(1))
         }
         ctx.reporter.emit(.stepFinished(id: "platform-root", title: "Deleting platform-root and its Applications",
