@@ -59,6 +59,30 @@ enum Lifecycle {
         return out
     }
 
+    /// Starts `aphex bootstrap` (kind) in the background; its stderr accumulates in the buffer
+    /// as it is written, so a test can act on the step announcements.
+    static func startBootstrap(_ h: SimHarness) throws -> (Process, LockedText) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
+        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", manifestsDir, "--timeout", "4m"]
+        p.environment = h.env
+        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        let buffer = LockedText()
+        let reader = Thread {
+            while true {
+                let data = err.fileHandleForReading.availableData
+                if data.isEmpty { return }
+                buffer.append(String(decoding: data, as: UTF8.self))
+            }
+        }
+        try p.run()
+        reader.start()
+        return (p, buffer)
+    }
+
     static func describe(_ r: SimHarness.RunResult) -> String {
         "exit \(r.status) after \(Int(r.seconds))s\n--- stderr (tail)\n" + r.stderr.split(separator: "\n").suffix(25).joined(separator: "\n")
     }
@@ -98,24 +122,7 @@ enum Lifecycle {
     /// Runs bootstrap and SIGKILLs it `delay` seconds after it announces the step `title`
     /// on stderr (" • Title ..."). Returns whether it was killed.
     static func bootstrapKilled(_ h: SimHarness, atStep title: String, delay: Double) throws -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
-        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m"]
-        p.environment = h.env
-        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        let buffer = LockedText()
-        let reader = Thread {
-            while true {
-                let data = err.fileHandleForReading.availableData
-                if data.isEmpty { return }
-                buffer.append(String(decoding: data, as: UTF8.self))
-            }
-        }
-        try p.run()
-        reader.start()
+        let (p, buffer) = try Lifecycle.startBootstrap(h)
         var seenAt: Date? = nil
         var killed = false
         let deadline = Date().addingTimeInterval(240)
@@ -233,6 +240,25 @@ enum Lifecycle {
         }
     }
 
+    @Test func destroyUseExistingRemovesOnlyWhatAphexCreated() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let first = try Lifecycle.bootstrap(h, ["--no-wait"])
+        #expect(first.status == 0, "\(Lifecycle.describe(first))")
+        let kubeconfig = h.home + "/.aphex/clusters/platform-cluster/kubeconfig"
+        try h.resetRecord()
+        let r = try h.run(["destroy", "--use-existing", "--kubeconfig", kubeconfig, "--yes"], timeout: 400)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("still present"), "platform-root was not seen deleted: \(r.stderr)")
+        let rec = try h.record()
+        #expect(!rec.commands.contains { $0.argv.starts(with: ["kind", "delete"]) }, "the cluster itself must be kept")
+        let namespaces = try h.runProgram([h.binDir + "/kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])
+        #expect(namespaces.stdout.contains("namespace/default"))
+        for ns in ["argocd", "auth-system", "tekton-pipelines", "platform-system", "external-secrets", "cert-manager"] {
+            #expect(!namespaces.stdout.contains("namespace/\(ns)\n"), "\(ns) is still there")
+        }
+    }
+
     @Test func freshK3sAsRootConverges() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-k3s")
         defer { h.stop() }
@@ -248,24 +274,16 @@ enum Lifecycle {
     @Test func ctrlCStopsCleanlyWithExit130AndAResumeLine() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
-        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m"]
-        p.environment = h.env
-        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        // Interrupt once the platform namespaces exist (mid-pipeline).
+        let (p, buffer) = try Lifecycle.startBootstrap(h)
+        // Interrupt mid-pipeline, once bootstrap announces the ArgoCD install.
         let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, p.isRunning {
-            if let rec = try? h.record(), rec.changes.contains(where: { $0.object.hasPrefix("namespaces/") }) { break }
-            try await Task.sleep(for: .milliseconds(50))
+        while Date() < deadline, p.isRunning, !buffer.text.contains(" • Installing ArgoCD ...") {
+            try await Task.sleep(for: .milliseconds(20))
         }
         kill(p.processIdentifier, SIGINT)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
+        usleep(200_000)  // the reader thread drains the last lines
+        let stderr = buffer.text
         #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(stderr.suffix(500))")
         #expect(stderr.contains("to resume"), "\(stderr.suffix(500))")
         // No stand-in child left running, and a re-run finishes the job.
