@@ -154,26 +154,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
         let credentialFile = NSTemporaryDirectory() + "aphex-cred-" + UUID().uuidString + ".json"
         try credential.write(toFile: credentialFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: credentialFile) }
-        let path = try KubeconfigFixtures.write("""
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: lab
-          cluster:
-            server: \(server.baseURL)
-        users:
-        - name: sso
-          user:
-            exec:
-              apiVersion: client.authentication.k8s.io/v1
-              command: /bin/cat
-              args: ["\(credentialFile)"]
-              interactiveMode: Never
-        contexts:
-        - name: lab
-          context: {cluster: lab, user: sso}
-        current-context: lab
-        """)
+        let path = try Self.execKubeconfig(server: server.baseURL, caData: nil, credentialFile: credentialFile)
         defer { KubeconfigFixtures.remove(path) }
         let host = HostContext(runner: SubprocessRunner(), reporter: SilentReporter(), makeTransport: { CurlTransport(tls: $0) })
         let api = try makeKubeAPI(host: host, kubeconfigPath: path, context: nil)
@@ -198,27 +179,8 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
                        "clientKeyData": String(decoding: try pki.bytes("client.key"), as: UTF8.self)],
         ]
         try JSONSerialization.data(withJSONObject: credential).write(to: URL(fileURLWithPath: pki.path("cred.json")))
-        let path = try KubeconfigFixtures.write("""
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: lab
-          cluster:
-            server: https://127.0.0.1:\(server.port)
-            certificate-authority-data: \(try pki.base64("ca.crt"))
-        users:
-        - name: plugin
-          user:
-            exec:
-              apiVersion: client.authentication.k8s.io/v1
-              command: /bin/cat
-              args: ["\(pki.path("cred.json"))"]
-              interactiveMode: Never
-        contexts:
-        - name: lab
-          context: {cluster: lab, user: plugin}
-        current-context: lab
-        """)
+        let path = try Self.execKubeconfig(server: "https://127.0.0.1:\(server.port)", caData: try pki.base64("ca.crt"),
+                                           credentialFile: pki.path("cred.json"))
         defer { KubeconfigFixtures.remove(path) }
         let host = HostContext(runner: SubprocessRunner(), reporter: SilentReporter(), makeTransport: { CurlTransport(tls: $0) })
         let api = try makeKubeAPI(host: host, kubeconfigPath: path, context: nil)
@@ -236,5 +198,31 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
         } catch let e as KubeAPIError {
             guard case .transport = e else { Issue.record("got \(e)"); return }
         }
+    }
+
+    /// A kubeconfig whose user is an exec plugin (`/bin/cat CREDENTIAL_FILE` prints the
+    /// ExecCredential): the shape cloud kubeconfigs have, which aphex reads through kubectl.
+    static func execKubeconfig(server: String, caData: String?, credentialFile: String) throws -> String {
+        let ca = caData.map { "\n    certificate-authority-data: \($0)" } ?? ""
+        return try KubeconfigFixtures.write("""
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: lab
+          cluster:
+            server: \(server)\(ca)
+        users:
+        - name: plugin
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1
+              command: /bin/cat
+              args: ["\(credentialFile)"]
+              interactiveMode: Never
+        contexts:
+        - name: lab
+          context: {cluster: lab, user: plugin}
+        current-context: lab
+        """)
     }
 }
