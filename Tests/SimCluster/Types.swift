@@ -133,15 +133,6 @@ enum BuiltinTypes {
 }
 
 /// Time formatting as the API server writes it (RFC 3339, seconds precision, UTC).
-public func rfc3339(_ date: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    f.timeZone = TimeZone(identifier: "UTC")
-    return f.string(from: date)
-}
+public func rfc3339(_ date: Date) -> String { RFC3339.format(date) }
 
-public func parseRFC3339(_ s: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f.date(from: s)
-}
+public func parseRFC3339(_ s: String) -> Date? { RFC3339.parse(s) }

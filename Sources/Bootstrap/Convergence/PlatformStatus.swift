@@ -263,11 +263,7 @@ public enum StatusSnapshot {
         return max(0, e.timeIntervalSince(s))
     }
 
-    static func rfc3339(_ d: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: d)
-    }
+    static func rfc3339(_ d: Date) -> String { RFC3339.format(d) }
 
     /// The text face: components, waves and apps, proofs, verdict.
     public static func renderText(_ s: PlatformStatus) -> String {

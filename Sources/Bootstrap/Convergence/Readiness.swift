@@ -138,49 +138,8 @@ public enum Readiness {
     }
 
     /// RFC 3339 timestamps as Kubernetes writes them (with or without fractional seconds, `Z` or
-    /// an offset). A small hand parser: formatters are costly to create and this runs per app per poll.
-    public static func parseTime(_ s: String) -> Date? {
-        let u = Array(s.utf8)
-        func num(_ from: Int, _ len: Int) -> Int? {
-            guard from + len <= u.count else { return nil }
-            var v = 0
-            for i in from..<(from + len) {
-                let c = u[i]
-                guard c >= 48 && c <= 57 else { return nil }
-                v = v * 10 + Int(c - 48)
-            }
-            return v
-        }
-        guard u.count >= 20, let y = num(0, 4), u[4] == 45, let mo = num(5, 2), u[7] == 45, let d = num(8, 2),
-              u[10] == 84 || u[10] == 116 || u[10] == 32, let h = num(11, 2), u[13] == 58, let mi = num(14, 2), u[16] == 58,
-              let sec = num(17, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
-        var i = 19
-        var frac = 0.0
-        if i < u.count, u[i] == 46 {
-            i += 1
-            var scale = 0.1
-            while i < u.count, u[i] >= 48 && u[i] <= 57 { frac += Double(u[i] - 48) * scale; scale /= 10; i += 1 }
-        }
-        guard i < u.count else { return nil }
-        var offset = 0
-        if u[i] == 90 || u[i] == 122 {
-            guard i + 1 == u.count else { return nil }
-        } else if u[i] == 43 || u[i] == 45, let oh = num(i + 1, 2), i + 3 < u.count, u[i + 3] == 58, let om = num(i + 4, 2), i + 6 == u.count {
-            offset = (oh * 3600 + om * 60) * (u[i] == 43 ? 1 : -1)
-        } else {
-            return nil
-        }
-        // Days from the civil date (Howard Hinnant's algorithm).
-        let yy = mo <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let mp = (mo + 9) % 12
-        let doy = (153 * mp + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146097 + doe - 719468
-        let seconds = Double(days * 86400 + h * 3600 + mi * 60 + sec - offset) + frac
-        return Date(timeIntervalSince1970: seconds)
-    }
+    /// an offset); runs per app per poll, so it is the hand parser, not a formatter.
+    public static func parseTime(_ s: String) -> Date? { RFC3339.parse(s) }
 
     static func conditionSummary(_ app: JSON) -> String? {
         let conds = app[path: "status", "conditions"]?.array ?? []
