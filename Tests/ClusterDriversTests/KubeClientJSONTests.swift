@@ -39,4 +39,15 @@ import Testing
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(throws: KubeJSON.SyntaxError.self) { try KubeJSON.parse(Array(deep.utf8)) }
     }
+
+    /// The serializer writes escapes, UTF-8 and the pretty layout exactly, and what it writes
+    /// parses back to the same tree.
+    @Test func serializesExactlyAndRoundTrips() throws {
+        let doc: JSON = ["b": ["q\"uote", "back\\slash", "nl\ncr\rtab\t", "ctl\u{01}\u{1f}", "é中😀", ""],
+                         "a": ["n": .null, "t": true, "i": -12, "d": 0.25, "e": [:], "l": []]]
+        #expect(doc.serialized() == #"{"a":{"d":0.25,"e":{},"i":-12,"l":[],"n":null,"t":true},"b":["q\"uote","back\\slash","nl\ncr\rtab\t","ctl\u0001\u001f","é中😀",""]}"#)
+        #expect(doc.serializedBytes() == Array(doc.serialized().utf8))
+        #expect(try KubeJSON.parse(doc.serializedBytes()) == doc)
+        #expect((["k": ["x": 1, "y": [true]]] as JSON).serialized(pretty: true) == "{\n  \"k\": {\n    \"x\": 1,\n    \"y\": [\n      true\n    ]\n  }\n}")
+    }
 }
