@@ -41,7 +41,7 @@ public final class SimAPI: @unchecked Sendable {
     }
 
     static func json(_ code: Int, _ body: JSON) -> HTTPResponse {
-        HTTPResponse(status: code, headers: ["content-type": "application/json"], body: Array(body.serialized().utf8))
+        HTTPResponse(status: code, headers: ["content-type": "application/json"], body: body.serializedBytes())
     }
     static func error(_ e: SimAPIError) -> HTTPResponse {
         if e.noKindMatch { return HTTPResponse(status: 404, headers: ["content-type": "text/plain"], body: Array("404 page not found\n".utf8)) }
@@ -77,15 +77,20 @@ public final class SimAPI: @unchecked Sendable {
                 return .fault(f)
             }
         }
+        let started = ContinuousClock.now
         let response = await route(method: method, t, headers: headers, body: body)
+        let took = ContinuousClock.now - started
         record(method, t, status: response.status, fault: nil, body: body,
-               via: via, mutating: Self.isMutating(method, t.query) && response.status < 300)
+               via: via, mutating: Self.isMutating(method, t.query) && response.status < 300,
+               serverMs: (took.seconds * 10_000).rounded() / 10)
         return .response(response)
     }
 
-    func record(_ method: String, _ t: Target, status: Int, fault: SimFault?, body: [UInt8], via: String, mutating: Bool? = nil) {
+    func record(_ method: String, _ t: Target, status: Int, fault: SimFault?, body: [UInt8], via: String, mutating: Bool? = nil,
+                serverMs: Double? = nil) {
         world.record.addRequest(time: world.nowSeconds, method: method, path: t.path, query: t.rawQuery, status: status,
-                                fault: fault?.rawValue, body: body, mutating: mutating ?? Self.isMutating(method, t.query), via: via)
+                                fault: fault?.rawValue, body: body, mutating: mutating ?? Self.isMutating(method, t.query), via: via,
+                                serverMs: serverMs)
     }
 
     // MARK: routing
@@ -313,6 +318,11 @@ public final class SimAPI: @unchecked Sendable {
         case ("GET", "/_sim/record"): return Self.json(200, world.record.json)
         case ("POST", "/_sim/record/reset"): world.record.reset(); return Self.json(200, ["ok": true])
         case ("GET", "/_sim/world"): return Self.json(200, ["time": .double(world.nowSeconds), "objects": .array(world.allObjects())])
+        case ("GET", "/_sim/convergence"):
+            // Scenario time now and of the platform's final transition (null until it happened).
+            world.tick()
+            let (now, at) = world.convergenceLocked
+            return Self.json(200, ["time": .double(now.seconds), "convergedAt": at.map { .double($0.seconds) } ?? .null])
         case ("GET", "/_sim/health"): return Self.json(200, ["ok": true, "scenario": .string(world.scenario.name), "time": .double(world.nowSeconds)])
         case ("GET", "/_sim/k3s-install.sh"):
             return HTTPResponse(status: 200, headers: ["content-type": "text/x-shellscript"], body: Array(K3sInstaller.script.utf8))
@@ -345,6 +355,7 @@ final class EventBuffer: @unchecked Sendable {
 
 extension SimWorld {
     var clusterUpLocked: Bool { lock.lock(); defer { lock.unlock() }; return clusterUp }
+    var convergenceLocked: (now: Duration, at: Duration?) { lock.lock(); defer { lock.unlock() }; return (now, platformConvergedAt) }
     func workloadReadyAtLocked(_ k: ObjectKey) -> Duration? { lock.lock(); defer { lock.unlock() }; return workloadReadyAt[k] }
 }
 

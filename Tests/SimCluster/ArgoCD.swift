@@ -14,7 +14,7 @@ final class ArgoCDController: SimController {
     static let appRef = ResourceRef(group: "argoproj.io", version: "v1alpha1", resource: "applications", kind: "Application")
     static let finalizer = "resources-finalizer.argocd.argoproj.io"
 
-    func revision(_ w: SimWorld) -> String { String(sha256Hex(Array("\(w.scenario.name)/HEAD".utf8)).prefix(40)) }
+    func revision(_ w: SimWorld) -> String { String(nameHash("\(w.scenario.name)/HEAD").prefix(40)) }
 
     func step(_ w: SimWorld, now: Duration) -> Bool {
         guard w.types[w.typeKey("argoproj.io", "applications")] != nil else { return false }
@@ -62,6 +62,8 @@ final class ArgoCDController: SimController {
             }
             if let d = waveDone, now >= d { waveStart = d } else { waveStart = nil }
         }
+        // Every wave done: the platform's final transition happened at the last wave's end.
+        w.platformConvergedAt = w.scenario.waves.isEmpty ? nil : waveStart
         // Root status.
         var status: JSON = [
             "sync": ["status": "Synced", "revision": .string(rev),

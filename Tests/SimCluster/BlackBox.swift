@@ -20,6 +20,7 @@ public enum SimServe {
         let fm = FileManager.default
         try fm.createDirectory(atPath: stateDir + "/bin", withIntermediateDirectories: true)
         let world = SimWorld(scenario: scenario, clock: SystemClock())
+        world.readCoalescing = .milliseconds(5)
         let api = SimAPI(world: world)
         let server = LoopbackServer(api: api)
         // A cluster that does not exist yet still needs its port reserved: bind first.

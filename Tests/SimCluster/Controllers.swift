@@ -5,9 +5,19 @@ import Foundation
 // logical times (when it was created / changed), writes it if different, and reports change.
 // Deterministic: the same scenario and the same clock readings give the same objects.
 
+/// SHA-256 hex of a short name, memoized: the controllers derive names, IPs and image IDs from
+/// such hashes on every tick.
+func nameHash(_ s: String) -> String {
+    if let hit = nameHashCache.withLock({ $0[s] }) { return hit }
+    let h = sha256Hex(Array(s.utf8))
+    nameHashCache.withLock { $0[s] = h }
+    return h
+}
+private let nameHashCache = LockedBox<[String: String]>([:])
+
 func shortHash(_ s: String, _ n: Int) -> String {
     let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-    let h = sha256Hex(Array(s.utf8))
+    let h = nameHash(s)
     var out = ""
     var i = h.startIndex
     while out.count < n {
@@ -197,7 +207,7 @@ final class WorkloadController: SimController {
             }
             let pk = ObjectKey(ResourceRef.pods, namespace: k.namespace, name: podName)
             want.insert(pk)
-            let ip = "10.244.0.\(Int(sha256Hex(Array(podName.utf8)).prefix(2), radix: 16)! % 250 + 2)"
+            let ip = "10.244.0.\(Int(nameHash(podName).prefix(2), radix: 16)! % 250 + 2)"
             var podLabels = labels
             if k.resource == "deployments" { podLabels["pod-template-hash"] = .string(hash) }
             var cstatuses: [JSON] = []
@@ -207,7 +217,7 @@ final class WorkloadController: SimController {
                                 "restartCount": 0, "started": .bool(ready)]
                 if ready {
                     cs["state"] = ["running": ["startedAt": .string(readyTime)]]
-                    cs["imageID"] = .string("\(image.split(separator: ":").first ?? "")@sha256:\(sha256Hex(Array(image.utf8)))")
+                    cs["imageID"] = .string("\(image.split(separator: ":").first ?? "")@sha256:\(nameHash(image))")
                 } else if let bad = badImage, bad == image {
                     cs["state"] = ["waiting": ["reason": "ImagePullBackOff",
                                                "message": .string("Back-off pulling image \"\(image)\": ErrImagePull: failed to pull and unpack image \"\(image)\": failed to resolve reference \"\(image)\": \(image): not found")]]
@@ -364,5 +374,16 @@ final class CertManagerController: SimController {
             if o != w.objects[k] { w.store(o, key: k, at: due); changed = true }
         }
         return changed
+    }
+}
+
+/// A value behind a lock (caches shared by threads of the loopback server).
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock(); defer { lock.unlock() }
+        return body(&value)
     }
 }

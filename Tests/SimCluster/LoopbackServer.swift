@@ -251,12 +251,16 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
     return true
 }
 
-func httpDate() -> String {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = TimeZone(identifier: "GMT")
-    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-    return f.string(from: Date())
+/// The Date header (RFC 7231 IMF-fixdate), formatted by hand: a DateFormatter per response
+/// cost the simulator more than the request itself.
+func httpDate(_ date: Date = Date()) -> String {
+    let iso = Array(RFC3339.format(date).utf8)   // 2026-12-01T07:01:49Z
+    func n(_ from: Int, _ len: Int) -> Int { iso[from..<(from + len)].reduce(0) { $0 * 10 + Int($1 - 48) } }
+    let days = Int((date.timeIntervalSince1970 / 86400).rounded(.down))
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((days % 7) + 7) % 7]
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][n(5, 2) - 1]
+    let day = String(decoding: iso[8..<10], as: UTF8.self), year = String(decoding: iso[0..<4], as: UTF8.self)
+    return "\(weekday), \(day) \(month) \(year) \(String(decoding: iso[11..<19], as: UTF8.self)) GMT"
 }
 
 /// A minimal blocking HTTP/1.1 client for the control port (stand-ins, harness).

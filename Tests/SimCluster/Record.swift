@@ -32,6 +32,9 @@ public struct RecordedRequest: Sendable, Equatable, Codable {
     public var bodySHA256: String?
     public var mutating: Bool
     public var via: String
+    /// How long the simulator took to answer, in milliseconds (routing, the world, serializing;
+    /// not injected latency): lets benchmarks tell the client's time from the server's.
+    public var serverMs: Double?
 }
 
 /// An object a client (not a simulated controller) changed.
@@ -121,11 +124,12 @@ public final class SimRecord: @unchecked Sendable {
     }
 
     public func addRequest(time: Double, method: String, path: String, query: String, status: Int, fault: String?,
-                           body: [UInt8]?, mutating: Bool, via: String) {
+                           body: [UInt8]?, mutating: Bool, via: String, serverMs: Double? = nil) {
+        let bodyHash = body.flatMap { $0.isEmpty ? nil : sha256Hex($0) }
         lock.lock(); defer { lock.unlock() }
         data.requests.append(RecordedRequest(
             seq: next(), time: time, method: method, path: path, query: query, status: status, fault: fault,
-            bodySHA256: body.flatMap { $0.isEmpty ? nil : sha256Hex($0) }, mutating: mutating, via: via))
+            bodySHA256: bodyHash, mutating: mutating, via: via, serverMs: serverMs))
     }
 
     func addChange(time: Double, action: String, key: ObjectKey, by: String) {
@@ -184,5 +188,9 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
         h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
         h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
     }
-    return h.map { String(format: "%08x", $0) }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    var hex: [UInt8] = []
+    hex.reserveCapacity(64)
+    for word in h { for shift in stride(from: 28, through: 0, by: -4) { hex.append(digits[Int((word >> UInt32(shift)) & 0xf)]) } }
+    return String(decoding: hex, as: UTF8.self)
 }

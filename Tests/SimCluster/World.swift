@@ -56,6 +56,19 @@ public final class SimWorld: @unchecked Sendable {
     /// Set by every write; with `lastTick` it lets `tick()` skip when nothing can have changed.
     var dirty = true
     var lastTick: Duration = .seconds(-1)
+    /// Real-time serving (`aphex-sim serve`): a read within this interval of the last tick, with
+    /// no write since, is served from the state that tick left (as an API server serves reads
+    /// from its watch cache) instead of re-running every controller. Zero, for in-process tests
+    /// on a virtual clock, ticks whenever the clock has moved.
+    public var readCoalescing: Duration {
+        get { lock.lock(); defer { lock.unlock() }; return _readCoalescing }
+        set { lock.lock(); _readCoalescing = newValue; lock.unlock() }
+    }
+    private var _readCoalescing: Duration = .zero
+    /// Scenario time at which the last child Application became Synced and Healthy (the
+    /// platform's final transition, as ArgoCD decided it), once every wave is done; benchmarks
+    /// measure detection latency from it.
+    var platformConvergedAt: Duration?
     /// When each workload became (or will become) ready, as the workload controller decided.
     var workloadReadyAt: [ObjectKey: Duration] = [:]
 
@@ -122,7 +135,7 @@ public final class SimWorld: @unchecked Sendable {
         defer { ticking = false }
         guard clusterUp else { return }
         let t = now
-        if t == lastTick && !dirty { return }
+        if !dirty && (t == lastTick || (t > lastTick && t - lastTick < _readCoalescing)) { return }
         for _ in 0..<200 {
             var changed = false
             for c in controllers where c.step(self, now: t) { changed = true }
@@ -295,7 +308,7 @@ public final class SimWorld: @unchecked Sendable {
 
     func serviceIP(_ ns: String, _ name: String) -> String {
         if let ip = objects[ObjectKey(ResourceRef.services, namespace: ns, name: name)]?[path: "spec", "clusterIP"]?.string { return ip }
-        let h = sha256Hex(Array("\(ns)/\(name)".utf8))
+        let h = nameHash("\(ns)/\(name)")
         return "10.96.\(Int(h.prefix(2), radix: 16)!).\(Int(h.dropFirst(2).prefix(2), radix: 16)! % 250 + 2)"
     }
 
