@@ -7,9 +7,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_system_packages
 echo "==> building release (aphex, aphex-sim)" >&2
-swift build -c release --product aphex >&2
-swift build -c release --product aphex-sim >&2
-export APHEX_BIN_DIR="$(swift build -c release --show-bin-path)"
+release_build --product aphex >&2
+release_build --product aphex-sim >&2
+export APHEX_BIN_DIR="$(release_bin_path)"
 echo "===== status, wait ====="
 "$ROOT/scripts/bench-status.sh"
 echo

@@ -7,8 +7,8 @@ cd "$ROOT"
 ensure_system_packages
 command -v swift >/dev/null || { echo "error: Swift 6.1+ is required (https://swift.org/install)" >&2; exit 4; }
 echo "==> building aphex (release)" >&2
-swift build -c release --product aphex >&2
-bin="$(swift build -c release --show-bin-path)/aphex"
+release_build --product aphex >&2
+bin="$(release_bin_path)/aphex"
 if [ "$(id -u)" -eq 0 ]; then dest=/usr/local/bin; else dest="$HOME/.local/bin"; mkdir -p "$dest"; fi
 install -m 0755 "$bin" "$dest/aphex"
 echo "==> installed $dest/aphex ($("$dest/aphex" --version))" >&2

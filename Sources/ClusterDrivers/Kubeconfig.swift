@@ -64,7 +64,9 @@ public struct Kubeconfig: Sendable, Equatable {
         let shown = path.isEmpty ? "kubeconfig" : "kubeconfig '\(path)'"
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // Every value is read as its scalar text, so no tag resolution is needed: the basic
+            // resolver skips the default one's regular expressions (a millisecond per run).
+            root = try Yams.compose(yaml: text, .basic)
         } catch {
             throw AphexError.usage("The \(shown) is not valid YAML (\(Self.oneLine(error))). Fix the file, or pass another with --kubeconfig.")
         }
