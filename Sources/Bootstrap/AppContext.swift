@@ -56,13 +56,17 @@ public struct AppContext: Sendable {
     public var runner: any CommandRunner { host.runner }
 
     /// The kubeconfig path to use: --kubeconfig, else aphex's own for the cluster (if it
-    /// exists), else $KUBECONFIG's first entry, else ~/.kube/config.
+    /// exists), else $KUBECONFIG (one file, or a list merged as kubectl merges it), else
+    /// ~/.kube/config.
     public func resolvedKubeconfig() -> String {
         if let k = target.kubeconfig { return (k as NSString).expandingTildeInPath }
         let own = host.kubeconfigPath(forCluster: target.clusterName)
         if FileManager.default.fileExists(atPath: own) { return own }
-        if let env = host.environment["KUBECONFIG"], let first = env.split(separator: ":").first {
-            return String(first)
+        // $KUBECONFIG as kubectl reads it: one file, or a list that Kubeconfig.load merges.
+        if let env = host.environment["KUBECONFIG"] {
+            let files = env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+            if files.count == 1 { return files[0] }
+            if files.count > 1 { return files.joined(separator: ":") }
         }
         return host.homeDirectory + "/.kube/config"
     }

@@ -52,16 +52,17 @@ public struct ExistingClusterDriver: ClusterDriver {
 
     public var reachabilityCommand: Command {
         Command(kubectlArgv(["version", "-o", "json"], kubeconfig: kubeconfigPath, context: context,
-                            requestTimeout: .seconds(10), runner: host.runner), timeout: .seconds(20))
+                            requestTimeout: .seconds(10), runner: host.runner),
+                environment: Kubeconfig.kubectlEnvironment(kubeconfigPath), timeout: .seconds(20))
     }
     public func canICommand(_ p: RequiredPermission) -> Command {
         Command(kubectlArgv(["auth", "can-i", p.verb, p.resource] + (p.allNamespaces ? ["--all-namespaces"] : []),
                             kubeconfig: kubeconfigPath, context: context, requestTimeout: .seconds(10), runner: host.runner),
-                timeout: .seconds(20), checkExit: false)
+                environment: Kubeconfig.kubectlEnvironment(kubeconfigPath), timeout: .seconds(20), checkExit: false)
     }
 
     public func isAvailable() async -> DriverAvailability {
-        if !FileManager.default.isReadableFile(atPath: kubeconfigPath) {
+        if !Kubeconfig.isReadable(kubeconfigPath) {
             return DriverAvailability(available: false, reason: "The kubeconfig \(kubeconfigPath) does not exist or is not readable. Pass one with --kubeconfig.")
         }
         return .ok
@@ -91,7 +92,7 @@ public struct ExistingClusterDriver: ClusterDriver {
                 throw AphexError.prerequisite("kubectl was not found on PATH; aphex needs it for an existing cluster. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and re-run.")
             }
             throw AphexError(.prerequisite,
-                "The existing cluster's API server did not answer (\(where_)). Nothing was changed. Check the kubeconfig and context (`kubectl --kubeconfig \(Shell.quote(kubeconfigPath)) config get-contexts`) and that the cluster is running.",
+                "The existing cluster's API server did not answer (\(where_)). Nothing was changed. Check the kubeconfig and context (`\(Shell.quote(["kubectl"] + Kubeconfig.kubectlFlags(kubeconfigPath) + ["config", "get-contexts"]))`) and that the cluster is running.",
                 detail: e.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
@@ -131,7 +132,7 @@ public struct ExistingClusterDriver: ClusterDriver {
 
     public func describe() async throws -> ClusterDescription {
         var d = ClusterDescription(driver: driverName, clusterName: clusterName,
-                                   exists: FileManager.default.isReadableFile(atPath: kubeconfigPath), managed: false,
+                                   exists: Kubeconfig.isReadable(kubeconfigPath), managed: false,
                                    kubeconfig: kubeconfigPath, context: context)
         guard d.exists else { d.problem = "kubeconfig \(kubeconfigPath) not readable"; return d }
         do {

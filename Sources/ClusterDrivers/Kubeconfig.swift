@@ -49,7 +49,82 @@ public struct Kubeconfig: Sendable, Equatable {
 
     // MARK: loading
 
+    // MARK: KUBECONFIG path lists
+
+    /// Whether `spec` is a KUBECONFIG-style list of files ("a:b"), not one file. A single path
+    /// that exists is never a list, even with a colon in its name.
+    public static func isList(_ spec: String) -> Bool {
+        spec.contains(":") && !FileManager.default.fileExists(atPath: spec) && listedFiles(spec).count > 1
+    }
+
+    /// The files `spec` names, in order: itself, or a list's non-empty entries.
+    public static func listedFiles(_ spec: String) -> [String] {
+        guard spec.contains(":"), !FileManager.default.fileExists(atPath: spec) else { return [spec] }
+        return spec.split(separator: ":").map { (String($0) as NSString).expandingTildeInPath }.filter { !$0.isEmpty }
+    }
+
+    /// Whether there is anything to read: the file, or at least one file of a list.
+    public static func exists(_ spec: String) -> Bool {
+        listedFiles(spec).contains { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Whether this user can read the file, or at least one file of a list.
+    public static func isReadable(_ spec: String) -> Bool {
+        listedFiles(spec).contains { FileManager.default.isReadableFile(atPath: $0) }
+    }
+
+    /// kubectl's flags for `spec`: `--kubeconfig FILE`, or none for a list (kubectl takes a
+    /// list only from $KUBECONFIG; see `kubectlEnvironment`).
+    public static func kubectlFlags(_ spec: String) -> [String] {
+        isList(spec) ? [] : ["--kubeconfig", spec]
+    }
+
+    /// The environment a kubectl child needs for `spec`: KUBECONFIG for a list, else nothing.
+    public static func kubectlEnvironment(_ spec: String) -> [String: String] {
+        isList(spec) ? ["KUBECONFIG": spec] : [:]
+    }
+
+    /// Reads a kubeconfig file, or merges a KUBECONFIG list as kubectl does (client-go's
+    /// loading rules): files that do not exist are skipped; the first file to define a
+    /// cluster, user or context name wins; current-context comes from the first file that sets
+    /// one; relative file references stay relative to the file that made them.
     public static func load(path: String) throws -> Kubeconfig {
+        guard isList(path) else { return try loadFile(path: path) }
+        let present = listedFiles(path).filter { FileManager.default.fileExists(atPath: $0) }
+        guard !present.isEmpty else {
+            throw AphexError.usage("None of the files in the kubeconfig list '\(path)' exists. Fix KUBECONFIG, pass one file with --kubeconfig, or create the cluster first (aphex bootstrap).")
+        }
+        var merged = Kubeconfig(path: path, clusters: [:], users: [:], contexts: [:], currentContext: nil)
+        for file in present {
+            let one = try loadFile(path: file).withAbsoluteReferences()
+            merged.clusters.merge(one.clusters) { first, _ in first }
+            merged.users.merge(one.users) { first, _ in first }
+            merged.contexts.merge(one.contexts) { first, _ in first }
+            if merged.currentContext == nil { merged.currentContext = one.currentContext }
+        }
+        return merged
+    }
+
+    /// File references made absolute against this kubeconfig's directory.
+    func withAbsoluteReferences() -> Kubeconfig {
+        let dir = (path as NSString).deletingLastPathComponent
+        func absolute(_ file: String?) -> String? {
+            guard let file else { return nil }
+            let expanded = (file as NSString).expandingTildeInPath
+            return expanded.hasPrefix("/") || dir.isEmpty ? expanded : (dir as NSString).appendingPathComponent(expanded)
+        }
+        var copy = self
+        for (k, var c) in clusters { c.certificateAuthority = absolute(c.certificateAuthority); copy.clusters[k] = c }
+        for (k, var u) in users {
+            u.clientCertificate = absolute(u.clientCertificate)
+            u.clientKey = absolute(u.clientKey)
+            u.tokenFile = absolute(u.tokenFile)
+            copy.users[k] = u
+        }
+        return copy
+    }
+
+    static func loadFile(path: String) throws -> Kubeconfig {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw AphexError.usage("The kubeconfig file '\(path)' does not exist. Pass an existing kubeconfig with --kubeconfig, set KUBECONFIG, or create the cluster first (aphex bootstrap).")
@@ -133,7 +208,8 @@ public struct Kubeconfig: Sendable, Equatable {
         } else if let currentContext {
             contextName = currentContext
         } else {
-            throw AphexError.usage("\(shown.capitalizedFirst) has no current-context. Pass --context NAME (available contexts: \(available)), or run `kubectl --kubeconfig \(Shell.quote([path])) config use-context NAME`.")
+            let useContext = Self.isList(path) ? "kubectl config use-context NAME" : "kubectl --kubeconfig \(Shell.quote([path])) config use-context NAME"
+            throw AphexError.usage("\(shown.capitalizedFirst) has no current-context. Pass --context NAME (available contexts: \(available)), or run `\(useContext)`.")
         }
         guard let ctx = contexts[contextName] else {
             let origin = requested == nil ? "The current-context '\(contextName)'" : "The context '\(contextName)'"

@@ -12,9 +12,10 @@ public struct Kubectl: Sendable {
         self.runner = runner
     }
 
-    /// `kubectl --kubeconfig K [--context C] ARGS...`
+    /// `kubectl --kubeconfig K [--context C] ARGS...` (no --kubeconfig for a KUBECONFIG list:
+    /// the child reads it from `environment`, which the process inherits anyway).
     public func argv(_ args: [String]) -> [String] {
-        var argv = ["kubectl", "--kubeconfig", kubeconfig]
+        var argv = ["kubectl"] + Kubeconfig.kubectlFlags(kubeconfig)
         if let context { argv += ["--context", context] }
         return argv + args
     }
@@ -29,11 +30,16 @@ public struct Kubectl: Sendable {
     /// Server-side apply of `yaml` (stdin), returning kubectl's stdout.
     @discardableResult
     public func apply(_ yaml: String, dryRun: Bool = false, timeout: Duration = .seconds(300)) async throws -> String {
-        try await runner.run(Command(applyArgv(dryRun: dryRun), stdin: Array(yaml.utf8), timeout: timeout)).stdoutText
+        try await runner.run(Command(applyArgv(dryRun: dryRun), stdin: Array(yaml.utf8), environment: environment,
+                                     timeout: timeout)).stdoutText
     }
+
+    /// What a kubectl child needs besides argv: KUBECONFIG when the kubeconfig is a list.
+    public var environment: [String: String] { Kubeconfig.kubectlEnvironment(kubeconfig) }
 
     @discardableResult
     public func run(_ args: [String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> String {
-        try await runner.run(Command(argv(args), stdin: stdin.map { Array($0.utf8) }, timeout: timeout)).stdoutText
+        try await runner.run(Command(argv(args), stdin: stdin.map { Array($0.utf8) }, environment: environment,
+                                     timeout: timeout)).stdoutText
     }
 }

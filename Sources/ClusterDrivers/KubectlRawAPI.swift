@@ -30,7 +30,7 @@ public struct KubectlRawAPI: KubeAPI {
 
     /// The argv for a raw request (exposed for tests and `--verbose` displays).
     public func argv(_ method: String, path: String) throws -> [String] {
-        var argv = [kubectl, "--kubeconfig", kubeconfigPath]
+        var argv = [kubectl] + Kubeconfig.kubectlFlags(kubeconfigPath)
         if let context, !context.isEmpty { argv += ["--context", context] }
         argv.append("--request-timeout=\(Int(max(1, requestTimeout.seconds.rounded(.up))))s")
         switch method.uppercased() {
@@ -72,7 +72,8 @@ public struct KubectlRawAPI: KubeAPI {
         let argv = try argv(method, path: path)
         let output: CommandOutput
         do {
-            output = try await runner.run(Command(argv, stdin: body, timeout: requestTimeout + .seconds(5), checkExit: false))
+            output = try await runner.run(Command(argv, stdin: body, environment: Kubeconfig.kubectlEnvironment(kubeconfigPath),
+                                                  timeout: requestTimeout + .seconds(5), checkExit: false))
         } catch let e as CommandError {
             switch e.reason {
             case .notFound:

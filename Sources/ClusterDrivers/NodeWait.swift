@@ -107,7 +107,7 @@ public struct NodeWaiter: Sendable {
     public func listCommand(kubeconfig: String, context: String?) -> Command {
         Command(kubectlArgv(["get", "nodes", "-o", "json"], kubeconfig: kubeconfig, context: context,
                             requestTimeout: requestTimeout, runner: host.runner),
-                timeout: requestTimeout + .seconds(5))
+                environment: Kubeconfig.kubectlEnvironment(kubeconfig), timeout: requestTimeout + .seconds(5))
     }
 
     /// One read. Throws `CommandError` when the API server does not answer.

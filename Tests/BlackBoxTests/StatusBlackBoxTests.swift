@@ -102,5 +102,45 @@ import Testing
         #expect(r.stderr.contains(copy), "\(r.stderr)")
         #expect(r.stderr.contains("127.0.0.1:1"), "\(r.stderr)")
     }
-}
 
+    /// KUBECONFIG with several files, as kubectl reads it: missing files skipped, the first file
+    /// to name a context wins, current-context from the first file that sets one. aphex picks
+    /// the same server the real kubectl picks.
+    @Test func kubeconfigListIsMergedAsKubectlMergesIt() async throws {
+        let h = try await convergedBench()
+        defer { h.stop() }
+        let simContext = try #require(try JSON.parse(try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "config", "view", "-o", "json"]).stdout)["current-context"]?.string)
+        // A decoy that defines the same names pointing nowhere, its own context and cluster,
+        // and its own current-context: its duplicates lose to the earlier file.
+        let dir = NSTemporaryDirectory() + "aphex-kclist-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - {name: \(simContext), cluster: {server: "http://127.0.0.1:1"}}
+        - {name: decoy-cluster, cluster: {server: "http://127.0.0.1:1"}}
+        users:
+        - {name: \(simContext), user: {token: decoy}}
+        contexts:
+        - {name: \(simContext), context: {cluster: \(simContext), user: \(simContext)}}
+        - {name: decoy-only, context: {cluster: decoy-cluster, user: \(simContext)}}
+        current-context: decoy-only
+        """.write(toFile: dir + "/decoy", atomically: true, encoding: .utf8)
+        let list = "\(dir)/missing:\(h.kubeconfigPath):\(dir)/decoy"
+        let env = ["KUBECONFIG": list]
+
+        let kubectlServer = try h.runProgram(["/usr/bin/kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], extraEnv: env)
+        #expect(kubectlServer.stdout == "http://127.0.0.1:\(h.port)", "\(kubectlServer.stderr)")
+        let r = try h.run(["status", "--output", "json"], extraEnv: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSON.parse(r.stdout)
+        #expect(doc[path: "cluster", "server"]?.string == kubectlServer.stdout)
+        #expect(doc[path: "cluster", "kubeconfig"]?.string == list)
+        // The decoy's own context is there too (merged), and points at the dead port.
+        let decoyRun = try h.run(["status", "--context", "decoy-only"], extraEnv: env)
+        #expect(decoyRun.status == 1, "\(decoyRun.stderr)")
+        #expect(decoyRun.stderr.contains("127.0.0.1:1"), "\(decoyRun.stderr)")
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ClusterDrivers
+import SimCluster
 
 /// Kubeconfig fixtures and fakes shared by the kubeconfig and client tests.
 enum KubeconfigFixtures {
@@ -301,5 +302,81 @@ func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutpu
             .replacingOccurrences(of: "    client-key-data: \(F.b64(F.keyPEM))", with: "")
         let e3 = #expect(throws: AphexError.self) { try Kubeconfig.parse(halfCert).resolve() }
         #expect(e3?.message.contains("without its key") == true)
+    }
+}
+
+/// KUBECONFIG lists, merged as client-go's loading rules merge them (what kubectl shows).
+@Suite struct KubeconfigListTests {
+    typealias F = KubeconfigFixtures
+
+    static func config(server: String, context: String, current: String?, tokenFile: String? = nil) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: \(context)-cluster
+          cluster: {server: \(server)}
+        users:
+        - name: \(context)-user
+          user: {\(tokenFile.map { "tokenFile: \($0)" } ?? "token: tok-\(context)")}
+        contexts:
+        - name: \(context)
+          context: {cluster: \(context)-cluster, user: \(context)-user}
+        - name: shared
+          context: {cluster: \(context)-cluster, user: \(context)-user}
+        \(current.map { "current-context: \($0)" } ?? "")
+        """
+    }
+
+    @Test func firstFileWinsAndMissingFilesAreSkipped() throws {
+        let a = try F.write(Self.config(server: "https://a.example:6443", context: "a", current: nil))
+        let b = try F.write(Self.config(server: "https://b.example:6443", context: "b", current: "b", tokenFile: "tok"))
+        defer { F.remove(a); F.remove(b) }
+        try "tok-b-from-its-own-dir\n".write(toFile: (b as NSString).deletingLastPathComponent + "/tok", atomically: true, encoding: .utf8)
+        let list = "/nonexistent/kubeconfig:\(a)::\(b)"
+        #expect(Kubeconfig.isList(list))
+        #expect(Kubeconfig.listedFiles(list) == ["/nonexistent/kubeconfig", a, b])
+        let merged = try Kubeconfig.load(path: list)
+        #expect(merged.path == list)
+        #expect(merged.contextNames == ["a", "b", "shared"])
+        // current-context from the first file that sets one (only b does).
+        #expect(try merged.resolve().server == "https://b.example:6443")
+        // "shared" is defined by both: the first file's wins.
+        #expect(try merged.resolve(context: "shared").server == "https://a.example:6443")
+        #expect(try merged.resolve(context: "a").tls.bearerToken == "tok-a")
+        // b's relative tokenFile is read from b's directory, not a's.
+        #expect(try merged.resolve(context: "b").tls.bearerToken == "tok-b-from-its-own-dir")
+    }
+
+    @Test func listOfMissingFilesIsAUsageErrorNamingTheList() {
+        let list = "/nonexistent/one:/nonexistent/two"
+        #expect(!Kubeconfig.exists(list))
+        let error = #expect(throws: AphexError.self) { try Kubeconfig.load(path: list) }
+        #expect(error?.status == .usage)
+        #expect(error?.message.contains(list) == true)
+    }
+
+    @Test func kubectlGetsTheListThroughItsEnvironment() async throws {
+        let a = try F.write(Self.config(server: "https://a.example:6443", context: "a", current: "a"))
+        defer { F.remove(a) }
+        let list = "\(a):/nonexistent/other"
+        #expect(Kubeconfig.kubectlFlags(a) == ["--kubeconfig", a])
+        #expect(Kubeconfig.kubectlEnvironment(a).isEmpty)
+        #expect(Kubeconfig.kubectlFlags(list).isEmpty)
+        #expect(Kubeconfig.kubectlEnvironment(list) == ["KUBECONFIG": list])
+        let runner = RecordingRunner(fallback: CommandOutput(status: 0))
+        let kubectl = Kubectl(kubeconfig: list, context: "a", runner: runner)
+        _ = try await kubectl.run(["get", "ns"])
+        #expect(runner.commands.map(\.argv) == [["kubectl", "--context", "a", "get", "ns"]])
+        #expect(runner.commands.first?.environment["KUBECONFIG"] == list)
+    }
+
+    /// A single file whose name has a colon is a file, not a list.
+    @Test func anExistingPathWithAColonIsOneFile() throws {
+        let path = try F.write(Self.config(server: "https://c.example:6443", context: "c", current: "c"), name: "kube:config")
+        defer { F.remove(path) }
+        #expect(!Kubeconfig.isList(path))
+        #expect(try Kubeconfig.load(path: path).resolve().server == "https://c.example:6443")
+        #expect(Kubeconfig.kubectlFlags(path) == ["--kubeconfig", path])
     }
 }

@@ -145,10 +145,25 @@ struct KubectlEmulator {
 
     // MARK: connection
 
+    /// The kubeconfig kubectl sees: one file, or a KUBECONFIG list merged as client-go merges it
+    /// (missing files skipped; the first to name a cluster, user or context wins; the first
+    /// current-context wins).
     func kubeconfig(_ flags: Flags) -> JSON? {
-        let path = env.kubeconfigPath(flags.value("kubeconfig"))
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return (try? SimJSON.documents(text))?.first
+        let docs = env.kubeconfigFiles(flags.value("kubeconfig")).compactMap { path -> JSON? in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+            return (try? SimJSON.documents(text))?.first
+        }
+        guard var merged = docs.first else { return nil }
+        for doc in docs.dropFirst() {
+            for field in ["clusters", "users", "contexts"] {
+                var entries = merged[field]?.array ?? []
+                let names = Set(entries.compactMap { $0["name"]?.string })
+                entries += (doc[field]?.array ?? []).filter { !names.contains($0["name"]?.string ?? "") }
+                merged[field] = .array(entries)
+            }
+            if (merged["current-context"]?.string ?? "").isEmpty, let c = doc["current-context"] { merged["current-context"] = c }
+        }
+        return merged
     }
 
     func serverURL(_ flags: Flags) -> String {

@@ -69,11 +69,19 @@ public struct ToolEnv: Sendable {
         if path.hasPrefix("~/") { return home + path.dropFirst(1) }
         return workingDirectory + "/" + path
     }
-    /// kubectl's kubeconfig: --kubeconfig, else $KUBECONFIG's first entry, else ~/.kube/config.
+    /// kubectl's kubeconfig: --kubeconfig, else $KUBECONFIG's first entry, else ~/.kube/config
+    /// (the file kubectl writes to; reads merge the whole list, see `kubeconfigFiles`).
     public func kubeconfigPath(_ flag: String?) -> String {
-        if let f = flag, !f.isEmpty { return resolve(f) }
-        if let k = environment["KUBECONFIG"], let first = k.split(separator: ":").first { return resolve(String(first)) }
-        return home + "/.kube/config"
+        kubeconfigFiles(flag).first ?? home + "/.kube/config"
+    }
+    /// The files kubectl reads, in order: --kubeconfig, else every $KUBECONFIG entry.
+    public func kubeconfigFiles(_ flag: String?) -> [String] {
+        if let f = flag, !f.isEmpty { return [resolve(f)] }
+        if let k = environment["KUBECONFIG"] {
+            let files = k.split(separator: ":").map { resolve(String($0)) }
+            if !files.isEmpty { return files }
+        }
+        return [home + "/.kube/config"]
     }
 }
 

@@ -10,7 +10,7 @@ struct ClusterConnection: Sendable {
 /// Builds the client from the kubeconfig (--kubeconfig, aphex's own, $KUBECONFIG, ~/.kube/config).
 func connectCluster(_ ctx: AppContext) async throws -> ClusterConnection {
     let path = ctx.resolvedKubeconfig()
-    guard FileManager.default.fileExists(atPath: path) else {
+    guard Kubeconfig.exists(path) else {
         throw AphexError(.failed, "No kubeconfig at \(path): aphex cannot reach a cluster. Create one with `aphex bootstrap`, or pass --kubeconfig PATH (and --context NAME) for an existing cluster.")
     }
     do {

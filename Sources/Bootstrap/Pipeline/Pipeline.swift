@@ -68,7 +68,7 @@ public final class PipelineState: @unchecked Sendable {
     public func api() throws -> any KubeAPI {
         if let cachedAPI { return cachedAPI }
         let kubeconfig = try requireKubeconfig()
-        if dryRun && !FileManager.default.fileExists(atPath: kubeconfig) {
+        if dryRun && !Kubeconfig.exists(kubeconfig) {
             // Planning for a cluster that does not exist yet: it is empty, so every step plans
             // from nothing (and nothing is contacted).
             return EmptyClusterAPI()
