@@ -38,6 +38,31 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
         #expect(Double(rec.requests.count) <= 15 + 2 * r.seconds, "\(rec.requests.count) requests in \(r.seconds)s")
     }
 
+    /// On a terminal (a pty from util-linux `script`): the live per-wave table (wave, apps,
+    /// sync, health, elapsed) is redrawn in place with cursor-up/erase-line, steps get coloured
+    /// marks; in a pipe (CI) the same run prints plain lines without one escape code.
+    @Test func liveTableOnATerminalPlainLinesInAPipe() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h.stop() }
+        let aphex = SimHarness.binaryDirectory() + "/aphex"
+        let line = Shell.quote([aphex, "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"])
+        let tty = try h.runProgram(["/usr/bin/script", "--quiet", "--return", "--command", line, "/dev/null"],
+                                   timeout: 120, extraEnv: ["TERM": "xterm-256color"])
+        #expect(tty.status == 0, "\(tty.stdout)")
+        let screen = tty.stdout
+        for column in ["WAVE", "APPS", "SYNC", "HEALTH", "ELAPSED"] { #expect(screen.contains(column), "\(column)") }
+        #expect(screen.contains("\u{1B}[1A\u{1B}[2K"), "the table is redrawn in place")
+        #expect(screen.contains("\u{1B}[32m✓\u{1B}[0m"), "green check marks")
+        #expect(screen.contains("Converged in"))
+
+        let h2 = try await SimHarness.start(scenario: "blackbox-quick")
+        defer { h2.stop() }
+        let piped = try wait(h2)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(!piped.stderr.contains("\u{1B}"), "no escape codes in a pipe")
+        #expect(piped.stderr.contains("wave=0 "), "\(piped.stderr)")
+    }
+
     @Test func happyK3sConverges() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("happy-k3s", edits: [("exists: false", "exists: true")]))
         defer { h.stop() }
