@@ -26,13 +26,13 @@ import Testing
         return out
     }
 
-    func bootstrap(_ h: SimHarness, _ extra: [String] = [], killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) throws -> SimHarness.RunResult {
+    func bootstrap(_ h: SimHarness, _ extra: [String] = [], killAtRequest: String? = nil, nth: Int = 1) throws -> SimHarness.RunResult {
         // An empty offline directory: no download is attempted; the run stops at the ArgoCD
         // install unless manifests are there, after the secrets step.
         let offline = h.home + "/offline-manifests"
         try FileManager.default.createDirectory(atPath: offline, withIntermediateDirectories: true)
         return try h.run(["bootstrap", "--deployment", "kind", "--no-wait", "--manifests-dir", offline] + extra,
-                  timeout: 120, extraEnv: ["CLOUDFLARE_API_TOKEN": Self.token], killWhen: killWhen)
+                  timeout: 120, extraEnv: ["CLOUDFLARE_API_TOKEN": Self.token], killAtRequest: killAtRequest, killAtNth: nth)
     }
 
     /// No stored value (plain or base64) in any argv, any captured output, or aphex's own output.
@@ -74,11 +74,14 @@ import Testing
     @Test func killedMidwayThenRerunCompletesAndKeepsValues() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        // SIGKILL as soon as the secrets step starts reading the catalog Secrets: the kill lands
-        // during the step (before, during or just after the apply), never after the whole run.
-        let killed = try bootstrap(h, killWhen: { rec in rec.requests.contains { $0.path.contains("/namespaces/auth-system/secrets/") } })
+        // The simulator SIGKILLs aphex inside the secrets step, after the apply stored them and
+        // before the step finished: the step reads the three auth-system Secrets to plan, applies,
+        // then reads them back; the kill lands on the first read-back GET (the 4th), unanswered.
+        let killed = try bootstrap(h, killAtRequest: "/namespaces/auth-system/secrets/", nth: 4)
         #expect(killed.killed, "the run ended before the secrets were written: \(killed.stderr)")
+        #expect(!killed.stderr.contains("✓ Generating and storing secrets"), "killed inside the step: \(killed.stderr)")
         let partial = try storedSecrets(h)
+        #expect(partial.count >= 12, "the apply landed before the kill: \(partial.keys.sorted())")
         let rerun = try bootstrap(h)
         let after = try storedSecrets(h)
         for (k, v) in partial { #expect(after[k] == v, "\(k) changed after the re-run") }

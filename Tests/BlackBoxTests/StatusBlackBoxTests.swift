@@ -8,11 +8,18 @@ import Testing
     /// bench-25 plus what bootstrap leaves besides platform-root (ArgoCD's workloads, the
     /// generated Secrets), applied with the real kubectl; waited until converged.
     func convergedBench() async throws -> SimHarness {
-        let h = try await SimHarness.start(scenario: "bench-25")
-        let apply = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "apply", "--validate=false", "-f", "-"], stdin: Self.bootstrappedObjects().serialized())
-        #expect(apply.status == 0, "\(apply.stderr)")
+        let h = try await seededBench()
         let w = try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"], timeout: 90)
         #expect(w.status == 0, "\(w.stderr)")
+        return h
+    }
+
+    /// bench-25 (or a copy of it) plus what bootstrap leaves, not yet converged (about 1.3 s
+    /// to go at bench-25's own time scale).
+    func seededBench(scenario: String = "bench-25") async throws -> SimHarness {
+        let h = try await SimHarness.start(scenario: scenario)
+        let apply = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "apply", "--validate=false", "-f", "-"], stdin: Self.bootstrappedObjects().serialized())
+        #expect(apply.status == 0, "\(apply.stderr)")
         return h
     }
 
@@ -142,5 +149,66 @@ import Testing
         let decoyRun = try h.run(["status", "--context", "decoy-only"], extraEnv: env)
         #expect(decoyRun.status == 1, "\(decoyRun.stderr)")
         #expect(decoyRun.stderr.contains("127.0.0.1:1"), "\(decoyRun.stderr)")
+    }
+
+    /// `status --watch --output json`: one compact document per refresh (JSON Lines) while the
+    /// platform converges, over one API client; Ctrl-C ends it with the last verdict (0 once
+    /// converged), and stdout holds nothing but the documents.
+    @Test func watchPrintsOneDocumentPerRefreshUntilInterrupted() async throws {
+        // Five times slower than bench-25 (about 6 s to converge): the first refreshes see it
+        // unconverged even on a loaded machine.
+        let h = try await seededBench(scenario: try waitScenario("bench-25", edits: [("timeScale: 0.02", "timeScale: 0.1")]))
+        defer { h.stop() }
+        let (p, stdout, stderr) = try Self.startWatch(h)
+        func docs() -> [JSON] { stdout.text.split(separator: "\n").compactMap { try? JSON.parse(String($0)) } }
+        let deadline = Date().addingTimeInterval(90)
+        while p.isRunning && Date() < deadline && !(docs().last?["converged"]?.bool ?? false) { usleep(50_000) }
+        #expect(p.isRunning, "the watch keeps running: \(stderr.text)")
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        usleep(100_000)
+        let lines = stdout.text.split(separator: "\n")
+        #expect(lines.count >= 2, "\(stdout.text)")
+        #expect(docs().count == lines.count, "every stdout line is one JSON document")
+        #expect(docs().first?["converged"]?.bool == false, "the seeded bench-25 starts unconverged")
+        #expect(docs().last?["converged"]?.bool == true)
+        #expect(Set(docs().compactMap { $0["generatedAt"]?.string }).count >= 2, "a fresh snapshot each refresh")
+        #expect(p.terminationStatus == 0, "Ctrl-C after convergence exits with the last verdict: \(stderr.text)")
+    }
+
+    /// Not converged when interrupted: Ctrl-C's own code, 130.
+    @Test func watchInterruptedBeforeConvergenceExits130() async throws {
+        let h = try await SimHarness.start(scenario: try waitScenario("stuck-cabundle"))
+        defer { h.stop() }
+        let (p, stdout, stderr) = try Self.startWatch(h)
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline && !stdout.text.contains("\n") { usleep(50_000) }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130, "\(stderr.text)")
+        #expect((try? JSON.parse(String(stdout.text.split(separator: "\n").first ?? "")))?["converged"]?.bool == false)
+    }
+
+    /// `aphex status --watch --interval 1 --output json` in the background, stdout and stderr collected.
+    static func startWatch(_ h: SimHarness) throws -> (Process, LockedText, LockedText) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
+        p.arguments = ["status", "--kubeconfig", h.kubeconfigPath, "--watch", "--interval", "1", "--output", "json"]
+        p.environment = h.env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let stdout = LockedText(), stderr = LockedText()
+        for (pipe, text) in [(out, stdout), (err, stderr)] {
+            Thread {
+                while true {
+                    let data = pipe.fileHandleForReading.availableData
+                    if data.isEmpty { return }
+                    text.append(String(decoding: data, as: UTF8.self))
+                }
+            }.start()
+        }
+        try p.run()
+        return (p, stdout, stderr)
     }
 }

@@ -14,6 +14,9 @@ public final class SimAPI: @unchecked Sendable {
     public let world: SimWorld
     /// Set by the loopback server: a hook to run stand-in commands (POST /_sim/exec).
     var execHandler: (@Sendable ([UInt8]) async -> HTTPResponse)?
+    /// Processes to SIGKILL when the nth request whose path contains the text arrives (before it
+    /// is answered): a deterministic "killed mid-step" for resume tests (POST /_sim/kill-at-request).
+    private let killRules = LockedBox<[(pathContains: String, pid: Int32, remaining: Int)]>([])
 
     public init(world: SimWorld) { self.world = world }
 
@@ -77,6 +80,16 @@ public final class SimAPI: @unchecked Sendable {
                 return .fault(f)
             }
         }
+        let victims: [Int32] = killRules.withLock { rules in
+            var hit: [Int32] = []
+            for i in rules.indices where t.path.contains(rules[i].pathContains) {
+                rules[i].remaining -= 1
+                if rules[i].remaining == 0 { hit.append(rules[i].pid) }
+            }
+            rules.removeAll { $0.remaining <= 0 }
+            return hit
+        }
+        for pid in victims { kill(pid, SIGKILL) }
         let started = ContinuousClock.now
         let response = await route(method: method, t, headers: headers, body: body)
         let took = ContinuousClock.now - started
@@ -336,6 +349,12 @@ public final class SimAPI: @unchecked Sendable {
                 if let s = j["timeoutSeconds"]?.double { f.timeoutSeconds = s }
             }
             if let d = j["downForSeconds"]?.double { world.faults.down(from: world.nowSeconds, to: world.nowSeconds + d) }
+            return Self.json(200, ["ok": true])
+        case ("POST", "/_sim/kill-at-request"):
+            guard let j = try? JSON.parse(body), let text = j["pathContains"]?.string, !text.isEmpty,
+                  let pid = j["pid"]?.int, pid > 1 else { return Self.json(400, ["error": "needs {pathContains, pid[, nth]}"]) }
+            let nth = max(1, Int(j["nth"]?.int ?? 1))
+            killRules.withLock { $0.append((text, Int32(pid), nth)) }
             return Self.json(200, ["ok": true])
         case ("POST", "/_sim/exec"):
             if let h = execHandler { return await h(body) }

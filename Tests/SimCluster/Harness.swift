@@ -29,7 +29,7 @@ public final class SimHarness: @unchecked Sendable {
         public var stdout: String
         public var stderr: String
         public var seconds: Double
-        /// Whether the harness killed aphex (SIGKILL) because `killWhen` matched.
+        /// Whether aphex was SIGKILLed because `killWhen` matched or `killAtRequest` arrived.
         public var killed: Bool
     }
 
@@ -99,16 +99,22 @@ public final class SimHarness: @unchecked Sendable {
     /// Runs the built `aphex` with `args`. `asNobody` drops to uid/gid 65534 with setpriv.
     /// `killWhen` is polled every 50 ms with the record; when true, aphex gets SIGKILL.
     public func run(_ args: [String], asNobody: Bool = false, stdin: String? = nil, timeout: Double = 120,
-                    extraEnv: [String: String] = [:], killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) throws -> RunResult {
+                    extraEnv: [String: String] = [:], killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil,
+                    killAtRequest: String? = nil, killAtNth: Int = 1) throws -> RunResult {
         let aphex = Self.binaryDirectory() + "/aphex"
         guard FileManager.default.isExecutableFile(atPath: aphex) else { throw SimError("\(aphex) is missing: run `swift build` first") }
         return try runProgram(asNobody ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", aphex] + args : [aphex] + args,
-                              stdin: stdin, timeout: timeout, extraEnv: extraEnv, killWhen: killWhen)
+                              stdin: stdin, timeout: timeout, extraEnv: extraEnv, killWhen: killWhen,
+                              killAtRequest: killAtRequest, killAtNth: killAtNth)
     }
 
     /// Runs any program (e.g. the real /usr/bin/kubectl) in the harness environment.
+    /// `killWhen` SIGKILLs it once the record matches (polled); `killAtRequest` has the simulator
+    /// SIGKILL it the moment the `killAtNth` API request whose path contains the text arrives,
+    /// before answering it (exact).
     public func runProgram(_ argv: [String], stdin: String? = nil, timeout: Double = 120, extraEnv: [String: String] = [:],
-                           killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) throws -> RunResult {
+                           killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil, killAtRequest: String? = nil,
+                           killAtNth: Int = 1) throws -> RunResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
@@ -124,6 +130,10 @@ public final class SimHarness: @unchecked Sendable {
         group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let start = Date()
         try p.run()
+        if let killAtRequest {
+            let rule: JSON = ["pathContains": .string(killAtRequest), "pid": .int(Int64(p.processIdentifier)), "nth": .int(Int64(killAtNth))]
+            _ = try SimHTTPClient.request(port: controlPort, method: "POST", path: "/_sim/kill-at-request", body: rule.serializedBytes())
+        }
         if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
         try? inp.fileHandleForWriting.close()
         var killed = false
@@ -134,6 +144,7 @@ public final class SimHarness: @unchecked Sendable {
         }
         p.waitUntilExit()
         group.wait()
+        if killAtRequest != nil && p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL { killed = true }
         let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
         return RunResult(status: status, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
                          stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self),
