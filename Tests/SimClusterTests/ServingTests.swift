@@ -6,17 +6,7 @@ import Testing
 /// What `aphex-sim serve` adds for real-time serving and benchmarks: coalesced reads, the
 /// platform's final transition time, per-request server time, the Date header.
 @Suite struct ServingTests {
-    /// The CRD from WorldTests' emptyScenario: Established 2 s after creation.
-    static let crd = """
-    apiVersion: apiextensions.k8s.io/v1
-    kind: CustomResourceDefinition
-    metadata: {name: widgets.example.com}
-    spec:
-      group: example.com
-      scope: Namespaced
-      names: {plural: widgets, singular: widget, kind: Widget}
-      versions: [{name: v1, served: true, storage: true}]
-    """
+    static let crd = widgetCRD  // Established 2 s after creation in emptyScenario()
 
     static func established(_ w: SimWorld) -> Bool {
         let crd = w.get(ResourceRef.crds, namespace: nil, name: "widgets.example.com")

@@ -13,6 +13,18 @@ func emptyScenario(_ extra: String = "") throws -> Scenario {
     """)
 }
 
+/// A namespaced CRD (Established `crdEstablish` seconds after creation).
+let widgetCRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions: [{name: v1, served: true, storage: true}]
+"""
+
 @Suite struct ApplySemantics {
     @Test func createThenMergeMapsAndReplaceLists() throws {
         let w = SimWorld(scenario: try emptyScenario(), clock: VirtualClock())
@@ -91,16 +103,7 @@ func emptyScenario(_ extra: String = "") throws -> Scenario {
         let w = SimWorld(scenario: try emptyScenario(), clock: clock)
         let widget: JSON = ["apiVersion": "example.com/v1", "kind": "Widget", "metadata": ["name": "w1", "namespace": "default"]]
         #expect(throws: SimAPIError.noMatch(kind: "Widget", apiVersion: "example.com/v1")) { try w.apply(widget) }
-        _ = try w.apply(try SimJSON.documents("""
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata: {name: widgets.example.com}
-        spec:
-          group: example.com
-          scope: Namespaced
-          names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
-          versions: [{name: v1, served: true, storage: true}]
-        """)[0])
+        _ = try w.apply(try SimJSON.documents(widgetCRD)[0])
         // Not yet Established: still no match.
         #expect(throws: SimAPIError.self) { try w.apply(widget) }
         let crd = w.get(ResourceRef.crds, namespace: nil, name: "widgets.example.com")!
