@@ -24,8 +24,10 @@ KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 WORK=$(mktemp -d /tmp/aphex-bench-status.XXXXXX)
 SIM_PID=""
 
+SOCAT_PID=""
 cleanup() {
     if [[ -n "$SIM_PID" ]]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
+    if [[ -n "$SOCAT_PID" ]]; then kill "$SOCAT_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -43,10 +45,10 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} if (NR%
 p95() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} i=int(NR*0.95+0.999); if (i<1) i=1; if (i>NR) i=NR; print a[i]}'; }
 
 source "$ROOT/scripts/lib.sh"
-for tool in jq strace curl; do command -v "$tool" >/dev/null || need_tools=1; done
+for tool in jq strace curl socat; do command -v "$tool" >/dev/null || need_tools=1; done
 if [[ -n "${need_tools:-}" ]]; then
-    echo "== installing jq, strace, curl (the benchmark's own tools)"
-    ${SUDO:-} apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq jq strace curl >/dev/null
+    echo "== installing jq, strace, curl, socat (the benchmark's own tools)"
+    ${SUDO:-} apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq jq strace curl socat >/dev/null
 fi
 echo "== building release binaries (as scripts/setup.sh installs them: static Swift runtime)"
 if [[ -z "${APHEX_BIN_DIR:-}" ]]; then
@@ -137,7 +139,7 @@ fi
 echo "== 2. the shell way (PLATFORM.md) with $KUBECTL, same loopback API"
 export KUBECACHEDIR="$WORK/kubecache"   # warm discovery cache after the first run, as on a user's machine
 shell_way() {
-    local k=("$KUBECTL" --kubeconfig "$DIR/kubeconfig")
+    local k=("$KUBECTL" --kubeconfig "${SHELL_KUBECONFIG:-$DIR/kubeconfig}")
     "${k[@]}" get applications -n argocd -o 'custom-columns=NAME:.metadata.name,WAVE:.metadata.annotations.argocd\.argoproj\.io/sync-wave,STATUS:.status.sync.status,HEALTH:.status.health.status'
     "${k[@]}" get application platform-root -n argocd -o jsonpath='{.status.sync.status}'
     "${k[@]}" get applications -n argocd -o json | jq -r '.items[] | select(.status.sync.status != "Synced") | .metadata.name'
@@ -156,6 +158,57 @@ shell_requests=$(api_requests)
 SHELL_MEDIAN=$(median <"$WORK/shell-ms")
 echo "   wall time: median ${SHELL_MEDIAN} ms over $SHELL_RUNS runs; $(awk -v t="$shell_requests" -v n="$SHELL_RUNS" 'BEGIN {printf "%.1f", t/n}') API requests and 12 kubectl processes (+ jq) per run"
 echo "   ratio (shell / aphex status): $(awk -v s="$SHELL_MEDIAN" -v a="$STATUS_MEDIAN" 'BEGIN {if (a > 0) printf "%.1fx", s/a; else print "n/a"}') (target >= 10x)"
+
+echo "== 2b. the same over mutual TLS, as on a kind cluster (socat terminates TLS in front of the simulator)"
+# A kind-shaped kubeconfig: a cluster CA, a server certificate for 127.0.0.1 and a client
+# certificate in system:masters, all EC P-256, embedded as *-data. aphex and kubectl each make
+# their own TLS handshakes (socat forks one process per connection; that cost is in both).
+PKI="$WORK/pki"; mkdir -p "$PKI"
+(
+    cd "$PKI"
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1" 2>/dev/null; }
+    key ca.key; key server.key; key client.key
+    openssl req -x509 -new -key ca.key -out ca.crt -days 2 -subj /CN=kubernetes \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -new -key server.key -out server.csr -subj /CN=kube-apiserver 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext 2>/dev/null
+    openssl req -new -key client.key -out client.csr -subj '/O=system:masters/CN=kubernetes-admin' 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext 2>/dev/null
+)
+TLS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+socat OPENSSL-LISTEN:"$TLS_PORT",bind=127.0.0.1,reuseaddr,fork,nodelay,cert="$PKI/server.crt",key="$PKI/server.key",cafile="$PKI/ca.crt",verify=1 \
+    TCP:127.0.0.1:"$(cat "$DIR/port")",nodelay 2>"$WORK/socat.log" &
+SOCAT_PID=$!
+b64() { base64 -w0 <"$1"; }
+cat >"$WORK/kubeconfig-tls" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: kind-platform-cluster
+  cluster: {server: "https://127.0.0.1:$TLS_PORT", certificate-authority-data: $(b64 "$PKI/ca.crt")}
+users:
+- name: kind-platform-cluster
+  user: {client-certificate-data: $(b64 "$PKI/client.crt"), client-key-data: $(b64 "$PKI/client.key")}
+contexts:
+- name: kind-platform-cluster
+  context: {cluster: kind-platform-cluster, user: kind-platform-cluster}
+current-context: kind-platform-cluster
+KC
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null && break; sleep 0.05; done
+tls_ok=$(aphex_env "$APHEX" status --kubeconfig "$WORK/kubeconfig-tls" --output json 2>"$WORK/tls.err" | jq -r '.converged' 2>/dev/null || echo "?")
+echo "   aphex status over mTLS answers: converged $tls_ok $( [[ "$tls_ok" == true ]] || head -c 300 "$WORK/tls.err")"
+: >"$WORK/tls-ms"
+for _ in $(seq 1 "$RUNS"); do time_ms "$WORK/tls-ms" aphex_env "$APHEX" status --kubeconfig "$WORK/kubeconfig-tls"; done
+TLS_MEDIAN=$(median <"$WORK/tls-ms")
+echo "   aphex status: median ${TLS_MEDIAN} ms, p95 $(p95 <"$WORK/tls-ms") ms over $RUNS runs"
+SHELL_KUBECONFIG="$WORK/kubeconfig-tls" shell_way >/dev/null 2>&1 || true
+: >"$WORK/tls-shell-ms"
+for _ in $(seq 1 "$SHELL_RUNS"); do SHELL_KUBECONFIG="$WORK/kubeconfig-tls" time_ms "$WORK/tls-shell-ms" shell_way; done
+TLS_SHELL_MEDIAN=$(median <"$WORK/tls-shell-ms")
+echo "   the shell way: median ${TLS_SHELL_MEDIAN} ms over $SHELL_RUNS runs; ratio $(awk -v s="$TLS_SHELL_MEDIAN" -v a="$TLS_MEDIAN" 'BEGIN {if (a > 0) printf "%.1fx", s/a; else print "n/a"}')"
+kill "$SOCAT_PID" 2>/dev/null || true; wait "$SOCAT_PID" 2>/dev/null || true
 stop_sim
 
 echo "== 3. detection latency of aphex wait (bench-25, $LAT_RUNS fresh runs)"
