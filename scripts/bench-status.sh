@@ -86,10 +86,18 @@ seed_bootstrapped() {
     r() { b "$(openssl rand -hex 32)"; }
     {
         for ns in auth-system tekton-pipelines platform-system; do printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$ns"; done
-        for w in Deployment:argocd-server Deployment:argocd-repo-server Deployment:argocd-applicationset-controller StatefulSet:argocd-application-controller; do
-            kind=${w%%:*}; name=${w#*:}
-            printf -- '---\napiVersion: apps/v1\nkind: %s\nmetadata: {name: %s, namespace: argocd, labels: {app.kubernetes.io/part-of: argocd, app.kubernetes.io/name: %s}}\nspec: {replicas: 1, %sselector: {matchLabels: {app.kubernetes.io/name: %s}}, template: {metadata: {labels: {app.kubernetes.io/name: %s}}, spec: {containers: [{name: main, image: quay.io/argoproj/argocd:v3.3.0}]}}}\n' \
-                "$kind" "$name" "$name" "$([[ $kind == StatefulSet ]] && echo "serviceName: $name, ")" "$name" "$name"
+        # kind:namespace:part-of:name, as the ArgoCD and Tekton release manifests install them.
+        for w in Deployment:argocd:argocd:argocd-server Deployment:argocd:argocd:argocd-repo-server \
+                 Deployment:argocd:argocd:argocd-applicationset-controller StatefulSet:argocd:argocd:argocd-application-controller \
+                 Deployment:tekton-pipelines:tekton-pipelines:tekton-pipelines-controller \
+                 Deployment:tekton-pipelines:tekton-pipelines:tekton-pipelines-webhook \
+                 Deployment:tekton-pipelines:tekton-triggers:tekton-triggers-controller \
+                 Deployment:tekton-pipelines:tekton-triggers:tekton-triggers-webhook \
+                 Deployment:tekton-pipelines:tekton-triggers:tekton-triggers-core-interceptors \
+                 Deployment:tekton-pipelines:tekton-dashboard:tekton-dashboard; do
+            IFS=: read -r kind ns partof name <<<"$w"
+            printf -- '---\napiVersion: apps/v1\nkind: %s\nmetadata: {name: %s, namespace: %s, labels: {app.kubernetes.io/part-of: %s, app.kubernetes.io/name: %s}}\nspec: {replicas: 1, %sselector: {matchLabels: {app.kubernetes.io/name: %s}}, template: {metadata: {labels: {app.kubernetes.io/name: %s}}, spec: {containers: [{name: main, image: registry.example/%s:v1}]}}}\n' \
+                "$kind" "$name" "$ns" "$partof" "$name" "$([[ $kind == StatefulSet ]] && echo "serviceName: $name, ")" "$name" "$name" "$name"
         done
         L='labels: {app.kubernetes.io/managed-by: aphex}'
         printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: authentik-postgresql, namespace: auth-system, %s}\ndata: {postgresql-password: %s, postgresql-postgres-password: %s}\n' "$L" "$(r)" "$(r)"

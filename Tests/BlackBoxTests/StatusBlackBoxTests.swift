@@ -34,15 +34,22 @@ import Testing
         var items: [JSON] = ["auth-system", "tekton-pipelines", "platform-system"].map {
             ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]]
         }
-        for (kind, name) in [("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
-                             ("Deployment", "argocd-applicationset-controller"), ("StatefulSet", "argocd-application-controller")] {
+        for (kind, name, ns, partOf) in [("Deployment", "argocd-server", "argocd", "argocd"), ("Deployment", "argocd-repo-server", "argocd", "argocd"),
+                                         ("Deployment", "argocd-applicationset-controller", "argocd", "argocd"),
+                                         ("StatefulSet", "argocd-application-controller", "argocd", "argocd"),
+                                         ("Deployment", "tekton-pipelines-controller", "tekton-pipelines", "tekton-pipelines"),
+                                         ("Deployment", "tekton-pipelines-webhook", "tekton-pipelines", "tekton-pipelines"),
+                                         ("Deployment", "tekton-triggers-controller", "tekton-pipelines", "tekton-triggers"),
+                                         ("Deployment", "tekton-triggers-webhook", "tekton-pipelines", "tekton-triggers"),
+                                         ("Deployment", "tekton-triggers-core-interceptors", "tekton-pipelines", "tekton-triggers"),
+                                         ("Deployment", "tekton-dashboard", "tekton-pipelines", "tekton-dashboard")] {
             var spec: JSON = ["replicas": 1, "selector": ["matchLabels": ["app.kubernetes.io/name": .string(name)]],
                               "template": ["metadata": ["labels": ["app.kubernetes.io/name": .string(name)]],
                                            "spec": ["containers": [["name": "main", "image": "quay.io/argoproj/argocd:v3.3.0"]]]]]
             if kind == "StatefulSet" { spec["serviceName"] = .string(name) }
             items.append(["apiVersion": "apps/v1", "kind": .string(kind),
-                          "metadata": ["name": .string(name), "namespace": "argocd",
-                                       "labels": ["app.kubernetes.io/part-of": "argocd", "app.kubernetes.io/name": .string(name)]],
+                          "metadata": ["name": .string(name), "namespace": .string(ns),
+                                       "labels": ["app.kubernetes.io/part-of": .string(partOf), "app.kubernetes.io/name": .string(name)]],
                           "spec": spec])
         }
         let dexClient = rnd(), argoClient = rnd(), tektonClient = rnd()

@@ -85,6 +85,43 @@ import Testing
         #expect(text.contains("components not ready: argocd/argocd-repo-server"))
     }
 
+    /// Every component bootstrap installs must exist: a missing Tekton controller or ArgoCD's
+    /// application controller is named, with its real kind, and the platform is not converged.
+    @Test func missingRequiredComponentsAreNamedWithTheirKind() async throws {
+        let k = convergedWorld()
+        k.remove(.deployments, "tekton-pipelines", "tekton-triggers-controller")
+        k.remove(.statefulSets, "argocd", "argocd-application-controller")
+        let (s, text) = try await status(k, format: .json)
+        #expect(s == .failed)
+        let components = try JSON.parse(text)["components"]?.array ?? []
+        func entry(_ name: String) -> JSON? { components.first { $0["name"]?.string == name } }
+        #expect(entry("tekton-triggers-controller")?["kind"] == "Deployment")
+        #expect(entry("tekton-triggers-controller")?["summary"] == "missing")
+        #expect(entry("argocd-application-controller")?["kind"] == "StatefulSet")
+        #expect(entry("tekton-dashboard")?["ready"] == true)
+        let (_, plain) = try await status(k)
+        #expect(plain.contains("components not ready: argocd/argocd-application-controller, tekton-pipelines/tekton-triggers-controller"), "\(plain)")
+    }
+
+    /// A cluster aphex never bootstrapped: the verdict leads with what explains the rest, the
+    /// empty wave list says so, missing keys are grouped by Secret with the fix said once.
+    @Test func neverBootstrappedClusterReadsClearly() async throws {
+        let k = FakeKube(clock: TestClock())
+        let (s, text) = try await status(k)
+        #expect(s == .failed)
+        #expect(text.contains("\nWaves: none\n"), "\(text)")
+        #expect(!text.contains("WAVE  APPLICATION"))
+        #expect(text.contains("Not converged: Application platform-root was not found"), "\(text)")
+        #expect(!text.contains(".."), "\(text)")
+        #expect(text.contains("10 components not ready or missing (see above)"), "\(text)")
+        #expect(text.contains("! missing in auth-system/dex-secrets: client-secret, authentik-client-secret, argocd-client-secret, tekton-client-secret, kubernetes-client-secret"), "\(text)")
+        #expect(text.components(separatedBy: "aphex secrets repair").count == 2, "the fix once: \(text)")
+        let (_, json) = try await status(k, format: .json)
+        let secrets = try JSON.parse(json)["secrets"]
+        #expect(secrets?["missing"]?.array?.contains("auth-system/dex-secrets[client-secret]") == true)
+        #expect(secrets?["inconsistent"]?.array == [])
+    }
+
     @Test func inconsistentSecretsAreReportedAndNotConverged() async throws {
         let k = convergedWorld()
         k.update(.secrets, "argocd", "argocd-secret") { $0.set(["data", "oidc.dex.clientSecret"], to: "ZGlmZmVyZW50") }

@@ -47,15 +47,18 @@ import Testing
         for ns in ["auth-system", "tekton-pipelines", "platform-system", "cert-manager", "external-secrets"] {
             _ = try? sim.world.create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]])
         }
-        for (kind, name) in [("Deployment", "argocd-server"), ("Deployment", "argocd-repo-server"),
-                             ("Deployment", "argocd-applicationset-controller"), ("StatefulSet", "argocd-application-controller")] {
+        // The workloads the ArgoCD and Tekton installs leave: those status requires.
+        for c in ConvergenceCatalog.default.requiredComponents {
+            let name = c.name
+            let partOf = c.namespace == "argocd" ? "argocd" : (name.hasPrefix("tekton-triggers") ? "tekton-triggers"
+                                                               : (name == "tekton-dashboard" ? "tekton-dashboard" : "tekton-pipelines"))
             var spec: JSON = ["replicas": 1, "selector": ["matchLabels": ["app.kubernetes.io/name": .string(name)]],
                               "template": ["metadata": ["labels": ["app.kubernetes.io/name": .string(name)]],
-                                           "spec": ["containers": [["name": "main", "image": "quay.io/argoproj/argocd:v3.3.0"]]]]]
-            if kind == "StatefulSet" { spec["serviceName"] = .string(name) }
-            _ = try sim.world.create(["apiVersion": "apps/v1", "kind": .string(kind),
-                                      "metadata": ["name": .string(name), "namespace": "argocd",
-                                                   "labels": ["app.kubernetes.io/part-of": "argocd", "app.kubernetes.io/name": .string(name)]],
+                                           "spec": ["containers": [["name": "main", "image": .string("registry.example/\(name):v1")]]]]]
+            if c.kind == "StatefulSet" { spec["serviceName"] = .string(name) }
+            _ = try sim.world.create(["apiVersion": "apps/v1", "kind": .string(c.kind),
+                                      "metadata": ["name": .string(name), "namespace": .string(c.namespace),
+                                                   "labels": ["app.kubernetes.io/part-of": .string(partOf), "app.kubernetes.io/name": .string(name)]],
                                       "spec": spec])
         }
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:], environment: ["CLOUDFLARE_API_TOKEN": "cf"]))

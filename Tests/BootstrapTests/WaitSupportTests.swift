@@ -75,6 +75,14 @@ final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
         change(&o)
         put(ref, o)
     }
+    func remove(_ ref: ResourceRef, _ ns: String, _ name: String) {
+        lock.lock()
+        let removed = objects.removeValue(forKey: Key(resource: ref.resource, namespace: ns, name: name))
+        rv += 1
+        let ws = watchers.values.filter { $0.resource == ref.resource }
+        lock.unlock()
+        if let removed { for w in ws { w.cont.yield(.deleted(removed)) } }
+    }
     func object(_ ref: ResourceRef, _ ns: String, _ name: String) -> JSON? {
         lock.lock(); defer { lock.unlock() }
         return objects[Key(resource: ref.resource, namespace: ns, name: name)]
@@ -270,7 +278,11 @@ struct PlatformFixture {
         var sts = Obj.deployment("argocd", "argocd-application-controller", ready: 1, partOf: "argocd")
         sts["kind"] = "StatefulSet"
         k.put(.statefulSets, sts)
-        k.put(.deployments, Obj.deployment("tekton-pipelines", "tekton-pipelines-controller", ready: 1, partOf: "tekton-pipelines"))
+        for (d, partOf) in [("tekton-pipelines-controller", "tekton-pipelines"), ("tekton-pipelines-webhook", "tekton-pipelines"),
+                            ("tekton-triggers-controller", "tekton-triggers"), ("tekton-triggers-webhook", "tekton-triggers"),
+                            ("tekton-triggers-core-interceptors", "tekton-triggers"), ("tekton-dashboard", "tekton-dashboard")] {
+            k.put(.deployments, Obj.deployment("tekton-pipelines", d, ready: 1, partOf: partOf))
+        }
         // cert-manager
         k.put(.services, ["metadata": ["name": "cert-manager-webhook", "namespace": "cert-manager"]])
         k.put(.endpointSlices, ["metadata": ["name": "cert-manager-webhook-abc", "namespace": "cert-manager",

@@ -12,10 +12,29 @@ public struct ConvergenceCatalog: Sendable, Equatable {
     /// Component workloads reported by `aphex status`: Deployments and StatefulSets whose
     /// `app.kubernetes.io/part-of` label is one of these (read in one cluster-wide LIST each).
     public var componentPartOf = ["argocd", "tekton-pipelines", "tekton-triggers", "tekton-dashboard"]
-    /// Components that must exist (namespace/name), so a missing one is reported, not ignored.
-    public var requiredComponents = [
-        "argocd/argocd-server", "argocd/argocd-repo-server", "argocd/argocd-applicationset-controller",
-        "argocd/argocd-application-controller",
+    /// A workload bootstrap installs and `aphex status` requires.
+    public struct Component: Sendable, Equatable {
+        public var namespace: String
+        public var name: String
+        /// Deployment or StatefulSet.
+        public var kind: String
+        public init(_ namespace: String, _ name: String, _ kind: String = "Deployment") {
+            self.namespace = namespace
+            self.name = name
+            self.kind = kind
+        }
+    }
+
+    /// Components that must exist, so a missing one is reported, not ignored: ArgoCD's core and
+    /// the Tekton controllers, webhooks, interceptors and dashboard that bootstrap installs
+    /// (from their release manifests; the application controller is ArgoCD's StatefulSet).
+    public var requiredComponents: [Component] = [
+        Component("argocd", "argocd-server"), Component("argocd", "argocd-repo-server"),
+        Component("argocd", "argocd-applicationset-controller"),
+        Component("argocd", "argocd-application-controller", "StatefulSet"),
+        Component("tekton-pipelines", "tekton-pipelines-controller"), Component("tekton-pipelines", "tekton-pipelines-webhook"),
+        Component("tekton-pipelines", "tekton-triggers-controller"), Component("tekton-pipelines", "tekton-triggers-webhook"),
+        Component("tekton-pipelines", "tekton-triggers-core-interceptors"), Component("tekton-pipelines", "tekton-dashboard"),
     ]
 
     // cert-manager (synced by ArgoCD; the webhook proof runs once its Application is converged)

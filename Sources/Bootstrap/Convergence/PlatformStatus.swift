@@ -55,6 +55,10 @@ public struct PlatformStatus: Sendable, Codable, Equatable {
         public var ok: Bool?
         public var detail: String
         public var problems: [String]
+        /// Keys ("namespace/name[key]") that are not stored.
+        public var missing: [String] = []
+        /// Copies ("namespace/name[key]") that differ from their source.
+        public var inconsistent: [String] = []
     }
 
     public struct Timings: Sendable, Codable, Equatable {
@@ -124,7 +128,8 @@ func statusSecretsCheck(api: any KubeAPI, labelled: [JSON]?, deployment: Deploym
     let health = SecretsHealth.assess(catalog: .platform, deployment: deployment?.rawValue, existing: existing)
     var problems = health.missingKeys.map { "missing: \($0) (`aphex secrets repair` creates what is missing, never overwriting)" }
     problems += health.derivedMismatches.map { "differs from its source: \($0) (run `aphex secrets repair`)" }
-    return PlatformStatus.Secrets(checked: true, ok: health.ok, detail: health.summary, problems: problems)
+    return PlatformStatus.Secrets(checked: true, ok: health.ok, detail: health.summary, problems: problems,
+                                  missing: health.missingKeys, inconsistent: health.derivedMismatches)
 }
 
 public enum StatusSnapshot {
@@ -174,9 +179,9 @@ public enum StatusSnapshot {
                                             ready: ready, summary: summary)
         }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         if cluster.reachable {
-            for required in catalog.requiredComponents where !components.contains(where: { "\($0.namespace)/\($0.name)" == required }) {
-                let parts = required.split(separator: "/").map(String.init)
-                components.append(PlatformStatus.Component(namespace: parts.first ?? "", name: parts.last ?? required, kind: "Deployment",
+            for required in catalog.requiredComponents
+            where !components.contains(where: { $0.namespace == required.namespace && $0.name == required.name }) {
+                components.append(PlatformStatus.Component(namespace: required.namespace, name: required.name, kind: required.kind,
                                                            ready: false, summary: "missing"))
             }
         }
@@ -280,20 +285,23 @@ public enum StatusSnapshot {
                                       rows: s.components.map { [$0.namespace, $0.name, $0.kind, $0.ready ? "yes" : "no", $0.summary] }))
             out += "\n\(s.root.name): " + (s.root.found ? "sync \(s.root.sync), health \(s.root.health) (the verdict below judges every child)" : "not found") + "\n"
         }
-        out += "\nWaves:\n"
-        var rows: [[String]] = []
-        for w in s.waves {
-            for a in w.apps {
-                rows.append([String(w.wave), a.name, a.sync, a.health, a.phase.rawValue,
-                             a.phase == .converged ? "" : a.reason])
+        if s.waves.isEmpty {
+            out += "\nWaves: none" + (s.root.found ? " (\(s.root.name) has no child Applications yet)" : "") + "\n"
+        } else {
+            out += "\nWaves:\n"
+            var rows: [[String]] = []
+            for w in s.waves {
+                for a in w.apps {
+                    rows.append([String(w.wave), a.name, a.sync, a.health, a.phase.rawValue,
+                                 a.phase == .converged ? "" : a.reason])
+                }
             }
+            out += indent(renderTable(columns: ["WAVE", "APPLICATION", "SYNC", "HEALTH", "STATE", "WHY"], rows: rows))
         }
-        out += indent(renderTable(columns: ["WAVE", "APPLICATION", "SYNC", "HEALTH", "STATE", "WHY"], rows: rows))
         let timed = s.waves.compactMap { w in w.seconds.map { "wave \(w.wave) \(formatDuration(.milliseconds(Int64($0 * 1000))))" } }
         if let c = s.certManager { out += "\ncert-manager webhook: \(c.summary)\n" }
         if s.focus == nil {
-            out += "Secrets: " + (s.secrets.checked ? (s.secrets.ok == true ? "present and consistent" : "PROBLEMS") + (s.secrets.detail.isEmpty ? "" : " (\(s.secrets.detail))") : s.secrets.detail) + "\n"
-            for p in s.secrets.problems { out += "  ! \(p)\n" }
+            out += renderSecrets(s.secrets)
             if !timed.isEmpty || s.timings.platformSeconds != nil {
                 out += "Timings (from ArgoCD's sync operations): " + timed.joined(separator: ", ")
                 if let p = s.timings.platformSeconds { out += (timed.isEmpty ? "" : "; ") + "platform converged \(formatDuration(.milliseconds(Int64(p * 1000)))) after \(s.root.name) was created" }
@@ -308,13 +316,43 @@ public enum StatusSnapshot {
             let stuck = w.apps.filter { $0.phase != .converged }.map(\.name)
             out += "\nNot converged: wave \(w.wave) (\(stuck.joined(separator: ", "))). `aphex wait` waits for it and explains what is stuck.\n"
         } else {
+            // The platform-level problem first (no ArgoCD, no platform-root): it explains the rest.
             var why: [String] = []
-            let notReady = s.components.filter { !$0.ready }.map { "\($0.namespace)/\($0.name)" }
-            if !notReady.isEmpty { why.append("components not ready: \(notReady.joined(separator: ", "))") }
-            if s.secrets.ok == false { why.append("secrets missing or inconsistent (see above)") }
             if s.waves.isEmpty, let p = s.problems.first { why.append(p) }
-            out += "\nNot converged" + (why.isEmpty ? "" : ": " + why.joined(separator: "; ")) + ".\n"
+            let notReady = s.components.filter { !$0.ready }.map { "\($0.namespace)/\($0.name)" }
+            if notReady.count > 4 {
+                why.append("\(notReady.count) components not ready or missing (see above)")
+            } else if !notReady.isEmpty {
+                why.append("components not ready: \(notReady.joined(separator: ", "))")
+            }
+            if s.secrets.ok == false { why.append("secrets missing or inconsistent (see above)") }
+            let reasons = why.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
+            out += "\nNot converged" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")) + ".\n"
         }
+        return out
+    }
+
+    /// "Secrets: present and consistent (...)", or the problems grouped by Secret, with the fix once.
+    static func renderSecrets(_ secrets: PlatformStatus.Secrets) -> String {
+        guard secrets.checked else { return "Secrets: \(secrets.detail)\n" }
+        if secrets.ok == true { return "Secrets: present and consistent" + (secrets.detail.isEmpty ? "" : " (\(secrets.detail))") + "\n" }
+        var out = "Secrets: PROBLEMS (\(secrets.missing.count) key\(secrets.missing.count == 1 ? "" : "s") missing, "
+            + "\(secrets.inconsistent.count) cop\(secrets.inconsistent.count == 1 ? "y differs" : "ies differ") from the source)\n"
+        // "ns/name[key]" -> ("ns/name", "key"), grouped in catalog order.
+        var order: [String] = []
+        var keys: [String: [String]] = [:]
+        for k in secrets.missing {
+            let secret = k.split(separator: "[", maxSplits: 1).first.map(String.init) ?? k
+            let key = k.dropFirst(secret.count).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            if keys[secret] == nil { order.append(secret) }
+            keys[secret, default: []].append(key)
+        }
+        for secret in order { out += "  ! missing in \(secret): \(keys[secret]!.joined(separator: ", "))\n" }
+        for k in secrets.inconsistent { out += "  ! differs from its source: \(k)\n" }
+        if secrets.missing.isEmpty && secrets.inconsistent.isEmpty {
+            for p in secrets.problems { out += "  ! \(p)\n" }
+        }
+        out += "  Fix: `aphex secrets repair` creates what is missing and copies each source to its copies, never overwriting a stored value.\n"
         return out
     }
 
