@@ -45,10 +45,10 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} if (NR%
 p95() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} i=int(NR*0.95+0.999); if (i<1) i=1; if (i>NR) i=NR; print a[i]}'; }
 
 source "$ROOT/scripts/lib.sh"
-for tool in jq strace curl socat; do command -v "$tool" >/dev/null || need_tools=1; done
+for tool in jq strace curl socat nghttpx; do command -v "$tool" >/dev/null || need_tools=1; done
 if [[ -n "${need_tools:-}" ]]; then
-    echo "== installing jq, strace, curl, socat (the benchmark's own tools)"
-    ${SUDO:-} apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq jq strace curl socat >/dev/null
+    echo "== installing jq, strace, curl, socat, nghttpx (the benchmark's own tools)"
+    ${SUDO:-} apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq jq strace curl socat nghttp2-proxy >/dev/null
 fi
 echo "== building release binaries (as scripts/setup.sh installs them: static Swift runtime)"
 if [[ -z "${APHEX_BIN_DIR:-}" ]]; then
@@ -167,10 +167,11 @@ SHELL_MEDIAN=$(median <"$WORK/shell-ms")
 echo "   wall time: median ${SHELL_MEDIAN} ms over $SHELL_RUNS runs; $(awk -v t="$shell_requests" -v n="$SHELL_RUNS" 'BEGIN {printf "%.1f", t/n}') API requests and 12 kubectl processes (+ jq) per run"
 echo "   ratio (shell / aphex status): $(awk -v s="$SHELL_MEDIAN" -v a="$STATUS_MEDIAN" 'BEGIN {if (a > 0) printf "%.1fx", s/a; else print "n/a"}') (target >= 10x)"
 
-echo "== 2b. the same over mutual TLS, as on a kind cluster (socat terminates TLS in front of the simulator)"
+echo "== 2b. the same over mutual TLS, as on a kind cluster"
 # A kind-shaped kubeconfig: a cluster CA, a server certificate for 127.0.0.1 and a client
-# certificate in system:masters, all EC P-256, embedded as *-data. aphex and kubectl each make
-# their own TLS handshakes (socat forks one process per connection; that cost is in both).
+# certificate in system:masters, all EC P-256, embedded as *-data, against a TLS front that
+# demands the client certificate and proxies to the simulator: nghttpx, offering HTTP/2 by
+# ALPN as the API server does, and socat, HTTP/1.1 only (one connection per concurrent request).
 PKI="$WORK/pki"; mkdir -p "$PKI"
 (
     cd "$PKI"
@@ -185,17 +186,25 @@ PKI="$WORK/pki"; mkdir -p "$PKI"
     printf 'extendedKeyUsage=clientAuth\n' >client.ext
     openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext 2>/dev/null
 )
-TLS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-socat OPENSSL-LISTEN:"$TLS_PORT",bind=127.0.0.1,reuseaddr,fork,nodelay,cert="$PKI/server.crt",key="$PKI/server.key",cafile="$PKI/ca.crt",verify=1 \
-    TCP:127.0.0.1:"$(cat "$DIR/port")",nodelay 2>"$WORK/socat.log" &
-SOCAT_PID=$!
 b64() { base64 -w0 <"$1"; }
-cat >"$WORK/kubeconfig-tls" <<KC
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# tls_front NAME: starts the front, writes $WORK/kubeconfig-NAME, prints the figures, stops it.
+tls_front() {
+    local name=$1 port backend kc connects ok ms
+    port=$(free_port); backend=$(cat "$DIR/port"); kc="$WORK/kubeconfig-$name"
+    case "$name" in
+        h2) nghttpx --conf=/dev/null --single-process --workers=1 --no-ocsp --frontend=127.0.0.1,"$port" --backend=127.0.0.1,"$backend" \
+                --verify-client --verify-client-cacert="$PKI/ca.crt" "$PKI/server.key" "$PKI/server.crt" >"$WORK/front-$name.log" 2>&1 & ;;
+        http1) socat OPENSSL-LISTEN:"$port",bind=127.0.0.1,reuseaddr,fork,nodelay,cert="$PKI/server.crt",key="$PKI/server.key",cafile="$PKI/ca.crt",verify=1 \
+                TCP:127.0.0.1:"$backend",nodelay >"$WORK/front-$name.log" 2>&1 & ;;
+    esac
+    SOCAT_PID=$!
+    cat >"$kc" <<KC
 apiVersion: v1
 kind: Config
 clusters:
 - name: kind-platform-cluster
-  cluster: {server: "https://127.0.0.1:$TLS_PORT", certificate-authority-data: $(b64 "$PKI/ca.crt")}
+  cluster: {server: "https://127.0.0.1:$port", certificate-authority-data: $(b64 "$PKI/ca.crt")}
 users:
 - name: kind-platform-cluster
   user: {client-certificate-data: $(b64 "$PKI/client.crt"), client-key-data: $(b64 "$PKI/client.key")}
@@ -204,19 +213,24 @@ contexts:
   context: {cluster: kind-platform-cluster, user: kind-platform-cluster}
 current-context: kind-platform-cluster
 KC
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null && break; sleep 0.05; done
-tls_ok=$(aphex_env "$APHEX" status --kubeconfig "$WORK/kubeconfig-tls" --output json 2>"$WORK/tls.err" | jq -r '.converged' 2>/dev/null || echo "?")
-echo "   aphex status over mTLS answers: converged $tls_ok $( [[ "$tls_ok" == true ]] || head -c 300 "$WORK/tls.err")"
-: >"$WORK/tls-ms"
-for _ in $(seq 1 "$RUNS"); do time_ms "$WORK/tls-ms" aphex_env "$APHEX" status --kubeconfig "$WORK/kubeconfig-tls"; done
-TLS_MEDIAN=$(median <"$WORK/tls-ms")
-echo "   aphex status: median ${TLS_MEDIAN} ms, p95 $(p95 <"$WORK/tls-ms") ms over $RUNS runs"
-SHELL_KUBECONFIG="$WORK/kubeconfig-tls" shell_way >/dev/null 2>&1 || true
-: >"$WORK/tls-shell-ms"
-for _ in $(seq 1 "$SHELL_RUNS"); do SHELL_KUBECONFIG="$WORK/kubeconfig-tls" time_ms "$WORK/tls-shell-ms" shell_way; done
-TLS_SHELL_MEDIAN=$(median <"$WORK/tls-shell-ms")
-echo "   the shell way: median ${TLS_SHELL_MEDIAN} ms over $SHELL_RUNS runs; ratio $(awk -v s="$TLS_SHELL_MEDIAN" -v a="$TLS_MEDIAN" 'BEGIN {if (a > 0) printf "%.1fx", s/a; else print "n/a"}')"
-kill "$SOCAT_PID" 2>/dev/null || true; wait "$SOCAT_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    ok=$(aphex_env "$APHEX" status --kubeconfig "$kc" --output json 2>"$WORK/tls.err" | jq -r '.converged' 2>/dev/null || echo "?")
+    connects=$(aphex_env strace -f -qq -e trace=connect -o "$WORK/connect.out" "$APHEX" status --kubeconfig "$kc" >/dev/null 2>&1; grep -c 'connect(' "$WORK/connect.out" || true)
+    : >"$WORK/tls-$name-ms"
+    for _ in $(seq 1 "$RUNS"); do time_ms "$WORK/tls-$name-ms" aphex_env "$APHEX" status --kubeconfig "$kc"; done
+    ms=$(median <"$WORK/tls-$name-ms")
+    echo "   $2: aphex status median $ms ms, p95 $(p95 <"$WORK/tls-$name-ms") ms over $RUNS runs; $connects TCP connection(s) per run; converged $ok"
+    if [[ "$name" == h2 ]]; then
+        SHELL_KUBECONFIG="$kc" shell_way >/dev/null 2>&1 || true
+        : >"$WORK/tls-shell-ms"
+        for _ in $(seq 1 "$SHELL_RUNS"); do SHELL_KUBECONFIG="$kc" time_ms "$WORK/tls-shell-ms" shell_way; done
+        local shell_ms; shell_ms=$(median <"$WORK/tls-shell-ms")
+        echo "   $2: the shell way median $shell_ms ms over $SHELL_RUNS runs; ratio $(awk -v s="$shell_ms" -v a="$ms" 'BEGIN {if (a > 0) printf "%.1fx", s/a; else print "n/a"}')"
+    fi
+    kill "$SOCAT_PID" 2>/dev/null || true; wait "$SOCAT_PID" 2>/dev/null || true; SOCAT_PID=""
+}
+tls_front h2 "HTTP/2 front (nghttpx)"
+tls_front http1 "HTTP/1.1 front (socat, forks per connection)"
 stop_sim
 
 echo "== 3. detection latency of aphex wait (bench-25, $LAT_RUNS fresh runs)"

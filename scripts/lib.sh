@@ -10,8 +10,9 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
+# ensure_system_packages [EXTRA...]: the build's system packages, plus EXTRA ones.
 ensure_system_packages() {
-  local pkgs=(libcurl4-openssl-dev libssl-dev pkg-config)
+  local pkgs=(libcurl4-openssl-dev libssl-dev pkg-config "$@")
   need_apt=()
   for p in "${pkgs[@]}"; do have_pkg "$p" || need_apt+=("$p"); done
   if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,7 +5,8 @@
 # end-to-end runs do not compete with CPU-heavy unit tests on a 2-core machine).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_system_packages
+# nghttp2-proxy: nghttpx, the HTTP/2 TLS server the transport's multiplexing test talks to.
+ensure_system_packages nghttp2-proxy
 echo "==> swift build --build-tests" >&2
 swift build --build-tests
 export APHEX_BIN_DIR="$(swift build --show-bin-path)"

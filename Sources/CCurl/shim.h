@@ -22,6 +22,10 @@ static inline CURLcode aphex_curl_getinfo_string(CURL *h, CURLINFO i, char **v) 
 /* CURLOPT_XFERINFOFUNCTION: progress/cancellation hook (returning non-zero aborts). */
 typedef int (*aphex_curl_xferinfo_cb)(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
 static inline CURLcode aphex_curl_setopt_xferinfo(CURL *h, aphex_curl_xferinfo_cb v) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, v); }
+/* The multi interface (one connection cache for every transfer; HTTP/2 multiplexing). */
+static inline CURLMcode aphex_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+/* CURLMsg's result lives in a union. */
+static inline CURLcode aphex_curl_msg_result(const CURLMsg *m) { return m->data.result; }
 static inline CURLcode aphex_curl_global_init_all(void) { return curl_global_init(CURL_GLOBAL_ALL); }
 /* 0xXXYYZZ, e.g. 0x075800 for 7.88.0 */
 static inline unsigned int aphex_curl_version_num(void) { return curl_version_info(CURLVERSION_NOW)->version_num; }

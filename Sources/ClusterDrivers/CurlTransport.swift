@@ -3,14 +3,17 @@ import Foundation
 
 /// The real HTTP transport, over libcurl.
 ///
-/// - Keep-alive: easy handles are pooled and reused (LIFO), so sequential requests to one
-///   server ride one TCP/TLS connection (libcurl keeps the connection cache in the handle).
-///   A handle serves one transfer at a time; concurrent requests (a WATCH next to GETs) take
-///   another handle from the pool.
+/// - One connection cache for every transfer: transfers run in one libcurl multi handle
+///   (`CurlMultiLoop`), so sequential requests to a server ride one kept-alive TCP/TLS
+///   connection, and over https concurrent requests wait for that connection and share it as
+///   HTTP/2 streams (ALPN h2, as the API server offers and client-go uses) instead of each
+///   making its own TLS handshake. Over HTTP/1.1 (plain http) concurrent requests get their
+///   own connections, each kept alive for the next request.
 /// - TLS from in-memory PEM blobs (CA, client certificate, client key) — nothing is written
 ///   to disk; the bearer token travels in a header that is never logged.
-/// - Blocking `curl_easy_perform` runs on a dedicated dispatch queue, never on the Swift
-///   concurrency pool. Cancelling the calling task aborts the transfer (progress callback).
+/// - Transfers are set up on a thread of their own and driven by the multi loop's thread,
+///   never on the Swift concurrency pool. Cancelling the calling task aborts the transfer
+///   (progress callback).
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public let tls: TLSOptions
     /// TCP + TLS connect timeout.
@@ -24,6 +27,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public let reuseConnections: Bool
 
     private let pool = CurlHandlePool()
+    private let loop = CurlMultiLoop()
     private let statsLock = NSLock()
     private var _connectionsOpened = 0
     private var _requests = 0
@@ -38,6 +42,8 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         self.maxRedirects = maxRedirects
         self.reuseConnections = reuseConnections
     }
+
+    deinit { loop.stop() }
 
     /// New TCP connections opened by this transport so far (CURLINFO_NUM_CONNECTS summed).
     public var connectionsOpened: Int { statsLock.withLock { _connectionsOpened } }
@@ -119,6 +125,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         if !reuseConnections {
             check(aphex_curl_setopt_long(h, CURLOPT_FRESH_CONNECT, 1))
             check(aphex_curl_setopt_long(h, CURLOPT_FORBID_REUSE, 1))
+        } else if request.url.lowercased().hasPrefix("https://") {
+            // Wait for a connection being made to this server rather than opening another:
+            // when it negotiates HTTP/2 the transfer becomes one more stream on it.
+            check(aphex_curl_setopt_long(h, CURLOPT_PIPEWAIT, 1))
         }
 
         // Method and body.
@@ -203,7 +213,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             throw TransportError.other("libcurl rejected an option for \(Self.redact(request.url)): \(String(cString: curl_easy_strerror(setupError)))")
         }
 
-        let code = withExtendedLifetime(state) { curl_easy_perform(h) }
+        let code = withExtendedLifetime(state) { loop.perform(h) }
 
         var connects: Int = 0
         if aphex_curl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK { connects = 0 }
@@ -293,7 +303,86 @@ enum CurlGlobal {
     }()
 }
 
-/// Idle easy handles, most recently used first (it holds the warm connection).
+/// One libcurl multi handle and the thread that drives it. `perform` hands it a configured easy
+/// handle and blocks the calling (per-transfer) thread until the transfer is done; the multi
+/// handle keeps the connection cache, so every transfer of the transport shares connections
+/// (and HTTP/2 streams). Only the loop thread calls curl_multi_* (but curl_multi_wakeup).
+final class CurlMultiLoop: @unchecked Sendable {
+    private let multi: UnsafeMutableRawPointer?
+    private let lock = NSLock()
+    private var incoming: [(handle: UnsafeMutableRawPointer, done: (CURLcode) -> Void)] = []
+    private var stopped = false
+    private var threadStarted = false
+
+    init() {
+        CurlGlobal.ensureInitialized()
+        multi = curl_multi_init()
+        if let multi { _ = aphex_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX)) }
+    }
+
+    /// Runs one transfer on the loop (blocking). Without a multi handle, falls back to
+    /// curl_easy_perform (same result, no shared connections).
+    func perform(_ h: UnsafeMutableRawPointer) -> CURLcode {
+        guard let multi else { return curl_easy_perform(h) }
+        let done = DispatchSemaphore(value: 0)
+        let result = ResultSlot()
+        let startThread: Bool = lock.withLock {
+            incoming.append((h, { code in result.code = code; done.signal() }))
+            defer { threadStarted = true }
+            return !threadStarted
+        }
+        if startThread {
+            let t = Thread { [self] in run() }
+            t.name = "aphex.curl-multi"
+            t.start()
+        } else {
+            _ = curl_multi_wakeup(multi)
+        }
+        done.wait()
+        return result.code
+    }
+
+    func stop() {
+        lock.withLock { stopped = true }
+        if let multi { _ = curl_multi_wakeup(multi) }
+    }
+
+    private final class ResultSlot: @unchecked Sendable { var code: CURLcode = CURLE_OK }
+
+    private func run() {
+        guard let multi else { return }
+        var active: [UnsafeMutableRawPointer: (CURLcode) -> Void] = [:]
+        while true {
+            let (batch, stop): ([(handle: UnsafeMutableRawPointer, done: (CURLcode) -> Void)], Bool) = lock.withLock {
+                defer { incoming = [] }
+                return (incoming, stopped)
+            }
+            for item in batch {
+                let rc = curl_multi_add_handle(multi, item.handle)
+                if rc == CURLM_OK { active[item.handle] = item.done } else { item.done(CURLE_FAILED_INIT) }
+            }
+            // Stopped by the transport's deinit, which cannot run while one of its transfers is
+            // under way: nothing can be handed over any more.
+            if stop && active.isEmpty { break }
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let msg = curl_multi_info_read(multi, &left) {
+                guard msg.pointee.msg == CURLMSG_DONE, let h = msg.pointee.easy_handle else { continue }
+                let code = aphex_curl_msg_result(msg)
+                _ = curl_multi_remove_handle(multi, h)
+                active.removeValue(forKey: h)?(code)
+            }
+            // Sleeps until a socket is ready, libcurl's next timer, a hand-over (curl_multi_wakeup
+            // is remembered if it comes before the poll) or, with transfers under way, a second
+            // at most, so the progress callback sees a cancellation promptly.
+            _ = curl_multi_poll(multi, nil, 0, active.isEmpty ? 60_000 : 1000, nil)
+        }
+        curl_multi_cleanup(multi)
+    }
+}
+
+/// Idle easy handles, most recently used first.
 final class CurlHandlePool: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [UnsafeMutableRawPointer] = []

@@ -315,6 +315,48 @@ import Testing
         #expect(try await insecure.send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
     }
 
+    /// Over https the transport shares one connection: concurrent requests wait for the first
+    /// TLS handshake and ride it as HTTP/2 streams (one handshake instead of one per request),
+    /// and later requests reuse it. The server is nghttpx offering h2, as the API server does.
+    @Test func httpsRequestsShareOneConnectionAsHTTP2Streams() async throws {
+        let pki = try await TestPKI.create()
+        defer { pki.remove() }
+        let backend = try TestHTTPServer { _ in .json(200, #"{"kind":"Status","status":"Success"}"#) }
+        defer { backend.stop() }
+        let front = try await TestTLSServer.startHTTP2(pki: pki, backendPort: backend.port)
+        defer { front.stop() }
+        let t = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                                              clientKeyPEM: try pki.bytes("client.key")))
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<6 { group.addTask { try await t.send(HTTPRequest(url: front.url + "api/v1/r\(i)", timeout: .seconds(20))).status } }
+            var out: [Int] = []
+            for try await s in group { out.append(s) }
+            return out
+        }
+        #expect(statuses == Array(repeating: 200, count: 6))
+        for _ in 0..<2 { #expect(try await t.send(HTTPRequest(url: front.url + "api", timeout: .seconds(20))).status == 200) }
+        #expect(t.requestCount == 8)
+        #expect(t.connectionsOpened == 1, "one TLS connection for 6 concurrent and 2 later requests, got \(t.connectionsOpened)")
+        #expect(backend.requests.count == 8)
+    }
+
+    /// Over plain HTTP/1.1 concurrent requests cannot share a connection: each gets its own,
+    /// and each is kept alive for the next request.
+    @Test func plainHTTPConcurrentRequestsOpenConnectionsAndKeepThem() async throws {
+        let server = try TestHTTPServer { _ in .json(200, "{}") }
+        defer { server.stop() }
+        let t = CurlTransport()
+        for _ in 0..<2 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 { group.addTask { _ = try await t.send(HTTPRequest(url: server.baseURL + "/x", timeout: .seconds(10))) } }
+                try await group.waitForAll()
+            }
+        }
+        #expect(t.requestCount == 6)
+        #expect(t.connectionsOpened <= 3, "the second round reuses the first round's connections: \(t.connectionsOpened)")
+        #expect(server.connections == t.connectionsOpened)
+    }
+
     // MARK: micro-benchmark (a figure, not an assertion)
 
     @Test func benchmarkKeepAliveVersusNewConnections() async throws {

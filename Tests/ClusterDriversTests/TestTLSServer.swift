@@ -63,16 +63,38 @@ final class TestPKI: @unchecked Sendable {
     }
 }
 
-/// `openssl s_server` on 127.0.0.1 demanding a client certificate signed by the PKI's CA.
+/// A TLS server on 127.0.0.1 demanding a client certificate signed by the PKI's CA: `openssl
+/// s_server` (HTTP/1.0 status page), or nghttpx in front of a plain HTTP backend, offering
+/// HTTP/2 through ALPN as the Kubernetes API server does.
 final class TestTLSServer: @unchecked Sendable {
     let port: Int
     private let process: Process
     var url: String { "https://127.0.0.1:\(port)/" }
 
     /// Starts s_server from a dedicated thread (it polls until the port listens).
-    static func start(pki: TestPKI) async throws -> TestTLSServer { try await offPool { try TestTLSServer(pki: pki) } }
+    static func start(pki: TestPKI) async throws -> TestTLSServer {
+        try await offPool {
+            try TestTLSServer { port in
+                "exec openssl s_server -accept 127.0.0.1:\(port) -cert \(pki.path("server.crt")) "
+                    + "-key \(pki.path("server.key")) -CAfile \(pki.path("ca.crt")) -Verify 1 -www -quiet >/dev/null 2>&1"
+            }
+        }
+    }
 
-    init(pki: TestPKI) throws {
+    /// nghttpx (Debian's nghttp2-proxy; scripts/test.sh installs it) terminating mutual TLS with
+    /// h2 and http/1.1 by ALPN, proxying to `backendPort` over plain HTTP/1.1.
+    static func startHTTP2(pki: TestPKI, backendPort: Int) async throws -> TestTLSServer {
+        try await offPool {
+            try TestTLSServer { port in
+                "exec nghttpx --conf=/dev/null --single-process --workers=1 --no-ocsp "
+                    + "--frontend=127.0.0.1,\(port) --backend=127.0.0.1,\(backendPort) "
+                    + "--verify-client --verify-client-cacert=\(pki.path("ca.crt")) "
+                    + "\(pki.path("server.key")) \(pki.path("server.crt")) >/dev/null 2>&1"
+            }
+        }
+    }
+
+    init(command: (Int) -> String) throws {
         var lastError: (any Error)? = nil
         for _ in 0..<5 {
             let port = TestHTTPServer.closedPort()
@@ -81,9 +103,7 @@ final class TestTLSServer: @unchecked Sendable {
             // still goes away after two minutes. Output goes to /dev/null through the shell, not
             // FileHandle.nullDevice (see TestPKI.sh).
             p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-            p.arguments = ["-s", "KILL", "120", "/bin/sh", "-c",
-                           "exec openssl s_server -accept 127.0.0.1:\(port) -cert \(pki.path("server.crt")) "
-                           + "-key \(pki.path("server.key")) -CAfile \(pki.path("ca.crt")) -Verify 1 -www -quiet >/dev/null 2>&1"]
+            p.arguments = ["-s", "KILL", "120", "/bin/sh", "-c", command(port)]
             p.standardInput = Pipe()  // s_server exits when stdin closes? keep a pipe open
             do { try p.run() } catch { lastError = error; continue }
             if Self.waitListening(port: port, process: p) {
@@ -94,7 +114,7 @@ final class TestTLSServer: @unchecked Sendable {
             if p.isRunning { Self.killTree(p.processIdentifier) }
             p.waitUntilExit()
             lastError = NSError(domain: "TestTLSServer", code: 1,
-                                userInfo: [NSLocalizedDescriptionKey: "openssl s_server did not listen on \(port)"])
+                                userInfo: [NSLocalizedDescriptionKey: "the TLS server (\(command(port).split(separator: " ").dropFirst().first ?? "")) did not listen on \(port)"])
         }
         throw lastError!
     }
