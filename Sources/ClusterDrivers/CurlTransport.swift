@@ -342,9 +342,12 @@ final class CurlMultiLoop: @unchecked Sendable {
         return result.code
     }
 
+    /// Ends the loop once its transfers are done (it then cleans the multi handle up); a loop
+    /// that never ran a transfer has no thread, and cleans up here.
     func stop() {
-        lock.withLock { stopped = true }
-        if let multi { _ = curl_multi_wakeup(multi) }
+        let running: Bool = lock.withLock { stopped = true; return threadStarted }
+        guard let multi else { return }
+        if running { _ = curl_multi_wakeup(multi) } else { curl_multi_cleanup(multi) }
     }
 
     private final class ResultSlot: @unchecked Sendable { var code: CURLcode = CURLE_OK }
