@@ -50,15 +50,13 @@ import Testing
         // The workloads the ArgoCD and Tekton installs leave: those status requires.
         for c in ConvergenceCatalog.default.requiredComponents {
             let name = c.name
-            let partOf = c.namespace == "argocd" ? "argocd" : (name.hasPrefix("tekton-triggers") ? "tekton-triggers"
-                                                               : (name == "tekton-dashboard" ? "tekton-dashboard" : "tekton-pipelines"))
             var spec: JSON = ["replicas": 1, "selector": ["matchLabels": ["app.kubernetes.io/name": .string(name)]],
                               "template": ["metadata": ["labels": ["app.kubernetes.io/name": .string(name)]],
                                            "spec": ["containers": [["name": "main", "image": .string("registry.example/\(name):v1")]]]]]
             if c.kind == "StatefulSet" { spec["serviceName"] = .string(name) }
             _ = try sim.world.create(["apiVersion": "apps/v1", "kind": .string(c.kind),
                                       "metadata": ["name": .string(name), "namespace": .string(c.namespace),
-                                                   "labels": ["app.kubernetes.io/part-of": .string(partOf), "app.kubernetes.io/name": .string(name)]],
+                                                   "labels": ["app.kubernetes.io/part-of": .string(c.partOf), "app.kubernetes.io/name": .string(name)]],
                                       "spec": spec])
         }
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:], environment: ["CLOUDFLARE_API_TOKEN": "cf"]))

@@ -18,10 +18,13 @@ public struct ConvergenceCatalog: Sendable, Equatable {
         public var name: String
         /// Deployment or StatefulSet.
         public var kind: String
-        public init(_ namespace: String, _ name: String, _ kind: String = "Deployment") {
+        /// Its `app.kubernetes.io/part-of` label (one of `componentPartOf`).
+        public var partOf: String
+        public init(_ namespace: String, _ name: String, _ kind: String = "Deployment", partOf: String) {
             self.namespace = namespace
             self.name = name
             self.kind = kind
+            self.partOf = partOf
         }
     }
 
@@ -29,12 +32,15 @@ public struct ConvergenceCatalog: Sendable, Equatable {
     /// the Tekton controllers, webhooks, interceptors and dashboard that bootstrap installs
     /// (from their release manifests; the application controller is ArgoCD's StatefulSet).
     public var requiredComponents: [Component] = [
-        Component("argocd", "argocd-server"), Component("argocd", "argocd-repo-server"),
-        Component("argocd", "argocd-applicationset-controller"),
-        Component("argocd", "argocd-application-controller", "StatefulSet"),
-        Component("tekton-pipelines", "tekton-pipelines-controller"), Component("tekton-pipelines", "tekton-pipelines-webhook"),
-        Component("tekton-pipelines", "tekton-triggers-controller"), Component("tekton-pipelines", "tekton-triggers-webhook"),
-        Component("tekton-pipelines", "tekton-triggers-core-interceptors"), Component("tekton-pipelines", "tekton-dashboard"),
+        Component("argocd", "argocd-server", partOf: "argocd"), Component("argocd", "argocd-repo-server", partOf: "argocd"),
+        Component("argocd", "argocd-applicationset-controller", partOf: "argocd"),
+        Component("argocd", "argocd-application-controller", "StatefulSet", partOf: "argocd"),
+        Component("tekton-pipelines", "tekton-pipelines-controller", partOf: "tekton-pipelines"),
+        Component("tekton-pipelines", "tekton-pipelines-webhook", partOf: "tekton-pipelines"),
+        Component("tekton-pipelines", "tekton-triggers-controller", partOf: "tekton-triggers"),
+        Component("tekton-pipelines", "tekton-triggers-webhook", partOf: "tekton-triggers"),
+        Component("tekton-pipelines", "tekton-triggers-core-interceptors", partOf: "tekton-triggers"),
+        Component("tekton-pipelines", "tekton-dashboard", partOf: "tekton-dashboard"),
     ]
 
     // cert-manager (synced by ArgoCD; the webhook proof runs once its Application is converged)
