@@ -64,10 +64,14 @@ let package = Package(
             swiftSettings: settings),
 
         // MARK: The simulated cluster (test bed)
+        // zlib: the simulator gzips large responses as the API server does, and reads the
+        // gzipped recordings in ../shared/realapi.
+        .systemLibrary(name: "CZlib", path: "Tests/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "SimCluster",
             dependencies: [
-                "ClusterDrivers",
+                "ClusterDrivers", "CZlib", "COpenSSL",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/SimCluster",

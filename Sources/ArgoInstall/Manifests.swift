@@ -70,6 +70,18 @@ public enum Manifests {
     public static func parse(_ text: String, origin: String = "manifest",
                              warnings: ((String) -> Void)? = nil) throws -> [JSON] {
         var out: [JSON] = []
+        // kubectl's rule: a stream whose first non-blank byte is `{` is a sequence of JSON values.
+        if text.first(where: { !$0.isWhitespace }) == "{" {
+            let values: [JSON]
+            do {
+                values = try KubeJSON.parseStream(Array(text.utf8))
+            } catch {
+                throw AphexError.failed("Could not parse \(origin) as a stream of JSON objects: \(error). JSON objects may be separated only by whitespace (a YAML '---' line between them is an error, as it is for kubectl). Fix or re-download the file and run again.")
+            }
+            for v in values { append(v, to: &out) }
+            try requireObjects(out, origin: origin)
+            return out
+        }
         for (index, chunk) in documents(text).enumerated() {
             let value: JSON
             do {
@@ -91,10 +103,14 @@ public enum Manifests {
             }
             append(value, to: &out)
         }
+        try requireObjects(out, origin: origin)
+        return out
+    }
+
+    private static func requireObjects(_ out: [JSON], origin: String) throws {
         for (i, o) in out.enumerated() where o["kind"]?.string == nil || o["apiVersion"]?.string == nil || o.name == nil {
             throw AphexError.failed("Object \(i + 1) of \(origin) is not a Kubernetes object (it lacks apiVersion, kind or metadata.name). The file is not a release manifest; check its source.")
         }
-        return out
     }
 
     /// Splits on lines that start with `---` (kubectl's YAMLReader rule); drops documents
@@ -243,9 +259,12 @@ public enum Manifests {
         }
     }
 
-    /// The YAML stream kubectl reads on stdin: one JSON document per object (JSON is YAML),
-    /// separated by `---`. Values are exact: no re-quoting or type guessing on the way out.
+    /// The stream kubectl reads on stdin: one compact JSON object per line, nothing else between
+    /// them. kubectl reads input whose first non-blank byte is `{` as a JSON stream (Go's
+    /// json.Decoder); a YAML `---` between JSON objects makes the real kubectl stop after the
+    /// first object (`invalid character '-' in numeric literal`, ../shared/realapi/
+    /// kubectl-stdin-formats.md). Values are exact: no re-quoting or type guessing on the way out.
     public static func stream(_ objects: [JSON]) -> String {
-        objects.map { $0.serialized() }.joined(separator: "\n---\n") + "\n"
+        objects.map { $0.serialized() }.joined(separator: "\n") + "\n"
     }
 }

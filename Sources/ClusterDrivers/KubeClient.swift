@@ -282,6 +282,22 @@ public enum KubeJSON {
         }
     }
 
+    /// A stream of JSON values with only whitespace (or nothing) between them, as kubectl reads
+    /// stdin that starts with `{` (Go's json.Decoder): `{A}\n{B}` and `{A}{B}` are two values;
+    /// anything else between them (a YAML `---`) is a syntax error at its offset.
+    public static func parseStream(_ bytes: [UInt8]) throws -> [JSON] {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var parser = Parser(p: buffer)
+            var values: [JSON] = []
+            parser.skipWhitespace()
+            while parser.i < buffer.count {
+                values.append(try parser.value(depth: 0))
+                parser.skipWhitespace()
+            }
+            return values
+        }
+    }
+
     private struct Parser {
         let p: UnsafeBufferPointer<UInt8>
         var i = 0

@@ -88,9 +88,9 @@ final class Harness: @unchecked Sendable {
         let marker = h.cluster.object("ConfigMap", "argocd", "aphex-component-argocd")!
         #expect(marker.annotations["aphex.dev/component-version"] == "v3.3.0")
         #expect(marker[path: "data", "sha256"]?.string == Catalog.argocd.digests["v3.3.0"])
-        // All 59 + 73 + 41 + 8 + 4 upstream objects, argocd's namespace and five markers.
+        // All 59 + 75 + 42 + 8 + 4 upstream objects, argocd's namespace and five markers.
         let appliedCount: Int = applies.reduce(0) { $0 + $1.objects.count }
-        let expected: Int = 59 + 73 + 41 + 8 + 4 + 1 + 5
+        let expected: Int = 59 + 75 + 42 + 8 + 4 + 1 + 5
         #expect(appliedCount == expected)
     }
 

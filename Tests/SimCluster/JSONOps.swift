@@ -7,8 +7,15 @@ public enum SimJSON {
     /// Parses a multi-document YAML (or JSON) stream into objects. Empty documents are skipped.
     /// A `kind: List` document is expanded into its items (as kubectl does).
     public static func documents(_ text: String) throws -> [JSON] {
-        let resolver = Resolver.default.removing(.timestamp)
         var out: [JSON] = []
+        // kubectl's rule: a stream whose first non-blank byte is `{` is a JSON stream.
+        if text.first(where: { !$0.isWhitespace }) == "{" {
+            for value in try KubeJSON.parseStream(Array(text.utf8)) {
+                if value.kind == "List", let items = value["items"]?.array { out += items } else { out.append(value) }
+            }
+            return out
+        }
+        let resolver = Resolver.default.removing(.timestamp)
         for doc in try Yams.load_all(yaml: text, resolver) {
             let value = fromYAML(doc)
             if value == .null { continue }

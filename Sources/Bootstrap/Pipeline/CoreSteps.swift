@@ -7,6 +7,21 @@ public let platformNamespaces = ["argocd", "auth-system", "tekton-pipelines", "p
 
 public let managedByLabel = ("app.kubernetes.io/managed-by", "aphex")
 
+/// The Namespaces to create, as YAML documents separated by `---` lines (kubectl's YAML mode:
+/// the stream starts with a letter, not `{`).
+func namespacesManifest(_ names: [String]) -> String {
+    names.map { name in
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: \(name)
+          labels:
+            \(managedByLabel.0): \(managedByLabel.1)
+        """
+    }.joined(separator: "\n---\n") + "\n"
+}
+
 enum CoreSteps {
     /// prerequisites: the required doctor checks for this run; a failure is exit 4.
     static let prerequisites = PipelineStep("prerequisites", "Checking prerequisites") { state in
@@ -43,16 +58,7 @@ enum CoreSteps {
         }
         let missing = platformNamespaces.filter { !existing.contains($0) }
         if missing.isEmpty { return StepResult(.unchanged, "all \(platformNamespaces.count) exist") }
-        let yaml = missing.map { name in
-            """
-            apiVersion: v1
-            kind: Namespace
-            metadata:
-              name: \(name)
-              labels:
-                \(managedByLabel.0): \(managedByLabel.1)
-            """
-        }.joined(separator: "\n---\n") + "\n"
+        let yaml = namespacesManifest(missing)
         let command = Shell.quote(kubectl.applyArgv()) + "  < namespaces.yaml"
         if state.dryRun {
             return StepResult(.planned, "would create \(missing.joined(separator: ", "))",

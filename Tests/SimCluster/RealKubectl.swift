@@ -1,0 +1,75 @@
+import ClusterDrivers
+import Foundation
+
+/// The real kubectl the tests drive (it talks to the simulator's loopback API): never a
+/// stand-in. Found as `APHEX_REAL_KUBECTL`, else the first `kubectl` on PATH outside a
+/// simulator's bin directory, else /usr/bin/kubectl. scripts/test.sh refuses to run without a
+/// kubectl ≥ 1.29 (the server-side apply and OpenAPI v3 behaviour the simulator is held to).
+public enum RealKubectl {
+    public static let minimumMinor = 29
+
+    public static let path: String? = {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["APHEX_REAL_KUBECTL"], !p.isEmpty { return FileManager.default.isExecutableFile(atPath: p) ? p : nil }
+        for dir in (env["PATH"] ?? "").split(separator: ":").map(String.init) where !dir.hasSuffix("/sim/bin") {
+            let candidate = dir + "/kubectl"
+            guard FileManager.default.isExecutableFile(atPath: candidate) else { continue }
+            // A simulator stand-in is a symlink to aphex-sim: not kubectl.
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate), target.hasSuffix("aphex-sim") { continue }
+            return candidate
+        }
+        return FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") ? "/usr/bin/kubectl" : nil
+    }()
+
+    /// The path, or an error that says how to get one.
+    public static func require() throws -> String {
+        guard let p = path else {
+            throw SimError("no kubectl found (PATH, /usr/bin/kubectl, or APHEX_REAL_KUBECTL): the tests drive the real kubectl ≥ 1.\(minimumMinor) against the simulated cluster. Install it (https://kubernetes.io/docs/tasks/tools/) and run again.")
+        }
+        return p
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs the real kubectl with `args` and optional stdin; HOME (its discovery cache) and
+    /// KUBECONFIG come from `environment` (default: none, so it cannot touch a real cluster).
+    public static func run(_ args: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
+                           timeout: Double = 60) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try require())
+        p.arguments = args
+        var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": NSTemporaryDirectory(), "KUBECONFIG": "/nonexistent/kubeconfig"]
+        env.merge(environment) { _, b in b }
+        p.environment = env
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
+        let group = DispatchGroup()
+        group.enter(); DispatchQueue.global().async { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin)) }
+        try? inp.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(5_000) }
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        group.wait()
+        return Result(status: p.terminationStatus, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
+                      stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
+    }
+
+    /// How kubectl splits a stream it reads on stdin, without a server: `kubectl annotate
+    /// --local --dry-run=client -o name -f -` decodes stdin with the same reader as `apply -f -`
+    /// (JSON stream when the first non-blank byte is `{`, else YAML documents split on `---`)
+    /// and prints `kind[.group]/name` for every object it decoded, in order.
+    public static func objectsDecoded(from stream: [UInt8]) throws -> Result {
+        try run(["annotate", "--local", "--dry-run=client", "-o", "name", "-f", "-", "aphex.dev/stdin-check=1"], stdin: stream)
+    }
+}
