@@ -6,7 +6,25 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 # nghttp2-proxy: nghttpx, the HTTP/2 TLS server the transport's multiplexing test talks to.
-ensure_system_packages nghttp2-proxy
+ensure_system_packages nghttp2-proxy zlib1g-dev
+# The tests drive the REAL kubectl against the simulated cluster (never a stand-in): require
+# one that speaks what the simulator is held to (server-side apply, OpenAPI v3 field validation).
+require_kubectl() {
+  local kubectl="${APHEX_REAL_KUBECTL:-$(command -v kubectl || true)}"
+  if [ -z "$kubectl" ]; then
+    echo "error: kubectl is not installed. The tests run the real kubectl (>= 1.29) against the simulated cluster; install it (https://kubernetes.io/docs/tasks/tools/) or set APHEX_REAL_KUBECTL=/path/to/kubectl, then run again." >&2
+    exit 4
+  fi
+  local minor
+  minor="$("$kubectl" version --client -o json 2>/dev/null | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -1)"
+  if [ -z "$minor" ] || [ "$minor" -lt 29 ]; then
+    echo "error: $kubectl is kubectl 1.${minor:-?}; the tests need kubectl >= 1.29 (server-side apply with OpenAPI v3 field validation, as the simulator is held to). Install a newer kubectl or set APHEX_REAL_KUBECTL, then run again." >&2
+    exit 4
+  fi
+  export APHEX_REAL_KUBECTL="$kubectl"
+  echo "==> real kubectl: $kubectl (1.$minor)" >&2
+}
+require_kubectl
 echo "==> swift build --build-tests" >&2
 swift build --build-tests
 export APHEX_BIN_DIR="$(swift build --show-bin-path)"

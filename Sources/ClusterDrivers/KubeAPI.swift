@@ -103,6 +103,22 @@ public protocol KubeAPI: Sendable {
                timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error>
 }
 
+extension ResourceRef {
+    /// A LIST body with every item's `apiVersion` and `kind` set: the API server leaves them out
+    /// of the items of built-in (typed) lists, and aphex's rules read `kind`.
+    public func typedItems(_ list: JSON) -> JSON {
+        guard let items = list["items"]?.array, items.contains(where: { $0["kind"] == nil }) else { return list }
+        var out = list
+        out["items"] = .array(items.map { item in
+            var o = item
+            if o["kind"] == nil { o["kind"] = .string(kind) }
+            if o["apiVersion"] == nil { o["apiVersion"] = .string(apiVersion) }
+            return o
+        })
+        return out
+    }
+}
+
 extension KubeAPI {
     public func list(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil) async throws -> [JSON] {
         try await list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil).items

@@ -39,7 +39,7 @@ public struct KubeClient: KubeAPI {
         guard (200..<300).contains(response.status) else {
             throw Self.error(status: response.status, body: response.body, context: "LIST \(ref)")
         }
-        return try Self.decode(response.body, context: "LIST \(ref)")
+        return ref.typedItems(try Self.decode(response.body, context: "LIST \(ref)"))
     }
 
     public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {

@@ -65,7 +65,7 @@ public struct KubectlRawAPI: KubeAPI {
         guard (200..<300).contains(response.status) else {
             throw KubeClient.error(status: response.status, body: response.body, context: "LIST \(ref)")
         }
-        return try KubeClient.decode(response.body, context: "LIST \(ref)")
+        return ref.typedItems(try KubeClient.decode(response.body, context: "LIST \(ref)"))
     }
 
     public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {

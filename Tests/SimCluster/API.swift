@@ -43,12 +43,31 @@ public final class SimAPI: @unchecked Sendable {
         return Target(path: parts.first ?? "/", query: q, rawQuery: raw)
     }
 
+    /// A JSON response as the API server writes one: the encoder's trailing newline, and
+    /// `Cache-Control: no-cache, private` on every API answer.
     static func json(_ code: Int, _ body: JSON) -> HTTPResponse {
-        HTTPResponse(status: code, headers: ["content-type": "application/json"], body: body.serializedBytes())
+        HTTPResponse(status: code, headers: ["content-type": "application/json", "cache-control": "no-cache, private"],
+                     body: body.serializedBytes() + [10])
     }
+    /// A typed object (kind, apiVersion, metadata first for built-in kinds).
+    static func object(_ code: Int, _ o: JSON, builtin: Bool, headers extra: [String: String] = [:]) -> HTTPResponse {
+        HTTPResponse(status: code, headers: ["content-type": "application/json", "cache-control": "no-cache, private"].merging(extra) { _, b in b },
+                     body: SimWire.object(o, builtin: builtin) + [10])
+    }
+    /// `Warning` headers (one value per warning; the loopback writes them comma-joined as one
+    /// header, which HTTP allows and the recordings, with one warning each, cannot tell apart).
+    static func warningHeaders(_ warnings: [String]) -> [String: String] {
+        warnings.isEmpty ? [:] : ["warning": warnings.joined(separator: ", ")]
+    }
+
+    /// The mux's answer for a path no API group serves (a group whose CRD is not installed).
+    static let pageNotFound = HTTPResponse(status: 404, headers: ["content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff",
+                                                                  "cache-control": "no-cache, private"],
+                                           body: Array("404 page not found\n".utf8))
     static func error(_ e: SimAPIError) -> HTTPResponse {
-        if e.noKindMatch { return HTTPResponse(status: 404, headers: ["content-type": "text/plain"], body: Array("404 page not found\n".utf8)) }
-        return json(e.code, e.status)
+        if e.noKindMatch { return pageNotFound }
+        return HTTPResponse(status: e.code, headers: ["content-type": "application/json", "cache-control": "no-cache, private"],
+                            body: SimWire.status(e.status) + [10])
     }
 
     static func isMutating(_ method: String, _ query: [String: String]) -> Bool {
@@ -91,7 +110,15 @@ public final class SimAPI: @unchecked Sendable {
         }
         for pid in victims { kill(pid, SIGKILL) }
         let started = ContinuousClock.now
-        let response = await route(method: method, t, headers: headers, body: body)
+        var response = await route(method: method, t, headers: headers, body: body)
+        // The API server gzips API responses over 128 KiB for clients that accept it (not the
+        // OpenAPI documents: the recorded 1.5 MB api/v1 document came uncompressed).
+        if response.body.count > 128 * 1024, (headers["accept-encoding"] ?? "").contains("gzip"), !t.path.hasPrefix("/openapi"),
+           response.headers["content-encoding"] == nil, let gz = try? Gzip.compress(response.body) {
+            response.body = gz
+            response.headers["content-encoding"] = "gzip"
+            response.headers["vary"] = "Accept-Encoding"
+        }
         let took = ContinuousClock.now - started
         record(method, t, status: response.status, fault: nil, body: body,
                via: via, mutating: Self.isMutating(method, t.query) && response.status < 300,
@@ -129,6 +156,8 @@ public final class SimAPI: @unchecked Sendable {
         }
         guard let res = rest.first else { return nil }
         guard let type = world.type(group: group, version: version, resource: res) else {
+            // A served group/version answers with a Status; an unserved one is the mux's 404 page.
+            if world.servesGroupVersion(group: group, version: version) { throw SimAPIError.resourceNotFound }
             throw SimAPIError.noMatch(kind: res, apiVersion: group.isEmpty ? version : "\(group)/\(version)")
         }
         let name = rest.count >= 2 ? rest[rest.startIndex + 1] : nil
@@ -139,15 +168,14 @@ public final class SimAPI: @unchecked Sendable {
     func route(method: String, _ t: Target, headers: [String: String], body: [UInt8]) async -> HTTPResponse {
         let p = t.path.count > 1 && t.path.hasSuffix("/") && !t.path.contains("/proxy/") ? String(t.path.dropLast()) : t.path
         switch p {
-        case "/version": return Self.json(200, versionInfo())
+        case "/version": return Discovery.version(versionInfo())
         case "/healthz", "/readyz", "/livez": return HTTPResponse(status: 200, headers: ["content-type": "text/plain"], body: Array("ok".utf8))
-        case "/api": return Self.json(200, ["kind": "APIVersions", "versions": ["v1"],
-                                            "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"]]])
-        case "/apis": return Self.json(200, Discovery.groupList(world))
         default: break
         }
-        if let r = Discovery.resourceList(world, path: p) { return Self.json(200, r) }
-        if let g = Discovery.group(world, path: p) { return Self.json(200, g) }
+        // Discovery (Discovery.swift) and OpenAPI v3 (OpenAPI.swift), as a real 1.36 server serves them.
+        if let r = Discovery.respond(world, path: p, headers: headers) { return r }
+        if p == "/openapi/v3" || p.hasPrefix("/openapi/v3/") { return world.openAPI.respond(path: p, query: t.query, headers: headers) }
+        if p == "/openapi/v2" { return world.openAPI.respondV2(headers: headers) }
         if p.hasPrefix("/openapi") { return HTTPResponse(status: 404, headers: ["content-type": "text/plain"], body: Array("404 page not found\n".utf8)) }
         if p.contains("/services/"), p.contains("/proxy") { return serviceProxy(method: method, path: t.path, headers: headers) }
         if p == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", method == "POST" { return accessReview(body) }
@@ -159,45 +187,66 @@ public final class SimAPI: @unchecked Sendable {
             let by = headers["user-agent"].map { String($0.prefix(40)) } ?? "http"
             switch (method, r.name) {
             case ("GET", nil):
-                let list = try world.listObject(r.type.ref, namespace: r.namespace, labelSelector: t.query["labelSelector"],
-                                                fieldSelector: t.query["fieldSelector"])
-                if (headers["accept"] ?? "").contains("as=Table") { return Self.json(200, Tables.table(list, type: r.type)) }
-                return Self.json(200, list)
+                return try SimLists.respond(world, type: r.type, namespace: r.namespace, query: t.query, accept: headers["accept"] ?? "")
             case ("GET", let name?):
                 guard let o = world.get(r.type.ref, namespace: r.namespace, name: name) else { throw SimAPIError.notFound(r.type.qualifiedName, name) }
-                if (headers["accept"] ?? "").contains("as=Table") {
-                    return Self.json(200, Tables.table(["items": [o], "metadata": ["resourceVersion": .string(String(world.resourceVersion))]], type: r.type))
+                let accept = headers["accept"] ?? ""
+                if accept.contains("as=Table") {
+                    return Self.json(200, Tables.table(["items": [o], "metadata": ["resourceVersion": .string(String(world.resourceVersion))]],
+                                                       type: r.type, crd: world.crd(for: r.type)))
                 }
-                return Self.json(200, o)
+                if accept.contains("as=PartialObjectMetadata") { return Self.object(200, SimLists.partialMetadata(o), builtin: true) }
+                return Self.object(200, o, builtin: r.type.crdName == nil)
             case ("POST", nil):
-                let obj = try parseBody(body, headers)
-                let created = try world.create(obj, namespace: r.namespace, dryRun: dryRun, by: by)
-                return Self.json(201, created)
+                let info = world.typeInfo(r.type)
+                let d = try SimDecoding.decode(body: body, contentType: headers["content-type"], method: "POST", query: t.query,
+                                               kind: r.type.ref.kind, group: r.type.ref.group, version: r.type.ref.version,
+                                               namespaced: r.type.ref.namespaced, customResource: info.customResource,
+                                               namespace: r.namespace, schema: info.schema)
+                let created = try world.create(d.object, namespace: r.namespace, dryRun: dryRun, by: by,
+                                               manager: t.query["fieldManager"] ?? SimFieldManager.defaultManager(userAgent: headers["user-agent"]),
+                                               order: d.order)
+                return Self.object(201, created, builtin: r.type.crdName == nil, headers: Self.warningHeaders(d.warnings))
             case ("PUT", let name?):
-                let obj = try parseBody(body, headers)
-                let o = try world.replace(obj, type: r.type, namespace: r.namespace, name: name, status: r.subresource == "status",
-                                          dryRun: dryRun, by: by)
-                return Self.json(200, o)
+                let info = world.typeInfo(r.type)
+                let d = try SimDecoding.decode(body: body, contentType: headers["content-type"], method: "PUT", query: t.query,
+                                               kind: r.type.ref.kind, group: r.type.ref.group, version: r.type.ref.version,
+                                               namespaced: r.type.ref.namespaced, customResource: info.customResource,
+                                               name: name, namespace: r.namespace, schema: info.schema)
+                let o = try world.replace(d.object, type: r.type, namespace: r.namespace, name: name, status: r.subresource == "status",
+                                          dryRun: dryRun, by: by,
+                                          manager: t.query["fieldManager"] ?? SimFieldManager.defaultManager(userAgent: headers["user-agent"]))
+                return Self.object(200, o, builtin: r.type.crdName == nil, headers: Self.warningHeaders(d.warnings))
             case ("PATCH", let name?):
-                let ct = headers["content-type"] ?? ""
-                if ct.contains("apply-patch") {
-                    var obj = try parseBody(body, headers)
-                    if obj.name == nil { obj.set(["metadata", "name"], to: .string(name)) }
-                    if let o = world.get(r.type.ref, namespace: r.namespace, name: name), obj.apiVersion == nil {
-                        obj["apiVersion"] = o["apiVersion"]; obj["kind"] = o["kind"]
-                    }
-                    let (o, outcome) = try world.apply(obj, namespace: r.namespace, fieldManager: t.query["fieldManager"] ?? "unknown",
+                let info = world.typeInfo(r.type)
+                let d = try SimDecoding.decode(body: body, contentType: headers["content-type"], method: "PATCH", query: t.query,
+                                               kind: r.type.ref.kind, group: r.type.ref.group, version: r.type.ref.version,
+                                               namespaced: r.type.ref.namespaced, customResource: info.customResource,
+                                               name: name, namespace: r.namespace, schema: info.schema)
+                if d.patchType == .apply {
+                    // The URL names the object (a body without a namespace takes the URL's, after the merge).
+                    try SimDecoding.checkName(d.object, name: name, namespace: r.namespace ?? "")
+                    let (o, outcome) = try world.apply(d.object, namespace: r.namespace, fieldManager: t.query["fieldManager"] ?? "",
                                                        force: t.query["force"] == "true", dryRun: dryRun, by: by)
-                    return Self.json(outcome == .created ? 201 : 200, o)
+                    return Self.object(outcome == .created ? 201 : 200, o, builtin: r.type.crdName == nil)
                 }
-                let patch = try parseBody(body, headers)
-                let o = try world.patch(r.type, namespace: r.namespace, name: name, patch: patch,
-                                        type: ct.contains("json-patch") ? "json" : "merge", subresource: r.subresource,
-                                        dryRun: dryRun, by: by)
-                return Self.json(200, o)
+                let (o, warnings) = try world.patch(r.type, namespace: r.namespace, name: name, patch: d.object,
+                                                    type: d.patchType == .json ? "json" : "merge", subresource: r.subresource,
+                                                    dryRun: dryRun, by: by,
+                                                    manager: t.query["fieldManager"] ?? SimFieldManager.defaultManager(userAgent: headers["user-agent"]),
+                                                    fieldValidation: d.fieldValidation)
+                return Self.object(200, o, builtin: r.type.crdName == nil, headers: Self.warningHeaders(warnings))
             case ("DELETE", let name?):
                 let o = try world.delete(r.type, namespace: r.namespace, name: name, dryRun: dryRun, by: by)
-                return Self.json(200, o)
+                // Still there (finalizers, a terminating namespace): the object; gone: a Status.
+                if dryRun || o[path: "metadata", "deletionTimestamp"] != nil {
+                    return Self.object(200, o, builtin: r.type.crdName == nil)
+                }
+                var details = SimAPIError.objectDetails(r.type.qualifiedName, name)
+                details["uid"] = o[path: "metadata", "uid"]
+                let status: JSON = ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "details": details]
+                return HTTPResponse(status: 200, headers: ["content-type": "application/json", "cache-control": "no-cache, private"],
+                                    body: SimWire.status(status) + [10])
             default:
                 return Self.json(405, SimAPIError(code: 405, reason: "MethodNotAllowed",
                                                   message: "the server does not allow this method on the requested resource").status)
@@ -207,14 +256,6 @@ public final class SimAPI: @unchecked Sendable {
         } catch {
             return Self.json(400, SimAPIError.badRequest("\(error)").status)
         }
-    }
-
-    func parseBody(_ body: [UInt8], _ headers: [String: String]) throws -> JSON {
-        if let j = try? JSON.parse(body) { return j }
-        guard let doc = try SimJSON.documents(String(decoding: body, as: UTF8.self)).first else {
-            throw SimAPIError.badRequest("the request body is empty or not an object")
-        }
-        return doc
     }
 
     func versionInfo() -> JSON {
@@ -277,16 +318,47 @@ public final class SimAPI: @unchecked Sendable {
 
     // MARK: watch
 
-    /// Streams watch events (newline-delimited JSON). Returns the HTTP status (200, or the
-    /// error status with `onData` given the Status body). Ends at timeoutSeconds (scenario
-    /// clock), when `onData` returns false, or on cancellation.
+    /// Streams watch events for the in-process transport: newline-delimited JSON, one call per
+    /// event (an empty call marks "nothing more pending"). Returns the HTTP status; a request
+    /// refused before streaming gets its Status body through `onData`.
     public func watch(target: String, via: String, poll: Duration = .milliseconds(200),
                       onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
+        let plain = try await watchStream(target: target, headers: [:], via: via, poll: poll) { chunk in
+            chunk.isEmpty ? true : onData(chunk)
+        }
+        guard let plain else { return 200 }
+        _ = onData(plain.body)
+        return plain.status
+    }
+
+    /// A watch as the API server serves it (../shared/realapi/list-watch): `{"type":T,"object":O}\n`
+    /// per event; `resourceVersion` unset or 0 starts with a synthetic ADDED per object; an
+    /// RV older than the watch cache reaches back ends in one in-stream ERROR 410 event;
+    /// `allowWatchBookmarks` gets BOOKMARK events (only apiVersion, kind, metadata.resourceVersion)
+    /// before the deadline; the stream ends at `timeoutSeconds` (scenario clock), when `onData`
+    /// returns false, or on cancellation. Returns nil once streamed, or the plain response of a
+    /// request refused before streaming (422 for `sendInitialEvents`, a 404 ...).
+    public func watchStream(target: String, headers: [String: String], via: String, poll: Duration = .milliseconds(200),
+                            onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> HTTPResponse? {
         let t = Self.split(target)
         if !world.clusterUpLocked { record("GET", t, status: 0, fault: .down, body: [], via: via); throw TransportError.connectionRefused(target) }
         if let f = world.faults.decide(at: world.nowSeconds), f != .http503 {
             record("GET", t, status: 0, fault: f, body: [], via: via)
             throw f == .timeout ? TransportError.timedOut(target) : (f == .down ? TransportError.connectionRefused(target) : TransportError.connectionReset(target))
+        }
+        if t.query["sendInitialEvents"] == "true" {
+            // The recorded server runs with WatchList=false (as kube-apiserver < 1.32 by default).
+            record("GET", t, status: 422, fault: nil, body: [], via: via)
+            let status: JSON = ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
+                                "message": "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+                                "reason": "Invalid",
+                                "details": ["group": "meta.k8s.io", "kind": "ListOptions", "causes": [[
+                                    "reason": "FieldValueForbidden",
+                                    "message": "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+                                    "field": "sendInitialEvents"]]],
+                                "code": 422]
+            return HTTPResponse(status: 422, headers: ["content-type": "application/json", "cache-control": "no-cache, private"],
+                                body: SimWire.status(status) + [10])
         }
         let buffer = EventBuffer()
         let route: Route
@@ -294,34 +366,57 @@ public final class SimAPI: @unchecked Sendable {
         do {
             guard let r = try parseResourcePath(t.path), r.name == nil else { throw SimAPIError.badRequest("watch needs a collection path") }
             route = r
+            let builtin = r.type.crdName == nil
             id = try world.watch(r.type, namespace: r.namespace, labelSelector: t.query["labelSelector"], fieldSelector: t.query["fieldSelector"],
                                  resourceVersion: t.query["resourceVersion"]) { type, obj in
-                buffer.push(Array((JSON.object(["type": .string(type), "object": obj]).serialized() + "\n").utf8))
+                buffer.push(Self.watchEvent(type, SimWire.object(obj, builtin: builtin)))
             }
         } catch let e as SimAPIError {
-            record("GET", t, status: e.code, fault: nil, body: [], via: via)
+            record("GET", t, status: e.code == 410 ? 200 : e.code, fault: nil, body: [], via: via)
             if e.code == 410 {
                 // The API server reports an expired version as a 200 stream with one ERROR event.
-                _ = onData(Array((JSON.object(["type": "ERROR", "object": e.status]).serialized() + "\n").utf8))
-                return 200
+                _ = onData(Self.watchEvent("ERROR", SimWire.status(e.status)))
+                _ = onData([])
+                return nil
             }
-            _ = onData(Array(e.status.serialized().utf8))
-            return e.code
+            return Self.error(e)
         }
-        _ = route
         record("GET", t, status: 200, fault: nil, body: [], via: via)
         defer { world.unwatch(id) }
+        // The API server flushes the response head at once: a client waiting for a condition
+        // that already holds (kubectl wait) reads the synthetic events below without delay.
+        guard onData([]) else { return nil }
         let timeout = Double(t.query["timeoutSeconds"] ?? "") ?? 1800
-        let end = world.now + .milliseconds(Int64(timeout * 1000))
+        let start = world.now
+        let end = start + .milliseconds(Int64(timeout * 1000))
+        // BOOKMARKs: the watch cache sends one ~2 s before the deadline and another about a
+        // second later (recorded with timeoutSeconds=5 at 2.7 s and 3.8 s; none within 3 s).
+        var bookmarks: [Duration] = t.query["allowWatchBookmarks"] == "true" && timeout > 3
+            ? [start + .milliseconds(Int64((timeout - 2.3) * 1000)), start + .milliseconds(Int64((timeout - 1.2) * 1000))] : []
         while world.now < end {
             try Task.checkCancellation()
             world.tick()
-            for chunk in buffer.drain() where !onData(chunk) { return 200 }
+            if let b = bookmarks.first, world.now >= b {
+                bookmarks.removeFirst()
+                let object: JSON = ["apiVersion": .string(route.type.ref.apiVersion), "kind": .string(route.type.ref.kind),
+                                    "metadata": ["resourceVersion": .string(String(world.resourceVersion))]]
+                buffer.push(Self.watchEvent("BOOKMARK", SimWire.object(object, builtin: route.type.crdName == nil)))
+            }
+            let events = buffer.drain()
+            for chunk in events where !onData(chunk) { return nil }
+            if !events.isEmpty && !onData([]) { return nil }
             if !world.clusterUpLocked || world.faults.isDown(at: world.nowSeconds) { break }
             try await world.clock.sleep(for: poll)
         }
-        for chunk in buffer.drain() where !onData(chunk) { return 200 }
-        return 200
+        let events = buffer.drain()
+        for chunk in events where !onData(chunk) { return nil }
+        _ = onData([])
+        return nil
+    }
+
+    /// `{"type":T,"object":O}` and a newline: Go's WatchEvent field order.
+    static func watchEvent(_ type: String, _ object: [UInt8]) -> [UInt8] {
+        Array(#"{"type":"#.utf8) + JSON.string(type).serializedBytes() + Array(#","object":"#.utf8) + object + Array("}\n".utf8)
     }
 
     // MARK: control endpoints
@@ -330,6 +425,17 @@ public final class SimAPI: @unchecked Sendable {
         switch (method, t.path) {
         case ("GET", "/_sim/record"): return Self.json(200, world.record.json)
         case ("POST", "/_sim/record/reset"): world.record.reset(); return Self.json(200, ["ok": true])
+        case ("POST", "/_sim/record/command"):
+            // A command the real kubectl ran for a stand-in's caller (see `KubectlPassthrough`).
+            guard let j = try? JSON.parse(body), let argv = j["argv"]?.array?.compactMap(\.string), !argv.isEmpty else {
+                return Self.json(400, ["error": "needs {argv, status, stdout, stderr[, stdin]}"])
+            }
+            let stdin = j["stdin"]?.string.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) }
+            world.record.addCommand(time: world.nowSeconds, argv: argv, stdin: stdin,
+                                    output: CommandOutput(status: Int32(j["status"]?.int ?? 1), stdout: j["stdout"]?.string ?? "",
+                                                          stderr: j["stderr"]?.string ?? ""),
+                                    via: "real-kubectl", mutating: SimTools.isMutating(argv))
+            return Self.json(200, ["ok": true])
         case ("GET", "/_sim/world"): return Self.json(200, ["time": .double(world.nowSeconds), "objects": .array(world.allObjects())])
         case ("GET", "/_sim/convergence"):
             // Scenario time now and of the platform's final transition (null until it happened).
@@ -376,134 +482,4 @@ extension SimWorld {
     var clusterUpLocked: Bool { lock.lock(); defer { lock.unlock() }; return clusterUp }
     var convergenceLocked: (now: Duration, at: Duration?) { lock.lock(); defer { lock.unlock() }; return (now, platformConvergedAt) }
     func workloadReadyAtLocked(_ k: ObjectKey) -> Duration? { lock.lock(); defer { lock.unlock() }; return workloadReadyAt[k] }
-}
-
-/// Discovery documents (legacy, non-aggregated: kubectl falls back to these).
-enum Discovery {
-    static func resources(_ world: SimWorld, group: String, version: String) -> [SimType] {
-        world.allTypes().filter { $0.ref.group == group && $0.versions.contains(version) }
-    }
-
-    static func groupList(_ world: SimWorld) -> JSON {
-        var groups: [String: [String]] = [:]
-        var order: [String] = []
-        for t in world.allTypes() where !t.ref.group.isEmpty {
-            if groups[t.ref.group] == nil { order.append(t.ref.group) }
-            for v in t.versions where !(groups[t.ref.group]?.contains(v) ?? false) { groups[t.ref.group, default: []].append(v) }
-        }
-        return ["kind": "APIGroupList", "apiVersion": "v1",
-                "groups": .array(order.map { g in groupJSON(world, g, groups[g]!) })]
-    }
-
-    static func groupJSON(_ world: SimWorld, _ g: String, _ versions: [String]) -> JSON {
-        let preferred = world.allTypes().first { $0.ref.group == g }?.ref.version ?? versions[0]
-        return ["name": .string(g),
-                "versions": .array(versions.map { ["groupVersion": .string("\(g)/\($0)"), "version": .string($0)] }),
-                "preferredVersion": ["groupVersion": .string("\(g)/\(preferred)"), "version": .string(preferred)]]
-    }
-
-    static func group(_ world: SimWorld, path: String) -> JSON? {
-        let c = path.split(separator: "/").map(String.init)
-        guard c.count == 2, c[0] == "apis" else { return nil }
-        let versions = Array(Set(world.allTypes().filter { $0.ref.group == c[1] }.flatMap(\.versions))).sorted()
-        guard !versions.isEmpty else { return nil }
-        var g = groupJSON(world, c[1], versions)
-        g["kind"] = "APIGroup"
-        g["apiVersion"] = "v1"
-        return g
-    }
-
-    static func resourceList(_ world: SimWorld, path: String) -> JSON? {
-        let c = path.split(separator: "/").map(String.init)
-        let group: String, version: String
-        if c.count == 2, c[0] == "api" { group = ""; version = c[1] }
-        else if c.count == 3, c[0] == "apis" { group = c[1]; version = c[2] }
-        else { return nil }
-        let types = resources(world, group: group, version: version)
-        guard !types.isEmpty else { return nil }
-        var list: [JSON] = []
-        for t in types {
-            let verbs: [JSON] = t.ref.resource == "selfsubjectaccessreviews" ? ["create"]
-                : ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-            var r: JSON = ["name": .string(t.ref.resource), "singularName": .string(t.singular), "namespaced": .bool(t.ref.namespaced),
-                           "kind": .string(t.ref.kind), "verbs": .array(verbs)]
-            if !t.shortNames.isEmpty { r["shortNames"] = .array(t.shortNames.map { .string($0) }) }
-            if !t.categories.isEmpty { r["categories"] = .array(t.categories.map { .string($0) }) }
-            list.append(r)
-            if ["deployments", "statefulsets", "daemonsets", "pods", "applications", "customresourcedefinitions", "namespaces", "nodes"].contains(t.ref.resource) {
-                list.append(["name": .string("\(t.ref.resource)/status"), "singularName": "", "namespaced": .bool(t.ref.namespaced),
-                             "kind": .string(t.ref.kind), "verbs": ["get", "patch", "update"]])
-            }
-        }
-        return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(group.isEmpty ? version : "\(group)/\(version)"),
-                "resources": .array(list)]
-    }
-}
-
-/// `meta.k8s.io/v1` Table responses (what kubectl's default output asks for) and the same
-/// columns for the kubectl emulator's table output.
-enum Tables {
-    static func columns(_ t: SimType) -> [String] {
-        switch t.ref.resource {
-        case "pods": return ["Name", "Ready", "Status", "Restarts", "Age"]
-        case "deployments": return ["Name", "Ready", "Up-to-date", "Available", "Age"]
-        case "statefulsets": return ["Name", "Ready", "Age"]
-        case "applications": return ["Name", "Sync Status", "Health Status"]
-        case "namespaces": return ["Name", "Status", "Age"]
-        case "nodes": return ["Name", "Status", "Roles", "Age", "Version"]
-        default: return ["Name", "Age"]
-        }
-    }
-
-    static func age(_ o: JSON, now: Date) -> String {
-        guard let c = o[path: "metadata", "creationTimestamp"]?.string, let d = parseRFC3339(c) else { return "<unknown>" }
-        let s = max(0, Int(now.timeIntervalSince(d)))
-        if s < 120 { return "\(s)s" }
-        if s < 7200 { return "\(s / 60)m" }
-        return "\(s / 3600)h"
-    }
-
-    static func cells(_ o: JSON, _ t: SimType, now: Date) -> [String] {
-        let name = o.name ?? ""
-        switch t.ref.resource {
-        case "pods":
-            let cs = o[path: "status", "containerStatuses"]?.array ?? []
-            let ready = cs.filter { $0["ready"]?.bool == true }.count
-            let waiting = cs.compactMap { $0[path: "state", "waiting", "reason"]?.string }.first
-            let restarts = cs.compactMap { $0["restartCount"]?.int }.reduce(0, +)
-            return [name, "\(ready)/\(max(cs.count, 1))", waiting ?? (o[path: "status", "phase"]?.string ?? "Unknown"), String(restarts), age(o, now: now)]
-        case "deployments":
-            let want = o[path: "spec", "replicas"]?.int ?? 1
-            let ready = o[path: "status", "readyReplicas"]?.int ?? 0
-            return [name, "\(ready)/\(want)", String(o[path: "status", "updatedReplicas"]?.int ?? 0),
-                    String(o[path: "status", "availableReplicas"]?.int ?? 0), age(o, now: now)]
-        case "statefulsets":
-            return [name, "\(o[path: "status", "readyReplicas"]?.int ?? 0)/\(o[path: "spec", "replicas"]?.int ?? 1)", age(o, now: now)]
-        case "applications":
-            return [name, o[path: "status", "sync", "status"]?.string ?? "", o[path: "status", "health", "status"]?.string ?? ""]
-        case "namespaces":
-            return [name, o[path: "status", "phase"]?.string ?? "Active", age(o, now: now)]
-        case "nodes":
-            let ready = (o[path: "status", "conditions"]?.array ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
-            return [name, ready ? "Ready" : "NotReady", o.labels["node-role.kubernetes.io/control-plane"] != nil ? "control-plane" : "<none>",
-                    age(o, now: now), o[path: "status", "nodeInfo", "kubeletVersion"]?.string ?? ""]
-        default:
-            return [name, age(o, now: now)]
-        }
-    }
-
-    static func table(_ list: JSON, type t: SimType) -> JSON {
-        let now = Date()
-        let cols = columns(t)
-        return ["kind": "Table", "apiVersion": "meta.k8s.io/v1",
-                "metadata": ["resourceVersion": list[path: "metadata", "resourceVersion"] ?? "0"],
-                "columnDefinitions": .array(cols.map { c in
-                    ["name": .string(c), "type": "string", "format": c == "Name" ? "name" : "", "description": .string(c), "priority": 0] }),
-                "rows": .array(list.items.map { o in
-                    var meta = o["metadata"] ?? [:]
-                    meta["managedFields"] = nil
-                    return ["cells": .array(cells(o, t, now: now).map { .string($0) }),
-                            "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta]]
-                })]
-    }
 }

@@ -77,9 +77,24 @@ public enum SimServe {
             FileHandle.standardError.write(Data("aphex-sim \(tool): APHEX_SIM_STATE is not set or the simulator is not running (no control-port file)\n".utf8))
             return 1
         }
-        let readsStdin = !tool.hasPrefix("k3s-") && (args.contains("-") || args.contains { $0.hasSuffix("=-") })
+        let readsStdin = !tool.hasPrefix("k3s-") && KubectlPassthrough.readsStdin(args)
         var stdin: Data? = nil
         if readsStdin { stdin = FileHandle.standardInput.readDataToEndOfFile() }
+        let toolEnv = ToolEnv(environment: env, uid: getuid(), workingDirectory: FileManager.default.currentDirectoryPath,
+                              serverURL: "", binDir: nil)
+        if let kubectlArgs = SimTools.kubectlArguments([tool] + args, env: toolEnv) {
+            // The real kubectl, here on the caller's side (its HOME, KUBECONFIG, exec plugins);
+            // the simulator only records the command.
+            let result = KubectlPassthrough.run(args: kubectlArgs, stdin: stdin.map { [UInt8]($0) }, environment: env,
+                                                workingDirectory: nil, timeout: nil)
+            var rec: JSON = ["argv": .array(([tool] + args).map { .string($0) }), "status": .int(Int64(result.status)),
+                             "stdout": .string(result.stdout), "stderr": .string(result.stderr)]
+            if let stdin { rec["stdin"] = .string(stdin.base64EncodedString()) }
+            _ = try? SimHTTPClient.request(port: port, method: "POST", path: "/_sim/record/command", body: Array(rec.serialized().utf8))
+            FileHandle.standardOutput.write(Data(result.stdout.utf8))
+            FileHandle.standardError.write(Data(result.stderr.utf8))
+            return result.status
+        }
         var sendEnv: [String: JSON] = [:]
         for (k, v) in env where ["HOME", "KUBECONFIG", "APHEX_HOST_ROOT", "PATH", "USER"].contains(k) || k.hasPrefix("INSTALL_K3S_") || k.hasPrefix("K3S_") {
             sendEnv[k] = .string(v)

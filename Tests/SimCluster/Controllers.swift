@@ -55,17 +55,38 @@ final class CRDController: SimController {
             let due = (w.createdAt[k] ?? now) + w.scenario.delay(w.scenario.timings.crdEstablish)
             if now >= due {
                 var o = crd
-                o["status"] = Self.establishedStatus(crd, at: w.wall(due))
+                var status = crd["status"] ?? [:]
+                let namesAt = (status["conditions"]?.array ?? []).first { $0["type"] == "NamesAccepted" }?["lastTransitionTime"]
+                for (key, value) in Self.establishedStatus(crd, at: w.wall(due)).object ?? [:] where key != "storedVersions" || status[key] == nil {
+                    status[key] = value
+                }
+                if let namesAt, var conditions = status["conditions"]?.array, !conditions.isEmpty {
+                    conditions[0]["lastTransitionTime"] = namesAt   // NamesAccepted did not transition again
+                    status["conditions"] = .array(conditions)
+                }
+                o["status"] = status
+                // The apiextensions server writes this through the status subresource, as
+                // manager kube-apiserver (ssa/crd-applicationsets-2-reapply.json).
+                let schema = w.openAPI.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition") ?? .open
+                o = SimFieldManager.update(old: crd, new: o, manager: "kube-apiserver", schema: schema, apiVersion: "apiextensions.k8s.io/v1",
+                                           time: w.wall(due), subresource: "status")
                 w.store(o, key: k, at: due)
                 w.registerCRD(w.objects[k]!, established: true)
                 changed = true
-            } else if crd["status"] == nil {
+            } else if crd[path: "status", "conditions"]?.array == nil {
+                // The naming controller accepts the names at once; Established follows
+                // (conditions are null in the create response: ssa/crd-applicationsets-1-create.json).
                 var o = crd
-                o["status"] = ["acceptedNames": crd[path: "spec", "names"] ?? [:],
-                               "conditions": [["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
-                                               "lastTransitionTime": .string(w.wall(w.createdAt[k] ?? now))],
-                                              ["type": "Established", "status": "False", "reason": "Installing",
-                                               "message": "the initial names have been accepted", "lastTransitionTime": .string(w.wall(w.createdAt[k] ?? now))]]]
+                var status = crd["status"] ?? [:]
+                status["acceptedNames"] = crd[path: "spec", "names"] ?? [:]
+                status["conditions"] = [["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
+                                         "lastTransitionTime": .string(w.wall(now))],
+                                        ["type": "Established", "status": "False", "reason": "Installing",
+                                         "message": "the initial names have been accepted", "lastTransitionTime": .string(w.wall(now))]]
+                o["status"] = status
+                let schema = w.openAPI.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition") ?? .open
+                o = SimFieldManager.update(old: crd, new: o, manager: "kube-apiserver", schema: schema, apiVersion: "apiextensions.k8s.io/v1",
+                                           time: w.wall(now), subresource: "status")
                 w.store(o, key: k)
                 changed = true
             }
@@ -89,6 +110,27 @@ final class NamespaceController: SimController {
                     changed = true
                 }
             }
+        }
+        return changed
+    }
+}
+
+/// kube-controller-manager's root-ca-cert-publisher: a ConfigMap kube-root-ca.crt with the
+/// cluster CA in every namespace that is not terminating (kubectl get cm -A shows them on any
+/// real cluster; the recorded LIST of ConfigMaps in default has it).
+final class RootCAController: SimController {
+    static let caPEM = "-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\ncm5ldGVzMB4XDTI2MTIwMjAwMDAwMFoXDTM2MTEzMDAwMDAwMFowFTETMBEGA1UE\nAxMKa3ViZXJuZXRlczCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAKSIM\n-----END CERTIFICATE-----\n"
+
+    func step(_ w: SimWorld, now: Duration) -> Bool {
+        var changed = false
+        for (k, ns) in w.objects where k.group == "" && k.resource == "namespaces" && ns[path: "metadata", "deletionTimestamp"] == nil {
+            let cm = ObjectKey(ResourceRef.configMaps, namespace: k.name, name: "kube-root-ca.crt")
+            guard w.objects[cm] == nil else { continue }
+            w.store(["apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": ["name": "kube-root-ca.crt", "namespace": .string(k.name),
+                                  "annotations": ["kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."]],
+                     "data": ["ca.crt": .string(Self.caPEM)]], key: cm)
+            changed = true
         }
         return changed
     }

@@ -20,8 +20,9 @@ public final class SimHarness: @unchecked Sendable {
     public let port: UInt16
     public let controlPort: UInt16
     private let server: Process
-    /// The environment aphex runs with: PATH (stand-ins first), HOME, APHEX_SIM_STATE,
-    /// APHEX_HOST_ROOT, KUBECONFIG unset (aphex finds ~/.kube/config).
+    /// The environment aphex runs with: PATH (stand-ins first: kind, k3s ..., and a kubectl that
+    /// records the command and runs the real one), HOME, APHEX_SIM_STATE, APHEX_HOST_ROOT,
+    /// APHEX_REAL_KUBECTL, KUBECONFIG unset (aphex finds ~/.kube/config).
     public var env: [String: String]
 
     public struct RunResult: Sendable {
@@ -91,6 +92,8 @@ public final class SimHarness: @unchecked Sendable {
         env = ["PATH": binDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
                "APHEX_SIM_STATE": stateDir, "APHEX_HOST_ROOT": hostRoot, "LANG": "C.UTF-8", "TERM": "dumb",
                "APHEX_K3S_INSTALL_URL": "http://127.0.0.1:\(cp)/_sim/k3s-install.sh"]
+        // bin/kubectl records the command and runs the REAL kubectl (never a stand-in).
+        env["APHEX_REAL_KUBECTL"] = try RealKubectl.require()
     }
 
     public var serverURL: String { "http://127.0.0.1:\(port)" }

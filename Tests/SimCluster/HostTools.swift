@@ -152,20 +152,12 @@ struct HostTools {
 
     // MARK: k3s
 
-    func k3s(_ argv: [String], stdin: [UInt8]?, kubectl: KubectlEmulator) async -> ToolResult {
+    func k3s(_ argv: [String], stdin: [UInt8]?) async -> ToolResult {
         let args = Array(argv.dropFirst())
         if args.first == "--version" || args.first == "-v" || args.first == "version" {
             return ToolResult(stdout: "k3s version \(world.k3sVersionInstalled ?? world.scenario.cluster.k3sVersion) (a1b2c3d4)\ngo version go1.22.9\n")
         }
         switch args.first {
-        case "kubectl"?:
-            var k = kubectl
-            k.toolName = "k3s kubectl"
-            var av = ["kubectl"] + args.dropFirst()
-            if !av.contains(where: { $0 == "--kubeconfig" || $0.hasPrefix("--kubeconfig=") }) && env.environment["KUBECONFIG"] == nil {
-                av.insert(contentsOf: ["--kubeconfig", env.hostRoot + "/etc/rancher/k3s/k3s.yaml"], at: 1)
-            }
-            return await k.run(av, stdin: stdin)
         case "check-config"?:
             return ToolResult(stdout: """
             Verifying binaries in /var/lib/rancher/k3s/data/current/bin:

@@ -9,9 +9,24 @@ final class ResultBox<T>: @unchecked Sendable { var value: T?; init() {} }
 func runBlocking<T>(_ work: @escaping @Sendable () async -> T) -> T {
     let sem = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
-    Task.detached { box.value = await work(); sem.signal() }
+    // On the server's own threads, not Swift's cooperative pool: an in-process test that blocks
+    // a pool thread (waiting for the real kubectl, which talks to this server) must not starve
+    // the server that kubectl is waiting for.
+    Task(executorPreference: ServerExecutor.shared) { box.value = await work(); sem.signal() }
     sem.wait()
     return box.value!
+}
+
+/// A task executor on dispatch threads (not the cooperative pool's fixed width of one thread
+/// per core) for the loopback server's request handlers.
+final class ServerExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = ServerExecutor()
+    private let queue = DispatchQueue(label: "aphex-sim.server", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        queue.async { unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
 }
 
 /// The black-box face: a loopback HTTP/1.1 server (POSIX sockets, keep-alive, chunked watch
@@ -135,47 +150,105 @@ public final class LoopbackServer: @unchecked Sendable {
             case .fault:
                 return
             case .response(let r):
-                var head = "HTTP/1.1 \(r.status) \(Self.reason(r.status))\r\n"
-                var hs = r.headers
-                hs["content-length"] = String(r.body.count)
-                if hs["content-type"] == nil { hs["content-type"] = "application/json" }
-                hs["date"] = httpDate()
-                for (k, v) in hs.sorted(by: { $0.key < $1.key }) { head += "\(k): \(v)\r\n" }
-                head += "\r\n"
-                guard writeAll(fd, Array(head.utf8) + r.body) else { return }
+                guard writeAll(fd, Self.wire(r, faults: faults)) else { return }
                 if headers["connection"]?.lowercased() == "close" { return }
             }
         }
     }
 
+    /// An HTTP/1.1 response as Go's net/http writes one for the API server: a body of at most
+    /// 2048 bytes (its response buffer) gets Content-Length, a larger one chunked transfer
+    /// encoding, unless the handler set Content-Length itself (OpenAPI documents). The API port
+    /// adds the headers the API server sends on every response.
+    static func wire(_ r: HTTPResponse, faults: Bool) -> [UInt8] {
+        var hs = r.headers
+        if hs["content-type"] == nil && !r.body.isEmpty { hs["content-type"] = "application/json" }
+        hs["date"] = httpDate()
+        if faults { for (k, v) in serverHeaders() where hs[k] == nil { hs[k] = v } }
+        let chunked = hs["content-length"] == nil && r.body.count > 2048 && r.status != 304
+        if chunked { hs["transfer-encoding"] = "chunked" } else if r.status != 304 { hs["content-length"] = String(r.body.count) }
+        var head = "HTTP/1.1 \(r.status) \(reason(r.status))\r\n"
+        for (k, v) in hs.sorted(by: { $0.key < $1.key }) { head += "\(canonical(k)): \(v)\r\n" }
+        head += "\r\n"
+        guard chunked else { return Array(head.utf8) + r.body }
+        // The API server writes a response body in one Write, which bypasses the empty 2048-byte
+        // buffer: one chunk.
+        return Array(head.utf8) + chunk(r.body) + Array("0\r\n\r\n".utf8)
+    }
+
+    static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10]
+    }
+
+    /// Audit-Id and the API Priority and Fairness headers every API server response carries.
+    static func serverHeaders() -> [String: String] {
+        ["audit-id": UUID().uuidString.lowercased(),
+         "x-kubernetes-pf-flowschema-uid": "6a6e2c2a-4d1e-4c4b-9d4f-1b2f6c0e7a11",
+         "x-kubernetes-pf-prioritylevel-uid": "0f1f7a3c-9e2d-4f5b-8c6a-2d3e4f5a6b70"]
+    }
+
+    /// Go's canonical header form (Content-Type, X-Kubernetes-Pf-Flowschema-Uid).
+    static func canonical(_ k: String) -> String {
+        k.split(separator: "-", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
+    }
+
+    /// A watch: 200 with chunked newline-delimited events, written through a 2048-byte buffer
+    /// that is flushed whenever no further event is pending (Go's bufio.Writer under the API
+    /// server's watch encoder: events that arrive together share chunks, an event larger than
+    /// the empty buffer goes out as one chunk, a lone event is flushed at once). An error
+    /// before the stream starts (422 sendInitialEvents) is a plain response.
     private func serveWatch(_ fd: Int32, target: String, headers: [String: String]) {
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ndate: \(httpDate())\r\n\r\n"
+        var hs = Self.serverHeaders()
+        hs["content-type"] = "application/json"
+        hs["cache-control"] = "no-cache, private"
+        hs["date"] = httpDate()
+        hs["transfer-encoding"] = "chunked"
+        let headText = "HTTP/1.1 200 OK\r\n" + hs.sorted { $0.key < $1.key }.map { "\(Self.canonical($0.key)): \($0.value)\r\n" }.joined() + "\r\n"
         let fdCopy = fd
         let started = ResultBox<Bool>()
-        let status = runBlocking { [api] () -> Int in
+        let buffer = ResultBox<[UInt8]>()
+        buffer.value = []
+        func startIfNeeded() -> Bool {
+            if started.value == nil { started.value = true; return writeAll(fdCopy, Array(headText.utf8)) }
+            return true
+        }
+        let outcome = runBlocking { [api] () -> Result<HTTPResponse?, Error> in
             do {
-                return try await api.watch(target: target, via: "loopback", poll: .milliseconds(50)) { chunk in
-                    if started.value == nil {
-                        started.value = true
-                        guard writeAll(fdCopy, Array(head.utf8)) else { return false }
+                let r = try await api.watchStream(target: target, headers: headers, via: "loopback", poll: .milliseconds(50)) { event in
+                    guard startIfNeeded() else { return false }
+                    var buf = buffer.value ?? []
+                    defer { buffer.value = buf }
+                    if event.isEmpty {   // nothing more pending: flush
+                        if !buf.isEmpty { let b = buf; buf = []; return writeAll(fdCopy, Self.chunk(b)) }
+                        return true
                     }
-                    let frame = Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk + [13, 10]
-                    return writeAll(fdCopy, frame)
+                    var p = event[...]
+                    while p.count > 2048 - buf.count {
+                        if buf.isEmpty { let whole = Array(p); p = []; if !writeAll(fdCopy, Self.chunk(whole)) { return false } } else {
+                            let n = 2048 - buf.count
+                            buf += p.prefix(n); p = p.dropFirst(n)
+                            let b = buf; buf = []
+                            if !writeAll(fdCopy, Self.chunk(b)) { return false }
+                        }
+                    }
+                    buf += p
+                    return true
                 }
+                return .success(r)
             } catch {
-                return -1
+                return .failure(error)
             }
         }
-        if status == -1 { return }
-        if started.value == nil {
-            if status != 200 {
-                let body = Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":\#(status)}"#.utf8)
-                _ = writeAll(fd, Array("HTTP/1.1 \(status) \(Self.reason(status))\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n\r\n".utf8) + body)
-                return
-            }
-            _ = writeAll(fd, Array(head.utf8))
+        switch outcome {
+        case .failure: return
+        case .success(let plain?) where started.value == nil:
+            _ = writeAll(fd, Self.wire(plain, faults: true))
+            return
+        case .success:
+            guard startIfNeeded() else { return }
+            if let b = buffer.value, !b.isEmpty { _ = writeAll(fd, Self.chunk(b)) }
+            _ = writeAll(fd, Array("0\r\n\r\n".utf8))
         }
-        _ = writeAll(fd, Array("0\r\n\r\n".utf8))
     }
 
     private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> (String, String, [String: String], [UInt8])? {
@@ -224,8 +297,10 @@ public final class LoopbackServer: @unchecked Sendable {
     }
 
     static func reason(_ s: Int) -> String {
-        [200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-         409: "Conflict", 410: "Gone", 422: "Unprocessable Entity", 500: "Internal Server Error", 503: "Service Unavailable"][s] ?? "Status"
+        [200: "OK", 201: "Created", 202: "Accepted", 301: "Moved Permanently", 304: "Not Modified", 400: "Bad Request",
+         401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
+         410: "Gone", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+         500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"][s] ?? "Status"
     }
 }
 
@@ -261,6 +336,15 @@ func httpDate(_ date: Date = Date()) -> String {
     let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][n(5, 2) - 1]
     let day = String(decoding: iso[8..<10], as: UTF8.self), year = String(decoding: iso[0..<4], as: UTF8.self)
     return "\(weekday), \(day) \(month) \(year) \(String(decoding: iso[11..<19], as: UTF8.self)) GMT"
+}
+
+/// An IMF-fixdate (`Wed, 02 Dec 2026 01:39:23 GMT`) back to a date.
+func parseHTTPDate(_ s: String) -> Date? {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "GMT")
+    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+    return f.date(from: s)
 }
 
 /// A minimal blocking HTTP/1.1 client for the control port (stand-ins, harness).

@@ -54,7 +54,8 @@ public enum RealKubectl {
         group.enter(); DispatchQueue.global().async { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin)) }
+        ignoreSIGPIPE
+        if let stdin { try? inp.fileHandleForWriting.write(contentsOf: Data(stdin)) }
         try? inp.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(5_000) }
@@ -71,5 +72,74 @@ public enum RealKubectl {
     /// and prints `kind[.group]/name` for every object it decoded, in order.
     public static func objectsDecoded(from stream: [UInt8]) throws -> Result {
         try run(["annotate", "--local", "--dry-run=client", "-o", "name", "-f", "-", "aphex.dev/stdin-check=1"], stdin: stream)
+    }
+}
+
+/// The simulator's `kubectl` on a test's PATH and in the in-process runner: the REAL kubectl,
+/// run with the caller's argv, stdin and environment against the simulator's loopback API.
+/// Only the record is the simulator's: argv, stdin digest, exit status and output, so tests can
+/// still assert "no secret in any argv" and "a re-run ran no mutating command".
+/// Writing a child's stdin after it exited must fail with EPIPE, not kill the test process.
+let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+
+public enum KubectlPassthrough {
+    /// Whether argv makes kubectl read stdin (`-f -`, `--filename=-`, `--from-file=k=/dev/stdin`).
+    public static func readsStdin(_ args: [String]) -> Bool {
+        args.contains("-") || args.contains { $0.hasSuffix("=-") || $0.hasSuffix("/dev/stdin") }
+    }
+
+    /// Runs the real kubectl (blocking: call it off the cooperative pool). `timeout` is real time.
+    public static func run(args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
+                           timeout: Double?) -> ToolResult {
+        guard let kubectl = RealKubectl.path else {
+            return .fail("kubectl: the real kubectl was not found (PATH, /usr/bin/kubectl or APHEX_REAL_KUBECTL); the simulator has no stand-in for it", status: 127)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: kubectl)
+        p.arguments = args
+        p.environment = environment
+        if let workingDirectory, FileManager.default.fileExists(atPath: workingDirectory) {
+            p.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
+        }
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inp
+        let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
+        let group = DispatchGroup()
+        group.enter(); DispatchQueue.global().async { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        do { try p.run() } catch {
+            return .fail("kubectl: cannot start \(kubectl): \(error)", status: 127)
+        }
+        if let stdin {
+            let writer = inp.fileHandleForWriting
+            // kubectl may exit before reading everything (a parse error): EPIPE, not SIGPIPE.
+            ignoreSIGPIPE
+            DispatchQueue.global().async { try? writer.write(contentsOf: Data(stdin)); try? writer.close() }
+        }
+        var timedOut = false
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while p.isRunning {
+                if Date() >= deadline { timedOut = true; kill(p.processIdentifier, SIGKILL); break }
+                usleep(2_000)
+            }
+        }
+        p.waitUntilExit()
+        group.wait()
+        let status: Int32 = timedOut ? 137 : (p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus)
+        return ToolResult(status: status, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
+                          stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
+    }
+
+    /// `run` without blocking a Swift concurrency thread.
+    public static func runAsync(args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
+                                timeout: Double?) async -> ToolResult {
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                c.resume(returning: run(args: args, stdin: stdin, environment: environment, workingDirectory: workingDirectory, timeout: timeout))
+            }
+        }
     }
 }

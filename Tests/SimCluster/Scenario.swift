@@ -105,6 +105,12 @@ public struct Scenario: Sendable {
     /// cert-manager's cainjector: ok | rbac (runs, never injects: caBundle stays empty) |
     /// crashloop (CrashLoopBackOff; caBundle stays empty).
     public var cainjector: String
+    /// The simulated controllers that run (default: all). `crds` (the apiextensions server:
+    /// CRDs become Established), `namespaces` (terminating namespaces are emptied, then
+    /// removed), `root-ca` (kube-root-ca.crt in every namespace), `workloads`, `argocd`,
+    /// `cert-manager`. The conformance scenario runs what the recorded test bed ran.
+    public var controllers: [String]
+    public static let allControllers = ["crds", "namespaces", "root-ca", "workloads", "argocd", "cert-manager"]
 
     /// A delay in seconds, scaled.
     public func delay(_ seconds: Double) -> Duration {
@@ -222,6 +228,10 @@ public struct Scenario: Sendable {
         startWithRoot = start["platformRoot"]?.bool ?? false
         startObjects = start["objects"]?.array ?? []
         cainjector = doc["certManager"]?["cainjector"]?.string ?? "ok"
+        controllers = doc["controllers"]?.array?.compactMap(\.string) ?? Self.allControllers
+        if let unknown = controllers.first(where: { !Self.allControllers.contains($0) }) {
+            throw SimError("unknown controller '\(unknown)' in the scenario (known: \(Self.allControllers.joined(separator: ", ")))")
+        }
     }
 
     /// Waves in order, each with its apps.

@@ -18,6 +18,8 @@ public final class SimCluster: @unchecked Sendable {
     /// The virtual clock, when the sim runs on one (the default).
     public let virtualClock: VirtualClock?
     public let baseURL: String
+    /// The loopback face of this world, for the real kubectl.
+    public let server: LoopbackServer
     /// A temporary HOME for the simulated host (kubeconfigs land here).
     public let home: String
     /// APHEX_HOST_ROOT for k3s files (etc/rancher/k3s/k3s.yaml, usr/local/bin/k3s-uninstall.sh).
@@ -30,14 +32,17 @@ public final class SimCluster: @unchecked Sendable {
     public var scenario: Scenario { world.scenario }
     public var faults: FaultInjector { world.faults }
 
-    public init(scenario: Scenario, clock: (any TimeSource)? = nil, baseURL: String = "http://sim.local",
-                home: String? = nil, uid: UInt32 = 0) throws {
+    public init(scenario: Scenario, clock: (any TimeSource)? = nil, home: String? = nil, uid: UInt32 = 0) throws {
         let c = clock ?? VirtualClock()
         self.clock = c
         self.virtualClock = c as? VirtualClock
         self.world = SimWorld(scenario: scenario, clock: c)
         self.api = SimAPI(world: world)
-        self.baseURL = baseURL
+        // The real kubectl needs a socket: the same world is served on loopback, and every
+        // kubeconfig points there (the in-process transport ignores the host).
+        self.server = LoopbackServer(api: api)
+        try server.start()
+        self.baseURL = "http://127.0.0.1:\(server.port)"
         let dir = home ?? (NSTemporaryDirectory() + "aphex-sim-" + UUID().uuidString.prefix(8).lowercased())
         self.home = dir
         self.ownsHome = home == nil
@@ -52,12 +57,12 @@ public final class SimCluster: @unchecked Sendable {
     }
 
     /// Loads a bundled scenario by name (or a path to a scenario file).
-    public convenience init(scenario name: String, clock: (any TimeSource)? = nil, baseURL: String = "http://sim.local",
-                            home: String? = nil, uid: UInt32 = 0) throws {
-        try self.init(scenario: Scenario.load(name), clock: clock, baseURL: baseURL, home: home, uid: uid)
+    public convenience init(scenario name: String, clock: (any TimeSource)? = nil, home: String? = nil, uid: UInt32 = 0) throws {
+        try self.init(scenario: Scenario.load(name), clock: clock, home: home, uid: uid)
     }
 
     deinit {
+        server.stop()
         if ownsHome { try? FileManager.default.removeItem(atPath: home) }
     }
 
@@ -105,10 +110,18 @@ public final class SimCluster: @unchecked Sendable {
         try SimJSON.documents(yaml).map { try world.apply($0, namespace: namespace, by: "test").object }
     }
 
-    /// Runs a simulated tool invocation (what the runner and the stand-ins call).
+    /// Runs a simulated tool invocation (what the runner and the stand-ins call). kubectl (and
+    /// `k3s kubectl`) is the real kubectl against this world's loopback API.
     public func execute(_ command: Command, via: String = "in-process", toolEnv: ToolEnv? = nil) async -> ToolResult {
         let env = toolEnv ?? ToolEnv(environment: environment.merging(command.environment) { _, b in b }, uid: uid,
                                      workingDirectory: command.workingDirectory ?? home, serverURL: baseURL, binDir: nil)
+        if let args = SimTools.kubectlArguments(command.argv, env: env) {
+            let result = await KubectlPassthrough.runAsync(args: args, stdin: command.stdin, environment: env.environment,
+                                                           workingDirectory: env.workingDirectory, timeout: command.timeout?.seconds)
+            world.record.addCommand(time: world.nowSeconds, argv: command.argv, stdin: command.stdin, output: result.output,
+                                    via: "real-kubectl", mutating: SimTools.isMutating(command.argv))
+            return result
+        }
         let result = await SimTools.dispatch(world: world, api: api, env: env, argv: command.argv, stdin: command.stdin)
         world.record.addCommand(time: world.nowSeconds, argv: command.argv, stdin: command.stdin, output: result.output, via: via,
                                 mutating: SimTools.isMutating(command.argv))
@@ -137,7 +150,13 @@ struct SimRunner: CommandRunner {
         }
         let work: @Sendable () async -> ToolResult = { await sim.execute(command) }
         let result: ToolResult
-        if let timeout = command.timeout {
+        if SimTools.runsKubectl(command.argv) {
+            // The real kubectl: its timeout is real time, enforced by the process runner.
+            result = await work()
+            if result.status == 137, let timeout = command.timeout {
+                throw CommandError(argv: command.argv, reason: .timedOut(timeout))
+            }
+        } else if let timeout = command.timeout {
             result = try await withThrowingTaskGroup(of: ToolResult?.self) { group in
                 group.addTask { await work() }
                 group.addTask { try await sim.clock.sleep(for: timeout); return nil }
@@ -203,14 +222,35 @@ public enum SimTools {
         }
     }
 
+    /// The real kubectl's arguments when argv runs kubectl: `kubectl ARGS`, or `k3s kubectl ARGS`
+    /// (k3s's embedded kubectl, which reads /etc/rancher/k3s/k3s.yaml unless told otherwise).
+    public static func kubectlArguments(_ argv: [String], env: ToolEnv) -> [String]? {
+        guard runsKubectl(argv) else { return nil }
+        if argv.count > 1, argv[1] == "kubectl", (argv[0] as NSString).lastPathComponent == "k3s" {
+            var args = Array(argv.dropFirst(2))
+            if !args.contains(where: { $0 == "--kubeconfig" || $0.hasPrefix("--kubeconfig=") }) && env.environment["KUBECONFIG"] == nil {
+                args.insert(contentsOf: ["--kubeconfig", env.hostRoot + "/etc/rancher/k3s/k3s.yaml"], at: 0)
+            }
+            return args
+        }
+        return Array(argv.dropFirst())
+    }
+
+    public static func runsKubectl(_ argv: [String]) -> Bool {
+        let name = (argv.first.map { ($0 as NSString).lastPathComponent }) ?? ""
+        return name == "kubectl" || (name == "k3s" && argv.count > 1 && argv[1] == "kubectl")
+    }
+
     static func dispatch(world: SimWorld, api: SimAPI, env: ToolEnv, argv: [String], stdin: [UInt8]?) async -> ToolResult {
         let name = (argv.first.map { ($0 as NSString).lastPathComponent }) ?? ""
-        let kubectl = KubectlEmulator(world: world, api: api, env: env)
         let host = HostTools(world: world, api: api, env: env)
+        if let args = kubectlArguments(argv, env: env) {
+            return await KubectlPassthrough.runAsync(args: args, stdin: stdin, environment: env.environment,
+                                                     workingDirectory: env.workingDirectory, timeout: nil)
+        }
         switch name {
-        case "kubectl": return await kubectl.run(argv, stdin: stdin)
         case "kind": return host.kind(argv, stdin: stdin)
-        case "k3s": return await host.k3s(argv, stdin: stdin, kubectl: kubectl)
+        case "k3s": return await host.k3s(argv, stdin: stdin)
         case "systemctl": return host.systemctl(argv)
         case "docker": return host.docker(argv)
         case "nvidia-smi", "nvidia-container-runtime", "nvidia-ctk": return host.nvidia(argv)

@@ -10,6 +10,10 @@ public struct SimAPIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// Set for "no matches for kind" (kubectl's RESTMapper error; 404 page not found over HTTP).
     public var noKindMatch: Bool = false
+    /// `details` of the Status (name, group, kind, uid, causes), as the API server sets it.
+    public var details: JSON? = nil
+    /// `metadata` of the Status (`continue` of an expired continue token); empty otherwise.
+    public var statusMetadata: JSON? = nil
 
     public init(code: Int, reason: String, message: String, noKindMatch: Bool = false) {
         self.code = code
@@ -18,12 +22,35 @@ public struct SimAPIError: Error, Sendable, Equatable, CustomStringConvertible {
         self.noKindMatch = noKindMatch
     }
 
+    /// `details` naming an object: `{name, group (non-core), kind: the plural resource}`, from a
+    /// qualified resource name ("deployments.apps").
+    public static func objectDetails(_ qualifiedResource: String, _ name: String) -> JSON {
+        var d: JSON = ["name": .string(name)]
+        if let dot = qualifiedResource.firstIndex(of: ".") {
+            d["kind"] = .string(String(qualifiedResource[..<dot]))
+            d["group"] = .string(String(qualifiedResource[qualifiedResource.index(after: dot)...]))
+        } else {
+            d["kind"] = .string(qualifiedResource)
+        }
+        return d
+    }
+
     public static func notFound(_ type: String, _ name: String) -> SimAPIError {
-        SimAPIError(code: 404, reason: "NotFound", message: "\(type) \"\(name)\" not found")
+        var e = SimAPIError(code: 404, reason: "NotFound", message: "\(type) \"\(name)\" not found")
+        e.details = objectDetails(type, name)
+        return e
     }
     public static func alreadyExists(_ type: String, _ name: String) -> SimAPIError {
-        SimAPIError(code: 409, reason: "AlreadyExists", message: "\(type) \"\(name)\" already exists")
+        var e = SimAPIError(code: 409, reason: "AlreadyExists", message: "\(type) \"\(name)\" already exists")
+        e.details = objectDetails(type, name)
+        return e
     }
+    /// A served group/version without such a resource (`/api/v1/namespaces/default/foos`).
+    public static let resourceNotFound: SimAPIError = {
+        var e = SimAPIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+        e.details = [:]
+        return e
+    }()
     public static func invalid(_ message: String) -> SimAPIError { SimAPIError(code: 422, reason: "Invalid", message: message) }
     public static func badRequest(_ message: String) -> SimAPIError { SimAPIError(code: 400, reason: "BadRequest", message: message) }
     public static func internalError(_ message: String) -> SimAPIError {
@@ -35,11 +62,33 @@ public struct SimAPIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The `Status` object the API server returns.
     public var status: JSON {
-        ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
-         "message": .string(message), "reason": .string(reason), "code": .int(Int64(code))]
+        var s: JSON = ["kind": "Status", "apiVersion": "v1", "metadata": statusMetadata ?? [:], "status": "Failure",
+                       "message": .string(message), "code": .int(Int64(code))]
+        if !reason.isEmpty { s["reason"] = .string(reason) }
+        if let details { s["details"] = details }
+        return s
     }
 
     public var description: String { "\(code) \(reason): \(message)" }
+}
+
+/// A subresource as discovery lists it (`status`, `scale`, `log`, ...).
+public struct SimSubresource: Sendable, Equatable {
+    public var name: String
+    /// The response kind. `group`/`version` are empty when they are the resource's own, as
+    /// built-in aggregated discovery writes them (`scale` says autoscaling/v1 Scale).
+    public var kind: String
+    public var group: String
+    public var version: String
+    public var verbs: [String]
+
+    public init(name: String, kind: String, group: String = "", version: String = "", verbs: [String]) {
+        self.name = name
+        self.kind = kind
+        self.group = group
+        self.version = version
+        self.verbs = verbs
+    }
 }
 
 /// A type the simulated API server serves.
@@ -52,6 +101,13 @@ public struct SimType: Sendable, Equatable {
     public var categories: [String] = []
     /// Name of the CRD that defines it (nil for built-in types).
     public var crdName: String?
+    /// Discovery verbs, in the order the API server lists them (built-ins sorted; CRDs
+    /// `delete, deletecollection, get, list, patch, create, update, watch`).
+    public var verbs: [String] = SimType.crdVerbs
+    public var subresources: [SimSubresource] = []
+
+    /// The verbs of every custom resource, in the apiextensions server's order.
+    public static let crdVerbs = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
 
     /// "deployments.apps" / "pods" — as the API names the resource in messages.
     public var qualifiedName: String { ref.group.isEmpty ? ref.resource : "\(ref.resource).\(ref.group)" }
@@ -87,49 +143,63 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 }
 
+/// The built-in resources: every group/version/resource of the recorded aggregated discovery
+/// of a real kube-apiserver v1.36 (../shared/realapi/discovery/get-api[s]-aggregated.json), so
+/// discovery, kubectl's REST mapping and the OpenAPI documents agree with a real server.
 enum BuiltinTypes {
-    static func t(_ g: String, _ v: String, _ r: String, _ k: String, _ ns: Bool, _ short: [String] = [], categories: [String] = []) -> SimType {
-        SimType(ref: ResourceRef(group: g, version: v, resource: r, kind: k, namespaced: ns), versions: [v],
-                singular: k.lowercased(), shortNames: short, categories: categories)
+    static let coreRecording = "discovery/get-api-aggregated.json"
+    static let groupsRecording = "discovery/get-apis-aggregated.json"
+
+    /// The recorded groups in the server's priority order, each with its versions in order
+    /// ("" is the core group): aggregated and legacy discovery list them so.
+    static var groups: [(name: String, versions: [String])] { table.groups }
+    static var all: [SimType] { table.types }
+
+    private static let table: (types: [SimType], groups: [(name: String, versions: [String])]) = {
+        do { return try parse(core: RealAPI.responseBody(coreRecording), groups: RealAPI.responseBody(groupsRecording)) } catch {
+            fatalError("the simulator's built-in types come from the recorded discovery: \(error)")
+        }
+    }()
+
+    /// Types from APIGroupDiscoveryList bodies. A resource served in several versions
+    /// (autoscaling v2 and v1) is one type whose preferred version is the first listed.
+    static func parse(core: JSON, groups: JSON) throws -> (types: [SimType], groups: [(name: String, versions: [String])]) {
+        var types: [String: SimType] = [:]
+        var order: [String] = []
+        var groupList: [(name: String, versions: [String])] = []
+        for (doc, isCore) in [(core, true), (groups, false)] {
+            for item in doc["items"]?.array ?? [] {
+                let group = isCore ? "" : (item[path: "metadata", "name"]?.string ?? "")
+                var versions: [String] = []
+                for v in item["versions"]?.array ?? [] {
+                    guard let version = v["version"]?.string else { continue }
+                    versions.append(version)
+                    for r in v["resources"]?.array ?? [] {
+                        guard let resource = r["resource"]?.string, let kind = r[path: "responseKind", "kind"]?.string else {
+                            throw SimError("a recorded discovery resource in \(group)/\(version) has no name or kind")
+                        }
+                        let key = "\(group)/\(resource)"
+                        if types[key] != nil { types[key]!.versions.append(version); continue }
+                        let strings = { (k: String) in r[k]?.array?.compactMap(\.string) ?? [] }
+                        let subs = (r["subresources"]?.array ?? []).map { s in
+                            SimSubresource(name: s["subresource"]?.string ?? "", kind: s[path: "responseKind", "kind"]?.string ?? "",
+                                           group: s[path: "responseKind", "group"]?.string ?? "",
+                                           version: s[path: "responseKind", "version"]?.string ?? "",
+                                           verbs: s["verbs"]?.array?.compactMap(\.string) ?? [])
+                        }
+                        types[key] = SimType(ref: ResourceRef(group: group, version: version, resource: resource, kind: kind,
+                                                              namespaced: r["scope"]?.string == "Namespaced"),
+                                             versions: [version], singular: r["singularResource"]?.string ?? kind.lowercased(),
+                                             shortNames: strings("shortNames"), categories: strings("categories"), crdName: nil,
+                                             verbs: strings("verbs"), subresources: subs)
+                        order.append(key)
+                    }
+                }
+                groupList.append((group, versions))
+            }
+        }
+        return (order.map { types[$0]! }, groupList)
     }
-    static let all: [SimType] = [
-        t("", "v1", "namespaces", "Namespace", false, ["ns"]),
-        t("", "v1", "nodes", "Node", false, ["no"]),
-        t("", "v1", "pods", "Pod", true, ["po"], categories: ["all"]),
-        t("", "v1", "services", "Service", true, ["svc"], categories: ["all"]),
-        t("", "v1", "secrets", "Secret", true),
-        t("", "v1", "configmaps", "ConfigMap", true, ["cm"]),
-        t("", "v1", "events", "Event", true, ["ev"]),
-        t("", "v1", "serviceaccounts", "ServiceAccount", true, ["sa"]),
-        t("", "v1", "endpoints", "Endpoints", true, ["ep"]),
-        t("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, ["pvc"]),
-        t("", "v1", "persistentvolumes", "PersistentVolume", false, ["pv"]),
-        t("", "v1", "limitranges", "LimitRange", true, ["limits"]),
-        t("", "v1", "resourcequotas", "ResourceQuota", true, ["quota"]),
-        t("apps", "v1", "deployments", "Deployment", true, ["deploy"], categories: ["all"]),
-        t("apps", "v1", "statefulsets", "StatefulSet", true, ["sts"], categories: ["all"]),
-        t("apps", "v1", "daemonsets", "DaemonSet", true, ["ds"], categories: ["all"]),
-        t("apps", "v1", "replicasets", "ReplicaSet", true, ["rs"], categories: ["all"]),
-        t("batch", "v1", "jobs", "Job", true, [], categories: ["all"]),
-        t("batch", "v1", "cronjobs", "CronJob", true, ["cj"], categories: ["all"]),
-        t("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
-        t("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
-        t("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
-        t("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
-        t("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true),
-        t("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, ["crd", "crds"]),
-        t("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false),
-        t("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false),
-        t("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, ["netpol"]),
-        t("networking.k8s.io", "v1", "ingresses", "Ingress", true, ["ing"]),
-        t("networking.k8s.io", "v1", "ingressclasses", "IngressClass", false),
-        t("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true, ["hpa"], categories: ["all"]),
-        t("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, ["pdb"]),
-        t("coordination.k8s.io", "v1", "leases", "Lease", true),
-        t("storage.k8s.io", "v1", "storageclasses", "StorageClass", false, ["sc"]),
-        t("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", false, ["pc"]),
-        t("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false),
-    ]
 }
 
 /// Time formatting as the API server writes it (RFC 3339, seconds precision, UTC).

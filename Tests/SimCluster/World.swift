@@ -49,6 +49,14 @@ public final class SimWorld: @unchecked Sendable {
     var rv: Int64 = 1000
     var history: [(rv: Int64, type: String, key: ObjectKey, object: JSON)] = []
     var oldestHistoryRV: Int64 = 1000
+    /// Whether the watch history (the API server's watch cache) has dropped events: only then
+    /// is an old resourceVersion "too old" for a watch (a young server replays what it holds).
+    var historyTrimmed = false
+    /// Events the watch history keeps before it drops the oldest quarter.
+    public var historyCapacity = 20000
+    /// resourceVersions at or below this one are "compacted" (etcd keeps no older revision):
+    /// a LIST at such an exact version or a continue token naming it is 410 Expired.
+    var compactedRV: Int64 = 1000
     var watchers: [Int: SimWatcher] = [:]
     var nextWatcherID = 1
     var controllers: [SimController] = []
@@ -99,7 +107,7 @@ public final class SimWorld: @unchecked Sendable {
         self.k3sActive = scenario.host.k3sInstalled
         if scenario.host.k3sInstalled { k3sVersionInstalled = scenario.cluster.k3sVersion }
         for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
-        controllers = [CRDController(), WorkloadController(), NamespaceController(), ArgoCDController(), CertManagerController()]
+        controllers = Self.makeControllers(scenario)
         lock.lock(); defer { lock.unlock() }
         if scenario.cluster.exists { bootstrapClusterObjects(flavor: scenario.cluster.flavor, name: scenario.cluster.name) }
     }
@@ -162,6 +170,12 @@ public final class SimWorld: @unchecked Sendable {
             return t
         }
         throw SimAPIError.noMatch(kind: kind, apiVersion: apiVersion)
+    }
+
+    /// Whether any type is served at group/version (`/api/v1`, `/apis/apps/v1`).
+    public func servesGroupVersion(group: String, version: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return types.values.contains { $0.ref.group == group && $0.versions.contains(version) }
     }
 
     /// The type for a URL path segment (group, resource); nil when not served.
@@ -285,6 +299,13 @@ public final class SimWorld: @unchecked Sendable {
                     }
                     guard match, hook["failurePolicy"]?.string != "Ignore" else { continue }
                     let hookName = hook["name"]?.string ?? "webhook"
+                    let ca = hook[path: "clientConfig", "caBundle"]?.string ?? ""
+                    if let url = hook[path: "clientConfig", "url"]?.string {
+                        // A webhook addressed by URL (no service endpoints to check): only the CA.
+                        let call = "\(url)?timeout=\(hook["timeoutSeconds"]?.int ?? 10)s"
+                        if ca.isEmpty || ca != SimCerts.webhookCABase64 { throw Self.webhookX509(hookName, call) }
+                        continue
+                    }
                     guard let svc = hook[path: "clientConfig", "service"] else { continue }
                     let svcName = svc["name"]?.string ?? "", svcNS = svc["namespace"]?.string ?? ""
                     let path = svc["path"]?.string ?? "/\(suffix)"
@@ -297,13 +318,20 @@ public final class SimWorld: @unchecked Sendable {
                     if !ready {
                         throw SimAPIError.internalError("failed calling webhook \"\(hookName)\": failed to call webhook: Post \"\(url)\": dial tcp \(serviceIP(svcNS, svcName)):443: connect: connection refused")
                     }
-                    let ca = hook[path: "clientConfig", "caBundle"]?.string ?? ""
-                    if ca.isEmpty || ca != SimCerts.webhookCABase64 {
-                        throw SimAPIError.internalError("failed calling webhook \"\(hookName)\": failed to call webhook: Post \"\(url)\": tls: failed to verify certificate: x509: certificate signed by unknown authority")
-                    }
+                    if ca.isEmpty || ca != SimCerts.webhookCABase64 { throw Self.webhookX509(hookName, url) }
                 }
             }
         }
+    }
+
+    /// The API server's answer when a webhook's serving certificate does not verify against its
+    /// caBundle (errors/500-dryrun-*-issuer-webhook-x509.json): 500 InternalError, the cause
+    /// without the "Internal error occurred: " prefix in details.
+    static func webhookX509(_ hook: String, _ url: String) -> SimAPIError {
+        let cause = "failed calling webhook \"\(hook)\": failed to call webhook: Post \"\(url)\": tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        var e = SimAPIError.internalError(cause)
+        e.details = ["causes": [["message": .string(cause)]]]
+        return e
     }
 
     func serviceIP(_ ns: String, _ name: String) -> String {
@@ -312,77 +340,163 @@ public final class SimWorld: @unchecked Sendable {
         return "10.96.\(Int(h.prefix(2), radix: 16)!).\(Int(h.dropFirst(2).prefix(2), radix: 16)! % 250 + 2)"
     }
 
-    /// Normalizes what a client sends: drops server-owned metadata, folds Secret stringData.
+    /// Normalizes what a client sends: the URL's type, name and namespace; server-owned metadata
+    /// dropped (managedFields are the field manager's business); Secret stringData folded.
     func normalizeInput(_ obj: JSON, type t: SimType, key: ObjectKey) -> JSON {
         var o = obj
         o["apiVersion"] = .string(t.ref.apiVersion)
         o["kind"] = .string(t.ref.kind)
         var meta = o["metadata"]?.object ?? [:]
-        for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "deletionTimestamp", "selfLink"] {
+        for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "selfLink"] {
             meta.removeValue(forKey: f)
         }
         meta["name"] = .string(key.name)
         if t.ref.namespaced { meta["namespace"] = .string(key.namespace) } else { meta.removeValue(forKey: "namespace") }
         o["metadata"] = .object(meta)
-        if t.ref.kind == "Secret", let sd = o["stringData"]?.object {
-            var data = o["data"]?.object ?? [:]
-            for (k, v) in sd { data[k] = .string(Data((v.string ?? "").utf8).base64EncodedString()) }
-            o["data"] = .object(data)
-            o["stringData"] = nil
+        return foldStringData(o, type: t)
+    }
+
+    func foldStringData(_ obj: JSON, type t: SimType) -> JSON {
+        guard t.ref.kind == "Secret", t.ref.group.isEmpty, let sd = obj["stringData"]?.object else { return obj }
+        var o = obj
+        var data = o["data"]?.object ?? [:]
+        for (k, v) in sd { data[k] = .string(Data((v.string ?? "").utf8).base64EncodedString()) }
+        o["data"] = .object(data)
+        o["stringData"] = nil
+        return o
+    }
+
+    /// What the write path needs to know of a type: the schema server-side apply and strict
+    /// decoding walk (a built-in kind's from the recorded OpenAPI documents; a custom resource's
+    /// from its CRD's served version), whether it is a custom resource (validated and defaulted
+    /// against that schema), and whether its status is a subresource (then writes to the main
+    /// resource never change status).
+    public struct TypeInfo {
+        public var schema: SimSchema
+        public var customResource: Bool
+        public var statusSubresource: Bool
+    }
+
+    public func typeInfo(_ t: SimType) -> TypeInfo {
+        lock.lock(); defer { lock.unlock() }
+        if let name = t.crdName, let crd = objects[ObjectKey(ResourceRef.crds, namespace: nil, name: name)] {
+            let version = (crd[path: "spec", "versions"]?.array ?? []).first { $0["name"]?.string == t.ref.version }
+            let schema = version?[path: "schema", "openAPIV3Schema"].map { SimSchema(node: $0) } ?? .open
+            return TypeInfo(schema: schema, customResource: true, statusSubresource: version?[path: "subresources", "status"] != nil)
+        }
+        let schema = openAPI.typeSchema(group: t.ref.group, version: t.ref.version, kind: t.ref.kind) ?? .open
+        return TypeInfo(schema: schema, customResource: false, statusSubresource: true)
+    }
+
+    /// The reset fields of server-side apply and updates: a status subresource's `status`.
+    func resetFields(_ info: TypeInfo) -> [[String]] { info.statusSubresource ? [["status"]] : [] }
+
+    /// Defaulting as the type's strategy does it on create or update.
+    func defaulted(_ obj: JSON, type t: SimType, info: TypeInfo, old: JSON?) -> JSON {
+        var o = SimDefaults.apply(obj, kind: t.ref.kind, group: t.ref.group, operation: old.map { .update(old: $0) } ?? .create,
+                                  schema: info.customResource ? info.schema : nil, statusSubresource: info.statusSubresource,
+                                  clusterIP: t.ref.kind == "Service" && t.ref.group.isEmpty ? serviceIP(obj.namespace ?? "", obj.name ?? "") : nil)
+        if let old {
+            for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp"] {
+                o.set(["metadata", f], to: old[path: "metadata", f])
+            }
         }
         return o
     }
 
-    /// Server-side apply of one object (create or merge). Status is ignored.
+    /// `rest.BeforeCreate` / `BeforeUpdate` validation of a client's object (never the
+    /// simulated controllers' writes).
+    func validate(_ obj: JSON, old: JSON?, type t: SimType, info: TypeInfo, order: SimKeyOrder = .sorted) throws {
+        let schema = info.customResource ? info.schema : nil
+        if let old {
+            try SimValidation.validateUpdate(obj, old: old, kind: t.ref.kind, group: t.ref.group, namespaced: t.ref.namespaced, schema: schema, order: order)
+        } else {
+            try SimValidation.validateCreate(obj, kind: t.ref.kind, group: t.ref.group, namespaced: t.ref.namespaced, schema: schema, order: order)
+        }
+    }
+
+    /// A dry-run create's answer: server metadata, but no resourceVersion (nothing was stored).
+    func dryRunCreated(_ obj: JSON, type t: SimType, info: TypeInfo) -> JSON {
+        var o = obj
+        o.set(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
+        o.set(["metadata", "creationTimestamp"], to: .string(wall(now)))
+        if SimDefaults.tracksGeneration(kind: t.ref.kind, group: t.ref.group, customResource: info.customResource) {
+            o.set(["metadata", "generation"], to: .int(1))
+        }
+        return o
+    }
+
+    /// Server-side apply of one object, as the API server's apply handler does it: the field
+    /// manager merges the applied configuration into the stored object (ownership, conflicts,
+    /// removal of fields the manager dropped; 409 and 500 as recorded), then defaulting,
+    /// mutating admission (namespace, webhooks), validation, storage. An apply that changes
+    /// nothing writes nothing (same resourceVersion, same managedFields times).
     public func apply(_ obj: JSON, namespace: String? = nil, fieldManager: String = "kubectl", force: Bool = false,
                       dryRun: Bool = false, by: String = "client") throws -> (object: JSON, outcome: ApplyOutcome) {
         tick()
         let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
+        let info = typeInfo(t)
         lock.lock(); defer { lock.unlock() }
         let k = try key(for: obj, type: t, namespace: namespace)
-        var input = normalizeInput(obj, type: t, key: k)
-        input["status"] = nil
-        if let existing = objects[k] {
-            try admit(input, key: k, type: t, operation: "UPDATE")
-            var merged = SimJSON.applyMerge(existing, input)
-            merged["status"] = existing["status"]
-            if t.ref.kind == "Secret", input["data"] != nil, existing["data"] != nil {
-                merged["data"] = SimJSON.applyMerge(existing["data"]!, input["data"]!)
-            }
-            if merged == existing { return (served(existing, t.ref), .unchanged) }
-            if dryRun { return (served(merged, t.ref), .configured) }
-            let stored = store(merged, key: k, by: by)
-            return (served(stored, t.ref), .configured)
+        let existing = objects[k].map { served($0, t.ref) }
+        var merged = try SimFieldManager.apply(live: existing, config: obj, manager: fieldManager, force: force, schema: info.schema,
+                                               apiVersion: t.ref.apiVersion, time: wall(now), resetFields: resetFields(info), kind: t.ref.kind)
+        merged = try SimDecoding.ensureNamespace(merged, requestNamespace: t.ref.namespaced ? k.namespace : "")
+        if let existing, merged == existing { return (existing, .unchanged) }
+        var next = defaulted(foldStringData(merged, type: t), type: t, info: info, old: existing)
+        if let existing {
+            next = SimFieldManager.revertTimestampOnlyChanges(new: next, old: existing)
+            if next == existing { return (existing, .unchanged) }
         }
-        try admit(input, key: k, type: t, operation: "CREATE")
-        if dryRun { return (served(withServerMetadata(input, key: k, generation: 1), t.ref), .created) }
-        let stored = store(input, key: k, by: by)
-        return (served(stored, t.ref), .created)
+        try admit(next, key: k, type: t, operation: existing == nil ? "CREATE" : "UPDATE")
+        try validate(next, old: existing, type: t, info: info)
+        if dryRun { return (existing == nil ? dryRunCreated(next, type: t, info: info) : next, existing == nil ? .created : .configured) }
+        let stored = store(next, key: k, by: by)
+        return (served(stored, t.ref), existing == nil ? .created : .configured)
     }
 
-    /// POST create; AlreadyExists when present.
-    public func create(_ obj: JSON, namespace: String? = nil, dryRun: Bool = false, by: String = "client") throws -> JSON {
+    /// POST create: defaulting, admission (a missing namespace is 404), validation (422), then
+    /// storage (409 AlreadyExists). `manager` owns what it set (an Update entry).
+    public func create(_ obj: JSON, namespace: String? = nil, dryRun: Bool = false, by: String = "client",
+                       manager: String = "unknown", order: SimKeyOrder = .sorted) throws -> JSON {
         tick()
         let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
+        let info = typeInfo(t)
         lock.lock(); defer { lock.unlock() }
-        let k = try key(for: obj, type: t, namespace: namespace)
+        var body = obj
+        if (body.name ?? "").isEmpty, let prefix = body[path: "metadata", "generateName"]?.string, !prefix.isEmpty {
+            body.set(["metadata", "name"], to: .string(prefix + String(nameHash("\(prefix)\(rv)").prefix(5))))
+        }
+        let k = try key(for: body, type: t, namespace: namespace)
+        var next = defaulted(normalizeInput(body, type: t, key: k), type: t, info: info, old: nil)
+        try admit(next, key: k, type: t, operation: "CREATE")
+        try validate(next, old: nil, type: t, info: info, order: order)
         if objects[k] != nil { throw SimAPIError.alreadyExists(t.qualifiedName, k.name) }
-        let input = normalizeInput(obj, type: t, key: k)
-        try admit(input, key: k, type: t, operation: "CREATE")
-        if dryRun { return served(withServerMetadata(input, key: k, generation: 1), t.ref) }
-        return served(store(input, key: k, by: by), t.ref)
+        next = SimFieldManager.update(old: nil, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion, time: wall(now),
+                                      resetFields: info.customResource && !info.statusSubresource ? [] : nil)
+        if dryRun { return served(dryRunCreated(next, type: t, info: info), t.ref) }
+        return served(store(next, key: k, by: by), t.ref)
     }
 
-    /// PUT replace (status kept unless `status` is true: then only status is replaced).
+    static func staleConflict(_ t: SimType, _ name: String) -> SimAPIError {
+        var e = SimAPIError(code: 409, reason: "Conflict",
+                            message: "Operation cannot be fulfilled on \(t.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again")
+        e.details = SimAPIError.objectDetails(t.qualifiedName, name)
+        return e
+    }
+
+    /// PUT replace (status kept unless `status` is true: then only status is replaced). A
+    /// resourceVersion in the body must be the stored one (409 Conflict otherwise).
     public func replace(_ obj: JSON, type t: SimType, namespace: String?, name: String, status: Bool = false,
-                        dryRun: Bool = false, by: String = "client") throws -> JSON {
+                        dryRun: Bool = false, by: String = "client", manager: String = "unknown") throws -> JSON {
         tick()
+        let info = typeInfo(t)
         lock.lock(); defer { lock.unlock() }
         let k = ObjectKey(t.ref, namespace: namespace, name: name)
-        guard let existing = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
-        if let want = obj[path: "metadata", "resourceVersion"]?.string, want != existing[path: "metadata", "resourceVersion"]?.string {
-            throw SimAPIError(code: 409, reason: "Conflict",
-                              message: "Operation cannot be fulfilled on \(t.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again")
+        guard let stored = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
+        let existing = served(stored, t.ref)
+        if let want = obj[path: "metadata", "resourceVersion"]?.string, !want.isEmpty, want != existing[path: "metadata", "resourceVersion"]?.string {
+            throw Self.staleConflict(t, name)
         }
         var next: JSON
         if status {
@@ -390,40 +504,60 @@ public final class SimWorld: @unchecked Sendable {
             next["status"] = obj["status"]
         } else {
             next = normalizeInput(obj, type: t, key: k)
-            next["status"] = existing["status"]
+            if info.statusSubresource { next["status"] = existing["status"] }
+            next = defaulted(next, type: t, info: info, old: existing)
             try admit(next, key: k, type: t, operation: "UPDATE")
+            try validate(next, old: existing, type: t, info: info)
         }
-        if dryRun { return served(next, t.ref) }
+        next = SimFieldManager.update(old: existing, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion,
+                                      time: wall(now), subresource: status ? "status" : nil,
+                                      resetFields: info.customResource && !info.statusSubresource ? [] : nil)
+        next = SimFieldManager.revertTimestampOnlyChanges(new: next, old: existing)
+        if dryRun || next == existing { return next }
         return served(store(next, key: k, by: by), t.ref)
     }
 
-    /// PATCH: merge (RFC 7386; strategic is treated as merge) or json (RFC 6902).
+    /// PATCH: merge (RFC 7386; strategic is treated as merge) or json (RFC 6902), applied to the
+    /// stored object; then strict checking of the result (`fieldValidation`), defaulting,
+    /// admission and validation as for an update. Returns the object and the Warning headers.
     public func patch(_ t: SimType, namespace: String?, name: String, patch: JSON, type patchType: String = "merge",
-                      subresource: String? = nil, dryRun: Bool = false, by: String = "client") throws -> JSON {
+                      subresource: String? = nil, dryRun: Bool = false, by: String = "client", manager: String = "unknown",
+                      fieldValidation: SimDecoding.FieldValidation = .warn) throws -> (object: JSON, warnings: [String]) {
         tick()
+        let info = typeInfo(t)
         lock.lock(); defer { lock.unlock() }
         let k = ObjectKey(t.ref, namespace: namespace, name: name)
-        guard let existing = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
+        guard let stored = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
+        let existing = served(stored, t.ref)
         var next: JSON
         switch patchType {
         case "json": next = try SimJSON.jsonPatch(existing, patch)
         default: next = SimJSON.mergePatch(existing, patch)
         }
+        var warnings: [String] = []
         if subresource == "status" {
             var s = existing
             s["status"] = next["status"]
             next = s
         } else {
-            next["status"] = existing["status"]
-            next = normalizeInput(next, type: t, key: k)
-            // keep server metadata
-            for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp"] {
-                next.set(["metadata", f], to: existing[path: "metadata", f])
+            warnings = try SimDecoding.strictCheck(next, schema: info.schema, customResource: info.customResource, kind: t.ref.kind,
+                                                   version: t.ref.version, fieldValidation: fieldValidation, order: .sorted, patch: true)
+            next = SimValidation.pruneUnknownFields(next, schema: info.schema, customResource: info.customResource)
+            try SimDecoding.checkName(next, name: name, namespace: k.namespace)
+            next = try SimDecoding.ensureNamespace(next, requestNamespace: k.namespace)
+            if info.statusSubresource { next["status"] = existing["status"] }
+            next = defaulted(foldStringData(next, type: t), type: t, info: info, old: existing)
+            if next != existing {
+                try admit(next, key: k, type: t, operation: "UPDATE")
+                try validate(next, old: existing, type: t, info: info)
             }
-            if next != existing { try admit(next, key: k, type: t, operation: "UPDATE") }
         }
-        if next == existing || dryRun { return served(next, t.ref) }
-        return served(store(next, key: k, by: by), t.ref)
+        next = SimFieldManager.update(old: existing, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion,
+                                      time: wall(now), subresource: subresource,
+                                      resetFields: info.customResource && !info.statusSubresource ? [] : nil)
+        next = SimFieldManager.revertTimestampOnlyChanges(new: next, old: existing)
+        if next == existing || dryRun { return (next, warnings) }
+        return (served(store(next, key: k, by: by), t.ref), warnings)
     }
 
     /// DELETE: with finalizers the object gets a deletionTimestamp and stays until they are
@@ -475,15 +609,6 @@ public final class SimWorld: @unchecked Sendable {
         }
     }
 
-    func withServerMetadata(_ obj: JSON, key: ObjectKey, generation: Int64) -> JSON {
-        var o = obj
-        o.set(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
-        o.set(["metadata", "resourceVersion"], to: .string(String(rv + 1)))
-        o.set(["metadata", "generation"], to: .int(generation))
-        o.set(["metadata", "creationTimestamp"], to: .string(wall(now)))
-        return o
-    }
-
     // MARK: the write primitive (clients and controllers)
 
     /// Stores an object: assigns uid/creationTimestamp on create, bumps the global
@@ -503,7 +628,7 @@ public final class SimWorld: @unchecked Sendable {
             }
             if o == existing { return existing }
             if specOf(o) != specOf(existing) {
-                o.set(["metadata", "generation"], to: .int((existing[path: "metadata", "generation"]?.int ?? 1) + 1))
+                if tracksGeneration(k) { o.set(["metadata", "generation"], to: .int((existing[path: "metadata", "generation"]?.int ?? 1) + 1)) }
                 changedAt[k] = t
             }
             rv += 1
@@ -521,7 +646,7 @@ public final class SimWorld: @unchecked Sendable {
             rv += 1
             o.set(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
             o.set(["metadata", "creationTimestamp"], to: .string(wall(t)))
-            o.set(["metadata", "generation"], to: .int(1))
+            o.set(["metadata", "generation"], to: tracksGeneration(k) ? .int(1) : nil)
             o.set(["metadata", "resourceVersion"], to: .string(String(rv)))
             objects[k] = o
             createdAt[k] = t
@@ -531,6 +656,13 @@ public final class SimWorld: @unchecked Sendable {
             if k.group == "apiextensions.k8s.io" && k.resource == "customresourcedefinitions" { registerCRD(o, established: false) }
         }
         return o
+    }
+
+    /// Whether the kind keeps metadata.generation (workloads, CRDs, custom resources ...; not
+    /// ConfigMaps, Secrets, Namespaces, Services, RBAC).
+    func tracksGeneration(_ k: ObjectKey) -> Bool {
+        guard let t = types[typeKey(k.group, k.resource)] else { return true }
+        return SimDefaults.tracksGeneration(kind: t.ref.kind, group: t.ref.group, customResource: t.crdName != nil)
     }
 
     func specOf(_ o: JSON) -> JSON {
@@ -581,7 +713,30 @@ public final class SimWorld: @unchecked Sendable {
             versions: versions, singular: crd[path: "spec", "names", "singular"]?.string ?? kind.lowercased(),
             shortNames: crd[path: "spec", "names", "shortNames"]?.array?.compactMap(\.string) ?? [],
             categories: crd[path: "spec", "names", "categories"]?.array?.compactMap(\.string) ?? [],
-            crdName: crd.name)
+            crdName: crd.name, verbs: SimType.crdVerbs,
+            subresources: Discovery.crdSubresources(crd, version: preferred))
+    }
+
+    /// Stores objects as they are given (metadata such as managedFields and status kept; uid,
+    /// resourceVersion, creationTimestamp assigned anew), for tests that start from a recorded
+    /// state. CRDs among them are registered and Established.
+    public func seed(_ objects: [JSON]) throws {
+        tick()
+        lock.lock(); defer { lock.unlock() }
+        for o in objects {
+            let t = try type(apiVersion: o.apiVersion ?? "", kind: o.kind ?? "")
+            let k = try key(for: o, type: t, namespace: o.namespace)
+            if let ns = o.namespace, t.ref.namespaced { ensureNamespace(ns) }
+            var stored = o
+            for f in ["uid", "resourceVersion", "creationTimestamp", "generation"] { stored.set(["metadata", f], to: nil) }
+            store(stored, key: k)
+            if t.ref.kind == "CustomResourceDefinition" {
+                var c = self.objects[k]!
+                c["status"] = CRDController.establishedStatus(c, at: wall(now))
+                store(c, key: k)
+                registerCRD(c, established: true)
+            }
+        }
     }
 
     /// Installs a CRD that is Established at once (scenario start, controllers).
@@ -609,9 +764,10 @@ public final class SimWorld: @unchecked Sendable {
 
     func emit(_ type: String, _ k: ObjectKey, _ obj: JSON) {
         history.append((rv, type, k, obj))
-        if history.count > 20000 {
-            history.removeFirst(5000)
+        if history.count > historyCapacity {
+            history.removeFirst(max(1, historyCapacity / 4))
             oldestHistoryRV = history.first?.rv ?? rv
+            historyTrimmed = true
         }
         for w in watchers.values where w.wants(k, obj) {
             let t = types[typeKey(k.group, k.resource)]
@@ -631,7 +787,9 @@ public final class SimWorld: @unchecked Sendable {
                            namespace: t.ref.namespaced ? namespace : nil, labels: ls, fields: fs, sink: sink)
         nextWatcherID += 1
         if let rvText = resourceVersion, !rvText.isEmpty, rvText != "0", let from = Int64(rvText) {
-            if from < oldestHistoryRV { throw SimAPIError(code: 410, reason: "Expired", message: "too old resource version: \(from) (\(oldestHistoryRV))") }
+            if historyTrimmed && from < oldestHistoryRV {
+                throw SimAPIError(code: 410, reason: "Expired", message: "too old resource version: \(from) (\(oldestHistoryRV))")
+            }
             for h in history where h.rv > from && w.wants(h.key, h.object) { sink(h.type, served(h.object, t.ref)) }
         } else {
             // No resourceVersion: synthetic ADDED for every current object.
@@ -725,6 +883,12 @@ public final class SimWorld: @unchecked Sendable {
         for k in objects.keys { remove(k, by: nil) }
         types = [:]
         for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
-        controllers = [CRDController(), WorkloadController(), NamespaceController(), ArgoCDController(), CertManagerController()]
+        controllers = Self.makeControllers(scenario)
+    }
+
+    static func makeControllers(_ scenario: Scenario) -> [SimController] {
+        let all: [(String, SimController)] = [("crds", CRDController()), ("workloads", WorkloadController()), ("namespaces", NamespaceController()),
+                                              ("root-ca", RootCAController()), ("argocd", ArgoCDController()), ("cert-manager", CertManagerController())]
+        return all.filter { scenario.controllers.contains($0.0) }.map(\.1)
     }
 }

@@ -173,7 +173,10 @@ func applyRoot(_ sim: SimCluster) async throws {
         #expect(events.contains { $0["type"] == "MODIFIED" && $0[path: "object", "metadata", "name"] == "ingress"
             && $0[path: "object", "status", "health", "status"] == "Healthy" })
         #expect(sim.world.nowSeconds >= 300)     // the watch drove virtual time to its timeout
-        // An expired resourceVersion gets an ERROR event with a 410 Status.
+        // Once the watch cache has dropped events, an older resourceVersion gets an ERROR event
+        // with a 410 Status (a young server replays it instead: see ConformanceWatch).
+        sim.world.lock.lock(); sim.world.historyCapacity = 10; sim.world.lock.unlock()
+        for i in 0..<20 { _ = try sim.world.apply(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("churn-\(i)"), "namespace": "default"]]) }
         let old = LinesBox()
         _ = try await sim.transport.stream(HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=1")) {
             old.add(String(decoding: $0, as: UTF8.self)); return true

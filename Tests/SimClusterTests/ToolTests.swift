@@ -8,11 +8,13 @@ import Testing
         try await sim.runner.run(Command(argv, stdin: stdin.map { Array($0.utf8) }, checkExit: false))
     }
 
+    /// The in-process runner's kubectl is the real one: a typo fails as kubectl fails it; the
+    /// stand-in kind rejects unknown flags just as loudly.
     @Test func unknownFlagsAreRejectedLoudly() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         let bad = try await run(sim, ["kubectl", "get", "pods", "--bogus"])
         #expect(bad.status == 1)
-        #expect(bad.stderrText.hasPrefix("error: unknown flag: --bogus"))
+        #expect(bad.stderrText.contains("unknown flag: --bogus"))
         let badShort = try await run(sim, ["kubectl", "get", "pods", "-z"])
         #expect(badShort.stderrText.contains("unknown shorthand flag: 'z' in -z"))
         let typo = try await run(sim, ["kubectl", "apply", "--server-sde", "-f", "-"], stdin: "")
@@ -21,8 +23,8 @@ import Testing
         #expect(kind.status == 1 && kind.stderrText.contains("unknown flag: --nme"))
         let cmd = try await run(sim, ["kubectl", "gte", "pods"])
         #expect(cmd.stderrText.contains("unknown command \"gte\""))
-        // And the record shows the failed argv.
-        #expect(sim.record.commands.contains { $0.argv.contains("--bogus") && $0.status == 1 })
+        // And the record shows the failed argv, run by the real kubectl.
+        #expect(sim.record.commands.contains { $0.argv.contains("--bogus") && $0.status == 1 && $0.via == "real-kubectl" })
     }
 
     @Test func kubectlReadForms() async throws {
@@ -43,7 +45,7 @@ import Testing
         let noKind = try await run(sim, ["kubectl", "get", "applications", "-A"])
         #expect(noKind.stderrText.contains("the server doesn't have a resource type \"applications\""))
         let v = try await run(sim, ["kubectl", "version", "-o", "json", "--client"])
-        #expect(try JSON.parse(v.stdoutText)[path: "clientVersion", "gitVersion"] == "v1.32.2")
+        #expect(try JSON.parse(v.stdoutText)[path: "clientVersion", "major"] == "1")
         let can = try await run(sim, ["kubectl", "auth", "can-i", "create", "customresourcedefinitions"])
         #expect(can.stdoutText == "yes\n")
     }
@@ -65,7 +67,7 @@ import Testing
         """)
         #expect(out.status == 1)
         #expect(out.stdoutText == "configmap/a serverside-applied\n")
-        #expect(out.stderrText.contains("error: resource mapping not found for name: \"x\" namespace: \"argocd\" from \"STDIN\": no matches for kind \"Application\" in version \"argoproj.io/v1alpha1\"\nensure CRDs are installed first"))
+        #expect(out.stderrText.contains("resource mapping not found for name: \"x\" namespace: \"argocd\" from \"STDIN\": no matches for kind \"Application\" in version \"argoproj.io/v1alpha1\"\nensure CRDs are installed first"))
         #expect(out.stderrText.contains("Error from server (NotFound): namespaces \"missing\" not found"))
     }
 
@@ -74,25 +76,26 @@ import Testing
         let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/manifests/argocd-v3.3.0-install.yaml")
         let text = try String(contentsOf: manifests, encoding: .utf8)
-        _ = try await run(sim, ["kubectl", "create", "namespace", "argocd"])
+        // (`kubectl create namespace` sends protobuf, which the simulator does not decode.)
+        _ = try await run(sim, ["kubectl", "create", "-f", "-"], stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n")
         let client = try await run(sim, ["kubectl", "apply", "-n", "argocd", "-f", "-"], stdin: text)
         #expect(client.status == 1)
-        #expect(client.stderrText.contains("metadata.annotations: Too long: must have at most 262144 bytes"))
+        #expect(client.stderrText.contains("metadata.annotations: Too long: may not be more than 262144 bytes"))
         let server = try await run(sim, ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-n", "argocd", "-f", "-"], stdin: text)
         #expect(server.status == 0, "\(server.stderrText)")
         #expect(server.stdoutText.contains("statefulset.apps/argocd-application-controller serverside-applied"))
-        // The ArgoCD components become ready.
+        // The ArgoCD components become ready (kubectl wait and rollout status watch the world).
         let wait = try await run(sim, ["kubectl", "wait", "--for=condition=Available", "deployment/argocd-server", "deployment/argocd-repo-server",
                                        "deployment/argocd-applicationset-controller", "-n", "argocd", "--timeout=300s"])
         #expect(wait.status == 0, "\(wait.stderrText)")
         #expect(wait.stdoutText.contains("deployment.apps/argocd-server condition met"))
         let sts = try await run(sim, ["kubectl", "rollout", "status", "statefulset/argocd-application-controller", "-n", "argocd", "--timeout=60s"])
-        #expect(sts.status == 0)
+        #expect(sts.status == 0, "\(sts.stderrText)")
         // Re-applying the same stream writes nothing.
         sim.record.reset()
         let rv = sim.world.resourceVersion
         _ = try await run(sim, ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-n", "argocd", "-f", "-"], stdin: text)
-        #expect(sim.record.changes.isEmpty)
+        #expect(sim.record.changes.isEmpty, "\(sim.record.changes.prefix(5))")
         #expect(sim.world.resourceVersion >= rv)
         #expect(sim.record.commands.first?.stdinSHA256 == sha256Hex(Array(text.utf8)))
     }
