@@ -97,6 +97,12 @@ enum Lifecycle {
         #expect(first.stdout.contains("The platform is converged."))
         let stored = try Lifecycle.credentials(h)
         #expect(stored.count >= 10, "credentials: \(stored.keys.sorted())")
+        // Every kubectl aphex ran was the real one, and its server-side applies reached the API.
+        let firstRecord = try h.record()
+        let kubectlRuns = firstRecord.commands.filter { $0.argv.first == "kubectl" }
+        #expect(kubectlRuns.contains { $0.argv.contains("apply") && $0.argv.contains("--server-side") && $0.status == 0 })
+        #expect(kubectlRuns.allSatisfy { $0.via == "real-kubectl" }, "\(kubectlRuns.map(\.via))")
+        #expect(firstRecord.requests.filter { $0.method == "PATCH" && $0.query.contains("fieldManager=aphex&fieldValidation=Strict&force=true") }.count > 100)
 
         for run in 2...3 {
             try h.resetRecord()

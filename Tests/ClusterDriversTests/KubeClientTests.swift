@@ -49,6 +49,19 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         #expect(server.requests.last?.target == "/api/v1/nodes")
     }
 
+    /// The items of a built-in list carry no kind or apiVersion on a real API server
+    /// (../shared/realapi/list-watch/list-configmaps-builtin.json); aphex's rules read `kind`
+    /// (a StatefulSet judged as a Deployment otherwise), so the client fills them in.
+    @Test func itemsOfABuiltInListGetTheirKind() async throws {
+        let server = try TestHTTPServer { _ in
+            .json(200, #"{"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"argocd-application-controller"}},{"kind":"Other","metadata":{"name":"x"}}]}"#)
+        }
+        defer { server.stop() }
+        let items = try await client(server).list(.statefulSets, namespace: "argocd")
+        #expect(items.map(\.kind) == ["StatefulSet", "Other"])
+        #expect(items.map(\.apiVersion) == ["apps/v1", "apps/v1"])
+    }
+
     @Test func statusCodesMapToTypedErrorsWithTheStatusMessage() async throws {
         let server = try TestHTTPServer { req in
             let code = Int(req.path.split(separator: "/").last ?? "") ?? 200
