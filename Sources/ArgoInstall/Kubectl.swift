@@ -30,6 +30,8 @@ public struct InstallEnvironment: Sendable {
     public var kubectl: Kubectl
     /// Polling interval for CRDs, workloads.
     public var pollInterval: Duration
+    /// How many kubectl processes one large apply may be split across (1: never split).
+    public var maxApplyStreams = ApplyChunks.maxStreams
 
     public init(runner: any CommandRunner, api: any KubeAPI, clock: any TimeSource, reporter: any Reporter,
                 kubectl: Kubectl, pollInterval: Duration = .milliseconds(500)) {
@@ -42,12 +44,34 @@ public struct InstallEnvironment: Sendable {
     }
 
     /// Applies objects with server-side apply; kubectl failures become an AphexError naming `what`.
+    /// A large set is split into a few streams applied by concurrent kubectl processes: kubectl
+    /// sends one PATCH at a time, so one process spends a bundle's whole apply waiting on round
+    /// trips (the API server handles them concurrently). Order inside a set does not matter to the
+    /// API server (namespaces and CRDs are applied, and CRDs Established, before the rest).
     func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
                what: String) async throws {
         guard !objects.isEmpty else { return }
         let argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
+        let streams = ApplyChunks.split(objects.map { $0.serialized() }, maxStreams: maxApplyStreams)
         // Generous: ArgoCD's CRDs are megabytes; a hung API server must still end the run.
-        try await run(Command(argv, stdinText: Manifests.stream(objects), timeout: .seconds(300)), what: what)
+        if streams.count == 1 {
+            try await KubectlSlots.shared.with { try await self.run(Command(argv, stdinText: streams[0], timeout: .seconds(300)), what: what) }
+            return
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for stream in streams {
+                group.addTask {
+                    try await KubectlSlots.shared.with { try await self.run(Command(argv, stdinText: stream, timeout: .seconds(300)), what: what) }
+                }
+            }
+            // Every stream runs to its end (as one kubectl carries on after a failed object);
+            // the first failure is reported.
+            var first: (any Error)?
+            while let result = await group.nextResult() {
+                if case .failure(let e) = result, first == nil { first = e }
+            }
+            if let first { throw first }
+        }
     }
 
     func run(_ command: Command, what: String) async throws {
@@ -116,5 +140,57 @@ extension JSON {
             if let a = desired.double, let b = self.double { return a == b }
             return desired == self
         }
+    }
+}
+
+/// How a set of objects is split into concurrent kubectl applies: at most `maxStreams`; a stream
+/// per `objectsPerStream` objects (kubectl's PATCHes are one round trip each) or per
+/// `bytesPerStream` (large CRDs take the API server long to process), so that small sets stay
+/// whole (a kubectl process costs a start and a few discovery requests); balanced by size,
+/// each stream keeping the objects' order.
+enum ApplyChunks {
+    static let maxStreams = 4
+    static let objectsPerStream = 14
+    static let bytesPerStream = 96 * 1024
+
+    /// The stdin streams (one compact JSON object per line) for serialized objects.
+    static func split(_ objects: [String], maxStreams: Int = maxStreams) -> [String] {
+        let total = objects.reduce(0) { $0 + $1.utf8.count }
+        let wanted = max(objects.count / objectsPerStream, total / bytesPerStream)
+        let count = max(1, min(maxStreams, objects.count, wanted))
+        guard count > 1 else { return [objects.joined(separator: "\n") + "\n"] }
+        var bins = [[Int]](repeating: [], count: count)
+        var sizes = [Int](repeating: 0, count: count)
+        for i in objects.indices.sorted(by: { objects[$0].utf8.count > objects[$1].utf8.count }) {
+            let lightest = sizes.indices.min { sizes[$0] < sizes[$1] }!
+            bins[lightest].append(i)
+            sizes[lightest] += objects[i].utf8.count
+        }
+        return bins.filter { !$0.isEmpty }.map { $0.sorted().map { objects[$0] }.joined(separator: "\n") + "\n" }
+    }
+}
+
+/// At most this many kubectl processes at once, across every install step running: they are
+/// CPU-heavy (JSON conversion of megabyte CRDs) and each holds an API connection.
+actor KubectlSlots {
+    static let shared = KubectlSlots(6)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func with<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        if free > 0 { free -= 1; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }

@@ -13,10 +13,17 @@ public enum InstallSteps {
     /// Set APHEX_APPLY_SEQUENTIAL=1 to apply bundles one after another (benchmark baseline).
     public static let sequentialEnvironmentKey = "APHEX_APPLY_SEQUENTIAL"
 
+    /// APHEX_APPLY_SEQUENTIAL=1: one bundle, one kubectl process at a time, Tekton after ArgoCD.
+    public static func sequential(_ ctx: AppContext) -> Bool {
+        ["1", "true", "yes"].contains(ctx.host.environment[sequentialEnvironmentKey]?.lowercased() ?? "")
+    }
+
     public static func environment(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
                                    context: String?) -> InstallEnvironment {
-        InstallEnvironment(runner: ctx.runner, api: api, clock: ctx.host.clock, reporter: ctx.reporter,
-                           kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner))
+        var env = InstallEnvironment(runner: ctx.runner, api: api, clock: ctx.host.clock, reporter: ctx.reporter,
+                                     kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner))
+        if sequential(ctx) { env.maxApplyStreams = 1 }
+        return env
     }
 
     public static func fetcher(_ ctx: AppContext, components: ComponentOptions) -> ManifestFetcher {
@@ -45,10 +52,9 @@ public enum InstallSteps {
                                dryRun: Bool) async throws -> InstallStepReport {
         let request = ComponentRequest(names: names, versions: components.versions,
                                        componentsFile: components.configFile)
-        let sequential = ["1", "true", "yes"].contains(ctx.host.environment[sequentialEnvironmentKey]?.lowercased() ?? "")
         return try await ComponentInstall.run(request, fetcher: fetcher(ctx, components: components),
                                               env: environment(ctx, api: api, kubeconfig: kubeconfig, context: context),
-                                              dryRun: dryRun, sequential: sequential)
+                                              dryRun: dryRun, sequential: sequential(ctx))
     }
 
     /// "ArgoCD config": the Application health check in argocd-cm, server.insecure with

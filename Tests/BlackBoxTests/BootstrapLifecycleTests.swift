@@ -103,6 +103,10 @@ enum Lifecycle {
         #expect(kubectlRuns.contains { $0.argv.contains("apply") && $0.argv.contains("--server-side") && $0.status == 0 })
         #expect(kubectlRuns.allSatisfy { $0.via == "real-kubectl" }, "\(kubectlRuns.map(\.via))")
         #expect(firstRecord.requests.filter { $0.method == "PATCH" && $0.query.contains("fieldManager=aphex&fieldValidation=Strict&force=true") }.count > 100)
+        // Tekton's apply ran alongside ArgoCD's: its CRDs arrived before ArgoCD's version marker.
+        let tektonCRD = firstRecord.requests.first { $0.method == "PATCH" && $0.path.hasSuffix("/customresourcedefinitions/pipelines.tekton.dev") }
+        let argoMarker = firstRecord.requests.first { $0.method == "PATCH" && $0.path.hasSuffix("/configmaps/aphex-component-argocd") }
+        #expect((tektonCRD?.seq ?? .max) < (argoMarker?.seq ?? 0))
 
         for run in 2...3 {
             try h.resetRecord()

@@ -26,6 +26,9 @@ enum BootstrapSteps {
     /// ArgoCD's install, then the secret keys that live in Secrets ArgoCD creates
     /// (argocd-secret's oidc.dex.clientSecret, copied from the stored dex-secrets value).
     static let argocd = PipelineStep("argocd", "Installing ArgoCD") { state in
+        // Tekton needs nothing of ArgoCD's: its apply runs alongside (the Tekton step then waits
+        // for what is left), which takes the apply phase from the sum of both to the longer one.
+        if !state.dryRun && !InstallSteps.sequential(state.app) { state.startEarly(tekton) }
         let install = try await InstallSteps.argocdStep.body(state)
         let deferred = try await SecretsPipeline.completeDeferred(state)
         var result = install

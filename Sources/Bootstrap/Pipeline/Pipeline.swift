@@ -66,20 +66,53 @@ public final class PipelineState: @unchecked Sendable {
     }
 
     public func api() throws -> any KubeAPI {
-        if let cachedAPI { return cachedAPI }
-        let kubeconfig = try requireKubeconfig()
-        if dryRun && !Kubeconfig.exists(kubeconfig) {
-            // Planning for a cluster that does not exist yet: it is empty, so every step plans
-            // from nothing (and nothing is contacted).
-            return EmptyClusterAPI()
+        // Steps started early call this concurrently with the step in turn.
+        try apiLock.withLock {
+            if let cachedAPI { return cachedAPI }
+            let kubeconfig = try requireKubeconfig()
+            if dryRun && !Kubeconfig.exists(kubeconfig) {
+                // Planning for a cluster that does not exist yet: it is empty, so every step plans
+                // from nothing (and nothing is contacted).
+                return EmptyClusterAPI()
+            }
+            let made = try makeAPI(app.host, kubeconfig, kubeContext)
+            cachedAPI = made
+            return made
         }
-        let made = try makeAPI(app.host, kubeconfig, kubeContext)
-        cachedAPI = made
-        return made
     }
+    private let apiLock = NSLock()
 
     public func kubectl() throws -> Kubectl {
         Kubectl(kubeconfig: try requireKubeconfig(), context: kubeContext, runner: app.runner)
+    }
+
+    // MARK: steps started early
+
+    private let earlyLock = NSLock()
+    private var early: [String: Task<StepResult, any Error>] = [:]
+
+    /// Starts `step`'s body now, in the background (a later step that does not depend on the
+    /// current one: Tekton's apply while ArgoCD's runs). The pipeline's own turn for it then
+    /// awaits this result instead of running the body again.
+    public func startEarly(_ step: PipelineStep) {
+        earlyLock.withLock {
+            guard early[step.id] == nil else { return }
+            early[step.id] = Task { try await step.body(self) }
+        }
+    }
+
+    /// The early-started run of a step, if there is one (taken: awaited once).
+    func takeEarly(_ id: String) -> Task<StepResult, any Error>? {
+        earlyLock.withLock { early.removeValue(forKey: id) }
+    }
+
+    /// Stops whatever was started early (the pipeline failed or was interrupted).
+    func cancelEarly() {
+        let tasks = earlyLock.withLock { () -> [Task<StepResult, any Error>] in
+            defer { early = [:] }
+            return Array(early.values)
+        }
+        for t in tasks { t.cancel() }
     }
 }
 
@@ -108,7 +141,12 @@ public struct Pipeline: Sendable {
             state.reporter.emit(.stepStarted(id: step.id, title: step.title))
             let start = clock.now()
             do {
-                let result = try await step.body(state)
+                let result: StepResult
+                if let started = state.takeEarly(step.id) {
+                    result = try await withTaskCancellationHandler { try await started.value } onCancel: { started.cancel() }
+                } else {
+                    result = try await step.body(state)
+                }
                 let seconds = (clock.now() - start).seconds
                 state.records.append(StepRecord(id: step.id, title: step.title, outcome: result.outcome, seconds: seconds,
                                                 detail: result.detail, changes: result.changes, commands: result.commands))
@@ -119,6 +157,7 @@ public struct Pipeline: Sendable {
                     for command in result.commands { state.reporter.info("     $ \(command)") }
                 }
             } catch {
+                state.cancelEarly()
                 let seconds = (clock.now() - start).seconds
                 let cancelled = error is CancellationError || Task.isCancelled
                 state.records.append(StepRecord(id: step.id, title: step.title, outcome: .failed, seconds: seconds,

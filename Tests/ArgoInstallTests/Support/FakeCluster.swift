@@ -47,6 +47,9 @@ final class FakeCluster: @unchecked Sendable {
     var neverEstablish: Set<String> = []
     /// Real latency per kubectl call, plus per object (benchmark).
     var callLatency: Duration = .zero
+    /// kubectl applies under way at once (counted while latency is simulated), and the most seen.
+    private var inFlight = 0
+    private(set) var maxInFlight = 0
     var objectLatency: Duration = .zero
 
     private let lock = NSLock()
@@ -103,6 +106,8 @@ final class FakeCluster: @unchecked Sendable {
             precondition(argv.contains("--server-side") && argv.contains("--force-conflicts"), "apply must be server-side")
             let objs = try Manifests.parse(stdin)
             if callLatency > .zero || objectLatency > .zero {
+                lock.withLock { inFlight += 1; maxInFlight = max(maxInFlight, inFlight) }
+                defer { lock.withLock { inFlight -= 1 } }
                 try await Task.sleep(for: callLatency + objectLatency * objs.count)
             }
             return apply(objs, namespace: namespace, argv: argv, stdin: stdin, command: command)
