@@ -15,9 +15,23 @@ func fail(_ message: String, _ status: ExitStatus) -> Never {
     exit(status.rawValue)
 }
 
+/// `aphex status` is the hot path (CI loops, prompts): its arguments are parsed by its own
+/// command, skipping the root's tree of every subcommand (ArgumentParser reflects each, and
+/// that was a fifth of a status run's start). Anything unusual — help, completion scripts, a
+/// parse error — takes the root's route, so every message stays the same.
+func parseCommand() throws -> any ParsableCommand {
+    let args = Array(CommandLine.arguments.dropFirst())
+    let special: Set<String> = ["-h", "--help", "help", "--version", "--experimental-dump-help"]
+    if args.first == "status", !args.contains(where: { special.contains($0) || $0.hasPrefix("--generate-completion") }),
+       let command = try? StatusCommand.parse(Array(args.dropFirst())) {
+        return command
+    }
+    return try Aphex.parseAsRoot()
+}
+
 let runTask = Task<Int32, Never> {
     do {
-        var command = try Aphex.parseAsRoot()
+        var command = try parseCommand()
         if var asyncCommand = command as? any AsyncParsableCommand {
             try await asyncCommand.run()
         } else {
