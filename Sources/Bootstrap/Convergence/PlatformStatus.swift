@@ -32,6 +32,9 @@ public struct PlatformStatus: Sendable, Codable, Equatable {
         public var invalidWave: String?
         public var startedAt: String?
         public var finishedAt: String?
+        /// What aphex traced the app's state back to (cert-manager's webhook: its own proof, or a
+        /// sync the webhook rejected with x509), when something explains it.
+        public var cause: String? = nil
     }
 
     public struct Wave: Sendable, Codable, Equatable {
@@ -198,17 +201,25 @@ public enum StatusSnapshot {
             }
             return PlatformStatus.Wave(wave: w.wave, converged: w.converged, apps: statusApps, seconds: span(statusApps))
         }
-        // cert-manager: its Application converged is not enough; the webhook must answer.
+        // cert-manager: its Application converged is not enough; the webhook must answer. Whatever
+        // its sync and health, a failing proof is what explains it (and any app whose sync the
+        // webhook rejected with x509): each such app names it as its cause.
         if eval.app(catalog.certManagerApplication) != nil {
             webhookForStatus = webhook ?? WebhookProof(ready: false, failedStep: nil, failure: nil,
                                                        message: "the proof could not be run (API error)", cainjector: nil, steps: [])
-            if webhookForStatus?.ready != true {
-                for wi in waves.indices {
-                    for ai in waves[wi].apps.indices where waves[wi].apps[ai].name == catalog.certManagerApplication && waves[wi].apps[ai].phase == .converged {
-                        waves[wi].apps[ai].phase = .progressing
-                        waves[wi].apps[ai].reason = "Synced and Healthy, but the webhook is not ready: \(webhookForStatus!.summary)"
-                        waves[wi].converged = false
-                    }
+        }
+        for wi in waves.indices {
+            for ai in waves[wi].apps.indices {
+                let a = waves[wi].apps[ai]
+                let cause = WebhookCheck.cause(of: a.name, object: byName[a.name], proof: webhookForStatus, catalog: catalog)
+                if a.name == catalog.certManagerApplication, a.phase == .converged, let proof = webhookForStatus, !proof.ready {
+                    waves[wi].apps[ai].phase = .progressing
+                    waves[wi].apps[ai].reason = "Synced and Healthy, but the webhook is not ready: \(proof.summary)"
+                    waves[wi].apps[ai].cause = cause
+                    waves[wi].converged = false
+                } else if a.phase != .converged, let cause {
+                    waves[wi].apps[ai].cause = cause
+                    waves[wi].apps[ai].reason = "\(cause); \(a.reason)"
                 }
             }
         }
@@ -229,7 +240,7 @@ public enum StatusSnapshot {
             if let n = focus.wave {
                 waves = waves.filter { $0.wave == n }
                 if waves.isEmpty { problems.append("There is no wave \(n); waves: \(eval.waves.map { String($0.wave) }.joined(separator: ", ")).") }
-                if !(waves.flatMap(\.apps).contains { $0.name == catalog.certManagerApplication }) { webhookForStatus = nil }
+                if !(waves.flatMap(\.apps).contains { $0.name == catalog.certManagerApplication || $0.cause != nil }) { webhookForStatus = nil }
                 converged = cluster.reachable && !waves.isEmpty && waves.allSatisfy(\.converged)
             } else if let name = focus.app {
                 waves = waves.compactMap { w in
@@ -239,7 +250,7 @@ public enum StatusSnapshot {
                     return w.apps.isEmpty ? nil : w
                 }
                 if waves.isEmpty { problems.append("Application \(name) is not a child of \(catalog.rootApplication); children: \(eval.apps.map(\.name).joined(separator: ", ")).") }
-                if name != catalog.certManagerApplication { webhookForStatus = nil }
+                if name != catalog.certManagerApplication && !(waves.flatMap(\.apps).contains { $0.cause != nil }) { webhookForStatus = nil }
                 converged = cluster.reachable && !waves.isEmpty && waves.allSatisfy(\.converged)
             }
         }
@@ -313,8 +324,15 @@ public enum StatusSnapshot {
         if s.converged {
             out += "\nConverged: \(appCount) Application\(appCount == 1 ? "" : "s") in \(s.waves.count) wave\(s.waves.count == 1 ? "" : "s") are Synced and Healthy.\n"
         } else if let w = s.waves.first(where: { !$0.converged }) {
-            let stuck = w.apps.filter { $0.phase != .converged }.map(\.name)
-            out += "\nNot converged: wave \(w.wave) (\(stuck.joined(separator: ", "))). `aphex wait` waits for it and explains what is stuck.\n"
+            let stuck = w.apps.filter { $0.phase != .converged }
+            // What explains the wave leads: cert-manager's webhook when it holds the wave.
+            var lead = ""
+            if stuck.contains(where: { $0.cause != nil }), let c = s.certManager?.classSummary {
+                lead = ": cert-manager's webhook: \(c)"
+            } else if let cause = stuck.compactMap(\.cause).first {
+                lead = ": \(cause)"
+            }
+            out += "\nNot converged: wave \(w.wave) (\(stuck.map(\.name).joined(separator: ", ")))\(lead). `aphex wait` waits for it and explains what is stuck.\n"
         } else {
             // The platform-level problem first (no ArgoCD, no platform-root): it explains the rest.
             var why: [String] = []
