@@ -41,7 +41,8 @@ public struct PlatformStatus: Sendable, Codable, Equatable {
         public var wave: Int
         public var converged: Bool
         public var apps: [App]
-        /// From the earliest sync start to the latest sync finish of its apps (ArgoCD's operationState).
+        /// From the earliest sync start to the latest sync finish of its apps (ArgoCD's operationState);
+        /// nil when unknown (not all finished, or all within one of ArgoCD's whole seconds).
         public var seconds: Double?
     }
 
@@ -276,7 +277,10 @@ public enum StatusSnapshot {
         let starts = apps.compactMap { $0.startedAt.flatMap(Readiness.parseTime) }
         let ends = apps.compactMap { $0.finishedAt.flatMap(Readiness.parseTime) }
         guard let s = starts.min(), let e = ends.max(), ends.count == apps.count else { return nil }
-        return max(0, e.timeIntervalSince(s))
+        // ArgoCD stamps whole seconds: a start and a finish in the same second do not say how long
+        // the wave took ("0ms" would be a guess presented as a measurement).
+        guard e > s else { return nil }
+        return e.timeIntervalSince(s)
     }
 
     static func rfc3339(_ d: Date) -> String { RFC3339.format(d) }
@@ -309,7 +313,11 @@ public enum StatusSnapshot {
             }
             out += indent(renderTable(columns: ["WAVE", "APPLICATION", "SYNC", "HEALTH", "STATE", "WHY"], rows: rows))
         }
-        let timed = s.waves.compactMap { w in w.seconds.map { "wave \(w.wave) \(formatDuration(.milliseconds(Int64($0 * 1000))))" } }
+        var timed = s.waves.compactMap { w in w.seconds.map { "wave \(w.wave) \(formatDuration(.milliseconds(Int64($0 * 1000))))" } }
+        let unknown = s.waves.filter { w in w.seconds == nil && w.apps.allSatisfy { $0.startedAt != nil && $0.finishedAt != nil } }.map { String($0.wave) }
+        if !unknown.isEmpty {
+            timed.append("wave\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) unknown (started and finished within one second; ArgoCD records whole seconds)")
+        }
         if let c = s.certManager { out += "\ncert-manager webhook: \(c.summary)\n" }
         if s.focus == nil {
             out += renderSecrets(s.secrets)
@@ -350,10 +358,11 @@ public enum StatusSnapshot {
         return out
     }
 
-    /// "Secrets: present and consistent (...)", or the problems grouped by Secret, with the fix once.
+    /// "Secrets: 5 secrets present and consistent", or the problems grouped by Secret, with the fix once.
     static func renderSecrets(_ secrets: PlatformStatus.Secrets) -> String {
         guard secrets.checked else { return "Secrets: \(secrets.detail)\n" }
-        if secrets.ok == true { return "Secrets: present and consistent" + (secrets.detail.isEmpty ? "" : " (\(secrets.detail))") + "\n" }
+        // The detail already says "N secrets present and consistent (...)": say it once.
+        if secrets.ok == true { return "Secrets: " + (secrets.detail.isEmpty ? "present and consistent" : secrets.detail) + "\n" }
         var out = "Secrets: PROBLEMS (\(secrets.missing.count) key\(secrets.missing.count == 1 ? "" : "s") missing, "
             + "\(secrets.inconsistent.count) cop\(secrets.inconsistent.count == 1 ? "y differs" : "ies differ") from the source)\n"
         // "ns/name[key]" -> ("ns/name", "key"), grouped in catalog order.
