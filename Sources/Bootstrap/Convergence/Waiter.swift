@@ -305,7 +305,8 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             if lastWebhookCheck == nil || now - lastWebhookCheck! >= interval {
                 lastWebhookCheck = now
                 let dry = try? await WebhookCheck.dryRun(api: api, catalog: catalog)
-                let classify = lastWebhookProof == nil || now - lastWebhookProof! >= maxCheckInterval
+                // A proof from before the app converged says nothing about now: name the step at once.
+                let classify = lastWebhookProof == nil || lastWebhookProof! < webhookFirstCheck! || now - lastWebhookProof! >= maxCheckInterval
                 if dry?.ok == true || (dry != nil && classify) {
                     lastWebhookProof = now
                     if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) { record(proof, app: cm, now: now) }
