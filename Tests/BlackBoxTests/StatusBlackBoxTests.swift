@@ -103,6 +103,32 @@ import Testing
         #expect(r.stdout.contains("CA bundle not injected"), "\(r.stdout)")
     }
 
+    /// cert-manager NOT Healthy (Running behind its startupapicheck hook) while the caBundle is
+    /// missing: text and JSON show the webhook proof, its failing step and class, and the
+    /// cainjector pod's state; the verdict leads with the class.
+    @Test func certManagerStuckShowsTheWebhookProofWithItsFailingStep() async throws {
+        let h = try await SimHarness.start(scenario: try waitScenario("cabundle-hook"))
+        defer { h.stop() }
+        _ = try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "3s"], timeout: 60)
+        let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath])
+        let j = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
+        #expect(r.status == 1, "\(r.stdout)")
+        #expect(r.stdout.contains("\ncert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration cert-manager-webhook"), "\(r.stdout)")
+        #expect(r.stdout.contains("cainjector: pod cert-manager/cert-manager-cainjector-"), "\(r.stdout)")
+        #expect(r.stdout.contains("Not converged: wave 10 (cert-manager): cert-manager's webhook: CA bundle not injected (step 2)."), "\(r.stdout)")
+
+        #expect(j.status == 1)
+        let doc = try JSON.parse(j.stdout)
+        #expect(doc[path: "certManager", "ready"] == false)
+        #expect(doc[path: "certManager", "failedStep"]?.int == 2)
+        #expect(doc[path: "certManager", "failure"] == "CA bundle not injected")
+        #expect(doc[path: "certManager", "cainjector"]?.string?.hasPrefix("pod cert-manager/cert-manager-cainjector-") == true, "\(j.stdout)")
+        #expect(doc[path: "certManager", "steps"]?.array?.map { $0["result"]?.string ?? "" } == ["passed", "failed", "not-checked", "not-checked"])
+        let cm = doc["waves"]?.array?.flatMap { $0["apps"]?.array ?? [] }.first { $0["name"] == "cert-manager" }
+        #expect(cm?["health"] == "Progressing", "cert-manager is not Healthy: \(cm ?? .null)")
+        #expect(cm?["cause"] == "cert-manager's webhook: CA bundle not injected (step 2)")
+    }
+
     @Test func unreachableClusterExitsOneNamingTheKubeconfig() async throws {
         let h = try await SimHarness.start(scenario: "bench-25")
         defer { h.stop() }

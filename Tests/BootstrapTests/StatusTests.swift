@@ -77,6 +77,33 @@ import Testing
         #expect(text.contains("Not converged: wave 10 (cert-manager)"))
     }
 
+    /// "Secrets: present and consistent (5 secrets present and consistent ...)" said it twice.
+    @Test func consistentSecretsAreSaidOnce() async throws {
+        let (s, text) = try await status(convergedWorld())
+        #expect(s == .ok)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("Secrets: ") })
+        #expect(line.components(separatedBy: "present and consistent").count == 2, "\(line)")
+        #expect(line.hasPrefix("Secrets: 6 secrets present and consistent"), "\(line)")
+    }
+
+    /// ArgoCD stamps whole seconds: a wave whose syncs started and finished in the same second has
+    /// no measurable duration. It reads "unknown", never "0ms"; the JSON leaves `seconds` out.
+    @Test func waveTimingsWithinOneSecondAreUnknownNotZero() async throws {
+        let k = convergedWorld(apps: 0)
+        k.put(.applications, Obj.app("ingress-controller", wave: "0", sync: "Synced", health: "Healthy", opPhase: "Succeeded",
+                                     finishedAt: "2026-11-24T10:00:00Z", reconciledAt: "2026-11-24T10:00:05Z"))
+        let (s, text) = try await status(k)
+        #expect(s == .ok, "\(text)")
+        #expect(!text.contains("wave 0 0ms"), "\(text)")
+        #expect(text.contains("wave 3 1m"), "other waves keep their figure: \(text)")
+        #expect(text.contains("wave 0 unknown (started and finished within one second; ArgoCD records whole seconds)"), "\(text)")
+        let (_, json) = try await status(k, format: .json)
+        let waves = try JSON.parse(json)["waves"]?.array ?? []
+        #expect(waves.first?["wave"]?.int == 0)
+        #expect(waves.first?["seconds"] == nil, "absent when unknown")
+        #expect(waves.dropFirst().first?["seconds"]?.double == 60)
+    }
+
     @Test func componentNotReadyIsNotConverged() async throws {
         let k = convergedWorld()
         k.put(.deployments, Obj.deployment("argocd", "argocd-repo-server", ready: 0, partOf: "argocd"))

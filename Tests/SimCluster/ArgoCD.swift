@@ -10,6 +10,11 @@ final class ArgoCDController: SimController {
     var refreshSeen: [String: Duration] = [:]
     var lastRefresh: [String: Duration] = [:]
     var rootDeletingSince: Duration?
+    /// role cert-foundation: when an apply got through cert-manager's webhook, and how many
+    /// attempts the webhook rejected so far with what message (ArgoCD does not retry once the
+    /// retries are used up, so both are remembered).
+    var admittedAt: [String: Duration] = [:]
+    var rejections: [String: (count: Int, message: String)] = [:]
 
     static let appRef = ResourceRef(group: "argoproj.io", version: "v1alpha1", resource: "applications", kind: "Application")
     static let finalizer = "resources-finalizer.argocd.argoproj.io"
@@ -112,14 +117,49 @@ final class ArgoCDController: SimController {
         var resources: [JSON] = workloads.map {
             ["group": "apps", "version": "v1", "kind": .string($0.kind), "namespace": .string($0.namespace), "name": .string($0.name)]
         }
+        if app.role == "cert-foundation" {
+            resources.append(["group": "cert-manager.io", "version": "v1", "kind": "ClusterIssuer", "name": .string(Self.clusterIssuer)])
+        }
+        var syncedAtOverride: Duration? = nil
         var syncStatus = "OutOfSync", health = "Missing", healthMessage: String? = nil
         var postSyncRefresh: Duration? = nil
         var op: JSON? = nil
         var conditions: [JSON] = []
         var healthyAt: Duration? = nil
-        let opBase: JSON = ["sync": ["revision": .string(rev), "syncOptions": ["CreateNamespace=true"]],
-                            "initiatedBy": ["automated": true], "retry": ["limit": 5, "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]]]
-        if let ws = waveStart, now >= ws {
+        var opBase: JSON = ["sync": ["revision": .string(rev), "syncOptions": ["CreateNamespace=true"]],
+                            "initiatedBy": ["automated": true]]
+        if app.retryLimit > 0 {
+            opBase["retry"] = ["limit": .int(Int64(app.retryLimit)), "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]]
+        }
+        var rejected: (attempts: Int, times: [Duration], message: String)? = nil
+        if let ws = waveStart, now >= ws, !app.neverSyncs, app.role == "cert-foundation" {
+            switch admission(w, app, first: ws + w.scenario.delay(t.appSync), now: now) {
+            case .admitted(let at): syncedAtOverride = at
+            case .pending: break
+            case .rejected(let attempts, let times, let message): rejected = (attempts, times, message)
+            }
+        }
+        if let ws = waveStart, now >= ws, let r = rejected {
+            // The webhook rejected the apply: ArgoCD retries (5 s doubling, at most 3 min), then
+            // fails the operation; the object stays Missing and the app OutOfSync.
+            let final = r.attempts == r.times.count
+            let reason = "one or more objects failed to apply, reason: " + r.message
+            let message = final ? reason + (app.retryLimit > 0 ? " (retried \(app.retryLimit) times)." : "")
+                : "\(reason). Retrying attempt #\(r.attempts) at \(kitchen(w, r.times[r.attempts]))."
+            op = ["operation": opBase, "phase": final ? "Failed" : "Running", "message": .string(message),
+                  "startedAt": .string(w.wall(ws)),
+                  "syncResult": ["revision": .string(rev),
+                                 "resources": .array(resources.map { x in
+                                     var x = x
+                                     x["status"] = "SyncFailed"; x["message"] = .string(r.message)
+                                     x["hookPhase"] = "Failed"; x["syncPhase"] = "Sync"; return x })]]
+            if app.retryLimit > 0 { op!["retryCount"] = .int(Int64(min(r.attempts, app.retryLimit))) }
+            if final {
+                op!["finishedAt"] = .string(w.wall(r.times[r.attempts - 1]))
+                conditions = [["type": "SyncError", "message": .string("Failed sync attempt to \(rev): \(message)"),
+                               "lastTransitionTime": .string(w.wall(r.times[r.attempts - 1]))]]
+            }
+        } else if let ws = waveStart, now >= ws {
             if app.neverSyncs {
                 let attempt = min(5, Int((now - ws).seconds / max(0.001, w.scenario.delay(5).seconds)) + 1)
                 let reason = "one or more objects failed to apply, reason: Internal error occurred: failed calling webhook: the server could not find the requested resource"
@@ -130,7 +170,7 @@ final class ArgoCDController: SimController {
                 conditions = [["type": "SyncError", "message": .string("Failed sync attempt to \(rev): \(reason)"),
                                "lastTransitionTime": .string(w.wall(ws))]]
             } else {
-                let syncedAt = ws + w.scenario.delay(t.appSync)
+                let syncedAt = syncedAtOverride ?? ws + w.scenario.delay(t.appSync)
                 if now < syncedAt {
                     op = ["operation": opBase, "phase": "Running", "message": "one or more tasks are running",
                           "startedAt": .string(w.wall(ws))]
@@ -144,8 +184,32 @@ final class ArgoCDController: SimController {
                           "startedAt": .string(w.wall(ws)), "finishedAt": .string(w.wall(syncedAt)),
                           "syncResult": ["revision": .string(rev),
                                          "resources": .array(resources.map { r in
-                                             var x = r; x["status"] = "Synced"; x["message"] = .string("\((r["kind"]?.string ?? "").lowercased()).apps/\(r["name"]?.string ?? "") created")
+                                             var x = r; x["status"] = "Synced"; x["message"] = .string("\((r["kind"]?.string ?? "").lowercased()).\(r["group"]?.string ?? "apps")/\(r["name"]?.string ?? "") created")
                                              x["hookPhase"] = "Running"; x["syncPhase"] = "Sync"; return x })]]
+                    if let hook = app.hook {
+                        // A multi-step sync: the operation runs until the hook ends; its failure
+                        // fails the operation (gitops-engine: "one or more synchronization tasks
+                        // completed unsuccessfully"). Hooks do not count in the app's health.
+                        let failAt = syncedAt + w.scenario.delay(hook.failsAfter)
+                        let failed = now >= failAt
+                        let hookResult: JSON = ["group": "batch", "version": "v1", "kind": "Job", "namespace": .string(app.namespace),
+                                                "name": .string(hook.name), "status": "Synced",
+                                                "message": .string(failed ? "Job has reached the specified backoff limit" : "job.batch/\(hook.name) created"),
+                                                "hookType": .string(hook.type), "hookPhase": failed ? "Failed" : "Running", "syncPhase": .string(hook.type)]
+                        var result = op?["syncResult"] ?? [:]
+                        result["resources"] = .array((result["resources"]?.array ?? []) + [hookResult])
+                        let message = "one or more synchronization tasks completed unsuccessfully" + (app.retryLimit > 0 ? " (retried \(app.retryLimit) times)." : "")
+                        op = ["operation": opBase, "phase": failed ? "Failed" : "Running",
+                              "message": .string(failed ? message : "one or more tasks are running"),
+                              "startedAt": .string(w.wall(ws)), "syncResult": result]
+                        if failed {
+                            op!["finishedAt"] = .string(w.wall(failAt))
+                            if app.retryLimit > 0 { op!["retryCount"] = .int(Int64(app.retryLimit)) }
+                            conditions = [["type": "SyncError", "message": .string("Failed sync attempt to \(rev): \(message)"),
+                                           "lastTransitionTime": .string(w.wall(failAt))]]
+                        }
+                        postSyncRefresh = failed ? failAt : nil
+                    }
                     var readyTimes: [Duration] = [syncedAt + w.scenario.delay(t.appHealthy)]
                     var pending: Scenario.Workload? = nil
                     for wl in workloads {
@@ -173,7 +237,17 @@ final class ArgoCDController: SimController {
         resources = resources.map { r in
             var x = r
             x["status"] = .string(syncStatus)
-            x["health"] = ["status": .string(health == "Degraded" ? "Degraded" : (syncStatus == "Synced" ? (health == "Healthy" ? "Healthy" : "Progressing") : "Missing"))]
+            var h = health == "Degraded" ? "Degraded" : (syncStatus == "Synced" ? (health == "Healthy" ? "Healthy" : "Progressing") : "Missing")
+            var message: String? = nil
+            // While the app is Progressing, each workload has its own health (ArgoCD judges every resource).
+            if h == "Progressing", let kind = r["kind"]?.string, let wl = workloads.first(where: { $0.kind == kind && $0.name == r["name"]?.string }) {
+                let wk = ObjectKey(ResourceRef(group: "apps", version: "v1", resource: kind.lowercased() + "s", kind: kind), namespace: wl.namespace, name: wl.name)
+                if let ready = w.workloadReadyAt[wk], now >= ready { h = "Healthy" } else {
+                    message = "Waiting for rollout to finish: 0 of \(wl.replicas) updated replicas are available..."
+                }
+            }
+            x["health"] = ["status": .string(h)]
+            if let message { x["health"]?["message"] = .string(message) }
             return x
         }
         var status: JSON = [
@@ -192,7 +266,49 @@ final class ArgoCDController: SimController {
         if let f = op?["finishedAt"]?.string, let r = status["reconciledAt"]?.string, r < f { status["reconciledAt"] = .string(f) }
         if !conditions.isEmpty { status["conditions"] = .array(conditions) }
         if w.setStatus(k, status) { changed = true }
-        return (changed, app.neverSyncs ? nil : healthyAt, syncStatus)
+        return (changed, app.neverSyncs || rejected != nil ? nil : healthyAt, syncStatus)
+    }
+
+    static let clusterIssuer = "selfsigned-issuer"
+
+    enum Admission { case pending, admitted(Duration), rejected(attempts: Int, times: [Duration], message: String) }
+
+    /// role cert-foundation: its ClusterIssuer goes through cert-manager's webhook. The first
+    /// apply at `first`, then ArgoCD's retries (5 s doubling, at most 3 min apart), each admitted
+    /// or rejected by the world's admission as it stands when the attempt is seen; the first
+    /// admitted attempt is the sync. The rejection reads as gitops-engine reports a failed
+    /// `kubectl apply` of a new object.
+    func admission(_ w: SimWorld, _ app: Scenario.App, first: Duration, now: Duration) -> Admission {
+        if let at = admittedAt[app.name] { return .admitted(at) }
+        var times = [first]
+        for k in 0..<max(0, app.retryLimit) {
+            times.append(times.last! + w.scenario.delay(min(180, 5 * pow(2, Double(k)))))
+        }
+        var r = rejections[app.name] ?? (0, "")
+        while r.count < times.count && times[r.count] <= now {
+            do {
+                try w.callWebhooks(group: "cert-manager.io", resource: "clusterissuers", operation: "CREATE")
+                admittedAt[app.name] = times[r.count]
+                rejections[app.name] = nil
+                return .admitted(times[r.count])
+            } catch {
+                let m = (error as? SimAPIError)?.message ?? "\(error)"
+                let file = "/dev/shm/" + String(UInt64(nameHash("\(app.name)/\(r.count)").prefix(8), radix: 16)! % 4_000_000_000)
+                r = (r.count + 1, "error when creating \"\(file)\": \(m)")
+            }
+        }
+        rejections[app.name] = r
+        return r.count == 0 ? .pending : .rejected(attempts: r.count, times: times, message: r.message)
+    }
+
+    /// Go's time.Kitchen ("3:04PM", UTC: the controller's clock), as ArgoCD writes a retry time.
+    func kitchen(_ w: SimWorld, _ t: Duration) -> String {
+        let date = w.clock.wallNow().addingTimeInterval((t - w.now).seconds)
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.hour, .minute], from: date)
+        let h = c.hour ?? 0, m = c.minute ?? 0
+        return "\(h % 12 == 0 ? 12 : h % 12):\(m < 10 ? "0" : "")\(m)\(h < 12 ? "AM" : "PM")"
     }
 
     /// The app's workloads: the scenario's, or the defaults of its role.
@@ -229,7 +345,11 @@ final class ArgoCDController: SimController {
             let ref = ResourceRef(group: "apps", version: "v1", resource: wl.kind.lowercased() + "s", kind: wl.kind)
             let k = ObjectKey(ref, namespace: wl.namespace, name: wl.name)
             if w.objects[k] != nil { continue }
-            let labels: JSON = ["app.kubernetes.io/name": .string(wl.name), "app.kubernetes.io/instance": .string(app.name)]
+            var labels: JSON = ["app.kubernetes.io/name": .string(wl.name), "app.kubernetes.io/instance": .string(app.name)]
+            if app.role == "cert-manager" {
+                // The chart's component label (what `aphex status` selects the cainjector pod by).
+                labels["app.kubernetes.io/component"] = .string(wl.name == "cert-manager" ? "controller" : wl.name.replacingOccurrences(of: "cert-manager-", with: ""))
+            }
             var spec: JSON = ["selector": ["matchLabels": labels],
                               "template": ["metadata": ["labels": labels],
                                            "spec": ["containers": [["name": .string(wl.name), "image": .string(wl.image)]]]]]
@@ -276,6 +396,13 @@ final class ArgoCDController: SimController {
             }
         case "authentik":
             svc("authentik-server", "auth-system", port: 9000, target: 9000)
+        case "cert-foundation":
+            let k = ObjectKey(ResourceRef(group: "cert-manager.io", version: "v1", resource: "clusterissuers", kind: "ClusterIssuer"), namespace: nil, name: Self.clusterIssuer)
+            if w.types[w.typeKey("cert-manager.io", "clusterissuers")] != nil, w.objects[k] == nil {
+                w.store(["apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": ["name": .string(Self.clusterIssuer)],
+                         "spec": ["selfSigned": [:]]], key: k, at: t)
+                changed = true
+            }
         default: break
         }
         return changed

@@ -24,8 +24,23 @@ public struct Scenario: Sendable {
         /// Becomes Degraded this many seconds after it was first Healthy (and stays so).
         public var degradeAfter: Double?
         public var degradedMessage: String
-        /// Role played by the app: "cert-manager" (webhook, CRDs, caBundle) or "authentik".
+        /// Role played by the app: "cert-manager" (webhook, CRDs, caBundle), "authentik", or
+        /// "cert-foundation" (its sync creates a ClusterIssuer, admitted through cert-manager's
+        /// webhook: while that webhook fails, the apply fails and ArgoCD retries, then gives up).
         public var role: String?
+        /// A PostSync hook Job (cert-manager's chart: `cert-manager-startupapicheck`), Running from
+        /// the sync until `failsAfter` seconds later, when it fails and with it the operation.
+        public var hook: Hook?
+        /// The Application's `syncPolicy.retry.limit` (ArgoCD retries a failed operation this often).
+        public var retryLimit: Int = 5
+    }
+
+    public struct Hook: Sendable, Equatable {
+        public var name: String
+        /// "PostSync" (ArgoCD's name for Helm's post-install).
+        public var type: String
+        /// Seconds after the sync applied the app's objects.
+        public var failsAfter: Double
     }
 
     public struct Timings: Sendable, Equatable {
@@ -214,12 +229,19 @@ public struct Scenario: Sendable {
                                    image: w["image"]?.string ?? "registry.example/\(wn):1.0",
                                    replicas: Int(w["replicas"]?.int ?? 1)))
             }
+            var hook: Hook? = nil
+            if let h = a["hook"] {
+                guard let hn = h["name"]?.string, let fails = h["failsAfter"]?.double else {
+                    throw SimError("the hook of app \(n) needs a name and failsAfter (seconds)")
+                }
+                hook = Hook(name: hn, type: h["type"]?.string ?? "PostSync", failsAfter: fails)
+            }
             apps.append(App(name: n, wave: Int(a["wave"]?.int ?? 0), namespace: ns,
                             path: a["path"]?.string ?? "\(rootPath.replacingOccurrences(of: "/argocd/apps", with: ""))/\(n)",
                             workloads: wl, neverSyncs: a["neverSyncs"]?.bool ?? false,
                             degradeAfter: a["degradeAfter"]?.double,
                             degradedMessage: a["degradedMessage"]?.string ?? "Deployment \"\(wl.first?.name ?? n)\" exceeded its progress deadline",
-                            role: a["role"]?.string))
+                            role: a["role"]?.string, hook: hook, retryLimit: Int(a["retryLimit"]?.int ?? 5)))
         }
         self.apps = apps
         neverPull = doc["images"]?["neverPull"]?.array?.compactMap(\.string) ?? []

@@ -43,11 +43,13 @@ public struct ConvergenceCatalog: Sendable, Equatable {
         Component("tekton-pipelines", "tekton-dashboard", partOf: "tekton-dashboard"),
     ]
 
-    // cert-manager (synced by ArgoCD; the webhook proof runs once its Application is converged)
+    // cert-manager (synced by ArgoCD; the webhook proof runs whenever its Application exists and the webhook is unproven)
     public var certManagerApplication = "cert-manager"
     public var certManagerNamespace = "cert-manager"
     public var certManagerWebhookService = "cert-manager-webhook"
     public var certManagerWebhookConfiguration = "cert-manager-webhook"
+    /// The webhooks' `name` in both configurations (the API server quotes it when a call fails).
+    public var certManagerWebhookName = "webhook.cert-manager.io"
     public var certManagerCAInjectorSelector = "app.kubernetes.io/component=cainjector"
     public var certManagerIssuerCRD = "issuers.cert-manager.io"
 

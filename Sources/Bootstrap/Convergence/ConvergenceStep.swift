@@ -13,6 +13,7 @@ public enum ConvergenceStep {
         do {
             let result = try await waitForConvergence(ctx: state.app, api: try state.api(), options: options)
             state.waves = result.waves
+            state.alreadyConverged = Set(result.alreadyConverged)
             state.converged = true
             let apps = result.waves.reduce(0) { $0 + $1.apps.count }
             return StepResult(.done, "\(apps) Applications in \(result.waves.count) waves Synced and Healthy")

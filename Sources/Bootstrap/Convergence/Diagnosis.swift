@@ -26,11 +26,16 @@ public struct AppDiagnosis: Sendable, Codable, Equatable {
     public var resources: [ResourceDiagnosis]
     /// Recent Warning events about its resources and pods: "Reason Kind/name: message".
     public var events: [String]
+    /// What aphex traced its state back to: cert-manager's webhook (its failing proof, or a sync the
+    /// webhook rejected with x509).
+    public var cause: String?
 
     public init(name: String, wave: Int, phase: AppPhase, sync: String, health: String, reason: String,
-                operationMessage: String? = nil, conditions: [String] = [], resources: [ResourceDiagnosis] = [], events: [String] = []) {
+                operationMessage: String? = nil, conditions: [String] = [], resources: [ResourceDiagnosis] = [], events: [String] = [],
+                cause: String? = nil) {
         self.name = name; self.wave = wave; self.phase = phase; self.sync = sync; self.health = health; self.reason = reason
         self.operationMessage = operationMessage; self.conditions = conditions; self.resources = resources; self.events = events
+        self.cause = cause
     }
 }
 
@@ -77,11 +82,20 @@ public enum Diagnoser {
                                  operationMessage: obj?[path: "status", "operationState", "message"]?.string,
                                  conditions: (obj?[path: "status", "conditions"]?.array ?? []).map {
                                      ($0["type"]?.string ?? "Condition") + ($0["message"]?.string.map { ": \($0)" } ?? "")
-                                 }, resources: [], events: [])
+                                 }, resources: [], events: [],
+                                 cause: WebhookCheck.cause(of: state.name, object: obj, proof: webhook, catalog: catalog))
+            // Hooks the operation waits on or failed on (cert-manager's startupapicheck): ArgoCD lists
+            // them in the operation's results, not among the app's resources.
+            let hooks: [JSON] = (obj?[path: "status", "operationState", "syncResult", "resources"]?.array ?? []).compactMap { r in
+                guard let type = r["hookType"]?.string, !type.isEmpty, let phase = r["hookPhase"]?.string,
+                      ["Running", "Failed", "Error"].contains(phase) else { return nil }
+                return ["kind": r["kind"] ?? "Job", "namespace": r["namespace"] ?? .null, "name": r["name"] ?? "?",
+                        "health": ["status": .string(phase), "message": .string("\(type) hook" + (r["message"]?.string.map { ": \($0)" } ?? ""))]]
+            }
             let unhealthy = (obj?[path: "status", "resources"]?.array ?? []).filter {
                 if let h = $0[path: "health", "status"]?.string { return h != "Healthy" }
                 return false
-            }
+            } + hooks
             var names = Set<String>()
             var namespaces = Set<String>()
             for r in unhealthy.prefix(maxResources) {
@@ -119,7 +133,12 @@ public enum Diagnoser {
         }
         var problems = evaluation.problems
         if stuck.count > maxApps { problems.append("\(stuck.count - maxApps) more Application(s) not shown") }
-        var d = Diagnosis(headline: headline, wave: firstWave?.wave, apps: apps, webhook: webhook?.ready == false ? webhook : nil,
+        // The proof belongs in the diagnosis when it may explain it: cert-manager's wave is at or
+        // before the stuck one, or a stuck app's sync was rejected by the webhook.
+        let horizon = stuck.map(\.wave).max()
+        let cmWave = evaluation.app(catalog.certManagerApplication)?.wave
+        let relevant = apps.contains { $0.cause != nil } || (cmWave != nil && horizon != nil && cmWave! <= horizon!)
+        var d = Diagnosis(headline: headline, wave: firstWave?.wave, apps: apps, webhook: webhook?.ready == false && relevant ? webhook : nil,
                           authToken: authToken?.result == .rejected ? authToken : nil, problems: problems, hints: [])
         d.hints = hints(for: d)
         return d
@@ -181,6 +200,9 @@ public enum Diagnoser {
             case nil: break
             }
         }
+        if let traced = d.apps.first(where: { $0.cause?.contains("x509") == true }) {
+            add("\(traced.name)'s sync was rejected by cert-manager's webhook (x509): once the CA bundle is injected (the proof above passes), retry it: `argocd app sync \(traced.name)`.")
+        }
         if d.authToken?.result == .rejected {
             add("Authentik rejects the bootstrap-token: see docs/troubleshooting.md (\"Authentik rejects the bootstrap token\").")
         }
@@ -194,8 +216,11 @@ public enum Diagnoser {
     public static func render(_ d: Diagnosis) -> String {
         var lines: [String] = [d.headline]
         for p in d.problems { lines.append("  ! \(p)") }
+        // The webhook proof first: when it is here, it explains the apps below.
+        if let w = d.webhook { lines.append("  cert-manager webhook: \(w.summary)") }
         for a in d.apps {
             lines.append("  Application \(a.name) (wave \(a.wave)): sync \(a.sync), health \(a.health) — \(a.reason)")
+            if let c = a.cause, !a.reason.contains(c) { lines.append("    cause: \(c)") }
             if let m = a.operationMessage, !m.isEmpty, !a.reason.contains(m) { lines.append("    last sync: \(m)") }
             for c in a.conditions { lines.append("    condition \(c)") }
             for r in a.resources {
@@ -210,7 +235,6 @@ public enum Diagnoser {
                 for e in a.events { lines.append("      \(e)") }
             }
         }
-        if let w = d.webhook { lines.append("  cert-manager webhook: \(w.summary)") }
         if let t = d.authToken { lines.append("  Authentik bootstrap-token: \(t.result.rawValue) — \(t.detail)") }
         if !d.hints.isEmpty {
             lines.append("  What to do:")

@@ -32,13 +32,17 @@ public struct PlatformStatus: Sendable, Codable, Equatable {
         public var invalidWave: String?
         public var startedAt: String?
         public var finishedAt: String?
+        /// What aphex traced the app's state back to (cert-manager's webhook: its own proof, or a
+        /// sync the webhook rejected with x509), when something explains it.
+        public var cause: String? = nil
     }
 
     public struct Wave: Sendable, Codable, Equatable {
         public var wave: Int
         public var converged: Bool
         public var apps: [App]
-        /// From the earliest sync start to the latest sync finish of its apps (ArgoCD's operationState).
+        /// From the earliest sync start to the latest sync finish of its apps (ArgoCD's operationState);
+        /// nil when unknown (not all finished, or all within one of ArgoCD's whole seconds).
         public var seconds: Double?
     }
 
@@ -198,17 +202,25 @@ public enum StatusSnapshot {
             }
             return PlatformStatus.Wave(wave: w.wave, converged: w.converged, apps: statusApps, seconds: span(statusApps))
         }
-        // cert-manager: its Application converged is not enough; the webhook must answer.
+        // cert-manager: its Application converged is not enough; the webhook must answer. Whatever
+        // its sync and health, a failing proof is what explains it (and any app whose sync the
+        // webhook rejected with x509): each such app names it as its cause.
         if eval.app(catalog.certManagerApplication) != nil {
             webhookForStatus = webhook ?? WebhookProof(ready: false, failedStep: nil, failure: nil,
                                                        message: "the proof could not be run (API error)", cainjector: nil, steps: [])
-            if webhookForStatus?.ready != true {
-                for wi in waves.indices {
-                    for ai in waves[wi].apps.indices where waves[wi].apps[ai].name == catalog.certManagerApplication && waves[wi].apps[ai].phase == .converged {
-                        waves[wi].apps[ai].phase = .progressing
-                        waves[wi].apps[ai].reason = "Synced and Healthy, but the webhook is not ready: \(webhookForStatus!.summary)"
-                        waves[wi].converged = false
-                    }
+        }
+        for wi in waves.indices {
+            for ai in waves[wi].apps.indices {
+                let a = waves[wi].apps[ai]
+                let cause = WebhookCheck.cause(of: a.name, object: byName[a.name], proof: webhookForStatus, catalog: catalog)
+                if a.name == catalog.certManagerApplication, a.phase == .converged, let proof = webhookForStatus, !proof.ready {
+                    waves[wi].apps[ai].phase = .progressing
+                    waves[wi].apps[ai].reason = "Synced and Healthy, but the webhook is not ready: \(proof.summary)"
+                    waves[wi].apps[ai].cause = cause
+                    waves[wi].converged = false
+                } else if a.phase != .converged, let cause {
+                    waves[wi].apps[ai].cause = cause
+                    waves[wi].apps[ai].reason = "\(cause); \(a.reason)"
                 }
             }
         }
@@ -229,7 +241,7 @@ public enum StatusSnapshot {
             if let n = focus.wave {
                 waves = waves.filter { $0.wave == n }
                 if waves.isEmpty { problems.append("There is no wave \(n); waves: \(eval.waves.map { String($0.wave) }.joined(separator: ", ")).") }
-                if !(waves.flatMap(\.apps).contains { $0.name == catalog.certManagerApplication }) { webhookForStatus = nil }
+                if !(waves.flatMap(\.apps).contains { $0.name == catalog.certManagerApplication || $0.cause != nil }) { webhookForStatus = nil }
                 converged = cluster.reachable && !waves.isEmpty && waves.allSatisfy(\.converged)
             } else if let name = focus.app {
                 waves = waves.compactMap { w in
@@ -239,7 +251,7 @@ public enum StatusSnapshot {
                     return w.apps.isEmpty ? nil : w
                 }
                 if waves.isEmpty { problems.append("Application \(name) is not a child of \(catalog.rootApplication); children: \(eval.apps.map(\.name).joined(separator: ", ")).") }
-                if name != catalog.certManagerApplication { webhookForStatus = nil }
+                if name != catalog.certManagerApplication && !(waves.flatMap(\.apps).contains { $0.cause != nil }) { webhookForStatus = nil }
                 converged = cluster.reachable && !waves.isEmpty && waves.allSatisfy(\.converged)
             }
         }
@@ -265,7 +277,10 @@ public enum StatusSnapshot {
         let starts = apps.compactMap { $0.startedAt.flatMap(Readiness.parseTime) }
         let ends = apps.compactMap { $0.finishedAt.flatMap(Readiness.parseTime) }
         guard let s = starts.min(), let e = ends.max(), ends.count == apps.count else { return nil }
-        return max(0, e.timeIntervalSince(s))
+        // ArgoCD stamps whole seconds: a start and a finish in the same second do not say how long
+        // the wave took ("0ms" would be a guess presented as a measurement).
+        guard e > s else { return nil }
+        return e.timeIntervalSince(s)
     }
 
     static func rfc3339(_ d: Date) -> String { RFC3339.format(d) }
@@ -298,7 +313,11 @@ public enum StatusSnapshot {
             }
             out += indent(renderTable(columns: ["WAVE", "APPLICATION", "SYNC", "HEALTH", "STATE", "WHY"], rows: rows))
         }
-        let timed = s.waves.compactMap { w in w.seconds.map { "wave \(w.wave) \(formatDuration(.milliseconds(Int64($0 * 1000))))" } }
+        var timed = s.waves.compactMap { w in w.seconds.map { "wave \(w.wave) \(formatDuration(.milliseconds(Int64($0 * 1000))))" } }
+        let unknown = s.waves.filter { w in w.seconds == nil && w.apps.allSatisfy { $0.startedAt != nil && $0.finishedAt != nil } }.map { String($0.wave) }
+        if !unknown.isEmpty {
+            timed.append("wave\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) unknown (started and finished within one second; ArgoCD records whole seconds)")
+        }
         if let c = s.certManager { out += "\ncert-manager webhook: \(c.summary)\n" }
         if s.focus == nil {
             out += renderSecrets(s.secrets)
@@ -313,8 +332,15 @@ public enum StatusSnapshot {
         if s.converged {
             out += "\nConverged: \(appCount) Application\(appCount == 1 ? "" : "s") in \(s.waves.count) wave\(s.waves.count == 1 ? "" : "s") are Synced and Healthy.\n"
         } else if let w = s.waves.first(where: { !$0.converged }) {
-            let stuck = w.apps.filter { $0.phase != .converged }.map(\.name)
-            out += "\nNot converged: wave \(w.wave) (\(stuck.joined(separator: ", "))). `aphex wait` waits for it and explains what is stuck.\n"
+            let stuck = w.apps.filter { $0.phase != .converged }
+            // What explains the wave leads: cert-manager's webhook when it holds the wave.
+            var lead = ""
+            if stuck.contains(where: { $0.cause != nil }), let c = s.certManager?.classSummary {
+                lead = ": cert-manager's webhook: \(c)"
+            } else if let cause = stuck.compactMap(\.cause).first {
+                lead = ": \(cause)"
+            }
+            out += "\nNot converged: wave \(w.wave) (\(stuck.map(\.name).joined(separator: ", ")))\(lead). `aphex wait` waits for it and explains what is stuck.\n"
         } else {
             // The platform-level problem first (no ArgoCD, no platform-root): it explains the rest.
             var why: [String] = []
@@ -332,10 +358,11 @@ public enum StatusSnapshot {
         return out
     }
 
-    /// "Secrets: present and consistent (...)", or the problems grouped by Secret, with the fix once.
+    /// "Secrets: 5 secrets present and consistent", or the problems grouped by Secret, with the fix once.
     static func renderSecrets(_ secrets: PlatformStatus.Secrets) -> String {
         guard secrets.checked else { return "Secrets: \(secrets.detail)\n" }
-        if secrets.ok == true { return "Secrets: present and consistent" + (secrets.detail.isEmpty ? "" : " (\(secrets.detail))") + "\n" }
+        // The detail already says "N secrets present and consistent (...)": say it once.
+        if secrets.ok == true { return "Secrets: " + (secrets.detail.isEmpty ? "present and consistent" : secrets.detail) + "\n" }
         var out = "Secrets: PROBLEMS (\(secrets.missing.count) key\(secrets.missing.count == 1 ? "" : "s") missing, "
             + "\(secrets.inconsistent.count) cop\(secrets.inconsistent.count == 1 ? "y differs" : "ies differ") from the source)\n"
         // "ns/name[key]" -> ("ns/name", "key"), grouped in catalog order.

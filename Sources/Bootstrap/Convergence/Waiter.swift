@@ -135,9 +135,12 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                 await runChecks(&eval, now: clock.now())
                 draw(eval, now: clock.now())
                 if !eval.failed.isEmpty || token?.result == .rejected && tokenRejections >= 2 {
+                    await proveForDiagnosis(&eval, stuck: eval.failed)
                     let headline: String
                     if let f = eval.failed.first {
-                        headline = "Application \(f.name) (wave \(f.wave)) failed: \(f.reason)."
+                        // cert-manager's webhook leads when it explains the failure.
+                        headline = "Application \(f.name) (wave \(f.wave)) failed: " + (webhookLead([f]).map { "\($0); " } ?? "") + f.reason
+                            + (f.reason.hasSuffix(".") ? "" : ".")
                     } else {
                         headline = "Authentik rejects the bootstrap-token aphex generated."
                     }
@@ -284,9 +287,17 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     // MARK: extra proofs
 
     private func runChecks(_ eval: inout PlatformEvaluation, now: Duration) async {
-        // cert-manager: the Application converged is not enough; its webhook must answer.
-        // A dry-run create each second (1 request) detects readiness promptly; the full proof runs
-        // when it passes (to confirm steps 1-3) and every few seconds while it fails (to name the step).
+        // cert-manager: the Application converged is not enough; its webhook must answer. Before
+        // it converges (Progressing behind a hook, a failing sync ...) the proof is what explains
+        // it: once its wave is reached, the full proof runs at once and every 15 s.
+        if let cm = eval.app(catalog.certManagerApplication), cm.exists, !cm.converged, webhook?.ready != true, reached(cm, eval) {
+            if lastWebhookProof == nil || now - lastWebhookProof! >= maxCheckInterval {
+                lastWebhookProof = now
+                if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) { record(proof, app: cm, now: now) }
+            }
+        }
+        // Converged: a dry-run create each second (1 request) detects readiness promptly; the full
+        // proof runs when it passes (to confirm steps 1-3) and every 15 s while it fails (to name the step).
         if let cm = eval.app(catalog.certManagerApplication), cm.converged, webhook?.ready != true {
             if webhookFirstCheck == nil { webhookFirstCheck = now }
             // 1 s for the first 10 s (the caBundle usually lands then), 2 s after (a stuck webhook stays cheap).
@@ -294,24 +305,15 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             if lastWebhookCheck == nil || now - lastWebhookCheck! >= interval {
                 lastWebhookCheck = now
                 let dry = try? await WebhookCheck.dryRun(api: api, catalog: catalog)
-                let classify = lastWebhookProof == nil || now - lastWebhookProof! >= maxCheckInterval
+                // A proof from before the app converged says nothing about now: name the step at once.
+                let classify = lastWebhookProof == nil || lastWebhookProof! < webhookFirstCheck! || now - lastWebhookProof! >= maxCheckInterval
                 if dry?.ok == true || (dry != nil && classify) {
                     lastWebhookProof = now
-                    if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) {
-                        webhook = proof
-                        if proof.ready {
-                            reporter.emit(.stepFinished(id: "cert-manager-webhook", title: "cert-manager webhook answers (4-step proof)", outcome: .done, seconds: 0, detail: nil))
-                        } else {
-                            reporter.debug("cert-manager webhook not ready: \(proof.summary)")
-                        }
-                    }
+                    if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) { record(proof, app: cm, now: now) }
                 }
             }
-            if webhook?.ready != true {
-                override(&eval, app: catalog.certManagerApplication, .progressing,
-                         "Synced and Healthy, but the webhook is not ready: " + (webhook?.summary ?? "not checked yet"))
-            }
         }
+        annotate(&eval)
         // Authentik: once the auth app is Healthy, its bootstrap-token must authenticate.
         if let auth = eval.app(catalog.authApplication), auth.health == "Healthy",
            token == nil || token?.result == .rejected {
@@ -335,6 +337,66 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         }
     }
 
+    /// Keeps the latest proof; says when it passes, and when one failing class has persisted for
+    /// 15 s after cert-manager's objects were applied (a stuck webhook is worth a line, a webhook
+    /// still starting is not).
+    private func record(_ proof: WebhookProof, app cm: AppState, now: Duration) {
+        webhook = proof
+        if proof.ready {
+            reporter.emit(.stepFinished(id: "cert-manager-webhook", title: "cert-manager webhook answers (4-step proof)", outcome: .done, seconds: 0, detail: nil))
+            return
+        }
+        reporter.debug("cert-manager webhook not ready: \(proof.summary)")
+        let key = proof.classSummary ?? "unknown"
+        if webhookClass?.key != key { webhookClass = (key, now) }
+        if let c = webhookClass, now - c.since >= maxCheckInterval, cm.sync == "Synced", reportedWebhookClass != key {
+            reportedWebhookClass = key
+            reporter.warn("cert-manager's webhook has not been ready for \(formatDuration(now - c.since)): \(proof.summary)")
+        }
+    }
+    private var webhookClass: (key: String, since: Duration)?
+    private var reportedWebhookClass: String?
+
+    /// Every wave before `app`'s is converged: ArgoCD is on its wave (or past it).
+    private func reached(_ app: AppState, _ eval: PlatformEvaluation) -> Bool {
+        eval.waves.filter { $0.wave < app.wave }.allSatisfy(\.converged)
+    }
+
+    /// cert-manager's Application as the proof leaves it: converged but unproven is progressing;
+    /// stuck otherwise (not failed: a failure's headline says it), its reason leads with the class.
+    /// Judged from the object again, so annotating twice changes nothing.
+    private func annotate(_ eval: inout PlatformEvaluation) {
+        guard let cm = eval.app(catalog.certManagerApplication), webhook?.ready != true,
+              let obj = objects[cm.name] else { return }
+        let raw = Readiness.judgeApplication(obj, wasHealthy: healthySeen.contains(cm.name))
+        if raw.phase == .converged {
+            override(&eval, app: cm.name, .progressing, "Synced and Healthy, but the webhook is not ready: " + (webhook?.summary ?? "not checked yet"))
+        } else if raw.phase != .failed, let c = webhook?.classSummary {
+            override(&eval, app: cm.name, raw.phase, "cert-manager's webhook: \(c); \(raw.reason)")
+        }
+    }
+
+    /// Before a diagnosis: a fresh proof when cert-manager's webhook may explain `stuck` (its wave
+    /// is reached and the webhook unproven, or a stuck app's sync was rejected by the webhook).
+    private func proveForDiagnosis(_ eval: inout PlatformEvaluation, stuck: [AppState]) async {
+        guard webhook?.ready != true, let cm = eval.app(catalog.certManagerApplication), cm.exists else { return }
+        let traced = stuck.contains { WebhookCheck.syncTexts(objects[$0.name]).contains { WebhookCheck.isCertManagerX509($0, catalog: catalog) } }
+        guard traced || reached(cm, eval) else { return }
+        if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) {
+            webhook = proof
+            lastWebhookProof = clock.now()
+        }
+        annotate(&eval)
+    }
+
+    /// "cert-manager's webhook: CA bundle not injected (step 2)" when the failing proof explains
+    /// one of `apps` (cert-manager's own, or a sync the webhook rejected).
+    private func webhookLead(_ apps: [AppState]) -> String? {
+        guard let proof = webhook, let c = proof.classSummary else { return nil }
+        let explains = apps.contains { WebhookCheck.cause(of: $0.name, object: objects[$0.name], proof: proof, catalog: catalog) != nil }
+        return explains ? "cert-manager's webhook: \(c)" : nil
+    }
+
     private func override(_ eval: inout PlatformEvaluation, app: String, _ phase: AppPhase, _ reason: String) {
         for w in eval.waves.indices {
             for a in eval.waves[w].apps.indices where eval.waves[w].apps[a].name == app {
@@ -346,9 +408,7 @@ public final class ConvergenceWaiter: @unchecked Sendable {
 
     private func currentEvaluation() -> PlatformEvaluation {
         var eval = Waves.evaluate(Array(objects.values), healthySeen: healthySeen, catalog: catalog).limited(to: options.wave)
-        if let cm = eval.app(catalog.certManagerApplication), cm.converged, webhook?.ready != true {
-            override(&eval, app: catalog.certManagerApplication, .progressing, "Synced and Healthy, but the webhook is not ready: " + (webhook?.summary ?? "not checked yet"))
-        }
+        annotate(&eval)
         return eval
     }
 
@@ -361,19 +421,14 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                              hints: [])
         }
         var eval = currentEvaluation()
-        // Prove the webhook now when cert-manager is present and unproven: it names the failing step.
-        if webhook?.ready != true, let cm = eval.app(catalog.certManagerApplication), cm.exists {
-            if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) {
-                webhook = proof
-                if !proof.ready && cm.converged {
-                    override(&eval, app: catalog.certManagerApplication, .progressing, "Synced and Healthy, but the webhook is not ready: \(proof.summary)")
-                }
-            }
-        }
+        // Prove the webhook now when it may explain the stuck wave: it names the failing step.
+        await proveForDiagnosis(&eval, stuck: eval.firstUnconvergedWave?.apps.filter { !$0.converged } ?? [])
         let headline: String
         if let w = eval.firstUnconvergedWave {
             let stuck = w.apps.filter { !$0.converged }
-            headline = "Timed out after \(elapsed): wave \(w.wave) is not converged (\(stuck.count) of \(w.apps.count) Application\(w.apps.count == 1 ? "" : "s") stuck: \(stuck.map(\.name).joined(separator: ", ")))."
+            // cert-manager's webhook leads when it holds the wave: it explains the rest.
+            let lead = webhookLead(stuck).map { "\($0); " } ?? ""
+            headline = "Timed out after \(elapsed): \(lead)wave \(w.wave) is not converged (\(stuck.count) of \(w.apps.count) Application\(w.apps.count == 1 ? "" : "s") stuck: \(stuck.map(\.name).joined(separator: ", ")))."
         } else if let p = eval.problems.first {
             headline = "Timed out after \(elapsed): \(p)"
         } else {

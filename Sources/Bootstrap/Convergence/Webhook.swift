@@ -29,6 +29,13 @@ public struct WebhookProof: Sendable, Codable, Equatable {
     public var cainjector: String?
     public var steps: [WebhookStep]
 
+    /// "CA bundle not injected (step 2)": the class and the failing step (nil when ready, or when
+    /// the proof could not run).
+    public var classSummary: String? {
+        guard !ready, let failure else { return nil }
+        return "\(failure.rawValue)" + (failedStep.map { " (step \($0))" } ?? "")
+    }
+
     public var summary: String {
         if ready { return "ready (dry-run create of an Issuer accepted by the webhook)" }
         var s = "\(failure?.rawValue ?? "not ready") (step \(failedStep ?? 0))"
@@ -140,6 +147,38 @@ public enum WebhookCheck {
             throw KubeAPIError.server(status: response.status, message: message)
         }
         return DryRun(ok: false, failure: classify(status: response.status, message: message), message: message.isEmpty ? "HTTP \(response.status)" : message)
+    }
+
+    /// Whether an Application's sync failure is the API server failing to verify cert-manager's
+    /// webhook (`failed calling webhook "webhook.cert-manager.io": ... x509: certificate signed by
+    /// unknown authority`): the webhook's caBundle, not the app, is what is wrong.
+    public static func isCertManagerX509(_ text: String, catalog: ConvergenceCatalog = .default) -> Bool {
+        guard text.contains("x509: certificate signed by unknown authority") else { return false }
+        return text.contains("\"\(catalog.certManagerWebhookName)\"")
+            || text.contains("\(catalog.certManagerWebhookService).\(catalog.certManagerNamespace).svc")
+    }
+
+    /// What an Application's last sync said, where the webhook's rejection shows: the operation's
+    /// message, the messages of its failed resources, its conditions.
+    static func syncTexts(_ app: JSON?) -> [String] {
+        let st = app?["status"]
+        return [st?[path: "operationState", "message"]?.string].compactMap { $0 }
+            + (st?[path: "operationState", "syncResult", "resources"]?.array ?? []).compactMap { $0["message"]?.string }
+            + (st?["conditions"]?.array ?? []).compactMap { $0["message"]?.string }
+    }
+
+    /// Why Application `name` is stuck when cert-manager's webhook explains it, else nil: for
+    /// cert-manager's own Application, a failing proof; for any other, a sync rejected by the
+    /// webhook's TLS (x509), traced back to the caBundle with what the proof says now.
+    public static func cause(of name: String, object: JSON?, proof: WebhookProof?, catalog: ConvergenceCatalog = .default) -> String? {
+        if name == catalog.certManagerApplication {
+            return proof?.classSummary.map { "cert-manager's webhook: \($0)" }
+        }
+        guard syncTexts(object).contains(where: { isCertManagerX509($0, catalog: catalog) }) else { return nil }
+        let why = "the API server cannot verify cert-manager's webhook (x509: certificate signed by unknown authority), so it rejects this app's cert-manager objects"
+        guard let proof else { return "cert-manager's webhook CA bundle: \(why)" }
+        if proof.ready { return "cert-manager's webhook was not verifiable when this app synced (x509); it answers now: retry the sync" }
+        return "cert-manager's webhook: \(proof.classSummary ?? "not ready"): \(why)"
     }
 
     /// cmctl's regular expressions, plus the "no endpoints" form API servers use today.

@@ -41,6 +41,8 @@ public final class PipelineState: @unchecked Sendable {
     public var serverURL: String?
     public var records: [StepRecord] = []
     public var waves: [WaveTiming] = []
+    /// Waves already converged when the wait began (their seconds say nothing).
+    public var alreadyConverged: Set<Int> = []
     public var warnings: [String] = []
     public var converged: Bool?
     /// Builds the API client once the kubeconfig is known (injectable in tests).

@@ -46,14 +46,16 @@ enum BootstrapSummary {
         if let k = state.kubeconfig { out += "  kubeconfig            \(k)\n" }
         out += "\nTimings\n"
         let waveLabels = state.waves.map { "wave \($0.wave) (\($0.apps.joined(separator: ", ")))" }
-        let width = max(32, (state.records.map { $0.title.count + 2 } + waveLabels.map { $0.count + 4 }).max() ?? 0)
+        // The figures form a column at least two spaces right of the longest label (indent included).
+        let width = max(32, (state.records.map { $0.title.count + 4 } + waveLabels.map { $0.count + 6 }).max() ?? 0)
         for r in state.records {
             out += "  " + r.title.padding(toLength: width - 2, withPad: " ", startingAt: 0)
                 + formatDuration(.milliseconds(Int64(r.seconds * 1000))) + (r.outcome == .unchanged ? "  (unchanged)" : "") + "\n"
         }
         for (w, label) in zip(state.waves, waveLabels) {
-            out += "    " + label.padding(toLength: width - 4, withPad: " ", startingAt: 0)
-                + formatDuration(.milliseconds(Int64(w.seconds * 1000))) + "\n"
+            // A wave converged before the wait began was not watched converging: no figure to show.
+            let figure = state.alreadyConverged.contains(w.wave) ? "already converged" : formatDuration(.milliseconds(Int64(w.seconds * 1000)))
+            out += "    " + label.padding(toLength: width - 4, withPad: " ", startingAt: 0) + figure + "\n"
         }
         out += "  " + "total".padding(toLength: width - 2, withPad: " ", startingAt: 0)
             + formatDuration(.milliseconds(Int64(totalSeconds(state) * 1000))) + "\n"
@@ -74,9 +76,11 @@ enum BootstrapSummary {
                 .object(["id": .string(r.id), "title": .string(r.title), "outcome": .string(r.outcome.rawValue),
                          "seconds": .double(round3(r.seconds))])
             }),
-            "waves": .array(state.waves.map { w in
-                .object(["wave": .int(Int64(w.wave)), "apps": .array(w.apps.map { .string($0) }),
-                         "seconds": .double(round3(w.seconds))])
+            "waves": .array(state.waves.map { w -> JSON in
+                var o: JSON = ["wave": .int(Int64(w.wave)), "apps": .array(w.apps.map { .string($0) }),
+                               "seconds": .double(round3(w.seconds))]
+                if state.alreadyConverged.contains(w.wave) { o["alreadyConverged"] = true }
+                return o
             }),
         ])
     }
