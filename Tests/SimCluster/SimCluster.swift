@@ -184,7 +184,8 @@ extension SimWorld {
 /// Dispatch of simulated host tools (shared by the in-process runner and the stand-ins).
 public enum SimTools {
     static let names: Set<String> = ["kubectl", "kind", "k3s", "systemctl", "docker", "nvidia-smi", "nvidia-container-runtime",
-                                     "nvidia-ctk", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall"]
+                                     "nvidia-ctk", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall",
+                                     "k3s-agent-uninstall.sh", "k3s-agent-uninstall"]
 
     static func known(_ name: String, stdin: [UInt8]?) -> Bool {
         if names.contains(name) { return true }
@@ -215,7 +216,7 @@ public enum SimTools {
             return rest.first == "create" || rest.first == "delete" || rest.first == "export"
         case "systemctl":
             return ["restart", "start", "stop", "enable", "disable"].contains(rest.first ?? "")
-        case "sh", "bash", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall", "nvidia-ctk":
+        case "sh", "bash", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall", "k3s-agent-uninstall.sh", "k3s-agent-uninstall", "nvidia-ctk":
             return true
         default:
             return false
@@ -256,6 +257,7 @@ public enum SimTools {
         case "nvidia-smi", "nvidia-container-runtime", "nvidia-ctk": return host.nvidia(argv)
         case "k3s-install": return host.k3sInstall(Array(argv.dropFirst()))
         case "k3s-uninstall.sh", "k3s-uninstall": return host.k3sUninstall()
+        case "k3s-agent-uninstall.sh", "k3s-agent-uninstall": return host.k3sAgentUninstall()
         case "sh", "bash":
             // `sh -s - ARGS` with the simulated installer on stdin.
             var args = Array(argv.dropFirst())

@@ -43,10 +43,13 @@ extension Commands {
             }
             throw failure
         }
+        let join = await k3sJoinHint(state)
         if ctx.format == .json {
-            ctx.writeJSON(BootstrapSummary.resultJSON(state, argocdURL: url))
+            var obj = BootstrapSummary.resultJSON(state, argocdURL: url)
+            if let join { obj["k3sJoin"] = .object(["command": .string(join.command), "tokenFile": .string(join.tokenFile), "server": .string(join.server)]) }
+            ctx.writeJSON(obj)
         } else {
-            ctx.output.write(BootstrapSummary.text(state, argocdURL: url))
+            ctx.output.write(BootstrapSummary.text(state, argocdURL: url) + (join.map(k3sJoinText) ?? ""))
         }
         if options.showSecrets && !options.dryRun {
             try await BootstrapSteps.showSecretsAtEnd(state)
