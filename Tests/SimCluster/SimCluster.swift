@@ -137,6 +137,12 @@ struct SimRunner: CommandRunner {
     func run(_ command: Command) async throws -> CommandOutput {
         guard let exe = command.argv.first else { throw CommandError(argv: command.argv, reason: .launchFailed("empty argv")) }
         let name = (exe as NSString).lastPathComponent
+        var command = command
+        if name == "sh" || name == "bash", command.stdin == nil, command.argv.count == 2,
+           let script = FileManager.default.contents(atPath: command.argv[1]), SimTools.isInstallerStdin([UInt8](script)) {
+            // `sh FILE` with the simulated installer in FILE: the shell reads it as `sh -s` would.
+            command.stdin = [UInt8](script)
+        }
         guard SimTools.known(name, stdin: command.stdin) else {
             sim.record.addCommand(time: sim.world.nowSeconds, argv: command.argv, stdin: command.stdin,
                                   output: CommandOutput(status: 127, stdout: "", stderr: "\(name): not simulated"), via: "in-process", mutating: false)
@@ -262,7 +268,7 @@ public enum SimTools {
             // `sh -s - ARGS` with the simulated installer on stdin.
             var args = Array(argv.dropFirst())
             if let i = args.firstIndex(of: "-s") { args.remove(at: i) }
-            args.removeAll { $0 == "-" }
+            args.removeAll { $0 == "-" || ($0.hasSuffix(".sh") && FileManager.default.fileExists(atPath: $0)) }
             return host.k3sInstall(args)
         default:
             return .fail("\(name): command not found", status: 127)

@@ -104,6 +104,8 @@ public final class SimWorld: @unchecked Sendable {
         var active: Bool
     }
     var k3sAgents: [String: K3sAgentState] = [:]
+    /// The server's join token (nil until k3s is installed).
+    public var k3sJoinToken: String? { lock.lock(); defer { lock.unlock() }; return k3sToken }
     /// The simulated k3s server's address as agents reach it (a documentation address, RFC
     /// 5737: never contacted; the stand-in agent compares K3S_URL with it).
     public static let k3sServerAddress = "192.0.2.10"
@@ -120,7 +122,10 @@ public final class SimWorld: @unchecked Sendable {
         self.preexistingCluster = scenario.cluster.exists
         self.k3sInstalled = scenario.host.k3sInstalled
         self.k3sActive = scenario.host.k3sInstalled
-        if scenario.host.k3sInstalled { k3sVersionInstalled = scenario.cluster.k3sVersion }
+        if scenario.host.k3sInstalled {
+            k3sVersionInstalled = scenario.cluster.k3sVersion
+            k3sToken = "K10" + String(repeating: "ab", count: 32) + "::server:aphexsimpreinstalled"
+        }
         for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
         controllers = Self.makeControllers(scenario)
         lock.lock(); defer { lock.unlock() }

@@ -116,6 +116,7 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     public func run() async throws -> WaitOutcome {
         start = clock.now()
         let deadline = start + options.timeout
+        options.observer?.waitStarted(at: start, timeout: options.timeout)
         defer { watchTask?.cancel() }
         while true {
             try Task.checkCancellation()

@@ -24,6 +24,7 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     private var outcome = "running"
     private var endAt: Double?
     private var timeoutAt: Double?
+    private var deadline: Double?
     private var interruptedAt: Double?
     private var diagnosis: Diagnosis?
     private var error: String?
@@ -88,6 +89,13 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
 
     // MARK: ConvergenceObserver
 
+    public func waitStarted(at time: Duration, timeout: Duration) {
+        let t = seconds(time)
+        lock.lock(); defer { lock.unlock() }
+        if waitStart == nil { waitStart = t }
+        deadline = t + timeout.seconds
+    }
+
     public func observe(_ evaluation: PlatformEvaluation, at time: Duration) {
         let t = seconds(time)
         lock.lock(); defer { lock.unlock() }
@@ -141,7 +149,7 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
             markEnd(t, stuck: false, diagnosis: d)
         case .timedOut(let d, _):
             outcome = "timeout"
-            timeoutAt = t
+            timeoutAt = deadline.map { min($0, t) } ?? t
             diagnosis = d
             markEnd(t, stuck: true, diagnosis: d)
         }

@@ -93,6 +93,8 @@ public struct RunReportOptions: Sendable, Equatable {
 /// Told by the convergence waiter what it sees (a hook: the waiter calls it after each
 /// evaluation and once with the outcome).
 public protocol ConvergenceObserver: Sendable {
+    /// The wait begins, with this deadline.
+    func waitStarted(at time: Duration, timeout: Duration)
     func observe(_ evaluation: PlatformEvaluation, at time: Duration)
     func finished(_ outcome: WaitOutcome, at time: Duration)
 }
