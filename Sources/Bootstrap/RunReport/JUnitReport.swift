@@ -61,10 +61,12 @@ public enum JUnitReport {
                                    text: a.diagnosis ?? a.reason)
                 case .waiting:
                     sk += 1
-                    let why = blocking.map { "wave \(w.wave) did not start: wave \($0) is not converged" } ?? "wave \(w.wave) did not start"
-                    body = "      <skipped message=\"\(xml(why))\"/>\n"
+                    body = "      <skipped message=\"\(xml(waits(w, blocking)))\"/>\n"
                 case .pending, .progressing:
                     switch t.outcome {
+                    case _ where w.blockedBy != nil && t.outcome != "interrupted":
+                        sk += 1
+                        body = "      <skipped message=\"\(xml(waits(w, blocking) + " (\(a.phase.rawValue): \(a.reason))"))\"/>\n"
                     case "interrupted":
                         e += 1
                         body = "      <error type=\"interrupted\" message=\"\(xml("interrupted (Ctrl-C) after \(seconds(t.seconds)) before \(a.name) converged: \(a.reason)"))\"/>\n"
@@ -107,6 +109,11 @@ public enum JUnitReport {
         out += suites.joined()
         out += "</testsuites>\n"
         return out
+    }
+
+    static func waits(_ w: RunTimeline.Wave, _ blocking: Int?) -> String {
+        guard let b = w.blockedBy ?? blocking else { return "wave \(w.wave) did not start" }
+        return "wave \(w.wave) waits for wave \(b), which is not converged"
     }
 
     static func suite(name: String, id: Int, timestamp: Date, host: String, tests: Int, failures: Int, errors: Int, skipped: Int,

@@ -36,8 +36,13 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     }
 
     struct WaveTrack {
+        /// When every earlier wave was converged (aphex's wave clock, as the waiter's).
         var start: Double?
         var end: Double?
+        /// ArgoCD's view, for waves aphex has not started (an earlier wave is held back by
+        /// aphex's own proofs): when an app of it first left pending, when all converged.
+        var firstActive: Double?
+        var allConverged: Double?
         var order: [String] = []
         var apps: [String: AppTrack] = [:]
     }
@@ -107,12 +112,14 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
             var track = waves[w.wave] ?? WaveTrack()
             if track.start == nil && !waveOrder.contains(w.wave) { waveOrder.append(w.wave) }
             if earlierDone && track.start == nil { track.start = first ? (waitStart ?? t) : t }
-            let frozen = track.end != nil
+            let frozen = track.end != nil || track.allConverged != nil
             if w.converged && track.end == nil && earlierDone { track.end = t }
+            if track.firstActive == nil && w.apps.contains(where: { !Self.untouched($0) }) { track.firstActive = t }
+            if track.allConverged == nil && w.converged { track.allConverged = t }
             for app in w.apps {
                 var a = track.apps[app.name] ?? AppTrack()
                 if track.apps[app.name] == nil { track.order.append(app.name) }
-                let phase: RunTimeline.Phase = track.start == nil ? .waiting : Self.phase(app.phase)
+                let phase: RunTimeline.Phase = track.start == nil && Self.untouched(app) ? .waiting : Self.phase(app.phase)
                 a.phase = phase
                 a.reason = app.reason
                 if !frozen {
@@ -179,7 +186,7 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     }
 
     private func extendOpenSegments(to t: Double) {
-        for (n, var track) in waves where track.end == nil {
+        for (n, var track) in waves where track.end == nil && track.allConverged == nil {
             for name in track.order {
                 guard var a = track.apps[name], var last = a.segments.last else { continue }
                 last.end = max(last.end, t)
@@ -221,6 +228,9 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
         }
     }
 
+    /// Not synced yet, nothing converged: in a wave aphex has not started, it is waiting.
+    static func untouched(_ a: AppState) -> Bool { a.phase == .pending || (a.phase == .progressing && a.sync != "Synced") }
+
     static func phase(_ p: AppPhase) -> RunTimeline.Phase {
         switch p {
         case .pending: return .pending
@@ -253,13 +263,20 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
                 return app
             }
             let seconds: Double
-            if let s = track.start { seconds = max(0, (track.end ?? end) - s) } else { seconds = 0 }
-            return RunTimeline.Wave(wave: n, start: track.start, end: track.end, converged: track.end != nil,
+            let start = track.start ?? track.firstActive
+            let finish = track.end ?? track.allConverged
+            if let s = start { seconds = max(0, (finish ?? end) - s) } else { seconds = 0 }
+            let blockedBy = track.start == nil ? waveOrder.first { $0 < n && waves[$0]?.end == nil } : nil
+            return RunTimeline.Wave(wave: n, start: start, end: finish, converged: track.end != nil, blockedBy: blockedBy,
                                     seconds: (seconds * 1000).rounded() / 1000, apps: apps)
         }
         var finalSteps = steps
         for i in finalSteps.indices where finalSteps[i].end == nil && outcome != "running" {
             finalSteps[i].outcome = outcome == "interrupted" ? "interrupted" : (outcome == "timeout" ? "timeout" : "failed")
+        }
+        // The wait step ended by the timeout: it timed out (not a failure of its own).
+        for i in finalSteps.indices where finalSteps[i].id == "wait" && finalSteps[i].outcome == "failed" && outcome == "timeout" {
+            finalSteps[i].outcome = "timeout"
         }
         return RunTimeline(schemaVersion: RunTimeline.currentSchemaVersion, command: command, clusterName: clusterName,
                            startedAt: RFC3339.format(startedAt), seconds: (end * 1000).rounded() / 1000, outcome: outcome,

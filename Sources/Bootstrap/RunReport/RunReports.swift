@@ -133,6 +133,7 @@ public enum RunReports {
             let end = w.converged ? appEnds.max() : nil
             let secs = w.seconds ?? start.map { (end ?? total) - $0 } ?? 0
             waves.append(RunTimeline.Wave(wave: w.wave, start: start, end: end, converged: w.converged,
+                                          blockedBy: started ? nil : blocking,
                                           seconds: (max(0, secs) * 1000).rounded() / 1000, apps: apps))
         }
         let error: String? = s.cluster.reachable ? (s.problems.first) : ("cluster not reachable: " + (s.cluster.error ?? "no answer"))

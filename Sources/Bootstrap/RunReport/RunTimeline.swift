@@ -45,11 +45,15 @@ public struct RunTimeline: Sendable, Codable, Equatable {
 
     public struct Wave: Sendable, Codable, Equatable {
         public var wave: Int
-        /// When every earlier wave was converged (nil: never started).
+        /// When every earlier wave was converged (for a wave aphex never started: when ArgoCD
+        /// first worked on one of its apps; nil: nothing happened in it).
         public var start: Double?
-        /// When it converged.
+        /// When it converged (all its apps converged).
         public var end: Double?
+        /// Converged in aphex's sense: every earlier wave too.
         public var converged: Bool
+        /// The earlier wave that held it back (aphex never started it).
+        public var blockedBy: Int?
         /// The wave's observed duration: start to convergence, or to the end of the run.
         public var seconds: Double
         public var apps: [App]

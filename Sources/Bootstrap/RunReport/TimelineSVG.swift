@@ -51,7 +51,13 @@ public enum TimelineSVG {
         for w in t.waves {
             let end = w.end ?? t.seconds
             var head = "Wave \(w.wave)"
-            head += w.start == nil ? " (did not start)" : (w.converged ? " converged in \(dur(w.seconds))" : " not converged after \(dur(w.seconds))")
+            if let b = w.blockedBy {
+                head += " waits for wave \(b)" + (w.end != nil ? " (its apps converged in \(dur(w.seconds)))" : "")
+            } else if w.start == nil {
+                head += " (did not start)"
+            } else {
+                head += w.converged ? " converged in \(dur(w.seconds))" : " not converged after \(dur(w.seconds))"
+            }
             rows.append("<g><title>\(esc(head))</title><text x=\"10\" y=\"\(f(y + 14))\" class=\"h\">\(esc(head))</text>")
             if let s = w.start {
                 rows.append("<rect x=\"\(f(x(s)))\" y=\"\(f(y + 8))\" width=\"\(f(max(1, x(end) - x(s))))\" height=\"4\" fill=\"#5b6470\"/>")
@@ -63,8 +69,11 @@ public enum TimelineSVG {
                 if let d = a.diagnosis, a.phase == .stuck || a.phase == .failed { tip = d }
                 let marked = a.phase == .stuck || a.phase == .failed
                 var segs = ""
-                for s in a.segments {
-                    let w0 = x(s.start), w1 = max(x(s.end), x(s.start) + 1.5)
+                for (i, s) in a.segments.enumerated() {
+                    // A converged end is drawn at least 4 px wide, so a wave that converged at
+                    // the moment it was seen still shows its green.
+                    let minimum = s.phase == .converged && i == a.segments.count - 1 ? 4.0 : 1.5
+                    let w0 = x(s.start), w1 = max(x(s.end), x(s.start) + minimum)
                     let segTip = marked && s.phase == a.phase ? tip : "\(a.name): \(s.phase.rawValue) from \(dur(s.start)) to \(dur(s.end))"
                     segs += "<rect x=\"\(f(w0))\" y=\"\(f(y + (rowHeight - barHeight) / 2))\" width=\"\(f(w1 - w0))\" height=\"\(f(barHeight))\" fill=\"\(colors[s.phase]!)\""
                         + (marked && s.phase == a.phase ? " stroke=\"#7a1010\" stroke-width=\"1.5\"" : "")
@@ -80,7 +89,7 @@ public enum TimelineSVG {
                     row += "<path d=\"M\(f(endX + 4)) \(f(cy - 7)) L\(f(endX + 12)) \(f(cy + 6)) L\(f(endX - 4)) \(f(cy + 6)) Z\" fill=\"\(colors[a.phase]!)\" stroke=\"#7a1010\" stroke-width=\"1\"/>"
                     row += "<text x=\"\(f(endX + 16))\" y=\"\(f(y + 14))\" class=\"n\">\(esc(a.phase.rawValue))</text>"
                 } else if a.phase == .waiting {
-                    row += "<text x=\"\(f(labelWidth + 4))\" y=\"\(f(y + 14))\" class=\"m\">waiting for wave \(esc(String(t.waves.first { !$0.converged }?.wave ?? w.wave)))</text>"
+                    row += "<text x=\"\(f(labelWidth + 4))\" y=\"\(f(y + 14))\" class=\"m\">waiting for wave \(esc(String(w.blockedBy ?? t.waves.first { !$0.converged }?.wave ?? w.wave)))</text>"
                 }
                 row += "</g>"
                 rows.append(row)
