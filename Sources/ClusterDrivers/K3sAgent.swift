@@ -141,8 +141,15 @@ public struct K3sAgent: Sendable {
                 host.reporter.info("This machine is already joined to \(spec.server) as node \(node.name), Ready: nothing to do (the installer is not run).")
                 return Result(outcome: .alreadyJoined, server: spec.server, node: node, seconds: (host.clock.now() - start).seconds)
             }
-            host.reporter.info("This machine is already a k3s agent of \(spec.server); its node \(spec.nodeName) is not Ready yet: waiting (the installer is not run).")
-            outcome = .alreadyJoined
+            if FileManager.default.fileExists(atPath: Self.kubeletKubeconfig(paths)) {
+                host.reporter.info("This machine is already a k3s agent of \(spec.server); its node \(spec.nodeName) is not Ready yet: waiting (the installer is not run).")
+                outcome = .alreadyJoined
+            } else {
+                // Installed but never accepted by the server (a wrong token, the server down):
+                // repaired by running the installer again with this token.
+                host.reporter.warn("This machine's k3s agent never registered with \(spec.server) (no kubelet credentials); running the installer again with the token given.")
+                try await install(token: token, deadline: deadline)
+            }
         } else {
             try await install(token: token, deadline: deadline)
         }

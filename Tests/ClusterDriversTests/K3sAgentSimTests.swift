@@ -83,6 +83,12 @@ import Testing
             #expect(e.message.contains("has not registered with \(SimWorld.k3sServerURL)"), "\(e.message)")
         }
         #expect(sim.world.get(ResourceRef.nodes, namespace: nil, name: "agent-1") == nil)
+
+        // The same command with the server's token repairs it: the installer runs again.
+        let token = try #require(sim.world.k3sJoinToken)
+        let r = try await agent(sim).join(token: token)
+        #expect(r.outcome == .joined && r.node?.ready == true)
+        #expect(sim.record.commands.filter { $0.argv.first == "sh" }.count == 2)
     }
 
     @Test func gpuAgentChecksTheNvidiaRuntime() async throws {
