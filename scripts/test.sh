@@ -6,7 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 # nghttp2-proxy: nghttpx, the HTTP/2 TLS server the transport's multiplexing test talks to.
-ensure_system_packages nghttp2-proxy zlib1g-dev
+# libxml2-utils: xmllint, which validates every --junit report against Tests/Schemas/junit.xsd.
+# chromium (+ a font): one test renders a --timeline SVG in a real headless browser.
+ensure_system_packages nghttp2-proxy zlib1g-dev libxml2-utils chromium fonts-dejavu-core
 # The tests drive the REAL kubectl against the simulated cluster (never a stand-in): require
 # one that speaks what the simulator is held to (server-side apply, OpenAPI v3 field validation).
 require_kubectl() {

@@ -55,6 +55,8 @@ public struct BootstrapOptions: Sendable {
     public var secretsFrom: String?
     public var timingsFile: String?
     public var cloudflareTokenFile: String?
+    /// --junit / --timeline
+    public var report = RunReportOptions()
     public init(deployment: Deployment) { self.deployment = deployment }
 }
 
@@ -63,12 +65,18 @@ public struct StatusOptions: Sendable {
     public var interval: Duration = .seconds(2)
     public var wave: Int?
     public var app: String?
+    /// --junit / --timeline
+    public var report = RunReportOptions()
     public init() {}
 }
 
 public struct WaitOptions: Sendable {
     public var timeout: Duration = .seconds(20 * 60)
     public var wave: Int?
+    /// --junit / --timeline
+    public var report = RunReportOptions()
+    /// Told every evaluation and the outcome (the run recorder behind --junit/--timeline).
+    public var observer: (any ConvergenceObserver)?
     public init() {}
 }
 

@@ -321,14 +321,14 @@ public struct K3sDriver: ClusterDriver {
     /// the default) to the containerd config it generates. When that runtime is missing —
     /// k3s started before the toolkit was installed — restart k3s once so it re-detects.
     /// Returns true when k3s was restarted.
-    func configureGPU(deadline: Duration) async throws -> Bool {
+    func configureGPU(deadline: Duration, service: String = "k3s") async throws -> Bool {
         let t = StepTimer(host, "cluster.k3s.gpu", "Checking the NVIDIA containerd runtime")
         if Self.hasNvidiaRuntime(paths.k3sContainerdConfig) {
             t.finish(.unchanged, "runtime \"nvidia\" configured in \(paths.k3sContainerdConfig)")
             return false
         }
-        host.reporter.info("The nvidia runtime is not in \(paths.k3sContainerdConfig): restarting k3s so it detects nvidia-container-runtime")
-        do { _ = try await host.runner.run(restartCommand) } catch {
+        host.reporter.info("The nvidia runtime is not in \(paths.k3sContainerdConfig): restarting \(service) so it detects nvidia-container-runtime")
+        do { _ = try await host.runner.run(service == "k3s" ? restartCommand : Command(["systemctl", "restart", service], timeout: .seconds(120))) } catch {
             t.finish(.failed, firstLine(of: error))
             throw AphexError.failed("Could not restart k3s to pick up the NVIDIA runtime: \(error)")
         }

@@ -199,6 +199,8 @@ struct BootstrapCommand: AsyncParsableCommand {
           aphex bootstrap --deployment kind --use-existing --kubeconfig ~/.kube/lab --context lab
           aphex bootstrap --deployment kind --dry-run       (print the plan, touch nothing)
           aphex bootstrap --deployment kind --secrets-from ~/aphex-secrets.json
+          aphex bootstrap --deployment kind --cluster-name ci-42 --timeout 20m \\
+            --junit aphex-junit.xml --timeline aphex-timeline.svg        (CI: docs/ci.md)
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -233,6 +235,8 @@ struct BootstrapCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Read the Cloudflare API token from this file instead of $CLOUDFLARE_API_TOKEN.", valueName: "file"))
     var cloudflareTokenFile: String?
+
+    @OptionGroup(title: "CI reports") var reports: ReportFlags
 
     @OptionGroup(title: "kind cluster options") var kind: KindCreateFlags
     @OptionGroup(title: "k3s options") var k3s: K3sFlags
@@ -291,6 +295,7 @@ struct BootstrapCommand: AsyncParsableCommand {
         o.secretsFrom = secretsFrom.map { ($0 as NSString).expandingTildeInPath }
         o.timingsFile = timingsFile.map { ($0 as NSString).expandingTildeInPath }
         o.cloudflareTokenFile = cloudflareTokenFile.map { ($0 as NSString).expandingTildeInPath }
+        o.report = reports.library
         return o
     }
 

@@ -18,6 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
           aphex status --watch
           aphex status --wave 10
           aphex status --app cert-manager
+          aphex status --junit status-junit.xml
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -34,6 +35,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Report only this Application.", valueName: "name"))
     var app: String?
+
+    @OptionGroup(title: "CI reports") var reports: ReportFlags
 
     func validate() throws {
         try global.rejectEnvOutput(command: "status")
@@ -58,6 +61,7 @@ struct StatusCommand: AsyncParsableCommand {
         o.interval = .seconds(interval)
         o.wave = wave
         o.app = app
+        o.report = reports.library
         try finish(try await Commands.status(ctx, o))
     }
 }
@@ -74,6 +78,7 @@ struct WaitCommand: AsyncParsableCommand {
         Examples:
           aphex wait --timeout 20m
           aphex wait --wave 10 --timeout 5m --output json
+          aphex wait --timeout 20m --junit aphex-junit.xml --timeline aphex-timeline.svg
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -85,6 +90,8 @@ struct WaitCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Wait only up to and including this sync wave.", valueName: "n"))
     var wave: Int?
 
+    @OptionGroup(title: "CI reports") var reports: ReportFlags
+
     func validate() throws {
         try global.rejectEnvOutput(command: "wait")
         _ = try validateTimeout(timeout)
@@ -95,6 +102,7 @@ struct WaitCommand: AsyncParsableCommand {
         var o = WaitOptions()
         o.timeout = parseDuration(timeout)!
         o.wave = wave
+        o.report = reports.library
         try finish(try await Commands.wait(ctx, o))
     }
 }

@@ -172,7 +172,8 @@ final class WorkloadController: SimController {
         var changed = false
         for (k, n) in w.objects where k.group == "" && k.resource == "nodes" {
             let due = (w.createdAt[k] ?? now) + w.scenario.delay(w.scenario.timings.nodeReady)
-            guard now >= due, !(n[path: "status", "conditions"]?.array ?? []).contains(where: { $0["type"] == "Ready" && $0["status"] == "True" }) else { continue }
+            guard now >= due, n.annotations["aphex-sim/kubelet-stopped"] == nil,
+                  !(n[path: "status", "conditions"]?.array ?? []).contains(where: { $0["type"] == "Ready" && $0["status"] == "True" }) else { continue }
             var next = n
             next.set(["status", "conditions"], to: [["type": "Ready", "status": "True", "reason": "KubeletReady",
                                                       "message": "kubelet is posting ready status", "lastTransitionTime": .string(w.wall(due))]])

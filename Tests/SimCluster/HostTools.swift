@@ -195,6 +195,9 @@ struct HostTools {
         if env.uid != 0 {
             return .fail("[ERROR]  You need to be root to perform this install")
         }
+        if let url = env.environment["K3S_URL"], !url.isEmpty {
+            return k3sAgentInstall(url: url)
+        }
         let version = env.environment["INSTALL_K3S_VERSION"] ?? world.scenario.cluster.k3sVersion
         let exec = ([env.environment["INSTALL_K3S_EXEC"] ?? ""] + args.filter { $0 != "-" && $0 != "-s" }).filter { !$0.isEmpty }.joined(separator: " ")
         world.lock.lock()
@@ -203,6 +206,11 @@ struct HostTools {
         world.k3sActive = env.environment["INSTALL_K3S_SKIP_START"] != "true"
         world.k3sVersionInstalled = version
         world.k3sExec = exec
+        if world.k3sToken == nil {
+            func hex() -> String { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }
+            world.k3sToken = "K10" + hex() + hex() + "::server:" + hex()
+        }
+        let token = world.k3sToken!
         if !wasUp && world.clusterUp { world.bootstrapClusterObjects(flavor: "k3s", name: "k3s") }
         world.lock.unlock()
         let root = env.hostRoot
@@ -219,6 +227,7 @@ struct HostTools {
         var r = ToolResult(stdout: out)
         r.writes = [
             .init(path: root + "/etc/rancher/k3s/k3s.yaml", content: yamlText(kc), mode: 0o600),
+            .init(path: root + "/var/lib/rancher/k3s/server/node-token", content: token + "\n", mode: 0o600),
             .init(path: root + "/usr/local/bin/k3s-uninstall.sh", content: """
                 #!/bin/sh
                 # aphex-sim stand-in for k3s-uninstall.sh
@@ -230,6 +239,70 @@ struct HostTools {
         if let bin = env.binDir {
             r.writes.append(.init(path: bin + "/k3s", content: bin + "/aphex-sim", mode: 0o755, symlink: true))
         }
+        return r
+    }
+
+    /// The installer in agent mode (K3S_URL set): installs and starts k3s-agent. The agent
+    /// registers its Node only when K3S_URL is the simulated server's and K3S_TOKEN its token
+    /// (as a real agent, which otherwise retries forever without registering).
+    func k3sAgentInstall(url: String) -> ToolResult {
+        let version = env.environment["INSTALL_K3S_VERSION"] ?? world.scenario.cluster.k3sVersion
+        guard let token = env.environment["K3S_TOKEN"], !token.isEmpty else {
+            return .fail("[ERROR]  Defaulted k3s exec command to 'agent' because K3S_URL is defined, but K3S_TOKEN, K3S_TOKEN_FILE or K3S_CLUSTER_SECRET is not defined.")
+        }
+        let exec = env.environment["INSTALL_K3S_EXEC"] ?? "agent"
+        guard exec.split(separator: " ").first == "agent" else {
+            return .fail("[ERROR]  aphex-sim: with K3S_URL the installer runs `k3s agent` (INSTALL_K3S_EXEC=\(exec))")
+        }
+        let node = env.environment["K3S_NODE_NAME"] ?? "aphex-agent"
+        let root = env.hostRoot
+        world.lock.lock()
+        let accepted = world.k3sInstalled && world.k3sActive && url == SimWorld.k3sServerURL && token == world.k3sToken
+        if accepted, world.k3sAgents[root]?.registered != true { world.registerAgentNode(node, gpu: world.scenario.host.gpu == "present") }
+        world.k3sAgents[root] = .init(server: url, node: node, registered: accepted, active: true)
+        world.lock.unlock()
+        var out = "[INFO]  Using \(version) as release\n[INFO]  Downloading binary https://github.com/k3s-io/k3s/releases/download/\(version)/k3s\n"
+        out += "[INFO]  Installing k3s to /usr/local/bin/k3s\n[INFO]  Creating uninstall script /usr/local/bin/k3s-agent-uninstall.sh\n"
+        out += "[INFO]  env: Creating environment file /etc/systemd/system/k3s-agent.service.env\n[INFO]  systemd: Creating service file /etc/systemd/system/k3s-agent.service\n"
+        out += "[INFO]  systemd: Enabling k3s-agent unit\n[INFO]  systemd: Starting k3s-agent\n"
+        var r = ToolResult(stdout: out)
+        // As the real installer: every K3S_ variable into the service's env file, umask 0177.
+        let envFile = env.environment.filter { $0.key.hasPrefix("K3S_") }.sorted { $0.key < $1.key }.map { "\($0.key)='\($0.value)'\n" }.joined()
+        r.writes = [
+            .init(path: root + "/etc/systemd/system/k3s-agent.service.env", content: envFile, mode: 0o600),
+            .init(path: root + "/etc/systemd/system/k3s-agent.service", content: "[Service]\nType=notify\nEnvironmentFile=-/etc/systemd/system/k3s-agent.service.env\nExecStart=/usr/local/bin/k3s agent\n", mode: 0o644),
+            .init(path: root + "/usr/local/bin/k3s-agent-uninstall.sh", content: """
+                #!/bin/sh
+                # aphex-sim stand-in for k3s-agent-uninstall.sh
+                set -e
+                exec "$APHEX_SIM_STATE/bin/aphex-sim" k3s-agent-uninstall "$@"
+
+                """, mode: 0o755),
+        ]
+        if accepted {
+            // The agent got its kubelet credentials from the server: a kubeconfig for the API.
+            var kc = simKubeconfig(server: env.serverURL, contextName: "default")
+            kc["clusters"] = [["name": "default", "cluster": ["server": .string(env.serverURL)]]]
+            kc["users"] = [["name": "default", "user": ["token": .string("aphex-sim-node-\(node)")]]]
+            kc["contexts"] = [["name": "default", "context": ["cluster": "default", "user": "default"]]]
+            r.writes.append(.init(path: root + "/var/lib/rancher/k3s/agent/kubelet.kubeconfig", content: yamlText(kc), mode: 0o600))
+            if world.scenario.host.gpu == "present" {
+                r.writes.append(.init(path: root + "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
+                                      content: "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.\"nvidia\"]\n  runtime_type = \"io.containerd.runc.v2\"\n", mode: 0o600))
+            }
+        }
+        return r
+    }
+
+    func k3sAgentUninstall() -> ToolResult {
+        if env.uid != 0 { return .fail("[ERROR]  You need to be root to perform this uninstall") }
+        let root = env.hostRoot
+        world.lock.lock()
+        if let a = world.k3sAgents.removeValue(forKey: root), a.registered { world.stopAgentNode(a.node) }
+        world.lock.unlock()
+        var r = ToolResult(stdout: "+ systemctl stop k3s-agent\n+ systemctl disable k3s-agent\n+ rm -rf /var/lib/rancher/k3s\n+ rm -f /usr/local/bin/k3s\n")
+        r.removes = ["/etc/systemd/system/k3s-agent.service.env", "/etc/systemd/system/k3s-agent.service", "/usr/local/bin/k3s-agent-uninstall.sh",
+                     "/var/lib/rancher/k3s/agent/kubelet.kubeconfig", "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"].map { root + $0 }
         return r
     }
 
@@ -258,6 +331,23 @@ struct HostTools {
         guard pos.count >= 2 else { return .fail("Too few arguments.") }
         let unit = pos[1].replacingOccurrences(of: ".service", with: "")
         world.lock.lock(); defer { world.lock.unlock() }
+        if unit == "k3s-agent" {
+            let agent = world.k3sAgents[env.hostRoot]
+            switch pos[0] {
+            case "is-active":
+                let active = agent?.active == true
+                return ToolResult(status: active ? 0 : 3, stdout: flags.bool("quiet") ? "" : (active ? (agent!.registered ? "active\n" : "activating\n") : "inactive\n"))
+            case "restart", "start":
+                guard agent != nil else { return .fail("Failed to \(pos[0]) k3s-agent.service: Unit k3s-agent.service not found.", status: 5) }
+                world.k3sAgents[env.hostRoot]?.active = true
+                return ToolResult()
+            case "stop":
+                world.k3sAgents[env.hostRoot]?.active = false
+                return ToolResult()
+            default:
+                return ToolResult()
+            }
+        }
         let installed = unit == "k3s" && world.k3sInstalled
         switch pos[0] {
         case "is-active":

@@ -137,6 +137,12 @@ struct SimRunner: CommandRunner {
     func run(_ command: Command) async throws -> CommandOutput {
         guard let exe = command.argv.first else { throw CommandError(argv: command.argv, reason: .launchFailed("empty argv")) }
         let name = (exe as NSString).lastPathComponent
+        var command = command
+        if name == "sh" || name == "bash", command.stdin == nil, command.argv.count == 2,
+           let script = FileManager.default.contents(atPath: command.argv[1]), SimTools.isInstallerStdin([UInt8](script)) {
+            // `sh FILE` with the simulated installer in FILE: the shell reads it as `sh -s` would.
+            command.stdin = [UInt8](script)
+        }
         guard SimTools.known(name, stdin: command.stdin) else {
             sim.record.addCommand(time: sim.world.nowSeconds, argv: command.argv, stdin: command.stdin,
                                   output: CommandOutput(status: 127, stdout: "", stderr: "\(name): not simulated"), via: "in-process", mutating: false)
@@ -184,7 +190,8 @@ extension SimWorld {
 /// Dispatch of simulated host tools (shared by the in-process runner and the stand-ins).
 public enum SimTools {
     static let names: Set<String> = ["kubectl", "kind", "k3s", "systemctl", "docker", "nvidia-smi", "nvidia-container-runtime",
-                                     "nvidia-ctk", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall"]
+                                     "nvidia-ctk", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall",
+                                     "k3s-agent-uninstall.sh", "k3s-agent-uninstall"]
 
     static func known(_ name: String, stdin: [UInt8]?) -> Bool {
         if names.contains(name) { return true }
@@ -215,7 +222,7 @@ public enum SimTools {
             return rest.first == "create" || rest.first == "delete" || rest.first == "export"
         case "systemctl":
             return ["restart", "start", "stop", "enable", "disable"].contains(rest.first ?? "")
-        case "sh", "bash", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall", "nvidia-ctk":
+        case "sh", "bash", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall", "k3s-agent-uninstall.sh", "k3s-agent-uninstall", "nvidia-ctk":
             return true
         default:
             return false
@@ -256,11 +263,12 @@ public enum SimTools {
         case "nvidia-smi", "nvidia-container-runtime", "nvidia-ctk": return host.nvidia(argv)
         case "k3s-install": return host.k3sInstall(Array(argv.dropFirst()))
         case "k3s-uninstall.sh", "k3s-uninstall": return host.k3sUninstall()
+        case "k3s-agent-uninstall.sh", "k3s-agent-uninstall": return host.k3sAgentUninstall()
         case "sh", "bash":
             // `sh -s - ARGS` with the simulated installer on stdin.
             var args = Array(argv.dropFirst())
             if let i = args.firstIndex(of: "-s") { args.remove(at: i) }
-            args.removeAll { $0 == "-" }
+            args.removeAll { $0 == "-" || ($0.hasSuffix(".sh") && FileManager.default.fileExists(atPath: $0)) }
             return host.k3sInstall(args)
         default:
             return .fail("\(name): command not found", status: 127)

@@ -93,6 +93,23 @@ public final class SimWorld: @unchecked Sendable {
     var k3sActive = false
     var k3sVersionInstalled: String?
     var k3sExec: String?
+    /// The server's join token (the installer writes it to /var/lib/rancher/k3s/server/node-token).
+    var k3sToken: String?
+    /// k3s agents joined by the installer in agent mode, by the host root of their machine.
+    struct K3sAgentState: Sendable {
+        var server: String
+        var node: String
+        /// The server accepted it (right URL and token): its Node exists.
+        var registered: Bool
+        var active: Bool
+    }
+    var k3sAgents: [String: K3sAgentState] = [:]
+    /// The server's join token (nil until k3s is installed).
+    public var k3sJoinToken: String? { lock.lock(); defer { lock.unlock() }; return k3sToken }
+    /// The simulated k3s server's address as agents reach it (a documentation address, RFC
+    /// 5737: never contacted; the stand-in agent compares K3S_URL with it).
+    public static let k3sServerAddress = "192.0.2.10"
+    public static var k3sServerURL: String { "https://\(k3sServerAddress):6443" }
     var preexistingCluster: Bool
     /// Per-process "API ever answered" bookkeeping is not needed: availability is derived.
 
@@ -105,7 +122,10 @@ public final class SimWorld: @unchecked Sendable {
         self.preexistingCluster = scenario.cluster.exists
         self.k3sInstalled = scenario.host.k3sInstalled
         self.k3sActive = scenario.host.k3sInstalled
-        if scenario.host.k3sInstalled { k3sVersionInstalled = scenario.cluster.k3sVersion }
+        if scenario.host.k3sInstalled {
+            k3sVersionInstalled = scenario.cluster.k3sVersion
+            k3sToken = "K10" + String(repeating: "ab", count: 32) + "::server:aphexsimpreinstalled"
+        }
         for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
         controllers = Self.makeControllers(scenario)
         lock.lock(); defer { lock.unlock() }
@@ -805,6 +825,31 @@ public final class SimWorld: @unchecked Sendable {
 
     // MARK: cluster bootstrap (what a fresh cluster holds)
 
+    /// A k3s agent's Node, as the agent registers it (NotReady until `nodeReady` has passed).
+    func registerAgentNode(_ name: String, gpu: Bool) {
+        var labels: JSON = ["kubernetes.io/hostname": .string(name), "kubernetes.io/os": "linux"]
+        if gpu { labels["nvidia.com/gpu.present"] = "true" }
+        put(["apiVersion": "v1", "kind": "Node",
+             "metadata": ["name": .string(name), "labels": labels],
+             "spec": ["podCIDR": "10.244.1.0/24"],
+             "status": ["conditions": [["type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                                        "message": "container runtime network not ready: NetworkReady=false"]],
+                        "addresses": [["type": "InternalIP", "address": "192.0.2.11"], ["type": "Hostname", "address": .string(name)]],
+                        "nodeInfo": ["kubeletVersion": .string(k3sVersionInstalled ?? scenario.cluster.k3sVersion), "containerRuntimeVersion": "containerd://1.7.24",
+                                     "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"]]])
+    }
+
+    /// The agent's kubelet stopped (its machine uninstalled it): the node controller marks it
+    /// Unknown and it stays so (the Node object is not deleted).
+    func stopAgentNode(_ name: String) {
+        let k = ObjectKey(ResourceRef.nodes, namespace: nil, name: name)
+        guard var n = objects[k] else { return }
+        n.set(["metadata", "annotations", "aphex-sim/kubelet-stopped"], to: "true")
+        n.set(["status", "conditions"], to: [["type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                                               "message": "Kubelet stopped posting node status."]])
+        store(n, key: k)
+    }
+
     func bootstrapClusterObjects(flavor: String, name: String) {
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] + scenario.startNamespaces {
             ensureNamespace(ns)
@@ -819,6 +864,8 @@ public final class SimWorld: @unchecked Sendable {
                           "spec": ["podCIDR": "10.244.0.0/24"],
                           "status": ["conditions": [["type": "Ready", "status": "False", "reason": "KubeletNotReady",
                                                      "message": "container runtime network not ready: NetworkReady=false"]],
+                                     "addresses": [["type": "InternalIP", "address": .string(flavor == "k3s" ? Self.k3sServerAddress : "172.18.0.2")],
+                                                   ["type": "Hostname", "address": .string(nodeName)]],
                                      "nodeInfo": ["kubeletVersion": .string(version), "containerRuntimeVersion": "containerd://1.7.24",
                                                   "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"]]]
         put(node)

@@ -71,7 +71,7 @@ case "serve":
         FileHandle.standardError.write(Data("aphex-sim: \(error)\n".utf8))
         exit(1)
     }
-case "k3s-install", "k3s-uninstall":
+case "k3s-install", "k3s-uninstall", "k3s-agent-uninstall":
     exit(SimServe.standIn(tool: argv[1], args: Array(argv.dropFirst(2))))
 default:
     usage()

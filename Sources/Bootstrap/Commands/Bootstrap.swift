@@ -12,19 +12,28 @@ extension Commands {
         // Inputs that can be checked before anything changes (a malformed --secrets-from file
         // is exit 2 before a cluster exists).
         try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
+        let steps = BootstrapSteps.standard(options)
+        // --junit/--timeline: a recorder sees every step (through the reporter) and the wait.
+        var ctx = ctx
+        let recorder = RunReports.recorder(options.report, command: "bootstrap", ctx: ctx, stepIDs: steps.map(\.id))
+        if let recorder { ctx.host.reporter = recorder.wrap(ctx.host.reporter) }
         let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
-        let pipeline = Pipeline(steps: BootstrapSteps.standard(options))
+        state.convergenceObserver = recorder
+        let pipeline = Pipeline(steps: steps)
         var failure: (any Error)?
         do {
             try await pipeline.run(state)
         } catch let interrupted as PipelineInterrupted {
             writeTimings(state)
+            RunReports.finish(recorder, options.report, ctx: ctx, error: interrupted)
             throw AphexError(.interrupted,
                              "Interrupted during \"\(interrupted.step)\". Nothing stored was lost: re-run `\(resumeCommand(ctx, options))` to resume where it stopped (finished steps are skipped, stored secrets are kept).")
         } catch {
             failure = error
         }
         writeTimings(state)
+        if failure == nil { recorder?.ended(state.converged == true ? "converged" : (options.noWait || options.dryRun ? "installed" : "not-converged")) }
+        RunReports.finish(recorder, options.report, ctx: ctx, error: failure)
         let url = failure == nil && !options.dryRun ? await argocdURL(state) : nil
         if let failure {
             if ctx.format == .json {
@@ -34,10 +43,13 @@ extension Commands {
             }
             throw failure
         }
+        let join = await k3sJoinHint(state)
         if ctx.format == .json {
-            ctx.writeJSON(BootstrapSummary.resultJSON(state, argocdURL: url))
+            var obj = BootstrapSummary.resultJSON(state, argocdURL: url)
+            if let join { obj["k3sJoin"] = .object(["command": .string(join.command), "tokenFile": .string(join.tokenFile), "server": .string(join.server)]) }
+            ctx.writeJSON(obj)
         } else {
-            ctx.output.write(BootstrapSummary.text(state, argocdURL: url))
+            ctx.output.write(BootstrapSummary.text(state, argocdURL: url) + (join.map(k3sJoinText) ?? ""))
         }
         if options.showSecrets && !options.dryRun {
             try await BootstrapSteps.showSecretsAtEnd(state)

@@ -87,6 +87,10 @@ extension Commands {
     /// With an injectable confirmation (tests).
     public static func k3sUninstall(_ ctx: AppContext, yes: Bool, dryRun: Bool, confirm: any Confirmer) async throws -> ExitStatus {
         let driver = K3sDriver(host: ctx.host, spec: K3sInstallSpec(name: ctx.target.clusterName))
+        if !driver.isInstalledForUninstall, K3sAgent.isAgent(driver.paths) {
+            // This machine is an agent (`aphex k3s join`): remove it the same way.
+            return try await k3sAgentUninstall(ctx, paths: driver.paths, yes: yes, dryRun: dryRun, confirm: confirm)
+        }
         if dryRun {
             writePlan(ctx, "k3s uninstall", driver.planDelete())
             return .ok

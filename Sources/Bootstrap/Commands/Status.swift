@@ -35,6 +35,8 @@ extension Commands {
                 ctx.output.write(clear + stamp + StatusSnapshot.renderText(snapshot))
             }
             if !snapshot.cluster.reachable && !options.watch {
+                RunReports.write(RunReports.timeline(status: snapshot, diagnosis: nil, clusterName: ctx.target.clusterName),
+                                 options.report, reporter: ctx.reporter)
                 throw AphexError(.failed, "Cannot reach the Kubernetes API" + (server.map { " at \($0)" } ?? "")
                                  + " (kubeconfig \(kubeconfig)): \(snapshot.cluster.error ?? "no answer"). Is the cluster running? Check `kind get clusters` or `systemctl status k3s`, or pass --kubeconfig/--context for another cluster.")
             }
@@ -45,6 +47,11 @@ extension Commands {
                 do { try await ctx.host.clock.sleep(for: options.interval) } catch { break }
             }
         } while options.watch && !Task.isCancelled
+        if !options.report.isEmpty, let last {
+            let diagnosis = await RunReports.statusDiagnosis(api: api, snapshot: last, catalog: catalog)
+            RunReports.write(RunReports.timeline(status: last, diagnosis: diagnosis, clusterName: ctx.target.clusterName),
+                             options.report, reporter: ctx.reporter)
+        }
         return last?.converged == true ? .ok : .failed
     }
 
@@ -53,7 +60,17 @@ extension Commands {
                             catalog: ConvergenceCatalog = .default) async throws -> ExitStatus {
         let scope = options.wave.map { "waves up to \($0)" } ?? "every wave"
         ctx.reporter.emit(.stepStarted(id: "wait", title: "Waiting ≤ \(formatDuration(options.timeout)) for \(scope) to converge"))
-        let outcome = try await ConvergenceWaiter(ctx: ctx, api: api, options: options, catalog: catalog).run()
+        var options = options
+        let recorder = RunReports.recorder(options.report, command: "wait", ctx: ctx)
+        if let recorder { options.observer = recorder; recorder.waitBegins() }
+        let outcome: WaitOutcome
+        do {
+            outcome = try await ConvergenceWaiter(ctx: ctx, api: api, options: options, catalog: catalog).run()
+        } catch {
+            RunReports.finish(recorder, options.report, ctx: ctx, error: error)
+            throw error
+        }
+        RunReports.finish(recorder, options.report, ctx: ctx)
         switch outcome {
         case .converged(let r):
             ctx.reporter.emit(.stepFinished(id: "wait", title: "Platform converged", outcome: .done, seconds: r.seconds, detail: nil))

@@ -10,6 +10,7 @@ public enum ConvergenceStep {
         }
         var options = WaitOptions()
         options.timeout = state.options.timeout
+        options.observer = state.convergenceObserver
         do {
             let result = try await waitForConvergence(ctx: state.app, api: try state.api(), options: options)
             state.waves = result.waves

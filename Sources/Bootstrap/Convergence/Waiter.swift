@@ -116,6 +116,7 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     public func run() async throws -> WaitOutcome {
         start = clock.now()
         let deadline = start + options.timeout
+        options.observer?.waitStarted(at: start, timeout: options.timeout)
         defer { watchTask?.cancel() }
         while true {
             try Task.checkCancellation()
@@ -133,7 +134,9 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                 var eval = Waves.evaluate(Array(objects.values), healthySeen: healthySeen, catalog: catalog).limited(to: options.wave)
                 for app in eval.apps where app.health == "Healthy" { healthySeen.insert(app.name) }
                 await runChecks(&eval, now: clock.now())
-                draw(eval, now: clock.now())
+                let drawnAt = clock.now()
+                draw(eval, now: drawnAt)
+                options.observer?.observe(eval, at: drawnAt)
                 if !eval.failed.isEmpty || token?.result == .rejected && tokenRejections >= 2 {
                     await proveForDiagnosis(&eval, stuck: eval.failed)
                     let headline: String
@@ -146,18 +149,24 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                     }
                     let d = await Diagnoser.diagnose(api: api, evaluation: eval, objects: objects, headline: headline,
                                                      webhook: webhook, authToken: token, catalog: catalog)
-                    return .failed(d, result(eval, converged: false))
+                    return finish(.failed(d, result(eval, converged: false)))
                 }
                 if eval.converged {
-                    return .converged(result(eval, converged: true))
+                    return finish(.converged(result(eval, converged: true)))
                 }
             }
             if now >= deadline {
-                return .timedOut(await timeoutDiagnosis(), result(currentEvaluation(), converged: false))
+                return finish(.timedOut(await timeoutDiagnosis(), result(currentEvaluation(), converged: false)))
             }
             let wake = min(deadline - clock.now(), .seconds(1))
             if wake > .zero { await mailbox.wait(timeout: wake, clock: clock) }
         }
+    }
+
+    /// Tells the observer (--junit, --timeline) how the wait ended.
+    private func finish(_ outcome: WaitOutcome) -> WaitOutcome {
+        options.observer?.finished(outcome, at: clock.now())
+        return outcome
     }
 
     // MARK: reading

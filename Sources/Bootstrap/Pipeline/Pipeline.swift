@@ -45,6 +45,8 @@ public final class PipelineState: @unchecked Sendable {
     public var alreadyConverged: Set<Int> = []
     public var warnings: [String] = []
     public var converged: Bool?
+    /// The run recorder behind --junit/--timeline (the wait step hands it to the waiter).
+    public var convergenceObserver: (any ConvergenceObserver)?
     /// Builds the API client once the kubeconfig is known (injectable in tests).
     public var makeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI
     private var cachedAPI: (any KubeAPI)?
