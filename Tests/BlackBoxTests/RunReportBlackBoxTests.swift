@@ -146,7 +146,8 @@ enum Reports {
         #expect(svg.contains(">timeout "), "the timeout is marked")
         #expect(svg.contains(TimelineColors.stuck), "stuck colour")
         #expect(svg.contains(">stuck</text>"), "the stuck app is marked")
-        #expect(svg.contains("<title>Timed out after 15s: wave 10"), "\(svg.prefix(2000))")
+        // The tooltip is aphex's headline: the webhook class first, then the stuck wave.
+        #expect(svg.contains("<title>Timed out after 15s: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is not converged"), "\(svg.prefix(2000))")
         #expect(svg.contains("cert-manager webhook: CA bundle not injected"), "the diagnosis is the stuck bar's tooltip")
 
         // Rendered by a real browser (once per run of the suite: Chromium is slow to start).
