@@ -26,6 +26,9 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        // libyaml's event parser (the copy Yams compiles in): anchors and aliases are refused
+        // before Yams composes a document (YAMLGuard).
+        .target(name: "CYamlEvents", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // MARK: Product modules
         .executableTarget(
@@ -56,7 +59,7 @@ let package = Package(
         .target(
             name: "ClusterDrivers",
             dependencies: [
-                "CCurl",
+                "CCurl", "CYamlEvents",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

@@ -146,7 +146,9 @@ public struct ComponentsFile: Sendable, Equatable {
         // Read as a node tree: every scalar keeps its text (a digest of digits stays a string,
         // version 1.10 stays "1.10").
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch { throw bad("it is not YAML (\(error))") }
+        do { root = try YAMLGuard.compose(text) } catch let refusal as YAMLGuard.Refusal {
+            throw AphexError.usage("The components file '\(origin)' contains \(refusal). \(refusal.advice)")
+        } catch { throw bad("it is not YAML (\(error))") }
         guard let root else { return ComponentsFile() }
         guard case .mapping(let top) = root else { throw bad("the top level is not a mapping") }
         var file = ComponentsFile()

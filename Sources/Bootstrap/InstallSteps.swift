@@ -25,6 +25,20 @@ public enum InstallSteps {
                         settings: .standard(ctx.host, manifestsDir: components.manifestsDir))
     }
 
+    /// The component inputs, checked before anything changes (exit 2, cluster untouched): the
+    /// components file parses (no YAML anchors or aliases), and no manifest in --manifests-dir holds YAML anchors,
+    /// aliases or runaway nesting (checked event by event: nothing is composed).
+    public static func validateInputs(_ ctx: AppContext, _ components: ComponentOptions) throws {
+        let resolved = try ComponentRequest(names: Catalog.names, versions: components.versions,
+                                            componentsFile: components.configFile).resolve()
+        guard let dir = components.manifestsDir else { return }
+        for c in resolved {
+            let path = (dir as NSString).appendingPathComponent(c.fileName)
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            try Manifests.checkYAML(String(decoding: data, as: UTF8.self), origin: "the \(c.label) manifest (\(path))")
+        }
+    }
+
     /// "ArgoCD": the ArgoCD release manifest (namespace argocd, CRDs, the rest).
     public static func argocd(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
                               components: ComponentOptions, dryRun: Bool) async throws -> InstallStepReport {

@@ -130,6 +130,10 @@ public func readStoredSecrets(api: any KubeAPI, ids: [SecretID]) async throws ->
 
 /// Loads a `--secrets-from` file. Malformed: `AphexError(.usage)` naming the problem (exit 2).
 public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil) throws -> SecretsFile {
+    // Not read at all when it is bigger than any export (a device, a wrong file, a huge one).
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > SecretsFile.maxBytes {
+        throw AphexError(.usage, "The secrets file '\(path)' cannot be used: it is \(size.intValue) bytes, more than an export can be (\(SecretsFile.maxBytes / 1024) KiB). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
         throw AphexError(.usage, "The secrets file '\(path)' does not exist or is not readable. Pass a file written by `aphex secrets export --file FILE`, or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 // MARK: - The driver protocol (kind's providers model: one interface, an availability probe each)
 
@@ -378,7 +377,7 @@ public enum KubeconfigFile {
     /// The API server URL of `context` (or the current context); nil when unreadable.
     public static func serverURL(path: String, context: String?) -> String? {
         guard let data = FileManager.default.contents(atPath: path),
-              let any = try? Yams.load(yaml: String(decoding: data, as: UTF8.self)) else { return nil }
+              let any = try? YAMLGuard.load(String(decoding: data, as: UTF8.self)) else { return nil }
         let y = JSON(any: any)
         guard let ctxName = context ?? y["current-context"]?.string,
               let c = y["contexts"]?.array?.first(where: { $0["name"]?.string == ctxName }),

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// API-server OIDC settings for a kind cluster (PLATFORM.md: the platform's Dex).
 public struct OIDCSettings: Sendable, Equatable {
@@ -348,7 +347,7 @@ public struct KindDriver: ClusterDriver {
     /// user's kubeconfig only when asked.
     func writeKubeconfigAndRecord(createdByAphex: Bool, previous: ClusterRecord? = nil) async throws -> (String, ClusterRecord) {
         let config = try await run(getKubeconfigCommand).stdout
-        let current = (try? Yams.load(yaml: String(decoding: config, as: UTF8.self))).map { JSON(any: $0) }
+        let current = (try? YAMLGuard.load(String(decoding: config, as: UTF8.self))).map { JSON(any: $0) }
         let context = current?["current-context"]?.string ?? spec.contextName
         let existingBytes = FileManager.default.contents(atPath: kubeconfigPath).map { Array($0) }
         if existingBytes != config || PrivateFiles.mode(kubeconfigPath) != 0o600 {

@@ -283,6 +283,25 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         #expect(try SecretsFile.parse(Array(text.utf8), source: "f") == f)
     }
 
+    /// Item 6 of issue 14 for --secrets-from: JSON has no aliases, but size and nesting are
+    /// bounded before the JSON parser runs.
+    @Test func oversizedAndDeeplyNestedFilesAreRefusedFast() {
+        let start = ContinuousClock.now
+        let deep = Array(("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":" + String(repeating: "[", count: 500_000)).utf8)
+        let huge = Array(("{\"x\":\"" + String(repeating: "a", count: SecretsFile.maxBytes) + "\"}").utf8)
+        for (bytes, expected) in [(deep, "more than 16 deep"), (huge, "more than an export can be (1024 KiB)")] {
+            do {
+                _ = try SecretsFile.parse(bytes, source: "backup.json")
+                Issue.record("parsed \(expected)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+        // Brackets inside strings are text.
+        #expect(SecretsFile.nestingBeyond(2, Array("{\"a\":\"[[[[\\\"[[[\"}".utf8)) == nil)
+    }
+
     @Test(arguments: [
         ("", "not valid JSON"),
         ("[]", "top level"),

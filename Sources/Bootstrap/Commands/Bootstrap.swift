@@ -12,6 +12,7 @@ extension Commands {
         // Inputs that can be checked before anything changes (a malformed --secrets-from file
         // is exit 2 before a cluster exists).
         try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
+        try InstallSteps.validateInputs(ctx, options.components)
         let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
         let pipeline = Pipeline(steps: BootstrapSteps.standard(options))
         var failure: (any Error)?

@@ -1,0 +1,87 @@
+import ClusterDrivers
+import Foundation
+import SimCluster
+import Testing
+
+/// Issue 14, item 6, as a user meets it: the built aphex against the simulator.
+enum Bombs {
+    /// 346 bytes; before the fix `bootstrap --dry-run --manifests-dir` expanded it to 4.8 million
+    /// strings (27 s, 378 MB on the CI machine) and exited 0.
+    static let manifest = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: bomb
+        data:
+          a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+          b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+          c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+          d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+          e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+          f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+          g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+
+        """
+
+    static func directory(_ files: [String: String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-bomb-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        return dir
+    }
+}
+
+@Suite(.serialized) struct InputSafetyBlackBoxTests {
+    func clusterUntouched(_ h: SimHarness) throws {
+        let rec = try h.record()
+        #expect(rec.commands(["kind", "create"]).isEmpty)
+        #expect(rec.writes.isEmpty, "\(rec.writes)")
+    }
+
+    @Test func aliasBombManifestIsExit2InWellUnderASecond() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let dir = try Bombs.directory(["tekton-dashboard-v0.64.0.yaml": Bombs.manifest])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for extra in [["--dry-run"], []] {
+            let r = try h.run(["bootstrap", "--deployment", "kind", "--manifests-dir", dir] + extra, timeout: 60)
+            #expect(r.status == 2, "\(r.stderr.suffix(600))")
+            #expect(r.stderr.contains("contains a YAML anchor (&name) at line 6, column 6"), "\(r.stderr.suffix(600))")
+            #expect(r.stderr.contains("tekton-dashboard-v0.64.0.yaml"))
+            // 0.14-0.29 s measured alone (27 s before the fix); the bound leaves room for a
+            // loaded machine running other suites (YAMLGuardTests bounds the check itself).
+            #expect(r.seconds < 5, "took \(r.seconds)s")
+            try clusterUntouched(h)
+        }
+    }
+
+    @Test func aliasBombComponentsFileAndKubeconfigAreExit2() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let dir = try Bombs.directory(["components.yaml": "versions:\n  argocd: &v v3.3.0\n  tekton-pipelines: *v\n",
+                                       "kubeconfig": "apiVersion: v1\nkind: Config\n" + Bombs.manifest.split(separator: "\n").dropFirst(5).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n") + "\n"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = try h.run(["bootstrap", "--deployment", "kind", "--components-file", dir + "/components.yaml"], timeout: 60)
+        #expect(c.status == 2, "\(c.stderr.suffix(600))")
+        #expect(c.stderr.contains("contains a YAML anchor (&name) at line 2, column 11"), "\(c.stderr.suffix(600))")
+        #expect(c.seconds < 5, "took \(c.seconds)s")
+        try clusterUntouched(h)
+
+        let k = try h.run(["status", "--kubeconfig", dir + "/kubeconfig"], timeout: 60)
+        #expect(k.status == 2, "\(k.stderr.suffix(600))")
+        #expect(k.stderr.contains("YAML anchor (&name) at line 3"), "\(k.stderr.suffix(600))")
+        #expect(k.seconds < 5, "took \(k.seconds)s")
+
+        // --secrets-from is JSON (no aliases): its bounds are size and nesting.
+        let deep = "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":" + String(repeating: "[", count: 200_000)
+        try deep.write(toFile: dir + "/deep.json", atomically: true, encoding: .utf8)
+        try String(repeating: " ", count: 2 << 20).write(toFile: dir + "/huge.json", atomically: true, encoding: .utf8)
+        for (file, phrase) in [("deep.json", "more than 16 deep"), ("huge.json", "more than an export can be")] {
+            let r = try h.run(["bootstrap", "--deployment", "kind", "--secrets-from", dir + "/" + file], timeout: 60)
+            #expect(r.status == 2, "\(r.stderr.suffix(600))")
+            #expect(r.stderr.contains(phrase), "\(r.stderr.suffix(600))")
+            #expect(r.seconds < 5, "took \(r.seconds)s")
+            try clusterUntouched(h)
+        }
+    }
+}
