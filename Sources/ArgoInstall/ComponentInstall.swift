@@ -49,3 +49,6 @@ public enum ComponentInstall {
         return try await installer.install(bundles)
     }
 }
+
+/// RFC 3339 UTC, second precision (version markers, lock entries, restart annotations).
+func rfc3339(_ date: Date) -> String { RFC3339.format(date) }

@@ -71,3 +71,72 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
         #expect(h.cluster.applies.isEmpty)
     }
 }
+
+/// Item 7: --require-pinned / APHEX_REQUIRE_PINNED=1.
+@Suite struct RequirePinnedTests {
+    let home = Fixtures.TempDir()
+
+    func fetcher(requirePinned: Bool, manifestsDir: String? = nil) -> ManifestFetcher {
+        var s = FetchSettings(cacheDirectory: home.path + "/cache", lockPath: home.path + "/manifests.lock", manifestsDir: manifestsDir)
+        s.requirePinned = requirePinned
+        return ManifestFetcher(transport: NoNetworkTransport(), clock: TestClock(), reporter: CollectingReporter(), settings: s)
+    }
+
+    @Test func unpinnedComponentsAreRefusedBeforeAnythingIsRead() async throws {
+        let dir = try Fixtures.manifestsDir()
+        let tekton = try resolveComponents(["tekton-pipelines"])[0]
+        let error = await #expect(throws: AphexError.self) { _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton) }
+        #expect(error?.status == .usage)
+        #expect(error?.message.contains("Tekton Pipelines v0.65.0") == true)
+        #expect(error?.message.contains("sha256: {tekton-pipelines:") == true)
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/manifests.lock"), "nothing was recorded")
+        // Without the flag the same copy is trusted on first use ...
+        _ = try await fetcher(requirePinned: false, manifestsDir: dir.path).fetch(tekton)
+        #expect(try ManifestLock.load(path: home.path + "/manifests.lock").entries["tekton-pipelines-v0.65.0"]?.source == "first-use")
+        // ... and that recorded digest does not count as a pin.
+        await #expect(throws: AphexError.self) { _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton) }
+    }
+
+    @Test func catalogAndComponentsFilePinsAreAccepted() async throws {
+        let dir = try Fixtures.manifestsDir()
+        let argocd = try resolveComponents(["argocd"])[0]
+        #expect(argocd.pinSource == "catalog")
+        _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(argocd)
+
+        let bytes = try Fixtures.shared(Fixtures.sharedFiles["tekton-pipelines"]!)
+        let file = try ComponentsFile.parse("sha256:\n  tekton-pipelines: \(Digest.sha256Hex(bytes))\n")
+        let tekton = try resolveComponents(["tekton-pipelines"], file: file)[0]
+        let m = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton)
+        #expect(m.sha256 == Digest.sha256Hex(bytes))
+    }
+
+    @Test func requirePinsNamesEveryUnpinnedComponentAtOnce() throws {
+        let error = #expect(throws: AphexError.self) { try ManifestFetcher.requirePins(try resolveComponents(Catalog.names)) }
+        #expect(error?.status == .usage)
+        for label in ["Tekton Pipelines", "Tekton Triggers", "Tekton Core Interceptors", "Tekton Dashboard"] {
+            #expect(error?.message.contains(label) == true, "\(label)")
+        }
+        #expect(error?.message.contains("ArgoCD v3.3.0") == false)
+    }
+
+    @Test func componentsFileCarriesTheK3sInstallerPinAndURL() throws {
+        let digest = String(repeating: "ab", count: 32)
+        let file = try ComponentsFile.parse("""
+            urls:
+              k3s-installer: https://mirror.example/k3s/{version}/install.sh
+            sha256:
+              k3s-installer:
+                v1.31.4+k3s1: \(digest.uppercased())
+
+            """)
+        #expect(file.k3sInstallerURL == "https://mirror.example/k3s/{version}/install.sh")
+        #expect(file.k3sInstallerSHA256(version: "v1.31.4+k3s1") == digest)
+        #expect(file.k3sInstallerSHA256(version: "v1.32.0+k3s1") == nil)
+        #expect(try ComponentsFile.parse("urls: {k3s-installer: 'file:///srv/install.sh'}\n").k3sInstallerURL == "file:///srv/install.sh")
+        // It runs as root: no http://, and its version is --k3s-version's.
+        let http = #expect(throws: AphexError.self) { _ = try ComponentsFile.parse("urls: {k3s-installer: 'http://mirror/install.sh'}\n") }
+        #expect(http?.message.contains("https:// or file:///") == true)
+        let version = #expect(throws: AphexError.self) { _ = try ComponentsFile.parse("versions: {k3s-installer: v1.31.4}\n") }
+        #expect(version?.message.contains("--k3s-version") == true)
+    }
+}

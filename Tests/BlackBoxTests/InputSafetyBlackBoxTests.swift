@@ -3,7 +3,7 @@ import Foundation
 import SimCluster
 import Testing
 
-/// Issue 14, item 6, as a user meets it: the built aphex against the simulator.
+/// Issue 14, items 6 and 7, as a user meets them: the built aphex against the simulator.
 enum Bombs {
     /// 346 bytes; before the fix `bootstrap --dry-run --manifests-dir` expanded it to 4.8 million
     /// strings (27 s, 378 MB on the CI machine) and exited 0.
@@ -28,6 +28,18 @@ enum Bombs {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
         return dir
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
     }
 }
 
@@ -83,5 +95,56 @@ enum Bombs {
             #expect(r.seconds < 5, "took \(r.seconds)s")
             try clusterUntouched(h)
         }
+    }
+
+    @Test func requirePinnedRefusesTheTektonManifestsBeforeTheCluster() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let labels = ["Tekton Pipelines v0.65.0", "Tekton Triggers v0.34.0", "Tekton Core Interceptors v0.34.0", "Tekton Dashboard v0.64.0"]
+        for (args, env) in [(["--require-pinned"], [String: String]()), ([], ["APHEX_REQUIRE_PINNED": "1"])] {
+            let r = try h.run(["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir] + args, timeout: 60, extraEnv: env)
+            #expect(r.status == 2, "\(r.stderr.suffix(600))")
+            for label in labels { #expect(r.stderr.contains(label), "\(label): \(r.stderr.suffix(600))") }
+            #expect(r.stderr.contains("components file"))
+            try clusterUntouched(h)
+        }
+
+        // Pinned in a components file: the check passes (the dry run plans everything).
+        var pins = "sha256:\n"
+        for name in ["tekton-pipelines-v0.65.0", "tekton-triggers-v0.34.0", "tekton-interceptors-v0.34.0", "tekton-dashboard-v0.64.0"] {
+            let component = name.split(separator: "-").dropLast().joined(separator: "-")
+            pins += "  \(component): \(try Bombs.sha256(Lifecycle.manifestsDir + "/" + name + ".yaml"))\n"
+        }
+        let dir = try Bombs.directory(["components.yaml": pins])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ok = try h.run(["bootstrap", "--deployment", "kind", "--dry-run", "--require-pinned", "--manifests-dir", Lifecycle.manifestsDir,
+                            "--components-file", dir + "/components.yaml"], timeout: 120)
+        #expect(ok.status == 0, "\(ok.stderr.suffix(800))")
+    }
+
+    /// The simulator's installer is served over http://127.0.0.1 through the test hook, which
+    /// this test build honours as root; it is trusted on first use, or pinned.
+    @Test func k3sInstallerIsPinnedOrTrustedOnFirstUse() async throws {
+        guard geteuid() == 0 else { return }  // k3s installs need root (the CI runs as root)
+        let h = try await SimHarness.start(scenario: "happy-k3s")
+        defer { h.stop() }
+        let refused = try h.run(["k3s", "install", "--require-pinned"], timeout: 60)
+        #expect(refused.status == 2, "\(refused.stderr.suffix(600))")
+        #expect(refused.stderr.contains("k3s-installer"))
+        #expect(try h.record().commands.filter { $0.argv.first == "sh" }.isEmpty)
+
+        // Pin the simulator's installer in a components file: installed.
+        let (status, script) = try SimHTTPClient.request(port: h.controlPort, method: "GET", path: "/_sim/k3s-install.sh")
+        #expect(status == 200)
+        let dir = try Bombs.directory(["install.sh": String(decoding: script, as: UTF8.self)])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let digest = try Bombs.sha256(dir + "/install.sh")
+        try "sha256:\n  k3s-installer: \(digest)\n".write(toFile: dir + "/components.yaml", atomically: true, encoding: .utf8)
+        let pinned = try h.run(["k3s", "install", "--require-pinned", "--components-file", dir + "/components.yaml", "--timeout", "60s"], timeout: 90)
+        #expect(pinned.status == 0, "\(pinned.stderr.suffix(800))")
+        #expect(pinned.stderr.contains("APHEX_K3S_INSTALL_URL is set"), "the hook is announced")
+        let lock = try ManifestLock.load(path: h.home + "/.aphex/manifests.lock")
+        #expect(lock.entries["k3s-installer-v1.31.4+k3s1"]?.sha256 == digest)
+        #expect(lock.entries["k3s-installer-v1.31.4+k3s1"]?.source == "components file")
     }
 }
