@@ -30,11 +30,30 @@ public struct SecretsFile: Sendable, Equatable {
         self.secrets = secrets
     }
 
+    static func bad(_ source: String, _ why: String) -> SecretGenError {
+        .badImportFile("The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+    }
+
+    /// Checks every value of a key `catalog` knows against its shape (`ValueShape`): the file
+    /// is structurally sound after `parse`, but a value a consumer cannot use (truncated,
+    /// re-encoded, with a line break) must not be stored, where it is then kept for ever.
+    /// One error lists every misfit by Secret and key, with lengths — never a value.
+    public func validateValues(against catalog: SecretCatalog, source: String) throws {
+        var problems: [String] = []
+        for id in secrets.keys.sorted() {
+            for (key, value) in secrets[id]!.sorted(by: { $0.key < $1.key }) {
+                let ref = KeyRef(id, key)
+                guard let shape = catalog.shape(ref), let why = shape.problem(value) else { continue }
+                problems.append("\(ref) \(why) (\(shape.summary))")
+            }
+        }
+        guard !problems.isEmpty else { return }
+        throw Self.bad(source, "\(problems.count == 1 ? "a value does" : "\(problems.count) values do") not have the shape aphex generates: \(problems.joined(separator: "; "))")
+    }
+
     /// Parses a file; `source` names it in errors. Errors name the problem, never a value.
     public static func parse(_ bytes: [UInt8], source: String) throws -> SecretsFile {
-        func bad(_ why: String) -> SecretGenError {
-            .badImportFile("The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
-        }
+        func bad(_ why: String) -> SecretGenError { Self.bad(source, why) }
         guard bytes.count <= maxBytes else {
             throw bad("it is \(bytes.count) bytes, more than an export can be (\(maxBytes / 1024) KiB)")
         }

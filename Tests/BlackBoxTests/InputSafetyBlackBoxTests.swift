@@ -148,3 +148,30 @@ enum Bombs {
         #expect(lock.entries["k3s-installer-v1.31.4+k3s1"]?.source == "components file")
     }
 }
+
+/// Item 10 of issue 14: --secrets-from values have the shape aphex generates, or bootstrap
+/// stops before the cluster (exit 2) saying which key and how, never showing the value.
+@Suite struct SecretsFromShapeBlackBoxTests {
+    @Test func aValueThatIsNotWhatAphexGeneratesIsExit2WithoutShowingIt() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        let wrapped = "dGhpcyBpcyBub3QgYSByYW5kb20gcGFzc3dvcmQgYXQgYWxs\nCg=="   // base64 with a line break in it, not what aphex generates
+        let file = """
+            {"apiVersion": "aphex.dev/v1", "kind": "SecretsExport", "secrets": [
+              {"namespace": "auth-system", "name": "authentik-secrets",
+               "data": {"admin-password": \(JSON.string(wrapped).serialized()), "bootstrap-token": "NOT-HEX"}}]}
+            """
+        let dir = try Bombs.directory(["backup.json": file])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir + "/backup.json", 0o600)
+        let r = try h.run(["bootstrap", "--deployment", "kind", "--secrets-from", dir + "/backup.json"], timeout: 60)
+        #expect(r.status == 2, "\(r.stderr.suffix(600))")
+        #expect(r.stderr.contains("2 values do not have the shape aphex generates"), "\(r.stderr.suffix(800))")
+        #expect(r.stderr.contains("auth-system/authentik-secrets[admin-password] has 53 characters, expected 44"))
+        #expect(r.stderr.contains("auth-system/authentik-secrets[bootstrap-token] has 7 characters, expected 64"))
+        for v in ["dGhpcyBpcyBub3Q", "NOT-HEX"] { #expect(!r.stderr.contains(v) && !r.stdout.contains(v)) }
+        let rec = try h.record()
+        #expect(rec.commands(["kind", "create"]).isEmpty)
+        #expect(rec.writes.isEmpty)
+    }
+}
