@@ -132,9 +132,10 @@ public final class ChildProcessGroups: @unchecked Sendable {
     public var live: Set<pid_t> { lock.withLock { groups } }
 
     /// SIGTERM to every group, SIGKILL to those still there after `grace`, then waits (at
-    /// most `reapTimeout`) until no member is left: the direct children are reaped by
-    /// swift-subprocess's monitor (a zombie still counts as a member), orphaned grandchildren by
-    /// init. Returns the groups that were still there at the end (none, normally).
+    /// most `reapTimeout`) until each group is done: its leader — aphex's own child — reaped
+    /// (by swift-subprocess's monitor) and no other member alive. Orphaned grandchildren that
+    /// died are init's to reap, so their zombies do not count. Returns the groups that were
+    /// not done at the end (none, normally).
     @discardableResult
     public func terminateAll(grace: Duration = .seconds(2), reapTimeout: Duration = .seconds(3)) -> Set<pid_t> {
         let groups = live
@@ -147,15 +148,35 @@ public final class ChildProcessGroups: @unchecked Sendable {
         return left
     }
 
-    /// A group is gone when kill(-pgid, 0) finds no process in it.
     static func waitUntilGone(_ groups: Set<pid_t>, for limit: Duration) -> Set<pid_t> {
         let deadline = ContinuousClock.now + limit
         var left = groups
         while true {
-            left = left.filter { kill(-$0, 0) == 0 || errno != ESRCH }
+            left = left.filter { !isDone($0) }
             if left.isEmpty || ContinuousClock.now >= deadline { return left }
             usleep(20_000)
         }
+    }
+
+    /// The leader (pid == pgid) is reaped and no member of the group is alive.
+    static func isDone(_ pgid: pid_t) -> Bool {
+        if kill(-pgid, 0) == -1 && errno == ESRCH { return true }
+        if kill(pgid, 0) == 0 || errno != ESRCH { return false }
+        return !hasLiveMember(pgid)
+    }
+
+    /// A process of group `pgid` that is not a zombie, from /proc/PID/stat (pgrp is the 5th
+    /// field; the state the 3rd, after the parenthesised command name).
+    static func hasLiveMember(_ pgid: pid_t) -> Bool {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        for e in entries where e.first?.isNumber == true {
+            guard let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 3, pid_t(fields[3]) == pgid else { continue }
+            if fields[0] != "Z" && fields[0] != "X" { return true }
+        }
+        return false
     }
 }
 

@@ -64,7 +64,7 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
         let h = try Harness()
         h.dir.write("tekton-dashboard-v0.64.0.yaml", Array(aliasBomb.utf8))
         var error: AphexError?
-        let took = await elapsed { error = await #expect(throws: AphexError.self) { try await h.install(dryRun: true) } }
+        let took = await elapsed { error = await #expect(throws: AphexError.self) { try await h.install(["tekton-dashboard"], dryRun: true) } }
         #expect(error?.status == .usage)
         #expect(error?.message.contains("Tekton Dashboard v0.64.0 manifest") == true)
         #expect(took < 2, "took \(took)s")

@@ -187,7 +187,8 @@ import Testing
         let left = groups.terminateAll(grace: .milliseconds(300), reapTimeout: .seconds(5))
         #expect(left.isEmpty)
         #expect(ContinuousClock.now - start < .seconds(5))
-        // Reaped: the shell is gone entirely, not a zombie; its sleep does not run either.
+        // Reaped: the shell is gone entirely, not a zombie; its sleep does not run either (its
+        // zombie, if init has not reaped it yet, is init's).
         #expect(kill(pids[1], 0) == -1 && errno == ESRCH)
         #expect(!Self.running(pids[0]))
         let out = try await task.value
