@@ -26,6 +26,9 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        // libyaml's event parser (the copy Yams compiles in): anchors and aliases are refused
+        // before Yams composes a document (YAMLGuard).
+        .target(name: "CYamlEvents", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // MARK: Product modules
         .executableTarget(
@@ -56,12 +59,15 @@ let package = Package(
         .target(
             name: "ClusterDrivers",
             dependencies: [
-                "CCurl",
+                "CCurl", "CYamlEvents", "SecretGen",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: settings),
+            // Debug builds (`swift build`, `swift test`) are the test builds: they honour the
+            // test hooks APHEX_HOST_ROOT and APHEX_K3S_INSTALL_URL even as root. Release builds
+            // (scripts/setup.sh) honour them only for a non-root user (TestHooks).
+            swiftSettings: settings + [.define("APHEX_TEST_HOOKS", .when(configuration: .debug))]),
 
         // MARK: The simulated cluster (test bed)
         // zlib: the simulator gzips large responses as the API server does, and reads the
@@ -85,7 +91,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "SecretGenTests", dependencies: ["SecretGen"], swiftSettings: settings),
-        .testTarget(name: "ClusterDriversTests", dependencies: ["ClusterDrivers", "SimCluster"],
+        .testTarget(name: "ClusterDriversTests", dependencies: ["ClusterDrivers", "SimCluster", "SecretGen"],
                     swiftSettings: settings),
         .testTarget(name: "ArgoInstallTests", dependencies: ["ArgoInstall", "ClusterDrivers", "SimCluster"],
                     swiftSettings: settings),

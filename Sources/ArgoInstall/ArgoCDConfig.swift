@@ -109,22 +109,23 @@ public enum ArgoCDConfig {
     }
 
     /// Ready: observedGeneration current, all replicas updated, ready and available.
-    /// Returns nil when ready, else why not.
+    /// Returns nil when ready, else why not. Counts are read clamped (`JSON.apiCount`), so a
+    /// hostile or buggy server cannot make the subtraction below overflow.
     public static func notReadyReason(_ obj: JSON?, kind: WorkloadKind) -> String? {
         guard let obj else { return "does not exist" }
         let generation = obj[path: "metadata", "generation"]?.int ?? 0
         let observed = obj[path: "status", "observedGeneration"]?.int ?? 0
         if observed < generation { return "the controller has not observed generation \(generation) yet (observed \(observed))" }
-        let replicas = obj[path: "spec", "replicas"]?.int ?? 1
+        let replicas = obj[path: "spec", "replicas"]?.apiCount ?? 1
         let status = obj["status"] ?? .object([:])
-        let updated = status["updatedReplicas"]?.int ?? 0
-        let ready = status["readyReplicas"]?.int ?? 0
-        let current = status["replicas"]?.int ?? 0
+        let updated = status["updatedReplicas"]?.apiCount ?? 0
+        let ready = status["readyReplicas"]?.apiCount ?? 0
+        let current = status["replicas"]?.apiCount ?? 0
         if updated < replicas { return "\(updated)/\(replicas) replicas updated" }
         switch kind {
         case .deployment:
             if current > updated { return "\(current - updated) old replica(s) pending termination" }
-            let available = status["availableReplicas"]?.int ?? 0
+            let available = status["availableReplicas"]?.apiCount ?? 0
             if available < replicas { return "\(available)/\(replicas) replicas available (\(ready) ready)" }
         case .statefulSet:
             if ready < replicas { return "\(ready)/\(replicas) replicas ready" }

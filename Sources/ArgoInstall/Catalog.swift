@@ -124,6 +124,9 @@ public struct ResolvedComponent: Sendable, Equatable {
 ///       argocd: https://mirror.example/argo-cd/{version}/install.yaml
 ///     sha256:              # name -> digest (for the resolved version), or name -> {version: digest}
 ///       tekton-pipelines: 0123...
+///
+/// `k3s-installer` (the k3s release's install.sh) may appear under urls (https:// or file://)
+/// and sha256; its version is --k3s-version.
 public struct ComponentsFile: Sendable, Equatable {
     public var versions: [String: String] = [:]
     public var urls: [String: String] = [:]
@@ -131,6 +134,12 @@ public struct ComponentsFile: Sendable, Equatable {
     public var sha256: [String: [String: String]] = [:]
 
     public init() {}
+
+    /// The k3s installer's URL (`{version}` kept) and digest for `version`, if the file gives them.
+    public var k3sInstallerURL: String? { urls[K3sInstallSpec.installerComponent] }
+    public func k3sInstallerSHA256(version: String) -> String? {
+        sha256[K3sInstallSpec.installerComponent].flatMap { $0[version] ?? $0["*"] }
+    }
 
     public static func load(path: String) throws -> ComponentsFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -141,12 +150,14 @@ public struct ComponentsFile: Sendable, Equatable {
 
     public static func parse(_ text: String, origin: String = "components file") throws -> ComponentsFile {
         func bad(_ why: String) -> AphexError {
-            AphexError.usage("The components file '\(origin)' is invalid: \(why). It takes the keys versions, urls and sha256, each mapping a component (\(Catalog.names.joined(separator: ", "))) to a value; see docs/components.md.")
+            AphexError.usage("The components file '\(origin)' is invalid: \(why). It takes the keys versions, urls and sha256, each mapping a component (\(Catalog.names.joined(separator: ", ")); urls and sha256 also \(K3sInstallSpec.installerComponent)) to a value; see docs/components.md.")
         }
         // Read as a node tree: every scalar keeps its text (a digest of digits stays a string,
         // version 1.10 stays "1.10").
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch { throw bad("it is not YAML (\(error))") }
+        do { root = try YAMLGuard.compose(text) } catch let refusal as YAMLGuard.Refusal {
+            throw AphexError.usage("The components file '\(origin)' contains \(refusal). \(refusal.advice)")
+        } catch { throw bad("it is not YAML (\(error))") }
         guard let root else { return ComponentsFile() }
         guard case .mapping(let top) = root else { throw bad("the top level is not a mapping") }
         var file = ComponentsFile()
@@ -156,7 +167,9 @@ public struct ComponentsFile: Sendable, Equatable {
             guard ["versions", "urls", "sha256"].contains(key) else { throw bad("unknown key '\(key)'") }
             guard case .mapping(let map) = value else { throw bad("'\(key)' is not a mapping") }
             for (nk, v) in map {
-                guard case .scalar(let ns) = nk, Catalog.component(named: ns.string) != nil else {
+                let installer = nk.string == K3sInstallSpec.installerComponent
+                guard case .scalar(let ns) = nk, Catalog.component(named: ns.string) != nil || (installer && key != "versions") else {
+                    if installer { throw bad("versions.\(K3sInstallSpec.installerComponent) is not a setting: the installer's version is k3s's (--k3s-version)") }
                     throw bad("unknown component '\(nk.string ?? "?")' under '\(key)'")
                 }
                 let name = ns.string
@@ -167,6 +180,11 @@ public struct ComponentsFile: Sendable, Equatable {
                         throw bad("versions.\(name) '\(s)' is not a release version like v3.3.0")
                     }
                     file.versions[name] = Catalog.normalizeVersion(s)
+                case ("urls", .scalar(let us)) where installer:
+                    // It runs as root: https or a local file only.
+                    let s = us.string
+                    guard s.hasPrefix("https://") || s.hasPrefix("file:///") else { throw bad("urls.\(name) is not an https:// or file:/// URL (the installer runs as root)") }
+                    file.urls[name] = s
                 case ("urls", .scalar(let us)):
                     let s = us.string
                     guard s.hasPrefix("https://") || s.hasPrefix("http://") else { throw bad("urls.\(name) is not an http(s) URL") }

@@ -32,7 +32,10 @@ public enum ComponentInstall {
         if dryRun {
             var cached: [String: ManifestBundle] = [:]
             for c in components {
-                if let m = await fetcher.localCopy(c), let b = try? ManifestBundle(m) { cached[c.name] = b }
+                guard let m = await fetcher.localCopy(c) else { continue }
+                // A copy that does not parse is not counted, but bad input (YAML anchors and
+                // aliases) is refused as it would be by the real run: exit 2.
+                do { cached[c.name] = try ManifestBundle(m) } catch let e as AphexError where e.status == .usage { throw e } catch {}
             }
             return await installer.plan(components, cached: cached)
         }
@@ -46,3 +49,6 @@ public enum ComponentInstall {
         return try await installer.install(bundles)
     }
 }
+
+/// RFC 3339 UTC, second precision (version markers, lock entries, restart annotations).
+func rfc3339(_ date: Date) -> String { RFC3339.format(date) }

@@ -17,6 +17,8 @@ public struct FetchSettings: Sendable, Equatable {
     /// Whole-request timeout for one attempt.
     public var requestTimeout: Duration = .seconds(120)
     public var maxRedirects: Int = 10
+    /// --require-pinned: refuse a component without a pin (catalog or components file).
+    public var requirePinned: Bool = false
 
     public init(cacheDirectory: String, lockPath: String, manifestsDir: String? = nil) {
         self.cacheDirectory = cacheDirectory
@@ -89,6 +91,7 @@ public actor ManifestFetcher {
     }
 
     public func fetch(_ c: ResolvedComponent) async throws -> FetchedManifest {
+        if settings.requirePinned { try Self.requirePins([c]) }
         if let dir = settings.manifestsDir {
             let path = (dir as NSString).appendingPathComponent(c.fileName)
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -118,6 +121,14 @@ public actor ManifestFetcher {
         try writeFileAtomically(path: cachePath, bytes: bytes, mode: 0o644)
         reporter.debug("\(c.label): downloaded \(bytes.count) bytes from \(c.url) (sha256 \(digest)), cached at \(cachePath)")
         return FetchedManifest(component: c, bytes: bytes, sha256: digest, origin: .network(url: c.url, attempts: attempts))
+    }
+
+    /// --require-pinned: every component must have a pin from the catalog or the components
+    /// file (exit 2 naming all that lack one; a digest in the lock does not count).
+    public static func requirePins(_ components: [ResolvedComponent]) throws {
+        let unpinned = components.filter { $0.pinnedSHA256 == nil }
+        guard !unpinned.isEmpty else { return }
+        throw AphexError.usage("--require-pinned (or APHEX_REQUIRE_PINNED=1): \(unpinned.map(\.label).joined(separator: ", ")) \(unpinned.count == 1 ? "has" : "have") no pinned digest (the catalog pins only ArgoCD; a digest recorded at first use in the lock does not count). Nothing was changed. Pin \(unpinned.count == 1 ? "it" : "them") in a components file (sha256: {\(unpinned[0].name): <sha256>, ...}; `aphex manifests pin` prints the digests after one trusted download) and pass --components-file, or drop --require-pinned.")
     }
 
     /// A verified copy already on disk (--manifests-dir or the cache), without touching the

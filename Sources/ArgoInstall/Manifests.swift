@@ -82,10 +82,12 @@ public enum Manifests {
             try requireObjects(out, origin: origin)
             return out
         }
-        for (index, chunk) in documents(text).enumerated() {
+        for (index, (chunk, firstLine)) in documentsWithLines(text).enumerated() {
             let value: JSON
             do {
                 value = try parseDocument(chunk)
+            } catch let refusal as YAMLGuard.Refusal {
+                throw refused(refusal, document: index, firstLine: firstLine, origin: origin)
             } catch YamlError.duplicatedKeysInMapping(let keys, _) {
                 let (merged, repeated) = lastKeyWins(chunk)
                 guard !repeated.isEmpty, let v = try? parseDocument(merged) else {
@@ -107,6 +109,21 @@ public enum Manifests {
         return out
     }
 
+    /// The YAML gate alone (no document is composed): throws the error `parse` would for an
+    /// anchor, alias or runaway nesting. Cheap enough to run on --manifests-dir before anything.
+    public static func checkYAML(_ text: String, origin: String) throws {
+        if text.first(where: { !$0.isWhitespace }) == "{" { return }
+        for (index, (chunk, firstLine)) in documentsWithLines(text).enumerated() {
+            if let refusal = YAMLGuard.check(chunk) { throw refused(refusal, document: index, firstLine: firstLine, origin: origin) }
+        }
+    }
+
+    private static func refused(_ refusal: YAMLGuard.Refusal, document index: Int, firstLine: Int, origin: String) -> AphexError {
+        var atLine = refusal
+        atLine.line += firstLine - 1
+        return AphexError.usage("Document \(index + 1) of \(origin) contains \(atLine) of the file. \(refusal.advice) Release manifests do not use them; check the file's source.")
+    }
+
     private static func requireObjects(_ out: [JSON], origin: String) throws {
         for (i, o) in out.enumerated() where o["kind"]?.string == nil || o["apiVersion"]?.string == nil || o.name == nil {
             throw AphexError.failed("Object \(i + 1) of \(origin) is not a Kubernetes object (it lacks apiVersion, kind or metadata.name). The file is not a release manifest; check its source.")
@@ -115,25 +132,32 @@ public enum Manifests {
 
     /// Splits on lines that start with `---` (kubectl's YAMLReader rule); drops documents
     /// holding only comments and blank lines.
-    static func documents(_ text: String) -> [String] {
-        var docs: [String] = []
+    static func documents(_ text: String) -> [String] { documentsWithLines(text).map(\.text) }
+
+    /// The documents with the file line each starts on (for messages).
+    static func documentsWithLines(_ text: String) -> [(text: String, firstLine: Int)] {
+        var docs: [(String, Int)] = []
         var current: [Substring] = []
-        func flush() {
+        var start = 1
+        func flush(next: Int) {
             if current.contains(where: { line in
                 let t = line.trimmingCharacters(in: .whitespaces)
                 return !t.isEmpty && !t.hasPrefix("#")
-            }) { docs.append(current.joined(separator: "\n") + "\n") }
+            }) { docs.append((current.joined(separator: "\n") + "\n", start)) }
             current = []
+            start = next
         }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("---") { flush() } else { current.append(line) }
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.hasPrefix("---") { flush(next: i + 2) } else { current.append(line) }
         }
-        flush()
+        flush(next: 0)
         return docs
     }
 
+    /// Through `YAMLGuard`: anchors and aliases are refused before Yams composes (and would
+    /// expand) them.
     private static func parseDocument(_ text: String) throws -> JSON {
-        guard let node = try Yams.compose(yaml: text) else { return .null }
+        guard let node = try YAMLGuard.compose(text) else { return .null }
         return try json(node)
     }
 
@@ -196,7 +220,8 @@ public enum Manifests {
         case .sequence(let seq):
             return .array(try seq.map { try json($0) })
         case .alias:
-            throw AphexError.failed("The manifest uses a YAML alias, which aphex does not expand. Release manifests do not use them; check the file's source.")
+            // Unreachable: Yams resolves aliases while composing, and YAMLGuard refuses them first.
+            throw AphexError.usage("The manifest uses a YAML alias, which aphex does not expand. Release manifests do not use them; check the file's source.")
         }
     }
 

@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 
@@ -19,9 +20,15 @@ public enum ClusterStep {
                                waitTimeout: timeout)
     }
 
-    /// k3s flags -> the driver's spec.
-    public static func k3sSpec(name: String, _ o: K3sOptions, timeout: Duration) -> K3sInstallSpec {
-        K3sInstallSpec(name: name, version: o.version, disableTraefik: o.disableTraefik, gpu: o.gpu, waitTimeout: timeout)
+    /// k3s flags -> the driver's spec; the installer's URL and pin come from the components
+    /// file (`urls`/`sha256` of k3s-installer).
+    public static func k3sSpec(name: String, _ o: K3sOptions, timeout: Duration, componentsFile: ComponentsFile? = nil,
+                               requirePinned: Bool = false) -> K3sInstallSpec {
+        let version = o.version ?? K3sInstallSpec.defaultVersion
+        return K3sInstallSpec(name: name, version: o.version, disableTraefik: o.disableTraefik, gpu: o.gpu, waitTimeout: timeout,
+                              installerURL: componentsFile?.k3sInstallerURL,
+                              installerSHA256: componentsFile?.k3sInstallerSHA256(version: version),
+                              requirePinned: requirePinned || o.requirePinned)
     }
 
     /// The driver bootstrap would use: existing (--use-existing), kind or k3s.
@@ -35,7 +42,10 @@ public enum ClusterStep {
         case .kind:
             return KindDriver(host: ctx.host, spec: kindSpec(name: name, options.kind, timeout: options.clusterTimeout))
         case .k3s:
-            return K3sDriver(host: ctx.host, spec: k3sSpec(name: name, options.k3s, timeout: options.clusterTimeout))
+            // Parsed before the pipeline starts (InstallSteps.validateInputs): errors were exit 2 then.
+            let file = (options.k3s.componentsFile ?? options.components.configFile).flatMap { try? ComponentsFile.load(path: $0) }
+            return K3sDriver(host: ctx.host, spec: k3sSpec(name: name, options.k3s, timeout: options.clusterTimeout, componentsFile: file,
+                                                           requirePinned: InstallSteps.requirePinned(ctx, options.components)))
         }
     }
 

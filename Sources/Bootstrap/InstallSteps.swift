@@ -27,9 +27,31 @@ public enum InstallSteps {
     }
 
     public static func fetcher(_ ctx: AppContext, components: ComponentOptions) -> ManifestFetcher {
-        ManifestFetcher(transport: ctx.host.makeTransport(TLSOptions()), clock: ctx.host.clock,
-                        reporter: ctx.reporter,
-                        settings: .standard(ctx.host, manifestsDir: components.manifestsDir))
+        var settings = FetchSettings.standard(ctx.host, manifestsDir: components.manifestsDir)
+        settings.requirePinned = requirePinned(ctx, components)
+        return ManifestFetcher(transport: ctx.host.makeTransport(TLSOptions()), clock: ctx.host.clock,
+                               reporter: ctx.reporter, settings: settings)
+    }
+
+    /// --require-pinned or APHEX_REQUIRE_PINNED=1.
+    public static func requirePinned(_ ctx: AppContext, _ components: ComponentOptions) -> Bool {
+        PinPolicy.required(flag: components.requirePinned, environment: ctx.host.environment)
+    }
+
+    /// The component inputs, checked before anything changes (exit 2, cluster untouched): the
+    /// components file parses (no YAML anchors or aliases), every component has a pin when
+    /// --require-pinned asks for it, and no manifest in --manifests-dir holds YAML anchors,
+    /// aliases or runaway nesting (checked event by event: nothing is composed).
+    public static func validateInputs(_ ctx: AppContext, _ components: ComponentOptions) throws {
+        let resolved = try ComponentRequest(names: Catalog.names, versions: components.versions,
+                                            componentsFile: components.configFile).resolve()
+        if requirePinned(ctx, components) { try ManifestFetcher.requirePins(resolved) }
+        guard let dir = components.manifestsDir else { return }
+        for c in resolved {
+            let path = (dir as NSString).appendingPathComponent(c.fileName)
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            try Manifests.checkYAML(String(decoding: data, as: UTF8.self), origin: "the \(c.label) manifest (\(path))")
+        }
     }
 
     /// "ArgoCD": the ArgoCD release manifest (namespace argocd, CRDs, the rest).

@@ -21,6 +21,11 @@ public struct K3sOptions: Sendable, Equatable {
     public var version: String?
     public var disableTraefik = false
     public var gpu = false
+    /// `aphex k3s install --components-file` (the installer's URL and pin; bootstrap uses
+    /// ComponentOptions.configFile).
+    public var componentsFile: String?
+    /// `aphex k3s install --require-pinned` (bootstrap: ComponentOptions.requirePinned).
+    public var requirePinned = false
     public init() {}
 }
 
@@ -30,6 +35,8 @@ public struct ComponentOptions: Sendable, Equatable {
     public var manifestsDir: String?
     public var configFile: String?
     public var argocdInsecure = false
+    /// --require-pinned (or APHEX_REQUIRE_PINNED=1, `PinPolicy`): nothing unpinned is downloaded.
+    public var requirePinned = false
     public init() {}
 }
 

@@ -128,8 +128,13 @@ public func readStoredSecrets(api: any KubeAPI, ids: [SecretID]) async throws ->
     return out
 }
 
-/// Loads a `--secrets-from` file. Malformed: `AphexError(.usage)` naming the problem (exit 2).
-public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil) throws -> SecretsFile {
+/// Loads a `--secrets-from` file. Malformed, or a value without the shape of the catalog key it
+/// is for: `AphexError(.usage)` naming the problem, never a value (exit 2).
+public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil, catalog: SecretCatalog = .platform) throws -> SecretsFile {
+    // Not read at all when it is bigger than any export (a device, a wrong file, a huge one).
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > SecretsFile.maxBytes {
+        throw AphexError(.usage, "The secrets file '\(path)' cannot be used: it is \(size.intValue) bytes, more than an export can be (\(SecretsFile.maxBytes / 1024) KiB). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
         throw AphexError(.usage, "The secrets file '\(path)' does not exist or is not readable. Pass a file written by `aphex secrets export --file FILE`, or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
     }
@@ -138,7 +143,9 @@ public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil) thr
         reporter?.warn("The secrets file '\(path)' is readable by other users (mode \(String(mode, radix: 8))): restrict it with `chmod 600 \(Shell.quote(path))`.")
     }
     do {
-        return try SecretsFile.parse([UInt8](data), source: path)
+        let file = try SecretsFile.parse([UInt8](data), source: path)
+        try file.validateValues(against: catalog, source: path)
+        return file
     } catch let e as SecretGenError {
         throw AphexError(.usage, e.description)
     }
@@ -237,11 +244,18 @@ public func secretsApplyArgv(_ kubectl: Kubectl, forceConflicts: Bool) -> [Strin
 }
 
 /// Removes every secret value (and its base64 form) from a text that is about to be shown.
+/// A value shorter than 4 characters cannot be cut out: replacing every "ab" wrecks the text
+/// and shows where the value was (which tells the value). A text holding one is withheld whole.
 func redact(_ text: String, values: some Sequence<String>) -> String {
     var out = text
-    for v in values where v.count >= 4 {
+    var short: [String] = []
+    for v in values where !v.isEmpty {
+        if v.count < 4 { short.append(v); continue }
         out = out.replacingOccurrences(of: v, with: "[redacted]")
         out = out.replacingOccurrences(of: SecretEncoding.base64(Array(v.utf8)), with: "[redacted]")
+    }
+    for v in short where out.contains(v) || out.contains(SecretEncoding.base64(Array(v.utf8))) {
+        return "[details withheld: they contain a secret value too short to cut out]"
     }
     return out
 }

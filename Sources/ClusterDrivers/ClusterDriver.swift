@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 // MARK: - The driver protocol (kind's providers model: one interface, an availability probe each)
 
@@ -324,6 +323,43 @@ public enum PrivateFiles {
         }
     }
 
+    /// ~/.aphex/tmp: scratch space for files that must never sit in a shared /tmp, such as the
+    /// admin kubeconfig a kind probe writes. Each directory is private (0700, like its parent)
+    /// and named after the process (`PID.PURPOSE.XXXXXX`): the caller removes it, and if aphex
+    /// was killed first, the next run removes it (`removeStaleTemporaryDirectories`).
+    public static func temporaryDirectory(home: String, purpose: String) throws -> String {
+        let base = home + "/.aphex/tmp"
+        removeStaleTemporaryDirectories(home: home)
+        // Another run may remove the empty base between the two calls: try again then.
+        for _ in 0..<5 {
+            try makeDirectory(base)
+            var template = Array("\(base)/\(getpid()).\(purpose).XXXXXX".utf8CString)
+            if let p = mkdtemp(&template) { return String(cString: p) }
+            if errno != ENOENT { break }
+        }
+        throw AphexError.failed("Could not create a private directory under \(base): \(String(cString: strerror(errno))). Check the permissions of \(home)/.aphex.")
+    }
+
+    /// Removes a `temporaryDirectory`, and ~/.aphex/tmp and ~/.aphex when that leaves them
+    /// empty, so a run that changed nothing leaves nothing behind.
+    public static func removeTemporaryDirectory(_ dir: String, home: String) {
+        try? FileManager.default.removeItem(atPath: dir)
+        if rmdir(home + "/.aphex/tmp") == 0 { _ = rmdir(home + "/.aphex") }
+    }
+
+    /// Removes the ~/.aphex/tmp directories of aphex processes that no longer run (killed
+    /// before they could clean up). Directories of live processes are left alone.
+    public static func removeStaleTemporaryDirectories(home: String) {
+        let base = home + "/.aphex/tmp"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
+        for name in names {
+            guard let pid = name.split(separator: ".").first.flatMap({ pid_t($0) }), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: base + "/" + name)
+            }
+        }
+    }
+
     /// File mode bits (for tests and checks), nil when missing.
     public static func mode(_ path: String) -> mode_t? {
         var st = stat()
@@ -378,7 +414,7 @@ public enum KubeconfigFile {
     /// The API server URL of `context` (or the current context); nil when unreadable.
     public static func serverURL(path: String, context: String?) -> String? {
         guard let data = FileManager.default.contents(atPath: path),
-              let any = try? Yams.load(yaml: String(decoding: data, as: UTF8.self)) else { return nil }
+              let any = try? YAMLGuard.load(String(decoding: data, as: UTF8.self)) else { return nil }
         let y = JSON(any: any)
         guard let ctxName = context ?? y["current-context"]?.string,
               let c = y["contexts"]?.array?.first(where: { $0["name"]?.string == ctxName }),

@@ -79,6 +79,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         self.stderr = stderr
     }
 
+    /// The argv as a shell would show it.
+    public var display: String { Shell.quote(argv) }
+
     public var isTimeout: Bool { if case .timedOut = reason { return true } else { return false } }
 
     public var description: String {
@@ -112,16 +115,86 @@ extension CommandRunner {
     }
 }
 
+/// The process groups of the children aphex is running. Every child starts as the leader of
+/// its own group, so the children it spawns in turn (kind's docker, an installer's curl) can be
+/// signalled with it; an exit that cannot wait for the structured teardown (a second Ctrl-C,
+/// the watchdog) stops them all with `terminateAll` first, instead of leaving them running.
+public final class ChildProcessGroups: @unchecked Sendable {
+    public static let shared = ChildProcessGroups()
+
+    private let lock = NSLock()
+    private var groups: Set<pid_t> = []
+
+    public init() {}
+
+    func add(_ pgid: pid_t) { lock.withLock { _ = groups.insert(pgid) } }
+    func remove(_ pgid: pid_t) { lock.withLock { _ = groups.remove(pgid) } }
+    public var live: Set<pid_t> { lock.withLock { groups } }
+
+    /// SIGTERM to every group, SIGKILL to those still there after `grace`, then waits (at
+    /// most `reapTimeout`) until each group is done: its leader — aphex's own child — reaped
+    /// (by swift-subprocess's monitor) and no other member alive. Orphaned grandchildren that
+    /// died are init's to reap, so their zombies do not count. Returns the groups that were
+    /// not done at the end (none, normally).
+    @discardableResult
+    public func terminateAll(grace: Duration = .seconds(2), reapTimeout: Duration = .seconds(3)) -> Set<pid_t> {
+        let groups = live
+        guard !groups.isEmpty else { return [] }
+        for g in groups { _ = kill(-g, SIGTERM) }
+        var left = Self.waitUntilGone(groups, for: grace)
+        for g in left { _ = kill(-g, SIGKILL) }
+        left = Self.waitUntilGone(left, for: reapTimeout)
+        lock.withLock { groups.subtracting(left).forEach { self.groups.remove($0) } }
+        return left
+    }
+
+    static func waitUntilGone(_ groups: Set<pid_t>, for limit: Duration) -> Set<pid_t> {
+        let deadline = ContinuousClock.now + limit
+        var left = groups
+        while true {
+            left = left.filter { !isDone($0) }
+            if left.isEmpty || ContinuousClock.now >= deadline { return left }
+            usleep(20_000)
+        }
+    }
+
+    /// The leader (pid == pgid) is reaped and no member of the group is alive.
+    static func isDone(_ pgid: pid_t) -> Bool {
+        if kill(-pgid, 0) == -1 && errno == ESRCH { return true }
+        if kill(pgid, 0) == 0 || errno != ESRCH { return false }
+        return !hasLiveMember(pgid)
+    }
+
+    /// A process of group `pgid` that is not a zombie, from /proc/PID/stat (pgrp is the 5th
+    /// field; the state the 3rd, after the parenthesised command name).
+    static func hasLiveMember(_ pgid: pid_t) -> Bool {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        for e in entries where e.first?.isNumber == true {
+            guard let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 3, pid_t(fields[3]) == pgid else { continue }
+            if fields[0] != "Z" && fields[0] != "X" { return true }
+        }
+        return false
+    }
+}
+
 /// The real runner, over swift-subprocess.
 public struct SubprocessRunner: CommandRunner {
     /// Output limit per stream. `kubectl get -o json` of a big cluster is tens of MB.
     public var outputLimit: Int
-    /// How a cancelled or timed-out child is stopped: SIGTERM, then SIGKILL after the grace.
+    /// How a cancelled or timed-out child is stopped: SIGTERM to its process group, then
+    /// SIGKILL to the group after the grace.
     public var terminationGrace: Duration
+    /// Where live children's process groups are registered (for `terminateAll` at exit).
+    public var groups: ChildProcessGroups
 
-    public init(outputLimit: Int = 256 * 1024 * 1024, terminationGrace: Duration = .seconds(5)) {
+    public init(outputLimit: Int = 256 * 1024 * 1024, terminationGrace: Duration = .seconds(5),
+                groups: ChildProcessGroups = .shared) {
         self.outputLimit = outputLimit
         self.terminationGrace = terminationGrace
+        self.groups = groups
     }
 
     public func run(_ command: Command) async throws -> CommandOutput {
@@ -136,8 +209,12 @@ public struct SubprocessRunner: CommandRunner {
             throw CommandError(argv: command.argv, reason: .notFound)
         }
         var platformOptions = PlatformOptions()
-        platformOptions.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: terminationGrace)]
+        // Its own process group (setpgid(0, 0)): a stop reaches the child's children too, and
+        // a terminal's Ctrl-C reaches only aphex, which stops its children itself.
+        platformOptions.processGroupID = 0
+        platformOptions.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: terminationGrace)]
         let options = platformOptions
+        let groups = self.groups
         let env: Environment = command.environment.isEmpty
             ? .inherit
             : .inherit.updating(Dictionary(uniqueKeysWithValues: command.environment.map {
@@ -149,10 +226,17 @@ public struct SubprocessRunner: CommandRunner {
         let stdinBytes = command.stdin ?? []
 
         let work: @Sendable () async throws -> CommandOutput = {
+            let registered = LockedPID()
+            defer { if let pgid = registered.value { groups.remove(pgid) } }
             let result = try await Subprocess.run(
                 executable, arguments: args, environment: env, workingDirectory: wd,
                 platformOptions: options, input: .array(stdinBytes),
-                output: .bytes(limit: limit), error: .bytes(limit: limit))
+                output: .bytes(limit: limit), error: .bytes(limit: limit)) { execution in
+                    // Registered while it runs, so an abrupt exit can still stop it.
+                    let pgid = execution.processIdentifier.value
+                    registered.value = pgid
+                    groups.add(pgid)
+                }
             let status: Int32
             switch result.terminationStatus {
             case .exited(let code): status = Int32(code)
@@ -207,6 +291,15 @@ public struct SubprocessRunner: CommandRunner {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
+    }
+}
+
+private final class LockedPID: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pid: pid_t?
+    var value: pid_t? {
+        get { lock.withLock { pid } }
+        set { lock.withLock { pid = newValue } }
     }
 }
 

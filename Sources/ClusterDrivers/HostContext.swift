@@ -35,6 +35,9 @@ public struct HostContext: Sendable {
     /// Makes an HTTP transport for the given TLS options (libcurl in production).
     public var makeTransport: @Sendable (TLSOptions) -> any HTTPTransport
     public var verbose: Bool
+    /// This is a test build (`TestHooks.compiledIn`): the test hooks are honoured even as root.
+    /// Tests set it false to check what a release build does.
+    public var testBuild: Bool = TestHooks.compiledIn
 
     public init(runner: any CommandRunner, reporter: any Reporter, clock: any TimeSource = SystemClock(),
                 environment: [String: String] = ProcessInfo.processInfo.environment,

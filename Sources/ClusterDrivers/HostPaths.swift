@@ -3,7 +3,7 @@ import Foundation
 /// The host filesystem locations the k3s driver reads and writes, resolved in ONE place.
 ///
 /// Every path is rooted at `APHEX_HOST_ROOT` (default "/"), a test hook that lets the
-/// black-box suite point aphex at a fake host tree. Production never sets it.
+/// black-box suite point aphex at a fake host tree (honoured as `TestHooks` says).
 public struct HostPaths: Sendable, Equatable {
     /// The resolved root ("/" in production).
     public var root: String
@@ -16,7 +16,13 @@ public struct HostPaths: Sendable, Equatable {
 
     /// Reads `APHEX_HOST_ROOT` from the given environment.
     public init(environment: [String: String]) {
-        self.init(root: environment["APHEX_HOST_ROOT"] ?? "/")
+        self.init(root: environment[TestHooks.hostRoot] ?? "/")
+    }
+
+    /// `APHEX_HOST_ROOT` when `TestHooks` honours it for this host (a test build, or not
+    /// root); else the real root.
+    public init(host: HostContext) {
+        self.init(root: TestHooks.value(TestHooks.hostRoot, host) ?? "/")
     }
 
     /// `path` (absolute, as on a real host) under the root.

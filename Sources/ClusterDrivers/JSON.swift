@@ -57,6 +57,13 @@ public enum JSON: Sendable, Equatable, Hashable {
         default: return nil
         }
     }
+    /// A count from the API server (replicas, ready pods, restarts: int32 >= 0 in the API),
+    /// clamped to 0...Int32.max. A hostile or buggy server can send any integer (Int64.max,
+    /// negative counts); clamped, sums and differences of a few counts cannot overflow, so
+    /// aphex judges them instead of crashing.
+    public var apiCount: Int64? {
+        int.map { min(max($0, 0), Int64(Int32.max)) }
+    }
     public var double: Double? {
         switch self {
         case .int(let i): return Double(i)

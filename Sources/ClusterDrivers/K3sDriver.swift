@@ -1,13 +1,24 @@
 import Foundation
+import SecretGen
 
 /// Everything that shapes a k3s install.
 public struct K3sInstallSpec: Sendable, Equatable {
     /// The k3s release this aphex release pins (INSTALL_K3S_VERSION).
     public static let defaultVersion = "v1.31.4+k3s1"
-    /// The official installer.
-    public static let defaultInstallerURL = "https://get.k3s.io"
-    /// Test hook / air-gapped hosts: where to fetch the installer instead (https:// or file://).
-    public static let installerURLVariable = "APHEX_K3S_INSTALL_URL"
+    /// Test hook: where to fetch the installer instead (`TestHooks`: test builds, or not root).
+    public static let installerURLVariable = TestHooks.k3sInstallURL
+    /// The lock / components-file name of the installer: lock entries are `k3s-installer-VERSION`.
+    public static let installerComponent = "k3s-installer"
+    /// SHA-256 of each release's install.sh that this aphex release vouches for (version ->
+    /// digest). Empty: no digest could be verified when this release was made, so the installer
+    /// is trusted on first use unless a components file pins it (sha256: {k3s-installer: ...}).
+    public static let installerDigests: [String: String] = [:]
+
+    /// The installer of the k3s release itself (the tag's install.sh), not get.k3s.io's latest:
+    /// the script then matches the version it installs, and a digest can be pinned per version.
+    public static func tagInstallerURL(version: String) -> String {
+        "https://raw.githubusercontent.com/k3s-io/k3s/\(version.replacingOccurrences(of: "+", with: "%2B"))/install.sh"
+    }
 
     /// The aphex cluster name the kubeconfig copy and record are filed under.
     public var name: String
@@ -16,17 +27,36 @@ public struct K3sInstallSpec: Sendable, Equatable {
     public var disableTraefik: Bool
     public var gpu: Bool
     public var waitTimeout: Duration
+    /// The installer's URL from a components file (urls.k3s-installer: https:// or file://,
+    /// `{version}` replaced); nil: the tag's install.sh.
+    public var installerURL: String?
+    /// The installer's digest from a components file (sha256.k3s-installer); nil: the
+    /// catalog's (`installerDigests`), else trust on first use.
+    public var installerSHA256: String?
+    /// --require-pinned / APHEX_REQUIRE_PINNED=1: refuse an installer without a pin.
+    public var requirePinned: Bool
 
     public init(name: String, version: String? = nil, disableTraefik: Bool = false, gpu: Bool = false,
-                waitTimeout: Duration = .seconds(300)) {
+                waitTimeout: Duration = .seconds(300), installerURL: String? = nil, installerSHA256: String? = nil,
+                requirePinned: Bool = false) {
         self.name = name
         self.version = version
         self.disableTraefik = disableTraefik
         self.gpu = gpu
         self.waitTimeout = waitTimeout
+        self.installerURL = installerURL
+        self.installerSHA256 = installerSHA256
+        self.requirePinned = requirePinned
     }
 
     public var resolvedVersion: String { version ?? Self.defaultVersion }
+
+    /// The installer's pin and where it comes from ("components file" or "catalog"), if any.
+    public var installerPin: (sha256: String, source: String)? {
+        if let d = installerSHA256 { return (d.lowercased(), "components file") }
+        if let d = Self.installerDigests[resolvedVersion] { return (d, "catalog") }
+        return nil
+    }
 
     /// INSTALL_K3S_EXEC: the k3s server flags.
     public var installExec: String {
@@ -43,9 +73,10 @@ public struct K3sInstallSpec: Sendable, Equatable {
 
 /// k3s on this host (`aphex k3s install|uninstall|status`, bootstrap --deployment k3s).
 ///
-/// Installs with the official installer, downloaded through the HTTP transport (libcurl) to a
-/// private temp file (mode 0700) and run with `sh` — never `curl | sh`. Re-runnable: a
-/// healthy install is reused without running the installer.
+/// Installs with the official installer of the release (the tag's install.sh), downloaded
+/// through the HTTP transport (libcurl) over https, checked against a pin or the digest
+/// recorded at first use, written to a private temp file (mode 0700) and run with `sh` —
+/// never `curl | sh`. Re-runnable: a healthy install is reused without running the installer.
 public struct K3sDriver: ClusterDriver {
     public let host: HostContext
     public let spec: K3sInstallSpec
@@ -54,7 +85,7 @@ public struct K3sDriver: ClusterDriver {
     public init(host: HostContext, spec: K3sInstallSpec, paths: HostPaths? = nil) {
         self.host = host
         self.spec = spec
-        self.paths = paths ?? HostPaths(environment: host.environment)
+        self.paths = paths ?? HostPaths(host: host)
     }
 
     public var driverName: String { "k3s" }
@@ -74,8 +105,21 @@ public struct K3sDriver: ClusterDriver {
         return h
     }
     var waiter: NodeWaiter { NodeWaiter(host: host) }
+    /// The test hook (when `TestHooks` honours it), else the components file's URL, else the
+    /// tag's install.sh.
     public var installerURL: String {
-        host.environment[K3sInstallSpec.installerURLVariable].flatMap { $0.isEmpty ? nil : $0 } ?? K3sInstallSpec.defaultInstallerURL
+        TestHooks.value(TestHooks.k3sInstallURL, host)
+            ?? spec.installerURL?.replacingOccurrences(of: "{version}", with: spec.resolvedVersion)
+            ?? K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)
+    }
+    var installerFromHook: Bool { TestHooks.value(TestHooks.k3sInstallURL, host) != nil }
+    /// The lock entry the installer's digest is recorded under.
+    var installerLockKey: String { "\(K3sInstallSpec.installerComponent)-\(spec.resolvedVersion)" }
+    var lockPath: String { ManifestLock.defaultPath(home: host.homeDirectory) }
+
+    /// Refuses (exit 2) test hooks a release build does not honour as root.
+    func checkTestHooks() throws {
+        try TestHooks.refuseIgnored([TestHooks.hostRoot, TestHooks.k3sInstallURL], host)
     }
 
     // MARK: argv
@@ -157,6 +201,7 @@ public struct K3sDriver: ClusterDriver {
     public func ensureCluster() async throws -> ClusterAccess {
         let start = host.clock.now()
         try requireRoot()
+        try checkTestHooks()
         if spec.gpu, let missing = missingGPUTools(), !missing.isEmpty {
             throw AphexError.prerequisite(Self.gpuMessage(missing))
         }
@@ -229,11 +274,12 @@ public struct K3sDriver: ClusterDriver {
         return nil
     }
 
-    /// Download the installer (libcurl, or file:// for air-gapped hosts) to a private temp
-    /// file and run it with the pinned version and flags.
+    /// Download the installer (libcurl, or file:// for air-gapped hosts), verify it, write it
+    /// to a private temp file and run it with the pinned version and flags.
     func install() async throws {
+        try checkInstallerSource()
         let script = try await StepTimer(host, "cluster.k3s.download", "Downloading the k3s installer from \(installerURL)").run {
-            try await downloadInstaller()
+            try verifyInstaller(try await downloadInstaller())
         }
         let dir = try privateTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -255,13 +301,64 @@ public struct K3sDriver: ClusterDriver {
         t.finish(.done)
     }
 
+    /// Before anything is downloaded: the installer runs as root, so it comes over https (or
+    /// from a file), and with --require-pinned only with a pin. http:// is accepted only from
+    /// the test hook in a test build, and only from this machine (the simulator's installer).
+    func checkInstallerSource() throws {
+        let url = installerURL
+        let from = installerFromHook ? "\(K3sInstallSpec.installerURLVariable)=\(url)" : "the k3s installer URL \(url)"
+        if url.hasPrefix("http://") {
+            let host = URL(string: url)?.host ?? ""
+            guard installerFromHook && self.host.testBuild && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) else {
+                throw AphexError.usage("Refusing \(from): the k3s installer runs as root, so aphex fetches it only over https:// (or from a file:// path). Use an https:// mirror or a saved copy (urls: {k3s-installer: file:///path/install.sh} in a components file).")
+            }
+        } else if !url.hasPrefix("https://") && !url.hasPrefix("file://") {
+            throw AphexError.usage("Refusing \(from): it is not an https:// or file:// URL. Give the installer as https://... or file:///path/install.sh.")
+        }
+        if spec.requirePinned && spec.installerPin == nil {
+            throw AphexError.usage("--require-pinned (or APHEX_REQUIRE_PINNED=1): the k3s \(spec.resolvedVersion) installer (\(url)) has no pinned digest, and a digest recorded at first use does not count. Nothing was changed. Pin it in a components file (sha256: {k3s-installer: {\(spec.resolvedVersion): <sha256 of install.sh>}}; `aphex manifests pin` shows the digest after one trusted install) and pass --components-file, or drop --require-pinned.")
+        }
+    }
+
+    /// The installer must start with `#!` and match its pin, else the digest recorded in the
+    /// lock at first use (recorded now when there is none): like the release manifests.
+    func verifyInstaller(_ bytes: [UInt8]) throws -> [UInt8] {
+        let url = installerURL
+        guard bytes.starts(with: Array("#!".utf8)) else {
+            throw AphexError.failed("What was downloaded from \(url) is not a shell script (it does not start with #!); refusing to run it. Check for a captive portal or proxy.")
+        }
+        let digest = Digest.sha256Hex(bytes)
+        var lock = try ManifestLock.load(path: lockPath)
+        let recorded = lock.entries[installerLockKey]
+        if let pin = spec.installerPin {
+            guard digest == pin.sha256 else {
+                throw AphexError.failed("Refusing the k3s \(spec.resolvedVersion) installer from \(url): its SHA-256 is \(digest), but the \(pin.source) pins \(pin.sha256). Nothing was run. The download was altered (a proxy or mirror) or it is not the release's install.sh; fetch it from \(K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)), or if you trust this copy, pin its digest in a components file (sha256: {k3s-installer: {\(spec.resolvedVersion): \(digest)}}).")
+            }
+        } else if let recorded, recorded.sha256 != digest {
+            throw AphexError.failed("Refusing the k3s \(spec.resolvedVersion) installer from \(url): its SHA-256 is \(digest), but \(lockPath) recorded \(recorded.sha256) when it was first downloaded (\(recorded.recordedAt)). Nothing was run. The upstream file changed or the copy was altered; if you trust the new file, remove the entry \"\(installerLockKey)\" from \(lockPath) and run again.")
+        }
+        if recorded?.sha256 != digest {
+            lock.entries[installerLockKey] = LockEntry(component: K3sInstallSpec.installerComponent, version: spec.resolvedVersion,
+                                                       url: url, sha256: digest, source: spec.installerPin?.source ?? "first-use",
+                                                       recordedAt: RFC3339.format(host.clock.wallNow()))
+            try lock.save(path: lockPath)
+            if spec.installerPin == nil {
+                host.reporter.info("k3s \(spec.resolvedVersion) installer: no digest is pinned; recorded sha256 \(digest) in \(lockPath) (trust on first use)")
+            }
+        }
+        return bytes
+    }
+
     func downloadInstaller() async throws -> [UInt8] {
         let url = installerURL
+        if installerFromHook {
+            host.reporter.warn("\(K3sInstallSpec.installerURLVariable) is set: running the installer from \(url) (a test hook; \(host.testBuild ? "this is a test build" : "honoured because aphex is not running as root")).")
+        }
         let bytes: [UInt8]
         if url.hasPrefix("file://") {
             let path = String(url.dropFirst("file://".count))
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw AphexError.usage("\(K3sInstallSpec.installerURLVariable)=\(url): the file \(path) does not exist or is not readable. Point it at a saved copy of https://get.k3s.io, or unset it.")
+                throw AphexError.usage("\(installerFromHook ? "\(K3sInstallSpec.installerURLVariable)=" : "The k3s installer URL ")\(url): the file \(path) does not exist or is not readable. Point it at a saved copy of \(K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)).")
             }
             bytes = Array(data)
         } else {
@@ -270,15 +367,12 @@ public struct K3sDriver: ClusterDriver {
             do {
                 response = try await transport.send(HTTPRequest(url: url, headers: ["Accept": "text/plain, */*"], timeout: .seconds(120)))
             } catch {
-                throw AphexError.failed("Could not download the k3s installer from \(url): \(error). Check the network or proxy, or save the installer on a connected machine and set \(K3sInstallSpec.installerURLVariable)=file:///path/to/install.sh.")
+                throw AphexError.failed("Could not download the k3s installer from \(url): \(error). Check the network or proxy, or save the installer on a connected machine and give it in a components file (urls: {k3s-installer: file:///path/install.sh}).")
             }
             guard response.status == 200 else {
-                throw AphexError.failed("Downloading the k3s installer from \(url) returned HTTP \(response.status). Retry later, or set \(K3sInstallSpec.installerURLVariable)=file:///path/to/install.sh to a saved copy.")
+                throw AphexError.failed("Downloading the k3s installer from \(url) returned HTTP \(response.status). Retry later, or give a saved copy in a components file (urls: {k3s-installer: file:///path/install.sh}).")
             }
             bytes = response.body
-        }
-        guard bytes.starts(with: Array("#!".utf8)) else {
-            throw AphexError.failed("What was downloaded from \(url) is not a shell script (it does not start with #!); refusing to run it. Check for a captive portal or proxy.")
         }
         return bytes
     }
@@ -358,6 +452,7 @@ public struct K3sDriver: ClusterDriver {
     @discardableResult
     public func delete() async throws -> Bool {
         try requireRoot()
+        try checkTestHooks()
         let installed = FileManager.default.fileExists(atPath: paths.k3sUninstallScript)
         if installed {
             let t = StepTimer(host, "cluster.k3s.uninstall", "Uninstalling k3s (\(paths.k3sUninstallScript))")
@@ -388,6 +483,7 @@ public struct K3sDriver: ClusterDriver {
             throw AphexError.usage("k3s is not installed on this host. Install it with `sudo aphex k3s install`.")
         }
         try requireRoot()
+        try checkTestHooks()
         try await copyKubeconfig()
         return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil, outcome: .reused)
     }
@@ -412,7 +508,9 @@ public struct K3sDriver: ClusterDriver {
         if spec.gpu { plan.append(PlannedAction("Verify nvidia-smi and nvidia-container-runtime are on PATH")) }
         plan.append(PlannedAction("If \(paths.k3sBinary) exists and the node is Ready: reuse it (the installer is not run)",
                                   command: waiter.listCommand(kubeconfig: paths.k3sKubeconfig, context: nil)))
-        plan.append(PlannedAction("Otherwise download the installer from \(installerURL) to a private temp file (mode 0700) and run it",
+        let trust = spec.installerPin.map { "check it against the \($0.source) pin \($0.sha256)" }
+            ?? (spec.requirePinned ? "refuse it (--require-pinned: no pin)" : "check it against the digest recorded at first use in \(lockPath) (trust on first use)")
+        plan.append(PlannedAction("Otherwise download the installer from \(installerURL), \(trust), write it to a private temp file (mode 0700) and run it",
                                   command: installerCommand(scriptPath: "$TMPDIR/aphex-k3s-XXXXXX/install.sh")))
         plan.append(PlannedAction("Copy \(paths.k3sKubeconfig) to \(kubeconfigPath) (mode 0600) and write \(ClusterRecord.path(userHost, name: spec.name))"))
         plan.append(PlannedAction("Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and the node to be Ready",

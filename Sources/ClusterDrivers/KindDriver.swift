@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// API-server OIDC settings for a kind cluster (PLATFORM.md: the platform's Dex).
 public struct OIDCSettings: Sendable, Equatable {
@@ -142,21 +141,27 @@ public struct KindDriver: ClusterDriver {
 
     // MARK: argv (one place; tests assert these exactly)
 
-    public var versionCommand: Command { Command(["kind", "version"]) }
-    public var listCommand: Command { Command(["kind", "get", "clusters"]) }
+    /// kind talks to Docker, which can hang (a wedged daemon, a full disk): every kind command
+    /// has a deadline, then it is stopped (SIGTERM to its process group, SIGKILL after 5 s) and
+    /// the run fails with exit 3. Creating or deleting nodes pulls and starts containers.
+    public static let queryTimeout: Duration = .seconds(30)
+    public static let clusterTimeout: Duration = .seconds(10 * 60)
+
+    public var versionCommand: Command { Command(["kind", "version"], timeout: Self.queryTimeout) }
+    public var listCommand: Command { Command(["kind", "get", "clusters"], timeout: Self.queryTimeout) }
     public var createCommand: Command {
         Command(["kind", "create", "cluster", "--name", spec.name, "--config", "-", "--image", spec.image,
                  "--wait", "0s", "--kubeconfig", kubeconfigPath]
                     + (spec.retain ? ["--retain"] : []),
-                stdinText: spec.renderConfig(), checkExit: false)
+                stdinText: spec.renderConfig(), timeout: Self.clusterTimeout, checkExit: false)
     }
-    public var getKubeconfigCommand: Command { Command(["kind", "get", "kubeconfig", "--name", spec.name]) }
-    public var exportKubeconfigCommand: Command { Command(["kind", "export", "kubeconfig", "--name", spec.name]) }
+    public var getKubeconfigCommand: Command { Command(["kind", "get", "kubeconfig", "--name", spec.name], timeout: Self.queryTimeout) }
+    public var exportKubeconfigCommand: Command { Command(["kind", "export", "kubeconfig", "--name", spec.name], timeout: Self.queryTimeout) }
     /// With `--kubeconfig` kind removes the context from aphex's file only; when the user's
     /// kubeconfig was merged, kind cleans that one instead (aphex removes its own directory).
     public func deleteCommand(mergedKubeconfig: Bool) -> Command {
         Command(["kind", "delete", "cluster", "--name", spec.name]
-                    + (mergedKubeconfig ? [] : ["--kubeconfig", kubeconfigPath]))
+                    + (mergedKubeconfig ? [] : ["--kubeconfig", kubeconfigPath]), timeout: Self.clusterTimeout)
     }
 
     // MARK: probes
@@ -188,7 +193,9 @@ public struct KindDriver: ClusterDriver {
             .filter { !$0.isEmpty && !$0.hasPrefix("No kind clusters") }
     }
 
-    /// One health read of the named cluster through a throwaway kubeconfig (0600, deleted).
+    /// One health read of the named cluster through a throwaway kubeconfig (0600, deleted). It
+    /// holds kind's admin credentials, so it lives in ~/.aphex/tmp, never in a shared /tmp: if
+    /// aphex is killed here, the next run removes it.
     func probe(exists: Bool) async throws -> ClusterDescription {
         var d = ClusterDescription(driver: driverName, clusterName: spec.name, exists: exists,
                                    managed: ClusterRecord.load(host, name: spec.name) != nil,
@@ -199,8 +206,8 @@ public struct KindDriver: ClusterDriver {
             d.problem = "kind could not produce its kubeconfig: " + firstLineOf(e.stderr, or: e.description)
             return d
         }
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try PrivateFiles.temporaryDirectory(home: host.homeDirectory, purpose: "kind-probe")
+        defer { PrivateFiles.removeTemporaryDirectory(dir, home: host.homeDirectory) }
         let path = dir + "/kubeconfig"
         try PrivateFiles.write(config, to: path)
         do {
@@ -215,15 +222,6 @@ public struct KindDriver: ClusterDriver {
             d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)
         }
         return d
-    }
-
-    func temporaryDirectory() throws -> String {
-        let base = host.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(base)/aphex-kind-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else {
-            throw AphexError.failed("Could not create a private temporary directory under \(base): \(String(cString: strerror(errno))).")
-        }
-        return String(cString: p)
     }
 
     // MARK: ensure
@@ -262,10 +260,11 @@ public struct KindDriver: ClusterDriver {
             out = try await host.runner.run(createCommand)
         } catch {
             let interrupted = error is CancellationError || Task.isCancelled
+            let timedOut = (error as? CommandError)?.isTimeout == true
             createTimer.finish(.failed, interrupted ? "interrupted" : firstLine(of: error))
-            if interrupted && !spec.retain {
-                // Ctrl-C mid-create: remove the half-made cluster so the re-run starts clean
-                // (a detached task: this one is cancelled).
+            if (interrupted || timedOut) && !spec.retain {
+                // Ctrl-C or the deadline mid-create: remove the half-made cluster so the re-run
+                // starts clean (a detached task: this one may be cancelled).
                 let runner = host.runner
                 let cleanup = Command(deleteCommand(mergedKubeconfig: false).argv, timeout: .seconds(60), checkExit: false)
                 _ = try? await Task.detached { try await runner.run(cleanup) }.value
@@ -283,7 +282,9 @@ public struct KindDriver: ClusterDriver {
             var cleanup = "The half-made cluster was kept (--retain): inspect it with `docker ps -a --filter label=io.x-k8s.kind.cluster=\(spec.name)`, then remove it with `aphex kind delete --cluster-name \(spec.name)`."
             if !spec.retain {
                 let del = StepTimer(host, "cluster.kind.cleanup", "Deleting the half-made cluster \(spec.name)")
-                let d = try? await host.runner.run(Command(deleteCommand(mergedKubeconfig: false).argv, checkExit: false))
+                var delete = deleteCommand(mergedKubeconfig: false)
+                delete.checkExit = false
+                let d = try? await host.runner.run(delete)
                 removeCreatedFiles()
                 del.finish(d?.succeeded == true ? .done : .failed)
                 cleanup = d?.succeeded == true
@@ -348,7 +349,7 @@ public struct KindDriver: ClusterDriver {
     /// user's kubeconfig only when asked.
     func writeKubeconfigAndRecord(createdByAphex: Bool, previous: ClusterRecord? = nil) async throws -> (String, ClusterRecord) {
         let config = try await run(getKubeconfigCommand).stdout
-        let current = (try? Yams.load(yaml: String(decoding: config, as: UTF8.self))).map { JSON(any: $0) }
+        let current = (try? YAMLGuard.load(String(decoding: config, as: UTF8.self))).map { JSON(any: $0) }
         let context = current?["current-context"]?.string ?? spec.contextName
         let existingBytes = FileManager.default.contents(atPath: kubeconfigPath).map { Array($0) }
         if existingBytes != config || PrivateFiles.mode(kubeconfigPath) != 0o600 {
@@ -466,6 +467,10 @@ public struct KindDriver: ClusterDriver {
         }
         if let e = error as? CommandError, e.argv.first == "kind", let engine = Self.containerEngineProblem(e.stderr) {
             return engine
+        }
+        if let e = error as? CommandError, e.argv.first == "kind", case .timedOut(let limit) = e.reason {
+            let created = e.argv.starts(with: ["kind", "create"])
+            return AphexError.timeout("`\(e.display)` did not finish within \(formatDuration(limit)) and was stopped. kind waits on Docker (or Podman): check that it answers (`docker info`) and has disk space, then re-run." + (created ? (spec.retain ? " The half-made cluster was kept (--retain)." : " The half-made cluster was deleted.") : ""))
         }
         return error
     }

@@ -141,7 +141,9 @@ public struct Kubeconfig: Sendable, Equatable {
         do {
             // Every value is read as its scalar text, so no tag resolution is needed: the basic
             // resolver skips the default one's regular expressions (a millisecond per run).
-            root = try Yams.compose(yaml: text, .basic)
+            root = try YAMLGuard.compose(text, .basic)
+        } catch let refusal as YAMLGuard.Refusal {
+            throw AphexError.usage("The \(shown) contains \(refusal). \(refusal.advice) Or pass another kubeconfig with --kubeconfig.")
         } catch {
             throw AphexError.usage("The \(shown) is not valid YAML (\(Self.oneLine(error))). Fix the file, or pass another with --kubeconfig.")
         }

@@ -80,6 +80,62 @@ public enum ValueSource: Sendable, Equatable, Hashable {
     }
 }
 
+/// What a key's value must look like — what aphex would generate for it — so a value from
+/// `--secrets-from` that is not what a consumer expects (truncated, wrapped, url-safe base64,
+/// uppercase hex, a pasted line break) is refused before it is stored.
+public enum ValueShape: Sendable, Equatable {
+    /// Standard base64 with padding on one line, decoding to exactly `bytes` bytes.
+    case base64(bytes: Int)
+    /// Lowercase hexadecimal, two characters per byte.
+    case hex(bytes: Int)
+    /// A token from the environment (the Cloudflare API token): 1 to 4096 visible ASCII
+    /// characters, no spaces, line breaks or control characters.
+    case token
+
+    public static let maxTokenLength = 4096
+
+    public var summary: String {
+        switch self {
+        case .base64(let n): return "\(n) random bytes as one line of base64, \(4 * ((n + 2) / 3)) characters"
+        case .hex(let n): return "\(n) random bytes as lowercase hex, \(2 * n) characters"
+        case .token: return "one token of visible ASCII characters without spaces, at most \(Self.maxTokenLength)"
+        }
+    }
+
+    /// Why `value` does not have this shape, nil when it has. Names lengths and character
+    /// classes only: never the value, nor any character of it.
+    public func problem(_ value: String) -> String? {
+        let u = Array(value.utf8)
+        switch self {
+        case .base64(let n):
+            let length = 4 * ((n + 2) / 3)
+            guard u.count == length else { return "has \(u.count) characters, expected \(length)" }
+            let padding = (3 - n % 3) % 3
+            let body = u.prefix(length - padding), pad = u.suffix(padding)
+            func isBase64(_ c: UInt8) -> Bool {
+                (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 43 || c == 47
+            }
+            guard body.allSatisfy(isBase64), pad.allSatisfy({ $0 == 61 }) else {
+                return "has a character outside standard base64 (A-Z, a-z, 0-9, + and /, with \(padding) '=' of padding at the end)"
+            }
+            guard SecretEncoding.decodeBase64(value)?.count == n else { return "does not decode to \(n) bytes" }
+            return nil
+        case .hex(let n):
+            guard u.count == 2 * n else { return "has \(u.count) characters, expected \(2 * n)" }
+            guard u.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+                return "has a character outside lowercase hex (0-9, a-f)"
+            }
+            return nil
+        case .token:
+            guard u.count <= Self.maxTokenLength else { return "has \(u.count) characters, more than \(Self.maxTokenLength)" }
+            guard u.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+                return "has a space, line break, control or non-ASCII character"
+            }
+            return nil
+        }
+    }
+}
+
 /// One key of a catalog Secret.
 public struct KeySpec: Sendable, Equatable {
     public var key: String
@@ -167,6 +223,20 @@ public struct SecretCatalog: Sendable, Equatable {
     public func spec(_ id: SecretID) -> SecretSpec? { secrets.first { $0.id == id } }
 
     public func keySpec(_ ref: KeyRef) -> KeySpec? { spec(ref.secret)?.keys.first { $0.key == ref.key } }
+
+    /// The shape of a key's value: what is generated for it, a token for an environment key,
+    /// and for a copy its source's shape. nil for a key the catalog does not know.
+    public func shape(_ ref: KeyRef) -> ValueShape? {
+        guard let k = keySpec(ref) else { return nil }
+        switch k.source {
+        case .random(let n, .base64): return .base64(bytes: n)
+        case .random(let n, .hex): return .hex(bytes: n)
+        case .environment: return .token
+        case .sameAs, .derivedFrom:
+            guard let src = k.source.source(in: ref.secret), src != ref, keySpec(src)?.source.source(in: src.secret) == nil else { return nil }
+            return shape(src)
+        }
+    }
 
     /// Every show-secrets name, in display order.
     public var displayNames: [String] {

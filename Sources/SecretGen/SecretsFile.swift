@@ -16,6 +16,11 @@ import Foundation
 public struct SecretsFile: Sendable, Equatable {
     public static let apiVersion = "aphex.dev/v1"
     public static let kind = "SecretsExport"
+    /// An export is a few kilobytes; a bigger file is not one, and is not read into memory.
+    public static let maxBytes = 1 << 20
+    /// The format nests four deep (top, secrets, entry, data). JSON has no aliases to expand,
+    /// but runaway nesting would recurse in the parser: refused before it.
+    public static let maxDepth = 16
 
     public var exportedAt: String?
     public var secrets: [SecretID: [String: String]]
@@ -25,10 +30,35 @@ public struct SecretsFile: Sendable, Equatable {
         self.secrets = secrets
     }
 
+    static func bad(_ source: String, _ why: String) -> SecretGenError {
+        .badImportFile("The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+    }
+
+    /// Checks every value of a key `catalog` knows against its shape (`ValueShape`): the file
+    /// is structurally sound after `parse`, but a value a consumer cannot use (truncated,
+    /// re-encoded, with a line break) must not be stored, where it is then kept for ever.
+    /// One error lists every misfit by Secret and key, with lengths — never a value.
+    public func validateValues(against catalog: SecretCatalog, source: String) throws {
+        var problems: [String] = []
+        for id in secrets.keys.sorted() {
+            for (key, value) in secrets[id]!.sorted(by: { $0.key < $1.key }) {
+                let ref = KeyRef(id, key)
+                guard let shape = catalog.shape(ref), let why = shape.problem(value) else { continue }
+                problems.append("\(ref) \(why) (\(shape.summary))")
+            }
+        }
+        guard !problems.isEmpty else { return }
+        throw Self.bad(source, "\(problems.count == 1 ? "a value does" : "\(problems.count) values do") not have the shape aphex generates: \(problems.joined(separator: "; "))")
+    }
+
     /// Parses a file; `source` names it in errors. Errors name the problem, never a value.
     public static func parse(_ bytes: [UInt8], source: String) throws -> SecretsFile {
-        func bad(_ why: String) -> SecretGenError {
-            .badImportFile("The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+        func bad(_ why: String) -> SecretGenError { Self.bad(source, why) }
+        guard bytes.count <= maxBytes else {
+            throw bad("it is \(bytes.count) bytes, more than an export can be (\(maxBytes / 1024) KiB)")
+        }
+        if let offset = nestingBeyond(maxDepth, bytes) {
+            throw bad("it nests arrays or objects more than \(maxDepth) deep (at byte \(offset))")
         }
         let any: Any
         do {
@@ -64,6 +94,26 @@ public struct SecretsFile: Sendable, Equatable {
             out[id] = values
         }
         return SecretsFile(exportedAt: top["exportedAt"] as? String, secrets: out)
+    }
+
+    /// The offset where JSON nesting first exceeds `limit` (strings skipped), nil if it never does.
+    static func nestingBeyond(_ limit: Int, _ bytes: [UInt8]) -> Int? {
+        var depth = 0, inString = false, escaped = false
+        for (i, b) in bytes.enumerated() {
+            if inString {
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return i }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return nil
     }
 
     /// The file's text: pretty JSON, keys sorted, secrets in namespace/name order.

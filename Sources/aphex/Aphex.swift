@@ -54,9 +54,11 @@ struct VersionCommand: ParsableCommand {
         if global.output == .json {
             var obj: JSON = ["aphex": .string(aphexVersion)]
             obj["components"] = .object(components.mapValues { .string($0) })
+            obj["testBuild"] = .bool(TestHooks.compiledIn)
             print(obj.serialized(pretty: true))
         } else {
-            print("aphex \(aphexVersion)")
+            // A test build honours the test hooks (APHEX_HOST_ROOT, APHEX_K3S_INSTALL_URL) as root.
+            print("aphex \(aphexVersion)" + (TestHooks.compiledIn ? " (test build: debug, test hooks honoured)" : ""))
             for (name, version) in components.sorted(by: { $0.key < $1.key }) {
                 print("  \(name) \(version)")
             }

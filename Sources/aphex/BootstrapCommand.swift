@@ -144,6 +144,9 @@ struct ComponentFlags: ParsableArguments {
     @Flag(name: .long, help: "Serve the ArgoCD UI without TLS (server.insecure: \"true\"), for homelabs behind a TLS-terminating ingress.")
     var argocdInsecure = false
 
+    @Flag(name: .long, help: "Download nothing without a pinned digest from the catalog or --components-file (the Tekton manifests and the k3s installer are otherwise trusted on first use). Also APHEX_REQUIRE_PINNED=1. For CI.")
+    var requirePinned = false
+
     func validate() throws {
         let versions = [("--argocd-version", argocdVersion), ("--tekton-pipelines-version", tektonPipelinesVersion),
                         ("--tekton-triggers-version", tektonTriggersVersion),
@@ -175,6 +178,7 @@ struct ComponentFlags: ParsableArguments {
         o.manifestsDir = manifestsDir.map { ($0 as NSString).expandingTildeInPath }
         o.configFile = componentsFile.map { ($0 as NSString).expandingTildeInPath }
         o.argocdInsecure = argocdInsecure
+        o.requirePinned = requirePinned
         return o
     }
 }

@@ -7,6 +7,8 @@ import Foundation
 /// clock, the reporter face that fits stderr and --output.
 func makeContext(_ global: GlobalOptions, clusterName: String = "platform-cluster") -> AppContext {
     let env = ProcessInfo.processInfo.environment
+    // Private scratch files (a kind admin kubeconfig) left by a run that was killed.
+    PrivateFiles.removeStaleTemporaryDirectories(home: env["HOME"] ?? NSHomeDirectory())
     let terminal = Terminal.detect(fd: 2, environment: env, noColorFlag: global.noColor)
     let reporter = makeReporter(format: global.output, terminal: terminal, verbose: global.verbose)
     let runner: any CommandRunner = global.verbose

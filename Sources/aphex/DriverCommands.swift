@@ -97,8 +97,10 @@ struct K3sInstall: AsyncParsableCommand {
         commandName: "install",
         abstract: "Install k3s with the official installer (pinned version), or reuse a healthy install.",
         discussion: """
-        The installer is downloaded with libcurl to a private temp file (no `curl | sh`) and \
-        run with INSTALL_K3S_VERSION and INSTALL_K3S_EXEC. The kubeconfig is copied to \
+        The installer (the k3s release's own install.sh) is downloaded with libcurl over \
+        https, checked against its pin or the digest recorded at first use \
+        (~/.aphex/manifests.lock), written to a private temp file (no `curl | sh`) and run \
+        with INSTALL_K3S_VERSION and INSTALL_K3S_EXEC. The kubeconfig is copied to \
         ~/.aphex/clusters/NAME/kubeconfig (mode 0600).
 
         Examples:
@@ -113,17 +115,29 @@ struct K3sInstall: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How long to wait for the node to be Ready.", valueName: "duration"))
     var timeout: String = "5m"
 
+    @Option(name: .long, help: ArgumentHelp("Component config file (YAML): the installer's URL and sha256 pin under k3s-installer.", valueName: "file"))
+    var componentsFile: String?
+
+    @Flag(name: .long, help: "Refuse an installer without a pinned digest (catalog or --components-file). Also APHEX_REQUIRE_PINNED=1.")
+    var requirePinned = false
+
     @Flag(name: .long, help: "Print what would run, run nothing.")
     var dryRun = false
 
     func validate() throws {
         try global.rejectEnvOutput(command: "k3s install")
         _ = try validateTimeout(timeout)
+        if let f = componentsFile, !FileManager.default.isReadableFile(atPath: (f as NSString).expandingTildeInPath) {
+            throw ValidationError("--components-file '\(f)' does not exist or is not readable. Pass an existing YAML file (see docs/components.md) or drop the option.")
+        }
     }
 
     func run() async throws {
         let ctx = makeContext(global, clusterName: cluster.clusterName)
-        try finish(try await Commands.k3sInstall(ctx, flags.library, timeout: parseDuration(timeout)!, dryRun: dryRun))
+        var options = flags.library
+        options.componentsFile = componentsFile.map { ($0 as NSString).expandingTildeInPath }
+        options.requirePinned = requirePinned
+        try finish(try await Commands.k3sInstall(ctx, options, timeout: parseDuration(timeout)!, dryRun: dryRun))
     }
 }
 

@@ -5,8 +5,9 @@ import Foundation
 
 // Entry point. Maps every outcome to aphex's documented exit codes (ArgumentParser would use
 // 64 for validation errors; aphex promises 2), and turns Ctrl-C into a clean stop: the first
-// SIGINT/SIGTERM cancels the running command (child processes get SIGTERM, then SIGKILL), the
-// second exits at once.
+// SIGINT/SIGTERM/SIGHUP cancels the running command (each child's process group gets SIGTERM,
+// then SIGKILL), the second exits at once — after stopping and reaping every child process
+// group still running (children run in their own groups, so nothing else would stop them).
 
 setvbuf(stdout, nil, _IOLBF, 0)
 
@@ -73,10 +74,20 @@ let runTask = Task<Int32, Never> {
     }
 }
 
+/// Exits at once (second Ctrl-C, watchdog), but never with children still running: their
+/// process groups get SIGTERM, SIGKILL after a short grace, and are waited for until reaped.
+func exitInterrupted() -> Never {
+    let left = ChildProcessGroups.shared.terminateAll(grace: .seconds(1), reapTimeout: .seconds(3))
+    if !left.isEmpty {
+        FileHandle.standardError.write(Data("warning: child process group(s) \(left.sorted().map(String.init).joined(separator: ", ")) did not exit after SIGKILL\n".utf8))
+    }
+    exit(ExitStatus.interrupted.rawValue)
+}
+
 let signalQueue = DispatchQueue(label: "aphex.signals")
 nonisolated(unsafe) var interrupts = 0
 var signalSources: [any DispatchSourceSignal] = []
-for sig in [SIGINT, SIGTERM] {
+for sig in [SIGINT, SIGTERM, SIGHUP] {
     signal(sig, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
     source.setEventHandler {
@@ -85,9 +96,9 @@ for sig in [SIGINT, SIGTERM] {
             FileHandle.standardError.write(Data("\nInterrupted: stopping (press Ctrl-C again to exit at once)...\n".utf8))
             runTask.cancel()
             // If the command does not unwind promptly, do not hang the terminal.
-            signalQueue.asyncAfter(deadline: .now() + 10) { exit(ExitStatus.interrupted.rawValue) }
+            signalQueue.asyncAfter(deadline: .now() + 10) { exitInterrupted() }
         } else {
-            exit(ExitStatus.interrupted.rawValue)
+            exitInterrupted()
         }
     }
     source.resume()

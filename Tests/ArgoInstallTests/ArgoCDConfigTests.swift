@@ -90,6 +90,15 @@ import Testing
         #expect(ArgoCDConfig.notReadyReason(dep(gen: 2, observed: 2, updated: 1, available: 1, total: 2), kind: .deployment)?.contains("old replica") == true)
         #expect(ArgoCDConfig.notReadyReason(dep(gen: 1, observed: 1, updated: 1, available: 0), kind: .deployment)?.contains("0/1") == true)
         #expect(ArgoCDConfig.notReadyReason(nil, kind: .statefulSet) == "does not exist")
+        // Item 9 of issue 14: a hostile server's counts are judged, not trapped on
+        // (before: `current - updated` overflowed for updated = Int64.min).
+        let hostile: JSON = ["metadata": ["generation": 1], "spec": ["replicas": .int(.min)],
+                             "status": ["observedGeneration": 1, "updatedReplicas": .int(.min), "replicas": .int(.max)]]
+        #expect(ArgoCDConfig.notReadyReason(hostile, kind: .deployment) == "2147483647 old replica(s) pending termination")
+        for a: Int64 in [.max, .min, -1] {
+            _ = ArgoCDConfig.notReadyReason(dep(gen: a, observed: a, replicas: a, updated: ~a, available: a, total: a), kind: .deployment)
+            _ = ArgoCDConfig.notReadyReason(dep(gen: a, observed: a, replicas: a, updated: a, available: ~a, total: ~a), kind: .statefulSet)
+        }
         var sts = dep(gen: 1, observed: 1, updated: 1, available: 1)
         sts.set(["status", "currentRevision"], to: "a")
         sts.set(["status", "updateRevision"], to: "b")

@@ -57,6 +57,10 @@ enum DriverStandIns {
       "create cluster")
         [ "$cfg" = "-" ] || { echo "fake kind: expected --config -" >&2; exit 64; }
         cat > "$S/config-$name.yaml"
+        if [ -f "$S/hang-create" ]; then
+          # a wedged create that ignores SIGTERM and SIGINT, with a child of its own
+          trap '' TERM INT; sleep 300 & echo $! > "$S/grandchild.pid"; echo $$ > "$S/child.pid"; wait; wait; exit 1
+        fi
         mkdir -p "$S/clusters/$name"
         if [ -f "$S/fail-create" ]; then echo "ERROR: failed to create cluster: failed to init node with kubeadm" >&2; exit 1; fi
         [ -f "$S/notready" ] && touch "$S/clusters/$name/notready"
@@ -82,6 +86,7 @@ enum DriverStandIns {
       case "$1" in --kubeconfig) kc="$2"; shift 2;; --context) ctx="$2"; shift 2;; *) break;; esac
     done
     [ -n "$kc" ] && [ -r "$kc" ] || { echo "error: kubeconfig '$kc' is not readable" >&2; exit 1; }
+    if [ -f "$S/hang-kubectl" ]; then echo "$kc" > "$S/kubectl.kubeconfig"; echo $$ > "$S/kubectl.pid"; exec sleep 300; fi
     [ "$1 $2 $3 $4" = "get nodes -o json" ] || { echo "fake kubectl: unsupported: $*" >&2; exit 64; }
     shift 4
     while [ $# -gt 0 ]; do

@@ -155,3 +155,47 @@ import Testing
         #expect(!Readiness.judgeWorkload(w).ready)
     }
 }
+
+/// Item 9 of issue 14: integers from the API server are the server's to choose. A hostile or
+/// buggy one (Int64.max replicas, negative counts) gets a verdict, never a trap.
+@Suite struct HostileCountTests {
+    static let extremes: [Int64] = [.max, .min, -1, 0, 1, Int64(Int32.max) + 1]
+
+    /// Before: `total - desired` trapped for desired = Int64.min (and total - desired beyond Int64).
+    @Test(arguments: ["Deployment", "StatefulSet", "DaemonSet"])
+    func everyCombinationOfExtremeCountsIsJudged(kind: String) {
+        for a in Self.extremes {
+            for b in Self.extremes {
+                let w: JSON = ["kind": .string(kind), "metadata": ["name": "w", "generation": .int(a)],
+                               "spec": ["replicas": .int(a)],
+                               "status": ["observedGeneration": .int(b), "replicas": .int(b), "readyReplicas": .int(a),
+                                          "updatedReplicas": .int(b), "availableReplicas": .int(a),
+                                          "desiredNumberScheduled": .int(a), "numberReady": .int(b),
+                                          "updatedNumberScheduled": .int(a), "numberAvailable": .int(b)]]
+                _ = Readiness.judgeWorkload(w)
+            }
+        }
+    }
+
+    @Test func negativeDesiredReplicasWithAPodLeftIsNotReady() {
+        let w: JSON = ["kind": "Deployment", "metadata": ["name": "w", "generation": 1],
+                       "spec": ["replicas": .int(.min)],
+                       "status": ["observedGeneration": 1, "replicas": .int(.max)]]
+        let r = Readiness.judgeWorkload(w)
+        #expect(!r.ready)
+        #expect(r.summary == "0/0 ready, 2147483647 old replica(s) terminating")
+    }
+
+    /// Before: the restart counts were summed unchecked; two Int64.max restarts trapped.
+    @Test func restartCountsAreClampedAndTheirSumSaturates() {
+        let pod: JSON = ["metadata": ["name": "p", "namespace": "n"],
+                         "status": ["phase": "Running",
+                                    "initContainerStatuses": [["name": "i", "restartCount": .int(.max), "ready": true]],
+                                    "containerStatuses": [["name": "a", "restartCount": .int(.max), "ready": true],
+                                                          ["name": "b", "restartCount": .int(-5), "ready": true]]]]
+        let report = Pods.describe(pod)
+        #expect(report.restarts == 2 * Int(Int32.max))
+        #expect(report.ready == "2/2")
+        #expect(JSON.int(-5).apiCount == 0 && JSON.int(.max).apiCount == Int64(Int32.max) && JSON.string("7").apiCount == 7)
+    }
+}

@@ -310,4 +310,33 @@ private let dexNS = "auth-system"
         let text = "bad value c2VjcmV0LXZhbHVl and secret-value here"
         #expect(redact(text, values: ["secret-value"]) == "bad value [redacted] and [redacted] here")
     }
+
+    /// Item 10 of issue 14: before, values under 4 characters were skipped and shown as they were.
+    @Test func shortValuesWithholdTheWholeText() {
+        let withheld = "[details withheld: they contain a secret value too short to cut out]"
+        #expect(redact("Error from server: data[token]=\"x7\" is invalid", values: ["x7"]) == withheld)
+        #expect(redact("invalid: eDc= in the patch", values: ["x7"]) == withheld)   // its base64 form
+        #expect(redact("no trace of it here", values: ["x7"]) == "no trace of it here")
+        #expect(redact("long secret-value and x7", values: ["secret-value", "x7"]) == withheld)
+        #expect(redact("long secret-value only", values: ["secret-value", "x7", ""]) == "long [redacted] only")
+    }
+
+    @Test func importedValuesMustHaveTheCatalogShape() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let truncated = String(SecretEncoding.base64(Array(repeating: 7, count: 32)).dropLast(3))
+        let text = #"{"apiVersion":"aphex.dev/v1","kind":"SecretsExport","secrets":[{"namespace":"auth-system","name":"dex-secrets","data":{"client-secret":"\#(truncated)"}}]}"#
+        let path = dir.appendingPathComponent("backup.json").path
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        let cluster = FakeSecretCluster()
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await applySecrets(ctx: secretsTestContext(cluster), api: cluster, kubeconfig: "/tmp/kc", deployment: .kind,
+                                       importFile: path, dryRun: false)
+        }
+        #expect(e?.status == .usage)
+        #expect(e?.message.contains("auth-system/dex-secrets[client-secret] has 41 characters, expected 44") == true, "\(e?.message ?? "")")
+        #expect(e?.message.contains(truncated) == false)
+        #expect(cluster.commands.isEmpty && cluster.requests.isEmpty)
+    }
 }

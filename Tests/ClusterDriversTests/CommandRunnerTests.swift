@@ -127,3 +127,72 @@ import Testing
         }
     }
 }
+
+/// Item 8 of issue 14: children run in their own process group, which is what a stop signals,
+/// and an abrupt exit stops and reaps every group first.
+@Suite struct ChildProcessGroupTests {
+    /// Running (not gone and not a zombie waiting to be reaped).
+    static func running(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state != "Z" && state != "X"
+    }
+
+    static func waitForPids(_ file: String, count: Int) async throws -> [pid_t] {
+        for _ in 0..<200 {
+            let pids = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+            if pids.count >= count { return pids }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("the child never wrote its pids")
+        return []
+    }
+
+    /// Before: the timeout's SIGTERM reached the shell only; the `sleep` it started ran on.
+    @Test func aTimeoutStopsTheChildsChildrenToo() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-pg-\(UUID().uuidString)").path
+        defer { unlink(file) }
+        let runner = SubprocessRunner(terminationGrace: .milliseconds(300), groups: ChildProcessGroups())
+        let script = "sleep 60 & echo $! > \(file); echo $$ >> \(file); wait"
+        await #expect(throws: CommandError.self) { _ = try await runner.run(Command(["/bin/sh", "-c", script], timeout: .milliseconds(500))) }
+        let pids = try await Self.waitForPids(file, count: 2)
+        var left = pids
+        for _ in 0..<50 where !left.isEmpty { left = left.filter(Self.running); try await Task.sleep(for: .milliseconds(20)) }
+        #expect(left.isEmpty, "still running after the timeout: \(left)")
+    }
+
+    @Test func eachChildLeadsItsOwnGroupWhileItRuns() async throws {
+        let groups = ChildProcessGroups()
+        let runner = SubprocessRunner(groups: groups)
+        let out = try await runner.run(Command(["/bin/sh", "-c", "ps -o pid= -o pgid= -p $$"]))
+        let cols = out.stdoutText.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(cols.count == 2 && cols[0] == cols[1], "pid and pgid: \(cols)")
+        #expect(Int32(cols[1]) != getpgrp())
+        #expect(groups.live.isEmpty, "a finished child is no longer registered")
+    }
+
+    /// What a second Ctrl-C and the watchdog do before exit(): SIGTERM, SIGKILL after the
+    /// grace (this child ignores SIGTERM), and wait until the group is gone (reaped).
+    @Test func terminateAllStopsAndReapsEveryGroup() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-pg-\(UUID().uuidString)").path
+        defer { unlink(file) }
+        let groups = ChildProcessGroups()
+        let runner = SubprocessRunner(terminationGrace: .seconds(30), groups: groups)
+        let script = "trap '' TERM INT; sleep 60 & echo $! > \(file); echo $$ >> \(file); wait; wait"
+        let task = Task { try await runner.run(Command(["/bin/sh", "-c", script], checkExit: false)) }
+        let pids = try await Self.waitForPids(file, count: 2)
+        #expect(groups.live == [pids[1]])
+        let start = ContinuousClock.now
+        let left = groups.terminateAll(grace: .milliseconds(300), reapTimeout: .seconds(5))
+        #expect(left.isEmpty)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        // Reaped: the shell is gone entirely, not a zombie; its sleep does not run either (its
+        // zombie, if init has not reaped it yet, is init's).
+        #expect(kill(pids[1], 0) == -1 && errno == ESRCH)
+        #expect(!Self.running(pids[0]))
+        let out = try await task.value
+        #expect(out.status == 128 + SIGKILL)
+        #expect(groups.live.isEmpty)
+    }
+}

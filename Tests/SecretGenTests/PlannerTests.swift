@@ -283,6 +283,25 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         #expect(try SecretsFile.parse(Array(text.utf8), source: "f") == f)
     }
 
+    /// Item 6 of issue 14 for --secrets-from: JSON has no aliases, but size and nesting are
+    /// bounded before the JSON parser runs.
+    @Test func oversizedAndDeeplyNestedFilesAreRefusedFast() {
+        let start = ContinuousClock.now
+        let deep = Array(("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":" + String(repeating: "[", count: 500_000)).utf8)
+        let huge = Array(("{\"x\":\"" + String(repeating: "a", count: SecretsFile.maxBytes) + "\"}").utf8)
+        for (bytes, expected) in [(deep, "more than 16 deep"), (huge, "more than an export can be (1024 KiB)")] {
+            do {
+                _ = try SecretsFile.parse(bytes, source: "backup.json")
+                Issue.record("parsed \(expected)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+        // Brackets inside strings are text.
+        #expect(SecretsFile.nestingBeyond(2, Array("{\"a\":\"[[[[\\\"[[[\"}".utf8)) == nil)
+    }
+
     @Test(arguments: [
         ("", "not valid JSON"),
         ("[]", "top level"),
@@ -307,6 +326,79 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+}
+
+/// Item 10 of issue 14: --secrets-from values are checked against what aphex generates for
+/// each key, and errors say how a value is wrong without showing it.
+@Suite struct ValueShapeTests {
+    let b64 = ValueShape.base64(bytes: 32)
+
+    @Test func base64IsOneLineOfTheStandardAlphabetAtTheGeneratedLength() throws {
+        let good = try SecretGenerator().generate(bytes: 32, encoding: .base64)
+        #expect(b64.problem(good) == nil)
+        #expect(ValueShape.base64(bytes: 50).problem(try SecretGenerator().generate(bytes: 50, encoding: .base64)) == nil)
+        #expect(b64.problem(String(good.dropLast())) == "has 43 characters, expected 44")
+        #expect(b64.problem(good + "\n") == "has 45 characters, expected 44")
+        let urlSafe = String(good.dropFirst(2)) + "-_"
+        #expect(b64.problem(urlSafe)?.contains("outside standard base64") == true)
+        #expect(b64.problem(String(repeating: "A", count: 44))?.contains("outside standard base64") == true) // no '=' padding
+        #expect(b64.problem("é" + String(good.dropFirst(2)))?.contains("outside standard base64") == true)  // 2 UTF-8 bytes
+    }
+
+    @Test func hexIsLowercaseAtTheGeneratedLength() throws {
+        let hex = ValueShape.hex(bytes: 32)
+        #expect(hex.problem(try SecretGenerator().generate(bytes: 32, encoding: .hex)) == nil)
+        #expect(hex.problem(String(repeating: "0f", count: 32)) == nil)
+        #expect(hex.problem(String(repeating: "0F", count: 32)) == "has a character outside lowercase hex (0-9, a-f)")
+        #expect(hex.problem("abc") == "has 3 characters, expected 64")
+    }
+
+    @Test func tokensHaveNoWhitespaceOrControlCharacters() {
+        #expect(ValueShape.token.problem("cf-Token_40chars.abcdefghijklmnopqrstuvwx") == nil)
+        #expect(ValueShape.token.problem("t") == nil)
+        for bad in ["with space", "line\n", "tab\t", "nul\u{0}", "naïve"] {
+            #expect(ValueShape.token.problem(bad) == "has a space, line break, control or non-ASCII character", "\(bad.debugDescription)")
+        }
+        #expect(ValueShape.token.problem(String(repeating: "a", count: 4097)) == "has 4097 characters, more than 4096")
+    }
+
+    @Test func catalogShapesAndCopiesTakeTheirSources() {
+        let c = SecretCatalog.platform
+        #expect(c.shape(KeyRef(pg, "postgresql-password")) == .base64(bytes: 32))
+        #expect(c.shape(KeyRef(ak, "secret-key")) == .base64(bytes: 50))
+        #expect(c.shape(KeyRef(ak, "bootstrap-token")) == .hex(bytes: 32))
+        #expect(c.shape(KeyRef(dex, "authentik-client-secret")) == .base64(bytes: 32))
+        #expect(c.shape(KeyRef(tekton, "client-secret")) == .base64(bytes: 32))
+        #expect(c.shape(KeyRef(argo, "oidc.dex.clientSecret")) == .base64(bytes: 32))
+        #expect(c.shape(KeyRef(cfPlatform, "token")) == .token)
+        #expect(c.shape(KeyRef(pg, "unknown")) == nil)
+    }
+
+    @Test func validationListsEveryMisfitWithoutAValue() throws {
+        let g = SecretGenerator()
+        let good = try g.generate(bytes: 32, encoding: .base64)
+        let secretLooking = "hunter2-not-base64"
+        let file = SecretsFile(secrets: [
+            pg: ["postgresql-password": good, "postgresql-postgres-password": secretLooking],
+            ak: ["bootstrap-token": good],                 // base64 where hex belongs
+            cfPlatform: ["token": "two words"],
+            SecretID(namespace: "x", name: "unknown"): ["k": "anything"],   // not in the catalog: ignored
+        ])
+        do {
+            try file.validateValues(against: .platform, source: "backup.json")
+            Issue.record("accepted misfits")
+        } catch let e as SecretGenError {
+            let text = e.description
+            #expect(text.contains("'backup.json' cannot be used: 3 values do not have the shape aphex generates"))
+            #expect(text.contains("auth-system/authentik-postgresql[postgresql-postgres-password] has 18 characters, expected 44 (32 random bytes as one line of base64, 44 characters)"))
+            #expect(text.contains("auth-system/authentik-secrets[bootstrap-token] has 44 characters, expected 64"))
+            #expect(text.contains("platform-system/cloudflare-api-token[token] has a space"))
+            for v in [good, secretLooking, "two words"] { #expect(!text.contains(v)) }
+        }
+        // What aphex exports passes.
+        try SecretsFile(secrets: [pg: ["postgresql-password": good], ak: ["bootstrap-token": try g.generate(bytes: 32, encoding: .hex)],
+                                  cfPlatform: ["token": "cf-token"]]).validateValues(against: .platform, source: "f")
     }
 }
 

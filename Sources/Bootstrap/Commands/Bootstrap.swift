@@ -12,6 +12,7 @@ extension Commands {
         // Inputs that can be checked before anything changes (a malformed --secrets-from file
         // is exit 2 before a cluster exists).
         try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
+        try InstallSteps.validateInputs(ctx, options.components)
         let steps = BootstrapSteps.standard(options)
         // --junit/--timeline: a recorder sees every step (through the reporter) and the wait.
         var ctx = ctx

@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 
@@ -70,7 +71,10 @@ extension Commands {
     // MARK: k3s
 
     public static func k3sInstall(_ ctx: AppContext, _ options: K3sOptions, timeout: Duration, dryRun: Bool) async throws -> ExitStatus {
-        let driver = K3sDriver(host: ctx.host, spec: ClusterStep.k3sSpec(name: ctx.target.clusterName, options, timeout: timeout))
+        let file = try options.componentsFile.map { try ComponentsFile.load(path: $0) }
+        let driver = K3sDriver(host: ctx.host, spec: ClusterStep.k3sSpec(
+            name: ctx.target.clusterName, options, timeout: timeout, componentsFile: file,
+            requirePinned: PinPolicy.required(flag: options.requirePinned, environment: ctx.host.environment)))
         if dryRun {
             writePlan(ctx, "k3s install (cluster name \(driver.clusterName))", driver.planEnsure())
             return .ok

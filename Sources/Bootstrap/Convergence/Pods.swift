@@ -50,7 +50,11 @@ public enum Pods {
         let main = st?["containerStatuses"]?.array ?? []
         let readyCount = main.filter { $0["ready"]?.bool == true }.count
         let total = max(main.count, pod[path: "spec", "containers"]?.array?.count ?? 0)
-        let restarts = statuses.reduce(0) { $0 + Int($1["restartCount"]?.int ?? 0) }
+        // Each count clamped (JSON.apiCount), the sum saturating: no server value can trap here.
+        let restarts = statuses.reduce(0) { sum, s in
+            let (r, overflow) = sum.addingReportingOverflow(Int(s["restartCount"]?.apiCount ?? 0))
+            return overflow ? Int.max : r
+        }
         var report = PodReport(namespace: pod.namespace ?? "", name: pod.name ?? "", phase: st?["phase"]?.string ?? "Unknown",
                                ready: "\(readyCount)/\(total)", restarts: restarts)
         // Waiting reasons first (the container is not running), then bad terminations.

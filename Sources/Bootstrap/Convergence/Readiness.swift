@@ -87,13 +87,15 @@ public enum Readiness {
     }
 
     /// Deployments, StatefulSets and DaemonSets: the controller has seen the current spec and
-    /// every desired replica is updated, ready and available.
+    /// every desired replica is updated, ready and available. Counts are read clamped
+    /// (`JSON.apiCount`): a server sending Int64.max or negative replicas gets a verdict, not a
+    /// crash. Generations are only compared.
     public static func judgeWorkload(_ obj: JSON) -> (ready: Bool, summary: String) {
         let kind = obj.kind ?? ""
         let generation = obj[path: "metadata", "generation"]?.int ?? 0
         let observed = obj[path: "status", "observedGeneration"]?.int ?? 0
         let st = obj["status"]
-        func n(_ key: String) -> Int64 { st?[key]?.int ?? 0 }
+        func n(_ key: String) -> Int64 { st?[key]?.apiCount ?? 0 }
         if kind == "DaemonSet" {
             let desired = n("desiredNumberScheduled")
             let ready = n("numberReady"), updated = n("updatedNumberScheduled"), available = n("numberAvailable")
@@ -104,7 +106,7 @@ public enum Readiness {
             }
             return (true, summary)
         }
-        let desired = obj[path: "spec", "replicas"]?.int ?? 1
+        let desired = obj[path: "spec", "replicas"]?.apiCount ?? 1
         let ready = n("readyReplicas"), updated = n("updatedReplicas")
         let summary = "\(ready)/\(desired) ready"
         if observed < generation { return (false, "\(summary), spec generation \(generation) not observed yet") }
@@ -112,7 +114,7 @@ public enum Readiness {
         if updated != desired { return (false, "\(summary), \(updated)/\(desired) updated") }
         if kind == "StatefulSet" {
             // availableReplicas exists since 1.22; older servers omit it.
-            if let available = st?["availableReplicas"]?.int, available != desired {
+            if let available = st?["availableReplicas"]?.apiCount, available != desired {
                 return (false, "\(summary), \(available)/\(desired) available")
             }
             if let cur = st?["currentRevision"]?.string, let upd = st?["updateRevision"]?.string, cur != upd,

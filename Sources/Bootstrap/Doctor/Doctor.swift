@@ -49,7 +49,7 @@ public struct Doctor: Sendable {
     public init(host: HostContext, hostRoot: String? = nil,
                 freeBytes: (@Sendable (String) -> UInt64?)? = nil) {
         self.host = host
-        self.hostRoot = hostRoot ?? host.environment["APHEX_HOST_ROOT"].map { $0 == "/" ? "" : $0 } ?? ""
+        self.hostRoot = hostRoot ?? TestHooks.value(TestHooks.hostRoot, host).map { $0 == "/" ? "" : $0 } ?? ""
         self.freeBytes = freeBytes ?? { path in
             var s = statvfs()
             guard statvfs(path, &s) == 0 else { return nil }

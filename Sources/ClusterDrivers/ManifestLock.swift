@@ -1,4 +1,3 @@
-import ClusterDrivers
 import Foundation
 
 /// One recorded manifest digest.
@@ -24,6 +23,8 @@ public struct LockEntry: Sendable, Equatable, Codable {
 
 /// The lock file (~/.aphex/manifests.lock, JSON): NAME-VERSION -> digest recorded at first
 /// download. A later download of the same NAME-VERSION with another digest is refused.
+/// Release manifests (ArgoInstall's fetcher) and the k3s installer (`k3s-installer-VERSION`,
+/// K3sDriver) share it, so `aphex manifests pin` shows every digest aphex trusts.
 ///
 ///     {"lockVersion": 1, "manifests": {"tekton-pipelines-v0.65.0": {"component": ..., "sha256": ...}}}
 public struct ManifestLock: Sendable, Equatable {
@@ -102,10 +103,13 @@ public func writeFileAtomically(path: String, bytes: [UInt8], mode: mode_t = 0o6
     }
 }
 
-/// RFC 3339 UTC, second precision.
-func rfc3339(_ date: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    f.timeZone = TimeZone(identifier: "UTC")
-    return f.string(from: date)
+/// `--require-pinned` / `APHEX_REQUIRE_PINNED=1`: download nothing that lacks a pin from the
+/// catalog or a components file. A digest recorded at first use does not count: a CI job with
+/// a fresh $HOME is always on first use.
+public enum PinPolicy {
+    public static let variable = "APHEX_REQUIRE_PINNED"
+
+    public static func required(flag: Bool, environment: [String: String]) -> Bool {
+        flag || ["1", "true", "yes"].contains(environment[variable]?.lowercased() ?? "")
+    }
 }
