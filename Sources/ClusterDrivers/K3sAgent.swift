@@ -106,7 +106,10 @@ public struct K3sAgent: Sendable {
     }
 
     var serverDriver: K3sDriver {
-        K3sDriver(host: host, spec: K3sInstallSpec(name: "k3s-agent", version: spec.version, gpu: spec.gpu, waitTimeout: spec.timeout), paths: paths)
+        // The server's installer and its pin or first-use digest (the same lock entry);
+        // APHEX_REQUIRE_PINNED=1 refuses it unpinned, as for the server.
+        K3sDriver(host: host, spec: K3sInstallSpec(name: "k3s-agent", version: spec.version, gpu: spec.gpu, waitTimeout: spec.timeout,
+                                                   requirePinned: PinPolicy.required(flag: false, environment: host.environment)), paths: paths)
     }
 
     public func installerCommand(scriptPath: String, token: String) -> Command {
@@ -122,6 +125,9 @@ public struct K3sAgent: Sendable {
     public func join(token: String) async throws -> Result {
         let start = host.clock.now()
         let deadline = start + spec.timeout
+        // The same rules as the server's installer: test hooks only where honoured, https (or
+        // file://) only, and with --require-pinned only a pinned installer.
+        try serverDriver.checkTestHooks()
         if host.effectiveUID != 0 {
             throw AphexError.prerequisite("Joining installs the k3s-agent system service and writes /etc/rancher, /var/lib/rancher and /usr/local/bin, so it must run as root: re-run with sudo, e.g. `sudo aphex k3s join --server \(spec.server) --token-file FILE`.")
         }
@@ -162,8 +168,9 @@ public struct K3sAgent: Sendable {
 
     func install(token: String, deadline: Duration) async throws {
         let driver = serverDriver
+        try driver.checkInstallerSource()
         let script = try await StepTimer(host, "k3s.join.download", "Downloading the k3s installer from \(driver.installerURL)").run {
-            try await driver.downloadInstaller()
+            try driver.verifyInstaller(try await driver.downloadInstaller())
         }
         let dir = try driver.privateTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -16,7 +16,7 @@ import Testing
     }
 
     func agent(_ sim: SimCluster, server: String = SimWorld.k3sServerURL, node: String = "agent-1", gpu: Bool = false,
-               timeout: Duration = .seconds(120)) throws -> K3sAgent {
+               timeout: Duration = .seconds(120), extraEnv: [String: String] = [:]) throws -> K3sAgent {
         let installer = sim.home + "/install.sh"
         if !FileManager.default.fileExists(atPath: installer) {
             FileManager.default.createFile(atPath: installer, contents: Data(K3sInstaller.script.utf8))
@@ -33,6 +33,7 @@ import Testing
             env["PATH"] = bin + ":" + (env["PATH"] ?? "/usr/bin:/bin")
         }
         env["TMPDIR"] = sim.home
+        env.merge(extraEnv) { $1 }
         let host = HostContext(runner: sim.runner, reporter: SilentReporter(), clock: sim.clock, environment: env,
                                homeDirectory: sim.home, effectiveUID: 0, makeTransport: { _ in sim.transport })
         return K3sAgent(host: host, spec: K3sJoinSpec(server: server, nodeName: node, gpu: gpu, timeout: timeout))
@@ -58,6 +59,37 @@ import Testing
         let again = try await agent(sim).join(token: token)
         #expect(again.outcome == .alreadyJoined)
         #expect(sim.record.commands.allSatisfy { !$0.mutating }, "\(sim.record.commands.map(\.argv))")
+    }
+
+    /// The agent's installer is the server's: with APHEX_REQUIRE_PINNED=1 an unpinned one is
+    /// refused before anything runs, and one that changed since its first use (the digest in
+    /// the shared lock) is refused unrun.
+    @Test func theInstallerIsCheckedAsTheServersIs() async throws {
+        let sim = try Self.world()
+        let token = try #require(sim.world.k3sJoinToken)
+        do {
+            _ = try await agent(sim, extraEnv: ["APHEX_REQUIRE_PINNED": "1"]).join(token: token)
+            Issue.record("an unpinned installer ran under APHEX_REQUIRE_PINNED=1")
+        } catch let e as AphexError {
+            #expect(e.status == .usage && e.message.contains("has no pinned digest"), "\(e.message)")
+        }
+        #expect(!sim.record.commands.contains { $0.argv.first == "sh" })
+
+        // A digest recorded at the server's first use that this download does not match: refused unrun.
+        let lockPath = ManifestLock.defaultPath(home: sim.home)
+        try FileManager.default.createDirectory(atPath: sim.home + "/.aphex", withIntermediateDirectories: true)
+        let key = "\(K3sInstallSpec.installerComponent)-\(K3sInstallSpec.defaultVersion)"
+        try ManifestLock(entries: [key: LockEntry(component: K3sInstallSpec.installerComponent, version: K3sInstallSpec.defaultVersion,
+                                                  url: "https://example.invalid/install.sh", sha256: String(repeating: "ab", count: 32),
+                                                  source: "first-use", recordedAt: "2026-01-01T00:00:00Z")]).save(path: lockPath)
+        sim.record.reset()
+        do {
+            _ = try await agent(sim).join(token: token)
+            Issue.record("an installer that does not match its first-use digest ran")
+        } catch let e as AphexError {
+            #expect(e.status == .failed && e.message.contains("recorded " + String(repeating: "ab", count: 32)), "\(e.message)")
+        }
+        #expect(!sim.record.commands.contains { $0.argv.first == "sh" }, "the altered installer never ran")
     }
 
     @Test func anotherServerIsRefusedWithNothingChanged() async throws {

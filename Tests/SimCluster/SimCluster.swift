@@ -162,7 +162,11 @@ struct SimRunner: CommandRunner {
             if result.status == 137, let timeout = command.timeout {
                 throw CommandError(argv: command.argv, reason: .timedOut(timeout))
             }
-        } else if let timeout = command.timeout {
+        } else if let timeout = command.timeout, sim.virtualClock?.mode != .autoAdvance {
+            // A simulated tool takes no virtual time. With an auto-advancing clock a race
+            // against `sleep(timeout)` would be lost whenever the sleeping task ran first (it
+            // jumps the clock by the whole timeout at once): seen under load as an installer
+            // "not finished within 2m" after a few real milliseconds.
             result = try await withThrowingTaskGroup(of: ToolResult?.self) { group in
                 group.addTask { await work() }
                 group.addTask { try await sim.clock.sleep(for: timeout); return nil }
