@@ -42,12 +42,7 @@ public struct KubeClient: KubeAPI {
         return ref.typedItems(try Self.decode(response.body, context: "LIST \(ref)"))
     }
 
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        try await request(method, path: path, body: body, contentType: contentType, headers: [:])
-    }
-
-    /// A request with extra headers (e.g. a Bearer token for a service behind the API
-    /// server's proxy). Header values are never logged or put in errors.
+    /// Header values are never logged or put in errors.
     public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
                         headers extra: [String: String]) async throws -> HTTPResponse {
         var headers = extra

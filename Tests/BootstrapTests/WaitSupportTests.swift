@@ -31,7 +31,7 @@ final class TestClock: TimeSource, @unchecked Sendable {
 }
 
 /// An in-memory API server: objects by kind, a timeline of changes, scripted request handlers.
-final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
+final class FakeKube: KubeAPI, @unchecked Sendable {
     struct Key: Hashable { var resource: String; var namespace: String; var name: String }
     private let lock = NSLock()
     private var objects: [Key: JSON] = [:]
@@ -153,10 +153,6 @@ final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
             }
         }
         return true
-    }
-
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        try await request(method, path: path, body: body, contentType: contentType, headers: [:])
     }
 
     func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {

@@ -296,4 +296,64 @@ final class Counter: @unchecked Sendable {
         #expect(check.detail.contains("auth-config-sync"))
         #expect(!check.detail.contains(PlatformFixture.token))
     }
+
+    /// Issue 14: one KubeAPI with headers, no downcast. Any API (here a forwarding wrapper, as a
+    /// retrying or logging decorator would be) presents the token; the kubectl fallback, which
+    /// cannot send it, says so instead of silently passing for "not reachable".
+    @Test func everyKubeAPIPresentsTheTokenOrSaysItCannot() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let wrapped = await AuthTokenVerifier.check(api: Forwarding(base: k))
+        #expect(wrapped.result == .verified, "\(wrapped.detail)")
+
+        // The fallback: kubectl serves the Secret, but the header cannot go through kubectl.
+        let secret = try #require(k.object(.secrets, "auth-system", "authentik-secrets"))
+        let runner = SecretOnlyRunner(secret: secret.serialized())
+        let check = await AuthTokenVerifier.check(api: KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil))
+        #expect(check.result == .unverified)
+        #expect(check.detail.contains("cannot be presented to Authentik"), "\(check.detail)")
+        #expect(check.detail.contains("Authorization"))
+        #expect(!check.detail.contains(PlatformFixture.token))
+        #expect(!runner.argvs.joined().contains(PlatformFixture.token))
+    }
+}
+
+/// A KubeAPI that forwards everything to another one.
+struct Forwarding: KubeAPI {
+    let base: any KubeAPI
+    func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? {
+        try await base.get(ref, namespace: namespace, name: name)
+    }
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+        try await base.list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+    }
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
+        try await base.request(method, path: path, body: body, contentType: contentType, headers: headers)
+    }
+    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?, timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+        base.watch(ref, namespace: namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds)
+    }
+}
+
+/// kubectl that answers `get --raw` of the Authentik Secret and NotFound for anything else.
+final class SecretOnlyRunner: CommandRunner, @unchecked Sendable {
+    let secret: String
+    private let lock = NSLock()
+    private var seen: [String] = []
+    init(secret: String) { self.secret = secret }
+    var argvs: [String] { lock.withLock { seen } }
+    func run(_ command: Command) async throws -> CommandOutput {
+        lock.withLock { seen.append(command.argv.joined(separator: " ")) }
+        if command.argv.last == "/api/v1/namespaces/auth-system/secrets/authentik-secrets" {
+            return CommandOutput(status: 0, stdout: secret)
+        }
+        return CommandOutput(status: 1, stdout: "", stderr: #"Error from server (NotFound): jobs.batch "auth-config-sync" not found"#)
+    }
+}
+
+final class CollectedTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Duration] = []
+    func append(_ d: Duration) { lock.withLock { items.append(d) } }
+    var values: [Duration] { lock.withLock { items } }
 }
