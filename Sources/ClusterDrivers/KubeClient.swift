@@ -10,6 +10,12 @@ public struct KubeClient: KubeAPI {
     /// Whole-request timeout for get/list/request.
     public var requestTimeout: Duration
 
+    /// The largest API response read (a LIST of every object of a kind included): past it the
+    /// request fails with a clear error instead of growing without bound.
+    public static let maxResponseBytes = 32 << 20
+    /// The largest single watch event (etcd stores objects of at most 1.5 MiB).
+    public static let maxWatchEventBytes = 4 << 20
+
     public init(server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30)) {
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
@@ -67,7 +73,7 @@ public struct KubeClient: KubeAPI {
 
         return AsyncThrowingStream { continuation in
             let task = Task {
-                let decoder = WatchStreamDecoder()
+                let decoder = WatchStreamDecoder(maxEventBytes: Self.maxWatchEventBytes)
                 do {
                     let status = try await transport.stream(request) { bytes in
                         let outcome = decoder.feed(bytes)
@@ -102,7 +108,7 @@ public struct KubeClient: KubeAPI {
         var headers = ["Accept": "application/json"]
         for (k, v) in extra { headers[k] = v }
         let request = HTTPRequest(method: method, url: server + path, headers: headers, body: body,
-                                  timeout: requestTimeout)
+                                  timeout: requestTimeout, maxResponseBytes: Self.maxResponseBytes)
         do {
             return try await transport.send(request)
         } catch let e as TransportError {
@@ -181,6 +187,8 @@ final class WatchStreamDecoder: @unchecked Sendable {
     /// The first bytes of the body, for the error message of a non-2xx response.
     private(set) var rawHead: [UInt8] = []
     private let lock = NSLock()
+    /// An event (a partial object) may grow to this many bytes; past it the stream fails.
+    let maxEventBytes: Int
 
     func feed(_ bytes: [UInt8]) -> Outcome {
         lock.lock()
@@ -221,6 +229,11 @@ final class WatchStreamDecoder: @unchecked Sendable {
             buffer.removeFirst(start)
             scanned = buffer.count
             objectStart = 0
+            if buffer.count > maxEventBytes {
+                buffer.removeAll()
+                scanned = 0
+                out.failure = .transport(.tooLarge("watch stream: an event is larger than \(formatBytes(maxEventBytes)), the most aphex reads in one event; the watch was stopped"))
+            }
         } else {
             buffer.removeAll(keepingCapacity: true)
             scanned = 0
