@@ -338,6 +338,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             return .timedOut("\(url) (\(detail))")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return .dns("\(url) (\(detail))")
+        case CURLE_SSL_CONNECT_ERROR where droppedConnection(lower):
+            // The server (or something in between) dropped the connection during the handshake:
+            // nothing was sent, and a new connection usually succeeds.
+            return .connectionReset("\(url) (during the TLS handshake: \(detail))")
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
              CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND,
              CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED,
@@ -348,7 +352,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
              CURLE_HTTP2_STREAM:
             // A TLS alert during the exchange (e.g. "certificate required" from a server that
             // demands a client certificate under TLS 1.3) is a TLS problem, not a flaky network.
-            if lower.contains("alert") || lower.contains("ssl routines") || lower.contains("certificate") {
+            if !droppedConnection(lower) && (lower.contains("alert") || lower.contains("ssl routines") || lower.contains("certificate")) {
                 return .tls("\(url): \(detail)")
             }
             return .connectionReset("\(url) (\(detail))")
@@ -361,6 +365,16 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         default:
             return .other("request to \(url) failed: \(detail) (curl error \(code.rawValue))")
         }
+    }
+}
+
+extension CurlTransport {
+    /// An error text that says the connection went away (reset, EOF) rather than that TLS
+    /// judged something (an alert, a certificate): worth another connection.
+    static func droppedConnection(_ lower: String) -> Bool {
+        let dropped = ["reset by peer", "connection reset", "ssl_error_syscall", "unexpected eof", "broken pipe", "connection died"]
+        let verdicts = ["alert", "certificate", "verify", "wrong version number", "handshake failure"]
+        return dropped.contains { lower.contains($0) } && !verdicts.contains { lower.contains($0) }
     }
 }
 

@@ -60,6 +60,17 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .other(let m): return m
         }
     }
+
+    /// A failure another attempt can cure: nobody accepted the connection (a restarting API
+    /// server, a load balancer between backends) or it dropped before an answer (a reset, an
+    /// EOF, also during the TLS handshake, which the transport reports as a reset). Not a
+    /// timeout (the whole budget is already spent), a TLS verification failure, DNS or a cap.
+    public var isRetryable: Bool {
+        switch self {
+        case .connectionRefused, .connectionReset: return true
+        default: return false
+        }
+    }
 }
 
 /// TLS and credentials for a transport (from a kubeconfig, or none for plain fetches).

@@ -2,13 +2,20 @@ import Foundation
 
 /// The Kubernetes API client over any `HTTPTransport` (libcurl in production, the simulated
 /// cluster in tests). JSON only; every call is one HTTP request on the transport's kept-alive
-/// connection.
+/// connection, tried again within `retry` when it failed transiently (docs/kube-client.md,
+/// "Retries").
 public struct KubeClient: KubeAPI {
     /// API server base URL without a trailing slash.
     public let server: String
     public let transport: any HTTPTransport
     /// Whole-request timeout for get/list/request.
     public var requestTimeout: Duration
+    /// Which failures are tried again, how often and after how long.
+    public var retry: KubeRetryPolicy
+    /// Backoffs sleep on it (a virtual clock in tests).
+    public var clock: any TimeSource
+    /// Told each retry, one line without header values (`--verbose` shows them).
+    public var onRetry: (@Sendable (String) -> Void)?
 
     /// The largest API response read (a LIST of every object of a kind included): past it the
     /// request fails with a clear error instead of growing without bound.
@@ -16,12 +23,17 @@ public struct KubeClient: KubeAPI {
     /// The largest single watch event (etcd stores objects of at most 1.5 MiB).
     public static let maxWatchEventBytes = 4 << 20
 
-    public init(server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30)) {
+    public init(server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30),
+                retry: KubeRetryPolicy = .standard, clock: any TimeSource = SystemClock(),
+                onRetry: (@Sendable (String) -> Void)? = nil) {
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
         self.server = base
         self.transport = transport
         self.requestTimeout = requestTimeout
+        self.retry = retry
+        self.clock = clock
+        self.onRetry = onRetry
     }
 
     // MARK: KubeAPI
@@ -103,16 +115,62 @@ public struct KubeClient: KubeAPI {
 
     // MARK: plumbing
 
+    /// One request, tried again as `retry` allows: a connection refused (nothing was sent),
+    /// a 429 (the API server's flow control turned it away unprocessed), and for requests that
+    /// are safe to send twice (`KubeRetryPolicy.isReplayable`) also a reset or EOF (during the
+    /// TLS handshake too) and 502/503/504, or any 5xx that carries `Retry-After`.
     private func send(_ method: String, path: String, body: [UInt8]? = nil,
                       headers extra: [String: String] = [:]) async throws -> HTTPResponse {
         var headers = ["Accept": "application/json"]
         for (k, v) in extra { headers[k] = v }
         let request = HTTPRequest(method: method, url: server + path, headers: headers, body: body,
                                   timeout: requestTimeout, maxResponseBytes: Self.maxResponseBytes)
-        do {
-            return try await transport.send(request)
-        } catch let e as TransportError {
-            throw KubeAPIError.transport(e)
+        let replayable = KubeRetryPolicy.isReplayable(method: method, path: path,
+                                                      contentType: headers.first { $0.key.lowercased() == "content-type" }?.value)
+        let what = "\(method.uppercased()) \(path.split(separator: "?", maxSplits: 1).first ?? "")"
+        var attempt = 1
+        while true {
+            let delay: Duration
+            let reason: String
+            do {
+                let response = try await transport.send(request)
+                guard attempt < retry.attempts,
+                      let wait = retry.delay(after: response, attempt: attempt, replayable: replayable, now: clock.wallNow()) else {
+                    return response
+                }
+                (delay, reason) = (wait, "HTTP \(response.status)")
+            } catch let e as TransportError {
+                guard attempt < retry.attempts, e.isRetryable, replayable || Self.isRefused(e) else {
+                    throw KubeAPIError.transport(attempt > 1 ? Self.annotate(e, attempts: attempt) : e)
+                }
+                (delay, reason) = (retry.backoff(attempt: attempt), e.description)
+            }
+            onRetry?("\(what): \(reason); trying again in \(Self.milliseconds(delay)) ms (attempt \(attempt + 1) of \(retry.attempts))")
+            try await clock.sleep(for: delay)
+            attempt += 1
+        }
+    }
+
+    private static func isRefused(_ e: TransportError) -> Bool {
+        if case .connectionRefused = e { return true }
+        return false
+    }
+
+    private static func milliseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// The last failure, saying how many tries it took.
+    static func annotate(_ e: TransportError, attempts: Int) -> TransportError {
+        let note = " (\(attempts) attempts)"
+        switch e {
+        case .connectionRefused(let m): return .connectionRefused(m + note)
+        case .connectionReset(let m): return .connectionReset(m + note)
+        case .timedOut(let m): return .timedOut(m + note)
+        case .tls(let m): return .tls(m + note)
+        case .dns(let m): return .dns(m + note)
+        case .tooLarge(let m): return .tooLarge(m)
+        case .other(let m): return .other(m + note)
         }
     }
 
@@ -189,6 +247,8 @@ final class WatchStreamDecoder: @unchecked Sendable {
     private let lock = NSLock()
     /// An event (a partial object) may grow to this many bytes; past it the stream fails.
     let maxEventBytes: Int
+
+    init(maxEventBytes: Int = KubeClient.maxWatchEventBytes) { self.maxEventBytes = maxEventBytes }
 
     func feed(_ bytes: [UInt8]) -> Outcome {
         lock.lock()

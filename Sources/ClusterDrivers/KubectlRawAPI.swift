@@ -292,5 +292,7 @@ public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint) -> any KubeAP
         return KubectlRawAPI(runner: host.runner, clock: host.clock, kubeconfigPath: endpoint.kubeconfigPath,
                              context: endpoint.contextName)
     }
-    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls))
+    let reporter = host.reporter
+    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls), clock: host.clock,
+                      onRetry: { reporter.debug("API request failed transiently: \($0)") })
 }

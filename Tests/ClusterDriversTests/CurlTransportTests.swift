@@ -326,6 +326,7 @@ import Testing
                 guard case .tooLarge(let m) = e else { Issue.record("\(path): got \(e)"); continue }
                 #expect(m.contains("larger than 16 KiB"), "\(m)")
                 #expect(m.contains(path))
+                #expect(!e.isRetryable)
             }
         }
         // At the cap: fine.
@@ -372,7 +373,8 @@ import Testing
             _ = try await transport(TLSOptions(caPEM: try pki.bytes("ca.crt"))).send(HTTPRequest(url: server.url, timeout: .seconds(10)))
             Issue.record("a certificate from the system store was accepted although the kubeconfig gives another CA")
         } catch let e as TransportError {
-            guard case .tls = e else { Issue.record("expected .tls, got \(e)"); return }
+            guard case .tls(let m) = e else { Issue.record("expected .tls, got \(e)"); return }
+            #expect(!e.isRetryable, "\(m)")
         }
         // The kubeconfig's CA alone is enough when it is the one that signed.
         #expect(try await transport(TLSOptions(caPEM: try pki.bytes("other-ca.crt"))).send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
