@@ -46,6 +46,9 @@ final class FakeKube: KubeAPI, @unchecked Sendable {
     /// Fails a request when it returns an error.
     var fault: (@Sendable (_ n: Int, _ now: Duration) -> KubeAPIError?)?
     var supportsWatch = true
+    /// Fails the nth WATCH (1-based) at virtual time `now` when it returns an error.
+    var watchFailure: (@Sendable (_ n: Int, _ now: Duration) -> (any Error)?)?
+    private var watches = 0
 
     init(clock: TestClock) {
         self.clock = clock
@@ -166,6 +169,8 @@ final class FakeKube: KubeAPI, @unchecked Sendable {
         let (stream, cont) = AsyncThrowingStream.makeStream(of: WatchEvent.self, throwing: (any Error).self)
         do { try record("WATCH \(ref.path(namespace: namespace))") } catch { cont.finish(throwing: error); return stream }
         guard supportsWatch else { cont.finish(throwing: KubeAPIError.notFound("watch not supported")); return stream }
+        let n: Int = lock.withLock { watches += 1; return watches }
+        if let watchFailure, let e = watchFailure(n, clock.now()) { cont.finish(throwing: e); return stream }
         let id = UUID()
         lock.lock(); watchers[id] = (ref.resource, cont); lock.unlock()
         cont.onTermination = { [weak self] _ in

@@ -76,6 +76,57 @@ import Testing
         #expect(lists <= Int(k.clock.now().seconds) + 2, "polls at most once a second: \(lists) lists")
     }
 
+    /// Issue 13: a watch that fails with anything but 410 backs off before the re-list (at once,
+    /// a watch that keeps failing made a tight LIST+WATCH loop); the backoff doubles to 4 s.
+    @Test func failingWatchBacksOffBeforeRelisting() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let times = CollectedTimes()
+        // Fails 100 times, then works: without a backoff the failures all happen at t=0.
+        k.watchFailure = { n, now in
+            guard n <= 100 else { return nil }
+            times.append(now)
+            return n % 2 == 0 ? KubeAPIError.server(status: 500, message: "etcdserver: request timed out")
+                              : KubeAPIError.transport(.connectionReset("https://127.0.0.1:6443"))
+        }
+        let (status, error) = try await run(k, timeout: 120)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        let t = times.values
+        #expect(t.count >= 4, "\(t)")
+        #expect(t.count <= 12, "\(t.count) failed watches in \(k.clock.now()): a tight loop")
+        // Between two failed watches: the backoff (1 s, 2 s, 4 s, 4 s ...), plus up to the
+        // waiter's 1 s tick before it sees the failure.
+        let gaps = zip(t.dropFirst(), t).map { $0 - $1 }
+        for (gap, backoff) in zip(gaps, [1, 2, 4, 4, 4, 4, 4]) {
+            #expect(gap >= .seconds(backoff) && gap <= .seconds(backoff + 1), "backoff \(backoff) s: \(gaps)")
+        }
+        let lists = k.requests.filter { $0.hasPrefix("LIST /apis/argoproj.io") }.count
+        #expect(lists <= t.count + 8, "\(lists) lists")
+    }
+
+    /// A 403 on WATCH (RBAC that grants list but not watch) falls back to polling: one watch
+    /// attempt, then a LIST at most once a second until converged.
+    @Test func forbiddenWatchFallsBackToPolling() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let times = CollectedTimes()
+        k.watchFailure = { n, now in
+            guard n <= 100 else { return nil }
+            times.append(now)
+            return KubeAPIError.forbidden(#"applications.argoproj.io is forbidden: User "ci" cannot watch resource "applications" in API group "argoproj.io" in the namespace "argocd""#)
+        }
+        let reporter = EventRecorder()
+        let (status, error) = try await run(k, reporter: reporter)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        #expect(times.values.count == 1, "watched again after a 403: \(times.values.count) times")
+        let lists = k.requests.filter { $0.hasPrefix("LIST /apis/argoproj.io") }.count
+        #expect(lists <= Int(k.clock.now().seconds) + 2, "polls at most once a second: \(lists) lists")
+        #expect(lists >= Int(k.clock.now().seconds) / 2, "polls: \(lists) lists in \(k.clock.now())")
+        #expect(reporter.logs.contains { $0.contains("polling them every second") }, "\(reporter.logs.suffix(5))")
+    }
+
     @Test func jsonOutputIsADocumentWithTheResult() async throws {
         let k = FakeKube(clock: TestClock())
         PlatformFixture.install(k)
