@@ -16,9 +16,10 @@ public struct FetchSettings: Sendable, Equatable {
     public var backoff: Duration = .seconds(1)
     /// Whole-request timeout for one attempt.
     public var requestTimeout: Duration = .seconds(120)
-    public var maxRedirects: Int = 10
     /// --require-pinned: refuse a component without a pin (catalog or components file).
     public var requirePinned: Bool = false
+    /// The largest manifest accepted (release manifests are a few MiB; ArgoCD's is about 2).
+    public var maxManifestBytes: Int = 64 << 20
 
     public init(cacheDirectory: String, lockPath: String, manifestsDir: String? = nil) {
         self.cacheDirectory = cacheDirectory
@@ -174,8 +175,9 @@ public actor ManifestFetcher {
 
     private struct Retryable: Error { var reason: String }
 
-    /// GET with redirects, retries with exponential backoff on 5xx/429/transport errors and
-    /// truncated bodies; a clear error naming the URL otherwise.
+    /// GET, retried with exponential backoff on 5xx/429/transport errors and truncated bodies;
+    /// a clear error naming the URL otherwise. Redirects are the transport's (libcurl follows
+    /// them, to https only).
     private func download(_ c: ResolvedComponent) async throws -> ([UInt8], Int) {
         var lastReason = ""
         let attempts = settings.retries + 1
@@ -196,42 +198,33 @@ public actor ManifestFetcher {
     }
 
     private func getOnce(_ c: ResolvedComponent) async throws -> [UInt8] {
-        var url = c.url
-        for _ in 0...settings.maxRedirects {
-            let response: HTTPResponse
-            do {
-                response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: ["Accept": "*/*"],
-                                                                timeout: settings.requestTimeout))
-            } catch let e as TransportError {
-                throw Retryable(reason: "\(e) (\(url))")
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                throw Retryable(reason: "\(error) (\(url))")
-            }
-            switch response.status {
-            case 200...299:
-                if let lengthText = response.headers["content-length"], let expected = Int(lengthText.trimmingCharacters(in: .whitespaces)),
-                   expected != response.body.count {
-                    throw Retryable(reason: "truncated body from \(url): received \(response.body.count) of \(expected) bytes")
-                }
-                return response.body
-            case 301, 302, 303, 307, 308:
-                guard let location = response.headers["location"], !location.isEmpty else {
-                    throw AphexError.failed("Could not download the \(c.label) manifest: \(url) answered HTTP \(response.status) without a Location header. Use --manifests-dir DIR with the file saved as DIR/\(c.fileName).")
-                }
-                let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL.absoluteString ?? location
-                reporter.debug("\(c.label): \(url) redirects (\(response.status)) to \(next)")
-                url = next
-                continue
-            case 429, 500...599:
-                throw Retryable(reason: "HTTP \(response.status) from \(url)")
-            case 404:
-                throw AphexError.failed("Could not download the \(c.label) manifest: \(url) answered HTTP 404 Not Found. Check that \(c.version) is a published \(c.component.title) release (--\(c.name)-version), or that the URL in your components file is right.")
-            default:
-                throw AphexError.failed("Could not download the \(c.label) manifest: \(url) answered HTTP \(response.status). Check the URL and your network, or use --manifests-dir DIR with the file saved as DIR/\(c.fileName).")
-            }
+        let url = c.url
+        let response: HTTPResponse
+        do {
+            response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: ["Accept": "*/*"],
+                                                            timeout: settings.requestTimeout, maxResponseBytes: settings.maxManifestBytes))
+        } catch TransportError.tooLarge {
+            throw AphexError.failed("Refusing the \(c.label) manifest from \(url): it is larger than \(formatBytes(settings.maxManifestBytes)), the most aphex downloads for one manifest (release manifests are a few MiB). Nothing was applied. Check the URL in your components file; a proxy or captive portal may be answering instead.")
+        } catch let e as TransportError {
+            throw Retryable(reason: "\(e) (\(url))")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Retryable(reason: "\(error) (\(url))")
         }
-        throw AphexError.failed("Could not download the \(c.label) manifest from \(c.url): more than \(settings.maxRedirects) redirects. Check the URL in your components file.")
+        switch response.status {
+        case 200...299:
+            if let lengthText = response.headers["content-length"], let expected = Int(lengthText.trimmingCharacters(in: .whitespaces)),
+               expected != response.body.count {
+                throw Retryable(reason: "truncated body from \(url): received \(response.body.count) of \(expected) bytes")
+            }
+            return response.body
+        case 429, 500...599:
+            throw Retryable(reason: "HTTP \(response.status) from \(url)")
+        case 404:
+            throw AphexError.failed("Could not download the \(c.label) manifest: \(url) answered HTTP 404 Not Found. Check that \(c.version) is a published \(c.component.title) release (--\(c.name)-version), or that the URL in your components file is right.")
+        default:
+            throw AphexError.failed("Could not download the \(c.label) manifest: \(url) answered HTTP \(response.status). Check the URL and your network, or use --manifests-dir DIR with the file saved as DIR/\(c.fileName).")
+        }
     }
 }

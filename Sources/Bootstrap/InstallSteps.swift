@@ -162,7 +162,7 @@ struct NoClusterAPI: KubeAPI {
     let error = KubeAPIError.transport(.other("the cluster does not exist yet (dry run)"))
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? { throw error }
     func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON { throw error }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse { throw error }
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse { throw error }
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
                timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { $0.finish(throwing: error) }

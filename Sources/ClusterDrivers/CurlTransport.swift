@@ -10,7 +10,11 @@ import Foundation
 ///   making its own TLS handshake. Over HTTP/1.1 (plain http) concurrent requests get their
 ///   own connections, each kept alive for the next request.
 /// - TLS from in-memory PEM blobs (CA, client certificate, client key) — nothing is written
-///   to disk; the bearer token travels in a header that is never logged.
+///   to disk; the bearer token travels in a header that is never logged. A kubeconfig's CA is
+///   the only trust anchor: libcurl's default CA file and directory (the system store) are
+///   switched off when one is given.
+/// - Bounded: a response body past the request's cap (`maxResponseBytes`, else 64 MiB) stops
+///   the transfer (`TransportError.tooLarge`); redirects are followed to https only.
 /// - Transfers are set up on a thread of their own and driven by the multi loop's thread,
 ///   never on the Swift concurrency pool. Cancelling the calling task aborts the transfer
 ///   (progress callback).
@@ -23,8 +27,18 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public let defaultTimeout: Duration
     /// Redirects followed (manifest downloads); more is an error.
     public let maxRedirects: Int
+    /// The schemes a redirect may lead to (CURLOPT_REDIR_PROTOCOLS_STR): https only, so a
+    /// redirect never downgrades to plain http or leaves for another protocol. This is the one
+    /// place aphex sets it; tests against loopback HTTP servers widen it.
+    public let redirectProtocols: String
+    /// The cap on a `send` response body when the request sets none.
+    public static let defaultMaxResponseBytes = 64 << 20
     /// false: a new connection per request (benchmarks, diagnosing proxies).
     public let reuseConnections: Bool
+
+    /// Tests only: a CA file and directory set on every handle before the TLS options, standing
+    /// in for the distribution's built-in defaults (which a test cannot change in-process).
+    var builtInCAStoreForTests: (file: String, directory: String)?
 
     private let pool = CurlHandlePool()
     private let loop = CurlMultiLoop()
@@ -34,12 +48,13 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 
     public init(tls: TLSOptions = TLSOptions(), connectTimeout: Duration = .seconds(10),
                 defaultTimeout: Duration = .seconds(60), maxRedirects: Int = 10,
-                reuseConnections: Bool = true) {
+                reuseConnections: Bool = true, redirectProtocols: String = "https") {
         CurlGlobal.ensureInitialized()
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.defaultTimeout = defaultTimeout
         self.maxRedirects = maxRedirects
+        self.redirectProtocols = redirectProtocols
         self.reuseConnections = reuseConnections
     }
 
@@ -62,13 +77,15 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     // MARK: HTTPTransport
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let state = CurlRequestState(onData: nil)
+        let state = CurlRequestState(onData: nil, limit: request.maxResponseBytes ?? Self.defaultMaxResponseBytes)
         let status = try await execute(request, state: state, streaming: false)
         return HTTPResponse(status: status, headers: state.headers, body: state.body)
     }
 
+    /// A stream has no whole-body cap unless the request sets one (a WATCH lasts as long as the
+    /// server keeps it open; its consumer bounds each event).
     public func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
-        let state = CurlRequestState(onData: onData)
+        let state = CurlRequestState(onData: onData, limit: request.maxResponseBytes)
         return try await execute(request, state: state, streaming: true)
     }
 
@@ -117,6 +134,12 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         check(aphex_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
         check(aphex_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 1))
         check(aphex_curl_setopt_long(h, CURLOPT_MAXREDIRS, maxRedirects))
+        check(Self.restrictRedirects(h, to: redirectProtocols))
+        if let limit = state.limit {
+            // Refused before the body arrives when the server announces its size; the write
+            // callback enforces the cap when it does not (chunked).
+            check(aphex_curl_setopt_offset(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(limit)))
+        }
         check(aphex_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(connectTimeout)))
         if let t = request.timeout ?? (streaming ? nil : defaultTimeout) {
             check(aphex_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Self.milliseconds(t)))
@@ -172,31 +195,11 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         }
         check(aphex_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList))
 
-        // TLS from memory.
-        if let ca = tls.caPEM, !ca.isEmpty {
-            var blob = ca
-            blob.withUnsafeMutableBytes { raw in
-                check(aphex_curl_setopt_blob(h, CURLOPT_CAINFO_BLOB, raw.baseAddress, raw.count))
-            }
+        if let store = builtInCAStoreForTests {
+            check(aphex_curl_setopt_string(h, CURLOPT_CAINFO, store.file))
+            check(aphex_curl_setopt_string(h, CURLOPT_CAPATH, store.directory))
         }
-        if let cert = tls.clientCertPEM, !cert.isEmpty {
-            var blob = cert
-            check(aphex_curl_setopt_string(h, CURLOPT_SSLCERTTYPE, "PEM"))
-            blob.withUnsafeMutableBytes { raw in
-                check(aphex_curl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, raw.baseAddress, raw.count))
-            }
-        }
-        if let key = tls.clientKeyPEM, !key.isEmpty {
-            var blob = key
-            check(aphex_curl_setopt_string(h, CURLOPT_SSLKEYTYPE, "PEM"))
-            blob.withUnsafeMutableBytes { raw in
-                check(aphex_curl_setopt_blob(h, CURLOPT_SSLKEY_BLOB, raw.baseAddress, raw.count))
-            }
-        }
-        if tls.insecureSkipVerify {
-            check(aphex_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0))
-            check(aphex_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 0))
-        }
+        Self.configureTLS(h, tls, check: check)
 
         // Callbacks.
         let userdata = Unmanaged.passUnretained(state).toOpaque()
@@ -227,9 +230,82 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         if code == CURLE_OK { return status }
         if state.isCancelled { throw CancellationError() }
         if code == CURLE_WRITE_ERROR && state.stoppedByConsumer { return status }
+        if code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && state.exceededLimit), let limit = state.limit {
+            throw TransportError.tooLarge("\(Self.redact(request.url)): the response is larger than \(formatBytes(limit)), the most aphex reads for this request; the transfer was stopped")
+        }
+        var redirects: Int = 0
+        _ = aphex_curl_getinfo_long(h, CURLINFO_REDIRECT_COUNT, &redirects)
+        if code == CURLE_UNSUPPORTED_PROTOCOL && redirects > 0 {
+            var target: UnsafeMutablePointer<CChar>? = nil
+            _ = aphex_curl_getinfo_string(h, CURLINFO_EFFECTIVE_URL, &target)
+            let to = target.map { Self.redact(String(cString: $0)) } ?? "another URL"
+            throw TransportError.other("\(Self.redact(request.url)) redirects to \(to); aphex follows redirects to https only (\(redirectProtocols)), so it stopped there. Use the final https URL instead.")
+        }
         let detail = String(cString: errorBuffer)
         throw Self.mapError(code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
                             url: Self.redact(request.url))
+    }
+
+    /// TLS from memory. A kubeconfig's CA replaces every other trust anchor: CURLOPT_CAINFO_BLOB
+    /// alone overrides only the default CA file, and Debian's libcurl would still trust its
+    /// default CA directory (/etc/ssl/certs), i.e. any publicly trusted certificate for the
+    /// server's name. So CAINFO and CAPATH are set to NULL besides.
+    static func configureTLS(_ h: UnsafeMutableRawPointer, _ tls: TLSOptions, check: (CURLcode) -> Void) {
+        if let ca = tls.caPEM, !ca.isEmpty {
+            check(aphex_curl_setopt_string(h, CURLOPT_CAINFO, nil))
+            check(aphex_curl_setopt_string(h, CURLOPT_CAPATH, nil))
+            var blob = ca
+            blob.withUnsafeMutableBytes { raw in
+                check(aphex_curl_setopt_blob(h, CURLOPT_CAINFO_BLOB, raw.baseAddress, raw.count))
+            }
+        }
+        if let cert = tls.clientCertPEM, !cert.isEmpty {
+            var blob = cert
+            check(aphex_curl_setopt_string(h, CURLOPT_SSLCERTTYPE, "PEM"))
+            blob.withUnsafeMutableBytes { raw in
+                check(aphex_curl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, raw.baseAddress, raw.count))
+            }
+        }
+        if let key = tls.clientKeyPEM, !key.isEmpty {
+            var blob = key
+            check(aphex_curl_setopt_string(h, CURLOPT_SSLKEYTYPE, "PEM"))
+            blob.withUnsafeMutableBytes { raw in
+                check(aphex_curl_setopt_blob(h, CURLOPT_SSLKEY_BLOB, raw.baseAddress, raw.count))
+            }
+        }
+        if tls.insecureSkipVerify {
+            check(aphex_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0))
+            check(aphex_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 0))
+        }
+    }
+
+    /// libcurl's built-in CA file and directory (CURLINFO_CAINFO/CAPATH, libcurl >= 7.84): what
+    /// every handle trusts unless told otherwise; Debian's is the system store.
+    public static var builtInCALocations: (file: String?, directory: String?) {
+        CurlGlobal.ensureInitialized()
+        guard aphex_curl_version_num() >= 0x075400, let h = curl_easy_init() else { return (nil, nil) }
+        defer { curl_easy_cleanup(h) }
+        var file: UnsafeMutablePointer<CChar>? = nil
+        var directory: UnsafeMutablePointer<CChar>? = nil
+        _ = aphex_curl_getinfo_string(h, CURLINFO_CAINFO, &file)
+        _ = aphex_curl_getinfo_string(h, CURLINFO_CAPATH, &directory)
+        return (file.map { String(cString: $0) }, directory.map { String(cString: $0) })
+    }
+
+    /// Redirects may only lead to `protocols` (libcurl >= 7.85 takes names; older ones a mask).
+    static func restrictRedirects(_ h: UnsafeMutableRawPointer, to protocols: String) -> CURLcode {
+        if aphex_curl_version_num() >= 0x075500 {
+            return aphex_curl_setopt_string(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols)
+        }
+        var mask = 0
+        for p in protocols.split(separator: ",") {
+            switch p.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "https": mask |= Int(CURLPROTO_HTTPS)
+            case "http": mask |= Int(CURLPROTO_HTTP)
+            default: break
+            }
+        }
+        return aphex_curl_setopt_long(h, CURLOPT_REDIR_PROTOCOLS, mask)
     }
 
     static func milliseconds(_ d: Duration) -> Int {
@@ -262,6 +338,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             return .timedOut("\(url) (\(detail))")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return .dns("\(url) (\(detail))")
+        case CURLE_SSL_CONNECT_ERROR where droppedConnection(lower):
+            // The server (or something in between) dropped the connection during the handshake:
+            // nothing was sent, and a new connection usually succeeds.
+            return .connectionReset("\(url) (during the TLS handshake: \(detail))")
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
              CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND,
              CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED,
@@ -272,10 +352,12 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
              CURLE_HTTP2_STREAM:
             // A TLS alert during the exchange (e.g. "certificate required" from a server that
             // demands a client certificate under TLS 1.3) is a TLS problem, not a flaky network.
-            if lower.contains("alert") || lower.contains("ssl routines") || lower.contains("certificate") {
+            if !droppedConnection(lower) && (lower.contains("alert") || lower.contains("ssl routines") || lower.contains("certificate")) {
                 return .tls("\(url): \(detail)")
             }
             return .connectionReset("\(url) (\(detail))")
+        case CURLE_FILESIZE_EXCEEDED:
+            return .tooLarge("\(url): the response is larger than aphex accepts for this request")
         case CURLE_TOO_MANY_REDIRECTS:
             return .other("too many redirects (more than allowed) fetching \(url)")
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
@@ -283,6 +365,16 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         default:
             return .other("request to \(url) failed: \(detail) (curl error \(code.rawValue))")
         }
+    }
+}
+
+extension CurlTransport {
+    /// An error text that says the connection went away (reset, EOF) rather than that TLS
+    /// judged something (an alert, a certificate): worth another connection.
+    static func droppedConnection(_ lower: String) -> Bool {
+        let dropped = ["reset by peer", "connection reset", "ssl_error_syscall", "unexpected eof", "broken pipe", "connection died"]
+        let verdicts = ["alert", "certificate", "verify", "wrong version number", "handshake failure"]
+        return dropped.contains { lower.contains($0) } && !verdicts.contains { lower.contains($0) }
     }
 }
 
@@ -415,13 +507,20 @@ final class CurlHandlePool: @unchecked Sendable {
 /// transfer's frame keeps it alive).
 final class CurlRequestState: @unchecked Sendable {
     let onData: (@Sendable ([UInt8]) -> Bool)?
+    /// The most body bytes accepted (nil: no cap).
+    let limit: Int?
     var body: [UInt8] = []
+    var received = 0
     var headers: [String: String] = [:]
     var stoppedByConsumer = false
+    var exceededLimit = false
     private let lock = NSLock()
     private var cancelled = false
 
-    init(onData: (@Sendable ([UInt8]) -> Bool)?) { self.onData = onData }
+    init(onData: (@Sendable ([UInt8]) -> Bool)?, limit: Int? = nil) {
+        self.onData = onData
+        self.limit = limit
+    }
 
     private var continuation: CheckedContinuation<Int, any Error>?
 
@@ -458,6 +557,8 @@ final class CurlRequestState: @unchecked Sendable {
 
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if isCancelled { return false }
+        received += bytes.count
+        if let limit, received > limit { exceededLimit = true; return false }
         if let onData {
             if !onData(Array(bytes)) { stoppedByConsumer = true; return false }
         } else {

@@ -61,6 +61,9 @@ public enum KubeAPIError: Error, Sendable, Equatable, CustomStringConvertible {
     case server(status: Int, message: String) // 5xx, 429, other
     case transport(TransportError)
     case decoding(String)
+    /// This API client cannot do what was asked (the `kubectl --raw` fallback cannot send
+    /// request headers); the message says what and why.
+    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -73,6 +76,7 @@ public enum KubeAPIError: Error, Sendable, Equatable, CustomStringConvertible {
         case .server(let s, let m): return "server error (\(s)): \(m)"
         case .transport(let t): return t.description
         case .decoding(let m): return "could not decode the API response: \(m)"
+        case .unsupported(let m): return "not supported: \(m)"
         }
     }
 
@@ -96,8 +100,12 @@ public protocol KubeAPI: Sendable {
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON?
     /// LIST; returns the List object (items, metadata.resourceVersion).
     func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON
-    /// Any request by path (service proxy, discovery, dry-run creates). Non-2xx is returned, not thrown.
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse
+    /// Any request by path (service proxy, discovery, dry-run creates, merge patches), with
+    /// extra request headers (e.g. a Bearer token for a service behind the API server's proxy;
+    /// header values are never logged or put in errors). Non-2xx is returned, not thrown. A
+    /// client that cannot send a header throws `KubeAPIError.unsupported`: it never drops one.
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
+                 headers: [String: String]) async throws -> HTTPResponse
     /// WATCH from a resourceVersion; the stream ends on expiry (410) or server close — callers re-list.
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
                timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error>
@@ -120,6 +128,11 @@ extension ResourceRef {
 }
 
 extension KubeAPI {
+    /// A request without extra headers.
+    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+        try await request(method, path: path, body: body, contentType: contentType, headers: [:])
+    }
+
     public func list(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil) async throws -> [JSON] {
         try await list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil).items
     }

@@ -2,20 +2,38 @@ import Foundation
 
 /// The Kubernetes API client over any `HTTPTransport` (libcurl in production, the simulated
 /// cluster in tests). JSON only; every call is one HTTP request on the transport's kept-alive
-/// connection.
+/// connection, tried again within `retry` when it failed transiently (docs/kube-client.md,
+/// "Retries").
 public struct KubeClient: KubeAPI {
     /// API server base URL without a trailing slash.
     public let server: String
     public let transport: any HTTPTransport
     /// Whole-request timeout for get/list/request.
     public var requestTimeout: Duration
+    /// Which failures are tried again, how often and after how long.
+    public var retry: KubeRetryPolicy
+    /// Backoffs sleep on it (a virtual clock in tests).
+    public var clock: any TimeSource
+    /// Told each retry, one line without header values (`--verbose` shows them).
+    public var onRetry: (@Sendable (String) -> Void)?
 
-    public init(server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30)) {
+    /// The largest API response read (a LIST of every object of a kind included): past it the
+    /// request fails with a clear error instead of growing without bound.
+    public static let maxResponseBytes = 32 << 20
+    /// The largest single watch event (etcd stores objects of at most 1.5 MiB).
+    public static let maxWatchEventBytes = 4 << 20
+
+    public init(server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30),
+                retry: KubeRetryPolicy = .standard, clock: any TimeSource = SystemClock(),
+                onRetry: (@Sendable (String) -> Void)? = nil) {
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
         self.server = base
         self.transport = transport
         self.requestTimeout = requestTimeout
+        self.retry = retry
+        self.clock = clock
+        self.onRetry = onRetry
     }
 
     // MARK: KubeAPI
@@ -42,12 +60,7 @@ public struct KubeClient: KubeAPI {
         return ref.typedItems(try Self.decode(response.body, context: "LIST \(ref)"))
     }
 
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        try await request(method, path: path, body: body, contentType: contentType, headers: [:])
-    }
-
-    /// A request with extra headers (e.g. a Bearer token for a service behind the API
-    /// server's proxy). Header values are never logged or put in errors.
+    /// Header values are never logged or put in errors.
     public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
                         headers extra: [String: String]) async throws -> HTTPResponse {
         var headers = extra
@@ -72,7 +85,7 @@ public struct KubeClient: KubeAPI {
 
         return AsyncThrowingStream { continuation in
             let task = Task {
-                let decoder = WatchStreamDecoder()
+                let decoder = WatchStreamDecoder(maxEventBytes: Self.maxWatchEventBytes)
                 do {
                     let status = try await transport.stream(request) { bytes in
                         let outcome = decoder.feed(bytes)
@@ -102,16 +115,62 @@ public struct KubeClient: KubeAPI {
 
     // MARK: plumbing
 
+    /// One request, tried again as `retry` allows: a connection refused (nothing was sent),
+    /// a 429 (the API server's flow control turned it away unprocessed), and for requests that
+    /// are safe to send twice (`KubeRetryPolicy.isReplayable`) also a reset or EOF (during the
+    /// TLS handshake too) and 502/503/504, or any 5xx that carries `Retry-After`.
     private func send(_ method: String, path: String, body: [UInt8]? = nil,
                       headers extra: [String: String] = [:]) async throws -> HTTPResponse {
         var headers = ["Accept": "application/json"]
         for (k, v) in extra { headers[k] = v }
         let request = HTTPRequest(method: method, url: server + path, headers: headers, body: body,
-                                  timeout: requestTimeout)
-        do {
-            return try await transport.send(request)
-        } catch let e as TransportError {
-            throw KubeAPIError.transport(e)
+                                  timeout: requestTimeout, maxResponseBytes: Self.maxResponseBytes)
+        let replayable = KubeRetryPolicy.isReplayable(method: method, path: path,
+                                                      contentType: headers.first { $0.key.lowercased() == "content-type" }?.value)
+        let what = "\(method.uppercased()) \(path.split(separator: "?", maxSplits: 1).first ?? "")"
+        var attempt = 1
+        while true {
+            let delay: Duration
+            let reason: String
+            do {
+                let response = try await transport.send(request)
+                guard attempt < retry.attempts,
+                      let wait = retry.delay(after: response, attempt: attempt, replayable: replayable, now: clock.wallNow()) else {
+                    return response
+                }
+                (delay, reason) = (wait, "HTTP \(response.status)")
+            } catch let e as TransportError {
+                guard attempt < retry.attempts, e.isRetryable, replayable || Self.isRefused(e) else {
+                    throw KubeAPIError.transport(attempt > 1 ? Self.annotate(e, attempts: attempt) : e)
+                }
+                (delay, reason) = (retry.backoff(attempt: attempt), e.description)
+            }
+            onRetry?("\(what): \(reason); trying again in \(Self.milliseconds(delay)) ms (attempt \(attempt + 1) of \(retry.attempts))")
+            try await clock.sleep(for: delay)
+            attempt += 1
+        }
+    }
+
+    private static func isRefused(_ e: TransportError) -> Bool {
+        if case .connectionRefused = e { return true }
+        return false
+    }
+
+    private static func milliseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// The last failure, saying how many tries it took.
+    static func annotate(_ e: TransportError, attempts: Int) -> TransportError {
+        let note = " (\(attempts) attempts)"
+        switch e {
+        case .connectionRefused(let m): return .connectionRefused(m + note)
+        case .connectionReset(let m): return .connectionReset(m + note)
+        case .timedOut(let m): return .timedOut(m + note)
+        case .tls(let m): return .tls(m + note)
+        case .dns(let m): return .dns(m + note)
+        case .tooLarge(let m): return .tooLarge(m)
+        case .other(let m): return .other(m + note)
         }
     }
 
@@ -186,6 +245,10 @@ final class WatchStreamDecoder: @unchecked Sendable {
     /// The first bytes of the body, for the error message of a non-2xx response.
     private(set) var rawHead: [UInt8] = []
     private let lock = NSLock()
+    /// An event (a partial object) may grow to this many bytes; past it the stream fails.
+    let maxEventBytes: Int
+
+    init(maxEventBytes: Int = KubeClient.maxWatchEventBytes) { self.maxEventBytes = maxEventBytes }
 
     func feed(_ bytes: [UInt8]) -> Outcome {
         lock.lock()
@@ -226,6 +289,11 @@ final class WatchStreamDecoder: @unchecked Sendable {
             buffer.removeFirst(start)
             scanned = buffer.count
             objectStart = 0
+            if buffer.count > maxEventBytes {
+                buffer.removeAll()
+                scanned = 0
+                out.failure = .transport(.tooLarge("watch stream: an event is larger than \(formatBytes(maxEventBytes)), the most aphex reads in one event; the watch was stopped"))
+            }
         } else {
             buffer.removeAll(keepingCapacity: true)
             scanned = 0

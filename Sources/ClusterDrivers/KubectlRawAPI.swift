@@ -4,7 +4,9 @@ import Foundation
 /// authenticate with (exec credential plugins, auth-providers, tls-server-name, proxies):
 /// kubectl runs the plugin and talks to the server; aphex reads the JSON it prints.
 /// Slower (one process per request) but correct. Writes go through `kubectl create|replace|
-/// delete --raw` with the body on stdin; WATCH degrades to polling LIST.
+/// delete --raw` and PATCH through `kubectl patch` (kubectl has no `patch --raw`), the body
+/// always on stdin; WATCH degrades to polling LIST. Extra request headers cannot be sent:
+/// asking for one throws `KubeAPIError.unsupported`.
 public struct KubectlRawAPI: KubeAPI {
     public let runner: any CommandRunner
     public let clock: any TimeSource
@@ -28,8 +30,9 @@ public struct KubectlRawAPI: KubeAPI {
         self.pollInterval = pollInterval
     }
 
-    /// The argv for a raw request (exposed for tests and `--verbose` displays).
-    public func argv(_ method: String, path: String) throws -> [String] {
+    /// The argv for a request (exposed for tests and `--verbose` displays). The body, when
+    /// there is one, goes on stdin.
+    public func argv(_ method: String, path: String, contentType: String? = nil) throws -> [String] {
         var argv = [kubectl] + Kubeconfig.kubectlFlags(kubeconfigPath)
         if let context, !context.isEmpty { argv += ["--context", context] }
         argv.append("--request-timeout=\(Int(max(1, requestTimeout.seconds.rounded(.up))))s")
@@ -38,10 +41,60 @@ public struct KubectlRawAPI: KubeAPI {
         case "POST": argv += ["create", "--raw", path, "-f", "-"]
         case "PUT": argv += ["replace", "--raw", path, "-f", "-"]
         case "DELETE": argv += ["delete", "--raw", path]
+        case "PATCH": argv += try Self.patchArguments(path: path, contentType: contentType)
         default:
-            throw KubeAPIError.invalid("\(method.uppercased()) \(path) cannot be sent through `kubectl --raw` (only GET, POST, PUT, DELETE). This kubeconfig needs kubectl for authentication; use a kubeconfig with a client certificate or token to enable it.")
+            throw KubeAPIError.unsupported("\(method.uppercased()) \(path) cannot be sent through kubectl (GET, POST, PUT, DELETE and PATCH can). This kubeconfig needs kubectl for authentication; use a kubeconfig with a client certificate or token to enable it.")
         }
         return argv
+    }
+
+    /// `kubectl patch RESOURCE[.VERSION.GROUP] NAME` for a PATCH by path: resource, namespace,
+    /// name and subresource from the path, `--type` from the Content-Type, the patch from
+    /// stdin (`--patch-file /dev/stdin`: never in argv, where a Secret's value would show),
+    /// the patched object printed as JSON (the response body). Query parameters kubectl has
+    /// no flag for are refused rather than dropped.
+    static func patchArguments(path: String, contentType: String?) throws -> [String] {
+        let parts = path.split(separator: "?", maxSplits: 1).map(String.init)
+        let segments = parts[0].split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        func unsupported(_ why: String) -> KubeAPIError {
+            .unsupported("PATCH \(parts[0]) cannot be sent through `kubectl patch`: \(why). This kubeconfig needs kubectl for authentication; use a kubeconfig with a client certificate or token to enable it.")
+        }
+        var rest: ArraySlice<String>
+        var resourceSuffix = ""
+        if segments.first == "api", segments.count >= 2 {
+            rest = segments.dropFirst(2)
+        } else if segments.first == "apis", segments.count >= 3 {
+            resourceSuffix = ".\(segments[2]).\(segments[1])"
+            rest = segments.dropFirst(3)
+        } else {
+            throw unsupported("not an object path (/api/... or /apis/...)")
+        }
+        var namespace: String?
+        // namespaces/NS/RESOURCE... is a namespaced object, but namespaces/NAME/status and
+        // /finalize are the Namespace's own subresources.
+        if rest.first == "namespaces", rest.count >= 3, !(rest.count == 3 && ["status", "finalize"].contains(rest.last!)) {
+            namespace = rest[rest.startIndex + 1]
+            rest = rest.dropFirst(2)
+        }
+        guard (2...3).contains(rest.count) else { throw unsupported("not an object path (/api/... or /apis/...)") }
+        let resource = rest[rest.startIndex], name = rest[rest.startIndex + 1]
+        var args = ["patch", resource + resourceSuffix, name]
+        if let namespace { args += ["--namespace", namespace] }
+        if rest.count == 3 { args += ["--subresource", rest[rest.startIndex + 2]] }
+        let type = (contentType ?? "").lowercased()
+        if type.hasPrefix("application/merge-patch+json") { args += ["--type", "merge"] }
+        else if type.hasPrefix("application/strategic-merge-patch+json") { args += ["--type", "strategic"] }
+        else if type.hasPrefix("application/json-patch+json") { args += ["--type", "json"] }
+        else { throw unsupported("kubectl patch sends merge, strategic-merge and JSON patches, not \(contentType ?? "a body without a Content-Type")") }
+        for item in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+            let kv = item.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            switch (kv[0], kv.count > 1 ? kv[1] : "") {
+            case ("fieldManager", let v): args.append("--field-manager=\(v)")
+            case ("dryRun", "All"): args.append("--dry-run=server")
+            default: throw unsupported("kubectl patch has no flag for the query parameter \(kv[0])")
+            }
+        }
+        return args + ["--patch-file", "/dev/stdin", "--output", "json"]
     }
 
     // MARK: KubeAPI
@@ -68,8 +121,15 @@ public struct KubectlRawAPI: KubeAPI {
         return ref.typedItems(try KubeClient.decode(response.body, context: "LIST \(ref)"))
     }
 
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        let argv = try argv(method, path: path)
+    /// Extra headers cannot be sent: kubectl sends its own (and its plugin's credentials).
+    /// `Accept` and `Content-Type` are what kubectl sends anyway (JSON; the patch type).
+    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
+                        headers: [String: String]) async throws -> HTTPResponse {
+        let extra = headers.keys.filter { !["accept", "content-type"].contains($0.lowercased()) }.sorted()
+        if !extra.isEmpty {
+            throw KubeAPIError.unsupported("\(method.uppercased()) \(path.split(separator: "?").first ?? "") needs the request header \(extra.joined(separator: ", ")), which aphex cannot send through kubectl. This kubeconfig authenticates through kubectl (an exec or auth-provider plugin); use a kubeconfig with a client certificate or token for this request.")
+        }
+        let argv = try argv(method, path: path, contentType: contentType)
         let output: CommandOutput
         do {
             output = try await runner.run(Command(argv, stdin: body, environment: Kubeconfig.kubectlEnvironment(kubeconfigPath),
@@ -232,5 +292,7 @@ public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint) -> any KubeAP
         return KubectlRawAPI(runner: host.runner, clock: host.clock, kubeconfigPath: endpoint.kubeconfigPath,
                              context: endpoint.contextName)
     }
-    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls))
+    let reporter = host.reporter
+    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls), clock: host.clock,
+                      onRetry: { reporter.debug("API request failed transiently: \($0)") })
 }

@@ -5,8 +5,7 @@ import SecretGen
 import Testing
 
 /// The transports the network tests run with: libcurl (production) and a bare socket client
-/// that neither follows redirects nor checks Content-Length (so the fetcher's own handling
-/// of both is proven too).
+/// that does not check Content-Length (so the fetcher's own truncation check is proven too).
 enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case curl, socket
     func make() -> any HTTPTransport {
@@ -18,7 +17,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     var testDescription: String { rawValue }
 }
 
-/// Fetching against a loopback HTTP server: redirects, retries, truncation, digests, cache,
+/// Fetching against a loopback HTTP server: redirects, caps, retries, truncation, digests, cache,
 /// the trust-on-first-use lock and --manifests-dir.
 @Suite struct FetchTests {
     let home = Fixtures.TempDir()
@@ -64,21 +63,41 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(mode == 0o600)
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func followsRedirects(_ transport: TransportKind) async throws {
+    /// Redirects are libcurl's to follow (https only, CurlTransportTests): the fetcher has no
+    /// redirect code of its own. A plain http redirect is refused with the reason, not retried.
+    @Test func aRedirectToPlainHTTPIsRefused() async throws {
         let body = self.body
         let server = try LoopbackServer { path, _ in
             switch path {
-            case "/start": return .redirect("/hop")
-            case "/hop": return .redirect("/final/release.yaml", 301)
+            case "/start": return .redirect("/final/release.yaml")
             case "/final/release.yaml": return .ok(body)
             default: return .status(404)
             }
         }
         defer { server.stop() }
-        let m = try await fetcher(transport.make()).fetch(component(server, path: "/start"))
-        #expect(m.bytes == body)
-        #expect(server.requests == ["/start", "/hop", "/final/release.yaml"])
+        let c = component(server, path: "/start")
+        let error = await #expect(throws: AphexError.self) { try await fetcher().fetch(c) }
+        #expect(error?.message.contains("https only") == true, "\(error?.message ?? "")")
+        #expect(server.requests == ["/start", "/start", "/start", "/start"])  // retried as a failed download, never followed
+    }
+
+    /// A manifest past the cap (64 MiB by default) is refused at once, naming the cap; nothing
+    /// is cached, recorded in the lock, or retried.
+    @Test func manifestsPastTheCapAreRefused() async throws {
+        #expect(settings.maxManifestBytes == 64 << 20)
+        let big = [UInt8](repeating: UInt8(ascii: "#"), count: 8192)
+        let server = try LoopbackServer { _, _ in .ok(big) }
+        defer { server.stop() }
+        var small = settings
+        small.maxManifestBytes = 4096
+        let c = component(server)
+        let error = await #expect(throws: AphexError.self) { try await fetcher(settings: small).fetch(c) }
+        #expect(error?.status == .failed)
+        #expect(error?.message.contains("larger than 4 KiB") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains(c.url) == true)
+        #expect(server.count("/tekton/release.yaml") == 1)
+        #expect(!FileManager.default.fileExists(atPath: settings.lockPath))
+        #expect(!FileManager.default.fileExists(atPath: settings.cacheDirectory + "/tekton-pipelines-v0.65.0.yaml"))
     }
 
     @Test(arguments: TransportKind.allCases)

@@ -10,7 +10,7 @@ import Testing
 @Suite struct SimApplyBenchmark {
     static func measure(_ bundles: [ManifestBundle], sequential: Bool) async throws -> Double {
         let sim = try SimCluster(scenario: "happy-kind", clock: SystemClock())
-        let api = KubeClient(server: sim.baseURL, transport: sim.transport)
+        let api = KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock)
         let env = InstallEnvironment(runner: sim.runner, api: api, clock: sim.clock, reporter: SilentReporter(),
                                      kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: sim.runner),
                                      pollInterval: .milliseconds(100))

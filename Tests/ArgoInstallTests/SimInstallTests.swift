@@ -16,7 +16,7 @@ import Testing
 
     func setup(_ scenario: String = "happy-kind") throws -> Setup {
         let sim = try SimCluster(scenario: scenario)
-        let api = KubeClient(server: sim.baseURL, transport: sim.transport)
+        let api = KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock)
         let runner = UntimedRunner(base: sim.runner)
         let env = InstallEnvironment(runner: runner, api: api, clock: sim.clock, reporter: CollectingReporter(),
                                      kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: runner))

@@ -78,6 +78,31 @@ import Testing
         #expect(rec.commands.isEmpty, "no child process: \(rec.commands.map(\.argv))")
     }
 
+    /// Issue 13: transient faults must not fail `status`. 30 % of API requests are reset
+    /// (RST after the request arrived, on a fresh or a kept-alive connection); 50 runs of the
+    /// built binary all give the converged verdict. Prints the figures (docs/kube-client.md).
+    @Test func fiftyRunsUnderThirtyPercentResetsAllSucceed() async throws {
+        let h = try await convergedBench()
+        defer { h.stop() }
+        try h.setFaults(["errorRate": 0.3, "kinds": ["reset"], "seed": 13])
+        try h.resetRecord()
+        var failures: [String] = []
+        var seconds: [Double] = []
+        for i in 1...50 {
+            let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
+            seconds.append(r.seconds)
+            if r.status != 0 { failures.append("run \(i): exit \(r.status): \(r.stderr.suffix(400))") }
+        }
+        let rec = try h.record()
+        let resets = rec.requests.filter { $0.fault == "reset" }.count
+        seconds.sort()
+        let median = seconds[seconds.count / 2], p95 = seconds[Int((Double(seconds.count) * 0.95).rounded(.up)) - 1]
+        print("status under 30% resets: \(50 - failures.count)/50 succeeded; median \(Int(median * 1000)) ms, p95 \(Int(p95 * 1000)) ms; "
+              + "\(rec.requests.count) requests (\(String(format: "%.1f", Double(rec.requests.count) / 50)) per run), \(resets) reset")
+        #expect(failures.isEmpty, "\(failures.count) of 50 runs failed:\n\(failures.prefix(3).joined(separator: "\n"))")
+        #expect(resets >= 50, "faults were injected: \(resets) resets")
+    }
+
     @Test func jsonDocumentAndFocus() async throws {
         let h = try await convergedBench()
         defer { h.stop() }

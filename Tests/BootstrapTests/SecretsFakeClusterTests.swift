@@ -77,7 +77,7 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
         ["items": []]
     }
 
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
         try requestSync(method, path: path, body: body, contentType: contentType)
     }
     private func requestSync(_ method: String, path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {

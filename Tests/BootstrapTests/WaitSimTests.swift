@@ -34,7 +34,7 @@ import Testing
         let ctx = testContext(clock: sim.clock, reporter: reporter, format: format, output: out)
         var o = WaitOptions()
         o.timeout = timeout
-        let api = KubeClient(server: sim.baseURL, transport: sim.transport)
+        let api = KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock)
         do {
             return Run(status: try await Commands.wait(ctx, o, api: api), error: nil, output: out.text, sim: sim, reporter: reporter)
         } catch let e as AphexError {
@@ -118,6 +118,29 @@ import Testing
         #expect(r.reporter.logs.contains { $0.contains("answering again") })
     }
 
+    /// Issue 13: the API server's flow control answers 429 with `Retry-After: 1` (the simulator's
+    /// http429 fault, as k8s.io/apiserver writes it); status waits exactly that long on the
+    /// virtual clock, tries again, and gives the converged verdict.
+    @Test func statusUnderFlowControlHonoursRetryAfter() async throws {
+        let sim = try SimCluster(scenario: Self.scenario("bench-25"))
+        try Self.seedBootstrapped(sim)
+        _ = try await wait(sim)
+        sim.faults.configure { $0.errorRate = 0.3; $0.kinds = ["http429"]; $0.seed = 13 }
+        sim.record.reset()
+        let clock = RecordingClock(sim.clock)
+        let out = BufferWriter()
+        let ctx = testContext(clock: sim.clock, format: .json, output: out)
+        // More tries than the standard 3, so that no request runs out of them whatever order the
+        // concurrent requests draw their faults in: this test is about the waits, not the budget.
+        let api = KubeClient(server: sim.baseURL, transport: sim.transport, retry: KubeRetryPolicy(attempts: 8), clock: clock)
+        let s = try await Commands.status(ctx, StatusOptions(), api: api, server: sim.baseURL)
+        #expect(s == .ok, "\(out.text.prefix(2000))")
+        let throttled = sim.record.snapshot().requests.filter { $0.status == 429 }
+        #expect(!throttled.isEmpty, "faults were injected")
+        #expect(clock.sleeps.count == throttled.count, "one wait per 429: \(clock.sleeps)")
+        #expect(clock.sleeps.allSatisfy { $0 == .seconds(1) }, "Retry-After: 1 honoured: \(clock.sleeps)")
+    }
+
     @Test func statusOfAConvergedPlatformUsesAtMostSixRequests() async throws {
         let sim = try SimCluster(scenario: Self.scenario("bench-25"))
         try Self.seedBootstrapped(sim)
@@ -125,7 +148,7 @@ import Testing
         sim.record.reset()
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: .json, output: out)
-        let s = try await Commands.status(ctx, StatusOptions(), api: KubeClient(server: sim.baseURL, transport: sim.transport), server: sim.baseURL)
+        let s = try await Commands.status(ctx, StatusOptions(), api: KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock), server: sim.baseURL)
         let requests = sim.record.snapshot().requests
         #expect(s == .ok, "\(out.text.prefix(3000))")
         #expect(requests.count <= 6, "\(requests.map { "\($0.method) \($0.path)?\($0.query)" })")
@@ -141,4 +164,19 @@ func quoteDescription(_ text: String) -> String {
         let value = line.dropFirst("description: ".count).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         return "description: \"\(value)\""
     }.joined(separator: "\n")
+}
+
+/// Delegates to a clock and keeps every sleep (the client's backoffs), in order.
+final class RecordingClock: TimeSource, @unchecked Sendable {
+    let base: any TimeSource
+    private let lock = NSLock()
+    private var log: [Duration] = []
+    init(_ base: any TimeSource) { self.base = base }
+    var sleeps: [Duration] { lock.withLock { log } }
+    func now() -> Duration { base.now() }
+    func wallNow() -> Date { base.wallNow() }
+    func sleep(for duration: Duration) async throws {
+        lock.withLock { log.append(duration) }
+        try await base.sleep(for: duration)
+    }
 }

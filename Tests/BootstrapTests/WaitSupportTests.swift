@@ -31,7 +31,7 @@ final class TestClock: TimeSource, @unchecked Sendable {
 }
 
 /// An in-memory API server: objects by kind, a timeline of changes, scripted request handlers.
-final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
+final class FakeKube: KubeAPI, @unchecked Sendable {
     struct Key: Hashable { var resource: String; var namespace: String; var name: String }
     private let lock = NSLock()
     private var objects: [Key: JSON] = [:]
@@ -46,6 +46,9 @@ final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
     /// Fails a request when it returns an error.
     var fault: (@Sendable (_ n: Int, _ now: Duration) -> KubeAPIError?)?
     var supportsWatch = true
+    /// Fails the nth WATCH (1-based) at virtual time `now` when it returns an error.
+    var watchFailure: (@Sendable (_ n: Int, _ now: Duration) -> (any Error)?)?
+    private var watches = 0
 
     init(clock: TestClock) {
         self.clock = clock
@@ -155,10 +158,6 @@ final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
         return true
     }
 
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        try await request(method, path: path, body: body, contentType: contentType, headers: [:])
-    }
-
     func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
         try record("\(method) \(path)")
         for h in handlers where path.hasPrefix(h.prefix) { return h.handle(method, path, headers) }
@@ -170,6 +169,8 @@ final class FakeKube: KubeAPIHeaderRequests, @unchecked Sendable {
         let (stream, cont) = AsyncThrowingStream.makeStream(of: WatchEvent.self, throwing: (any Error).self)
         do { try record("WATCH \(ref.path(namespace: namespace))") } catch { cont.finish(throwing: error); return stream }
         guard supportsWatch else { cont.finish(throwing: KubeAPIError.notFound("watch not supported")); return stream }
+        let n: Int = lock.withLock { watches += 1; return watches }
+        if let watchFailure, let e = watchFailure(n, clock.now()) { cont.finish(throwing: e); return stream }
         let id = UUID()
         lock.lock(); watchers[id] = (ref.resource, cont); lock.unlock()
         cont.onTermination = { [weak self] _ in

@@ -76,6 +76,57 @@ import Testing
         #expect(lists <= Int(k.clock.now().seconds) + 2, "polls at most once a second: \(lists) lists")
     }
 
+    /// Issue 13: a watch that fails with anything but 410 backs off before the re-list (at once,
+    /// a watch that keeps failing made a tight LIST+WATCH loop); the backoff doubles to 4 s.
+    @Test func failingWatchBacksOffBeforeRelisting() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let times = CollectedTimes()
+        // Fails 100 times, then works: without a backoff the failures all happen at t=0.
+        k.watchFailure = { n, now in
+            guard n <= 100 else { return nil }
+            times.append(now)
+            return n % 2 == 0 ? KubeAPIError.server(status: 500, message: "etcdserver: request timed out")
+                              : KubeAPIError.transport(.connectionReset("https://127.0.0.1:6443"))
+        }
+        let (status, error) = try await run(k, timeout: 120)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        let t = times.values
+        #expect(t.count >= 4, "\(t)")
+        #expect(t.count <= 12, "\(t.count) failed watches in \(k.clock.now()): a tight loop")
+        // Between two failed watches: the backoff (1 s, 2 s, 4 s, 4 s ...), plus up to the
+        // waiter's 1 s tick before it sees the failure.
+        let gaps = zip(t.dropFirst(), t).map { $0 - $1 }
+        for (gap, backoff) in zip(gaps, [1, 2, 4, 4, 4, 4, 4]) {
+            #expect(gap >= .seconds(backoff) && gap <= .seconds(backoff + 1), "backoff \(backoff) s: \(gaps)")
+        }
+        let lists = k.requests.filter { $0.hasPrefix("LIST /apis/argoproj.io") }.count
+        #expect(lists <= t.count + 8, "\(lists) lists")
+    }
+
+    /// A 403 on WATCH (RBAC that grants list but not watch) falls back to polling: one watch
+    /// attempt, then a LIST at most once a second until converged.
+    @Test func forbiddenWatchFallsBackToPolling() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let times = CollectedTimes()
+        k.watchFailure = { n, now in
+            guard n <= 100 else { return nil }
+            times.append(now)
+            return KubeAPIError.forbidden(#"applications.argoproj.io is forbidden: User "ci" cannot watch resource "applications" in API group "argoproj.io" in the namespace "argocd""#)
+        }
+        let reporter = EventRecorder()
+        let (status, error) = try await run(k, reporter: reporter)
+        #expect(error == nil, "\(error?.description ?? "")")
+        #expect(status == .ok)
+        #expect(times.values.count == 1, "watched again after a 403: \(times.values.count) times")
+        let lists = k.requests.filter { $0.hasPrefix("LIST /apis/argoproj.io") }.count
+        #expect(lists <= Int(k.clock.now().seconds) + 2, "polls at most once a second: \(lists) lists")
+        #expect(lists >= Int(k.clock.now().seconds) / 2, "polls: \(lists) lists in \(k.clock.now())")
+        #expect(reporter.logs.contains { $0.contains("polling them every second") }, "\(reporter.logs.suffix(5))")
+    }
+
     @Test func jsonOutputIsADocumentWithTheResult() async throws {
         let k = FakeKube(clock: TestClock())
         PlatformFixture.install(k)
@@ -296,4 +347,64 @@ final class Counter: @unchecked Sendable {
         #expect(check.detail.contains("auth-config-sync"))
         #expect(!check.detail.contains(PlatformFixture.token))
     }
+
+    /// Issue 14: one KubeAPI with headers, no downcast. Any API (here a forwarding wrapper, as a
+    /// retrying or logging decorator would be) presents the token; the kubectl fallback, which
+    /// cannot send it, says so instead of silently passing for "not reachable".
+    @Test func everyKubeAPIPresentsTheTokenOrSaysItCannot() async throws {
+        let k = FakeKube(clock: TestClock())
+        PlatformFixture.install(k)
+        let wrapped = await AuthTokenVerifier.check(api: Forwarding(base: k))
+        #expect(wrapped.result == .verified, "\(wrapped.detail)")
+
+        // The fallback: kubectl serves the Secret, but the header cannot go through kubectl.
+        let secret = try #require(k.object(.secrets, "auth-system", "authentik-secrets"))
+        let runner = SecretOnlyRunner(secret: secret.serialized())
+        let check = await AuthTokenVerifier.check(api: KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil))
+        #expect(check.result == .unverified)
+        #expect(check.detail.contains("cannot be presented to Authentik"), "\(check.detail)")
+        #expect(check.detail.contains("Authorization"))
+        #expect(!check.detail.contains(PlatformFixture.token))
+        #expect(!runner.argvs.joined().contains(PlatformFixture.token))
+    }
+}
+
+/// A KubeAPI that forwards everything to another one.
+struct Forwarding: KubeAPI {
+    let base: any KubeAPI
+    func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? {
+        try await base.get(ref, namespace: namespace, name: name)
+    }
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+        try await base.list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+    }
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
+        try await base.request(method, path: path, body: body, contentType: contentType, headers: headers)
+    }
+    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?, timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+        base.watch(ref, namespace: namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds)
+    }
+}
+
+/// kubectl that answers `get --raw` of the Authentik Secret and NotFound for anything else.
+final class SecretOnlyRunner: CommandRunner, @unchecked Sendable {
+    let secret: String
+    private let lock = NSLock()
+    private var seen: [String] = []
+    init(secret: String) { self.secret = secret }
+    var argvs: [String] { lock.withLock { seen } }
+    func run(_ command: Command) async throws -> CommandOutput {
+        lock.withLock { seen.append(command.argv.joined(separator: " ")) }
+        if command.argv.last == "/api/v1/namespaces/auth-system/secrets/authentik-secrets" {
+            return CommandOutput(status: 0, stdout: secret)
+        }
+        return CommandOutput(status: 1, stdout: "", stderr: #"Error from server (NotFound): jobs.batch "auth-config-sync" not found"#)
+    }
+}
+
+final class CollectedTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Duration] = []
+    func append(_ d: Duration) { lock.withLock { items.append(d) } }
+    var values: [Duration] { lock.withLock { items } }
 }

@@ -120,8 +120,8 @@ struct ServiceDeleted: KubeAPI {
     func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
         try await base.list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
     }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        try await base.request(method, path: path, body: body, contentType: contentType)
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
+        try await base.request(method, path: path, body: body, contentType: contentType, headers: headers)
     }
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?, timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
         base.watch(ref, namespace: namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds)

@@ -81,7 +81,8 @@ import Testing
             }
         }
         defer { server.stop() }
-        let r = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/old"))
+        // Plain http redirects are refused by default (see redirectsLeadToHTTPSOnly): widened here.
+        let r = try await CurlTransport(redirectProtocols: "http,https").send(HTTPRequest(url: server.baseURL + "/old"))
         #expect(r.status == 200)
         #expect(r.text == "manifest")
         #expect(r.headers["x-final"] == "yes")
@@ -99,7 +100,7 @@ import Testing
         }
         defer { server.stop() }
         box.append(server.port)
-        let t = CurlTransport(tls: TLSOptions(bearerToken: "secret-token"))
+        let t = CurlTransport(tls: TLSOptions(bearerToken: "secret-token"), redirectProtocols: "http,https")
         let same = try await t.send(HTTPRequest(url: server.baseURL + "/other"))
         #expect(same.text == "Bearer secret-token")
         let moved = try await t.send(HTTPRequest(url: server.baseURL + "/start"))
@@ -113,7 +114,7 @@ import Testing
         }
         defer { server.stop() }
         await #expect(throws: TransportError.self) {
-            _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/a"))
+            _ = try await CurlTransport(redirectProtocols: "http,https").send(HTTPRequest(url: server.baseURL + "/a"))
         }
         #expect(server.requests.count == 11)  // the first + 10 followed
     }
@@ -261,6 +262,122 @@ import Testing
             #expect(!text.contains("tok-123"))
             #expect(!text.contains("pw"))
         }
+    }
+
+    // MARK: issue 14: redirects to https only, size caps
+
+    /// A redirect never leads to plain http (a downgrade) or another protocol: libcurl stops
+    /// there (CURLOPT_REDIR_PROTOCOLS_STR, set in one place), and the error says why.
+    @Test func redirectsLeadToHTTPSOnly() async throws {
+        let box = CurlCollected<Int>()
+        let server = try TestHTTPServer { req in
+            switch req.path {
+            case "/to-http": return .full(status: 302, headers: ["Location": "http://127.0.0.1:\(box.values.first ?? 0)/final"], body: [])
+            case "/to-file": return .full(status: 301, headers: ["Location": "file:///etc/passwd"], body: [])
+            default: return .text(200, "should not be reached")
+            }
+        }
+        defer { server.stop() }
+        box.append(server.port)
+        for path in ["/to-http", "/to-file"] {
+            do {
+                _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + path))
+                Issue.record("\(path): the redirect was followed")
+            } catch let e as TransportError {
+                #expect("\(e)".contains("follows redirects to https only"), "\(path): \(e)")
+            }
+        }
+        #expect(server.requests.map(\.path) == ["/to-http", "/to-file"])
+    }
+
+    /// https -> https redirects are still followed (nghttpx in front of a plain backend).
+    @Test func httpsRedirectsAreFollowed() async throws {
+        let pki = try await TestPKI.create()
+        defer { pki.remove() }
+        let backend = try TestHTTPServer { req in
+            req.path == "/old" ? .full(status: 302, headers: ["Location": "/new"], body: []) : .text(200, "moved here")
+        }
+        defer { backend.stop() }
+        let front = try await TestTLSServer.startHTTP2(pki: pki, backendPort: backend.port)
+        defer { front.stop() }
+        let t = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                                              clientKeyPEM: try pki.bytes("client.key")))
+        let r = try await t.send(HTTPRequest(url: front.url + "old", timeout: .seconds(20)))
+        #expect(r.status == 200)
+        #expect(r.text == "moved here")
+        #expect(backend.requests.map(\.path) == ["/old", "/new"])
+    }
+
+    /// Past the request's cap the transfer stops with a clear error: at once when the server
+    /// announces the size (CURLOPT_MAXFILESIZE), as the bytes arrive when it does not (chunked).
+    @Test func responsesPastTheCapStopCleanly() async throws {
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
+        let server = try TestHTTPServer { req in
+            req.path == "/chunked" ? .chunked(status: 200, parts: Array(repeating: Array(big.prefix(8192)), count: 8), gap: .zero)
+                                   : .full(status: 200, headers: [:], body: big)
+        }
+        defer { server.stop() }
+        let t = CurlTransport()
+        for path in ["/sized", "/chunked"] {
+            do {
+                _ = try await t.send(HTTPRequest(url: server.baseURL + path, maxResponseBytes: 16 * 1024))
+                Issue.record("\(path): no error past the cap")
+            } catch let e as TransportError {
+                guard case .tooLarge(let m) = e else { Issue.record("\(path): got \(e)"); continue }
+                #expect(m.contains("larger than 16 KiB"), "\(m)")
+                #expect(m.contains(path))
+                #expect(!e.isRetryable)
+            }
+        }
+        // At the cap: fine.
+        #expect(try await t.send(HTTPRequest(url: server.baseURL + "/sized", maxResponseBytes: 64 * 1024)).body.count == 64 * 1024)
+        // The default cap applies to every request that sets none.
+        #expect(CurlTransport.defaultMaxResponseBytes == 64 << 20)
+    }
+
+    // MARK: issue 14: a kubeconfig's CA is the only trust anchor
+
+    /// Debian's libcurl trusts its built-in CA file and directory (/etc/ssl/certs) besides
+    /// CURLOPT_CAINFO_BLOB, so any publicly trusted certificate for the server's name would be
+    /// accepted. A server whose certificate comes from a CA in that store but not in the
+    /// kubeconfig must be refused. In-process, the built-in store is stood in for by the same
+    /// options set on the handle first (`builtInCAStoreForTests`); BlackBoxTests'
+    /// caPinningRefusesASystemTrustedServer does it with libcurl's real built-in path.
+    @Test func aKubeconfigCAIsTheOnlyTrustAnchor() async throws {
+        let builtIn = CurlTransport.builtInCALocations
+        #expect(builtIn.file != nil || builtIn.directory != nil, "libcurl trusts no built-in store here: \(builtIn)")
+        let pki = try await TestPKI.create()
+        defer { pki.remove() }
+        // A "public" CA (other-ca) signs the server's certificate and is in the store; the
+        // kubeconfig's CA (ca) is the cluster's own.
+        try pki.sh("""
+            set -e
+            cd '\(pki.dir)'
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out public-server.key 2>/dev/null
+            openssl req -new -key public-server.key -out public-server.csr -subj /CN=api.example.com
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > public-server.ext
+            openssl x509 -req -in public-server.csr -CA other-ca.crt -CAkey other-ca.key -CAcreateserial -out public-server.crt -days 2 -extfile public-server.ext 2>/dev/null
+            mkdir -p store && cp other-ca.crt store/ca-certificates.crt && cp other-ca.crt store/public-ca.pem && openssl rehash store
+            """)
+        let server = try await TestTLSServer.start(cert: pki.path("public-server.crt"), key: pki.path("public-server.key"))
+        defer { server.stop() }
+        func transport(_ tls: TLSOptions) -> CurlTransport {
+            let t = CurlTransport(tls: tls)
+            t.builtInCAStoreForTests = (pki.path("store/ca-certificates.crt"), pki.path("store"))
+            return t
+        }
+        // The store works: without a kubeconfig CA, the server is trusted through it.
+        #expect(try await transport(TLSOptions()).send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
+        // With the kubeconfig's CA, the store is not consulted: refused.
+        do {
+            _ = try await transport(TLSOptions(caPEM: try pki.bytes("ca.crt"))).send(HTTPRequest(url: server.url, timeout: .seconds(10)))
+            Issue.record("a certificate from the system store was accepted although the kubeconfig gives another CA")
+        } catch let e as TransportError {
+            guard case .tls(let m) = e else { Issue.record("expected .tls, got \(e)"); return }
+            #expect(!e.isRetryable, "\(m)")
+        }
+        // The kubeconfig's CA alone is enough when it is the one that signed.
+        #expect(try await transport(TLSOptions(caPEM: try pki.bytes("other-ca.crt"))).send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
     }
 
     @Test func curlErrorMapping() {

@@ -1,4 +1,5 @@
 import Foundation
+import SimCluster
 import Testing
 @testable import ClusterDrivers
 
@@ -44,6 +45,96 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
         await #expect(throws: KubeAPIError.self) {
             _ = try await api.request("PATCH", path: "/x", body: body, contentType: "application/merge-patch+json")
         }
+    }
+
+    /// Issue 14: kubectl has no `patch --raw`, so a PATCH by path becomes `kubectl patch`
+    /// with the resource, namespace and name from the path, the patch type from the
+    /// Content-Type, and the patch on stdin (`--patch-file /dev/stdin`), never in argv.
+    @Test func patchBecomesKubectlPatchWithThePatchOnStdin() async throws {
+        let runner = KubeTestRunner { _ in CommandOutput(status: 0, stdout: #"{"kind":"Secret","metadata":{"name":"argocd-secret"}}"#) }
+        let api = KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: "eks")
+        let patch = Array(#"{"data":{"oidc.dex.clientSecret":"czNjcmV0LXZhbHVl"}}"#.utf8)
+        let r = try await api.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/argocd-secret?fieldManager=aphex",
+                                      body: patch, contentType: "application/merge-patch+json")
+        #expect(r.status == 200)
+        #expect(try JSON.parse(r.body).name == "argocd-secret")
+        let argv = try #require(runner.commands.first?.argv)
+        #expect(argv == ["kubectl", "--kubeconfig", "/k", "--context", "eks", "--request-timeout=30s",
+                         "patch", "secrets", "argocd-secret", "--namespace", "argocd", "--type", "merge",
+                         "--field-manager=aphex", "--patch-file", "/dev/stdin", "--output", "json"])
+        #expect(runner.commands[0].stdin == patch)
+        #expect(!argv.joined().contains("czNjcmV0"))
+
+        // Other shapes: a group resource, a cluster-scoped object, a subresource, dry run, JSON Patch.
+        func args(_ path: String, _ type: String) throws -> [String] {
+            Array(try api.argv("PATCH", path: path, contentType: type).drop { $0 != "patch" })
+        }
+        #expect(try args("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/platform-root", "application/merge-patch+json")
+                == ["patch", "applications.v1alpha1.argoproj.io", "platform-root", "--namespace", "argocd", "--type", "merge",
+                    "--patch-file", "/dev/stdin", "--output", "json"])
+        #expect(try args("/api/v1/namespaces/argocd?dryRun=All", "application/strategic-merge-patch+json")
+                == ["patch", "namespaces", "argocd", "--type", "strategic", "--dry-run=server", "--patch-file", "/dev/stdin", "--output", "json"])
+        #expect(try args("/apis/apps/v1/namespaces/a/deployments/web/scale", "application/json-patch+json")
+                == ["patch", "deployments.v1.apps", "web", "--namespace", "a", "--subresource", "scale", "--type", "json",
+                    "--patch-file", "/dev/stdin", "--output", "json"])
+        // What kubectl patch cannot express is refused out loud, not dropped.
+        for (path, type) in [("/api/v1/namespaces/a/secrets/s", "application/apply-patch+yaml"),
+                             ("/api/v1/namespaces/a/secrets/s?fieldValidation=Strict", "application/merge-patch+json"),
+                             ("/api/v1/namespaces/a/secrets", "application/merge-patch+json")] {
+            #expect(throws: KubeAPIError.self) { _ = try api.argv("PATCH", path: path, contentType: type) }
+        }
+    }
+
+    /// Issue 14: one KubeAPI with headers. The fallback cannot send a header through kubectl
+    /// and says so (`unsupported`), never dropping it silently; Accept and Content-Type are
+    /// what kubectl sends anyway.
+    @Test func headersTheFallbackCannotSendAreRefusedOutLoud() async throws {
+        let runner = KubeTestRunner { _ in CommandOutput(status: 0, stdout: "{}") }
+        let api: any KubeAPI = KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil)
+        do {
+            _ = try await api.request("GET", path: "/api/v1/namespaces/auth-system/services/authentik-server:80/proxy/api/v3/core/users/me/",
+                                      body: nil, contentType: nil, headers: ["Authorization": "Bearer tok-9f8e7d", "Accept": "application/json"])
+            Issue.record("a header was dropped silently")
+        } catch KubeAPIError.unsupported(let m) {
+            #expect(m.contains("Authorization"))
+            #expect(!m.contains("tok-9f8e7d"))
+        }
+        #expect(runner.commands.isEmpty)
+        _ = try await api.request("GET", path: "/version", body: nil, contentType: nil, headers: ["Accept": "application/json"])
+        #expect(runner.commands.count == 1)
+    }
+
+    /// The real kubectl 1.32 against the simulated API: the merge patch lands, the patched
+    /// object comes back, and the value never shows in argv.
+    @Test func patchThroughTheRealKubectl() async throws {
+        let sim = try SimCluster(scenario: "blackbox-quick")
+        try sim.apply("""
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: argocd-secret, namespace: argocd}
+            data: {server.secretkey: c2VydmVy}
+            """)
+        let api = KubectlRawAPI(runner: sim.runner, clock: sim.clock, kubeconfigPath: sim.kubeconfigPath, context: nil)
+        let value = Data("dex-client-secret-31415".utf8).base64EncodedString()
+        let r = try await api.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/argocd-secret?fieldManager=aphex",
+                                      body: Array(#"{"data":{"oidc.dex.clientSecret":"\#(value)"}}"#.utf8),
+                                      contentType: "application/merge-patch+json")
+        #expect(r.status == 200, "\(r.text)")
+        #expect(try JSON.parse(r.body)[path: "data", "oidc.dex.clientSecret"]?.string == value)
+        let stored = sim.world.get(.secrets, namespace: "argocd", name: "argocd-secret")
+        #expect(stored?[path: "data", "oidc.dex.clientSecret"]?.string == value)
+        #expect(stored?[path: "data", "server.secretkey"]?.string == "c2VydmVy", "a merge patch keeps the other keys")
+        let rec = sim.record.snapshot()
+        #expect(rec.requests.contains { $0.method == "PATCH" && $0.path == "/api/v1/namespaces/argocd/secrets/argocd-secret" && $0.status == 200 })
+        // Never in argv or on stderr (stdout is the patched object, the response body aphex reads
+        // from the pipe, as `get --raw` of a Secret is).
+        let patchRuns = rec.commands.filter { $0.argv.contains("patch") }
+        #expect(patchRuns.count == 1)
+        #expect(patchRuns.allSatisfy { !$0.argv.joined(separator: " ").contains(value) && !$0.stderr.contains(value) })
+        // A missing object maps to 404 as for every other request.
+        let missing = try await api.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/nope", body: Array("{}".utf8),
+                                            contentType: "application/merge-patch+json")
+        #expect(missing.status == 404, "\(missing.text)")
     }
 
     @Test func kubectlErrorsMapToTypedErrors() async throws {

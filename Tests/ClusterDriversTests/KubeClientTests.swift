@@ -226,6 +226,50 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         }
     }
 
+    // MARK: issue 14: size caps
+
+    /// An API response past 32 MiB fails cleanly (a transport error naming the cap), not by
+    /// growing without bound; the request is not tried again.
+    @Test func apiResponsesAreCappedAt32MiB() async throws {
+        let items = String(repeating: #"{"metadata":{"name":"x"}},"#, count: (33 << 20) / 26)
+        let huge = Array((#"{"kind":"ConfigMapList","items":["# + items + #"{}]}"#).utf8)
+        let server = try TestHTTPServer { _ in .full(status: 200, headers: ["Content-Type": "application/json"], body: huge) }
+        defer { server.stop() }
+        #expect(KubeClient.maxResponseBytes == 32 << 20)
+        do {
+            _ = try await client(server).list(.configMaps, namespace: "a")
+            Issue.record("a 33 MiB list was read")
+        } catch KubeAPIError.transport(.tooLarge(let m)) {
+            #expect(m.contains("larger than 32 MiB"), "\(m)")
+        }
+        #expect(server.requests.count == 1)
+    }
+
+    /// One watch event may be at most a few MiB (etcd keeps objects under 1.5 MiB): an event
+    /// that never ends stops the stream with a clear error instead of buffering forever.
+    @Test func watchEventsAreCapped() async throws {
+        let d = WatchStreamDecoder(maxEventBytes: 1024)
+        #expect(d.feed(Array(#"{"type":"ADDED","object":{"metadata":{"name":"a"}}}"#.utf8)).events.count == 1)
+        let open = d.feed(Array(#"{"type":"ADDED","object":{"data":""#.utf8))
+        #expect(open.failure == nil)
+        let tooBig = d.feed([UInt8](repeating: UInt8(ascii: "x"), count: 2048))
+        guard case .transport(.tooLarge(let m))? = tooBig.failure else { Issue.record("got \(String(describing: tooBig.failure))"); return }
+        #expect(m.contains("larger than 1 KiB"), "\(m)")
+        #expect(KubeClient.maxWatchEventBytes == 4 << 20)
+
+        // Through the client: a stream whose one event keeps growing ends with that error.
+        // (No closing brace anywhere: the object that started with the first byte never ends.)
+        let part = Array(#"{"type":"ADDED","object":{"data":""#.utf8) + Array(String(repeating: "y", count: 64 * 1024).utf8)
+        let server = try TestHTTPServer { _ in .endless(status: 200, part: part, gap: .zero) }
+        defer { server.stop() }
+        do {
+            for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil) {}
+            Issue.record("the stream ended without an error")
+        } catch KubeAPIError.transport(.tooLarge(let m)) {
+            #expect(m.contains("larger than 4 MiB"), "\(m)")
+        }
+    }
+
     @Test func stoppingTheConsumerClosesTheWatch() async throws {
         let event = Array((#"{"type":"MODIFIED","object":{"metadata":{"name":"a"}}}"# + "\n").utf8)
         let server = try TestHTTPServer { _ in .endless(status: 200, part: event, gap: .milliseconds(50)) }

@@ -81,6 +81,15 @@ final class TestTLSServer: @unchecked Sendable {
         }
     }
 
+    /// `openssl s_server -www` with the given certificate and key, no client certificate asked.
+    static func start(cert: String, key: String) async throws -> TestTLSServer {
+        try await offPool {
+            try TestTLSServer { port in
+                "exec openssl s_server -accept 127.0.0.1:\(port) -cert \(cert) -key \(key) -www -quiet >/dev/null 2>&1"
+            }
+        }
+    }
+
     /// nghttpx (Debian's nghttp2-proxy; scripts/test.sh installs it) terminating mutual TLS with
     /// h2 and http/1.1 by ALPN, proxying to `backendPort` over plain HTTP/1.1.
     static func startHTTP2(pki: TestPKI, backendPort: Int) async throws -> TestTLSServer {

@@ -70,6 +70,12 @@ public final class SimAPI: @unchecked Sendable {
                             body: SimWire.status(e.status) + [10])
     }
 
+    /// Flow control's answer (k8s.io/apiserver filters: `tooManyRequests` sets Retry-After, then
+    /// http.Error writes the text with its own headers). A fault, not a recording.
+    static let tooManyRequests = HTTPResponse(status: 429, headers: ["content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff",
+                                                                     "retry-after": "1"],
+                                              body: Array("Too many requests, please try again later.\n".utf8))
+
     static func isMutating(_ method: String, _ query: [String: String]) -> Bool {
         ["POST", "PUT", "PATCH", "DELETE"].contains(method) && query["dryRun"] == nil
     }
@@ -88,11 +94,13 @@ public final class SimAPI: @unchecked Sendable {
             return .fault(.down)
         }
         if let f = world.faults.decide(at: world.nowSeconds) {
-            record(method, t, status: f == .http503 ? 503 : 0, fault: f, body: body, via: via)
+            record(method, t, status: f == .http503 ? 503 : f == .http429 ? 429 : 0, fault: f, body: body, via: via)
             switch f {
             case .http503:
                 return .response(Self.json(503, SimAPIError(code: 503, reason: "ServiceUnavailable",
                                                             message: "the server is currently unable to handle the request").status))
+            case .http429:
+                return .response(Self.tooManyRequests)
             case .timeout:
                 return .fault(.timeout)
             default:
@@ -342,7 +350,12 @@ public final class SimAPI: @unchecked Sendable {
                             onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> HTTPResponse? {
         let t = Self.split(target)
         if !world.clusterUpLocked { record("GET", t, status: 0, fault: .down, body: [], via: via); throw TransportError.connectionRefused(target) }
-        if let f = world.faults.decide(at: world.nowSeconds), f != .http503 {
+        let fault = world.faults.decide(at: world.nowSeconds)
+        if fault == .http429 {
+            record("GET", t, status: 429, fault: .http429, body: [], via: via)
+            return Self.tooManyRequests
+        }
+        if let f = fault, f != .http503 {
             record("GET", t, status: 0, fault: f, body: [], via: via)
             throw f == .timeout ? TransportError.timedOut(target) : (f == .down ? TransportError.connectionRefused(target) : TransportError.connectionReset(target))
         }

@@ -5,6 +5,9 @@ import Foundation
 public enum SimFault: String, Sendable, Codable, CaseIterable {
     /// HTTP 503 ServiceUnavailable from the API server.
     case http503
+    /// HTTP 429 from the API server's flow control (API Priority and Fairness, max-in-flight):
+    /// `Retry-After: 1` and a plain-text body, as `tooManyRequests` in k8s.io/apiserver writes it.
+    case http429
     /// The connection is reset before a response.
     case reset
     /// The request hangs until the client gives up (or `timeoutSeconds`).

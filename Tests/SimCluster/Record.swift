@@ -27,7 +27,7 @@ public struct RecordedRequest: Sendable, Equatable, Codable {
     public var path: String
     public var query: String
     public var status: Int
-    /// The request's fault, if one was injected: http503, reset, timeout, down.
+    /// The request's fault, if one was injected: http503, http429, reset, timeout, down.
     public var fault: String?
     public var bodySHA256: String?
     public var mutating: Bool

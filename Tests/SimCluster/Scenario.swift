@@ -61,7 +61,7 @@ public struct Scenario: Sendable {
     public struct Faults: Sendable, Equatable {
         /// Fraction (0...1) of API calls that fail.
         public var errorRate: Double = 0
-        /// Which failures to draw from: http503, reset, timeout.
+        /// Which failures to draw from: http503, http429, reset, timeout.
         public var kinds: [String] = ["http503"]
         public var seed: UInt64 = 42
         /// API server down (connection refused) between these scenario times, in seconds.

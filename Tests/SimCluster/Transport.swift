@@ -31,7 +31,7 @@ public struct SimTransport: HTTPTransport {
             let hold = min(request.timeout ?? world.faults.timeoutHold, world.faults.timeoutHold)
             try? await world.clock.sleep(for: hold)
             return .timedOut(request.url)
-        case .http503: return .other("503")
+        case .http503, .http429: return .other("answered as a response, not a transport fault")
         }
     }
 

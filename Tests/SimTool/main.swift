@@ -4,7 +4,7 @@ import SimCluster
 
 // aphex-sim: the simulated cluster's black-box face.
 //   aphex-sim serve --scenario NAME|FILE --state-dir DIR [--port N] [--error-rate R]
-//                   [--fault-kinds http503,reset,timeout] [--latency-ms N] [--down FROM-TO]
+//                   [--fault-kinds http503,http429,reset,timeout] [--latency-ms N] [--down FROM-TO]
 //                   [--time-scale S] [--seed N]
 //   (env: APHEX_SIM_ERROR_RATE, APHEX_SIM_FAULT_KINDS, APHEX_SIM_LATENCY_MS, APHEX_SIM_DOWN, APHEX_SIM_TIME_SCALE)
 // Invoked as kubectl / kind / k3s / systemctl / docker / nvidia-* (symlinks in DIR/bin), it is

@@ -1,13 +1,6 @@
 import ClusterDrivers
 import Foundation
 
-/// A KubeAPI that can send extra request headers. The Authentik check needs it to present the
-/// bootstrap token as `Authorization: Bearer` through the API server's service proxy.
-public protocol KubeAPIHeaderRequests: KubeAPI {
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
-                 headers: [String: String]) async throws -> HTTPResponse
-}
-
 /// Does Authentik accept the bootstrap-token aphex generated?
 public struct AuthTokenCheck: Sendable, Codable, Equatable {
     public enum Result: String, Sendable, Codable {
@@ -45,16 +38,16 @@ public enum AuthTokenVerifier {
         }
         let path = "/api/v1/namespaces/\(catalog.authNamespace)/services/\(catalog.authService):\(catalog.authServicePort)/proxy/api/v3/core/users/me/"
         var direct: AuthTokenCheck
-        if let api = api as? any KubeAPIHeaderRequests {
-            do {
-                let r = try await api.request("GET", path: path, body: nil, contentType: nil,
-                                              headers: ["Authorization": "Bearer \(token)", "Accept": "application/json"])
-                direct = interpret(status: r.status, body: r.body)
-            } catch {
-                direct = AuthTokenCheck(result: .unverified, detail: "Authentik is not reachable through the API server's service proxy: \(scrub(String(describing: error), token))")
-            }
-        } else {
-            direct = AuthTokenCheck(result: .unverified, detail: "this API client cannot send an Authorization header to Authentik")
+        do {
+            let r = try await api.request("GET", path: path, body: nil, contentType: nil,
+                                          headers: ["Authorization": "Bearer \(token)", "Accept": "application/json"])
+            direct = interpret(status: r.status, body: r.body)
+        } catch KubeAPIError.unsupported(let why) {
+            // The kubectl fallback (exec-plugin kubeconfigs) cannot present the token: said as such,
+            // not as an unreachable Authentik.
+            direct = AuthTokenCheck(result: .unverified, detail: "the token cannot be presented to Authentik: \(scrub(why, token))")
+        } catch {
+            direct = AuthTokenCheck(result: .unverified, detail: "Authentik is not reachable through the API server's service proxy: \(scrub(String(describing: error), token))")
         }
         if direct.result != .unverified { return direct }
         // Indirect proof: the config-sync Job calls Authentik's API with the same token.
@@ -96,5 +89,3 @@ public enum AuthTokenVerifier {
         s.replacingOccurrences(of: token, with: "<redacted>")
     }
 }
-
-extension KubeClient: KubeAPIHeaderRequests {}

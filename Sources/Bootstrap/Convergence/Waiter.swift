@@ -94,6 +94,8 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     private var warnedDown = false
     private var retried = 0
     private var backoff: Duration = .seconds(1)
+    /// Before the re-list after a failed watch; doubles while watches keep failing.
+    private var watchBackoff: Duration = .seconds(1)
     private var needList = true
     private var nextListAt: Duration = .zero
     private var lastListAt: Duration?
@@ -181,6 +183,7 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             return
         case .event(let e, _):
             lastEventAt = clock.now()
+            watchBackoff = .seconds(1)  // the watch works
             switch e {
             case .added(let o), .modified(let o):
                 if let n = o.name, (o.namespace ?? catalog.argocdNamespace) == catalog.argocdNamespace { objects[n] = o }
@@ -191,13 +194,20 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                 resourceVersion = rv
             }
         case .ended(let error, let gone, let unsupported, _):
-            if unsupported { watchDisabled = true }
+            if unsupported && !watchDisabled {
+                watchDisabled = true
+                reporter.debug("Watching Applications is not possible (\(error ?? "unsupported")); polling them every second instead.")
+            }
             needList = true
             let now = clock.now()
-            if gone || error == nil {
+            if gone || error == nil || unsupported {
                 nextListAt = max(now, (lastListAt ?? now) + .seconds(1))
             } else {
+                // A failed watch (a reset, a 5xx, a broken stream) re-lists only after a backoff:
+                // at once, a watch that keeps failing would make a tight LIST+WATCH loop.
                 noteFailure(error!, now: now)
+                nextListAt = max(now + watchBackoff, (lastListAt ?? now) + .seconds(1))
+                watchBackoff = min(watchBackoff * 2, maxBackoff)
             }
         }
     }
@@ -258,7 +268,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             } catch let e as KubeAPIError {
                 switch e {
                 case .gone: mailbox.post(.ended(nil, gone: true, unsupported: false, watch: gen))
-                case .notFound, .invalid: mailbox.post(.ended(e.description, gone: false, unsupported: true, watch: gen))
+                // Not served, refused as a request, or forbidden (RBAC may grant list but not
+                // watch): poll instead.
+                case .notFound, .invalid, .forbidden, .unsupported:
+                    mailbox.post(.ended(e.description, gone: false, unsupported: true, watch: gen))
                 default: mailbox.post(.ended(e.description, gone: false, unsupported: false, watch: gen))
                 }
             } catch {

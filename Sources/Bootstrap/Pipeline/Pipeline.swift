@@ -190,7 +190,7 @@ struct EmptyClusterAPI: KubeAPI {
     func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
         ["apiVersion": "v1", "kind": .string(ref.kind + "List"), "metadata": ["resourceVersion": "0"], "items": []]
     }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
         HTTPResponse(status: 404, headers: ["content-type": "application/json"],
                      body: Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.utf8))
     }

@@ -256,7 +256,7 @@ struct FakeAPI: KubeAPI {
         let items = cluster.allObjects.filter { $0["kind"]?.string == ref.kind && (namespace == nil || $0.namespace == namespace) }
         return ["items": .array(items.compactMap { cluster.read(ref, $0.namespace, $0.name!) })]
     }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
         HTTPResponse(status: 404)
     }
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,

@@ -108,8 +108,8 @@ final class LoopbackServer: @unchecked Sendable {
 }
 
 /// A minimal HTTP/1.1 client transport over POSIX sockets (plain http to 127.0.0.1 only),
-/// standing in for libcurl in fetch tests. It does NOT follow redirects nor check
-/// Content-Length: the fetcher must do both.
+/// standing in for libcurl in fetch tests. It does NOT check Content-Length (the fetcher
+/// must) nor follow redirects (libcurl does, the fetcher does not) nor cap the body.
 struct SocketTransport: HTTPTransport {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         guard let url = URL(string: request.url), url.scheme == "http", let host = url.host, let port = url.port else {
