@@ -13,6 +13,7 @@ extension Commands {
         // is exit 2 before a cluster exists).
         try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
         let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
+        defer { state.lock?.release() }  // taken by the cluster step (one run per cluster)
         let pipeline = Pipeline(steps: BootstrapSteps.standard(options))
         var failure: (any Error)?
         do {

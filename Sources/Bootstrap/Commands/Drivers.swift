@@ -10,6 +10,8 @@ extension Commands {
             writePlan(ctx, "kind create: cluster \(driver.clusterName)", driver.planEnsure())
             return .ok
         }
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex kind create")
+        defer { lock.release() }
         let access = try await driver.ensureCluster()
         writeAccess(ctx, access)
         return .ok
@@ -21,6 +23,8 @@ extension Commands {
             writePlan(ctx, "kind delete: cluster \(driver.clusterName)", driver.planDelete())
             return .ok
         }
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex kind delete")
+        defer { lock.release() }
         let existed = try await driver.delete()
         writeDeletion(ctx, driver: "kind", name: driver.clusterName, existed: existed, directory: ctx.host.clusterDirectory(driver.clusterName))
         return .ok
@@ -75,6 +79,9 @@ extension Commands {
             writePlan(ctx, "k3s install (cluster name \(driver.clusterName))", driver.planEnsure())
             return .ok
         }
+        try driver.requireRoot()  // exit 4 before anything is written, the lock file included
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex k3s install")
+        defer { lock.release() }
         let access = try await driver.ensureCluster()
         writeAccess(ctx, access)
         return .ok
@@ -102,6 +109,8 @@ extension Commands {
                 throw AphexError.usage("Not confirmed; nothing was changed.")
             }
         }
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex k3s uninstall")
+        defer { lock.release() }
         let existed = try await driver.delete()
         writeDeletion(ctx, driver: "k3s", name: driver.clusterName, existed: existed, directory: driver.clusterDirectory)
         return .ok

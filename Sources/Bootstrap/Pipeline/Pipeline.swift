@@ -43,6 +43,9 @@ public final class PipelineState: @unchecked Sendable {
     public var waves: [WaveTiming] = []
     public var warnings: [String] = []
     public var converged: Bool?
+    /// The cluster lock (~/.aphex/clusters/NAME.lock), taken before the first step that
+    /// changes anything and held until the run ends.
+    public var lock: ClusterLock?
     /// Builds the API client once the kubeconfig is known (injectable in tests).
     public var makeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI
     private var cachedAPI: (any KubeAPI)?
