@@ -30,29 +30,41 @@ public struct InstallEnvironment: Sendable {
     public var kubectl: Kubectl
     /// Polling interval for CRDs, workloads.
     public var pollInterval: Duration
+    /// aphex's record of what it created (nil: not recorded, e.g. a dry run or a unit test).
+    /// Applies made with `record: true` print the applied objects (`-o json`) and their uids
+    /// go into it.
+    public var ownership: OwnershipRecord?
 
     public init(runner: any CommandRunner, api: any KubeAPI, clock: any TimeSource, reporter: any Reporter,
-                kubectl: Kubectl, pollInterval: Duration = .milliseconds(500)) {
+                kubectl: Kubectl, pollInterval: Duration = .milliseconds(500), ownership: OwnershipRecord? = nil) {
         self.runner = runner
         self.api = api
         self.clock = clock
         self.reporter = reporter
         self.kubectl = kubectl
         self.pollInterval = pollInterval
+        self.ownership = ownership
     }
 
     /// Applies objects with server-side apply; kubectl failures become an AphexError naming `what`.
+    /// `record`: the objects were `prepare`d in the ownership record; their uids are recorded.
     func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
-               what: String) async throws {
+               what: String, record: Bool = false) async throws {
         guard !objects.isEmpty else { return }
-        let argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
+        var argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
+        let ownership = record ? self.ownership : nil
+        if ownership != nil { argv += ["-o", "json"] }
         // Generous: ArgoCD's CRDs are megabytes; a hung API server must still end the run.
-        try await run(Command(argv, stdinText: Manifests.stream(objects), timeout: .seconds(300)), what: what)
+        let out = try await run(Command(argv, stdinText: Manifests.stream(objects), timeout: .seconds(300)), what: what)
+        if let ownership, let out {
+            try await ownership.created(Kubectl.objects(fromJSONOutput: out.stdoutText))
+        }
     }
 
-    func run(_ command: Command, what: String) async throws {
+    @discardableResult
+    func run(_ command: Command, what: String) async throws -> CommandOutput? {
         do {
-            _ = try await runner.run(command)
+            return try await runner.run(command)
         } catch let e as CommandError {
             if e.reason == .notFound {
                 throw AphexError.prerequisite("kubectl was not found on PATH, so aphex cannot \(what). Install kubectl (https://kubernetes.io/docs/tasks/tools/) and run again.")

@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 import SecretGen
@@ -191,10 +192,12 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, 
 
 /// The same with an explicit kubectl (the pipeline's kubeconfig and context) and environment.
 /// - warnSkipped: false when the caller already warned that CLOUDFLARE_API_TOKEN is unset.
+/// - ownership: aphex's record of what it created; the Secrets this call creates go into it.
 public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, deployment: Deployment,
                          importFile: String?, dryRun: Bool, environment: [String: String],
                          warnSkipped: Bool = true, catalog: SecretCatalog = .platform,
-                         generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
+                         generator: SecretGenerator = SecretGenerator(),
+                         ownership: OwnershipRecord? = nil) async throws -> SecretsReport {
     let imported = try importFile.map { try loadSecretsFile($0, reporter: ctx.reporter) }
     var raced: [SecretID] = []
     var written: [String] = []
@@ -213,7 +216,7 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, de
             return SecretsReport(deployment: deployment.rawValue, dryRun: true, plan: plan, written: [])
         }
         do {
-            written += try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
+            written += try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan, ownership: ownership)
             var report = SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
             if !raced.isEmpty {
                 report.warnings.append("Another run stored \(raced.map(\.description).joined(separator: ", ")) while this one was about to: its values were kept (read back from the cluster), not replaced.")
@@ -280,7 +283,34 @@ struct SecretCreateRace: Error {
 /// existing Secrets go in one server-side apply (manifests on stdin); keys added to Secrets
 /// another installer owns go in a JSON merge patch. Then the written keys are read back to
 /// prove they were stored as planned.
-func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan) async throws -> [String] {
+func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
+                  ownership: OwnershipRecord? = nil) async throws -> [String] {
+    let written: [String]
+    // The Secrets about to be created go into aphex's ownership record first (pending), so a
+    // run killed right after a create still knows the Secret is aphex's.
+    func skeleton(_ id: SecretID) -> JSON {
+        ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(id.name), "namespace": .string(id.namespace)]]
+    }
+    let creates = plan.writes.filter { $0.method == .serverSideApply && !$0.exists }
+    if let ownership, !creates.isEmpty { try await ownership.prepare(creates.map { skeleton($0.id) }, knownAbsent: true) }
+    do {
+        written = try await writeSecretsInOrder(ctx: ctx, api: api, kubectl: kubectl, plan: plan, ownership: ownership)
+    } catch let race as SecretCreateRace {
+        // Another run's Secret: it records it itself.
+        try? await ownership?.forget([OwnedObject(apiVersion: "v1", kind: "Secret", resource: "secrets",
+                                                  namespace: race.id.namespace, name: race.id.name)])
+        try? await ownership?.flush()
+        throw race
+    } catch {
+        try? await ownership?.flush()
+        throw error
+    }
+    try await ownership?.flush()
+    return written
+}
+
+private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
+                                 ownership: OwnershipRecord?) async throws -> [String] {
     let secretValues = Set(plan.values.values)
     var written: [String] = []
     let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
@@ -310,7 +340,8 @@ func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: Sec
         }
         try await flushApplies()
         do {
-            try await createSecret(ctx: ctx, api: api, write: w, createdAt: now, secretValues: secretValues)
+            let created = try await createSecret(ctx: ctx, api: api, write: w, createdAt: now, secretValues: secretValues)
+            if let created { try await ownership?.created([created]) }
         } catch var race as SecretCreateRace {
             race.written = written
             throw race
@@ -348,8 +379,10 @@ func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: Sec
 
 /// `POST /api/v1/namespaces/NS/secrets?fieldManager=aphex` with the Secret in the body.
 /// 409 AlreadyExists: another writer stored it first (`SecretCreateRace`).
+/// Returns the created object as the API server answered (its metadata: the uid).
+@discardableResult
 func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, createdAt now: String,
-                  secretValues: Set<String>) async throws {
+                  secretValues: Set<String>) async throws -> JSON? {
     let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(SecretAnnotations.fieldManager)"
     let response: HTTPResponse
     do {
@@ -364,6 +397,9 @@ func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, creat
         throw AphexError(.failed, "Creating Secret \(w.id) failed (HTTP \(response.status)): \(redact(message, values: secretValues)). Values already stored are kept: fix the cause and re-run (nothing is regenerated).")
     }
     ctx.reporter.debug("created Secret \(w.id) (POST, field manager aphex)")
+    // Only the metadata is kept (the body holds the values).
+    guard let obj = try? JSON.parse(response.body) else { return nil }
+    return ["apiVersion": "v1", "kind": "Secret", "metadata": obj["metadata"] ?? [:]]
 }
 
 // MARK: - Health

@@ -28,7 +28,8 @@ public enum SecretsPipeline {
         let kubectl = try state.kubectl()
         let report = try await applySecrets(ctx: state.app, api: try state.api(), kubectl: kubectl,
                                             deployment: state.options.deployment, importFile: state.options.secretsFrom,
-                                            dryRun: state.dryRun, environment: env, warnSkipped: false)
+                                            dryRun: state.dryRun, environment: env, warnSkipped: false,
+                                            ownership: try state.ownership())
         state.warnings += report.warnings
         return stepResult(report, kubectl: kubectl)
     }

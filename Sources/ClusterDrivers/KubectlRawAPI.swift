@@ -69,7 +69,9 @@ public struct KubectlRawAPI: KubeAPI {
     }
 
     public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
-        let argv = try argv(method, path: path)
+        var argv = try argv(method, path: path)
+        // A DELETE with options (preconditions, propagation): `kubectl delete --raw URL -f -`.
+        if method.uppercased() == "DELETE", body != nil { argv += ["-f", "-"] }
         let output: CommandOutput
         do {
             output = try await runner.run(Command(argv, stdin: body, environment: Kubeconfig.kubectlEnvironment(kubeconfigPath),

@@ -24,6 +24,8 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
 
     private let lock = NSLock()
     private var objects: [String: Object] = [:]   // "ns/name"
+    /// ConfigMaps (aphex's ownership record lives in one), whole, by "ns/name".
+    private(set) var configMaps: [String: JSON] = [:]
     private(set) var commands: [Command] = []
     private(set) var requests: [Request] = []
     /// Apply only this many documents of the next apply, then fail as a killed kubectl would.
@@ -70,6 +72,7 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
     private func getSync(_ ref: ResourceRef, namespace: String?, name: String) -> JSON? {
         lock.lock(); defer { lock.unlock() }
         requests.append(Request(method: "GET", path: ref.path(namespace: namespace, name: name)))
+        if ref == .configMaps, let ns = namespace { return configMaps["\(ns)/\(name)"] }
         guard ref == .secrets, let ns = namespace, let o = objects["\(ns)/\(name)"] else { return nil }
         var obj: JSON = ["apiVersion": "v1", "kind": "Secret",
                          "metadata": ["name": .string(name), "namespace": .string(ns),
@@ -99,6 +102,23 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
     private func requestSync(_ method: String, path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {
         lock.lock(); defer { lock.unlock() }
         requests.append(Request(method: method, path: path, body: body, contentType: contentType))
+        let plain = String(path.split(separator: "?")[0])
+        if method == "GET", plain == "/api/v1" {
+            return HTTPResponse(status: 200, body: Array(#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","namespaced":true,"kind":"Secret"},{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}"#.utf8))
+        }
+        if plain.contains("/configmaps"), let body, let obj = try? JSON.parse(body), let name = obj.name,
+           let ns = obj.namespace, method == "POST" || method == "PUT" {
+            // aphex's ownership record: created once, then replaced with optimistic concurrency.
+            let key = "\(ns)/\(name)"
+            if method == "POST", configMaps[key] != nil { return HTTPResponse(status: 409) }
+            if method == "PUT", configMaps[key]?[path: "metadata", "resourceVersion"] != obj[path: "metadata", "resourceVersion"] {
+                return HTTPResponse(status: 409)
+            }
+            var stored = obj
+            stored.set(["metadata", "resourceVersion"], to: .string(String(requests.count)))
+            configMaps[key] = stored
+            return HTTPResponse(status: method == "POST" ? 201 : 200, body: stored.serializedBytes())
+        }
         if method == "POST" { return try createSync(path: path, body: body, contentType: contentType) }
         guard method == "PATCH" else { return HTTPResponse(status: 405) }
         if failNextPatch {
@@ -138,7 +158,9 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
         }
         objects["\(ns)/\(name)"] = Object(data: obj["data"]?.stringMap ?? [:], labels: obj.labels, annotations: obj.annotations,
                                           type: obj["type"]?.string)
-        return HTTPResponse(status: 201, body: body)
+        var created = obj
+        created.set(["metadata", "uid"], to: .string("uid-\(ns)-\(name)"))
+        return HTTPResponse(status: 201, body: created.serializedBytes())
     }
 
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,

@@ -31,6 +31,12 @@ import Testing
                                  "POST /api/v1/namespaces/auth-system/secrets (creates Secret dex-secrets; values in the request body)",
                                  "POST /api/v1/namespaces/tekton-pipelines/secrets (creates Secret tekton-dashboard-oidc; values in the request body)"])
         #expect(cluster.argvs.isEmpty, "new Secrets are created, never applied")
+        // Each created Secret is in aphex's ownership record, with its uid (issue 14.1).
+        let record = try #require(cluster.configMaps["kube-system/aphex-ownership"])
+        let owned = try JSON.parse(record["data"]?["objects.json"]?.string ?? "").array ?? []
+        #expect(owned.map { "\($0["namespace"]?.string ?? "")/\($0["name"]?.string ?? "") \($0["uid"]?.string ?? "pending")" }.sorted() == [
+            "auth-system/authentik-postgresql uid-auth-system-authentik-postgresql", "auth-system/authentik-secrets uid-auth-system-authentik-secrets",
+            "auth-system/dex-secrets uid-auth-system-dex-secrets", "tekton-pipelines/tekton-dashboard-oidc uid-tekton-pipelines-tekton-dashboard-oidc"])
         // The CLOUDFLARE_API_TOKEN warning is given once (by the pipeline), not once per key.
         #expect(reporter.warnings.filter { $0.contains("CLOUDFLARE_API_TOKEN") }.count == 1)
 

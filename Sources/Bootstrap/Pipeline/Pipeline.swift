@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 
@@ -80,6 +81,17 @@ public final class PipelineState: @unchecked Sendable {
         cachedAPI = made
         return made
     }
+
+    /// aphex's record of what it creates on this cluster (nil on a dry run): every step that
+    /// creates objects records them, so `aphex destroy --use-existing` removes only those.
+    public func ownership() throws -> OwnershipRecord? {
+        if dryRun { return nil }
+        if let cachedOwnership { return cachedOwnership }
+        let made = OwnershipRecord(api: try api())
+        cachedOwnership = made
+        return made
+    }
+    private var cachedOwnership: OwnershipRecord?
 
     public func kubectl() throws -> Kubectl {
         Kubectl(kubeconfig: try requireKubeconfig(), context: kubeContext, runner: app.runner)
