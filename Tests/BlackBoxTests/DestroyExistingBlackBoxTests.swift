@@ -170,7 +170,7 @@ import Testing
         for phrase in ["Application argocd/platform-root is still there after", "finalizers: resources-finalizer.argocd.argoproj.io",
                        "3 child Applications remain: catalog, controllers, ingress-controller",
                        "ArgoCD's application controller (StatefulSet argocd/argocd-application-controller): ready",
-                       "Bring ArgoCD back", "--remove-finalizers", "left in the cluster", "Nothing else was deleted"] {
+                       "Let ArgoCD clean up", "--remove-finalizers", "left in the cluster", "Nothing else was deleted"] {
             #expect(r.stderr.contains(phrase), "stderr lacks '\(phrase)':\n\(Self.describe(r))")
         }
         #expect(r.stderr.contains("Waiting ("), "no progress while waiting")

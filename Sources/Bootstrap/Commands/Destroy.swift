@@ -129,7 +129,7 @@ extension Commands {
         let summary = ExistingTeardown.summary(recorded)
         if options.dryRun {
             var text = "Would remove from \(at) the \(recorded.count) objects aphex created (\(summary)), in this order, and nothing else:\n"
-            for o in plan.flatMap({ $0 }) { text += "  \(o.display)\n" }
+            for o in plan.flatMap({ $0 }) { text += "  \(o.display)\(o.isNamespace ? " (with everything in it)" : "")\n" }
             text += "Objects that existed before aphex are kept. The record itself (\(OwnershipRecord.namespace)/\(OwnershipRecord.name)) goes last.\n"
             ctx.output.write(text)
             return .ok
@@ -156,7 +156,9 @@ extension Commands {
         }
         let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex destroy --use-existing")
         defer { lock.release() }
-        let teardown = ExistingTeardown(ctx: ctx, api: api, objects: recorded, timeout: options.timeout,
+        // Read again under the lock: a bootstrap that held it may have recorded more.
+        let current = (try await OwnershipRecord.read(api: api)) ?? []
+        let teardown = ExistingTeardown(ctx: ctx, api: api, objects: current, timeout: options.timeout,
                                         removeFinalizers: options.removeFinalizers,
                                         rerun: resumeDestroyCommand(ctx, options))
         let result: ExistingTeardown.Result

@@ -68,7 +68,8 @@ enum CoreSteps {
         // Recorded as aphex's before they are created (a kill right after the create keeps
         // them), with their uids after. Namespaces that existed are never touched.
         let ownership = try state.ownership()
-        try await ownership?.prepare(missing.map { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]] })
+        try await ownership?.prepare(missing.map { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]] },
+                                     knownAbsent: true)
         let out = try await kubectl.apply(yaml, outputJSON: ownership != nil)
         if let ownership {
             try await ownership.created(Kubectl.objects(fromJSONOutput: out))
