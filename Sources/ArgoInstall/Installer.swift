@@ -92,25 +92,49 @@ public struct BundleInstaller: Sendable {
         }
         guard !todo.isEmpty else { return InstallReport(unchanged: unchanged) }
 
+        // The ownership record: what exists already and is not aphex's stays out of it, and a
+        // Namespace that existed before aphex is never applied (never labelled, never deleted).
+        if let ownership = env.ownership {
+            for i in todo.indices {
+                let b = todo[i]
+                let marker = VersionMarker.render(b, appliedAt: env.clock.wallNow())
+                let foreign = try await ownership.prepare(b.namespaces + b.crds + b.rest + [marker],
+                                                          defaultNamespace: b.component.component.defaultNamespace)
+                let kept = b.namespaces.filter { ns in
+                    !foreign.contains(OwnedObject.key(apiVersion: "v1", kind: "Namespace", namespace: nil, name: ns.name ?? ""))
+                }
+                for ns in b.namespaces where !kept.contains(ns) {
+                    env.reporter.info("\(b.component.label): namespace \(ns.name ?? "") existed before aphex: used as it is (not labelled, and `aphex destroy` will not delete it)")
+                }
+                todo[i].namespaces = kept
+            }
+        }
+
         let names = Set(todo.map(\.name))
         var changed: [String] = []
-        if sequential {
-            for b in todo { try await applyNamespaces(b) }
-            for b in todo {
-                try await applyBody(b)
-                changed.append(describe(b, decisions[b.name]!))
+        do {
+            if sequential {
+                for b in todo { try await applyNamespaces(b) }
+                for b in todo {
+                    try await applyBody(b)
+                    changed.append(describe(b, decisions[b.name]!))
+                }
+            } else {
+                // Phase 1: every bundle's namespaces (triggers and the dashboard live in the
+                // namespace the pipelines bundle creates).
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for b in todo { group.addTask { try await self.applyNamespaces(b) } }
+                    try await group.waitForAll()
+                }
+                // Phase 2: bundles concurrently, each after the in-run bundles it depends on.
+                try await runWithDependencies(todo, names: names)
+                changed = todo.map { describe($0, decisions[$0.name]!) }
             }
-        } else {
-            // Phase 1: every bundle's namespaces (triggers and the dashboard live in the
-            // namespace the pipelines bundle creates).
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for b in todo { group.addTask { try await self.applyNamespaces(b) } }
-                try await group.waitForAll()
-            }
-            // Phase 2: bundles concurrently, each after the in-run bundles it depends on.
-            try await runWithDependencies(todo, names: names)
-            changed = todo.map { describe($0, decisions[$0.name]!) }
+        } catch {
+            try? await env.ownership?.flush()  // the uids learnt so far (pending entries stay pending)
+            throw error
         }
+        try await env.ownership?.flush()
         return InstallReport(changed: changed, unchanged: unchanged)
     }
 
@@ -160,7 +184,7 @@ public struct BundleInstaller: Sendable {
     }
 
     func applyNamespaces(_ b: ManifestBundle) async throws {
-        try await env.apply(b.namespaces, what: "create the namespaces of \(b.component.label)")
+        try await env.apply(b.namespaces, what: "create the namespaces of \(b.component.label)", record: true)
     }
 
     /// CRDs, wait Established, the rest, then the marker.
@@ -168,13 +192,13 @@ public struct BundleInstaller: Sendable {
         let label = b.component.label
         if !b.crds.isEmpty {
             env.reporter.debug("\(label): applying \(b.crds.count) CRDs")
-            try await env.apply(b.crds, what: "apply the CRDs of \(label)")
+            try await env.apply(b.crds, what: "apply the CRDs of \(label)", record: true)
             try await waitEstablished(b.crdNames, label: label)
         }
         env.reporter.debug("\(label): applying \(b.rest.count) objects")
-        try await env.apply(b.rest, namespace: b.component.component.defaultNamespace, what: "apply \(label)")
+        try await env.apply(b.rest, namespace: b.component.component.defaultNamespace, what: "apply \(label)", record: true)
         try await env.apply([VersionMarker.render(b, appliedAt: env.clock.wallNow())],
-                            what: "record the version of \(label) (ConfigMap \(VersionMarker.name(b.name)))")
+                            what: "record the version of \(label) (ConfigMap \(VersionMarker.name(b.name)))", record: true)
     }
 
     /// Polls the CRDs until each has condition Established=True; exit 3 naming the CRD otherwise.

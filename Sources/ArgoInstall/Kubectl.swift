@@ -32,15 +32,20 @@ public struct InstallEnvironment: Sendable {
     public var pollInterval: Duration
     /// How many kubectl processes one large apply may be split across (1: never split).
     public var maxApplyStreams = ApplyChunks.maxStreams
+    /// aphex's record of what it created (nil: not recorded, e.g. a dry run or a unit test).
+    /// Applies made with `record: true` print the applied objects (`-o json`) and their uids
+    /// go into it.
+    public var ownership: OwnershipRecord?
 
     public init(runner: any CommandRunner, api: any KubeAPI, clock: any TimeSource, reporter: any Reporter,
-                kubectl: Kubectl, pollInterval: Duration = .milliseconds(500)) {
+                kubectl: Kubectl, pollInterval: Duration = .milliseconds(500), ownership: OwnershipRecord? = nil) {
         self.runner = runner
         self.api = api
         self.clock = clock
         self.reporter = reporter
         self.kubectl = kubectl
         self.pollInterval = pollInterval
+        self.ownership = ownership
     }
 
     /// Applies objects with server-side apply; kubectl failures become an AphexError naming `what`.
@@ -48,21 +53,28 @@ public struct InstallEnvironment: Sendable {
     /// sends one PATCH at a time, so one process spends a bundle's whole apply waiting on round
     /// trips (the API server handles them concurrently). Order inside a set does not matter to the
     /// API server (namespaces and CRDs are applied, and CRDs Established, before the rest).
+    /// `record`: the objects were `prepare`d in the ownership record; their uids are recorded.
     func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
-               what: String) async throws {
+               what: String, record: Bool = false) async throws {
         guard !objects.isEmpty else { return }
-        let argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
+        var argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager)
+        let ownership = record ? self.ownership : nil
+        if ownership != nil { argv += ["-o", "json"] }
         let streams = ApplyChunks.split(objects.map { $0.serialized() }, maxStreams: maxApplyStreams)
         // Generous: ArgoCD's CRDs are megabytes; a hung API server must still end the run.
+        @Sendable func applyOne(_ stream: String) async throws {
+            let out = try await KubectlSlots.shared.with { try await self.run(Command(argv, stdinText: stream, timeout: .seconds(300)), what: what) }
+            if let ownership, let out {
+                try await ownership.created(Kubectl.objects(fromJSONOutput: out.stdoutText))
+            }
+        }
         if streams.count == 1 {
-            try await KubectlSlots.shared.with { try await self.run(Command(argv, stdinText: streams[0], timeout: .seconds(300)), what: what) }
+            try await applyOne(streams[0])
             return
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for stream in streams {
-                group.addTask {
-                    try await KubectlSlots.shared.with { try await self.run(Command(argv, stdinText: stream, timeout: .seconds(300)), what: what) }
-                }
+                group.addTask { try await applyOne(stream) }
             }
             // Every stream runs to its end (as one kubectl carries on after a failed object);
             // the first failure is reported.
@@ -74,9 +86,10 @@ public struct InstallEnvironment: Sendable {
         }
     }
 
-    func run(_ command: Command, what: String) async throws {
+    @discardableResult
+    func run(_ command: Command, what: String) async throws -> CommandOutput? {
         do {
-            _ = try await runner.run(command)
+            return try await runner.run(command)
         } catch let e as CommandError {
             if e.reason == .notFound {
                 throw AphexError.prerequisite("kubectl was not found on PATH, so aphex cannot \(what). Install kubectl (https://kubernetes.io/docs/tasks/tools/) and run again.")

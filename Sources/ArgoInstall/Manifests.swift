@@ -47,7 +47,8 @@ public struct ManifestBundle: Sendable {
         var namespaces = split.namespaces
         // ArgoCD's install.yaml has no Namespace: it is applied with -n argocd. Create it.
         if let ns = component.component.defaultNamespace, !namespaces.contains(where: { $0.name == ns }) {
-            // Labelled like the namespaces aphex creates itself (`aphex destroy` selects on it).
+            // Labelled like the namespaces aphex creates itself. Applied only when it does not
+            // exist yet: one that existed before aphex is left as it is (see OwnershipRecord).
             namespaces.insert(["apiVersion": "v1", "kind": "Namespace",
                                "metadata": ["name": .string(ns), "labels": ["app.kubernetes.io/managed-by": "aphex"]]], at: 0)
         }

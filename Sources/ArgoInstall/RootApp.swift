@@ -85,7 +85,9 @@ public struct RootApplication: Sendable, Equatable {
                 "request a refresh: $ \(Shell.quote(refresh))",
             ])
         }
-        try await env.apply([object], what: "\(verb) the root Application argocd/platform-root")
+        try await env.ownership?.prepare([object])
+        try await env.apply([object], what: "\(verb) the root Application argocd/platform-root", record: true)
+        try await env.ownership?.flush()
         try await env.run(Command(refresh, timeout: .seconds(60)), what: "request a refresh of argocd/platform-root")
         return InstallReport(changed: ["platform-root \(verb)d (\(summary)); refresh requested"])
     }

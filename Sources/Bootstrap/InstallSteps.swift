@@ -19,9 +19,10 @@ public enum InstallSteps {
     }
 
     public static func environment(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
-                                   context: String?) -> InstallEnvironment {
+                                   context: String?, ownership: OwnershipRecord? = nil) -> InstallEnvironment {
         var env = InstallEnvironment(runner: ctx.runner, api: api, clock: ctx.host.clock, reporter: ctx.reporter,
-                                     kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner))
+                                     kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner),
+                                     ownership: ownership)
         if sequential(ctx) { env.maxApplyStreams = 1 }
         return env
     }
@@ -56,26 +57,29 @@ public enum InstallSteps {
 
     /// "ArgoCD": the ArgoCD release manifest (namespace argocd, CRDs, the rest).
     public static func argocd(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
-                              components: ComponentOptions, dryRun: Bool) async throws -> InstallStepReport {
+                              components: ComponentOptions, dryRun: Bool,
+                              ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
         try await install(["argocd"], ctx, api: api, kubeconfig: kubeconfig, context: context,
-                          components: components, dryRun: dryRun)
+                          components: components, dryRun: dryRun, ownership: ownership)
     }
 
     /// "Tekton": pipelines, triggers and dashboard concurrently, core interceptors after triggers.
     public static func tekton(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
-                              components: ComponentOptions, dryRun: Bool) async throws -> InstallStepReport {
+                              components: ComponentOptions, dryRun: Bool,
+                              ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
         try await install(Catalog.tektonNames, ctx, api: api, kubeconfig: kubeconfig, context: context,
-                          components: components, dryRun: dryRun)
+                          components: components, dryRun: dryRun, ownership: ownership)
     }
 
     /// Any set of catalog components in one go (all five: ArgoCD and Tekton concurrently).
     public static func install(_ names: [String], _ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
                                context: String?, components: ComponentOptions,
-                               dryRun: Bool) async throws -> InstallStepReport {
+                               dryRun: Bool, ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
         let request = ComponentRequest(names: names, versions: components.versions,
                                        componentsFile: components.configFile)
         return try await ComponentInstall.run(request, fetcher: fetcher(ctx, components: components),
-                                              env: environment(ctx, api: api, kubeconfig: kubeconfig, context: context),
+                                              env: environment(ctx, api: api, kubeconfig: kubeconfig, context: context,
+                                                               ownership: ownership),
                                               dryRun: dryRun, sequential: sequential(ctx))
     }
 
@@ -93,9 +97,10 @@ public enum InstallSteps {
     /// "platform-root": the root Application for the deployment, then a refresh request.
     public static func platformRoot(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
                                     deployment: Deployment, root: RootAppOptions,
-                                    dryRun: Bool) async throws -> InstallStepReport {
+                                    dryRun: Bool, ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
         let app = RootApplication(deployment: deployment, repoURL: root.repoURL, revision: root.revision, path: root.path)
-        return try await app.ensure(environment(ctx, api: api, kubeconfig: kubeconfig, context: context), dryRun: dryRun)
+        return try await app.ensure(environment(ctx, api: api, kubeconfig: kubeconfig, context: context, ownership: ownership),
+                                    dryRun: dryRun)
     }
 }
 
@@ -128,12 +133,12 @@ extension InstallSteps {
     public static let argocdStep = PipelineStep("argocd", "Installing ArgoCD") { state in
         StepResult(try await argocd(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
                                     context: state.kubeContext, components: state.options.components,
-                                    dryRun: state.dryRun))
+                                    dryRun: state.dryRun, ownership: try state.ownership()))
     }
     public static let tektonStep = PipelineStep("tekton", "Installing Tekton") { state in
         StepResult(try await tekton(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
                                     context: state.kubeContext, components: state.options.components,
-                                    dryRun: state.dryRun))
+                                    dryRun: state.dryRun, ownership: try state.ownership()))
     }
     public static let argocdConfigStep = PipelineStep("argocd-config", "Configuring ArgoCD") { state in
         StepResult(try await argocdConfig(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
@@ -143,7 +148,8 @@ extension InstallSteps {
     public static let platformRootStep = PipelineStep("platform-root", "Applying platform-root") { state in
         StepResult(try await platformRoot(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
                                           context: state.kubeContext, deployment: state.options.deployment,
-                                          root: state.options.root, dryRun: state.dryRun))
+                                          root: state.options.root, dryRun: state.dryRun,
+                                          ownership: try state.ownership()))
     }
 }
 

@@ -99,6 +99,13 @@ public struct DestroyOptions: Sendable {
     public var useExisting = false
     public var yes = false
     public var dryRun = false
+    /// Delete a kind cluster / k3s install that aphex did not create (adopted).
+    public var force = false
+    /// --use-existing: how long destroy may wait for ArgoCD and for deletions to finish (exit 3 after).
+    public var timeout: Duration = .seconds(300)
+    /// --use-existing: remove ArgoCD's finalizer from aphex's own Applications instead of
+    /// waiting for ArgoCD (their child Applications and resources are left in the cluster).
+    public var removeFinalizers = false
     public var stdinIsTTY = isatty(0) == 1
     public init() {}
 }

@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 import SecretGen
@@ -198,26 +199,47 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, 
 
 /// The same with an explicit kubectl (the pipeline's kubeconfig and context) and environment.
 /// - warnSkipped: false when the caller already warned that CLOUDFLARE_API_TOKEN is unset.
+/// - ownership: aphex's record of what it created; the Secrets this call creates go into it.
 public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, deployment: Deployment,
                          importFile: String?, dryRun: Bool, environment: [String: String],
                          warnSkipped: Bool = true, catalog: SecretCatalog = .platform,
-                         generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
+                         generator: SecretGenerator = SecretGenerator(),
+                         ownership: OwnershipRecord? = nil) async throws -> SecretsReport {
     let imported = try importFile.map { try loadSecretsFile($0, reporter: ctx.reporter) }
-    var plan = try await planSecrets(api: api, deployment: deployment, imported: imported,
-                                     environment: environment, catalog: catalog, generator: generator)
-    if !warnSkipped {
-        let skipped = plan.decisions.filter { $0.action == .skip }.map { "\($0.ref) not created" }
-        plan.warnings.removeAll { w in skipped.contains { w.hasPrefix($0) } }
-    }
-    for w in plan.warnings { ctx.reporter.warn(w) }
-    if dryRun {
-        for d in plan.decisions where d.action != .keep {
-            ctx.reporter.info("plan: \(d.action.rawValue) \(d.ref)" + (d.origin.map { " (\($0.rawValue))" } ?? ""))
+    var raced: [SecretID] = []
+    var written: [String] = []
+    while true {
+        var plan = try await planSecrets(api: api, deployment: deployment, imported: imported,
+                                         environment: environment, catalog: catalog, generator: generator)
+        if !warnSkipped {
+            let skipped = plan.decisions.filter { $0.action == .skip }.map { "\($0.ref) not created" }
+            plan.warnings.removeAll { w in skipped.contains { w.hasPrefix($0) } }
         }
-        return SecretsReport(deployment: deployment.rawValue, dryRun: true, plan: plan, written: [])
+        if raced.isEmpty { for w in plan.warnings { ctx.reporter.warn(w) } }
+        if dryRun {
+            for d in plan.decisions where d.action != .keep {
+                ctx.reporter.info("plan: \(d.action.rawValue) \(d.ref)" + (d.origin.map { " (\($0.rawValue))" } ?? ""))
+            }
+            return SecretsReport(deployment: deployment.rawValue, dryRun: true, plan: plan, written: [])
+        }
+        do {
+            written += try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan, ownership: ownership)
+            var report = SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
+            if !raced.isEmpty {
+                report.warnings.append("Another run stored \(raced.map(\.description).joined(separator: ", ")) while this one was about to: its values were kept (read back from the cluster), not replaced.")
+            }
+            return report
+        } catch let race as SecretCreateRace {
+            // Someone else stored this Secret first: never replace it. Plan again from what the
+            // cluster now holds (its values, and copies of them).
+            raced.append(race.id)
+            written += race.written
+            ctx.reporter.info("Secret \(race.id) was stored by another run while this one was about to create it: keeping its values and planning again from the cluster.")
+            if raced.count > 5 {
+                throw AphexError(.failed, "Another writer kept storing the platform's Secrets while this run was creating them (\(raced.map(\.description).joined(separator: ", "))). Nothing stored was replaced. Stop the other run (or wait for it), then re-run.")
+            }
+        }
     }
-    let written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
-    return SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
 }
 
 /// The process environment with --cloudflare-token-file's first line as CLOUDFLARE_API_TOKEN.
@@ -260,14 +282,58 @@ func redact(_ text: String, values: some Sequence<String>) -> String {
     return out
 }
 
-/// Writes a plan: one server-side apply (manifests on stdin, sources before copies), then the
-/// merge patches; then reads the written keys back to prove they were stored as planned.
-func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan) async throws -> [String] {
+/// Another writer stored a Secret this run was about to create (`POST` answered 409
+/// AlreadyExists): its values are the ones to keep. The caller reads the cluster again and
+/// plans from what it now holds.
+struct SecretCreateRace: Error {
+    var id: SecretID
+    /// What this run had written before the race ("namespace/name").
+    var written: [String] = []
+}
+
+/// Writes a plan, in its order (sources before their copies): a Secret that does not exist is
+/// created with `POST` (never applied: when another run stored it first the API server
+/// answers 409 and that run's values win, see `SecretCreateRace`); keys added to aphex's
+/// existing Secrets go in one server-side apply (manifests on stdin); keys added to Secrets
+/// another installer owns go in a JSON merge patch. Then the written keys are read back to
+/// prove they were stored as planned.
+func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
+                  ownership: OwnershipRecord? = nil) async throws -> [String] {
+    let written: [String]
+    // The Secrets about to be created go into aphex's ownership record first (pending), so a
+    // run killed right after a create still knows the Secret is aphex's.
+    func skeleton(_ id: SecretID) -> JSON {
+        ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(id.name), "namespace": .string(id.namespace)]]
+    }
+    let creates = plan.writes.filter { $0.method == .serverSideApply && !$0.exists }
+    if let ownership, !creates.isEmpty { try await ownership.prepare(creates.map { skeleton($0.id) }, knownAbsent: true) }
+    do {
+        written = try await writeSecretsInOrder(ctx: ctx, api: api, kubectl: kubectl, plan: plan, ownership: ownership)
+    } catch let race as SecretCreateRace {
+        // Another run's Secret: it records it itself.
+        try? await ownership?.forget([OwnedObject(apiVersion: "v1", kind: "Secret", resource: "secrets",
+                                                  namespace: race.id.namespace, name: race.id.name)])
+        try? await ownership?.flush()
+        throw race
+    } catch {
+        try? await ownership?.flush()
+        throw error
+    }
+    try await ownership?.flush()
+    return written
+}
+
+private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
+                                 ownership: OwnershipRecord?) async throws -> [String] {
     let secretValues = Set(plan.values.values)
     var written: [String] = []
-    let applies = plan.writes.filter { $0.method == .serverSideApply }
-    if !applies.isEmpty {
-        let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
+    let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
+    var pendingApplies: [SecretWrite] = []
+
+    func flushApplies() async throws {
+        guard !pendingApplies.isEmpty else { return }
+        let applies = pendingApplies
+        pendingApplies = []
         let manifest = SecretManifest.yaml(applies, createdAt: now)
         let argv = secretsApplyArgv(kubectl, forceConflicts: applies.contains { $0.forceConflicts })
         do {
@@ -280,6 +346,23 @@ func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: Sec
         written += applies.map(\.id.description)
         ctx.reporter.debug("applied Secrets \(applies.map(\.id.description).joined(separator: ", ")) (server-side, field manager aphex)")
     }
+
+    for w in plan.writes where w.method == .serverSideApply {
+        if w.exists {
+            pendingApplies.append(w)
+            continue
+        }
+        try await flushApplies()
+        do {
+            let created = try await createSecret(ctx: ctx, api: api, write: w, createdAt: now, secretValues: secretValues)
+            if let created { try await ownership?.created([created]) }
+        } catch var race as SecretCreateRace {
+            race.written = written
+            throw race
+        }
+        written.append(w.id.description)
+    }
+    try await flushApplies()
     for w in plan.writes where w.method == .mergePatch {
         let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(SecretAnnotations.fieldManager)"
         let response: HTTPResponse
@@ -308,6 +391,31 @@ func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: Sec
     return written
 }
 
+/// `POST /api/v1/namespaces/NS/secrets?fieldManager=aphex` with the Secret in the body.
+/// 409 AlreadyExists: another writer stored it first (`SecretCreateRace`).
+/// Returns the created object as the API server answered (its metadata: the uid).
+@discardableResult
+func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, createdAt now: String,
+                  secretValues: Set<String>) async throws -> JSON? {
+    let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(SecretAnnotations.fieldManager)"
+    let response: HTTPResponse
+    do {
+        response = try await api.request("POST", path: path, body: SecretManifest.json(w, createdAt: now),
+                                         contentType: "application/json")
+    } catch {
+        throw AphexError(.failed, "Creating Secret \(w.id) failed: \(redact(String(describing: error), values: secretValues)). Values already stored are kept: fix the cause and re-run (nothing is regenerated).")
+    }
+    if response.status == 409 { throw SecretCreateRace(id: w.id) }
+    guard (200..<300).contains(response.status) else {
+        let message = (try? JSON.parse(response.body))?["message"]?.string ?? response.text
+        throw AphexError(.failed, "Creating Secret \(w.id) failed (HTTP \(response.status)): \(redact(message, values: secretValues)). Values already stored are kept: fix the cause and re-run (nothing is regenerated).")
+    }
+    ctx.reporter.debug("created Secret \(w.id) (POST, field manager aphex)")
+    // Only the metadata is kept (the body holds the values).
+    guard let obj = try? JSON.parse(response.body) else { return nil }
+    return ["apiVersion": "v1", "kind": "Secret", "metadata": obj["metadata"] ?? [:]]
+}
+
 // MARK: - Health
 
 /// Whether the stored secrets are complete and consistent (`aphex status`).
@@ -333,6 +441,11 @@ public func repairSecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String,
         return SecretsReport(deployment: deployment?.rawValue, dryRun: true, plan: plan, written: [])
     }
     let kubectl = Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner)
-    let written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
+    let written: [String]
+    do {
+        written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
+    } catch let race as SecretCreateRace {
+        throw AphexError(.failed, "Secret \(race.id) was created by another run while `secrets repair` was creating it; nothing was replaced. Run `aphex secrets repair` again.")
+    }
     return SecretsReport(deployment: deployment?.rawValue, dryRun: false, plan: plan, written: written)
 }

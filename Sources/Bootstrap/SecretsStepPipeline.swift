@@ -28,7 +28,8 @@ public enum SecretsPipeline {
         let kubectl = try state.kubectl()
         let report = try await applySecrets(ctx: state.app, api: try state.api(), kubectl: kubectl,
                                             deployment: state.options.deployment, importFile: state.options.secretsFrom,
-                                            dryRun: state.dryRun, environment: env, warnSkipped: false)
+                                            dryRun: state.dryRun, environment: env, warnSkipped: false,
+                                            ownership: try state.ownership())
         state.warnings += report.warnings
         return stepResult(report, kubectl: kubectl)
     }
@@ -78,7 +79,13 @@ public enum SecretsPipeline {
         }
         let changed = report.entries.filter { changing.contains($0.action) }
         var commands: [String] = []
-        if changed.contains(where: { !merged($0) }) {
+        // New Secrets are created (POST: a 409 means another run stored it first, and its values
+        // are kept); keys added to existing ones go in one server-side apply.
+        for id in orderedUnique(changed.filter { !merged($0) && $0.action == .create }.map { "\($0.namespace)/\($0.secret)" }) {
+            let parts = id.split(separator: "/")
+            commands.append("POST \(ResourceRef.secrets.path(namespace: String(parts[0]))) (creates Secret \(parts[1]); values in the request body)")
+        }
+        if changed.contains(where: { !merged($0) && $0.action != .create }) {
             commands.append(Shell.quote(secretsApplyArgv(kubectl, forceConflicts: false)) + "   (manifests on stdin)")
         }
         for id in Set(changed.filter(merged).map { "\($0.namespace)/\($0.secret)" }).sorted() {
@@ -87,4 +94,10 @@ public enum SecretsPipeline {
         }
         return StepResult(report.outcome, report.summary, changes: changes, commands: commands)
     }
+}
+
+/// The elements in first-seen order, each once.
+func orderedUnique(_ items: [String]) -> [String] {
+    var seen: Set<String> = []
+    return items.filter { seen.insert($0).inserted }
 }

@@ -163,7 +163,7 @@ public struct K3sDriver: ClusterDriver {
         return ["nvidia-smi", "nvidia-container-runtime"].filter { SubprocessRunner.which($0, path: path) == nil }
     }
 
-    func requireRoot() throws {
+    public func requireRoot() throws {
         if host.effectiveUID != 0 { throw AphexError.prerequisite(Self.rootMessage) }
     }
 

@@ -20,18 +20,28 @@ public struct Kubectl: Sendable {
         return argv + args
     }
 
-    /// The argv of a server-side apply of a YAML stream read from stdin.
-    public func applyArgv(dryRun: Bool = false) -> [String] {
+    /// The argv of a server-side apply of a YAML stream read from stdin. `outputJSON`: kubectl
+    /// prints the applied objects as JSON (their uids go into aphex's ownership record).
+    public func applyArgv(dryRun: Bool = false, outputJSON: Bool = false) -> [String] {
         var args = ["apply", "--server-side", "--force-conflicts", "--field-manager=\(fieldManager)", "-f", "-"]
         if dryRun { args.append("--dry-run=server") }
+        if outputJSON { args += ["-o", "json"] }
         return argv(args)
     }
 
     /// Server-side apply of `yaml` (stdin), returning kubectl's stdout.
     @discardableResult
-    public func apply(_ yaml: String, dryRun: Bool = false, timeout: Duration = .seconds(300)) async throws -> String {
-        try await runner.run(Command(applyArgv(dryRun: dryRun), stdin: Array(yaml.utf8), environment: environment,
+    public func apply(_ yaml: String, dryRun: Bool = false, outputJSON: Bool = false,
+                      timeout: Duration = .seconds(300)) async throws -> String {
+        try await runner.run(Command(applyArgv(dryRun: dryRun, outputJSON: outputJSON), stdin: Array(yaml.utf8), environment: environment,
                                      timeout: timeout)).stdoutText
+    }
+
+    /// The objects in `kubectl ... -o json` output: one object, or the items of a List.
+    public static func objects(fromJSONOutput text: String) -> [JSON] {
+        guard let doc = try? JSON.parse(text) else { return [] }
+        if doc["kind"]?.string == "List" { return doc["items"]?.array ?? [] }
+        return doc["kind"] == nil ? [] : [doc]
     }
 
     /// What a kubectl child needs besides argv: KUBECONFIG when the kubeconfig is a list.

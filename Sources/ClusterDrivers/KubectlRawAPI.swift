@@ -129,7 +129,9 @@ public struct KubectlRawAPI: KubeAPI {
         if !extra.isEmpty {
             throw KubeAPIError.unsupported("\(method.uppercased()) \(path.split(separator: "?").first ?? "") needs the request header \(extra.joined(separator: ", ")), which aphex cannot send through kubectl. This kubeconfig authenticates through kubectl (an exec or auth-provider plugin); use a kubeconfig with a client certificate or token for this request.")
         }
-        let argv = try argv(method, path: path, contentType: contentType)
+        var argv = try argv(method, path: path, contentType: contentType)
+        // A DELETE with options (preconditions, propagation): `kubectl delete --raw URL -f -`.
+        if method.uppercased() == "DELETE", body != nil { argv += ["-f", "-"] }
         let output: CommandOutput
         do {
             output = try await runner.run(Command(argv, stdin: body, environment: Kubeconfig.kubectlEnvironment(kubeconfigPath),

@@ -41,6 +41,23 @@ public enum SecretManifest {
         return y
     }
 
+    /// The Secret as a JSON body for `POST /api/v1/namespaces/NS/secrets` (a new Secret is
+    /// created, never applied: a 409 then means another run stored it first).
+    public static func json(_ write: SecretWrite, createdAt now: String) -> [UInt8] {
+        var data: [String: String] = [:]
+        for (k, v) in write.data { data[k] = SecretEncoding.base64(Array(v.utf8)) }
+        let object: [String: Any] = [
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": ["name": write.id.name, "namespace": write.id.namespace,
+                         "labels": [SecretAnnotations.managedByLabel: SecretAnnotations.managedByValue],
+                         "annotations": [SecretAnnotations.createdAt: write.createdAt ?? now]],
+            "type": "Opaque",
+            "data": data,
+        ]
+        let body = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return [UInt8](body)
+    }
+
     /// Several Secrets as one multi-document stream, in the given order.
     public static func yaml(_ writes: [SecretWrite], createdAt now: String) -> String {
         writes.map { yaml($0, createdAt: now) }.joined(separator: "---\n")

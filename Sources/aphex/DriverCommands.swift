@@ -52,11 +52,23 @@ struct KindCreate: AsyncParsableCommand {
 struct KindDelete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
-        abstract: "Delete a kind cluster and aphex's kubeconfig for it.",
-        discussion: "Example:\n  aphex kind delete --cluster-name ci-123")
+        abstract: "Delete a kind cluster aphex created, and aphex's kubeconfig for it.",
+        discussion: """
+        Asks for confirmation (skip it with --yes; without a terminal --yes is required). \
+        Refuses a cluster aphex did not create (one it only adopted) unless --force is given.
+
+        Examples:
+          aphex kind delete --cluster-name ci-123 --yes
+        """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var cluster: ClusterSelection
+
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation.")
+    var yes = false
+
+    @Flag(name: .long, help: "Delete the cluster even though aphex did not create it.")
+    var force = false
 
     @Flag(name: .long, help: "Print the commands, run nothing.")
     var dryRun = false
@@ -65,7 +77,7 @@ struct KindDelete: AsyncParsableCommand {
 
     func run() async throws {
         let ctx = makeContext(global, clusterName: cluster.clusterName)
-        try finish(try await Commands.kindDelete(ctx, dryRun: dryRun))
+        try finish(try await Commands.kindDelete(ctx, dryRun: dryRun, yes: yes, force: force))
     }
 }
 

@@ -219,7 +219,9 @@ final class DriverWorld: @unchecked Sendable {
         #expect(refused.status == 2)
         #expect(refused.stderrText.contains("--recreate"))
         #expect(!w.log.contains { $0.hasPrefix("kind create") || $0.hasPrefix("kind delete") })
-        #expect(!w.exists(w.home + "/.aphex"))
+        // Nothing written for the cluster: only the run's lock file (issue 14.3).
+        #expect(!w.exists(w.home + "/.aphex/clusters/bb"))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: w.home + "/.aphex/clusters")) == ["bb.lock"])
 
         let recreated = try await w.aphex(["kind", "create", "--cluster-name", "bb", "--recreate", "--timeout", "20s"])
         #expect(recreated.status == 0, "\(recreated.stderrText)")
@@ -265,12 +267,12 @@ final class DriverWorld: @unchecked Sendable {
         #expect(staleJSON["clusters"]?.array?.first { $0["name"]?.string == "mine" }?["exists"] == .bool(false))
         try w.touch("clusters/mine/.keep")
 
-        let del = try await w.aphex(["kind", "delete", "--cluster-name", "mine"])
+        let del = try await w.aphex(["kind", "delete", "--cluster-name", "mine", "--yes"])
         #expect(del.status == 0, "\(del.stderrText)")
         #expect(w.log.last == "kind delete cluster --name mine --kubeconfig \(w.kubeconfig("mine"))")
         #expect(!w.exists(w.home + "/.aphex/clusters/mine"))
         #expect(!w.exists(w.state + "/clusters/mine"))
-        let again = try await w.aphex(["kind", "delete", "--cluster-name", "mine"])
+        let again = try await w.aphex(["kind", "delete", "--cluster-name", "mine", "--yes"])
         #expect(again.status == 0)
         #expect(again.stdoutText.contains("nothing changed"))
     }

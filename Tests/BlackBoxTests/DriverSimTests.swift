@@ -36,10 +36,47 @@ import Testing
         let row = try JSON.parse(list.stdout)["clusters"]?.array?.first { $0["name"]?.string == "platform-cluster" }
         #expect(row?["managed"] == .bool(true))
 
-        let del = try h.run(["kind", "delete"])
+        let unconfirmed = try h.run(["kind", "delete"])  // no terminal, no --yes
+        #expect(unconfirmed.status == 2 && unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
+        #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "delete"]) }.isEmpty)
+        let del = try h.run(["kind", "delete", "--yes"])
         #expect(del.status == 0, "\(del.stderr)")
         #expect(try kindArgvs(h).last == ["kind", "delete", "cluster", "--name", "platform-cluster", "--kubeconfig", kubeconfig])
         #expect(!FileManager.default.fileExists(atPath: h.home + "/.aphex/clusters/platform-cluster"))
+    }
+
+    /// Issue 14.2: a kind cluster that existed before aphex (aphex only adopted it) is not
+    /// aphex's to delete: `destroy` and `kind delete` refuse unless --force.
+    @Test func destroyAndKindDeleteRefuseAClusterAphexOnlyAdopted() async throws {
+        let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
+        defer { h.stop() }
+        // Someone's own kind cluster, made with kind itself.
+        let made = try h.runProgram([h.binDir + "/kind", "create", "cluster", "--name", "platform-cluster"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let adopt = try h.run(["kind", "create", "--timeout", "60s", "--output", "json"], timeout: 90)
+        #expect(adopt.status == 0, "\(adopt.stderr)")
+        #expect(try JSON.parse(adopt.stdout)["outcome"]?.string == "reused")
+        let record = try JSON.parse(try String(contentsOfFile: h.home + "/.aphex/clusters/platform-cluster/cluster.json", encoding: .utf8))
+        #expect(record["createdByAphex"] == .bool(false))
+
+        for args in [["destroy", "--yes"], ["destroy", "--deployment", "kind", "--yes"], ["kind", "delete", "--yes"]] {
+            let r = try h.run(args)
+            #expect(r.status == 2, "aphex \(args.joined(separator: " ")): \(r.stderr)")
+            #expect(r.stderr.contains("aphex did not create the kind cluster 'platform-cluster'") && r.stderr.contains("--force")
+                    && r.stderr.contains("--use-existing"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+        #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "delete"]) }.isEmpty, "an adopted cluster was deleted")
+        let dry = try h.run(["destroy", "--dry-run"])
+        #expect(dry.status == 0 && dry.stdout.contains("aphex did not create this kind cluster"), "\(dry.stdout)")
+
+        // --force without --yes still asks (and there is no terminal).
+        let unconfirmed = try h.run(["kind", "delete", "--force"])
+        #expect(unconfirmed.status == 2 && unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
+        let forced = try h.run(["kind", "delete", "--force", "--yes"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stderr.contains("--force: deleting the kind cluster 'platform-cluster', which aphex did not create"))
+        #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "delete", "cluster"]) }.count == 1)
     }
 
     @Test func brokenClusterTimesOutThenIsRefused() async throws {

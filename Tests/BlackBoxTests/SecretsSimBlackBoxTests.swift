@@ -60,9 +60,11 @@ import Testing
         #expect(first["tekton-pipelines/tekton-dashboard-oidc[client-secret]"] == first["auth-system/dex-secrets[tekton-client-secret]"])
         #expect(first["auth-system/authentik-secrets[bootstrap-token]"]?.count == 64)
         #expect(first["platform-system/cloudflare-api-token[token]"] == Self.token)
-        // The secrets went to kubectl on stdin with server-side apply and field manager aphex.
-        let applies = try h.record().commands.filter { $0.argv.contains("--field-manager=aphex") && $0.argv.contains("apply") }
-        #expect(applies.contains { $0.stdinBytes > 0 && $0.argv.suffix(2) == ["-f", "-"] })
+        // New Secrets were created (POST, values in the request body, field manager aphex), never
+        // applied over whatever might be there: a Secret another run stored first is kept (issue 14.3).
+        let creates = try h.record().requests.filter { $0.method == "POST" && $0.path.hasSuffix("/secrets") }
+        #expect(creates.count >= 5 && creates.allSatisfy { $0.query == "fieldManager=aphex" && $0.status == 201 },
+                "\(creates.map { "\($0.path)?\($0.query) \($0.status)" })")
 
         let r2 = try bootstrap(h)
         let r3 = try bootstrap(h)

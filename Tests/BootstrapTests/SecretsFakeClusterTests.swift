@@ -24,12 +24,21 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
 
     private let lock = NSLock()
     private var objects: [String: Object] = [:]   // "ns/name"
+    /// ConfigMaps (aphex's ownership record lives in one), whole, by "ns/name".
+    private(set) var configMaps: [String: JSON] = [:]
     private(set) var commands: [Command] = []
     private(set) var requests: [Request] = []
     /// Apply only this many documents of the next apply, then fail as a killed kubectl would.
     var dieAfterDocuments: Int?
     /// Fail the next PATCH with a transport error (killed between apply and patch).
     var failNextPatch = false
+    /// Create only this many Secrets with POST, then fail as a killed run would.
+    var dieAfterCreates: Int?
+    /// Runs (once) when a POST for this Secret ("ns/name") arrives, before it is answered: what
+    /// another run that got there first does (`race(ns, name)` stores its own values).
+    var beforeCreate: [String: @Sendable (FakeSecretCluster) -> Void] = [:]
+    /// Number of 409 AlreadyExists answers given.
+    private(set) var conflicts = 0
     /// Namespaces that exist (apply into another one fails like the API server).
     var namespaces: Set<String> = ["argocd", "auth-system", "tekton-pipelines", "platform-system", "cert-manager", "kube-system"]
 
@@ -63,6 +72,7 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
     private func getSync(_ ref: ResourceRef, namespace: String?, name: String) -> JSON? {
         lock.lock(); defer { lock.unlock() }
         requests.append(Request(method: "GET", path: ref.path(namespace: namespace, name: name)))
+        if ref == .configMaps, let ns = namespace { return configMaps["\(ns)/\(name)"] }
         guard ref == .secrets, let ns = namespace, let o = objects["\(ns)/\(name)"] else { return nil }
         var obj: JSON = ["apiVersion": "v1", "kind": "Secret",
                          "metadata": ["name": .string(name), "namespace": .string(ns),
@@ -78,11 +88,38 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
     }
 
     func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
-        try requestSync(method, path: path, body: body, contentType: contentType)
+        if method == "POST" {
+            // Another run's create that lands first (outside the lock: it writes through put).
+            let parts = path.split(separator: "?")[0].split(separator: "/").map(String.init)
+            if parts.count == 5, let body, let name = (try? JSON.parse(body))?.name {
+                let id = "\(parts[3])/\(name)"
+                let hook: (@Sendable (FakeSecretCluster) -> Void)? = lock.withLock { beforeCreate.removeValue(forKey: id) }
+                hook?(self)
+            }
+        }
+        return try requestSync(method, path: path, body: body, contentType: contentType)
     }
     private func requestSync(_ method: String, path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {
         lock.lock(); defer { lock.unlock() }
         requests.append(Request(method: method, path: path, body: body, contentType: contentType))
+        let plain = String(path.split(separator: "?")[0])
+        if method == "GET", plain == "/api/v1" {
+            return HTTPResponse(status: 200, body: Array(#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","namespaced":true,"kind":"Secret"},{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}"#.utf8))
+        }
+        if plain.contains("/configmaps"), let body, let obj = try? JSON.parse(body), let name = obj.name,
+           let ns = obj.namespace, method == "POST" || method == "PUT" {
+            // aphex's ownership record: created once, then replaced with optimistic concurrency.
+            let key = "\(ns)/\(name)"
+            if method == "POST", configMaps[key] != nil { return HTTPResponse(status: 409) }
+            if method == "PUT", configMaps[key]?[path: "metadata", "resourceVersion"] != obj[path: "metadata", "resourceVersion"] {
+                return HTTPResponse(status: 409)
+            }
+            var stored = obj
+            stored.set(["metadata", "resourceVersion"], to: .string(String(requests.count)))
+            configMaps[key] = stored
+            return HTTPResponse(status: method == "POST" ? 201 : 200, body: stored.serializedBytes())
+        }
+        if method == "POST" { return try createSync(path: path, body: body, contentType: contentType) }
         guard method == "PATCH" else { return HTTPResponse(status: 405) }
         if failNextPatch {
             failNextPatch = false
@@ -100,6 +137,30 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
         for (k, v) in data { o.data[k] = v.string }
         objects[id] = o
         return HTTPResponse(status: 200, body: Array("{}".utf8))
+    }
+
+    /// POST /api/v1/namespaces/NS/secrets?fieldManager=aphex: 201, 404 (no namespace), 409 (exists).
+    private func createSync(path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {
+        let parts = path.split(separator: "?")[0].split(separator: "/").map(String.init)
+        guard parts.count == 5, parts[4] == "secrets", contentType == "application/json", let body,
+              let obj = try? JSON.parse(body), obj["kind"]?.string == "Secret", let name = obj.name else { return HTTPResponse(status: 400) }
+        let ns = parts[3]
+        if let limit = dieAfterCreates {
+            if limit == 0 { dieAfterCreates = nil; throw KubeAPIError.transport(.connectionReset(path)) }
+            dieAfterCreates = limit - 1
+        }
+        guard namespaces.contains(ns) else {
+            return HTTPResponse(status: 404, body: Array(#"{"kind":"Status","code":404,"reason":"NotFound","message":"namespaces \"\#(ns)\" not found"}"#.utf8))
+        }
+        if objects["\(ns)/\(name)"] != nil {
+            conflicts += 1
+            return HTTPResponse(status: 409, body: Array(#"{"kind":"Status","code":409,"reason":"AlreadyExists","message":"secrets \"\#(name)\" already exists"}"#.utf8))
+        }
+        objects["\(ns)/\(name)"] = Object(data: obj["data"]?.stringMap ?? [:], labels: obj.labels, annotations: obj.annotations,
+                                          type: obj["type"]?.string)
+        var created = obj
+        created.set(["metadata", "uid"], to: .string("uid-\(ns)-\(name)"))
+        return HTTPResponse(status: 201, body: created.serializedBytes())
     }
 
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,

@@ -26,8 +26,17 @@ import Testing
         #expect(rec.id == "secrets" && rec.outcome == .done)
         #expect(rec.detail == "created 11 keys, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not set)")
         #expect(rec.changes.contains("secret auth-system/dex-secrets key client-secret (create, generated)"))
-        #expect(rec.commands == ["kubectl --kubeconfig /home/u/.aphex/clusters/platform-cluster/kubeconfig --context kind-platform-cluster apply --server-side --field-manager=aphex -f -   (manifests on stdin)"])
-        #expect(cluster.argvs.first?.contains("kind-platform-cluster") == true)
+        #expect(rec.commands == ["POST /api/v1/namespaces/auth-system/secrets (creates Secret authentik-postgresql; values in the request body)",
+                                 "POST /api/v1/namespaces/auth-system/secrets (creates Secret authentik-secrets; values in the request body)",
+                                 "POST /api/v1/namespaces/auth-system/secrets (creates Secret dex-secrets; values in the request body)",
+                                 "POST /api/v1/namespaces/tekton-pipelines/secrets (creates Secret tekton-dashboard-oidc; values in the request body)"])
+        #expect(cluster.argvs.isEmpty, "new Secrets are created, never applied")
+        // Each created Secret is in aphex's ownership record, with its uid (issue 14.1).
+        let record = try #require(cluster.configMaps["kube-system/aphex-ownership"])
+        let owned = try JSON.parse(record["data"]?["objects.json"]?.string ?? "").array ?? []
+        #expect(owned.map { "\($0["namespace"]?.string ?? "")/\($0["name"]?.string ?? "") \($0["uid"]?.string ?? "pending")" }.sorted() == [
+            "auth-system/authentik-postgresql uid-auth-system-authentik-postgresql", "auth-system/authentik-secrets uid-auth-system-authentik-secrets",
+            "auth-system/dex-secrets uid-auth-system-dex-secrets", "tekton-pipelines/tekton-dashboard-oidc uid-tekton-pipelines-tekton-dashboard-oidc"])
         // The CLOUDFLARE_API_TOKEN warning is given once (by the pipeline), not once per key.
         #expect(reporter.warnings.filter { $0.contains("CLOUDFLARE_API_TOKEN") }.count == 1)
 

@@ -44,15 +44,20 @@ func expectNoSecretLeaks(_ cluster: FakeSecretCluster, reporter: SecretsTestRepo
 private let dexNS = "auth-system"
 
 @Suite struct SecretsStepTests {
-    @Test func freshClusterCreatesEverythingOverStdinAndDefersArgoCD() async throws {
+    @Test func freshClusterCreatesEachSecretWithPostAndDefersArgoCD() async throws {
         let cluster = FakeSecretCluster()
         let reporter = SecretsTestReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         let report = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind,
                                             importFile: nil, dryRun: false)
-        // One kubectl: server-side apply, field manager aphex, manifest on stdin.
-        #expect(cluster.argvs == [["kubectl", "--kubeconfig", "/tmp/kc", "apply", "--server-side", "--field-manager=aphex", "-f", "-"]])
-        #expect(cluster.commands[0].stdin?.isEmpty == false)
+        // New Secrets are created (POST, values in the body), never applied: no kubectl at all.
+        #expect(cluster.argvs.isEmpty)
+        let posts = cluster.requests.filter { $0.method == "POST" }
+        #expect(posts.map(\.path) == ["/api/v1/namespaces/auth-system/secrets?fieldManager=aphex",
+                                      "/api/v1/namespaces/auth-system/secrets?fieldManager=aphex",
+                                      "/api/v1/namespaces/auth-system/secrets?fieldManager=aphex",
+                                      "/api/v1/namespaces/tekton-pipelines/secrets?fieldManager=aphex"])
+        #expect(posts.allSatisfy { $0.contentType == "application/json" && $0.body?.isEmpty == false })
         #expect(report.count(.create) == 11)
         #expect(report.deferred == ["argocd/argocd-secret[oidc.dex.clientSecret]"])
         #expect(report.count(.skip) == 1) // CLOUDFLARE_API_TOKEN unset
@@ -118,7 +123,7 @@ private let dexNS = "auth-system"
         let cluster = FakeSecretCluster()
         let reporter = SecretsTestReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter)
-        cluster.dieAfterDocuments = 2
+        cluster.dieAfterCreates = 2
         do {
             _ = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil, dryRun: false)
             Issue.record("a killed kubectl must fail the step")
@@ -175,6 +180,8 @@ private let dexNS = "auth-system"
 
     @Test func contextIsPassedToKubectl() async throws {
         let cluster = FakeSecretCluster()
+        // An existing Secret missing a key: the key is added with a server-side apply.
+        cluster.put(dexNS, "dex-secrets", plain: ["client-secret": "stored-client-secret-1"])
         let ctx = secretsTestContext(cluster, context: "kind-lab")
         _ = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/home/u/.kube/config", deployment: .kind, importFile: nil, dryRun: false)
         #expect(cluster.argvs == [["kubectl", "--kubeconfig", "/home/u/.kube/config", "--context", "kind-lab", "apply", "--server-side",
@@ -290,7 +297,7 @@ private let dexNS = "auth-system"
         #expect(cluster.value(dexNS, "dex-secrets", "client-secret") == source)
     }
 
-    @Test func kubectlFailureIsReportedWithoutValues() async throws {
+    @Test func createFailureIsReportedWithoutValues() async throws {
         let cluster = FakeSecretCluster()
         cluster.namespaces.remove("tekton-pipelines")
         let random = SequenceRandom()
@@ -300,10 +307,51 @@ private let dexNS = "auth-system"
             Issue.record("must fail")
         } catch let e as AphexError {
             #expect(e.status == .failed)
-            #expect(e.detail?.contains("namespaces \"tekton-pipelines\" not found") == true)
+            #expect(e.message.contains("Creating Secret tekton-pipelines/tekton-dashboard-oidc failed (HTTP 404)"))
+            #expect(e.message.contains("namespaces \"tekton-pipelines\" not found"))
+            for v in random.produced { #expect(!e.description.contains(v)) }
+        }
+    }
+
+    @Test func kubectlFailureIsReportedWithoutValues() async throws {
+        let cluster = FakeSecretCluster()
+        cluster.put(dexNS, "dex-secrets", plain: ["client-secret": "stored-client-secret-1"])
+        cluster.dieAfterDocuments = 0
+        let random = SequenceRandom()
+        do {
+            _ = try await applySecrets(ctx: secretsTestContext(cluster), api: cluster, kubeconfig: "/tmp/kc", deployment: .kind,
+                                       importFile: nil, dryRun: false, generator: SecretGenerator(random: random))
+            Issue.record("must fail")
+        } catch let e as AphexError {
+            #expect(e.status == .failed)
+            #expect(e.message.contains("Storing the Secrets auth-system/dex-secrets failed"))
             #expect(e.detail?.contains("kubectl --kubeconfig /tmp/kc apply --server-side") == true)
             for v in random.produced { #expect(!e.description.contains(v)) }
         }
+    }
+
+    /// Issue 14.3: two runs at once. The other run stores dex-secrets between this run's read
+    /// and its create: this run must keep (and copy) the other run's values, never replace them.
+    @Test func secretStoredByAnotherRunFirstIsKeptNotReplaced() async throws {
+        let cluster = FakeSecretCluster()
+        let reporter = SecretsTestReporter()
+        let theirs = ["client-secret": "their-client-secret-1", "authentik-client-secret": "their-client-secret-1",
+                      "argocd-client-secret": "their-argocd-secret-1", "tekton-client-secret": "their-tekton-secret-1",
+                      "kubernetes-client-secret": "their-kube-secret-1"]
+        cluster.beforeCreate["auth-system/dex-secrets"] = { c in c.put(dexNS, "dex-secrets", plain: theirs) }
+        let report = try await applySecrets(ctx: secretsTestContext(cluster, reporter: reporter), api: cluster, kubeconfig: "/tmp/kc",
+                                            deployment: .kind, importFile: nil, dryRun: false)
+        #expect(cluster.conflicts == 1)
+        for (k, v) in theirs { #expect(cluster.value(dexNS, "dex-secrets", k) == v, "\(k) was replaced") }
+        // The copy made after the race copies THEIR stored value.
+        #expect(cluster.value("tekton-pipelines", "tekton-dashboard-oidc", "client-secret") == "their-tekton-secret-1")
+        #expect(report.written.contains("tekton-pipelines/tekton-dashboard-oidc") && !report.written.contains("auth-system/dex-secrets"))
+        #expect(report.warnings.contains { $0.contains("Another run stored auth-system/dex-secrets") })
+        // Nothing was ever applied over a Secret that exists.
+        #expect(cluster.argvs.isEmpty)
+        let health = try await secretsHealth(api: cluster, deployment: .kind)
+        #expect(health.derivedMismatches.isEmpty)
+        expectNoSecretLeaks(cluster, reporter: reporter)
     }
 
     @Test func redactRemovesPlainAndBase64Values() {

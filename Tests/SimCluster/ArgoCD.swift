@@ -15,6 +15,9 @@ final class ArgoCDController: SimController {
     /// retries are used up, so both are remembered).
     var admittedAt: [String: Duration] = [:]
     var rejections: [String: (count: Int, message: String)] = [:]
+    /// argocd-application-controller was installed at some point: from then on, it must be
+    /// running for anything to happen (a world that never installs ArgoCD has an implicit one).
+    var controllerSeen = false
 
     static let appRef = ResourceRef(group: "argoproj.io", version: "v1alpha1", resource: "applications", kind: "Application")
     static let finalizer = "resources-finalizer.argocd.argoproj.io"
@@ -24,11 +27,19 @@ final class ArgoCDController: SimController {
     func step(_ w: SimWorld, now: Duration) -> Bool {
         guard w.types[w.typeKey("argoproj.io", "applications")] != nil else { return false }
         var changed = false
+        if w.objects[ObjectKey(ResourceRef.statefulSets, namespace: "argocd", name: "argocd-application-controller")] != nil {
+            controllerSeen = true
+        }
         if handleRefresh(w, now: now) { changed = true }
         let rootKey = ObjectKey(Self.appRef, namespace: "argocd", name: w.scenario.rootName)
         guard let root = w.objects[rootKey] else { rootDeletingSince = nil; return changed }
-        // Root deletion: cascade to the children, then drop the finalizer.
+        // Root deletion: cascade to the children, then drop the finalizer — only while the
+        // application controller runs, and never when the scenario's ArgoCD ignores finalizers.
         if root[path: "metadata", "deletionTimestamp"] != nil {
+            guard w.scenario.argocdFinalizers == "process", controllerRunning(w, now: now) else {
+                rootDeletingSince = nil
+                return changed
+            }
             if rootDeletingSince == nil { rootDeletingSince = now }
             let children = w.objects.filter { $0.key.group == "argoproj.io" && $0.key.resource == "applications" && $0.key != rootKey
                 && $0.value.labels["app.kubernetes.io/instance"] == w.scenario.rootName }
@@ -90,6 +101,18 @@ final class ArgoCDController: SimController {
         }
         if w.setStatus(rootKey, status) { changed = true }
         return changed
+    }
+
+    /// Whether the application controller processes anything now: the StatefulSet
+    /// argocd/argocd-application-controller exists with replicas > 0 and is ready — or was never
+    /// installed in this world (scenarios that start bootstrapped have an implicit controller).
+    func controllerRunning(_ w: SimWorld, now: Duration) -> Bool {
+        let ctrlKey = ObjectKey(ResourceRef.statefulSets, namespace: "argocd", name: "argocd-application-controller")
+        guard let sts = w.objects[ctrlKey] else { return !controllerSeen }
+        controllerSeen = true
+        if sts[path: "metadata", "deletionTimestamp"] != nil || sts[path: "spec", "replicas"]?.int == 0 { return false }
+        guard let ready = w.workloadReadyAt[ctrlKey] else { return false }
+        return now >= ready
     }
 
     /// Creates/updates one child Application. Returns (changed, healthyAt if known, sync status).

@@ -108,6 +108,10 @@ public struct Scenario: Sendable {
     public var host: Host
     public var rootName: String
     public var rootPath: String
+    /// What ArgoCD's application controller does with a deleted Application's
+    /// resources-finalizer: `process` (cascade to the children, then drop it; only while the
+    /// controller runs) or `ignore` (never: a broken ArgoCD).
+    public var argocdFinalizers: String
     public var apps: [App]
     /// Images that never pull (ImagePullBackOff forever).
     public var neverPull: [String]
@@ -217,6 +221,10 @@ public struct Scenario: Sendable {
         let argo = doc["argocd"] ?? [:]
         rootName = argo["root"]?.string ?? "platform-root"
         rootPath = argo["path"]?.string ?? (deployment == "k3s" ? "platform/deployments/k3s/argocd/apps" : "platform/base/argocd/apps")
+        argocdFinalizers = argo["finalizers"]?.string ?? "process"
+        guard ["process", "ignore"].contains(argocdFinalizers) else {
+            throw SimError("argocd.finalizers must be process or ignore, not '\(argocdFinalizers)'")
+        }
         var apps: [App] = []
         for a in argo["apps"]?.array ?? [] {
             guard let n = a["name"]?.string else { throw SimError("an app in the scenario has no name") }

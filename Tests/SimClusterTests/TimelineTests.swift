@@ -121,6 +121,52 @@ func applyRoot(_ sim: SimCluster) async throws {
         #expect(try sim.world.list(ResourceRef.applications, namespace: "argocd").isEmpty)
     }
 
+    /// Scenario knob `argocd.finalizers: ignore`: a broken ArgoCD never processes the finalizer.
+    @Test func rootFinalizerIsNeverProcessedWhenArgoCDIgnoresFinalizers() async throws {
+        let sim = try SimCluster(scenario: "blackbox-existing-stuck")
+        try await applyRoot(sim)
+        #expect(sim.run { _ in app(sim, "catalog") != nil })
+        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        sim.advance(by: .seconds(600))
+        #expect(app(sim, "platform-root")?[path: "metadata", "finalizers"] == ["resources-finalizer.argocd.argoproj.io"])
+        #expect(app(sim, "catalog")?[path: "metadata", "deletionTimestamp"] == nil, "no cascade either")
+    }
+
+    /// Once ArgoCD's application controller was installed, it must be running (present,
+    /// replicas > 0, ready) for a deletion to be processed.
+    @Test func rootDeletionWaitsForARunningApplicationController() async throws {
+        let sim = try SimCluster(scenario: "happy-kind")
+        try await applyRoot(sim)
+        func controller(replicas: Int) -> String {
+            """
+            apiVersion: apps/v1
+            kind: StatefulSet
+            metadata: {name: argocd-application-controller, namespace: argocd}
+            spec:
+              replicas: \(replicas)
+              selector: {matchLabels: {app.kubernetes.io/name: argocd-application-controller}}
+              template:
+                metadata: {labels: {app.kubernetes.io/name: argocd-application-controller}}
+                spec: {containers: [{name: c, image: "quay.io/argoproj/argocd:v3.3.0"}]}
+            """
+        }
+        _ = try sim.apply(controller(replicas: 1))
+        #expect(sim.run { _ in app(sim, "ingress") != nil })
+        _ = try sim.apply(controller(replicas: 0))
+        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        sim.advance(by: .seconds(120))
+        #expect(app(sim, "platform-root") != nil, "scaled to 0: nothing processes the finalizer")
+        _ = try sim.apply(controller(replicas: 1))
+        #expect(sim.run(until: .seconds(60)) { _ in app(sim, "platform-root") == nil }, "scaled back up: it finishes")
+        // Deleted: missing, nothing processes.
+        try await applyRoot(sim)
+        #expect(sim.run { _ in app(sim, "ingress") != nil })
+        _ = try await sim.runner.run(Command(["kubectl", "delete", "statefulset", "argocd-application-controller", "-n", "argocd"]))
+        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        sim.advance(by: .seconds(120))
+        #expect(app(sim, "platform-root") != nil, "the controller is gone: the finalizer stays")
+    }
+
     @Test func refreshAnnotationIsRemovedByArgoCD() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         try await applyRoot(sim)

@@ -21,6 +21,7 @@ extension Commands {
         let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
         state.convergenceObserver = recorder
         let pipeline = Pipeline(steps: steps)
+        defer { state.lock?.release() }  // taken by the cluster step (one run per cluster)
         var failure: (any Error)?
         do {
             try await pipeline.run(state)

@@ -1,27 +1,6 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
-
-/// What `destroy --use-existing` removes: only what aphex created, never the cluster.
-enum ExistingClusterTeardown {
-    static let partOf = "app.kubernetes.io/part-of in (argocd,tekton-pipelines,tekton-triggers,tekton-dashboard)"
-    static let clusterScopedKinds = ["customresourcedefinitions", "clusterroles", "clusterrolebindings",
-                                     "mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
-
-    /// The kubectl argvs, in order: platform-root first (its finalizer makes ArgoCD delete the
-    /// children while ArgoCD still runs), then ArgoCD's and Tekton's cluster-scoped objects,
-    /// then the namespaces aphex created (labelled managed-by=aphex) and Tekton's resolvers namespace.
-    static func commands(_ kubectl: Kubectl) -> [[String]] {
-        var cmds: [[String]] = [
-            kubectl.argv(["delete", "applications.argoproj.io", "platform-root", "-n", "argocd", "--ignore-not-found", "--wait=false"]),
-        ]
-        for kind in clusterScopedKinds {
-            cmds.append(kubectl.argv(["delete", kind, "-l", partOf, "--ignore-not-found", "--wait=false"]))
-        }
-        cmds.append(kubectl.argv(["delete", "namespaces", "-l", "\(managedByLabel.0)=\(managedByLabel.1)", "--ignore-not-found", "--wait=false"]))
-        cmds.append(kubectl.argv(["delete", "namespaces", "-l", "app.kubernetes.io/part-of=tekton-pipelines", "--ignore-not-found", "--wait=false"]))
-        return cmds
-    }
-}
 
 extension Commands {
     public static func destroy(_ ctx: AppContext, _ options: DestroyOptions) async throws -> ExitStatus {
@@ -31,23 +10,20 @@ extension Commands {
     public static func destroy(_ ctx: AppContext, _ options: DestroyOptions,
                                makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI,
                                readLine: () -> String?) async throws -> ExitStatus {
-        let name = ctx.target.clusterName
-        let what: String
         if options.useExisting {
-            what = "platform-root (and the Applications it owns), ArgoCD, Tekton and the namespaces aphex created on the cluster of \(ctx.resolvedKubeconfig()) — the cluster itself is kept"
-        } else {
-            let deployment = try destroyDeployment(ctx, options)
-            what = deployment == .kind ? "the kind cluster '\(name)' and everything in it"
-                                       : "k3s on this host (k3s-uninstall.sh) and everything in it"
+            return try await destroyExisting(ctx, options, makeAPI: makeAPI, readLine: readLine)
         }
+        let name = ctx.target.clusterName
+        let deployment = try destroyDeployment(ctx, options)
+        let what = deployment == .kind ? "the kind cluster '\(name)' and everything in it"
+                                       : "k3s on this host (k3s-uninstall.sh) and everything in it"
         if options.dryRun {
             ctx.output.write("Would remove \(what).\n")
-            if options.useExisting {
-                let kubectl = Kubectl(kubeconfig: ctx.resolvedKubeconfig(), context: ctx.target.context, runner: ctx.runner)
-                for argv in ExistingClusterTeardown.commands(kubectl) { ctx.output.write("  $ \(Shell.quote(argv))\n") }
-            }
+            if let note = adoptedNote(ctx, deployment: deployment) { ctx.output.write(note + "\n") }
             return .ok
         }
+        // Only a cluster aphex created (issue 14.2): an adopted one is someone else's.
+        try await requireCreatedByAphex(ctx, deployment: deployment, force: options.force, command: "destroy")
         if !options.yes {
             guard options.stdinIsTTY else {
                 throw AphexError.usage("`aphex destroy` removes \(what). It asks for confirmation, but stdin is not a terminal: re-run with --yes to confirm non-interactively.")
@@ -64,53 +40,153 @@ extension Commands {
                 return .failed
             }
         }
-        if options.useExisting {
-            try await teardownExisting(ctx, makeAPI: makeAPI)
-        } else {
-            try await destroyCluster(ctx, deployment: try destroyDeployment(ctx, options))
-        }
+        let lock = try await ClusterLock.acquire(ctx.host, name: name, command: "aphex destroy")
+        defer { lock.release() }
+        try await destroyCluster(ctx, deployment: deployment)
         ctx.output.write("Removed \(what).\n")
         return .ok
     }
 
     static func destroyDeployment(_ ctx: AppContext, _ options: DestroyOptions) throws -> Deployment {
         if let d = options.deployment { return d }
-        if let d = recordedDeployment(ctx.host, clusterName: ctx.target.clusterName) { return d }
-        throw AphexError.usage("aphex has no record of a cluster named '\(ctx.target.clusterName)' (\(ctx.host.clusterDirectory(ctx.target.clusterName))). Pass --deployment kind|k3s to say what to remove, or --cluster-name for another cluster.")
+        if let d = recordedDeployment(userHost(ctx.host), clusterName: ctx.target.clusterName) { return d }
+        throw AphexError.usage("aphex has no record of a cluster named '\(ctx.target.clusterName)' (\(userHost(ctx.host).clusterDirectory(ctx.target.clusterName))). Pass --deployment kind|k3s to say what to remove, or --cluster-name for another cluster.")
     }
 
-    static func teardownExisting(_ ctx: AppContext,
-                                 makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) async throws {
+    // MARK: only what aphex created (issue 14.2)
+
+    /// The host whose ~/.aphex holds aphex's records (the invoking user's under sudo).
+    static func userHost(_ host: HostContext) -> HostContext {
+        var h = host
+        h.homeDirectory = host.invokingUserHome
+        return h
+    }
+
+    /// For --dry-run: a note when aphex's record says it did not create the cluster.
+    static func adoptedNote(_ ctx: AppContext, deployment: Deployment) -> String? {
+        guard let r = ClusterRecord.load(userHost(ctx.host), name: ctx.target.clusterName), !r.createdByAphex else { return nil }
+        return "Note: aphex did not create this \(deployment.rawValue) cluster (it adopted one that already existed): the real run refuses unless --force is given."
+    }
+
+    /// Refuses (exit 2, nothing changed) to delete a cluster aphex did not create, unless
+    /// `force`. A cluster that does not exist is fine (only aphex's leftover record goes).
+    static func requireCreatedByAphex(_ ctx: AppContext, deployment: Deployment, force: Bool, command: String) async throws {
+        let name = ctx.target.clusterName
+        let host = userHost(ctx.host)
+        let record = ClusterRecord.load(host, name: name)
+        if let record, record.createdByAphex, record.deployment == deployment.rawValue { return }
+        let exists: Bool
+        switch deployment {
+        case .kind:
+            let driver = KindDriver(host: ctx.host, spec: KindClusterSpec(name: name))
+            try await driver.requireAvailablePublic()
+            exists = try await driver.listClusters().contains(name)
+        case .k3s:
+            exists = K3sDriver(host: ctx.host, spec: K3sInstallSpec(name: name)).isInstalledForUninstall
+        }
+        guard exists else { return }
+        let thing = deployment == .kind ? "the kind cluster '\(name)'" : "k3s on this host"
+        if force {
+            ctx.reporter.warn("--force: deleting \(thing), which aphex did not create.")
+            return
+        }
+        let why = record.map { r in
+            r.deployment == deployment.rawValue
+                ? "it already existed when aphex first used it, so aphex only adopted it (\(ClusterRecord.path(host, name: name)) says createdByAphex: false)"
+                : "aphex's record for '\(name)' is of a \(r.deployment) cluster"
+        } ?? "aphex has no record of creating it (no \(ClusterRecord.path(host, name: name)))"
+        let existing = deployment == .kind
+            ? "`aphex destroy --use-existing --kubeconfig \(host.kubeconfigPath(forCluster: name)) --context kind-\(name)`"
+            : "`aphex destroy --use-existing --kubeconfig \(host.kubeconfigPath(forCluster: name))`"
+        throw AphexError.usage("aphex did not create \(thing): \(why). `aphex \(command)` deletes only clusters aphex created, so nothing was deleted. To remove only what aphex installed on it, run \(existing); to delete the whole cluster anyway, re-run with --force.")
+    }
+
+    // MARK: --use-existing (issues 14.1 and 17)
+
+    static func destroyExisting(_ ctx: AppContext, _ options: DestroyOptions,
+                                makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI,
+                                readLine: () -> String?) async throws -> ExitStatus {
         let kubeconfig = ctx.resolvedKubeconfig()
-        let kubectl = Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner)
-        let commands = ExistingClusterTeardown.commands(kubectl)
-        let clock = ctx.host.clock
-        // 1. platform-root, then wait (bounded) for ArgoCD to finish the cascade.
-        ctx.reporter.emit(.stepStarted(id: "platform-root", title: "Deleting platform-root and its Applications"))
-        let start = clock.now()
-        _ = try await ctx.runner.run(Command(commands[0], timeout: .seconds(60)))
+        let endpoint = try Kubeconfig.load(path: kubeconfig).resolve(context: ctx.target.context)
         let api = try makeAPI(ctx.host, kubeconfig, ctx.target.context)
-        let deadline = start + .seconds(300)
-        var gone = false
-        while clock.now() < deadline {
-            do {
-                if try await api.get(.applications, namespace: "argocd", name: "platform-root") == nil { gone = true; break }
-            } catch {
-                // transient API error: try again
+        let at = "the cluster at \(endpoint.server) (context \(endpoint.contextName))"
+        let recorded: [OwnedObject]?
+        do {
+            recorded = try await OwnershipRecord.read(api: api)
+        } catch let e as KubeAPIError {
+            throw AphexError.failed("Could not read aphex's record of what it created on \(at) (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)): \(e). Nothing was deleted. Check that the cluster is reachable with this kubeconfig and context.")
+        }
+        guard let recorded, !recorded.isEmpty else {
+            ctx.output.write("""
+                Nothing to remove from \(at): it has no record of objects aphex created \
+                (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)). Either `aphex destroy --use-existing` \
+                already removed them, or aphex did not bootstrap this cluster. Nothing was deleted.
+
+                """)
+            return .ok
+        }
+        let plan = ExistingTeardown.order(recorded)
+        let summary = ExistingTeardown.summary(recorded)
+        if options.dryRun {
+            var text = "Would remove from \(at) the \(recorded.count) objects aphex created (\(summary)), in this order, and nothing else:\n"
+            for o in plan.flatMap({ $0 }) { text += "  \(o.display)\(o.isNamespace ? " (with everything in it)" : "")\n" }
+            text += "Objects that existed before aphex are kept. The record itself (\(OwnershipRecord.namespace)/\(OwnershipRecord.name)) goes last.\n"
+            ctx.output.write(text)
+            return .ok
+        }
+        if !options.yes {
+            guard options.stdinIsTTY else {
+                throw AphexError.usage("`aphex destroy --use-existing` removes what aphex created on \(at). It asks for confirmation, but stdin is not a terminal: re-run with --yes to confirm non-interactively.")
             }
-            try await clock.sleep(for: .seconds(1))
+            var export = ["aphex", "secrets", "export", "--file", "FILE"]
+            if let k = ctx.target.kubeconfig { export += ["--kubeconfig", k] }
+            if let c = ctx.target.context { export += ["--context", c] }
+            FileHandle.standardError.write(Data("""
+                This removes what aphex created on \(at)
+                (kubeconfig \(kubeconfig)): \(recorded.count) objects: \(summary).
+                ArgoCD deletes platform-root's Applications first. Objects that existed before aphex
+                are kept, and so is the cluster. The generated credentials go with it: keep them first
+                with `\(Shell.quote(export))`.
+                Type the context name '\(endpoint.contextName)' to confirm: 
+                """.utf8))
+            guard readLine()?.trimmingCharacters(in: .whitespaces) == endpoint.contextName else {
+                ctx.reporter.info("Not confirmed; nothing was removed.")
+                return .failed
+            }
         }
-        ctx.reporter.emit(.stepFinished(id: "platform-root", title: "Deleting platform-root and its Applications",
-                                        outcome: gone ? .done : .failed, seconds: (clock.now() - start).seconds,
-                                        detail: gone ? nil : "still present after 5m; continuing (check ArgoCD's application-controller)"))
-        // 2. cluster-scoped objects and namespaces.
-        ctx.reporter.emit(.stepStarted(id: "components", title: "Deleting ArgoCD, Tekton and aphex's namespaces"))
-        let start2 = clock.now()
-        for argv in commands.dropFirst() {
-            _ = try await ctx.runner.run(Command(argv, timeout: .seconds(120)))
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex destroy --use-existing")
+        defer { lock.release() }
+        // Read again under the lock: a bootstrap that held it may have recorded more.
+        let current = (try await OwnershipRecord.read(api: api)) ?? []
+        let teardown = ExistingTeardown(ctx: ctx, api: api, objects: current, timeout: options.timeout,
+                                        removeFinalizers: options.removeFinalizers,
+                                        rerun: resumeDestroyCommand(ctx, options))
+        let result: ExistingTeardown.Result
+        do {
+            result = try await teardown.run()
+        } catch is CancellationError {
+            throw teardown.interrupted()
+        } catch let e as AphexError where e.status == .interrupted {
+            throw e
+        } catch {
+            if Task.isCancelled { throw teardown.interrupted() }
+            throw error
         }
-        ctx.reporter.emit(.stepFinished(id: "components", title: "Deleting ArgoCD, Tekton and aphex's namespaces",
-                                        outcome: .done, seconds: (clock.now() - start2).seconds, detail: nil))
+        var text = "Removed what aphex created on \(at): \(result.removed) object\(result.removed == 1 ? "" : "s"); the cluster itself is kept.\n"
+        for k in result.kept { text += "Kept \(k)\n" }
+        ctx.output.write(text)
+        return .ok
+    }
+
+    /// The command line that re-runs this destroy (to resume it).
+    static func resumeDestroyCommand(_ ctx: AppContext, _ o: DestroyOptions) -> String {
+        var argv = ["aphex", "destroy", "--use-existing"]
+        if ctx.target.clusterName != "platform-cluster" { argv += ["--cluster-name", ctx.target.clusterName] }
+        if let k = ctx.target.kubeconfig { argv += ["--kubeconfig", k] }
+        if let c = ctx.target.context { argv += ["--context", c] }
+        if o.timeout != .seconds(300) { argv += ["--timeout", formatDuration(o.timeout)] }
+        argv.append("--yes")
+        return Shell.quote(argv)
     }
 }
 

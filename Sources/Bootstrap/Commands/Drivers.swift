@@ -11,17 +11,42 @@ extension Commands {
             writePlan(ctx, "kind create: cluster \(driver.clusterName)", driver.planEnsure())
             return .ok
         }
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex kind create")
+        defer { lock.release() }
         let access = try await driver.ensureCluster()
         writeAccess(ctx, access)
         return .ok
     }
 
-    public static func kindDelete(_ ctx: AppContext, dryRun: Bool) async throws -> ExitStatus {
+    public static func kindDelete(_ ctx: AppContext, dryRun: Bool, yes: Bool = false, force: Bool = false) async throws -> ExitStatus {
+        try await kindDelete(ctx, dryRun: dryRun, yes: yes, force: force, confirm: StdinConfirmer())
+    }
+
+    /// With an injectable confirmation (tests). Refuses (exit 2) a cluster aphex did not create
+    /// unless `force`; asks before deleting unless `yes` (exit 2 without a terminal).
+    public static func kindDelete(_ ctx: AppContext, dryRun: Bool, yes: Bool, force: Bool,
+                                  confirm: any Confirmer) async throws -> ExitStatus {
         let driver = KindDriver(host: ctx.host, spec: KindClusterSpec(name: ctx.target.clusterName))
         if dryRun {
-            writePlan(ctx, "kind delete: cluster \(driver.clusterName)", driver.planDelete())
+            var plan = driver.planDelete()
+            if let note = adoptedNote(ctx, deployment: .kind) { plan.insert(PlannedAction(note), at: 0) }
+            writePlan(ctx, "kind delete: cluster \(driver.clusterName)", plan)
             return .ok
         }
+        try await requireCreatedByAphex(ctx, deployment: .kind, force: force, command: "kind delete")
+        if !yes {
+            try await driver.requireAvailablePublic()
+            if try await driver.listClusters().contains(driver.clusterName) {
+                guard confirm.isInteractive else {
+                    throw AphexError.usage("`aphex kind delete` deletes the kind cluster '\(driver.clusterName)' and everything in it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
+                }
+                guard confirm.ask("Delete the kind cluster '\(driver.clusterName)' and everything in it (workloads, volumes, the platform's generated credentials)? Type 'yes' to continue: ") else {
+                    throw AphexError.usage("Not confirmed; nothing was changed.")
+                }
+            }
+        }
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex kind delete")
+        defer { lock.release() }
         let existed = try await driver.delete()
         writeDeletion(ctx, driver: "kind", name: driver.clusterName, existed: existed, directory: ctx.host.clusterDirectory(driver.clusterName))
         return .ok
@@ -79,6 +104,9 @@ extension Commands {
             writePlan(ctx, "k3s install (cluster name \(driver.clusterName))", driver.planEnsure())
             return .ok
         }
+        try driver.requireRoot()  // exit 4 before anything is written, the lock file included
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex k3s install")
+        defer { lock.release() }
         let access = try await driver.ensureCluster()
         writeAccess(ctx, access)
         return .ok
@@ -110,6 +138,8 @@ extension Commands {
                 throw AphexError.usage("Not confirmed; nothing was changed.")
             }
         }
+        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex k3s uninstall")
+        defer { lock.release() }
         let existed = try await driver.delete()
         writeDeletion(ctx, driver: "k3s", name: driver.clusterName, existed: existed, directory: driver.clusterDirectory)
         return .ok

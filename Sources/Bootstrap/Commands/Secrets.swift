@@ -25,6 +25,8 @@ extension Commands {
     }
 
     public static func secretsRepair(_ ctx: AppContext, dryRun: Bool) async throws -> ExitStatus {
+        let lock = dryRun ? nil : try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex secrets repair")
+        defer { lock?.release() }
         let api = try await SecretsCommandSeam.makeAPI(ctx)
         let report = try await repairSecrets(ctx: ctx, api: api, kubeconfig: ctx.resolvedKubeconfig(), dryRun: dryRun)
         if ctx.format == .json {

@@ -19,7 +19,15 @@ enum BootstrapSteps {
         return steps
     }
 
-    static let cluster = PipelineStep("cluster", "Preparing the cluster") { try await ClusterStep.perform($0) }
+    static let cluster = PipelineStep("cluster", "Preparing the cluster") { state in
+        // One run per cluster name: a second bootstrap (or destroy, kind delete ...) waits here
+        // until this one ends, so two runs never create, clean up or fill the same cluster at once.
+        if !state.dryRun && state.lock == nil {
+            state.lock = try await ClusterLock.acquire(state.app.host, name: state.app.target.clusterName,
+                                                       command: "aphex bootstrap")
+        }
+        return try await ClusterStep.perform(state)
+    }
 
     static let secrets = SecretsPipeline.step
 

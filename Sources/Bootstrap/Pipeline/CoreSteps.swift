@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 
@@ -64,7 +65,16 @@ enum CoreSteps {
             return StepResult(.planned, "would create \(missing.joined(separator: ", "))",
                               changes: missing.map { "namespace/\($0)" }, commands: [command])
         }
-        try await kubectl.apply(yaml)
+        // Recorded as aphex's before they are created (a kill right after the create keeps
+        // them), with their uids after. Namespaces that existed are never touched.
+        let ownership = try state.ownership()
+        try await ownership?.prepare(missing.map { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]] },
+                                     knownAbsent: true)
+        let out = try await kubectl.apply(yaml, outputJSON: ownership != nil)
+        if let ownership {
+            try await ownership.created(Kubectl.objects(fromJSONOutput: out))
+            try await ownership.flush()
+        }
         return StepResult(.done, "created \(missing.joined(separator: ", "))", changes: missing.map { "namespace/\($0)" },
                           commands: [command])
     }

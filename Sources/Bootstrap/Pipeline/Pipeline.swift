@@ -1,3 +1,4 @@
+import ArgoInstall
 import ClusterDrivers
 import Foundation
 
@@ -47,6 +48,9 @@ public final class PipelineState: @unchecked Sendable {
     public var converged: Bool?
     /// The run recorder behind --junit/--timeline (the wait step hands it to the waiter).
     public var convergenceObserver: (any ConvergenceObserver)?
+    /// The cluster lock (~/.aphex/clusters/NAME.lock), taken before the first step that
+    /// changes anything and held until the run ends.
+    public var lock: ClusterLock?
     /// Builds the API client once the kubeconfig is known (injectable in tests).
     public var makeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI
     private var cachedAPI: (any KubeAPI)?
@@ -85,6 +89,17 @@ public final class PipelineState: @unchecked Sendable {
         }
     }
     private let apiLock = NSLock()
+
+    /// aphex's record of what it creates on this cluster (nil on a dry run): every step that
+    /// creates objects records them, so `aphex destroy --use-existing` removes only those.
+    public func ownership() throws -> OwnershipRecord? {
+        if dryRun { return nil }
+        if let cachedOwnership { return cachedOwnership }
+        let made = OwnershipRecord(api: try api())
+        cachedOwnership = made
+        return made
+    }
+    private var cachedOwnership: OwnershipRecord?
 
     public func kubectl() throws -> Kubectl {
         Kubectl(kubeconfig: try requireKubeconfig(), context: kubeContext, runner: app.runner)
