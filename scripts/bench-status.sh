@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks `aphex status` and `aphex wait` on the simulated cluster (issue 7, performance).
 # Prints figures; asserts nothing. Called by scripts/bench.sh; runnable alone:
-#   scripts/bench-status.sh            RUNS=30 LAT_RUNS=10 IDLE_SECONDS=60 SHELL_RUNS=5
+#   scripts/bench-status.sh            RUNS=30 LAT_RUNS=10 IDLE_SECONDS=60 SHELL_RUNS=5 RESET_RUNS=50
 #
 # 1. aphex status against the loopback API with 25 Applications (scenario bench-25, converged):
 #    median wall time, API requests per run (from the simulator's record), child processes
@@ -13,6 +13,8 @@
 # 4. While waiting on a platform that never converges (scenario image-pull: an image never
 #    pulls, its app stays Progressing; no failure ends the wait early) for IDLE_SECONDS:
 #    CPU-seconds used by aphex (scaled to 5 minutes) and API requests per second.
+# 5. aphex status while the simulator resets 30% of API requests: RESET_RUNS runs, how many
+#    gave the converged verdict (issue 13: 50 runs, 0 failures), time and requests per run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -266,3 +268,25 @@ awk -v c="$cpu" -v s="$IDLE_SECONDS" -v r="$idle_requests" 'BEGIN {
     split(c, a, " "); cpu = a[1] + a[2];
     printf "   CPU: %.2f s in %d s = %.2f CPU-seconds per 5 minutes (target <= 1.5)\n", cpu, s, cpu * 300 / s;
     printf "   API requests: %d = %.2f per second (target <= 2)\n", r, r / s }'
+
+echo "== 5. aphex status through 30% connection resets (bench-25, ${RESET_RUNS:=50} runs)"
+# The simulator resets 30% of API requests after reading them (as the TCP proxy of issue 13
+# did to new connections); aphex's KubeClient retries within its budget (docs/kube-client.md).
+start_sim bench-25
+seed_bootstrapped
+for _ in $(seq 1 300); do aphex_env "$APHEX" status --kubeconfig "$DIR/kubeconfig" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS -X POST "$CONTROL/_sim/faults" -d '{"errorRate": 0.3, "kinds": ["reset"], "seed": 13}' >/dev/null
+reset_record
+: >"$WORK/reset-ms"
+reset_failures=0
+for _ in $(seq 1 "$RESET_RUNS"); do
+    s=$(date +%s%N)
+    if aphex_env "$APHEX" status --kubeconfig "$DIR/kubeconfig" >/dev/null 2>>"$WORK/reset.err"; then :; else reset_failures=$((reset_failures + 1)); fi
+    echo $(( ($(date +%s%N) - s) / 1000000 )) >>"$WORK/reset-ms"
+done
+reset_counts=$(curl -fsS "$CONTROL/_sim/record" | jq -r '[.requests[] | select(.via == "loopback")] | "\(length) \([.[] | select(.fault == "reset")] | length)"')
+stop_sim
+read -r reset_total reset_reset <<<"$reset_counts"
+echo "   $((RESET_RUNS - reset_failures))/$RESET_RUNS runs gave the converged verdict (target: 0 failures); median $(median <"$WORK/reset-ms") ms, p95 $(p95 <"$WORK/reset-ms") ms"
+echo "   API requests: $reset_total ($(awk -v t="$reset_total" -v n="$RESET_RUNS" 'BEGIN {printf "%.1f", t/n}') per run), $reset_reset of them reset"
+if [[ $reset_failures -gt 0 ]]; then echo "   first failure: $(head -c 300 "$WORK/reset.err")"; fi

@@ -22,7 +22,9 @@ import Testing
         return p
     }
 
-    func pid(_ w: DriverWorld, _ file: String, timeout: Double = 30) async throws -> pid_t? {
+    /// Generous: the black-box phase runs many suites at once, and on two loaded cores a shell
+    /// stand-in took more than 30 s to start.
+    func pid(_ w: DriverWorld, _ file: String, timeout: Double = 120) async throws -> pid_t? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: w.state + "/" + file, encoding: .utf8),

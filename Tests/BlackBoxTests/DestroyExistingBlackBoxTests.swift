@@ -222,12 +222,20 @@ import Testing
     }
 
     /// Ctrl-C while destroy waits for ArgoCD: exit 130 with the command that resumes; the
-    /// re-run finishes the job.
+    /// re-run finishes the job. ArgoCD's application controller is scaled to 0 for the first
+    /// run, so the wait lasts until the Ctrl-C however slow the machine (with the scenario's
+    /// 2 s finalizer, a loaded run finished before the signal), and back to 1 for the re-run.
     @Test func ctrlCDuringTheWaitExits130AndTheRerunResumes() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-existing")
         defer { h.stop() }
         #expect(try Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
+        func scaleController(_ n: Int) throws {
+            let r = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "patch",
+                                      "statefulset/argocd-application-controller", "--type=merge", "-p", "{\"spec\":{\"replicas\":\(n)}}"])
+            #expect(r.status == 0, "\(r.stderr) \(r.stdout)")
+        }
+        try scaleController(0)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
         p.arguments = ["destroy", "--use-existing", "--yes"]
@@ -258,6 +266,7 @@ import Testing
         #expect(try Self.object(h, "ConfigMap", "kube-system", "aphex-ownership") != nil)
         #expect(try Self.object(h, "StatefulSet", "argocd", "argocd-application-controller") != nil)
 
+        try scaleController(1)
         let again = try h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
         #expect(again.status == 0, "\(Self.describe(again))")
         #expect(try Self.object(h, "Application", "argocd", "platform-root") == nil)
