@@ -42,15 +42,15 @@ enum Lifecycle {
     }()
 
     static func bootstrap(_ h: SimHarness, _ extra: [String] = [], deployment: String = "kind",
-                          killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) throws -> SimHarness.RunResult {
+                          killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) async throws -> SimHarness.RunResult {
         let limit = extra.contains("--no-wait") ? [] : ["--timeout", "4m"]
-        return try h.run(["bootstrap", "--deployment", deployment, "--manifests-dir", manifestsDir] + limit + extra,
+        return try await h.run(["bootstrap", "--deployment", deployment, "--manifests-dir", manifestsDir] + limit + extra,
                          timeout: 300, killWhen: killWhen)
     }
 
     /// Every stored credential, read back from the cluster (`show-secrets --output env`).
-    static func credentials(_ h: SimHarness) throws -> [String: String] {
-        let r = try h.run(["show-secrets", "--output", "env"])
+    static func credentials(_ h: SimHarness) async throws -> [String: String] {
+        let r = try await h.run(["show-secrets", "--output", "env"])
         var out: [String: String] = [:]
         for line in r.stdout.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
@@ -92,10 +92,10 @@ enum Lifecycle {
     @Test func freshKindConvergesAndRerunsWriteNothing() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let first = try Lifecycle.bootstrap(h)
+        let first = try await Lifecycle.bootstrap(h)
         #expect(first.status == 0, "\(Lifecycle.describe(first))")
         #expect(first.stdout.contains("The platform is converged."))
-        let stored = try Lifecycle.credentials(h)
+        let stored = try await Lifecycle.credentials(h)
         #expect(stored.count >= 10, "credentials: \(stored.keys.sorted())")
         // Every kubectl aphex ran was the real one, and its server-side applies reached the API.
         let firstRecord = try h.record()
@@ -110,12 +110,12 @@ enum Lifecycle {
 
         for run in 2...3 {
             try h.resetRecord()
-            let again = try Lifecycle.bootstrap(h)
+            let again = try await Lifecycle.bootstrap(h)
             #expect(again.status == 0, "run \(run): \(Lifecycle.describe(again))")
             let rec = try h.record()
             #expect(rec.writes.isEmpty, "run \(run) wrote: \(rec.writes.prefix(10))")
             #expect(rec.changes.isEmpty, "run \(run) changed: \(rec.changes.prefix(10).map { "\($0.action) \($0.object)" })")
-            #expect(try Lifecycle.credentials(h) == stored, "run \(run) changed a stored credential")
+            #expect(try await Lifecycle.credentials(h) == stored, "run \(run) changed a stored credential")
         }
 
         // No secret value in any argv, any captured output or any line aphex printed.
@@ -124,14 +124,14 @@ enum Lifecycle {
         let leaks = rec.leaks(of: secretValues, extra: [first.stdout, first.stderr])
         #expect(leaks.isEmpty, "\(leaks.prefix(5))")
 
-        let status = try h.run(["status", "--output", "json"])
+        let status = try await h.run(["status", "--output", "json"])
         #expect(status.status == 0, "\(status.stderr)")
         #expect(try JSON.parse(status.stdout)["converged"] == JSON.bool(true))
     }
 
     /// Runs bootstrap and SIGKILLs it `delay` seconds after it announces the step `title`
     /// on stderr (" • Title ..."). Returns whether it was killed.
-    static func bootstrapKilled(_ h: SimHarness, atStep title: String, delay: Double) throws -> Bool {
+    static func bootstrapKilled(_ h: SimHarness, atStep title: String, delay: Double) async throws -> Bool {
         let (p, buffer) = try Lifecycle.startBootstrap(h)
         var seenAt: Date? = nil
         var killed = false
@@ -145,7 +145,7 @@ enum Lifecycle {
             }
             usleep(20_000)
         }
-        p.waitUntilExit()
+        await p.exited()
         return killed
     }
 
@@ -162,18 +162,18 @@ enum Lifecycle {
                                          ("Applying platform-root", 0.0), ("Waiting for convergence", 0.1)]
         var firstSecrets: [String: String]? = nil
         for (step, delay) in steps {
-            let killed = try Self.bootstrapKilled(h, atStep: step, delay: delay)
+            let killed = try await Self.bootstrapKilled(h, atStep: step, delay: delay)
             #expect(killed, "bootstrap never reached \"\(step)\" after the previous kill")
-            let now = try Lifecycle.credentials(h)
+            let now = try await Lifecycle.credentials(h)
             if let firstSecrets {
                 for (k, v) in firstSecrets { #expect(now[k] == v, "\(k) changed after the kill during \(step)") }
             } else if now.count >= 10 {
                 firstSecrets = now
             }
         }
-        let last = try Lifecycle.bootstrap(h)
+        let last = try await Lifecycle.bootstrap(h)
         #expect(last.status == 0, "\(Lifecycle.describe(last))")
-        let final = try Lifecycle.credentials(h)
+        let final = try await Lifecycle.credentials(h)
         #expect(firstSecrets != nil)
         for (k, v) in firstSecrets ?? [:] { #expect(final[k] == v, "\(k) differs from the value first stored") }
     }
@@ -181,7 +181,7 @@ enum Lifecycle {
     @Test func dryRunPlanMatchesWhatTheRunDid() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let plan = try Lifecycle.bootstrap(h, ["--dry-run", "--output", "json"])
+        let plan = try await Lifecycle.bootstrap(h, ["--dry-run", "--output", "json"])
         #expect(plan.status == 0, "\(Lifecycle.describe(plan))")
         let rec = try h.record()
         #expect(rec.writes.isEmpty, "the dry run wrote: \(rec.writes.prefix(5))")
@@ -189,7 +189,7 @@ enum Lifecycle {
         let planned = try JSON.parse(plan.stdout)
         #expect(planned["dryRun"] == JSON.bool(true))
 
-        let real = try Lifecycle.bootstrap(h, ["--output", "json", "--no-wait"])
+        let real = try await Lifecycle.bootstrap(h, ["--output", "json", "--no-wait"])
         #expect(real.status == 0, "\(Lifecycle.describe(real))")
         let done = try JSON.parse(real.stdout)
         func steps(_ j: JSON) -> [String: (outcome: String, changes: [String])] {
@@ -222,31 +222,31 @@ enum Lifecycle {
             #expect(!doneText.isEmpty)
         }
         // No secret value in the plan: it names secrets and keys only.
-        let stored = try Lifecycle.credentials(h)
+        let stored = try await Lifecycle.credentials(h)
         for v in stored.values where v.count >= 8 { #expect(!plan.stdout.contains(v) && !plan.stderr.contains(v)) }
     }
 
     @Test func destroyThenRebuildWithSecretsFromKeepsTheCredentials() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let first = try Lifecycle.bootstrap(h, ["--no-wait"])
+        let first = try await Lifecycle.bootstrap(h, ["--no-wait"])
         #expect(first.status == 0, "\(Lifecycle.describe(first))")
-        let before = try Lifecycle.credentials(h)
+        let before = try await Lifecycle.credentials(h)
         let file = h.home + "/aphex-secrets.json"
-        let export = try h.run(["secrets", "export", "--file", file])
+        let export = try await h.run(["secrets", "export", "--file", file])
         #expect(export.status == 0, "\(export.stderr)")
         let attrs = try FileManager.default.attributesOfItem(atPath: file)
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
 
-        let refused = try h.run(["destroy"])  // no terminal, no --yes
+        let refused = try await h.run(["destroy"])  // no terminal, no --yes
         #expect(refused.status == 2 && refused.stderr.contains("--yes"))
-        let destroy = try h.run(["destroy", "--yes"])
+        let destroy = try await h.run(["destroy", "--yes"])
         #expect(destroy.status == 0, "\(destroy.stderr)")
         #expect(try h.record().commands.contains { $0.argv.starts(with: ["kind", "delete", "cluster"]) })
 
-        let rebuilt = try Lifecycle.bootstrap(h, ["--no-wait", "--secrets-from", file])
+        let rebuilt = try await Lifecycle.bootstrap(h, ["--no-wait", "--secrets-from", file])
         #expect(rebuilt.status == 0, "\(Lifecycle.describe(rebuilt))")
-        let after = try Lifecycle.credentials(h)
+        let after = try await Lifecycle.credentials(h)
         for (k, v) in before where k != "ARGOCD_ADMIN_PASSWORD" {  // ArgoCD generates its own
             #expect(after[k] == v, "\(k) changed across destroy + --secrets-from")
         }
@@ -255,16 +255,16 @@ enum Lifecycle {
     @Test func destroyUseExistingRemovesOnlyWhatAphexCreated() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let first = try Lifecycle.bootstrap(h, ["--no-wait"])
+        let first = try await Lifecycle.bootstrap(h, ["--no-wait"])
         #expect(first.status == 0, "\(Lifecycle.describe(first))")
         let kubeconfig = h.home + "/.aphex/clusters/platform-cluster/kubeconfig"
         try h.resetRecord()
-        let r = try h.run(["destroy", "--use-existing", "--kubeconfig", kubeconfig, "--yes"], timeout: 400)
+        let r = try await h.run(["destroy", "--use-existing", "--kubeconfig", kubeconfig, "--yes"], timeout: 400)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("still present"), "platform-root was not seen deleted: \(r.stderr)")
         let rec = try h.record()
         #expect(!rec.commands.contains { $0.argv.starts(with: ["kind", "delete"]) }, "the cluster itself must be kept")
-        let namespaces = try h.runProgram([h.binDir + "/kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])
+        let namespaces = try await h.runProgram([h.binDir + "/kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])
         #expect(namespaces.stdout.contains("namespace/default"))
         for ns in ["argocd", "auth-system", "tekton-pipelines", "platform-system", "external-secrets", "cert-manager"] {
             #expect(!namespaces.stdout.contains("namespace/\(ns)\n"), "\(ns) is still there")
@@ -274,10 +274,10 @@ enum Lifecycle {
     @Test func freshK3sAsRootConverges() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-k3s")
         defer { h.stop() }
-        let r = try Lifecycle.bootstrap(h, deployment: "k3s")
+        let r = try await Lifecycle.bootstrap(h, deployment: "k3s")
         #expect(r.status == 0, "\(Lifecycle.describe(r))")
         #expect(r.stdout.contains("The platform is converged."))
-        let again = try Lifecycle.bootstrap(h, deployment: "k3s")
+        let again = try await Lifecycle.bootstrap(h, deployment: "k3s")
         #expect(again.status == 0, "\(Lifecycle.describe(again))")
         #expect(try h.record().commands.filter { $0.argv.contains("k3s-install.sh") || $0.argv.first == "sh" }.count <= 1,
                 "the installer ran again on a healthy k3s")
@@ -293,13 +293,13 @@ enum Lifecycle {
             try await Task.sleep(for: .milliseconds(20))
         }
         kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        await p.exited()
         usleep(200_000)  // the reader thread drains the last lines
         let stderr = buffer.text
         #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(stderr.suffix(500))")
         #expect(stderr.contains("to resume"), "\(stderr.suffix(500))")
         // No stand-in child left running, and a re-run finishes the job.
-        let resumed = try Lifecycle.bootstrap(h)
+        let resumed = try await Lifecycle.bootstrap(h)
         #expect(resumed.status == 0, "\(Lifecycle.describe(resumed))")
     }
 }

@@ -55,7 +55,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))   // the teardown's SIGTERM is ignored
         #expect(Self.running(child), "the stand-in should still run after the first Ctrl-C")
         kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        await p.exited()
         #expect(p.terminationStatus == 130)
         // At the moment aphex has exited, its child is reaped and the grandchild stopped.
         #expect(!Self.running(child), "kind (pid \(child)) still runs after aphex exited")
@@ -72,7 +72,7 @@ import Testing
         let kubectl = try #require(try await pid(w, "kubectl.pid"))
         defer { kill(kubectl, SIGKILL) }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        await p.exited()
         let kubeconfig = try String(contentsOfFile: w.state + "/kubectl.kubeconfig", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         // Not in TMPDIR: in a private directory under ~/.aphex/tmp, named after the dead process.
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)

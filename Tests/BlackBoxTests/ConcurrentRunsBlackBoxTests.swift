@@ -37,7 +37,7 @@ import Testing
         while (a.isRunning || b.isRunning) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         if a.isRunning { kill(a.processIdentifier, SIGKILL) }
         if b.isRunning { kill(b.processIdentifier, SIGKILL) }
-        a.waitUntilExit(); b.waitUntilExit()
+        await a.exited(); await b.exited()
         usleep(200_000)
         let stderrs = [errA.text, errB.text]
         #expect(a.terminationStatus == 0, "first: \(stderrs[0].suffix(1500))")
@@ -55,12 +55,12 @@ import Testing
         #expect(creates.count == 4, "one POST per Secret (3 in auth-system, 1 in tekton-pipelines): \(creates.map(\.path))")
         #expect(creates.allSatisfy { $0.status == 201 }, "\(creates.map { "\($0.path) \($0.status)" })")
         // One consistent set: every copy equals its source, and a re-read gives the same values.
-        let values = try Lifecycle.credentials(h)
+        let values = try await Lifecycle.credentials(h)
         #expect(values.count >= 10)
         #expect(values["DEX_AUTHENTIK_CLIENT_SECRET"] == values["DEX_CLIENT_SECRET"])
         #expect(values["TEKTON_DASHBOARD_CLIENT_SECRET"] == values["DEX_TEKTON_CLIENT_SECRET"])
         #expect(values["ARGOCD_OIDC_CLIENT_SECRET"] == values["DEX_ARGOCD_CLIENT_SECRET"])
-        let status = try h.run(["status", "--output", "json"])
+        let status = try await h.run(["status", "--output", "json"])
         let secrets = try JSON.parse(status.stdout)["secrets"]
         #expect(secrets?["inconsistent"]?.array?.isEmpty ?? true, "\(secrets?.serialized() ?? "")")
     }

@@ -7,8 +7,8 @@ import Testing
 /// the built binary against scenarios blackbox-existing (ArgoCD processes finalizers; platform-root's
 /// takes 2 s) and blackbox-existing-stuck (ArgoCD never processes a finalizer).
 @Suite(.serialized) struct DestroyExistingBlackBoxTests {
-    static func bootstrap(_ h: SimHarness) throws -> SimHarness.RunResult {
-        try h.run(["bootstrap", "--deployment", "kind", "--use-existing", "--manifests-dir", Lifecycle.manifestsDir, "--no-wait"],
+    static func bootstrap(_ h: SimHarness) async throws -> SimHarness.RunResult {
+        try await h.run(["bootstrap", "--deployment", "kind", "--use-existing", "--manifests-dir", Lifecycle.manifestsDir, "--no-wait"],
                   timeout: 300)
     }
 
@@ -44,7 +44,7 @@ import Testing
         let before = try #require(try Self.object(h, "Namespace", nil, "argocd"))
         let teamApp = try #require(try Self.object(h, "Application", "argocd", "team-app"))
 
-        let boot = try Self.bootstrap(h)
+        let boot = try await Self.bootstrap(h)
         #expect(boot.status == 0, "\(Self.describe(boot))")
         #expect(boot.stderr.contains("namespace argocd existed before aphex"), "\(Self.describe(boot))")
         // The argocd namespace was used as it was: never labelled.
@@ -67,7 +67,7 @@ import Testing
         #expect(try Self.waitUntil(h, Self.childrenExist), "ArgoCD never created platform-root's children")
 
         try h.resetRecord()
-        let r = try h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
+        let r = try await h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
         #expect(r.status == 0, "\(Self.describe(r))")
         #expect(r.stdout.contains("Removed what aphex created on the cluster at \(h.serverURL) (context kind-platform-cluster)"), "\(r.stdout)")
 
@@ -105,21 +105,21 @@ import Testing
         #expect(lastDelete?.path == "/api/v1/namespaces/kube-system/configmaps/aphex-ownership")
 
         // A second destroy has nothing left to do.
-        let again = try h.run(["destroy", "--use-existing", "--yes"])
+        let again = try await h.run(["destroy", "--use-existing", "--yes"])
         #expect(again.status == 0 && again.stdout.contains("Nothing to remove"), "\(Self.describe(again))")
     }
 
     @Test func confirmationNamesTheContextAndTheAPIServer() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-existing")
         defer { h.stop() }
-        #expect(try Self.bootstrap(h).status == 0)
+        #expect(try await Self.bootstrap(h).status == 0)
         // stdin is not a terminal: refused, naming the cluster; nothing deleted.
-        let refused = try h.run(["destroy", "--use-existing"])
+        let refused = try await h.run(["destroy", "--use-existing"])
         #expect(refused.status == 2, "\(Self.describe(refused))")
         #expect(refused.stderr.contains("\(h.serverURL) (context kind-platform-cluster)") && refused.stderr.contains("--yes"))
         #expect(try Self.object(h, "Application", "argocd", "platform-root") != nil)
         // The plan: the recorded objects in order, the record last; nothing deleted.
-        let dry = try h.run(["destroy", "--use-existing", "--dry-run"])
+        let dry = try await h.run(["destroy", "--use-existing", "--dry-run"])
         #expect(dry.status == 0)
         #expect(dry.stdout.contains("Would remove from the cluster at \(h.serverURL) (context kind-platform-cluster)"))
         let lines = dry.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -137,10 +137,10 @@ import Testing
     @Test func destroyWaitsForArgoCDThenRemovesItsControllerLast() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-existing")
         defer { h.stop() }
-        #expect(try Self.bootstrap(h).status == 0)
+        #expect(try await Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
         try h.resetRecord()
-        let r = try h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
+        let r = try await h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
         #expect(r.status == 0, "\(Self.describe(r))")
         #expect(r.stderr.contains("Waiting (") && r.stderr.contains("Application argocd/platform-root is still there (finalizers: resources-finalizer.argocd.argoproj.io)"),
                 "\(Self.describe(r))")
@@ -162,9 +162,9 @@ import Testing
     @Test func destroyTimesOutWithADiagnosisWhenArgoCDNeverProcessesTheFinalizer() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-existing-stuck")
         defer { h.stop() }
-        #expect(try Self.bootstrap(h).status == 0)
+        #expect(try await Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
-        let r = try h.run(["destroy", "--use-existing", "--yes", "--timeout", "3s"], timeout: 60)
+        let r = try await h.run(["destroy", "--use-existing", "--yes", "--timeout", "3s"], timeout: 60)
         #expect(r.status == 3, "\(Self.describe(r))")
         #expect(r.seconds < 20)
         for phrase in ["Application argocd/platform-root is still there after", "finalizers: resources-finalizer.argocd.argoproj.io",
@@ -186,19 +186,19 @@ import Testing
     @Test func removeFinalizersEndsTheDestroyAndTouchesOnlyAphexsApplications() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-existing")
         defer { h.stop() }
-        #expect(try Self.bootstrap(h).status == 0)
+        #expect(try await Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
-        let gone = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "delete",
+        let gone = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "delete",
                                      "statefulset", "argocd-application-controller"])
         #expect(gone.status == 0, "\(gone.stderr)")
-        let stuck = try h.run(["destroy", "--use-existing", "--yes", "--timeout", "2s"], timeout: 60)
+        let stuck = try await h.run(["destroy", "--use-existing", "--yes", "--timeout", "2s"], timeout: 60)
         #expect(stuck.status == 3, "\(Self.describe(stuck))")
         #expect(stuck.stderr.contains("ArgoCD's application controller (StatefulSet argocd/argocd-application-controller): missing"),
                 "\(Self.describe(stuck))")
 
         let teamApp = try #require(try Self.object(h, "Application", "argocd", "team-app"))
         try h.resetRecord()
-        let r = try h.run(["destroy", "--use-existing", "--yes", "--timeout", "30s", "--remove-finalizers"], timeout: 120)
+        let r = try await h.run(["destroy", "--use-existing", "--yes", "--timeout", "30s", "--remove-finalizers"], timeout: 120)
         #expect(r.status == 0, "\(Self.describe(r))")
         #expect(r.stderr.contains("removed resources-finalizer.argocd.argoproj.io from Application argocd/platform-root"), "\(Self.describe(r))")
         #expect(r.stderr.contains("LEFT in the cluster"))
@@ -228,14 +228,14 @@ import Testing
     @Test func ctrlCDuringTheWaitExits130AndTheRerunResumes() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-existing")
         defer { h.stop() }
-        #expect(try Self.bootstrap(h).status == 0)
+        #expect(try await Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
-        func scaleController(_ n: Int) throws {
-            let r = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "patch",
+        func scaleController(_ n: Int) async throws {
+            let r = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "patch",
                                       "statefulset/argocd-application-controller", "--type=merge", "-p", "{\"spec\":{\"replicas\":\(n)}}"])
             #expect(r.status == 0, "\(r.stderr) \(r.stdout)")
         }
-        try scaleController(0)
+        try await scaleController(0)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
         p.arguments = ["destroy", "--use-existing", "--yes"]
@@ -257,7 +257,7 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, p.isRunning, !buffer.text.contains("Waiting (") { try await Task.sleep(for: .milliseconds(10)) }
         kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        await p.exited()
         usleep(200_000)
         #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(buffer.text.suffix(800))")
         #expect(buffer.text.contains("aphex destroy --use-existing --yes") && buffer.text.contains("continue where this run stopped"),
@@ -266,8 +266,8 @@ import Testing
         #expect(try Self.object(h, "ConfigMap", "kube-system", "aphex-ownership") != nil)
         #expect(try Self.object(h, "StatefulSet", "argocd", "argocd-application-controller") != nil)
 
-        try scaleController(1)
-        let again = try h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
+        try await scaleController(1)
+        let again = try await h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
         #expect(again.status == 0, "\(Self.describe(again))")
         #expect(try Self.object(h, "Application", "argocd", "platform-root") == nil)
         #expect(try Self.object(h, "Namespace", nil, "auth-system") == nil)

@@ -43,7 +43,7 @@ import Testing
             """)
         defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
 
-        let r = try h.run(["bootstrap", "--deployment", "kind", "--use-existing", "--kubeconfig", kubeconfig,
+        let r = try await h.run(["bootstrap", "--deployment", "kind", "--use-existing", "--kubeconfig", kubeconfig,
                            "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m", "--verbose"], timeout: 300)
         #expect(r.status == 0, "\(Lifecycle.describe(r))")
         #expect(r.stdout.contains("The platform is converged."), "\(r.stdout)")
@@ -61,7 +61,7 @@ import Testing
         #expect(rec.requests.contains { $0.method == "PATCH" && $0.path == "/api/v1/namespaces/argocd/secrets/argocd-secret" && $0.status == 200 })
         // No secret in any argv or stderr, nor in what aphex printed (a kubectl's stdout is an
         // API response body aphex reads from a pipe: a Secret's data is in it by nature).
-        let stored = try Lifecycle.credentials(h)
+        let stored = try await Lifecycle.credentials(h)
         #expect(stored.count >= 10, "\(stored.keys.sorted())")
         let secrets = stored.filter { !$0.key.hasSuffix("_USER") }.map(\.value).filter { $0.count >= 6 }
         for c in rec.commands {
@@ -71,7 +71,7 @@ import Testing
         #expect(!secrets.contains { r.stdout.contains($0) || r.stderr.contains($0) })
 
         // status through the same kubeconfig agrees.
-        let s = try h.run(["status", "--kubeconfig", kubeconfig])
+        let s = try await h.run(["status", "--kubeconfig", kubeconfig])
         #expect(s.status == 0, "\(s.stdout)\n\(s.stderr)")
     }
 }

@@ -35,7 +35,7 @@ import Testing
         let h = try await SimHarness.start(scenario: "blackbox-fresh-k3s")
         defer { h.stop() }
         let dir = try Reports.tempDir()
-        let b = try Lifecycle.bootstrap(h, ["--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"], deployment: "k3s")
+        let b = try await Lifecycle.bootstrap(h, ["--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"], deployment: "k3s")
         #expect(b.status == 0, "\(Lifecycle.describe(b))")
 
         // --junit/--timeline on bootstrap: the steps, then one suite per wave, all passing.
@@ -62,7 +62,7 @@ import Testing
         let env = ["APHEX_HOST_ROOT": agent]
         try h.resetRecord()
         let joinArgs = ["k3s", "join", "--server", Self.server, "--token-file", tokenFile, "--node-name", "agent-1", "--timeout", "60s"]
-        let j = try h.run(joinArgs, timeout: 90, extraEnv: env)
+        let j = try await h.run(joinArgs, timeout: 90, extraEnv: env)
         #expect(j.status == 0, "\(j.stderr)")
         #expect(j.stdout.contains("Joined \(Self.server) as node agent-1 (Ready)"), "\(j.stdout)")
         #expect(ready(try node(h, "agent-1")) == "True", "the second Node is Ready in the server's API")
@@ -77,7 +77,7 @@ import Testing
 
         // Re-run, token on stdin this time: a no-op (no installer, nothing mutating).
         try h.resetRecord()
-        let again = try h.run(["k3s", "join", "--server", Self.server, "--node-name", "agent-1"], stdin: token + "\n", timeout: 60, extraEnv: env)
+        let again = try await h.run(["k3s", "join", "--server", Self.server, "--node-name", "agent-1"], stdin: token + "\n", timeout: 60, extraEnv: env)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("already joined"), "\(again.stdout)")
         let rerun = try h.record().commands
@@ -85,7 +85,7 @@ import Testing
 
         // Joined to this server, asked to join another: exit 2, nothing run.
         try h.resetRecord()
-        let other = try h.run(["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-1"],
+        let other = try await h.run(["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-1"],
                               timeout: 60, extraEnv: env)
         #expect(other.status == 2, "\(other.stderr)")
         #expect(other.stderr.contains("already a k3s agent of \(Self.server)"), "\(other.stderr)")
@@ -93,7 +93,7 @@ import Testing
 
         // A fresh machine pointed at a wrong server: the agent never registers; exit 3 naming why.
         let lost = try machine()
-        let wrong = try h.run(["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-2",
+        let wrong = try await h.run(["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-2",
                                "--timeout", "3s"], timeout: 60, extraEnv: ["APHEX_HOST_ROOT": lost])
         #expect(wrong.status == 3, "\(wrong.stderr)")
         #expect(wrong.stderr.contains("has not registered with https://192.0.2.99:6443"), "\(wrong.stderr)")
@@ -105,7 +105,7 @@ import Testing
         #expect(!all.commands.contains { $0.argv.joined(separator: " ").contains(token) })
 
         // `aphex k3s uninstall` removes the agent the same way; its Node stays, NotReady.
-        let u = try h.run(["k3s", "uninstall", "--yes"], timeout: 60, extraEnv: env)
+        let u = try await h.run(["k3s", "uninstall", "--yes"], timeout: 60, extraEnv: env)
         #expect(u.status == 0, "\(u.stderr)")
         #expect(u.stdout.contains("kubectl delete node agent-1"), "\(u.stdout)")
         #expect(!FileManager.default.fileExists(atPath: agent + "/usr/local/bin/k3s-agent-uninstall.sh"))
@@ -123,7 +123,7 @@ import Testing
             (["k3s", "join", "--server", Self.server], "", "token is empty"),
             (["k3s", "join", "--server", Self.server, "--token", "K10abc"], nil, "Unknown option '--token'"),
         ] {
-            let r = try h.run(args, stdin: stdin, timeout: 30)
+            let r = try await h.run(args, stdin: stdin, timeout: 30)
             #expect(r.status == 2, "\(args): \(r.stderr)")
             #expect(r.stderr.contains(text), "\(args): \(r.stderr)")
             #expect(try h.record().commands.isEmpty)

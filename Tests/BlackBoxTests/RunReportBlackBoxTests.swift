@@ -68,8 +68,8 @@ enum Reports {
 }
 
 @Suite(.serialized) struct RunReportBlackBoxTests {
-    func wait(_ h: SimHarness, _ dir: String, timeout: String, timeline: String = "timeline.svg") throws -> SimHarness.RunResult {
-        try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout,
+    func wait(_ h: SimHarness, _ dir: String, timeout: String, timeline: String = "timeline.svg") async throws -> SimHarness.RunResult {
+        try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout,
                    "--junit", dir + "/junit.xml", "--timeline", dir + "/" + timeline], timeout: 120)
     }
 
@@ -77,7 +77,7 @@ enum Reports {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
         let dir = try Reports.tempDir()
-        let r = try wait(h, dir, timeout: "60s", timeline: "timeline.json")
+        let r = try await wait(h, dir, timeout: "60s", timeline: "timeline.json")
         #expect(r.status == 0, "\(r.stderr)")
         try Reports.validate(dir + "/junit.xml")
         let doc = try Reports.xml(dir + "/junit.xml")
@@ -101,7 +101,7 @@ enum Reports {
         #expect(waves.allSatisfy { $0["converged"]?.bool == true })
 
         // status --junit on the converged platform: every Application passes.
-        let s = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline", dir + "/status.svg"])
+        let s = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline", dir + "/status.svg"])
         try Reports.validate(dir + "/status.xml")
         let sdoc = try Reports.xml(dir + "/status.xml")
         #expect(try Reports.nodes(sdoc, "//testcase").count == names(in: doc).count)
@@ -117,7 +117,7 @@ enum Reports {
         let h = try await SimHarness.start(scenario: try waitScenario("stuck-cabundle"))
         defer { h.stop() }
         let dir = try Reports.tempDir()
-        let r = try wait(h, dir, timeout: "15s")
+        let r = try await wait(h, dir, timeout: "15s")
         #expect(r.status == 3, "\(r.stderr)")
         try Reports.validate(dir + "/junit.xml")
         let doc = try Reports.xml(dir + "/junit.xml")
@@ -152,7 +152,7 @@ enum Reports {
 
         // Rendered by a real browser (once per run of the suite: Chromium is slow to start).
         let png = dir + "/timeline.png"
-        try Chromium.screenshot(svg: dir + "/timeline.svg", png: png, width: 1000, height: 900)
+        try await offThePool { try Chromium.screenshot(svg: dir + "/timeline.svg", png: png, width: 1000, height: 900) }
         let pixels = try PNGPixels.read(png)
         #expect(pixels.width == 1000)
         #expect(pixels.count(of: (0xf0, 0xa0, 0x20)) > 200, "amber (stuck) bars drawn")
@@ -169,7 +169,7 @@ enum Reports {
         let h = try await SimHarness.start(scenario: try waitScenario("image-pull"))
         defer { h.stop() }
         let dir = try Reports.tempDir()
-        let r = try wait(h, dir, timeout: "15s")
+        let r = try await wait(h, dir, timeout: "15s")
         #expect(r.status == 3, "\(r.stderr)")
         try Reports.validate(dir + "/junit.xml")
         let doc = try Reports.xml(dir + "/junit.xml")
@@ -193,7 +193,7 @@ enum Reports {
         let aphex = SimHarness.binaryDirectory() + "/aphex"
         let line = Shell.quote([aphex, "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "5m",
                                 "--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"])
-        let r = try h.runProgram(["/bin/sh", "-c", "\(line) & pid=$!; sleep 5; kill -INT $pid; wait $pid"], timeout: 60)
+        let r = try await h.runProgram(["/bin/sh", "-c", "\(line) & pid=$!; sleep 5; kill -INT $pid; wait $pid"], timeout: 60)
         #expect(r.status == 130, "\(r.stderr)")
         try Reports.validate(dir + "/junit.xml")
         let doc = try Reports.xml(dir + "/junit.xml")
@@ -214,8 +214,8 @@ enum Reports {
         defer { h.stop() }
         let dir = try Reports.tempDir()
         // Let it get stuck: wave 20's controllers never pull their image.
-        _ = try wait(h, dir, timeout: "8s")
-        let s = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline", dir + "/status.json"])
+        _ = try await wait(h, dir, timeout: "8s")
+        let s = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline", dir + "/status.json"])
         #expect(s.status == 1, "\(s.stderr)")
         try Reports.validate(dir + "/status.xml")
         let doc = try Reports.xml(dir + "/status.xml")

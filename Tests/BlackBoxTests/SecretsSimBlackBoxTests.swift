@@ -26,12 +26,12 @@ import Testing
         return out
     }
 
-    func bootstrap(_ h: SimHarness, _ extra: [String] = [], killAtRequest: String? = nil, nth: Int = 1) throws -> SimHarness.RunResult {
+    func bootstrap(_ h: SimHarness, _ extra: [String] = [], killAtRequest: String? = nil, nth: Int = 1) async throws -> SimHarness.RunResult {
         // An empty offline directory: no download is attempted; the run stops at the ArgoCD
         // install unless manifests are there, after the secrets step.
         let offline = h.home + "/offline-manifests"
         try FileManager.default.createDirectory(atPath: offline, withIntermediateDirectories: true)
-        return try h.run(["bootstrap", "--deployment", "kind", "--no-wait", "--manifests-dir", offline] + extra,
+        return try await h.run(["bootstrap", "--deployment", "kind", "--no-wait", "--manifests-dir", offline] + extra,
                   timeout: 120, extraEnv: ["CLOUDFLARE_API_TOKEN": Self.token], killAtRequest: killAtRequest, killAtNth: nth)
     }
 
@@ -52,7 +52,7 @@ import Testing
     @Test func threeRunsStoreIdenticalValuesAndNothingLeaks() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let r1 = try bootstrap(h)
+        let r1 = try await bootstrap(h)
         #expect(r1.stderr.contains("Generating and storing secrets"), "\(r1.stderr)")
         let first = try storedSecrets(h)
         #expect(first.count >= 12, "\(first.keys.sorted())\n\(r1.stderr)")
@@ -66,8 +66,8 @@ import Testing
         #expect(creates.count >= 5 && creates.allSatisfy { $0.query == "fieldManager=aphex" && $0.status == 201 },
                 "\(creates.map { "\($0.path)?\($0.query) \($0.status)" })")
 
-        let r2 = try bootstrap(h)
-        let r3 = try bootstrap(h)
+        let r2 = try await bootstrap(h)
+        let r3 = try await bootstrap(h)
         #expect(try storedSecrets(h) == first)
         #expect(r3.status == r2.status, "\(r2.stderr)\n---\n\(r3.stderr)")
         try expectNoLeak(h, values: first, runs: [r1, r2, r3])
@@ -79,12 +79,12 @@ import Testing
         // The simulator SIGKILLs aphex inside the secrets step, after the apply stored them and
         // before the step finished: the step reads the three auth-system Secrets to plan, applies,
         // then reads them back; the kill lands on the first read-back GET (the 4th), unanswered.
-        let killed = try bootstrap(h, killAtRequest: "/namespaces/auth-system/secrets/", nth: 4)
+        let killed = try await bootstrap(h, killAtRequest: "/namespaces/auth-system/secrets/", nth: 4)
         #expect(killed.killed, "the run ended before the secrets were written: \(killed.stderr)")
         #expect(!killed.stderr.contains("✓ Generating and storing secrets"), "killed inside the step: \(killed.stderr)")
         let partial = try storedSecrets(h)
         #expect(partial.count >= 12, "the apply landed before the kill: \(partial.keys.sorted())")
-        let rerun = try bootstrap(h)
+        let rerun = try await bootstrap(h)
         let after = try storedSecrets(h)
         for (k, v) in partial { #expect(after[k] == v, "\(k) changed after the re-run") }
         for id in Self.catalogSecrets { #expect(after.keys.contains { $0.hasPrefix(id + "[") }, "\(id) missing after re-run: \(rerun.stderr)") }
@@ -96,13 +96,13 @@ import Testing
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
         // A real cluster first (dry-run of the cluster step would stop before the secrets step).
-        _ = try bootstrap(h)
+        _ = try await bootstrap(h)
         let before = try storedSecrets(h)
         // Remove one key's Secret so the dry-run has something to plan.
-        _ = try h.runProgram(["/usr/bin/env", "kubectl", "--kubeconfig", h.home + "/.aphex/clusters/platform-cluster/kubeconfig",
+        _ = try await h.runProgram(["/usr/bin/env", "kubectl", "--kubeconfig", h.home + "/.aphex/clusters/platform-cluster/kubeconfig",
                               "delete", "secret", "-n", "tekton-pipelines", "tekton-dashboard-oidc"])
         try h.resetRecord()
-        let dry = try bootstrap(h, ["--dry-run"])
+        let dry = try await bootstrap(h, ["--dry-run"])
         #expect(dry.stderr.contains("tekton-dashboard-oidc"), "\(dry.stderr)")
         let secretWrites = try h.record().commands.filter { $0.argv.contains("--field-manager=aphex") && $0.mutating }
         #expect(secretWrites.isEmpty, "\(secretWrites.map(\.argv))")
@@ -113,9 +113,9 @@ import Testing
     @Test func showSecretsAndExportReadBackFromTheCluster() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        _ = try bootstrap(h)
+        _ = try await bootstrap(h)
         let stored = try storedSecrets(h)
-        let env = try h.run(["show-secrets", "--output", "env"])
+        let env = try await h.run(["show-secrets", "--output", "env"])
         // ArgoCD is not installed in this offline run: its initial admin secret is missing (exit 1).
         #expect(env.status == 1, "\(env.stderr)")
         #expect(env.stderr.contains("stdout is not a terminal") && env.stderr.contains("argocd-admin-password"))
@@ -124,14 +124,14 @@ import Testing
         #expect(lines.contains("AUTHENTIK_ADMIN_USER=akadmin"))
 
         let file = h.home + "/backup.json"
-        let export = try h.run(["secrets", "export", "--file", file])
+        let export = try await h.run(["secrets", "export", "--file", file])
         // argocd-secret does not exist without ArgoCD: the export holds the rest and says so (exit 1).
         #expect(export.status == 1 && export.stderr.contains("incomplete") && export.stderr.contains("argocd-secret"), "\(export.stderr)")
         let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
         let text = try String(contentsOfFile: file, encoding: .utf8)
         #expect(text.contains(stored["auth-system/dex-secrets[client-secret]"] ?? "?"))
-        let again = try h.run(["secrets", "export", "--file", file])
+        let again = try await h.run(["secrets", "export", "--file", file])
         #expect(again.status == 2 && again.stderr.contains("--force"))
     }
 }

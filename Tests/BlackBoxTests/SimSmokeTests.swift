@@ -8,10 +8,10 @@ import Testing
     @Test func helpAndVersionWork() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        let help = try h.run(["--help"])
+        let help = try await h.run(["--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("EXIT CODES"))
-        let v = try h.run(["version", "--output", "json"])
+        let v = try await h.run(["version", "--output", "json"])
         #expect(v.status == 0)
         #expect(try JSON.parse(v.stdout)["aphex"]?.string != nil)
     }
@@ -20,10 +20,10 @@ import Testing
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
         try h.resetRecord()
-        let r = try h.run(["bootstrap", "--deployment", "kind", "--no-wait", "--timeout", "5m"])
+        let r = try await h.run(["bootstrap", "--deployment", "kind", "--no-wait", "--timeout", "5m"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("mutually exclusive"))
-        let r2 = try h.run(["status", "--no-such-flag"])
+        let r2 = try await h.run(["status", "--no-such-flag"])
         #expect(r2.status == 2)
         #expect(try h.record().writes.isEmpty)
     }
@@ -31,7 +31,7 @@ import Testing
     @Test func statusAgainstTheSimulatorGivesAClearAnswer() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        let r = try h.run(["status"], timeout: 60)
+        let r = try await h.run(["status"], timeout: 60)
         // 0 = converged, 1 = not converged / not available yet; anything else is a bug.
         #expect([0, 1].contains(r.status), "status exited \(r.status): \(r.stderr)")
         #expect(!r.stderr.isEmpty || !r.stdout.isEmpty, "status said nothing")
@@ -48,7 +48,7 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"))
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        let r = try h.run(["status"], asNobody: true, timeout: 60)
+        let r = try await h.run(["status"], asNobody: true, timeout: 60)
         #expect([0, 1, 4].contains(r.status), "\(r.status): \(r.stderr)")
     }
 }

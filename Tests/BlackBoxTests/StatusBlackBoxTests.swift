@@ -9,7 +9,7 @@ import Testing
     /// generated Secrets), applied with the real kubectl; waited until converged.
     func convergedBench() async throws -> SimHarness {
         let h = try await seededBench()
-        let w = try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"], timeout: 90)
+        let w = try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"], timeout: 90)
         #expect(w.status == 0, "\(w.stderr)")
         return h
     }
@@ -18,7 +18,7 @@ import Testing
     /// to go at bench-25's own time scale).
     func seededBench(scenario: String = "bench-25") async throws -> SimHarness {
         let h = try await SimHarness.start(scenario: scenario)
-        let apply = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "apply", "--validate=false", "-f", "-"], stdin: Self.bootstrappedObjects().serialized())
+        let apply = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "apply", "--validate=false", "-f", "-"], stdin: Self.bootstrappedObjects().serialized())
         #expect(apply.status == 0, "\(apply.stderr)")
         return h
     }
@@ -70,7 +70,7 @@ import Testing
         let h = try await convergedBench()
         defer { h.stop() }
         try h.resetRecord()
-        let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath])
+        let r = try await h.run(["status", "--kubeconfig", h.kubeconfigPath])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("Converged: 25 Applications"))
         let rec = try h.record()
@@ -89,7 +89,7 @@ import Testing
         var failures: [String] = []
         var seconds: [Double] = []
         for i in 1...50 {
-            let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
+            let r = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
             seconds.append(r.seconds)
             if r.status != 0 { failures.append("run \(i): exit \(r.status): \(r.stderr.suffix(400))") }
         }
@@ -106,24 +106,24 @@ import Testing
     @Test func jsonDocumentAndFocus() async throws {
         let h = try await convergedBench()
         defer { h.stop() }
-        let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
+        let r = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
         #expect(r.status == 0)
         let doc = try JSON.parse(r.stdout)
         #expect(doc["schemaVersion"]?.int == 1)
         #expect(doc["converged"]?.bool == true)
         #expect(doc[path: "cluster", "reachable"]?.bool == true)
-        let w = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json", "--wave", "10"])
+        let w = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json", "--wave", "10"])
         #expect(w.status == 0)
         #expect(try JSON.parse(w.stdout)["waves"]?.array?.map { $0["wave"]?.int } == [10])
-        let bad = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--app", "no-such-app"])
+        let bad = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--app", "no-such-app"])
         #expect(bad.status == 2, "\(bad.stderr)")
     }
 
     @Test func notConvergedExitsOne() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("stuck-cabundle"))
         defer { h.stop() }
-        _ = try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "8s"], timeout: 60)
-        let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath])
+        _ = try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "8s"], timeout: 60)
+        let r = try await h.run(["status", "--kubeconfig", h.kubeconfigPath])
         #expect(r.status == 1, "\(r.stdout)")
         #expect(r.stdout.contains("CA bundle not injected"), "\(r.stdout)")
     }
@@ -134,9 +134,9 @@ import Testing
     @Test func certManagerStuckShowsTheWebhookProofWithItsFailingStep() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("cabundle-hook"))
         defer { h.stop() }
-        _ = try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "3s"], timeout: 60)
-        let r = try h.run(["status", "--kubeconfig", h.kubeconfigPath])
-        let j = try h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
+        _ = try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "3s"], timeout: 60)
+        let r = try await h.run(["status", "--kubeconfig", h.kubeconfigPath])
+        let j = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
         #expect(r.status == 1, "\(r.stdout)")
         #expect(r.stdout.contains("\ncert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration cert-manager-webhook"), "\(r.stdout)")
         #expect(r.stdout.contains("cainjector: pod cert-manager/cert-manager-cainjector-"), "\(r.stdout)")
@@ -162,7 +162,7 @@ import Testing
             .replacingOccurrences(of: "127.0.0.1:\(h.port)", with: "127.0.0.1:1")
         let copy = NSTemporaryDirectory() + "aphex-unreachable-\(UUID().uuidString.prefix(6)).yaml"
         try text.write(toFile: copy, atomically: true, encoding: .utf8)
-        let r = try h.run(["status", "--kubeconfig", copy])
+        let r = try await h.run(["status", "--kubeconfig", copy])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains(copy), "\(r.stderr)")
         #expect(r.stderr.contains("127.0.0.1:1"), "\(r.stderr)")
@@ -174,7 +174,7 @@ import Testing
     @Test func kubeconfigListIsMergedAsKubectlMergesIt() async throws {
         let h = try await convergedBench()
         defer { h.stop() }
-        let simContext = try #require(try JSON.parse(try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "config", "view", "-o", "json"]).stdout)["current-context"]?.string)
+        let simContext = try #require(try JSON.parse(try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "config", "view", "-o", "json"]).stdout)["current-context"]?.string)
         // A decoy that defines the same names pointing nowhere, its own context and cluster,
         // and its own current-context: its duplicates lose to the earlier file.
         let dir = NSTemporaryDirectory() + "aphex-kclist-\(UUID().uuidString.prefix(6))"
@@ -196,15 +196,15 @@ import Testing
         let list = "\(dir)/missing:\(h.kubeconfigPath):\(dir)/decoy"
         let env = ["KUBECONFIG": list]
 
-        let kubectlServer = try h.runProgram(["/usr/bin/kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], extraEnv: env)
+        let kubectlServer = try await h.runProgram(["/usr/bin/kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], extraEnv: env)
         #expect(kubectlServer.stdout == "http://127.0.0.1:\(h.port)", "\(kubectlServer.stderr)")
-        let r = try h.run(["status", "--output", "json"], extraEnv: env)
+        let r = try await h.run(["status", "--output", "json"], extraEnv: env)
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try JSON.parse(r.stdout)
         #expect(doc[path: "cluster", "server"]?.string == kubectlServer.stdout)
         #expect(doc[path: "cluster", "kubeconfig"]?.string == list)
         // The decoy's own context is there too (merged), and points at the dead port.
-        let decoyRun = try h.run(["status", "--context", "decoy-only"], extraEnv: env)
+        let decoyRun = try await h.run(["status", "--context", "decoy-only"], extraEnv: env)
         #expect(decoyRun.status == 1, "\(decoyRun.stderr)")
         #expect(decoyRun.stderr.contains("127.0.0.1:1"), "\(decoyRun.stderr)")
     }
@@ -223,7 +223,7 @@ import Testing
         while p.isRunning && Date() < deadline && !(docs().last?["converged"]?.bool ?? false) { usleep(50_000) }
         #expect(p.isRunning, "the watch keeps running: \(stderr.text)")
         kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        await p.exited()
         usleep(100_000)
         let lines = stdout.text.split(separator: "\n")
         #expect(lines.count >= 2, "\(stdout.text)")
@@ -242,7 +242,7 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         while p.isRunning && Date() < deadline && !stdout.text.contains("\n") { usleep(50_000) }
         kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        await p.exited()
         #expect(p.terminationStatus == 130, "\(stderr.text)")
         #expect((try? JSON.parse(String(stdout.text.split(separator: "\n").first ?? "")))?["converged"]?.bool == false)
     }

@@ -45,16 +45,16 @@ let canUnshareMounts: Bool = {
         let pinned = try testKubeconfig(server: front.url, caData: try pki.base64("cluster-ca.crt"), user: user)
         let unpinned = try testKubeconfig(server: front.url, caData: nil, user: user)
         defer { for p in [pinned, unpinned] { try? FileManager.default.removeItem(atPath: p) } }
-        func status(_ kubeconfig: String) throws -> (SimHarness.RunResult, JSON?) {
-            let r = try h.runProgram(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+        func status(_ kubeconfig: String) async throws -> (SimHarness.RunResult, JSON?) {
+            let r = try await h.runProgram(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                                       mounts + " && exec \"$0\" \"$@\"", BuiltAphex.path, "status", "--kubeconfig", kubeconfig,
                                       "--output", "json"])
             return (r, try? JSON.parse(r.stdout))
         }
-        let (trusted, trustedDoc) = try status(unpinned)
+        let (trusted, trustedDoc) = try await status(unpinned)
         #expect(trustedDoc?[path: "cluster", "reachable"]?.bool == true,
                 "without a kubeconfig CA the system store must be used (else this test proves nothing): \(trusted.stderr)")
-        let (refused, refusedDoc) = try status(pinned)
+        let (refused, refusedDoc) = try await status(pinned)
         #expect(refused.status == 1)
         #expect(refusedDoc?[path: "cluster", "reachable"]?.bool == false,
                 "a certificate from the system store was accepted although the kubeconfig pins cluster-ca: \(refused.stdout)")

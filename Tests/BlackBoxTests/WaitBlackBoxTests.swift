@@ -22,14 +22,14 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
 
 /// `aphex wait` as a user or CI runs it: the built binary against `aphex-sim serve`.
 @Suite(.serialized) struct WaitBlackBoxTests {
-    func wait(_ h: SimHarness, _ extra: [String] = [], timeout: String = "60s") throws -> SimHarness.RunResult {
-        try h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout] + extra, timeout: 120)
+    func wait(_ h: SimHarness, _ extra: [String] = [], timeout: String = "60s") async throws -> SimHarness.RunResult {
+        try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout] + extra, timeout: 120)
     }
 
     @Test func happyKindConverges() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        let r = try wait(h)
+        let r = try await wait(h)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("Converged in"))
         let rec = try h.record()
@@ -46,7 +46,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
         defer { h.stop() }
         let aphex = SimHarness.binaryDirectory() + "/aphex"
         let line = Shell.quote([aphex, "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"])
-        let tty = try h.runProgram(["/usr/bin/script", "--quiet", "--return", "--command", line, "/dev/null"],
+        let tty = try await h.runProgram(["/usr/bin/script", "--quiet", "--return", "--command", line, "/dev/null"],
                                    timeout: 120, extraEnv: ["TERM": "xterm-256color"])
         #expect(tty.status == 0, "\(tty.stdout)")
         let screen = tty.stdout
@@ -57,7 +57,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
 
         let h2 = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h2.stop() }
-        let piped = try wait(h2)
+        let piped = try await wait(h2)
         #expect(piped.status == 0, "\(piped.stderr)")
         #expect(!piped.stderr.contains("\u{1B}"), "no escape codes in a pipe")
         #expect(piped.stderr.contains("wave=0 "), "\(piped.stderr)")
@@ -66,14 +66,14 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func happyK3sConverges() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("happy-k3s", edits: [("exists: false", "exists: true")]))
         defer { h.stop() }
-        let r = try wait(h)
+        let r = try await wait(h)
         #expect(r.status == 0, "\(r.stderr)")
     }
 
     @Test func jsonEventsAndDocument() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        let r = try wait(h, ["--output", "json"])
+        let r = try await wait(h, ["--output", "json"])
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try JSON.parse(r.stdout)
         #expect(doc["outcome"]?.string == "converged")
@@ -86,7 +86,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func stuckCABundleExitsThreeNamingIt() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("stuck-cabundle"))
         defer { h.stop() }
-        let r = try wait(h, timeout: "15s")
+        let r = try await wait(h, timeout: "15s")
         #expect(r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains("CA bundle not injected"), "\(r.stderr)")
     }
@@ -97,7 +97,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func certManagerStuckBehindItsHookExitsThreeLeadingWithTheCABundle() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("cabundle-hook"))
         defer { h.stop() }
-        let r = try wait(h, timeout: "4s")
+        let r = try await wait(h, timeout: "4s")
         // The case this is about, as the world stood right after the timeout.
         let cm = try h.objects().first { $0.kind == "Application" && $0.name == "cert-manager" }
         #expect(cm?[path: "status", "operationState", "phase"] == "Running", "the hook fails at 7.5 s of wall clock")
@@ -118,7 +118,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func imageThatNeverPullsExitsThreeNamingTheImage() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("image-pull"))
         defer { h.stop() }
-        let r = try wait(h, timeout: "15s")
+        let r = try await wait(h, timeout: "15s")
         #expect(r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains("ghcr.io/bdchatham/organization-controller"), "\(r.stderr)")
     }
@@ -126,7 +126,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func degradedAfterHealthyExitsOne() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("degraded-app"))
         defer { h.stop() }
-        let r = try wait(h, timeout: "60s")
+        let r = try await wait(h, timeout: "60s")
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("external-secrets"), "\(r.stderr)")
     }
@@ -137,7 +137,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func apiFaultsAtTwentyPercentStillConverge() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick", extraArgs: ["--error-rate", "0.2", "--fault-kinds", "http503,reset", "--seed", "34"])
         defer { h.stop() }
-        let r = try wait(h)
+        let r = try await wait(h)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try h.record().requests.contains { $0.fault != nil }, "faults were injected")
     }
@@ -145,7 +145,7 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     @Test func apiDownForTwentySecondsRecovers() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick", extraArgs: ["--down", "1-21"])
         defer { h.stop() }
-        let r = try wait(h, timeout: "90s")
+        let r = try await wait(h, timeout: "90s")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.seconds >= 19, "waited through the outage (\(r.seconds)s)")
         #expect(r.stderr.contains("answering again"), "\(r.stderr)")

@@ -41,8 +41,8 @@ public final class SimHarness: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug").path
     }
 
-    public static func start(scenario: String, extraArgs: [String] = [], timeout: Double = 20) async throws -> SimHarness {
-        try SimHarness(scenario: scenario, extraArgs: extraArgs, timeout: timeout)
+    public static func start(scenario: String, extraArgs: [String] = [], timeout: Double = 60) async throws -> SimHarness {
+        try await offThePool { try SimHarness(scenario: scenario, extraArgs: extraArgs, timeout: timeout) }
     }
 
     init(scenario: String, extraArgs: [String], timeout: Double) throws {
@@ -103,10 +103,10 @@ public final class SimHarness: @unchecked Sendable {
     /// `killWhen` is polled every 50 ms with the record; when true, aphex gets SIGKILL.
     public func run(_ args: [String], asNobody: Bool = false, stdin: String? = nil, timeout: Double = 120,
                     extraEnv: [String: String] = [:], killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil,
-                    killAtRequest: String? = nil, killAtNth: Int = 1) throws -> RunResult {
+                    killAtRequest: String? = nil, killAtNth: Int = 1) async throws -> RunResult {
         let aphex = Self.binaryDirectory() + "/aphex"
         guard FileManager.default.isExecutableFile(atPath: aphex) else { throw SimError("\(aphex) is missing: run `swift build` first") }
-        return try runProgram(asNobody ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", aphex] + args : [aphex] + args,
+        return try await runProgram(asNobody ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", aphex] + args : [aphex] + args,
                               stdin: stdin, timeout: timeout, extraEnv: extraEnv, killWhen: killWhen,
                               killAtRequest: killAtRequest, killAtNth: killAtNth)
     }
@@ -115,9 +115,23 @@ public final class SimHarness: @unchecked Sendable {
     /// `killWhen` SIGKILLs it once the record matches (polled); `killAtRequest` has the simulator
     /// SIGKILL it the moment the `killAtNth` API request whose path contains the text arrives,
     /// before answering it (exact).
+    ///
+    /// The wait happens on a thread of its own, never on one of Swift's cooperative threads:
+    /// there are as many of those as cores (2 here), and a black-box run blocking one for a
+    /// whole bootstrap starved every other test running at the same time (a 0.2 s command
+    /// "timed out after 1m", polls overslept aphex's own deadlines).
     public func runProgram(_ argv: [String], stdin: String? = nil, timeout: Double = 120, extraEnv: [String: String] = [:],
                            killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil, killAtRequest: String? = nil,
-                           killAtNth: Int = 1) throws -> RunResult {
+                           killAtNth: Int = 1) async throws -> RunResult {
+        try await offThePool {
+            try self.runProgramBlocking(argv, stdin: stdin, timeout: timeout, extraEnv: extraEnv, killWhen: killWhen,
+                                        killAtRequest: killAtRequest, killAtNth: killAtNth)
+        }
+    }
+
+    func runProgramBlocking(_ argv: [String], stdin: String?, timeout: Double, extraEnv: [String: String],
+                            killWhen: (@Sendable (SimRecordSnapshot) -> Bool)?, killAtRequest: String?,
+                            killAtNth: Int) throws -> RunResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
@@ -184,4 +198,22 @@ public final class SimHarness: @unchecked Sendable {
     }
 
     deinit { stop() }
+}
+
+/// Runs blocking work (waiting for a process, polling with usleep) on a thread of its own and
+/// resumes the caller when it is done, so Swift's cooperative threads stay free for the tests
+/// that run meanwhile.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+        let t = Thread { c.resume(with: Result { try work() }) }
+        t.stackSize = 1 << 20
+        t.start()
+    }
+}
+
+extension Process {
+    /// `waitUntilExit()` off the cooperative pool.
+    public func exited() async {
+        _ = try? await offThePool { self.waitUntilExit() }
+    }
 }

@@ -468,7 +468,7 @@ import Testing
         // Before the CRDs: kubectl falls back to /openapi/v2 for the unknown kind, then fails
         // the REST mapping, with the recorded message (kubectl-messages.md), and writes nothing.
         // (Its own cache directory: the next apply starts cold, as transcript section 1.)
-        let early = try h.runProgram(kubectl + ["--cache-dir", h.home + "/early-cache", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
+        let early = try await h.runProgram(kubectl + ["--cache-dir", h.home + "/early-cache", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
         #expect(early.status == 1)
         #expect(early.stderr == """
             error: resource mapping not found for name: "demo" namespace: "argocd" from "STDIN": no matches for kind "Application" in version "argoproj.io/v1alpha1"
@@ -479,7 +479,7 @@ import Testing
         #expect(try h.record().writes.isEmpty)
 
         try h.resetRecord()
-        let apply = try h.runProgram(kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: first)
+        let apply = try await h.runProgram(kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: first)
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(apply.stdout == """
             namespace/argocd serverside-applied
@@ -500,13 +500,13 @@ import Testing
         #expect(firstRequests.filter { $0.hasPrefix("PATCH ") && $0.contains("fieldManager=aphex&fieldValidation=Strict&force=true") }.count == 6)
 
         // Established (the scenario's crdEstablish: 1 s), as kubectl waits for it.
-        let wait = try h.runProgram(kubectl + ["wait", "--for=condition=Established", "--timeout=30s", "crd/applications.argoproj.io",
+        let wait = try await h.runProgram(kubectl + ["wait", "--for=condition=Established", "--timeout=30s", "crd/applications.argoproj.io",
                                                "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io"])
         #expect(wait.status == 0, "\(wait.stderr)")
         #expect(wait.stdout.components(separatedBy: "condition met").count - 1 == 3, "\(wait.stdout)")
 
         try h.resetRecord()
-        let second = try h.runProgram(kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
+        let second = try await h.runProgram(kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout == "application.argoproj.io/demo serverside-applied\n")
         let secondRequests = try h.record().requests.map { "\($0.method) \($0.path)\($0.query.isEmpty ? "" : "?" + $0.query.replacingOccurrences(of: #"hash=[0-9A-F]{128}"#, with: "hash=H", options: .regularExpression)) \($0.status)" }
@@ -514,12 +514,12 @@ import Testing
         #expect(secondRequests.contains("GET /openapi/v3/apis/argoproj.io/v1alpha1?hash=H&timeout=32s 200"))
         #expect(secondRequests.contains("PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/demo?fieldManager=aphex&fieldValidation=Strict&force=true 201"))
 
-        let got = try h.runProgram(kubectl + ["get", "applications.argoproj.io", "-n", "argocd", "-o", "json"])
+        let got = try await h.runProgram(kubectl + ["get", "applications.argoproj.io", "-n", "argocd", "-o", "json"])
         #expect(got.status == 0, "\(got.stderr)")
         #expect(try JSON.parse(got.stdout).items.compactMap(\.name).contains("demo"))
-        let can = try h.runProgram(kubectl + ["auth", "can-i", "create", "customresourcedefinitions"])
+        let can = try await h.runProgram(kubectl + ["auth", "can-i", "create", "customresourcedefinitions"])
         #expect(can.status == 0 && can.stdout == "yes\n", "\(can.stderr)")
-        let del = try h.runProgram(kubectl + ["delete", "configmap", "demo-config", "-n", "default"])
+        let del = try await h.runProgram(kubectl + ["delete", "configmap", "demo-config", "-n", "default"])
         #expect(del.status == 0 && del.stdout == "configmap \"demo-config\" deleted\n", "\(del.stderr)")
     }
 }

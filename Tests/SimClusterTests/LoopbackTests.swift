@@ -13,7 +13,7 @@ import Testing
         var apps: JSON = [:]
         let deadline = Date().addingTimeInterval(30)
         repeat {
-            let r = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "applications", "-n", "argocd", "-o", "json"])
+            let r = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "applications", "-n", "argocd", "-o", "json"])
             #expect(r.status == 0, "\(r.stderr)")
             apps = try JSON.parse(r.stdout)
             apps["items"] = .array(apps.items.filter { $0.name != "platform-root" })
@@ -22,13 +22,13 @@ import Testing
         } while Date() < deadline
         #expect(apps.items.count == 9)
         #expect(apps.items.allSatisfy { $0[path: "status", "sync", "status"] == "Synced" && $0[path: "status", "health", "status"] == "Healthy" })
-        let pods = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "pods", "-A"])
+        let pods = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "pods", "-A"])
         #expect(pods.status == 0, "\(pods.stderr)")
         #expect(pods.stdout.hasPrefix("NAMESPACE"))
         #expect(pods.stdout.contains("cert-manager-webhook-"))
         #expect(pods.stdout.contains("Running"))
         // The PATH's kubectl is the real one behind a recording wrapper: same answer, and recorded.
-        let wrapped = try h.runProgram([h.binDir + "/kubectl", "get", "applications", "-n", "argocd", "-o", "json"])
+        let wrapped = try await h.runProgram([h.binDir + "/kubectl", "get", "applications", "-n", "argocd", "-o", "json"])
         #expect(try JSON.parse(wrapped.stdout).items.compactMap(\.name).filter { $0 != "platform-root" }.sorted() == apps.items.compactMap(\.name).sorted())
         let rec = try h.record()
         #expect(rec.requests.contains { $0.path == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications" && $0.status == 200 })
@@ -38,10 +38,10 @@ import Testing
     @Test func standInsRejectUnknownFlagsAndWatchStreams() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        let bad = try h.runProgram([h.binDir + "/kubectl", "get", "pods", "--namespce", "x"])
+        let bad = try await h.runProgram([h.binDir + "/kubectl", "get", "pods", "--namespce", "x"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("unknown flag: --namespce"))   // the real kubectl's own message
-        let kind = try h.runProgram([h.binDir + "/kind", "get", "clusters", "--verbose"])
+        let kind = try await h.runProgram([h.binDir + "/kind", "get", "clusters", "--verbose"])
         #expect(kind.status == 1 && kind.stderr.contains("unknown flag: --verbose"))
         // A watch over the loopback API delivers chunked events (real kubectl --watch is not
         // needed: read the raw stream).
@@ -54,13 +54,14 @@ import Testing
     @Test func downWindowRefusesConnectionsThenRecovers() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-quick")
         defer { h.stop() }
-        try h.setFaults(["downForSeconds": 1.0])
-        usleep(150_000)
-        let during = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "ns", "--request-timeout=2s"])
+        // Long enough for the real kubectl to start on a loaded machine (1 s was not); the
+        // window is then closed and the next request is answered.
+        try h.setFaults(["downForSeconds": 30.0])
+        let during = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "ns", "--request-timeout=2s"])
         #expect(during.status == 1)
         #expect(during.stderr.contains("connection refused") || during.stderr.contains("was refused"), "\(during.stderr)")
-        usleep(1_300_000)
-        let after = try h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "ns", "-o", "name"])
+        try h.setFaults(["downForSeconds": 0.0])
+        let after = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "get", "ns", "-o", "name"])
         #expect(after.status == 0, "\(after.stderr)")
         #expect(after.stdout.contains("namespace/argocd"))
     }
