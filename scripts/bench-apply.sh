@@ -62,7 +62,9 @@ APPLY_STEPS='["namespaces","secrets","argocd","tekton","argocd-config","platform
 aphex_apply() {
     start_sim
     local out="$WORK/run-$RUN_ID.json"
-    env -i PATH="$DIR/bin:/usr/local/bin:/usr/bin:/bin" HOME="$DIR-home" APHEX_SIM_STATE="$DIR" APHEX_REAL_KUBECTL="$KUBECTL" "$@" \
+    # The real kubectl straight from PATH, as for the kubectl way (the simulator's recording
+    # shim in $DIR/bin is for tests; it costs up to a second per kubectl process).
+    env -i PATH="$(dirname "$KUBECTL"):/usr/local/bin:/usr/bin:/bin" HOME="$DIR-home" "$@" \
         "$BIN/aphex" bootstrap --deployment kind --use-existing --no-wait --manifests-dir "$MAN" --output json >"$out" 2>"$out.err" \
         || { echo "bootstrap failed:" >&2; tail -5 "$out.err" >&2; stop_sim; return 1; }
     stop_sim

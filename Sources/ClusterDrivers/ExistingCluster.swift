@@ -100,13 +100,23 @@ public struct ExistingClusterDriver: ClusterDriver {
     /// Every required permission through `kubectl auth can-i` (a SelfSubjectAccessReview).
     /// Missing ones are reported by name, all at once: exit 4 (a prerequisite), nothing changed.
     public func missingPermissions() async throws -> [RequiredPermission] {
+        // The checks are independent: all at once (five kubectl processes one after another
+        // took most of a second).
+        let commands = permissions.map(canICommand)
+        let runner = host.runner
+        let outputs: [CommandOutput] = try await withThrowingTaskGroup(of: (Int, CommandOutput).self) { group in
+            for (i, c) in commands.enumerated() { group.addTask { (i, try await runner.run(c)) } }
+            var out = [CommandOutput?](repeating: nil, count: commands.count)
+            for try await (i, o) in group { out[i] = o }
+            return out.compactMap { $0 }
+        }
         var missing: [RequiredPermission] = []
-        for p in permissions {
-            let out = try await host.runner.run(canICommand(p))
+        for (i, p) in permissions.enumerated() {
+            let out = outputs[i]
             let answer = out.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
             if out.status == 0 && answer.hasPrefix("yes") { continue }
             if answer.hasPrefix("no") { missing.append(p); continue }
-            throw AphexError.failed("`\(canICommand(p).display)` failed (exit status \(out.status)); could not check permissions.",
+            throw AphexError.failed("`\(commands[i].display)` failed (exit status \(out.status)); could not check permissions.",
                                     detail: out.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return missing

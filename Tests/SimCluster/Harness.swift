@@ -143,8 +143,8 @@ public final class SimHarness: @unchecked Sendable {
         p.standardInput = inp
         let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); blockingThread { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); blockingThread { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let start = Date()
         try p.run()
         if let killAtRequest {
@@ -216,4 +216,15 @@ extension Process {
     public func exited() async {
         _ = try? await offThePool { self.waitUntilExit() }
     }
+}
+
+/// Starts blocking I/O (reading a pipe to its end, writing a child's stdin) on a thread of its
+/// own. Not `DispatchQueue.global()`: its worker threads are as many as cores (2 here), and with
+/// both blocked reading a child's stdout and stderr, the block that writes the child's stdin
+/// waited about a second for libdispatch to add a thread: every kubectl run through the
+/// recording shim took a second longer.
+public func blockingThread(_ work: @escaping @Sendable () -> Void) {
+    let t = Thread { work() }
+    t.stackSize = 1 << 20
+    t.start()
 }

@@ -51,8 +51,8 @@ public enum RealKubectl {
         p.standardInput = inp
         let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); blockingThread { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); blockingThread { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         try p.run()
         ignoreSIGPIPE
         if let stdin { try? inp.fileHandleForWriting.write(contentsOf: Data(stdin)) }
@@ -107,8 +107,8 @@ public enum KubectlPassthrough {
         p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inp
         let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); blockingThread { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); blockingThread { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         do { try p.run() } catch {
             return .fail("kubectl: cannot start \(kubectl): \(error)", status: 127)
         }
@@ -116,7 +116,7 @@ public enum KubectlPassthrough {
             let writer = inp.fileHandleForWriting
             // kubectl may exit before reading everything (a parse error): EPIPE, not SIGPIPE.
             ignoreSIGPIPE
-            DispatchQueue.global().async { try? writer.write(contentsOf: Data(stdin)); try? writer.close() }
+            blockingThread { try? writer.write(contentsOf: Data(stdin)); try? writer.close() }
         }
         var timedOut = false
         if let timeout {
@@ -137,7 +137,7 @@ public enum KubectlPassthrough {
     public static func runAsync(args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
                                 timeout: Double?) async -> ToolResult {
         await withCheckedContinuation { c in
-            DispatchQueue.global().async {
+            blockingThread {
                 c.resume(returning: run(args: args, stdin: stdin, environment: environment, workingDirectory: workingDirectory, timeout: timeout))
             }
         }
