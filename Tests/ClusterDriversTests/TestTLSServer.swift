@@ -145,8 +145,9 @@ final class TestTLSServer: @unchecked Sendable {
         kill(pid, SIGKILL)
     }
 
+    /// Up to 30 s: nghttpx took more than 5 s to listen while the unit phase ran at full load.
     private static func waitListening(port: Int, process: Process) -> Bool {
-        for _ in 0..<100 {
+        for _ in 0..<600 {
             if !process.isRunning { return false }
             // /proc/net/tcp lists listening sockets (state 0A) without connecting to them.
             if let text = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) {
