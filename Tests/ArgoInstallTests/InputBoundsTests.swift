@@ -2,24 +2,10 @@ import ArgoInstall
 import ClusterDrivers
 import Foundation
 import SecretGen
+import SimCluster
 import Testing
 
-/// The seven-level alias bomb of issue 14 (the same as ClusterDriversTests' YAMLBombs.laughs).
-let aliasBomb = """
-    apiVersion: v1
-    kind: ConfigMap
-    metadata:
-      name: bomb
-    data:
-      a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-      b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-      c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-      d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-      e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-      f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-      g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-
-    """
+let aliasBomb = AliasBomb.manifest
 
 func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now

@@ -62,14 +62,21 @@ enum Lifecycle {
     /// Starts `aphex bootstrap` (kind) in the background; its stderr accumulates in the buffer
     /// as it is written, so a test can act on the step announcements.
     static func startBootstrap(_ h: SimHarness) throws -> (Process, LockedText) {
+        let (p, buffer, _) = try startAphex(h, ["bootstrap", "--deployment", "kind", "--manifests-dir", manifestsDir, "--timeout", "4m"])
+        return (p, buffer)
+    }
+
+    /// Starts the built aphex with `args` in the harness environment, in the background: its
+    /// stderr accumulates in the buffer as it is written; its stdout is the pipe returned.
+    static func startAphex(_ h: SimHarness, _ args: [String]) throws -> (Process, LockedText, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
-        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", manifestsDir, "--timeout", "4m"]
+        p.arguments = args
         p.environment = h.env
         p.currentDirectoryURL = URL(fileURLWithPath: h.home)
-        let err = Pipe()
+        let err = Pipe(), out = Pipe()
         p.standardError = err
-        p.standardOutput = Pipe()
+        p.standardOutput = out
         let buffer = LockedText()
         let reader = Thread {
             while true {
@@ -80,7 +87,7 @@ enum Lifecycle {
         }
         try p.run()
         reader.start()
-        return (p, buffer)
+        return (p, buffer, out)
     }
 
     static func describe(_ r: SimHarness.RunResult) -> String {

@@ -7,25 +7,7 @@ import Testing
 @Suite(.serialized) struct ConcurrentRunsBlackBoxTests {
     /// Starts `aphex bootstrap` in the background; returns the process and its stderr so far.
     static func start(_ h: SimHarness) throws -> (Process, LockedText, Pipe) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
-        p.arguments = ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir, "--no-wait"]
-        p.environment = h.env
-        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
-        let err = Pipe(), out = Pipe()
-        p.standardError = err
-        p.standardOutput = out
-        let buffer = LockedText()
-        let reader = Thread {
-            while true {
-                let data = err.fileHandleForReading.availableData
-                if data.isEmpty { return }
-                buffer.append(String(decoding: data, as: UTF8.self))
-            }
-        }
-        try p.run()
-        reader.start()
-        return (p, buffer, out)
+        try Lifecycle.startAphex(h, ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir, "--no-wait"])
     }
 
     @Test func twoBootstrapsAtOnceStoreOneSetOfValues() async throws {

@@ -236,24 +236,7 @@ import Testing
             #expect(r.status == 0, "\(r.stderr) \(r.stdout)")
         }
         try await scaleController(0)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: BuiltAphex.path)
-        p.arguments = ["destroy", "--use-existing", "--yes"]
-        p.environment = h.env
-        p.currentDirectoryURL = URL(fileURLWithPath: h.home)
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        let buffer = LockedText()
-        let reader = Thread {
-            while true {
-                let data = err.fileHandleForReading.availableData
-                if data.isEmpty { return }
-                buffer.append(String(decoding: data, as: UTF8.self))
-            }
-        }
-        try p.run()
-        reader.start()
+        let (p, buffer, _) = try Lifecycle.startAphex(h, ["destroy", "--use-existing", "--yes"])
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, p.isRunning, !buffer.text.contains("Waiting (") { try await Task.sleep(for: .milliseconds(10)) }
         kill(p.processIdentifier, SIGINT)

@@ -5,23 +5,7 @@ import Testing
 
 /// Issue 14, items 6 and 7, as a user meets them: the built aphex against the simulator.
 enum Bombs {
-    /// 346 bytes; before the fix `bootstrap --dry-run --manifests-dir` expanded it to 4.8 million
-    /// strings (27 s, 378 MB on the CI machine) and exited 0.
-    static let manifest = """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: bomb
-        data:
-          a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-          b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-          c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-          d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-          e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-          f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-          g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-
-        """
+    static let manifest = AliasBomb.manifest
 
     static func directory(_ files: [String: String]) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-bomb-\(UUID().uuidString)").path

@@ -1,27 +1,12 @@
 import ClusterDrivers
 import Foundation
+import SimCluster
 import Testing
 import Yams
 
 /// YAML alias bombs (issue 14, item 6): a few hundred bytes whose aliases expand exponentially.
 enum YAMLBombs {
-    /// Seven levels of nine aliases: 4.8 million strings from 346 bytes. Before YAMLGuard,
-    /// `bootstrap --dry-run --manifests-dir` with it took 27 s and 378 MB and exited 0.
-    static let laughs = """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: bomb
-        data:
-          a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-          b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-          c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-          d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-          e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-          f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-          g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-
-        """
+    static let laughs = AliasBomb.manifest
 
     /// The same tree used as mapping keys: Yams hashes keys to find duplicates while it
     /// composes, so this one is exponential inside `Yams.compose` itself.
