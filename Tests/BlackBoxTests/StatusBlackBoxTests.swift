@@ -11,6 +11,12 @@ import Testing
         let h = try await seededBench()
         let w = try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"], timeout: 90)
         #expect(w.status == 0, "\(w.stderr)")
+        // The simulator records a watch when its stream ends: let it see the end of the wait's
+        // watch (the wait has exited), so the watch does not land in a later test's record.
+        for _ in 0..<100 {
+            if try h.record().requests.contains(where: { $0.query.contains("watch=true") }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         return h
     }
 
