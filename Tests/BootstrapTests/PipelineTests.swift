@@ -41,6 +41,38 @@ import Testing
         #expect(st.records.map(\.outcome) == [.done, .done])
     }
 
+    /// A step started early reports the time it really ran (it overlapped the step before
+    /// it), in its record and in the timeline, not the moment its turn collected the result.
+    @Test func anEarlyStepTakesTheTimeItReallyRan() async throws {
+        var host = secretsTestContext(FakeSecretCluster()).host
+        host.clock = SystemClock()
+        let recorder = RunRecorder(command: "bootstrap", clusterName: "c", clock: host.clock, stepIDs: ["first", "later"])
+        host.reporter = recorder.wrap(host.reporter)
+        var app = secretsTestContext(FakeSecretCluster())
+        app.host = host
+        let st = PipelineState(app: app, options: BootstrapOptions(deployment: .kind), makeAPI: { _, _, _ in FakeSecretCluster() })
+        st.kubeconfig = "/tmp/kc"
+        st.convergenceObserver = recorder
+        let later = PipelineStep("later", "Later") { _ in
+            try await Task.sleep(for: .milliseconds(300))
+            return StepResult(.done, "later")
+        }
+        let first = PipelineStep("first", "First") { st in
+            st.startEarly(later)
+            try await Task.sleep(for: .milliseconds(400))
+            return StepResult(.done, "first")
+        }
+        try await Pipeline(steps: [first, later]).run(st)
+        // Before: "later" took 0 s (its result was ready when its turn came).
+        let seconds = st.records.map(\.seconds)
+        #expect(seconds[1] >= 0.25 && seconds[1] < 0.4, "\(seconds)")
+        let steps = recorder.timeline().steps
+        let f = try #require(steps.first { $0.id == "first" }), l = try #require(steps.first { $0.id == "later" })
+        #expect(l.start < f.start + 0.1, "the bar starts with the first step: \(steps)")
+        #expect((l.end ?? 0) - l.start >= 0.25 && (l.end ?? 0) <= (f.end ?? 0) + 0.05, "\(steps)")
+        #expect(l.outcome == "done")
+    }
+
     @Test func aFailureCancelsWhatWasStartedEarly() async throws {
         let log = Log()
         let later = PipelineStep("later", "Later") { _ in

@@ -109,15 +109,27 @@ public final class PipelineState: @unchecked Sendable {
 
     private let earlyLock = NSLock()
     private var early: [String: Task<StepResult, any Error>] = [:]
+    /// When each early step really ran (its own start, and its end once it finished).
+    private var earlyTimes: [String: (start: Duration, end: Duration?)] = [:]
 
     /// Starts `step`'s body now, in the background (a later step that does not depend on the
     /// current one: Tekton's apply while ArgoCD's runs). The pipeline's own turn for it then
     /// awaits this result instead of running the body again.
     public func startEarly(_ step: PipelineStep) {
+        let clock = app.host.clock
         earlyLock.withLock {
             guard early[step.id] == nil else { return }
-            early[step.id] = Task { try await step.body(self) }
+            earlyTimes[step.id] = (clock.now(), nil)
+            early[step.id] = Task {
+                defer { self.earlyLock.withLock { self.earlyTimes[step.id]?.end = clock.now() } }
+                return try await step.body(self)
+            }
         }
+    }
+
+    /// When an early step ran: from its early start to its end (now, if still running).
+    func earlyRun(_ id: String) -> (start: Duration, end: Duration)? {
+        earlyLock.withLock { earlyTimes[id].map { ($0.start, $0.end ?? app.host.clock.now()) } }
     }
 
     /// The early-started run of a step, if there is one (taken: awaited once).
@@ -161,12 +173,17 @@ public struct Pipeline: Sendable {
             let start = clock.now()
             do {
                 let result: StepResult
+                var ran: (start: Duration, end: Duration)?
                 if let started = state.takeEarly(step.id) {
                     result = try await withTaskCancellationHandler { try await started.value } onCancel: { started.cancel() }
+                    ran = state.earlyRun(step.id)
                 } else {
                     result = try await step.body(state)
                 }
-                let seconds = (clock.now() - start).seconds
+                // A step started early took the time it really ran (it overlapped the steps
+                // before it), not the moment its turn took to collect the result.
+                let seconds = ran.map { ($0.end - $0.start).seconds } ?? (clock.now() - start).seconds
+                if let ran { state.convergenceObserver?.stepRan(id: step.id, from: ran.start, to: ran.end) }
                 state.records.append(StepRecord(id: step.id, title: step.title, outcome: result.outcome, seconds: seconds,
                                                 detail: result.detail, changes: result.changes, commands: result.commands))
                 state.reporter.emit(.stepFinished(id: step.id, title: step.title, outcome: result.outcome,

@@ -76,12 +76,23 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
         case .stepFinished(let id, _, let outcome, _, _) where stepIDs.contains(id):
             let t = now
             lock.lock()
-            if let i = steps.lastIndex(where: { $0.id == id && $0.end == nil }) {
-                steps[i].end = t
+            if let i = steps.lastIndex(where: { $0.id == id && ($0.end == nil || $0.outcome == "running") }) {
+                if steps[i].end == nil { steps[i].end = t }
                 steps[i].outcome = outcome.rawValue
             }
             lock.unlock()
         default: break
+        }
+    }
+
+    /// A step started early: its bar spans the time it really ran. Call before its
+    /// stepFinished event, which then keeps this end rather than the moment it was reported.
+    public func stepRan(id: String, from start: Duration, to end: Duration) {
+        lock.lock(); defer { lock.unlock() }
+        if let i = steps.lastIndex(where: { $0.id == id && $0.end == nil }) {
+            steps[i].start = seconds(start)
+            steps[i].end = seconds(end)
+            steps[i].outcome = "running"
         }
     }
 

@@ -101,4 +101,10 @@ public protocol ConvergenceObserver: Sendable {
     func waitStarted(at time: Duration, timeout: Duration)
     func observe(_ evaluation: PlatformEvaluation, at time: Duration)
     func finished(_ outcome: WaitOutcome, at time: Duration)
+    /// A step ran at other times than its turn in the pipeline (it was started early).
+    func stepRan(id: String, from start: Duration, to end: Duration)
+}
+
+extension ConvergenceObserver {
+    public func stepRan(id: String, from start: Duration, to end: Duration) {}
 }
