@@ -46,6 +46,9 @@ public final class PipelineState: @unchecked Sendable {
     public var alreadyConverged: Set<Int> = []
     public var warnings: [String] = []
     public var converged: Bool?
+    /// When the pipeline began and when its last step ended (the run's wall time: steps
+    /// started early overlap, so their seconds do not add up to it).
+    public var span: (start: Duration, end: Duration)?
     /// The run recorder behind --junit/--timeline (the wait step hands it to the waiter).
     public var convergenceObserver: (any ConvergenceObserver)?
     /// The cluster lock (~/.aphex/clusters/NAME.lock), taken before the first step that
@@ -167,6 +170,8 @@ public struct Pipeline: Sendable {
 
     public func run(_ state: PipelineState) async throws {
         let clock = state.app.host.clock
+        let began = clock.now()
+        defer { state.span = (began, clock.now()) }
         for step in steps {
             try Task.checkCancellation()
             state.reporter.emit(.stepStarted(id: step.id, title: step.title))

@@ -11,8 +11,9 @@ enum BootstrapSummary {
         return Shell.quote(argv)
     }
 
+    /// The run's wall time (Tekton's step overlaps ArgoCD's: the steps' seconds overcount).
     static func totalSeconds(_ state: PipelineState) -> Double {
-        state.records.reduce(0) { $0 + $1.seconds }
+        state.span.map { ($0.end - $0.start).seconds } ?? state.records.reduce(0) { $0 + $1.seconds }
     }
 
     static func text(_ state: PipelineState, argocdURL: String?) -> String {
