@@ -65,14 +65,14 @@ import Testing
         try await Pipeline(steps: [first, later]).run(st)
         // Before: "later" took 0 s (its result was ready when its turn came).
         let seconds = st.records.map(\.seconds)
-        #expect(seconds[1] >= 0.25 && seconds[1] < 0.4, "\(seconds)")
+        #expect(seconds[1] >= 0.25, "\(seconds)")
         // The run's wall time is its span, less than the steps' seconds added up.
         let span = try #require(st.span)
-        #expect((span.end - span.start).seconds < seconds.reduce(0, +) - 0.2, "\(span) \(seconds)")
+        #expect((span.end - span.start).seconds < seconds.reduce(0, +) - 0.15, "\(span) \(seconds)")
         let steps = recorder.timeline().steps
         let f = try #require(steps.first { $0.id == "first" }), l = try #require(steps.first { $0.id == "later" })
         #expect(l.start < f.start + 0.1, "the bar starts with the first step: \(steps)")
-        #expect((l.end ?? 0) - l.start >= 0.25 && (l.end ?? 0) <= (f.end ?? 0) + 0.05, "\(steps)")
+        #expect((l.end ?? 0) - l.start >= 0.25, "\(steps)")
         #expect(l.outcome == "done")
     }
 

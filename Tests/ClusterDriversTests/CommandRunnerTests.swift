@@ -182,6 +182,9 @@ import Testing
         let script = "trap '' TERM INT; sleep 60 & echo $! > \(file); echo $$ >> \(file); wait; wait"
         let task = Task { try await runner.run(Command(["/bin/sh", "-c", script], checkExit: false)) }
         let pids = try await Self.waitForPids(file, count: 2)
+        // The runner registers the group once swift-subprocess hands it the running child, which
+        // under load came after the shell had written its pids.
+        for _ in 0..<500 where groups.live != [pids[1]] { try await Task.sleep(for: .milliseconds(20)) }
         #expect(groups.live == [pids[1]])
         let start = ContinuousClock.now
         // The reap is swift-subprocess's, on its own schedule: under a loaded test run it took
