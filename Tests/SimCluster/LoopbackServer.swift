@@ -347,20 +347,29 @@ func parseHTTPDate(_ s: String) -> Date? {
     return f.date(from: s)
 }
 
+/// A blocking TCP socket connected to 127.0.0.1:`port`, reads timing out after `timeout`
+/// seconds; nil when the connection is refused. The caller closes it.
+public func loopbackSocket(port: UInt16, timeout: Double) throws -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw SimError("socket() failed") }
+    var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = port.bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard rc == 0 else { close(fd); return nil }
+    return fd
+}
+
 /// A minimal blocking HTTP/1.1 client for the control port (stand-ins, harness).
 public enum SimHTTPClient {
     public static func request(port: UInt16, method: String, path: String, body: [UInt8] = [], timeout: Double = 600) throws -> (Int, [UInt8]) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw SimError("socket() failed") }
+        guard let fd = try loopbackSocket(port: port, timeout: timeout) else {
+            throw SimError("cannot connect to the simulator at 127.0.0.1:\(port) (errno \(errno)); is `aphex-sim serve` running?")
+        }
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw SimError("cannot connect to the simulator at 127.0.0.1:\(port) (errno \(errno)); is `aphex-sim serve` running?") }
         let head = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1:\(port)\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n\r\n"
         guard writeAll(fd, Array(head.utf8) + body) else { throw SimError("write to the simulator failed") }
         var data: [UInt8] = []
