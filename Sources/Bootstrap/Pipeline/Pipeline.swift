@@ -130,6 +130,11 @@ public final class PipelineState: @unchecked Sendable {
         }
     }
 
+    /// Whether an early step's body has finished.
+    func earlyFinished(_ id: String) -> Bool {
+        earlyLock.withLock { earlyTimes[id]?.end != nil }
+    }
+
     /// When an early step ran: from its early start to its end (now, if still running).
     func earlyRun(_ id: String) -> (start: Duration, end: Duration)? {
         earlyLock.withLock { earlyTimes[id].map { ($0.start, $0.end ?? app.host.clock.now()) } }
