@@ -213,21 +213,7 @@ public enum SimFieldPath {
     }
 
     /// Go's `%q` (strconv.Quote) for the strings of conflict messages.
-    static func goQuote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func goQuote(_ s: String) -> String { GoFormat.quote(s) }
 
     /// SMD `value.ToString`: strings quoted, maps as `k=v` run together, lists bracketed.
     static func goString(_ v: JSON) -> String {
