@@ -18,7 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // MARK: C libraries (only the owning module imports each)
@@ -30,39 +29,47 @@ let package = Package(
         // before Yams composes a document (YAMLGuard).
         .target(name: "CYamlEvents", dependencies: [.product(name: "Yams", package: "Yams")]),
 
-        // MARK: Product modules
+        // MARK: Product modules (arrows point down: aphex → Bootstrap → ArgoInstall/ClusterDrivers
+        // /SecretGen → KubeClient → AphexCore; see docs/architecture.md)
         .executableTarget(
             name: "aphex",
             dependencies: [
-                "Bootstrap", "SecretGen", "ClusterDrivers", "ArgoInstall",
+                "Bootstrap", "SecretGen", "ClusterDrivers", "ArgoInstall", "KubeClient", "AphexCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings),
         .target(
             name: "Bootstrap",
-            dependencies: [
-                "SecretGen", "ArgoInstall", "ClusterDrivers",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore"],
             swiftSettings: settings),
         .target(
             name: "SecretGen",
-            dependencies: ["COpenSSL"],
+            dependencies: ["AphexCore", "COpenSSL"],
             swiftSettings: settings),
         .target(
             name: "ArgoInstall",
             dependencies: [
-                "ClusterDrivers", "SecretGen",
+                "KubeClient", "AphexCore",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: settings),
         .target(
             name: "ClusterDrivers",
+            dependencies: ["KubeClient", "AphexCore"],
+            swiftSettings: settings + [.define("APHEX_TEST_HOOKS", .when(configuration: .debug))]),
+        .target(
+            name: "KubeClient",
             dependencies: [
-                "CCurl", "CYamlEvents", "SecretGen",
+                "AphexCore", "CCurl",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: settings),
+        .target(
+            name: "AphexCore",
+            dependencies: [
+                "COpenSSL", "CYamlEvents",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             // Debug builds (`swift build`, `swift test`) are the test builds: they honour the
             // test hooks APHEX_HOST_ROOT and APHEX_K3S_INSTALL_URL even as root. Release builds
@@ -77,7 +84,7 @@ let package = Package(
         .target(
             name: "SimCluster",
             dependencies: [
-                "ClusterDrivers", "CZlib", "COpenSSL",
+                "AphexCore", "KubeClient", "CZlib", "COpenSSL",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/SimCluster",
@@ -85,23 +92,23 @@ let package = Package(
             swiftSettings: settings),
         .executableTarget(
             name: "aphex-sim",
-            dependencies: ["SimCluster", "ClusterDrivers"],
+            dependencies: ["SimCluster", "AphexCore", "KubeClient"],
             path: "Tests/SimTool",
             swiftSettings: settings),
 
         // MARK: Tests
-        .testTarget(name: "SecretGenTests", dependencies: ["SecretGen"], swiftSettings: settings),
-        .testTarget(name: "ClusterDriversTests", dependencies: ["ClusterDrivers", "SimCluster", "SecretGen"],
+        .testTarget(name: "SecretGenTests", dependencies: ["SecretGen", "AphexCore"], swiftSettings: settings),
+        .testTarget(name: "ClusterDriversTests", dependencies: ["ClusterDrivers", "KubeClient", "AphexCore", "SimCluster", "SecretGen"],
                     swiftSettings: settings),
-        .testTarget(name: "ArgoInstallTests", dependencies: ["ArgoInstall", "ClusterDrivers", "SimCluster"],
+        .testTarget(name: "ArgoInstallTests", dependencies: ["ArgoInstall", "KubeClient", "AphexCore", "SimCluster"],
                     swiftSettings: settings),
         .testTarget(name: "BootstrapTests",
-                    dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "SimCluster"],
+                    dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore", "SimCluster"],
                     swiftSettings: settings),
-        .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "ClusterDrivers"],
+        .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "KubeClient", "AphexCore"],
                     swiftSettings: settings),
         // Runs the built `aphex` (and `aphex-sim` stand-ins) as a user or CI would.
-        .testTarget(name: "BlackBoxTests", dependencies: ["SimCluster", "ClusterDrivers"],
+        .testTarget(name: "BlackBoxTests", dependencies: ["SimCluster", "ClusterDrivers", "KubeClient", "AphexCore"],
                     swiftSettings: settings),
     ]
 )

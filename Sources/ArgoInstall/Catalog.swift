@@ -1,6 +1,8 @@
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
-import SecretGen
+
 import Yams
 
 /// One component aphex installs from an upstream release manifest.

@@ -1,6 +1,8 @@
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
-import SecretGen
+
 
 /// Where the fetcher reads and writes.
 public struct FetchSettings: Sendable, Equatable {
@@ -119,7 +121,7 @@ public actor ManifestFetcher {
 
         let (bytes, attempts) = try await download(c)
         let digest = try verify(bytes, c, from: c.url)
-        try writeFileAtomically(path: cachePath, bytes: bytes, mode: 0o644)
+        try PrivateFiles.write(bytes, to: cachePath, mode: 0o644)
         reporter.debug("\(c.label): downloaded \(bytes.count) bytes from \(c.url) (sha256 \(digest)), cached at \(cachePath)")
         return FetchedManifest(component: c, bytes: bytes, sha256: digest, origin: .network(url: c.url, attempts: attempts))
     }

@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import Foundation
 #if canImport(Glibc)
 import Glibc

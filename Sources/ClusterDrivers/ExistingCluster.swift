@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import Foundation
 
 /// A permission aphex needs on a cluster it does not manage.

@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import Foundation
 
 /// What shapes `aphex k3s join`: the server to join, this node's name, and the same pinned

@@ -1,5 +1,7 @@
+import AphexCore
+import KubeClient
 import Foundation
-import SecretGen
+
 
 /// Everything that shapes a k3s install.
 public struct K3sInstallSpec: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import Foundation
 
 /// API-server OIDC settings for a kind cluster (PLATFORM.md: the platform's Dex).

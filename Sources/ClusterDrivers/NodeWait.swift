@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import Foundation
 
 /// One node condition as the API reports it.

@@ -1,3 +1,4 @@
+import AphexCore
 /// The platform's credentials, in one place (PLATFORM.md "Secrets"; docs/secrets.md).
 ///
 /// Everything aphex knows about a secret is data here: where it lives, how each key's value

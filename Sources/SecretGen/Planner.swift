@@ -1,3 +1,4 @@
+import AphexCore
 /// Deciding, key by key, what to do with the platform's secrets given what the cluster
 /// already stores. Pure: the caller reads the cluster and writes the plan's `writes`.
 ///

@@ -1,3 +1,4 @@
+import AphexCore
 import COpenSSL
 import Foundation
 
@@ -5,8 +6,6 @@ import Foundation
 public enum SecretGenError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The CSPRNG refused (OpenSSL's error queue text attached). Never fall back to a weaker RNG.
     case randomFailed(String)
-    /// A digest could not be computed.
-    case digestFailed(String)
     /// A `--secrets-from` file that cannot be used (the problem, never a value).
     case badImportFile(String)
     /// A required environment variable is unset.
@@ -16,8 +15,6 @@ public enum SecretGenError: Error, Sendable, Equatable, CustomStringConvertible 
         switch self {
         case .randomFailed(let why):
             return "OpenSSL's random generator (RAND_bytes) failed: \(why). No secret was generated and nothing was written; check the host's entropy source (/dev/urandom) and OpenSSL installation, then re-run."
-        case .digestFailed(let why):
-            return "SHA-256 with OpenSSL failed: \(why)."
         case .badImportFile(let why), .missingEnvironment(let why):
             return why
         }
@@ -42,14 +39,6 @@ public struct OpenSSLRandom: RandomSource {
         guard rc == 1 else { throw SecretGenError.randomFailed(openSSLErrorText()) }
         return buffer
     }
-}
-
-func openSSLErrorText() -> String {
-    let code = ERR_get_error()
-    guard code != 0 else { return "no OpenSSL error code was recorded" }
-    var buf = [CChar](repeating: 0, count: 256)
-    ERR_error_string_n(code, &buf, buf.count)
-    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 public enum SecretEncoding {

@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// Rendering the plan's writes for kubectl (server-side apply, manifest on stdin) and the API

@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// The file `aphex secrets export` writes and `aphex bootstrap --secrets-from` reads.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 

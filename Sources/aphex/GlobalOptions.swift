@@ -1,4 +1,6 @@
 import ArgumentParser
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 

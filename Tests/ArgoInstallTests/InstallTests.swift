@@ -1,4 +1,6 @@
 @testable import ArgoInstall
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing

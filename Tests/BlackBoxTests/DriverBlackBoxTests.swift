@@ -1,4 +1,6 @@
+import AphexCore
 import ClusterDrivers
+import KubeClient
 import Foundation
 import Testing
 

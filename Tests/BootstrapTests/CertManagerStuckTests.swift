@@ -1,4 +1,6 @@
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import SimCluster
@@ -19,7 +21,7 @@ import Testing
         sim.world.get(ResourceRef.applications, namespace: "argocd", name: name)
     }
 
-    func status(_ sim: SimCluster, format: OutputFormat = .text, _ options: StatusOptions = StatusOptions()) async throws -> (ClusterDrivers.ExitStatus, String) {
+    func status(_ sim: SimCluster, format: OutputFormat = .text, _ options: StatusOptions = StatusOptions()) async throws -> (AphexCore.ExitStatus, String) {
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: format, output: out)
         let s = try await Commands.status(ctx, options, api: KubeClient(server: sim.baseURL, transport: sim.transport), server: sim.baseURL)

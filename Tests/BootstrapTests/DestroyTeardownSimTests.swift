@@ -1,4 +1,6 @@
 import ArgoInstall
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import SimCluster
@@ -54,7 +56,7 @@ import Testing
         return sim
     }
 
-    static func destroy(_ sim: SimCluster, _ configure: (inout DestroyOptions) -> Void = { _ in }) async throws -> (ClusterDrivers.ExitStatus?, AphexError?, EventRecorder) {
+    static func destroy(_ sim: SimCluster, _ configure: (inout DestroyOptions) -> Void = { _ in }) async throws -> (AphexCore.ExitStatus?, AphexError?, EventRecorder) {
         let reporter = EventRecorder()
         let host = HostContext(runner: sim.runner, reporter: reporter, clock: sim.clock, environment: sim.environment,
                                homeDirectory: sim.home, makeTransport: { _ in sim.transport })

@@ -1,5 +1,7 @@
 @testable import ArgoInstall
 @testable import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import SecretGen

@@ -1,4 +1,6 @@
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 #if canImport(FoundationXML)
@@ -22,7 +24,7 @@ import Testing
         }
     }
 
-    func wait(_ scenario: String, timeout: Duration, timeline: String, files: Files) async throws -> (ClusterDrivers.ExitStatus?, AphexError?, String) {
+    func wait(_ scenario: String, timeout: Duration, timeline: String, files: Files) async throws -> (AphexCore.ExitStatus?, AphexError?, String) {
         let sim = try SimCluster(scenario: WaitSimTests.scenario(scenario))
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: .json, output: out)

@@ -1,4 +1,6 @@
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
@@ -19,7 +21,7 @@ import Testing
         return k
     }
 
-    func status(_ k: FakeKube, _ options: StatusOptions = StatusOptions(), format: OutputFormat = .text) async throws -> (ClusterDrivers.ExitStatus, String) {
+    func status(_ k: FakeKube, _ options: StatusOptions = StatusOptions(), format: OutputFormat = .text) async throws -> (AphexCore.ExitStatus, String) {
         let out = BufferWriter()
         let ctx = testContext(clock: k.clock, format: format, output: out)
         let s = try await Commands.status(ctx, options, api: k, server: "https://127.0.0.1:6443")

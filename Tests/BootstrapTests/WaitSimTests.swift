@@ -1,4 +1,6 @@
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import SecretGen
@@ -21,7 +23,7 @@ import Testing
     }
 
     struct Run {
-        var status: ClusterDrivers.ExitStatus?
+        var status: AphexCore.ExitStatus?
         var error: AphexError?
         var output: String
         var sim: SimCluster

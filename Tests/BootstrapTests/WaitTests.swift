@@ -1,4 +1,6 @@
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
@@ -6,7 +8,7 @@ import Testing
 /// The waiter on in-process scenarios with a virtual clock (sleeps advance time at once).
 @Suite struct WaitTests {
     func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: EventRecorder = EventRecorder(),
-             format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (ClusterDrivers.ExitStatus?, AphexError?) {
+             format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (AphexCore.ExitStatus?, AphexError?) {
         let ctx = testContext(clock: k.clock, reporter: reporter, format: format, output: output)
         var o = WaitOptions()
         o.timeout = .milliseconds(Int64(timeout * 1000))

@@ -1,4 +1,6 @@
 import Bootstrap
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing

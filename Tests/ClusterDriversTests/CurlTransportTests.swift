@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+@testable import AphexCore
+@testable import KubeClient
 @testable import ClusterDrivers
 
 @Suite struct CurlTransportTests {

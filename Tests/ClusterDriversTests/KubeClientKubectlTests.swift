@@ -1,6 +1,8 @@
 import Foundation
 import SimCluster
 import Testing
+@testable import AphexCore
+@testable import KubeClient
 @testable import ClusterDrivers
 
 /// A clock whose sleeps return at once and advance virtual time.

@@ -1,6 +1,8 @@
 import Foundation
 import SimCluster
 import Testing
+@testable import AphexCore
+@testable import KubeClient
 @testable import ClusterDrivers
 
 /// A transport that plays a script: each `send` takes the next outcome (the last repeats).

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+@testable import AphexCore
+@testable import KubeClient
 @testable import ClusterDrivers
 
 private func status(_ code: Int, _ reason: String, _ message: String) -> TestHTTPServer.Response {

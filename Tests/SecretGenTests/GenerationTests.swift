@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SecretGen
+import AphexCore
 
 /// A source that always fails, as a broken RNG would.
 struct FailingRandom: RandomSource {

@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// ArgoCD's application controller, as far as aphex can see it: once `platform-root` exists

@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// Virtual time for in-process tests. In `.autoAdvance` mode (the default) `sleep` moves time

@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 // The simulated controllers. Each computes the state an object should have at `now` from

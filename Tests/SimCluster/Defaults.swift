@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// The server-side defaulting of a real kube-apiserver v1.36, as a pure function: the built-in

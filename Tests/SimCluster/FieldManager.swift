@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 // Server-side apply field management, as kube-apiserver v1.36 does it with

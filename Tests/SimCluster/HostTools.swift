@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// The k3s installer the simulated "get.k3s.io" serves (GET /_sim/k3s-install.sh).

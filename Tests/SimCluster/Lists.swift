@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// LIST responses as the API server builds them (../shared/realapi/list-watch, errors/410-*):

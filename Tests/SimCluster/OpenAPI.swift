@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// The OpenAPI v3 endpoints of a real kube-apiserver v1.36 (../shared/realapi/openapi): the

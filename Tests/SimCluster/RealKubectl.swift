@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// The real kubectl the tests drive (it talks to the simulator's loopback API): never a

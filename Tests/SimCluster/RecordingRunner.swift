@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// A simple fake `CommandRunner` for argv-level unit tests: records every `Command` and

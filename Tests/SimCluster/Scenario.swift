@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// A scenario: what the simulated cluster looks like and how its controllers behave over time.

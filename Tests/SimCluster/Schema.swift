@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// A node of a type's OpenAPI v3 schema, with `$ref` and single-entry `allOf` followed against

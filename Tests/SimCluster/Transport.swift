@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// The in-process HTTP transport: serves the simulated API without sockets. Faults surface

@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 // The API server's validation, as pure functions over `JSON`: object metadata (names, labels,

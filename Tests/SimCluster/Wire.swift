@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// Response bodies as the API server writes them. Go serializes typed objects in struct-field

@@ -1,4 +1,5 @@
-import ClusterDrivers
+import AphexCore
+import KubeClient
 import Foundation
 
 /// A simulated controller: advances the world at `now` (scenario time). Returns true when it

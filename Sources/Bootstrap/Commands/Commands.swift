@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import ClusterDrivers
 
 /// The library entry points behind each CLI command. Each returns the exit status the

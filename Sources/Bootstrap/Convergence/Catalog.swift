@@ -1,3 +1,5 @@
+import AphexCore
+import KubeClient
 import ClusterDrivers
 
 /// Every platform name the convergence engine relies on, in one place (PLATFORM.md). A fork

@@ -1,4 +1,6 @@
 import ArgoInstall
+import AphexCore
+import KubeClient
 import ClusterDrivers
 import Foundation
 

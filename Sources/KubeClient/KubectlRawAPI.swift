@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// The Kubernetes API through `kubectl get --raw`, for kubeconfigs libcurl cannot

@@ -1,3 +1,4 @@
+import AphexCore
 /// Builds and runs kubectl invocations for one cluster. Manifests (and so secrets) always
 /// travel on stdin; argv only ever holds names, flags and paths.
 public struct Kubectl: Sendable {

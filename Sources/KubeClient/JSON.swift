@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// A JSON value: the shape of every Kubernetes object aphex reads or the simulator serves.

@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// RFC 3339 timestamps as the Kubernetes API writes them (`2026-12-01T07:01:49Z`), formatted

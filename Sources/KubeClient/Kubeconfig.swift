@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 import Yams
 

@@ -1,4 +1,20 @@
 import COpenSSL
+import Foundation
+
+/// SHA-256 with OpenSSL failed (only a broken libcrypto does).
+public struct DigestError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "SHA-256 with OpenSSL failed: \(reason)." }
+}
+
+/// The text of OpenSSL's most recent error (its error queue), for messages.
+package func openSSLErrorText() -> String {
+    let code = ERR_get_error()
+    guard code != 0 else { return "no OpenSSL error code was recorded" }
+    var buf = [CChar](repeating: 0, count: 256)
+    ERR_error_string_n(code, &buf, buf.count)
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
 
 /// Streaming SHA-256 through OpenSSL's EVP interface (ArgoInstall's `Digest.sha256Hex` calls it from
 /// Digest.swift). For large inputs hashed in pieces, and
@@ -8,10 +24,10 @@ public final class SHA256: @unchecked Sendable {
     private var finished = false
 
     public init() throws {
-        guard let c = EVP_MD_CTX_new() else { throw SecretGenError.digestFailed("EVP_MD_CTX_new returned NULL") }
+        guard let c = EVP_MD_CTX_new() else { throw DigestError(reason: "EVP_MD_CTX_new returned NULL") }
         guard EVP_DigestInit_ex(c, EVP_sha256(), nil) == 1 else {
             EVP_MD_CTX_free(c)
-            throw SecretGenError.digestFailed(openSSLErrorText())
+            throw DigestError(reason: openSSLErrorText())
         }
         ctx = c
     }
@@ -23,7 +39,7 @@ public final class SHA256: @unchecked Sendable {
         precondition(!finished, "SHA256.update after finalize")
         guard bytes.count > 0 else { return }
         guard EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count) == 1 else {
-            throw SecretGenError.digestFailed(openSSLErrorText())
+            throw DigestError(reason: openSSLErrorText())
         }
     }
 
@@ -37,7 +53,7 @@ public final class SHA256: @unchecked Sendable {
         finished = true
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var len: UInt32 = 0
-        guard EVP_DigestFinal_ex(ctx, &out, &len) == 1 else { throw SecretGenError.digestFailed(openSSLErrorText()) }
+        guard EVP_DigestFinal_ex(ctx, &out, &len) == 1 else { throw DigestError(reason: openSSLErrorText()) }
         return Array(out.prefix(Int(len)))
     }
 
@@ -50,7 +66,7 @@ public final class SHA256: @unchecked Sendable {
 
     /// One-shot digest as 64 lowercase hex characters (the form release pages publish).
     public static func hex(_ bytes: [UInt8]) throws -> String {
-        SecretEncoding.hex(try digest(bytes))
+        try digest(bytes).map { String(format: "%02x", $0) }.joined()
     }
 
     public static func hex(_ text: String) throws -> String { try hex(Array(text.utf8)) }

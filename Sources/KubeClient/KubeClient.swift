@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// The Kubernetes API client over any `HTTPTransport` (libcurl in production, the simulated

@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// A Kubernetes resource type as the API addresses it.

@@ -1,3 +1,4 @@
+import AphexCore
 import CCurl
 import Foundation
 

@@ -1,3 +1,4 @@
+import AphexCore
 import Foundation
 
 /// How `KubeClient` tries a request again after a transient failure: a few tries, a
