@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "SimCluster",
             dependencies: [
-                "TestSupport", "AphexCore", "KubeClient", "CZlib", "COpenSSL",
+                "AphexCore", "KubeClient", "TestSupport", "CZlib", "COpenSSL",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/SimCluster",
@@ -107,17 +107,21 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "SecretGenTests", dependencies: ["SecretGen", "AphexCore"], swiftSettings: settings),
-        .testTarget(name: "ClusterDriversTests", dependencies: ["TestSupport", "ClusterDrivers", "KubeClient", "AphexCore", "SimCluster", "SecretGen"],
+        .testTarget(name: "ClusterDriversTests",
+                    dependencies: ["ClusterDrivers", "KubeClient", "AphexCore", "SimCluster", "SecretGen", "TestSupport"],
                     swiftSettings: settings),
-        .testTarget(name: "ArgoInstallTests", dependencies: ["TestSupport", "ArgoInstall", "KubeClient", "AphexCore", "SimCluster"],
+        .testTarget(name: "ArgoInstallTests",
+                    dependencies: ["ArgoInstall", "KubeClient", "AphexCore", "SimCluster", "TestSupport"],
                     swiftSettings: settings),
         .testTarget(name: "BootstrapTests",
-                    dependencies: ["TestSupport", "Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore", "SimCluster"],
+                    dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore",
+                                   "SimCluster", "TestSupport"],
                     swiftSettings: settings),
-        .testTarget(name: "SimClusterTests", dependencies: ["TestSupport", "SimCluster", "KubeClient", "AphexCore"],
+        .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "KubeClient", "AphexCore", "TestSupport"],
                     swiftSettings: settings),
         // Runs the built `aphex` (and `aphex-sim` stand-ins) as a user or CI would.
-        .testTarget(name: "BlackBoxTests", dependencies: ["TestSupport", "SimCluster", "ClusterDrivers", "KubeClient", "AphexCore"],
+        .testTarget(name: "BlackBoxTests",
+                    dependencies: ["SimCluster", "ClusterDrivers", "KubeClient", "AphexCore", "TestSupport"],
                     swiftSettings: settings),
     ]
 )

@@ -81,7 +81,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         let c = component(server, path: "/start")
         let error = await #expect(throws: AphexError.self) { try await fetcher().fetch(c) }
         #expect(error?.message.contains("https only") == true, "\(error?.message ?? "")")
-        #expect(server.requests.map(\.target) == ["/start", "/start", "/start", "/start"])  // retried as a failed download, never followed
+        // Retried as a failed download, never followed.
+        #expect(server.requests.map(\.target) == ["/start", "/start", "/start", "/start"])
     }
 
     /// A manifest past the cap (64 MiB by default) is refused at once, naming the cap; nothing

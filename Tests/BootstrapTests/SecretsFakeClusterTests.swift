@@ -219,8 +219,9 @@ func secretsTestContext(_ cluster: FakeSecretCluster, reporter: CollectingReport
                         output: BufferWriter = BufferWriter(), format: OutputFormat = .text,
                         environment: [String: String] = ["HOME": "/nonexistent"], context: String? = nil) -> AppContext {
     let host = HostContext(runner: RecordingRunner { try await cluster.run($0) }, reporter: reporter,
-                           clock: VirtualClock(epoch: Date(timeIntervalSince1970: 1_790_000_000)), environment: environment,
-                           homeDirectory: "/nonexistent", makeTransport: { _ in UnusedTransport() })
+                           clock: VirtualClock(epoch: Date(timeIntervalSince1970: 1_790_000_000)),
+                           environment: environment, homeDirectory: "/nonexistent",
+                           makeTransport: { _ in UnusedTransport() })
     return AppContext(host: host, output: output, format: format,
                       target: ClusterTarget(clusterName: "platform-cluster", kubeconfig: "/tmp/kc", context: context))
 }

@@ -363,11 +363,12 @@ final class Counter: @unchecked Sendable {
         // The fallback: kubectl serves the Secret, but the header cannot go through kubectl.
         let secret = try #require(k.object(.secrets, "auth-system", "authentik-secrets"))
         let secretText = secret.serialized()
+        let notFound = #"Error from server (NotFound): jobs.batch "auth-config-sync" not found"#
         let runner = RecordingRunner()
         runner.on(["kubectl"]) { command in
             command.argv.last == "/api/v1/namespaces/auth-system/secrets/authentik-secrets"
                 ? CommandOutput(status: 0, stdout: secretText)
-                : CommandOutput(status: 1, stdout: "", stderr: #"Error from server (NotFound): jobs.batch "auth-config-sync" not found"#)
+                : CommandOutput(status: 1, stdout: "", stderr: notFound)
         }
         let check = await AuthTokenVerifier.check(api: KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil))
         #expect(check.result == .unverified)
