@@ -49,9 +49,6 @@ public final class RecordingRunner: CommandRunner, @unchecked Sendable {
 
     public var commands: [Command] { lock.withLock { recorded } }
     public var argvs: [[String]] { commands.map(\.argv) }
-    /// SHA-256 of each stdin payload (nil when none), in order.
-    public var stdinHashes: [String?] { commands.map { $0.stdin.map { Digest.sha256Hex($0) } } }
-    public func reset() { lock.withLock { recorded = [] } }
 
     public func run(_ command: Command) async throws -> CommandOutput {
         let answer: Answer? = lock.withLock {

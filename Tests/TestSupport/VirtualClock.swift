@@ -80,9 +80,6 @@ public final class VirtualClock: TimeSource, @unchecked Sendable {
         hook?()
     }
 
-    /// Number of tasks sleeping in `.manual` mode.
-    public var sleepers: Int { timeline.lock.withLock { timeline.waiters.count } }
-
     /// Every sleep asked of this clock (backoffs, poll intervals), in order.
     public var sleeps: [Duration] { logLock.withLock { sleepLog } }
 
