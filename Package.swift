@@ -76,6 +76,15 @@ let package = Package(
             // (scripts/setup.sh) honour them only for a non-root user (TestHooks).
             swiftSettings: settings + [.define("APHEX_TEST_HOOKS", .when(configuration: .debug))]),
 
+        // MARK: Test support (test bed): the one virtual clock, recording runner, recording
+        // reporter and HTTP test server (plain and TLS), and the thread helpers. Fakes fail
+        // loudly on what a test did not set up.
+        .target(
+            name: "TestSupport",
+            dependencies: ["AphexCore"],
+            path: "Tests/TestSupport",
+            swiftSettings: settings),
+
         // MARK: The simulated cluster (test bed)
         // zlib: the simulator gzips large responses as the API server does, and reads the
         // gzipped recordings in ../shared/realapi.
@@ -84,7 +93,7 @@ let package = Package(
         .target(
             name: "SimCluster",
             dependencies: [
-                "AphexCore", "KubeClient", "CZlib", "COpenSSL",
+                "AphexCore", "KubeClient", "TestSupport", "CZlib", "COpenSSL",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/SimCluster",
@@ -98,17 +107,21 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "SecretGenTests", dependencies: ["SecretGen", "AphexCore"], swiftSettings: settings),
-        .testTarget(name: "ClusterDriversTests", dependencies: ["ClusterDrivers", "KubeClient", "AphexCore", "SimCluster", "SecretGen"],
+        .testTarget(name: "ClusterDriversTests",
+                    dependencies: ["ClusterDrivers", "KubeClient", "AphexCore", "SimCluster", "SecretGen", "TestSupport"],
                     swiftSettings: settings),
-        .testTarget(name: "ArgoInstallTests", dependencies: ["ArgoInstall", "KubeClient", "AphexCore", "SimCluster"],
+        .testTarget(name: "ArgoInstallTests",
+                    dependencies: ["ArgoInstall", "KubeClient", "AphexCore", "SimCluster", "TestSupport"],
                     swiftSettings: settings),
         .testTarget(name: "BootstrapTests",
-                    dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore", "SimCluster"],
+                    dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore",
+                                   "SimCluster", "TestSupport"],
                     swiftSettings: settings),
-        .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "KubeClient", "AphexCore"],
+        .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "KubeClient", "AphexCore", "TestSupport"],
                     swiftSettings: settings),
         // Runs the built `aphex` (and `aphex-sim` stand-ins) as a user or CI would.
-        .testTarget(name: "BlackBoxTests", dependencies: ["SimCluster", "ClusterDrivers", "KubeClient", "AphexCore"],
+        .testTarget(name: "BlackBoxTests",
+                    dependencies: ["SimCluster", "ClusterDrivers", "KubeClient", "AphexCore", "TestSupport"],
                     swiftSettings: settings),
     ]
 )

@@ -5,6 +5,7 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 import Testing
+import TestSupport
 
 /// The transports the network tests run with: libcurl (production) and a bare socket client
 /// that does not check Content-Length (so the fetcher's own truncation check is proven too).
@@ -23,7 +24,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 /// the trust-on-first-use lock and --manifests-dir.
 @Suite struct FetchTests {
     let home = Fixtures.TempDir()
-    let clock = TestClock()
+    let clock = VirtualClock()
     let reporter = CollectingReporter()
 
     var settings: FetchSettings {
@@ -35,9 +36,9 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     }
 
     /// A component served by the loopback server at PATH, pinned or not.
-    func component(_ server: LoopbackServer, path: String = "/tekton/release.yaml", name: String = "tekton-pipelines",
+    func component(_ server: HTTPTestServer, path: String = "/tekton/release.yaml", name: String = "tekton-pipelines",
                    version: String = "v0.65.0", pin: String? = nil) -> ResolvedComponent {
-        ResolvedComponent(component: Catalog.component(named: name)!, version: version, url: server.base + path,
+        ResolvedComponent(component: Catalog.component(named: name)!, version: version, url: server.baseURL + path,
                           pinnedSHA256: pin, pinSource: pin == nil ? nil : "catalog")
     }
 
@@ -46,7 +47,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     @Test(arguments: TransportKind.allCases)
     func successCachesAndRecordsFirstUse(_ transport: TransportKind) async throws {
         let body = self.body
-        let server = try LoopbackServer { _, _ in .ok(body) }
+        let server = try HTTPTestServer { _ in .ok(body) }
         defer { server.stop() }
         let c = component(server)
         let m = try await fetcher(transport.make()).fetch(c)
@@ -69,8 +70,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     /// redirect code of its own. A plain http redirect is refused with the reason, not retried.
     @Test func aRedirectToPlainHTTPIsRefused() async throws {
         let body = self.body
-        let server = try LoopbackServer { path, _ in
-            switch path {
+        let server = try HTTPTestServer { req in
+            switch req.target {
             case "/start": return .redirect("/final/release.yaml")
             case "/final/release.yaml": return .ok(body)
             default: return .status(404)
@@ -80,7 +81,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         let c = component(server, path: "/start")
         let error = await #expect(throws: AphexError.self) { try await fetcher().fetch(c) }
         #expect(error?.message.contains("https only") == true, "\(error?.message ?? "")")
-        #expect(server.requests == ["/start", "/start", "/start", "/start"])  // retried as a failed download, never followed
+        // Retried as a failed download, never followed.
+        #expect(server.requests.map(\.target) == ["/start", "/start", "/start", "/start"])
     }
 
     /// A manifest past the cap (64 MiB by default) is refused at once, naming the cap; nothing
@@ -88,7 +90,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     @Test func manifestsPastTheCapAreRefused() async throws {
         #expect(settings.maxManifestBytes == 64 << 20)
         let big = [UInt8](repeating: UInt8(ascii: "#"), count: 8192)
-        let server = try LoopbackServer { _, _ in .ok(big) }
+        let server = try HTTPTestServer { _ in .ok(big) }
         defer { server.stop() }
         var small = settings
         small.maxManifestBytes = 4096
@@ -104,7 +106,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     @Test(arguments: TransportKind.allCases)
     func notFoundFailsAtOnceNamingTheURL(_ transport: TransportKind) async throws {
-        let server = try LoopbackServer { _, _ in .status(404) }
+        let server = try HTTPTestServer { _ in .status(404) }
         defer { server.stop() }
         let c = component(server, path: "/tekton/v9.9.9/release.yaml")
         let error = await #expect(throws: AphexError.self) { try await fetcher(transport.make()).fetch(c) }
@@ -118,17 +120,17 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     @Test(arguments: TransportKind.allCases)
     func retries503ThenSucceedsWithBackoff(_ transport: TransportKind) async throws {
         let body = self.body
-        let server = try LoopbackServer { _, n in n < 3 ? .status(503) : .ok(body) }
+        let server = try HTTPTestServer { req in req.nth < 3 ? .status(503) : .ok(body) }
         defer { server.stop() }
         let m = try await fetcher(transport.make()).fetch(component(server))
         #expect(m.bytes == body)
-        #expect(m.origin == .network(url: server.base + "/tekton/release.yaml", attempts: 3))
-        #expect(clock.sleepLog == [.seconds(1), .seconds(2)]) // backoff on the virtual clock
+        #expect(m.origin == .network(url: server.baseURL + "/tekton/release.yaml", attempts: 3))
+        #expect(clock.sleeps == [.seconds(1), .seconds(2)]) // backoff on the virtual clock
     }
 
     @Test(arguments: TransportKind.allCases)
     func givesUpAfterThreeRetries(_ transport: TransportKind) async throws {
-        let server = try LoopbackServer { _, _ in .status(502) }
+        let server = try HTTPTestServer { _ in .status(502) }
         defer { server.stop() }
         let c = component(server)
         let error = await #expect(throws: AphexError.self) { try await fetcher(transport.make()).fetch(c) }
@@ -137,26 +139,24 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(error?.message.contains(c.url) == true)
         #expect(error?.message.contains("--manifests-dir") == true)
         #expect(server.count("/tekton/release.yaml") == 4)
-        #expect(clock.sleepLog == [.seconds(1), .seconds(2), .seconds(4)])
+        #expect(clock.sleeps == [.seconds(1), .seconds(2), .seconds(4)])
     }
 
     @Test(arguments: TransportKind.allCases)
     func connectionRefusedIsRetriedThenNamed(_ transport: TransportKind) async throws {
-        let server = try LoopbackServer { _, _ in .status(200) }
+        let server = try HTTPTestServer { _ in .status(200) }
         let c = component(server)
         server.stop() // nothing listens any more
         let error = await #expect(throws: AphexError.self) { try await fetcher(transport.make()).fetch(c) }
         #expect(error?.message.contains(c.url) == true)
-        #expect(clock.sleepLog.count == 3)
+        #expect(clock.sleeps.count == 3)
     }
 
     @Test(arguments: TransportKind.allCases)
     func truncatedBodyIsRetried(_ transport: TransportKind) async throws {
         let body = self.body
-        let server = try LoopbackServer { _, n in
-            var r = LoopbackServer.Reply.ok(body)
-            if n == 1 { r.truncateTo = 10 }
-            return r
+        let server = try HTTPTestServer { req in
+            req.nth == 1 ? .truncated(status: 200, body: body, sent: 10) : .ok(body)
         }
         defer { server.stop() }
         let m = try await fetcher(transport.make()).fetch(component(server))
@@ -170,7 +170,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     @Test(arguments: TransportKind.allCases)
     func truncatedEveryTimeFails(_ transport: TransportKind) async throws {
         let body = self.body
-        let server = try LoopbackServer { _, _ in var r = LoopbackServer.Reply.ok(body); r.truncateTo = 5; return r }
+        let server = try HTTPTestServer { _ in .truncated(status: 200, body: body, sent: 5) }
         defer { server.stop() }
         let error = await #expect(throws: AphexError.self) { try await fetcher(transport.make()).fetch(component(server)) }
         #expect(error?.message.contains("after 4 attempts") == true)
@@ -180,7 +180,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     @Test func pinnedDigestMismatchIsRefused() async throws {
         let body = self.body
-        let server = try LoopbackServer { _, _ in .ok(body) }
+        let server = try HTTPTestServer { _ in .ok(body) }
         defer { server.stop() }
         let c = component(server, name: "argocd", version: "v3.3.0", pin: Catalog.argocd.digests["v3.3.0"])
         let error = await #expect(throws: AphexError.self) { try await fetcher().fetch(c) }
@@ -195,12 +195,12 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     @Test func realArgoCDManifestMatchesTheCatalogPin() async throws {
         let argo = try Fixtures.shared(Fixtures.argocdFile)
-        let server = try LoopbackServer { _, _ in .ok(argo) }
+        let server = try HTTPTestServer { _ in .ok(argo) }
         defer { server.stop() }
         let c = try resolveComponents(["argocd"])[0]
         #expect(c.pinnedSHA256 == "a6120f20bb0b8d458fa1753fefe7dd2c36eadfd8e09bbdf81ca61849ef6a2f6f")
         var served = c
-        served.url = server.base + "/argo-cd/v3.3.0/manifests/install.yaml"
+        served.url = server.baseURL + "/argo-cd/v3.3.0/manifests/install.yaml"
         let m = try await fetcher().fetch(served)
         #expect(m.sha256 == c.pinnedSHA256)
         #expect(try ManifestLock.load(path: settings.lockPath).entries["argocd-v3.3.0"]?.source == "catalog")
@@ -209,7 +209,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     @Test func trustOnFirstUseRefusesALaterChange() async throws {
         let first = self.body
         let second = Array("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: evil\n".utf8)
-        let server = try LoopbackServer { _, n in .ok(n == 1 ? first : second) }
+        let server = try HTTPTestServer { req in .ok(req.nth == 1 ? first : second) }
         defer { server.stop() }
         let c = component(server)
         _ = try await fetcher().fetch(c)
@@ -223,7 +223,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     @Test func cacheHitNeedsNoNetwork() async throws {
         let body = self.body
-        let server = try LoopbackServer { _, _ in .ok(body) }
+        let server = try HTTPTestServer { _ in .ok(body) }
         let c = component(server)
         _ = try await fetcher().fetch(c)
         server.stop()
@@ -235,7 +235,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
     @Test func corruptCacheIsDownloadedAgain() async throws {
         let body = self.body
-        let server = try LoopbackServer { _, _ in .ok(body) }
+        let server = try HTTPTestServer { _ in .ok(body) }
         defer { server.stop() }
         let c = component(server)
         _ = try await fetcher().fetch(c)

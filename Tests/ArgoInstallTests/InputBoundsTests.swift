@@ -6,6 +6,7 @@ import Foundation
 import SecretGen
 import SimCluster
 import Testing
+import TestSupport
 
 let aliasBomb = AliasBomb.manifest
 
@@ -67,7 +68,7 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
     func fetcher(requirePinned: Bool, manifestsDir: String? = nil) -> ManifestFetcher {
         var s = FetchSettings(cacheDirectory: home.path + "/cache", lockPath: home.path + "/manifests.lock", manifestsDir: manifestsDir)
         s.requirePinned = requirePinned
-        return ManifestFetcher(transport: NoNetworkTransport(), clock: TestClock(), reporter: CollectingReporter(), settings: s)
+        return ManifestFetcher(transport: NoNetworkTransport(), clock: VirtualClock(), reporter: CollectingReporter(), settings: s)
     }
 
     @Test func unpinnedComponentsAreRefusedBeforeAnythingIsRead() async throws {

@@ -4,13 +4,14 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 /// Installing the five real bundles on the in-memory cluster: order, concurrency rules,
 /// idempotence, upgrades, timeouts, dry run.
 final class Harness: @unchecked Sendable {
     let home = Fixtures.TempDir()
     let dir: Fixtures.TempDir
-    let clock = TestClock()
+    let clock = VirtualClock()
     let reporter = CollectingReporter()
     let cluster: FakeCluster
 
@@ -196,16 +197,12 @@ final class Harness: @unchecked Sendable {
 }
 
 @Suite struct InstallErrorTests {
-    struct MissingKubectl: CommandRunner {
-        func run(_ command: Command) async throws -> CommandOutput {
-            throw CommandError(argv: command.argv, reason: .notFound)
-        }
-    }
-
     @Test func missingKubectlIsAPrerequisite() async throws {
         let h = try Harness()
         var env = h.env
-        env.runner = MissingKubectl()
+        let missing = RecordingRunner()
+        missing.notFound(["kubectl"])
+        env.runner = missing
         let error = await #expect(throws: AphexError.self) {
             try await ComponentInstall.run(ComponentRequest(names: ["argocd"]), fetcher: h.fetcher, env: env, dryRun: false)
         }

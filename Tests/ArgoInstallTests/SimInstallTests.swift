@@ -5,6 +5,7 @@ import ClusterDrivers
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// The install steps against the shared simulated cluster (its kubectl emulation, API server
 /// and controllers), through the real API client.
@@ -19,7 +20,15 @@ import Testing
     func setup(_ scenario: String = "happy-kind") throws -> Setup {
         let sim = try SimCluster(scenario: scenario)
         let api = KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock)
-        let runner = UntimedRunner(base: sim.runner)
+        // The sim's runner races a command's timeout against a sleep on its auto-advancing
+        // virtual clock, where a sleep returns at once: every command with a timeout would "time
+        // out". Commands here run without their timeout (the real runner keeps it).
+        let simRunner = sim.runner
+        let runner = RecordingRunner { command in
+            var c = command
+            c.timeout = nil
+            return try await simRunner.run(c)
+        }
         let env = InstallEnvironment(runner: runner, api: api, clock: sim.clock, reporter: CollectingReporter(),
                                      kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: runner))
         let dir = try Fixtures.manifestsDir()
@@ -54,17 +63,5 @@ import Testing
         _ = try await ArgoCDConfig.configure(s.env, insecure: true, dryRun: false)
         _ = try await RootApplication(deployment: .kind).ensure(s.env, dryRun: false)
         #expect(s.sim.record.commands.filter(\.mutating).isEmpty, "\(s.sim.record.commands.filter(\.mutating).map(\.argv))")
-    }
-}
-
-/// The sim's runner races a command's timeout against a sleep on its auto-advancing virtual
-/// clock, where a sleep returns at once: every command with a timeout would "time out".
-/// Commands here run without their timeout (the real runner keeps it).
-struct UntimedRunner: CommandRunner {
-    let base: any CommandRunner
-    func run(_ command: Command) async throws -> CommandOutput {
-        var c = command
-        c.timeout = nil
-        return try await base.run(c)
     }
 }

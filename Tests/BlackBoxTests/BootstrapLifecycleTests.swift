@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// `aphex bootstrap` as users run it: the built binary against the simulated cluster's
 /// stand-in kind/k3s/kubectl and loopback API (issue 8's acceptance).

@@ -2,6 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 import Testing
+import TestSupport
 
 /// Item 8 of issue 14, with the built binary and DriverWorld's stand-ins: a second Ctrl-C
 /// stops and reaps the children before aphex exits, and a killed run leaves no admin

@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// Issue 14.3: two `aphex bootstrap` runs at once on one cluster name.
 @Suite(.serialized) struct ConcurrentRunsBlackBoxTests {

@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// `aphex destroy --use-existing` on a cluster that was in use before aphex (issues 14.1 and 17):
 /// the built binary against scenarios blackbox-existing (ArgoCD processes finalizers; platform-root's

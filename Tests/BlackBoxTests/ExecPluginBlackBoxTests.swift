@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// Existing clusters whose kubeconfig needs kubectl to authenticate (issue 14, item 11).
 @Suite(.serialized) struct ExecPluginBlackBoxTests {
@@ -23,9 +24,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: scenario) }
         let h = try await SimHarness.start(scenario: scenario)
         defer { h.stop() }
-        let pki = try BlackBoxPKI(signer: "cluster-ca")
+        let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let front = try TLSFront(pki: pki, backendPort: h.port)
+        let front = try await HTTPTestServer.TLSFront.proxy(pki: pki, backendPort: Int(h.port), verifyClient: false)
         defer { front.stop() }
         let plugin = pki.path("exec-plugin.sh"), log = pki.path("exec-plugin.log")
         try """
@@ -36,7 +37,7 @@ import Testing
 
             """.write(toFile: plugin, atomically: true, encoding: .utf8)
         chmod(plugin, 0o755)
-        let kubeconfig = try testKubeconfig(server: front.url, caData: try pki.base64("cluster-ca.crt"), user: """
+        let kubeconfig = try testKubeconfig(server: front.baseURL, caData: try pki.base64("ca.crt"), user: """
                 exec:
                   apiVersion: client.authentication.k8s.io/v1
                   command: \(plugin)

@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// Issue 14, items 6 and 7, as a user meets them: the built aphex against the simulator.
 enum Bombs {

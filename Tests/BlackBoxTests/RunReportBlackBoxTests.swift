@@ -6,6 +6,7 @@ import FoundationXML
 #endif
 import SimCluster
 import Testing
+import TestSupport
 
 /// `--junit` and `--timeline` of the built aphex on the simulated cluster: a converged run,
 /// a stuck-caBundle timeout, an ImagePullBackOff timeout, Ctrl-C, bootstrap and status. Every

@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 
 /// `aphex status` as a user or CI runs it: the built binary against `aphex-sim serve`.
 @Suite(.serialized) struct StatusBlackBoxTests {

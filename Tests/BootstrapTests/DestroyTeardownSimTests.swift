@@ -5,6 +5,7 @@ import ClusterDrivers
 import Foundation
 import SimCluster
 import Testing
+import TestSupport
 @testable import Bootstrap
 
 /// `destroy --use-existing`'s teardown on the in-process simulated cluster (virtual clock: a
@@ -56,8 +57,8 @@ import Testing
         return sim
     }
 
-    static func destroy(_ sim: SimCluster, _ configure: (inout DestroyOptions) -> Void = { _ in }) async throws -> (AphexCore.ExitStatus?, AphexError?, EventRecorder) {
-        let reporter = EventRecorder()
+    static func destroy(_ sim: SimCluster, _ configure: (inout DestroyOptions) -> Void = { _ in }) async throws -> (AphexCore.ExitStatus?, AphexError?, CollectingReporter) {
+        let reporter = CollectingReporter()
         let host = HostContext(runner: sim.runner, reporter: reporter, clock: sim.clock, environment: sim.environment,
                                homeDirectory: sim.home, makeTransport: { _ in sim.transport })
         let ctx = AppContext(host: host, output: BufferWriter(), target: ClusterTarget(clusterName: "platform-cluster"))

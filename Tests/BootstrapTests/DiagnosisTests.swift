@@ -4,11 +4,12 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct DiagnosisTests {
     /// auth stuck on an image pull, dex crash-looping, a sync error on controllers.
     func world() -> FakeKube {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: nil)
         var auth = Obj.app("auth", wave: "10", sync: "Synced", health: "Progressing")
         auth.set(["status", "resources"], to: [

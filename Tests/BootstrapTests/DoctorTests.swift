@@ -3,33 +3,13 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 @testable import Bootstrap
 
-/// A fake host: canned command results by argv prefix, a fake /proc tree, chosen uid and disk.
-final class FakeHostRunner: CommandRunner, @unchecked Sendable {
-    var responses: [(prefix: [String], output: CommandOutput)] = []
-    private(set) var commands: [Command] = []
-    private let lock = NSLock()
-
-    func on(_ prefix: [String], status: Int32 = 0, stdout: String = "", stderr: String = "") {
-        responses.append((prefix, CommandOutput(status: status, stdout: stdout, stderr: stderr)))
-    }
-
-    func run(_ command: Command) async throws -> CommandOutput {
-        lock.withLock { commands.append(command) }
-        guard let hit = responses.first(where: { command.argv.starts(with: $0.prefix) }) else {
-            throw CommandError(argv: command.argv, reason: .notFound)
-        }
-        if command.checkExit && hit.output.status != 0 {
-            throw CommandError(argv: command.argv, reason: .exited(hit.output.status), stderr: hit.output.stderrText)
-        }
-        return hit.output
-    }
-}
-
+/// A fake host: scripted commands, a fake /proc tree, chosen uid and disk.
 struct FakeHost {
     let root: URL
-    let runner = FakeHostRunner()
+    let runner = RecordingRunner()
 
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-doctor-\(UUID().uuidString)")
@@ -91,6 +71,8 @@ struct FakeHost {
         let h = try FakeHost()
         h.runner.on(["kubectl", "version"], stdout: #"{"clientVersion":{"minor":"32","gitVersion":"v1.32.4"}}"#)
         h.runner.on(["docker", "info"], status: 1, stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+        h.runner.notFound(["kind"])
+        h.runner.notFound(["podman"])
         let report = await h.makeDoctor().run(DoctorOptions())
         #expect(!report.ok)
         let failed = report.checks.filter { $0.verdict == .fail }
@@ -167,6 +149,7 @@ struct FakeHost {
         #expect(report.checks[0].verdict == .warn && report.checks[0].detail.contains("4 minor versions"))
 
         let bare = try FakeHost()
+        bare.runner.notFound(["kubectl"])
         let missing = await bare.makeDoctor().run(options)
         #expect(!missing.ok && missing.checks[0].verdict == .fail)
     }

@@ -3,6 +3,7 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 @testable import Bootstrap
 
 /// A step started early (Tekton's apply alongside ArgoCD's) runs once, overlaps the step that
@@ -47,7 +48,7 @@ import Testing
     /// it), in its record and in the timeline, not the moment its turn collected the result.
     /// On a clock the steps move themselves: "later" runs 0.3 s from the start, "first" 0.4 s.
     @Test func anEarlyStepTakesTheTimeItReallyRan() async throws {
-        let clock = TestClock()
+        let clock = VirtualClock()
         var host = secretsTestContext(FakeSecretCluster()).host
         host.clock = clock
         let recorder = RunRecorder(command: "bootstrap", clusterName: "c", clock: clock, stepIDs: ["first", "later"])

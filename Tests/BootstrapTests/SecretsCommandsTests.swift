@@ -4,6 +4,7 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 import Testing
+import TestSupport
 @testable import Bootstrap
 
 /// A cluster after a complete bootstrap: every catalog secret, argocd-secret's key, and
@@ -37,7 +38,7 @@ func mode(_ path: String) throws -> Int {
 
     @Test func textTableReadsValuesBackFromTheCluster() async throws {
         let cluster = try await bootstrappedCluster(environment: ["CLOUDFLARE_API_TOKEN": "cf-token-abcdefgh"])
-        let out = BufferWriter(), reporter = SecretsTestReporter()
+        let out = BufferWriter(), reporter = CollectingReporter()
         let status = try await showSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out), api: cluster, options: options())
         #expect(status == .ok)
         let lines = out.text.split(separator: "\n").map(String.init)
@@ -73,7 +74,7 @@ func mode(_ path: String) throws -> Int {
 
     @Test func envLinesAreUpperSnakeAndWarnWhenNotATTY() async throws {
         let cluster = try await bootstrappedCluster()
-        let out = BufferWriter(), reporter = SecretsTestReporter()
+        let out = BufferWriter(), reporter = CollectingReporter()
         _ = try await showSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out, format: .env), api: cluster, options: options(tty: false))
         let lines = out.text.split(separator: "\n").map(String.init)
         #expect(lines.contains("ARGOCD_ADMIN_PASSWORD=Init-Admin-Pass-1"))
@@ -107,7 +108,7 @@ func mode(_ path: String) throws -> Int {
     @Test func missingSecretsAreListedAndExit1() async throws {
         let cluster = FakeSecretCluster()
         cluster.put("auth-system", "authentik-postgresql", plain: ["postgresql-password": "pw-123456789"])
-        let out = BufferWriter(), reporter = SecretsTestReporter()
+        let out = BufferWriter(), reporter = CollectingReporter()
         let status = try await showSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out), api: cluster, options: options())
         #expect(status == .failed)
         #expect(out.text.contains("pw-123456789"))
@@ -163,7 +164,7 @@ func mode(_ path: String) throws -> Int {
         let cluster = try await bootstrappedCluster(environment: ["CLOUDFLARE_API_TOKEN": "cf-token-abcdefgh"])
         let file = dir.appendingPathComponent("backup.json").path
         let out = BufferWriter()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let status = try await exportSecrets(ctx: secretsTestContext(cluster, reporter: reporter, output: out), api: cluster, file: file, force: false)
         #expect(status == .ok)
         #expect(try mode(file) == 0o600)
@@ -223,7 +224,7 @@ func mode(_ path: String) throws -> Int {
         let file = dir.appendingPathComponent("partial.json").path
         let cluster = FakeSecretCluster()
         cluster.put("auth-system", "authentik-postgresql", plain: ["postgresql-password": "pw-123456789"])
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         #expect(try await exportSecrets(ctx: secretsTestContext(cluster, reporter: reporter), api: cluster, file: file, force: false) == .failed)
         #expect(reporter.warnings.contains { $0.contains("incomplete") && $0.contains("postgresql-postgres-password") })
         let parsed = try SecretsFile.parse([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))), source: file)

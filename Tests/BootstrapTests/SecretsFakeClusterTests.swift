@@ -3,14 +3,15 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 import Yams
 @testable import Bootstrap
 
 /// A small in-memory cluster for the secrets tests: a `KubeAPI` (GET/PATCH of Secrets) and a
-/// `CommandRunner` that understands `kubectl ... apply --server-side ... -f -` with the
+/// kubectl (`run`, behind a RecordingRunner) that understands `kubectl ... apply --server-side ... -f -` with the
 /// manifest on stdin. It records every argv, every stdin and every request, and can be told
 /// to die part-way (as a killed run would).
-final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
+final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
     struct Object: Equatable {
         var data: [String: String]          // base64, as the API stores it
         var labels: [String: String]
@@ -170,7 +171,7 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
         AsyncThrowingStream { $0.finish() }
     }
 
-    // MARK: CommandRunner (kubectl apply --server-side -f -)
+    // MARK: kubectl apply --server-side -f - (the runner of `secretsTestContext`)
     func run(_ command: Command) async throws -> CommandOutput {
         try runSync(command)
     }
@@ -209,41 +210,18 @@ final class FakeSecretCluster: KubeAPI, CommandRunner, @unchecked Sendable {
     }
 }
 
-/// Collects reporter events (stderr) for assertions.
-final class SecretsTestReporter: Reporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [ReportEvent] = []
-    func emit(_ event: ReportEvent) { lock.lock(); events.append(event); lock.unlock() }
-    var lines: [String] {
-        lock.lock(); defer { lock.unlock() }
-        return events.map { e in
-            switch e {
-            case .log(let level, let m): return "\(level.rawValue): \(m)"
-            case .stepStarted(_, let t): return "start: \(t)"
-            case .stepFinished(_, let t, let o, _, let d): return "finish: \(t) \(o.rawValue) \(d ?? "")"
-            case .table(_, let c, let r): return "table: \(c) \(r)"
-            }
-        }
-    }
-    var warnings: [String] { lines.filter { $0.hasPrefix("warning: ") } }
-}
-
-struct FixedClock: TimeSource {
-    func now() -> Duration { .zero }
-    func sleep(for duration: Duration) async throws {}
-    func wallNow() -> Date { Date(timeIntervalSince1970: 1_790_000_000) }
-}
-
 struct UnusedTransport: HTTPTransport {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse { fatalError("unmocked HTTP transport") }
     func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int { fatalError("unmocked HTTP transport") }
 }
 
-func secretsTestContext(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter = SecretsTestReporter(),
+func secretsTestContext(_ cluster: FakeSecretCluster, reporter: CollectingReporter = CollectingReporter(),
                         output: BufferWriter = BufferWriter(), format: OutputFormat = .text,
                         environment: [String: String] = ["HOME": "/nonexistent"], context: String? = nil) -> AppContext {
-    let host = HostContext(runner: cluster, reporter: reporter, clock: FixedClock(), environment: environment,
-                           homeDirectory: "/nonexistent", makeTransport: { _ in UnusedTransport() })
+    let host = HostContext(runner: RecordingRunner { try await cluster.run($0) }, reporter: reporter,
+                           clock: VirtualClock(epoch: Date(timeIntervalSince1970: 1_790_000_000)),
+                           environment: environment, homeDirectory: "/nonexistent",
+                           makeTransport: { _ in UnusedTransport() })
     return AppContext(host: host, output: output, format: format,
                       target: ClusterTarget(clusterName: "platform-cluster", kubeconfig: "/tmp/kc", context: context))
 }

@@ -4,10 +4,11 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 import Testing
+import TestSupport
 @testable import Bootstrap
 
 @Suite struct SecretsPipelineTests {
-    func state(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter = SecretsTestReporter(), dryRun: Bool = false,
+    func state(_ cluster: FakeSecretCluster, reporter: CollectingReporter = CollectingReporter(), dryRun: Bool = false,
                deployment: Deployment = .kind, secretsFrom: String? = nil, env: [String: String] = [:]) -> PipelineState {
         var o = BootstrapOptions(deployment: deployment)
         o.dryRun = dryRun
@@ -21,7 +22,7 @@ import Testing
 
     @Test func stepThenDeferredKeyThenRerunIsUnchanged() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let st = state(cluster, reporter: reporter)
         try await Pipeline(steps: [SecretsPipeline.step]).run(st)
         let rec = try #require(st.records.first)
@@ -64,7 +65,7 @@ import Testing
 
     @Test func dryRunStepListsNamesAndWritesNothing() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let st = state(cluster, reporter: reporter, dryRun: true)
         try await Pipeline(steps: [SecretsPipeline.step]).run(st)
         #expect(st.records.first?.outcome == .planned)

@@ -4,6 +4,7 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 import Testing
+import TestSupport
 @testable import Bootstrap
 
 /// Bytes from a counter: exact, known values (so tests can prove they never leak).
@@ -24,7 +25,7 @@ final class SequenceRandom: RandomSource, @unchecked Sendable {
 }
 
 /// Every value the cluster stores must appear in no argv, no reporter line, no error.
-func expectNoSecretLeaks(_ cluster: FakeSecretCluster, reporter: SecretsTestReporter, extra: [String] = [],
+func expectNoSecretLeaks(_ cluster: FakeSecretCluster, reporter: CollectingReporter, extra: [String] = [],
                          sourceLocation: SourceLocation = #_sourceLocation) {
     let values = Array(cluster.allValues.values) + extra
     #expect(!values.isEmpty, sourceLocation: sourceLocation)
@@ -48,7 +49,7 @@ private let dexNS = "auth-system"
 @Suite struct SecretsStepTests {
     @Test func freshClusterCreatesEachSecretWithPostAndDefersArgoCD() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         let report = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind,
                                             importFile: nil, dryRun: false)
@@ -101,7 +102,7 @@ private let dexNS = "auth-system"
 
     @Test func threeRunsStoreIdenticalValuesAndTheLaterOnesWriteNothing() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter, environment: ["CLOUDFLARE_API_TOKEN": "cf-token-abcdefgh"])
         _ = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .k3s, importFile: nil, dryRun: false)
         cluster.put("argocd", "argocd-secret", plain: ["server.secretkey": "k"])
@@ -123,7 +124,7 @@ private let dexNS = "auth-system"
 
     @Test func killedMidApplyThenRerunCompletesAndKeepsWhatWasStored() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         cluster.dieAfterCreates = 2
         do {
@@ -164,7 +165,7 @@ private let dexNS = "auth-system"
 
     @Test func dryRunTouchesNothingAndShowsNamesOnly() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let random = SequenceRandom()
         let ctx = secretsTestContext(cluster, reporter: reporter)
         let report = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil,
@@ -231,7 +232,7 @@ private let dexNS = "auth-system"
 
         // A new cluster, no CLOUDFLARE_API_TOKEN in the environment: the file supplies it.
         let new = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let report = try await applySecrets(ctx: secretsTestContext(new, reporter: reporter), api: new, kubeconfig: "/tmp/kc",
                                             deployment: .kind, importFile: file, dryRun: false)
         #expect(report.entries.filter { $0.origin == .imported }.count == 10) // 9 random keys + the Cloudflare token
@@ -249,7 +250,7 @@ private let dexNS = "auth-system"
         FileManager.default.createFile(atPath: path, contents: Data("token-from-file-xyz\n".utf8), attributes: [.posixPermissions: 0o600])
         defer { try? FileManager.default.removeItem(atPath: path) }
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         _ = try await applySecrets(ctx: secretsTestContext(cluster, reporter: reporter, environment: ["CLOUDFLARE_API_TOKEN": "env-token-abc"]),
                                    api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil, dryRun: false,
                                    cloudflareTokenFile: path)
@@ -264,7 +265,7 @@ private let dexNS = "auth-system"
         _ = try await applySecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", deployment: .kind, importFile: nil, dryRun: false)
         // Someone rotates ArgoCD's copy by hand (the shell scripts did this on every run).
         cluster.put("argocd", "argocd-secret", plain: ["server.secretkey": "k", "oidc.dex.clientSecret": "stale-value-123"])
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let report = try await applySecrets(ctx: secretsTestContext(cluster, reporter: reporter), api: cluster, kubeconfig: "/tmp/kc",
                                             deployment: .kind, importFile: nil, dryRun: false)
         #expect(report.count(.derivedMismatch) == 1 && report.written.isEmpty)
@@ -336,7 +337,7 @@ private let dexNS = "auth-system"
     /// and its create: this run must keep (and copy) the other run's values, never replace them.
     @Test func secretStoredByAnotherRunFirstIsKeptNotReplaced() async throws {
         let cluster = FakeSecretCluster()
-        let reporter = SecretsTestReporter()
+        let reporter = CollectingReporter()
         let theirs = ["client-secret": "their-client-secret-1", "authentik-client-secret": "their-client-secret-1",
                       "argocd-client-secret": "their-argocd-secret-1", "tekton-client-secret": "their-tekton-secret-1",
                       "kubernetes-client-secret": "their-kube-secret-1"]

@@ -4,10 +4,11 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct StatusTests {
     func convergedWorld(apps: Int = 25) -> FakeKube {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 0, 3: 0, 10: 0, 15: 0, 20: 0, 30: 0], caBundleInjectedAt: 0)
         // Pad to `apps` children across the waves.
         var names = PlatformFixture.waves.map(\.0)
@@ -135,7 +136,7 @@ import Testing
     /// A cluster aphex never bootstrapped: the verdict leads with what explains the rest, the
     /// empty wave list says so, missing keys are grouped by Secret with the fix said once.
     @Test func neverBootstrappedClusterReadsClearly() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         let (s, text) = try await status(k)
         #expect(s == .failed)
         #expect(text.contains("\nWaves: none\n"), "\(text)")

@@ -3,12 +3,13 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 @testable import Bootstrap
 
 /// The end-of-bootstrap summary's Timings table.
 @Suite struct SummaryTests {
     func state(waves: [WaveTiming], alreadyConverged: Set<Int> = []) -> PipelineState {
-        let s = PipelineState(app: testContext(clock: TestClock()), options: BootstrapOptions(deployment: .kind),
+        let s = PipelineState(app: testContext(clock: VirtualClock()), options: BootstrapOptions(deployment: .kind),
                               makeAPI: { _, _, _ in fatalError("no API in a summary") })
         s.records = [StepRecord(id: "argocd", title: "Installing ArgoCD", outcome: .done, seconds: 4.5, detail: "", changes: [], commands: []),
                      StepRecord(id: "wait", title: "Waiting for convergence", outcome: .done, seconds: 31, detail: "", changes: [], commands: [])]

@@ -6,6 +6,7 @@ import Foundation
 import SecretGen
 import SimCluster
 import Testing
+import TestSupport
 
 /// The waiter and the status snapshot on the in-process simulated cluster (virtual clock):
 /// the real KubeClient over the simulator's transport.
@@ -27,11 +28,11 @@ import Testing
         var error: AphexError?
         var output: String
         var sim: SimCluster
-        var reporter: EventRecorder
+        var reporter: CollectingReporter
     }
 
     func wait(_ sim: SimCluster, timeout: Duration = .seconds(300), format: OutputFormat = .text) async throws -> Run {
-        let reporter = EventRecorder()
+        let reporter = CollectingReporter()
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, reporter: reporter, format: format, output: out)
         var o = WaitOptions()
@@ -129,7 +130,7 @@ import Testing
         _ = try await wait(sim)
         sim.faults.configure { $0.errorRate = 0.3; $0.kinds = ["http429"]; $0.seed = 13 }
         sim.record.reset()
-        let clock = RecordingClock(sim.clock)
+        let clock = VirtualClock(sharing: try #require(sim.virtualClock))
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: .json, output: out)
         // More tries than the standard 3, so that no request runs out of them whatever order the
@@ -168,17 +169,3 @@ func quoteDescription(_ text: String) -> String {
     }.joined(separator: "\n")
 }
 
-/// Delegates to a clock and keeps every sleep (the client's backoffs), in order.
-final class RecordingClock: TimeSource, @unchecked Sendable {
-    let base: any TimeSource
-    private let lock = NSLock()
-    private var log: [Duration] = []
-    init(_ base: any TimeSource) { self.base = base }
-    var sleeps: [Duration] { lock.withLock { log } }
-    func now() -> Duration { base.now() }
-    func wallNow() -> Date { base.wallNow() }
-    func sleep(for duration: Duration) async throws {
-        lock.withLock { log.append(duration) }
-        try await base.sleep(for: duration)
-    }
-}

@@ -5,32 +5,10 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 import Testing
+import TestSupport
 
 // Test support for the convergence tests: an in-memory Kubernetes API with a timeline, fault
-// injection and a request log, and a virtual clock whose sleeps advance time at once.
-
-/// Virtual time: `sleep` advances `now` immediately (a deterministic fast-forward).
-final class TestClock: TimeSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Duration = .zero
-    func now() -> Duration { lock.lock(); defer { lock.unlock() }; return current }
-    func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        advance(by: duration)
-        await Task.yield()
-    }
-    /// Called after every advance (the fake cluster applies its timeline).
-    var onAdvance: (@Sendable () -> Void)? {
-        get { lock.lock(); defer { lock.unlock() }; return hook }
-        set { lock.lock(); hook = newValue; lock.unlock() }
-    }
-    private var hook: (@Sendable () -> Void)?
-    func advance(by d: Duration) {
-        lock.lock(); current += d; let h = hook; lock.unlock()
-        h?()
-    }
-    func wallNow() -> Date { Date(timeIntervalSince1970: 1_800_000_000 + now().seconds) }
-}
+// injection and a request log, on TestSupport's virtual clock (its sleeps advance time at once).
 
 /// An in-memory API server: objects by kind, a timeline of changes, scripted request handlers.
 final class FakeKube: KubeAPI, @unchecked Sendable {
@@ -40,7 +18,7 @@ final class FakeKube: KubeAPI, @unchecked Sendable {
     private var timeline: [(at: Duration, change: @Sendable (FakeKube) -> Void)] = []
     private var rv = 100
     private var watchers: [UUID: (resource: String, cont: AsyncThrowingStream<WatchEvent, any Error>.Continuation)] = [:]
-    let clock: TestClock
+    let clock: VirtualClock
     /// Every request: "GET /apis/...", in order.
     private(set) var requests: [String] = []
     /// Handlers for `request(...)` by path prefix: (method, path, headers) -> response.
@@ -52,7 +30,7 @@ final class FakeKube: KubeAPI, @unchecked Sendable {
     var watchFailure: (@Sendable (_ n: Int, _ now: Duration) -> (any Error)?)?
     private var watches = 0
 
-    init(clock: TestClock) {
+    init(clock: VirtualClock) {
         self.clock = clock
         clock.onAdvance = { [weak self] in self?.advance() }
     }
@@ -334,27 +312,9 @@ struct PlatformFixture {
     }
 }
 
-/// A context for tests: in-memory output and a recording reporter.
-final class EventRecorder: Reporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var list: [ReportEvent] = []
-    func emit(_ event: ReportEvent) { lock.lock(); list.append(event); lock.unlock() }
-    var events: [ReportEvent] { lock.lock(); defer { lock.unlock() }; return list }
-    var logs: [String] {
-        events.compactMap { if case .log(_, let m) = $0 { return m } else { return nil } }
-    }
-}
-
-struct FailingRunner: CommandRunner {
-    func run(_ command: Command) async throws -> CommandOutput {
-        Issue.record("unexpected process: \(command.argv)")
-        throw CommandError(argv: command.argv, reason: .launchFailed("unmocked"))
-    }
-}
-
-func testContext(clock: any TimeSource, reporter: any Reporter = EventRecorder(), format: OutputFormat = .text,
+func testContext(clock: any TimeSource, reporter: any Reporter = CollectingReporter(), format: OutputFormat = .text,
                  output: BufferWriter = BufferWriter()) -> AppContext {
-    let host = HostContext(runner: FailingRunner(), reporter: reporter, clock: clock, environment: ["HOME": "/nonexistent"],
+    let host = HostContext(runner: RecordingRunner(), reporter: reporter, clock: clock, environment: ["HOME": "/nonexistent"],
                            homeDirectory: "/nonexistent", makeTransport: { _ in fatalError("unmocked transport") })
     return AppContext(host: host, output: output, format: format, target: ClusterTarget(kubeconfig: "/nonexistent/kubeconfig"))
 }

@@ -4,10 +4,11 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 /// The waiter on in-process scenarios with a virtual clock (sleeps advance time at once).
 @Suite struct WaitTests {
-    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: EventRecorder = EventRecorder(),
+    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: CollectingReporter = CollectingReporter(),
              format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (AphexCore.ExitStatus?, AphexError?) {
         let ctx = testContext(clock: k.clock, reporter: reporter, format: format, output: output)
         var o = WaitOptions()
@@ -21,9 +22,9 @@ import Testing
     }
 
     @Test func happyPlatformConvergesWaveByWaveWithTimings() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
-        let reporter = EventRecorder()
+        let reporter = CollectingReporter()
         let output = BufferWriter()
         let (status, error) = try await run(k, reporter: reporter, output: output)
         #expect(error == nil, "\(error?.description ?? "")")
@@ -52,7 +53,7 @@ import Testing
 
     @Test func webhookReadinessIsDetectedWithinASecondOrTwo() async throws {
         // Every app is converged at 9 s; the caBundle lands at 12.5 s: that is the final transition.
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 1, 3: 2, 10: 9, 15: 9, 20: 9, 30: 9], caBundleInjectedAt: 12.5)
         let (status, _) = try await run(k)
         #expect(status == .ok)
@@ -60,7 +61,7 @@ import Testing
     }
 
     @Test func requestRateStaysLowWhileWaiting() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 3, 3: 5, 10: 9, 15: 12, 20: 16, 30: 290])
         _ = try await run(k, timeout: 600)
         let seconds = k.clock.now().seconds
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func pollingFallbackWhenWatchIsUnsupported() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         k.supportsWatch = false
         PlatformFixture.install(k)
         let (status, _) = try await run(k)
@@ -81,7 +82,7 @@ import Testing
     /// Issue 13: a watch that fails with anything but 410 backs off before the re-list (at once,
     /// a watch that keeps failing made a tight LIST+WATCH loop); the backoff doubles to 4 s.
     @Test func failingWatchBacksOffBeforeRelisting() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         let times = CollectedTimes()
         // Fails 100 times, then works: without a backoff the failures all happen at t=0.
@@ -110,7 +111,7 @@ import Testing
     /// A 403 on WATCH (RBAC that grants list but not watch) falls back to polling: one watch
     /// attempt, then a LIST at most once a second until converged.
     @Test func forbiddenWatchFallsBackToPolling() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         let times = CollectedTimes()
         k.watchFailure = { n, now in
@@ -118,7 +119,7 @@ import Testing
             times.append(now)
             return KubeAPIError.forbidden(#"applications.argoproj.io is forbidden: User "ci" cannot watch resource "applications" in API group "argoproj.io" in the namespace "argocd""#)
         }
-        let reporter = EventRecorder()
+        let reporter = CollectingReporter()
         let (status, error) = try await run(k, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -130,7 +131,7 @@ import Testing
     }
 
     @Test func jsonOutputIsADocumentWithTheResult() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         let output = BufferWriter()
         let (status, _) = try await run(k, format: .json, output: output)
@@ -143,7 +144,7 @@ import Testing
     }
 
     @Test func degradedAfterHealthyExitsOneAtOnce() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 2])
         k.at(6) { k in
             var a = Obj.app("ingress-controller", wave: "0", sync: "Synced", health: "Degraded")
@@ -170,7 +171,7 @@ import Testing
     }
 
     @Test func stuckCABundleTimesOutNamingIt() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, caBundleInjectedAt: nil)
         k.put(.pods, Obj.pod("cert-manager", "cert-manager-cainjector-7d9", labels: ["app.kubernetes.io/component": "cainjector"],
                              waiting: ("CrashLoopBackOff", "back-off 2m40s"), restarts: 6))
@@ -188,7 +189,7 @@ import Testing
     }
 
     @Test func imagePullTimesOutNamingTheImage() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 2, 3: 3])
         var auth = Obj.app("auth", wave: "10", sync: "Synced", health: "Progressing")
         auth.set(["status", "resources"], to: [["kind": "Deployment", "namespace": "auth-system", "name": "authentik-server",
@@ -211,7 +212,7 @@ import Testing
     }
 
     @Test func apiFaultsAtTwentyPercentStillConverge() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         var rng = SeededRandom(seed: 42)
         let draws = (0..<5000).map { _ in rng.next() % 100 < 20 }
@@ -220,7 +221,7 @@ import Testing
             return n % 2 == 0 ? .server(status: 503, message: "the server is currently unable to handle the request")
                               : .transport(.connectionReset("https://127.0.0.1:6443"))
         }
-        let reporter = EventRecorder()
+        let reporter = CollectingReporter()
         let (status, error) = try await run(k, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -230,13 +231,13 @@ import Testing
     }
 
     @Test func apiDownForTwentySecondsRecovers() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 3, 3: 5, 10: 9, 15: 12, 20: 16, 30: 35])
         k.at(15) { $0.dropWatches(with: KubeAPIError.transport(.connectionRefused("https://127.0.0.1:6443"))) }
         k.fault = { _, now in
             now >= .seconds(15) && now < .seconds(35) ? .transport(.connectionRefused("https://127.0.0.1:6443")) : nil
         }
-        let reporter = EventRecorder()
+        let reporter = CollectingReporter()
         let (status, error) = try await run(k, timeout: 120, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
@@ -246,7 +247,7 @@ import Testing
     }
 
     @Test func apiDownUntilTheTimeoutSaysSo() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         k.fault = { _, _ in .transport(.connectionRefused("https://127.0.0.1:6443")) }
         let (_, error) = try await run(k, timeout: 30)
@@ -255,7 +256,7 @@ import Testing
     }
 
     @Test func credentialsRejectedFailsAtOnce() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         k.fault = { _, _ in .unauthorized("Unauthorized") }
         let (_, error) = try await run(k, timeout: 300)
@@ -265,7 +266,7 @@ import Testing
     }
 
     @Test func authentikRejectingTheTokenIsAFailure() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, authAccepts: false)
         let (_, error) = try await run(k, timeout: 300)
         #expect(error?.status == .failed)
@@ -275,20 +276,20 @@ import Testing
     }
 
     @Test func unreachableAuthentikIsUnverifiedAndDoesNotBlock() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         k.handlers.removeAll { $0.prefix.contains("authentik-server") }
         k.handlers.append(("/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/", { _, _, _ in
             HTTPResponse(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available for service \"authentik-server\""}"#.utf8))
         }))
-        let reporter = EventRecorder()
+        let reporter = CollectingReporter()
         let (status, _) = try await run(k, reporter: reporter)
         #expect(status == .ok)
         #expect(reporter.logs.contains { $0.contains("Could not verify Authentik's bootstrap-token") })
     }
 
     @Test func waveLimitStopsEarly() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 3, 3: 5])
         let (status, _) = try await run(k, timeout: 60, wave: 3)
         #expect(status == .ok)
@@ -296,7 +297,7 @@ import Testing
     }
 
     @Test func watchExpiryReListsAndKeepsGoing() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         k.at(4) { $0.dropWatches(with: KubeAPIError.gone("too old resource version")) }
         k.at(10) { $0.dropWatches() }
@@ -340,7 +341,7 @@ final class Counter: @unchecked Sendable {
     }
 
     @Test func configSyncJobSuccessVerifiesIndirectly() async {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         k.handlers.removeAll { $0.prefix.contains("authentik-server") }
         k.put(.jobs, ["metadata": ["name": "auth-config-sync", "namespace": "auth-system"], "status": ["succeeded": 1]])
@@ -354,20 +355,27 @@ final class Counter: @unchecked Sendable {
     /// retrying or logging decorator would be) presents the token; the kubectl fallback, which
     /// cannot send it, says so instead of silently passing for "not reachable".
     @Test func everyKubeAPIPresentsTheTokenOrSaysItCannot() async throws {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         let wrapped = await AuthTokenVerifier.check(api: Forwarding(base: k))
         #expect(wrapped.result == .verified, "\(wrapped.detail)")
 
         // The fallback: kubectl serves the Secret, but the header cannot go through kubectl.
         let secret = try #require(k.object(.secrets, "auth-system", "authentik-secrets"))
-        let runner = SecretOnlyRunner(secret: secret.serialized())
+        let secretText = secret.serialized()
+        let notFound = #"Error from server (NotFound): jobs.batch "auth-config-sync" not found"#
+        let runner = RecordingRunner()
+        runner.on(["kubectl"]) { command in
+            command.argv.last == "/api/v1/namespaces/auth-system/secrets/authentik-secrets"
+                ? CommandOutput(status: 0, stdout: secretText)
+                : CommandOutput(status: 1, stdout: "", stderr: notFound)
+        }
         let check = await AuthTokenVerifier.check(api: KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil))
         #expect(check.result == .unverified)
         #expect(check.detail.contains("cannot be presented to Authentik"), "\(check.detail)")
         #expect(check.detail.contains("Authorization"))
         #expect(!check.detail.contains(PlatformFixture.token))
-        #expect(!runner.argvs.joined().contains(PlatformFixture.token))
+        #expect(!runner.argvs.map { $0.joined(separator: " ") }.joined().contains(PlatformFixture.token))
     }
 }
 
@@ -385,22 +393,6 @@ struct Forwarding: KubeAPI {
     }
     func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?, timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
         base.watch(ref, namespace: namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds)
-    }
-}
-
-/// kubectl that answers `get --raw` of the Authentik Secret and NotFound for anything else.
-final class SecretOnlyRunner: CommandRunner, @unchecked Sendable {
-    let secret: String
-    private let lock = NSLock()
-    private var seen: [String] = []
-    init(secret: String) { self.secret = secret }
-    var argvs: [String] { lock.withLock { seen } }
-    func run(_ command: Command) async throws -> CommandOutput {
-        lock.withLock { seen.append(command.argv.joined(separator: " ")) }
-        if command.argv.last == "/api/v1/namespaces/auth-system/secrets/authentik-secrets" {
-            return CommandOutput(status: 0, stdout: secret)
-        }
-        return CommandOutput(status: 1, stdout: "", stderr: #"Error from server (NotFound): jobs.batch "auth-config-sync" not found"#)
     }
 }
 

@@ -4,11 +4,12 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct WebhookTests {
     func fixture(caBundle: Bool = true, endpointsReady: Bool? = true, service: Bool = true,
                  dryRun: (Int, String)? = nil) -> FakeKube {
-        let k = FakeKube(clock: TestClock())
+        let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: nil, caBundleInjectedAt: caBundle ? 0 : nil)
         if !service { k.handlers.removeAll() }
         if endpointsReady == nil {

@@ -3,20 +3,12 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 /// Issue 14.3: one aphex run per cluster name (`~/.aphex/clusters/NAME.lock`).
 @Suite struct ClusterLockTests {
-    final class Lines: Reporter, @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [String] = []
-        func emit(_ event: ReportEvent) {
-            if case .log(_, let m) = event { lock.withLock { items.append(m) } }
-        }
-        var text: String { lock.withLock { items.joined(separator: "\n") } }
-    }
-
-    func host(_ home: String, _ reporter: Lines = Lines()) -> HostContext {
-        HostContext(runner: RecordingRunnerStub(), reporter: reporter, environment: ["HOME": home], homeDirectory: home,
+    func host(_ home: String, _ reporter: CollectingReporter = CollectingReporter()) -> HostContext {
+        HostContext(runner: RecordingRunner(), reporter: reporter, environment: ["HOME": home], homeDirectory: home,
                     makeTransport: { _ in fatalError("no HTTP in this test") })
     }
 
@@ -32,7 +24,7 @@ import Testing
         let first = try await ClusterLock.acquire(host(home), name: "lab", command: "aphex bootstrap")
         #expect(first.path == home + "/.aphex/clusters/lab.lock")
         #expect(PrivateFiles.mode(first.path) == 0o600)
-        let reporter = Lines()
+        let reporter = CollectingReporter()
         do {
             _ = try await ClusterLock.acquire(host(home, reporter), name: "lab", command: "aphex destroy", wait: .milliseconds(400))
             Issue.record("a second run must not get the lock while the first holds it")
@@ -52,7 +44,7 @@ import Testing
         let home = try tempHome()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let first = try await ClusterLock.acquire(host(home), name: "lab", command: "aphex bootstrap")
-        let reporter = Lines()
+        let reporter = CollectingReporter()
         let h = host(home, reporter)
         let second = Task { try await ClusterLock.acquire(h, name: "lab", command: "aphex bootstrap", wait: .seconds(30)) }
         try await Task.sleep(for: .milliseconds(300))
@@ -74,9 +66,4 @@ import Testing
         second.cancel()
         await #expect(throws: CancellationError.self) { _ = try await second.value }
     }
-}
-
-/// A runner that runs nothing (the lock runs no commands).
-struct RecordingRunnerStub: CommandRunner {
-    func run(_ command: Command) async throws -> CommandOutput { CommandOutput(status: 0) }
 }

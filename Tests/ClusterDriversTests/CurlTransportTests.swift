@@ -3,10 +3,11 @@ import Testing
 @testable import AphexCore
 @testable import KubeClient
 @testable import ClusterDrivers
+import TestSupport
 
 @Suite struct CurlTransportTests {
     @Test func getCapturesStatusLowerCasedHeadersAndBody() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             .full(status: 200, headers: ["X-Echo-Path": req.target, "Content-Type": "text/plain"],
                   body: Array("hello \(req.method)".utf8))
         }
@@ -21,7 +22,7 @@ import Testing
     }
 
     @Test func nonSuccessStatusIsAResponseNotAnError() async throws {
-        let server = try TestHTTPServer { _ in .text(503, "busy") }
+        let server = try HTTPTestServer { _ in .text(503, "busy") }
         defer { server.stop() }
         let r = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/"))
         #expect(r.status == 503)
@@ -29,7 +30,7 @@ import Testing
     }
 
     @Test func tenRequestsOpenOneConnection() async throws {
-        let server = try TestHTTPServer { _ in .text(200, "ok") }
+        let server = try HTTPTestServer { _ in .text(200, "ok") }
         defer { server.stop() }
         let t = CurlTransport()
         for i in 0..<10 {
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func recoversWhenTheServerGoesAwayAndComesBack() async throws {
-        let first = try TestHTTPServer { _ in .text(200, "one") }
+        let first = try HTTPTestServer { _ in .text(200, "one") }
         let port = first.port
         let t = CurlTransport()
         for _ in 0..<3 { #expect(try await t.send(HTTPRequest(url: first.baseURL + "/")).text == "one") }
@@ -52,9 +53,9 @@ import Testing
         // Down: the kept-alive connection is dead and nobody listens.
         await #expect(throws: TransportError.self) { _ = try await t.send(HTTPRequest(url: "http://127.0.0.1:\(port)/")) }
         // Back on the same port: the same transport reconnects.
-        var second: TestHTTPServer? = nil
+        var second: HTTPTestServer? = nil
         for _ in 0..<50 where second == nil {
-            second = try? TestHTTPServer(port: port) { _ in .text(200, "two") }
+            second = try? HTTPTestServer(port: port) { _ in .text(200, "two") }
             if second == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         let back = try #require(second)
@@ -65,7 +66,7 @@ import Testing
     }
 
     @Test func withoutReuseEachRequestConnectsAgain() async throws {
-        let server = try TestHTTPServer { _ in .text(200, "ok") }
+        let server = try HTTPTestServer { _ in .text(200, "ok") }
         defer { server.stop() }
         let t = CurlTransport(reuseConnections: false)
         for _ in 0..<5 { _ = try await t.send(HTTPRequest(url: server.baseURL + "/")) }
@@ -74,7 +75,7 @@ import Testing
     }
 
     @Test func followsRedirectsAndKeepsFinalHeaders() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             switch req.path {
             case "/old": return .full(status: 302, headers: ["Location": "/mid", "X-Hop": "1"], body: [])
             case "/mid": return .full(status: 301, headers: ["Location": "/new"], body: [])
@@ -94,7 +95,7 @@ import Testing
 
     @Test func bearerTokenIsNotForwardedToAnotherHostOnRedirect() async throws {
         let box = CurlCollected<Int>()
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             if req.path == "/start" {
                 return .full(status: 302, headers: ["Location": "http://localhost:\(box.values.first ?? 0)/other"], body: [])
             }
@@ -111,7 +112,7 @@ import Testing
     }
 
     @Test func redirectLoopIsAnError() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             .full(status: 302, headers: ["Location": req.path == "/a" ? "/b" : "/a"], body: [])
         }
         defer { server.stop() }
@@ -122,7 +123,7 @@ import Testing
     }
 
     @Test func sendsBodiesMethodsHeadersAndBearerToken() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             let echo = "\(req.method) \(req.headers["content-type"] ?? "-") \(req.headers["authorization"] ?? "-") \(req.headers["x-custom"] ?? "-") \(String(decoding: req.body, as: UTF8.self))"
             return .text(200, echo)
         }
@@ -146,7 +147,7 @@ import Testing
 
     @Test func streamDeliversChunksAsTheyArrive() async throws {
         let parts = (0..<4).map { Array("{\"n\":\($0)}\n".utf8) }
-        let server = try TestHTTPServer { _ in .chunked(status: 200, parts: parts, gap: .milliseconds(150)) }
+        let server = try HTTPTestServer { _ in .chunked(status: 200, parts: parts, gap: .milliseconds(150)) }
         defer { server.stop() }
         let arrivals = CurlCollected<(Duration, [UInt8])>()
         let start = ContinuousClock.now
@@ -164,7 +165,7 @@ import Testing
     }
 
     @Test func streamStopsWhenConsumerReturnsFalse() async throws {
-        let server = try TestHTTPServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(20)) }
+        let server = try HTTPTestServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(20)) }
         defer { server.stop() }
         let count = CurlCollected<Int>()
         let status = try await CurlTransport().stream(HTTPRequest(url: server.baseURL + "/w")) { _ in
@@ -176,7 +177,7 @@ import Testing
     }
 
     @Test func cancellingTheTaskEndsTheStream() async throws {
-        let server = try TestHTTPServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(400)) }
+        let server = try HTTPTestServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(400)) }
         defer { server.stop() }
         let t = CurlTransport()
         let chunks = CurlCollected<Int>()
@@ -204,7 +205,7 @@ import Testing
     }
 
     @Test func concurrentRequestsUseSeparateHandles() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.path == "/watch" ? .chunked(status: 200, parts: [Array("a".utf8), Array("b".utf8)], gap: .milliseconds(300))
                                  : .text(200, "ok")
         }
@@ -217,7 +218,7 @@ import Testing
     }
 
     @Test func connectionRefusedIsTyped() async throws {
-        let port = TestHTTPServer.closedPort()
+        let port = HTTPTestServer.closedPort()
         do {
             _ = try await CurlTransport().send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
             Issue.record("expected an error")
@@ -228,7 +229,7 @@ import Testing
     }
 
     @Test func wholeRequestTimeoutIsTyped() async throws {
-        let server = try TestHTTPServer { _ in .stall(.seconds(3), then: Array("late".utf8)) }
+        let server = try HTTPTestServer { _ in .stall(.seconds(3), then: Array("late".utf8)) }
         defer { server.stop() }
         let start = ContinuousClock.now
         do {
@@ -242,7 +243,7 @@ import Testing
     }
 
     @Test func serverClosingWithoutAnswerIsConnectionReset() async throws {
-        let server = try TestHTTPServer { _ in .close }
+        let server = try HTTPTestServer { _ in .close }
         defer { server.stop() }
         do {
             _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/"))
@@ -253,7 +254,7 @@ import Testing
     }
 
     @Test func errorsNeverCarryTheQueryOrToken() async throws {
-        let port = TestHTTPServer.closedPort()
+        let port = HTTPTestServer.closedPort()
         do {
             _ = try await CurlTransport(tls: TLSOptions(bearerToken: "tok-123"))
                 .send(HTTPRequest(url: "http://u:pw@127.0.0.1:\(port)/x?token=abc"))
@@ -272,7 +273,7 @@ import Testing
     /// there (CURLOPT_REDIR_PROTOCOLS_STR, set in one place), and the error says why.
     @Test func redirectsLeadToHTTPSOnly() async throws {
         let box = CurlCollected<Int>()
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             switch req.path {
             case "/to-http": return .full(status: 302, headers: ["Location": "http://127.0.0.1:\(box.values.first ?? 0)/final"], body: [])
             case "/to-file": return .full(status: 301, headers: ["Location": "file:///etc/passwd"], body: [])
@@ -296,11 +297,11 @@ import Testing
     @Test func httpsRedirectsAreFollowed() async throws {
         let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let backend = try TestHTTPServer { req in
+        let backend = try HTTPTestServer { req in
             req.path == "/old" ? .full(status: 302, headers: ["Location": "/new"], body: []) : .text(200, "moved here")
         }
         defer { backend.stop() }
-        let front = try await TestTLSServer.startHTTP2(pki: pki, backendPort: backend.port)
+        let front = try await HTTPTestServer.TLSFront.proxy(pki: pki, backendPort: backend.port)
         defer { front.stop() }
         let t = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
                                               clientKeyPEM: try pki.bytes("client.key")))
@@ -314,7 +315,7 @@ import Testing
     /// announces the size (CURLOPT_MAXFILESIZE), as the bytes arrive when it does not (chunked).
     @Test func responsesPastTheCapStopCleanly() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.path == "/chunked" ? .chunked(status: 200, parts: Array(repeating: Array(big.prefix(8192)), count: 8), gap: .zero)
                                    : .full(status: 200, headers: [:], body: big)
         }
@@ -361,7 +362,7 @@ import Testing
             openssl x509 -req -in public-server.csr -CA other-ca.crt -CAkey other-ca.key -CAcreateserial -out public-server.crt -days 2 -extfile public-server.ext 2>/dev/null
             mkdir -p store && cp other-ca.crt store/ca-certificates.crt && cp other-ca.crt store/public-ca.pem && openssl rehash store
             """)
-        let server = try await TestTLSServer.start(cert: pki.path("public-server.crt"), key: pki.path("public-server.key"))
+        let server = try await HTTPTestServer.TLSFront.statusPage(cert: pki.path("public-server.crt"), key: pki.path("public-server.key"))
         defer { server.stop() }
         func transport(_ tls: TLSOptions) -> CurlTransport {
             let t = CurlTransport(tls: tls)
@@ -396,7 +397,7 @@ import Testing
         #expect(CurlTransport.supportsInMemoryCA, "\(CurlTransport.versionDescription) lacks CURLOPT_CAINFO_BLOB")
         let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let server = try await TestTLSServer.start(pki: pki)
+        let server = try await HTTPTestServer.TLSFront.statusPage(pki: pki)
         defer { server.stop() }
 
         // With the client certificate: success, verified against the in-memory CA.
@@ -440,9 +441,9 @@ import Testing
     @Test func httpsRequestsShareOneConnectionAsHTTP2Streams() async throws {
         let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let backend = try TestHTTPServer { _ in .json(200, #"{"kind":"Status","status":"Success"}"#) }
+        let backend = try HTTPTestServer { _ in .json(200, #"{"kind":"Status","status":"Success"}"#) }
         defer { backend.stop() }
-        let front = try await TestTLSServer.startHTTP2(pki: pki, backendPort: backend.port)
+        let front = try await HTTPTestServer.TLSFront.proxy(pki: pki, backendPort: backend.port)
         defer { front.stop() }
         let t = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
                                               clientKeyPEM: try pki.bytes("client.key")))
@@ -462,7 +463,7 @@ import Testing
     /// Over plain HTTP/1.1 concurrent requests cannot share a connection: each gets its own,
     /// and each is kept alive for the next request.
     @Test func plainHTTPConcurrentRequestsOpenConnectionsAndKeepThem() async throws {
-        let server = try TestHTTPServer { _ in .json(200, "{}") }
+        let server = try HTTPTestServer { _ in .json(200, "{}") }
         defer { server.stop() }
         let t = CurlTransport()
         for _ in 0..<2 {
@@ -479,7 +480,7 @@ import Testing
     // MARK: micro-benchmark (a figure, not an assertion)
 
     @Test func benchmarkKeepAliveVersusNewConnections() async throws {
-        let server = try TestHTTPServer { _ in .json(200, #"{"kind":"Status"}"#) }
+        let server = try HTTPTestServer { _ in .json(200, #"{"kind":"Status"}"#) }
         defer { server.stop() }
         let url = server.baseURL + "/api"
         func run(_ t: CurlTransport) async throws -> Duration {

@@ -3,49 +3,7 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
-
-// Tiny fakes for the driver tests (the simulator's RecordingRunner / VirtualClock replace
-// them once SimCluster lands on main). Fail closed: an unexpected argv is an error.
-
-/// Records every command and answers through a handler.
-final class FakeRunner: CommandRunner, @unchecked Sendable {
-    private let lock = NSLock()
-    private var recorded: [Command] = []
-    let handler: @Sendable (Command) throws -> CommandOutput
-
-    init(_ handler: @escaping @Sendable (Command) throws -> CommandOutput) { self.handler = handler }
-
-    func run(_ command: Command) async throws -> CommandOutput {
-        lock.withLock { recorded.append(command) }
-        let out = try handler(command)
-        if command.checkExit && out.status != 0 {
-            throw CommandError(argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText, stderr: out.stderrText)
-        }
-        return out
-    }
-
-    var commands: [Command] { lock.lock(); defer { lock.unlock() }; return recorded }
-    var argvs: [[String]] { commands.map(\.argv) }
-}
-
-/// Virtual time: sleeping advances the clock instantly.
-final class FakeClock: TimeSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var t: Duration = .zero
-    private(set) var sleeps = 0
-    func now() -> Duration { lock.lock(); defer { lock.unlock() }; return t }
-    func sleep(for duration: Duration) async throws {
-        lock.withLock { t += duration; sleeps += 1 }
-    }
-    func wallNow() -> Date { Date(timeIntervalSince1970: 1_790_000_000 + now().seconds) }
-}
-
-final class CollectingReporter: Reporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var list: [ReportEvent] = []
-    func emit(_ event: ReportEvent) { lock.lock(); list.append(event); lock.unlock() }
-    var events: [ReportEvent] { lock.lock(); defer { lock.unlock() }; return list }
-}
+import TestSupport
 
 /// An HTTP transport that serves fixed responses and records URLs.
 final class FakeTransport: HTTPTransport, @unchecked Sendable {
@@ -61,11 +19,6 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
         Issue.record("unexpected stream \(request.url)"); return 500
     }
     var requested: [String] { lock.lock(); defer { lock.unlock() }; return urls }
-}
-
-struct UnexpectedCommand: Error, CustomStringConvertible {
-    let argv: [String]
-    var description: String { "unexpected command: \(Shell.quote(argv))" }
 }
 
 /// A scratch home and host root, removed at deinit.
@@ -89,7 +42,7 @@ final class Scratch: @unchecked Sendable {
     }
 }
 
-func makeHost(_ scratch: Scratch, runner: any CommandRunner, clock: FakeClock = FakeClock(),
+func makeHost(_ scratch: Scratch, runner: any CommandRunner, clock: VirtualClock = VirtualClock(),
               reporter: any Reporter = CollectingReporter(), uid: UInt32 = 1000,
               env extra: [String: String] = [:],
               transport: FakeTransport? = nil) -> HostContext {
@@ -150,9 +103,14 @@ extension Command {
     var stdinText: String? { stdin.map { String(decoding: $0, as: UTF8.self) } }
 }
 
-@Test func fakeRunnerFailsClosedOnUnknownCommands() async throws {
-    let runner = FakeRunner { throw UnexpectedCommand(argv: $0.argv) }
-    await #expect(throws: UnexpectedCommand.self) { _ = try await runner.run(Command(["kind", "nope"])) }
+@Test func recordingRunnerFailsLoudlyOnUnscriptedCommands() async throws {
+    let runner = RecordingRunner()
+    runner.on(["kind", "get"], stdout: "x\n")
+    await withKnownIssue("an unscripted command is a test failure") {
+        await #expect(throws: UnscriptedCommand.self) { _ = try await runner.run(Command(["kind", "nope"])) }
+    } matching: { issue in
+        issue.comments.contains { $0.rawValue.contains("unscripted command: kind nope") }
+    }
     #expect(runner.argvs == [["kind", "nope"]])
 }
 

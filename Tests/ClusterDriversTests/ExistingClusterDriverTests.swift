@@ -3,13 +3,14 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct ExistingClusterDriverTests {
-    func fixture(denied: Set<String> = [], unreachable: Bool = false) -> (Scratch, FakeRunner, HostContext, String) {
+    func fixture(denied: Set<String> = [], unreachable: Bool = false) -> (Scratch, RecordingRunner, HostContext, String) {
         let scratch = Scratch()
         let kc = scratch.root + "/lab.yaml"
         scratch.write(kc, kubeconfigYAML(context: "lab"), mode: 0o600)
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             let a = c.argv
             #expect(Array(a.prefix(5)) == ["kubectl", "--kubeconfig", kc, "--context", "lab"])
             #expect(a.suffix(2) == ["--request-timeout", "10s"])
@@ -22,7 +23,7 @@ import Testing
             if args.starts(with: ["auth", "can-i", "create"]) {
                 return denied.contains(args[3]) ? CommandOutput(status: 1, stdout: "no\n") : CommandOutput(status: 0, stdout: "yes\n")
             }
-            throw UnexpectedCommand(argv: a)
+            throw UnscriptedCommand(argv: a)
         }
         let host = makeHost(scratch, runner: runner)
         return (scratch, runner, host, kc)
@@ -84,8 +85,8 @@ import Testing
 @Suite struct NodeWaitDriverTests {
     @Test func apiNeverAnsweringTimesOutWithTheLastError() async throws {
         let scratch = Scratch()
-        let runner = FakeRunner { _ in CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n") }
-        let clock = FakeClock()
+        let runner = RecordingRunner { _ in CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n") }
+        let clock = VirtualClock()
         let host = makeHost(scratch, runner: runner, clock: clock)
         let e = await #expect(throws: AphexError.self) {
             _ = try await NodeWaiter(host: host).waitUntilReady(kubeconfig: "/k", context: nil, timeout: .seconds(10))
@@ -98,8 +99,8 @@ import Testing
 
     @Test func waitsForAllExpectedNodesAndReportsTime() async throws {
         let scratch = Scratch()
-        let clock = FakeClock()
-        let runner = FakeRunner { _ in
+        let clock = VirtualClock()
+        let runner = RecordingRunner { _ in
             // a worker registers at t=4s, everything Ready from t=6s
             let t = clock.now()
             var nodes = [("cp", t >= .seconds(6))]

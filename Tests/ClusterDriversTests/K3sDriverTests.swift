@@ -4,6 +4,7 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 import Testing
+import TestSupport
 
 let installerScript = "#!/bin/sh\n# k3s installer (test copy)\necho installing\n"
 
@@ -62,22 +63,22 @@ final class K3sWorld: @unchecked Sendable {
             }
             return CommandOutput(status: 0)
         }
-        throw UnexpectedCommand(argv: a)
+        throw UnscriptedCommand(argv: a)
     }
 }
 
 struct K3sFixture {
     let scratch = Scratch()
     let world: K3sWorld
-    let runner: FakeRunner
-    let clock = FakeClock()
+    let runner: RecordingRunner
+    let clock = VirtualClock()
     let transport = FakeTransport { r in HTTPResponse(status: 200, body: Array(installerScript.utf8)) }
     let host: HostContext
 
     init(uid: UInt32 = 0, env: [String: String] = [:]) {
         world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
         let w = world
-        runner = FakeRunner { try w.handle($0) }
+        runner = RecordingRunner { try w.handle($0) }
         host = makeHost(scratch, runner: runner, clock: clock, uid: uid, env: env, transport: transport)
     }
 
@@ -167,7 +168,7 @@ struct K3sFixture {
         f.world.apiDown = true
         let w = f.world
         // the installer restarts k3s: the API comes back
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if c.argv.first == "sh" { w.lock.lock(); w.apiDown = false; w.lock.unlock() }
             return try w.handle(c)
         }
@@ -187,7 +188,7 @@ struct K3sFixture {
 
         let scratch = Scratch()
         let t404 = FakeTransport { _ in HTTPResponse(status: 404, body: Array("not found".utf8)) }
-        let r = FakeRunner { c in if c.argv.first == "sh" { Issue.record("installer must not run") }; throw UnexpectedCommand(argv: c.argv) }
+        let r = RecordingRunner { c in if c.argv.first == "sh" { Issue.record("installer must not run") }; throw UnscriptedCommand(argv: c.argv) }
         let host = makeHost(scratch, runner: r, uid: 0, transport: t404)
         let e2 = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "x")).ensureCluster() }
         #expect(e2?.message.contains("HTTP 404") == true)
@@ -203,13 +204,13 @@ struct K3sFixture {
         let script = scratch.root + "/saved-install.sh"
         scratch.write(script, installerScript)
         let world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
-        let runner = FakeRunner { try world.handle($0) }
+        let runner = RecordingRunner { try world.handle($0) }
         let host = makeHost(scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": "file://" + script])
         _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(world.installerRuns.first?.script == installerScript)
 
         let t = FakeTransport { _ in HTTPResponse(status: 200, body: Array(installerScript.utf8)) }
-        let host2 = makeHost(Scratch(), runner: FakeRunner { try K3sWorld(paths: HostPaths(root: "/nonexistent")).handle($0) }, uid: 0,
+        let host2 = makeHost(Scratch(), runner: RecordingRunner { try K3sWorld(paths: HostPaths(root: "/nonexistent")).handle($0) }, uid: 0,
                              env: ["APHEX_K3S_INSTALL_URL": "http://127.0.0.1:9/install.sh"], transport: t)
         #expect(K3sDriver(host: host2, spec: K3sInstallSpec(name: "x")).installerURL == "http://127.0.0.1:9/install.sh")
     }
@@ -284,7 +285,7 @@ struct K3sFixture {
         f.world.install()
         f.world.nodeReady = false
         let w = f.world, clock = f.clock
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if clock.now() >= .seconds(4) { w.lock.withLock { w.nodeReady = true } }
             return try w.handle(c)
         }
@@ -299,13 +300,13 @@ struct K3sFixture {
 
 @Suite struct K3sInstallerOverLibcurlTests {
     @Test func installerIsFetchedThroughTheRealCurlTransport() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.path == "/install.sh" ? .text(200, installerScript, headers: ["Content-Type": "text/plain"]) : .text(404, "not found")
         }
         defer { server.stop() }
         let scratch = Scratch()
         let world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
-        let runner = FakeRunner { try world.handle($0) }
+        let runner = RecordingRunner { try world.handle($0) }
         var host = makeHost(scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/install.sh"])
         host.makeTransport = { CurlTransport(tls: $0) }
         let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
@@ -317,7 +318,7 @@ struct K3sFixture {
         // a 404 is reported and nothing is run
         let scratch2 = Scratch()
         let world2 = K3sWorld(paths: HostPaths(root: scratch2.hostRoot))
-        let runner2 = FakeRunner { try world2.handle($0) }
+        let runner2 = RecordingRunner { try world2.handle($0) }
         var host2 = makeHost(scratch2, runner: runner2, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/missing.sh"])
         host2.makeTransport = { CurlTransport(tls: $0) }
         let e = await #expect(throws: AphexError.self) {

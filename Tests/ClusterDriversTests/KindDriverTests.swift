@@ -4,6 +4,7 @@ import ClusterDrivers
 import Foundation
 import Testing
 import Yams
+import TestSupport
 
 /// A tiny kind + kubectl world behind the fake runner.
 final class KindWorld: @unchecked Sendable {
@@ -59,7 +60,7 @@ final class KindWorld: @unchecked Sendable {
             for i in 1..<max(nodeCount, 1) { nodes.append(("\(name)-worker\(i == 1 ? "" : String(i))", nodesReady)) }
             return CommandOutput(status: 0, stdout: nodesJSON(nodes))
         default:
-            throw UnexpectedCommand(argv: a)
+            throw UnscriptedCommand(argv: a)
         }
     }
 }
@@ -67,14 +68,14 @@ final class KindWorld: @unchecked Sendable {
 struct KindFixture {
     let scratch = Scratch()
     let world = KindWorld()
-    let runner: FakeRunner
-    let clock = FakeClock()
+    let runner: RecordingRunner
+    let clock = VirtualClock()
     let reporter = CollectingReporter()
     let host: HostContext
 
     init() {
         let w = world
-        runner = FakeRunner { try w.handle($0) }
+        runner = RecordingRunner { try w.handle($0) }
         host = makeHost(scratch, runner: runner, clock: clock, reporter: reporter)
     }
 
@@ -236,7 +237,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         f.world.apiDown = ["dev"]
         let world = f.world
         // the new cluster's API answers
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if c.argv.starts(with: ["kind", "delete"]) { world.lock.lock(); world.apiDown = []; world.lock.unlock() }
             return try world.handle(c)
         }
@@ -294,7 +295,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
 
     @Test func kindMissingIsAPrerequisite() async throws {
         let scratch = Scratch()
-        let runner = FakeRunner { c in throw CommandError(argv: c.argv, reason: .notFound) }
+        let runner = RecordingRunner { c in throw CommandError(argv: c.argv, reason: .notFound) }
         let host = makeHost(scratch, runner: runner)
         let error = await #expect(throws: AphexError.self) {
             _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
@@ -350,12 +351,12 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
 @Suite struct KindContainerEngineTests {
     @Test func dockerDownIsAPrerequisite() async throws {
         let scratch = Scratch()
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if c.argv == ["kind", "version"] { return CommandOutput(status: 0, stdout: "kind v0.26.0\n") }
             if c.argv == ["kind", "get", "clusters"] {
                 return CommandOutput(status: 1, stdout: "", stderr: "ERROR: failed to list clusters: command \"docker ps -a --filter label=io.x-k8s.kind.cluster\" failed with error: exit status 1\nCommand Output: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
             }
-            throw UnexpectedCommand(argv: c.argv)
+            throw UnscriptedCommand(argv: c.argv)
         }
         let host = makeHost(scratch, runner: runner)
         let e = await #expect(throws: AphexError.self) {
@@ -374,7 +375,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         f.world.clusters = ["dev"]
         f.world.nodesReady = false
         let world = f.world, clock = f.clock
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if clock.now() >= .seconds(6) { world.lock.withLock { world.nodesReady = true } }
             return try world.handle(c)
         }
@@ -401,7 +402,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
     @Test func interruptedCreateRemovesTheHalfMadeCluster() async throws {
         let f = KindFixture()
         let world = f.world
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if c.argv.starts(with: ["kind", "create"]) {
                 _ = try world.handle(c)   // nodes exist...
                 throw CancellationError() // ...and then Ctrl-C
@@ -433,7 +434,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
     @Test func aHungQueryIsExit3NamingDocker() async throws {
         let f = KindFixture()
         let w = f.world
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if c.argv.starts(with: ["kind", "get", "clusters"]) { throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero)) }
             return try w.handle(c)
         }
@@ -447,7 +448,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
     @Test func aCreateThatTimesOutIsCleanedUpAndExit3() async throws {
         let f = KindFixture()
         let w = f.world
-        let runner = FakeRunner { c in
+        let runner = RecordingRunner { c in
             if c.argv.starts(with: ["kind", "create"]) { throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero)) }
             return try w.handle(c)
         }

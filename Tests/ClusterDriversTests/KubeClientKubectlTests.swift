@@ -4,23 +4,11 @@ import Testing
 @testable import AphexCore
 @testable import KubeClient
 @testable import ClusterDrivers
-
-/// A clock whose sleeps return at once and advance virtual time.
-final class KubeTestClock: TimeSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var t: Duration = .zero
-    func now() -> Duration { lock.withLock { t } }
-    func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        lock.withLock { t += duration }
-        await Task.yield()
-    }
-    func wallNow() -> Date { Date(timeIntervalSince1970: 1_800_000_000 + now().seconds) }
-}
+import TestSupport
 
 @Suite struct KubeClientKubectlTests {
     @Test func getRunsKubectlGetRawAndMaps404ToNil() async throws {
-        let runner = KubeTestRunner { cmd in
+        let runner = RecordingRunner { cmd in
             if cmd.argv.last == "/api/v1/namespaces/argocd/secrets/argocd-secret" {
                 return CommandOutput(status: 0, stdout: #"{"kind":"Secret","metadata":{"name":"argocd-secret"}}"#)
             }
@@ -36,7 +24,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
     }
 
     @Test func writesGoThroughRawVerbsWithTheBodyOnStdin() async throws {
-        let runner = KubeTestRunner { _ in CommandOutput(status: 0, stdout: "{}") }
+        let runner = RecordingRunner { _ in CommandOutput(status: 0, stdout: "{}") }
         let api = KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil)
         let body = Array(#"{"kind":"Namespace"}"#.utf8)
         let r = try await api.request("POST", path: "/api/v1/namespaces?dryRun=All", body: body, contentType: "application/json")
@@ -53,7 +41,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
     /// with the resource, namespace and name from the path, the patch type from the
     /// Content-Type, and the patch on stdin (`--patch-file /dev/stdin`), never in argv.
     @Test func patchBecomesKubectlPatchWithThePatchOnStdin() async throws {
-        let runner = KubeTestRunner { _ in CommandOutput(status: 0, stdout: #"{"kind":"Secret","metadata":{"name":"argocd-secret"}}"#) }
+        let runner = RecordingRunner { _ in CommandOutput(status: 0, stdout: #"{"kind":"Secret","metadata":{"name":"argocd-secret"}}"#) }
         let api = KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: "eks")
         let patch = Array(#"{"data":{"oidc.dex.clientSecret":"czNjcmV0LXZhbHVl"}}"#.utf8)
         let r = try await api.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/argocd-secret?fieldManager=aphex",
@@ -91,7 +79,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
     /// and says so (`unsupported`), never dropping it silently; Accept and Content-Type are
     /// what kubectl sends anyway.
     @Test func headersTheFallbackCannotSendAreRefusedOutLoud() async throws {
-        let runner = KubeTestRunner { _ in CommandOutput(status: 0, stdout: "{}") }
+        let runner = RecordingRunner { _ in CommandOutput(status: 0, stdout: "{}") }
         let api: any KubeAPI = KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil)
         do {
             _ = try await api.request("GET", path: "/api/v1/namespaces/auth-system/services/authentik-server:80/proxy/api/v3/core/users/me/",
@@ -176,14 +164,14 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
         #expect(m.contains("executable aws not found"))
 
         // Through `list`, the typed error surfaces.
-        let runner = KubeTestRunner { _ in CommandOutput(status: 1, stdout: "", stderr: "Error from server (Forbidden): applications is forbidden") }
+        let runner = RecordingRunner { _ in CommandOutput(status: 1, stdout: "", stderr: "Error from server (Forbidden): applications is forbidden") }
         await #expect(throws: KubeAPIError.forbidden("applications is forbidden")) {
             _ = try await KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil).list(.applications, namespace: "argocd")
         }
     }
 
     @Test func missingKubectlIsAPrerequisiteError() async throws {
-        let runner = KubeTestRunner { cmd in throw CommandError(argv: cmd.argv, reason: .notFound) }
+        let runner = RecordingRunner { cmd in throw CommandError(argv: cmd.argv, reason: .notFound) }
         let error = await #expect(throws: AphexError.self) {
             _ = try await KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil).get(.pods, namespace: "a", name: "b")
         }
@@ -199,11 +187,11 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
             #"{"metadata":{"resourceVersion":"4"},"items":[{"metadata":{"uid":"c","name":"c","resourceVersion":"3"}}]}"#,
         ]
         let calls = CurlCollected<Int>()
-        let runner = KubeTestRunner { _ in
+        let runner = RecordingRunner { _ in
             calls.append(1)
             return CommandOutput(status: 0, stdout: lists[min(calls.values.count, lists.count) - 1])
         }
-        let clock = KubeTestClock()
+        let clock = VirtualClock()
         let api = KubectlRawAPI(runner: runner, clock: clock, kubeconfigPath: "/k", context: nil, pollInterval: .seconds(2))
         var seen: [String] = []
         for try await e in api.watch(.pods, namespace: "x", labelSelector: nil, resourceVersion: nil, timeoutSeconds: 5) {
@@ -237,7 +225,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
     /// kubectl (which runs the plugin and sends its token) -> a loopback API.
     @Test(.enabled(if: SubprocessRunner.which("kubectl") != nil))
     func execKubeconfigReadsThroughRealKubectl() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.path == "/api/v1/namespaces/argocd"
                 ? .json(200, #"{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"argocd"}}"#)
                 : .json(404, #"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"namespaces \"nope\" not found","reason":"NotFound","code":404}"#)
@@ -264,7 +252,7 @@ final class KubeTestClock: TimeSource, @unchecked Sendable {
     func execPluginClientCertificateThroughRealKubectl() async throws {
         let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let server = try await TestTLSServer.start(pki: pki)
+        let server = try await HTTPTestServer.TLSFront.statusPage(pki: pki)
         defer { server.stop() }
         let credential: [String: Any] = [
             "apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",

@@ -1,9 +1,9 @@
 import Foundation
-import SimCluster
 import Testing
 @testable import AphexCore
 @testable import KubeClient
 @testable import ClusterDrivers
+import TestSupport
 
 /// A transport that plays a script: each `send` takes the next outcome (the last repeats).
 final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
@@ -43,31 +43,17 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
     }
 }
 
-/// A virtual clock that keeps every sleep (the backoffs), in order.
-final class SleepLog: TimeSource, @unchecked Sendable {
-    let clock = VirtualClock()
-    private let lock = NSLock()
-    private var log: [Duration] = []
-    var sleeps: [Duration] { lock.withLock { log } }
-    func now() -> Duration { clock.now() }
-    func wallNow() -> Date { clock.wallNow() }
-    func sleep(for duration: Duration) async throws {
-        lock.withLock { log.append(duration) }
-        try await clock.sleep(for: duration)
-    }
-}
-
 /// Issue 13: every KubeClient request is tried again after a transient failure, within a small
 /// budget, on the virtual clock.
 @Suite struct KubeClientRetryTests {
-    func client(_ t: ScriptedTransport, _ clock: SleepLog, jitter: Double = 0.5, log: CurlCollected<String>? = nil) -> KubeClient {
+    func client(_ t: ScriptedTransport, _ clock: VirtualClock, jitter: Double = 0.5, log: CurlCollected<String>? = nil) -> KubeClient {
         KubeClient(server: "http://api", transport: t, retry: KubeRetryPolicy(attempts: 3, random: { jitter }), clock: clock,
                    onRetry: log.map { l in { l.append($0) } })
     }
 
     @Test func resetsAreRetriedWithExponentialBackoff() async throws {
         let t = ScriptedTransport([ScriptedTransport.reset, ScriptedTransport.reset, ScriptedTransport.ok])
-        let clock = SleepLog()
+        let clock = VirtualClock()
         let log = CurlCollected<String>()
         let obj = try await client(t, clock, log: log).get(.configMaps, namespace: "a", name: "x")
         #expect(obj?.name == "x")
@@ -93,7 +79,7 @@ final class SleepLog: TimeSource, @unchecked Sendable {
 
     @Test func givesUpAfterThreeTriesAndSaysSo() async throws {
         let t = ScriptedTransport([ScriptedTransport.reset])
-        let clock = SleepLog()
+        let clock = VirtualClock()
         do {
             _ = try await client(t, clock).list(.pods, namespace: "a")
             Issue.record("expected an error")
@@ -107,11 +93,11 @@ final class SleepLog: TimeSource, @unchecked Sendable {
     @Test func retryAfterIsHonoured() async throws {
         // Seconds.
         var t = ScriptedTransport([ScriptedTransport.status(429, retryAfter: "3"), ScriptedTransport.ok])
-        var clock = SleepLog()
+        var clock = VirtualClock()
         #expect(try await client(t, clock).get(.configMaps, namespace: "a", name: "x") != nil)
         #expect(clock.sleeps == [.seconds(3)])
         // An HTTP date, 5 s after the client's wall clock.
-        clock = SleepLog()
+        clock = VirtualClock()
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "GMT")
@@ -121,7 +107,7 @@ final class SleepLog: TimeSource, @unchecked Sendable {
         #expect(try await client(t, clock).get(.configMaps, namespace: "a", name: "x") != nil)
         #expect(clock.sleeps == [.seconds(5)])
         // Longer than the policy waits: the answer is returned as it is, at once.
-        clock = SleepLog()
+        clock = VirtualClock()
         t = ScriptedTransport([ScriptedTransport.status(429, retryAfter: "120"), ScriptedTransport.ok])
         await #expect(throws: KubeAPIError.server(status: 429, message: "busy")) {
             _ = try await client(t, clock).get(.configMaps, namespace: "a", name: "x")
@@ -129,7 +115,7 @@ final class SleepLog: TimeSource, @unchecked Sendable {
         #expect(t.count == 1)
         #expect(clock.sleeps.isEmpty)
         // Without Retry-After, a 429 backs off as a reset does.
-        clock = SleepLog()
+        clock = VirtualClock()
         t = ScriptedTransport([ScriptedTransport.status(429), ScriptedTransport.ok])
         _ = try await client(t, clock).get(.configMaps, namespace: "a", name: "x")
         #expect(clock.sleeps == [.milliseconds(200)])
@@ -163,7 +149,7 @@ final class SleepLog: TimeSource, @unchecked Sendable {
         default: outcome = ScriptedTransport.status(Int(first)!)
         }
         let t = ScriptedTransport([outcome, ScriptedTransport.ok])
-        _ = try? await client(t, SleepLog()).request(method, path: path, body: method == "GET" || method == "DELETE" ? nil : [123, 125],
+        _ = try? await client(t, VirtualClock()).request(method, path: path, body: method == "GET" || method == "DELETE" ? nil : [123, 125],
                                                      contentType: contentType)
         #expect(t.count == tries, "\(method) \(path) after \(first)")
     }
@@ -171,7 +157,7 @@ final class SleepLog: TimeSource, @unchecked Sendable {
     @Test func retriesNeverLogHeaderValues() async throws {
         let t = ScriptedTransport([ScriptedTransport.reset, ScriptedTransport.ok])
         let log = CurlCollected<String>()
-        _ = try await client(t, SleepLog(), log: log).request("GET", path: "/api/v1/namespaces/a/services/s:80/proxy/me?token=q",
+        _ = try await client(t, VirtualClock(), log: log).request("GET", path: "/api/v1/namespaces/a/services/s:80/proxy/me?token=q",
                                                               body: nil, contentType: nil, headers: ["Authorization": "Bearer s3cret-token"])
         #expect(t.count == 2)
         #expect(t.requests.allSatisfy { $0.headers["Authorization"] == "Bearer s3cret-token" })
@@ -183,7 +169,7 @@ final class SleepLog: TimeSource, @unchecked Sendable {
     /// connections, as in issue 13's measurement) is a retryable reset, not a TLS verdict.
     @Test(arguments: [true, false])
     func tlsHandshakeDroppedIsARetryableReset(_ rst: Bool) async throws {
-        let dropper = try ConnectionDropper(reset: rst)
+        let dropper = try HTTPTestServer(dropping: rst ? .reset : .close)
         defer { dropper.stop() }
         do {
             _ = try await CurlTransport().send(HTTPRequest(url: "https://127.0.0.1:\(dropper.port)/api", timeout: .seconds(10)))
@@ -204,50 +190,5 @@ final class SleepLog: TimeSource, @unchecked Sendable {
         #expect(eof.isRetryable)
         let midStream = CurlTransport.mapError(rawCode: 56, detail: "OpenSSL SSL_read: error:0A000126:SSL routines::unexpected eof while reading, errno 0", url: "u")
         #expect(midStream.isRetryable)
-    }
-}
-
-/// Accepts TCP connections and drops them at once: with RST (SO_LINGER 0) or a plain close.
-final class ConnectionDropper: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
-    private let lock = NSLock()
-    private var stopped = false
-
-    init(reset: Bool) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        self.fd = fd
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        let listener = fd
-        Thread { [self] in
-            while true {
-                let c = accept(listener, nil, nil)
-                if c < 0 { if lock.withLock({ stopped }) { close(listener); return }; continue }
-                // Wait for the ClientHello, then drop the connection.
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                _ = buffer.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
-                if reset {
-                    var l = linger(l_onoff: 1, l_linger: 0)
-                    setsockopt(c, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
-                }
-                close(c)
-            }
-        }.start()
-    }
-
-    func stop() {
-        lock.withLock { stopped = true }
-        shutdown(fd, Int32(SHUT_RDWR))
     }
 }

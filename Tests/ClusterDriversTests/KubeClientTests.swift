@@ -3,18 +3,19 @@ import Testing
 @testable import AphexCore
 @testable import KubeClient
 @testable import ClusterDrivers
+import TestSupport
 
-private func status(_ code: Int, _ reason: String, _ message: String) -> TestHTTPServer.Response {
+private func status(_ code: Int, _ reason: String, _ message: String) -> HTTPTestServer.Response {
     .json(code, #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"\#(reason)","code":\#(code)}"#)
 }
 
-private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClient {
+private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClient {
     KubeClient(server: server.baseURL + "/", transport: CurlTransport(tls: TLSOptions(bearerToken: token)))
 }
 
 @Suite struct KubeClientTests {
     @Test func getReturnsTheObjectOrNilOn404() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             switch req.path {
             case "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/platform-root":
                 return .json(200, #"{"kind":"Application","metadata":{"name":"platform-root","namespace":"argocd"}}"#)
@@ -34,7 +35,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     }
 
     @Test func listEncodesSelectorsAndReturnsTheListObject() async throws {
-        let server = try TestHTTPServer { _ in
+        let server = try HTTPTestServer { _ in
             .json(200, #"{"kind":"PodList","metadata":{"resourceVersion":"812"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#)
         }
         defer { server.stop() }
@@ -55,7 +56,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     /// (../shared/realapi/list-watch/list-configmaps-builtin.json); aphex's rules read `kind`
     /// (a StatefulSet judged as a Deployment otherwise), so the client fills them in.
     @Test func itemsOfABuiltInListGetTheirKind() async throws {
-        let server = try TestHTTPServer { _ in
+        let server = try HTTPTestServer { _ in
             .json(200, #"{"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"argocd-application-controller"}},{"kind":"Other","metadata":{"name":"x"}}]}"#)
         }
         defer { server.stop() }
@@ -65,7 +66,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     }
 
     @Test func statusCodesMapToTypedErrorsWithTheStatusMessage() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             let code = Int(req.path.split(separator: "/").last ?? "") ?? 200
             switch code {
             case 401: return status(401, "Unauthorized", "Unauthorized")
@@ -104,7 +105,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     }
 
     @Test func rawRequestReturnsNon2xxAndSendsTheBody() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.method == "POST" ? .json(201, "{\"echo\":\(String(decoding: req.body, as: UTF8.self))}")
                                  : status(404, "NotFound", "nope")
         }
@@ -121,7 +122,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     }
 
     @Test func notJSONIsADecodingError() async throws {
-        let server = try TestHTTPServer { _ in .text(200, "<html>proxy login</html>") }
+        let server = try HTTPTestServer { _ in .text(200, "<html>proxy login</html>") }
         defer { server.stop() }
         await #expect {
             _ = try await client(server).list(.pods, namespace: nil, labelSelector: nil, fieldSelector: nil)
@@ -132,7 +133,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     }
 
     @Test func transportFailuresAreWrapped() async throws {
-        let api = KubeClient(server: "http://127.0.0.1:\(TestHTTPServer.closedPort())", transport: CurlTransport())
+        let api = KubeClient(server: "http://127.0.0.1:\(HTTPTestServer.closedPort())", transport: CurlTransport())
         do {
             _ = try await api.get(.pods, namespace: "x", name: "y")
             Issue.record("expected an error")
@@ -159,7 +160,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         for c in cuts { parts.append(Array(stream[last..<c])); last = c }
         parts.append(Array(stream[last...]))
         let chunks = parts
-        let server = try TestHTTPServer { _ in .chunked(status: 200, parts: chunks, gap: .milliseconds(15)) }
+        let server = try HTTPTestServer { _ in .chunked(status: 200, parts: chunks, gap: .milliseconds(15)) }
         defer { server.stop() }
 
         var got: [WatchEvent] = []
@@ -199,7 +200,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         let body = #"{"type":"ADDED","object":{"metadata":{"name":"a"}}}"# + "\n" +
             #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 100 (250)","reason":"Expired","code":410}}"# + "\n" +
             #"{"type":"ADDED","object":{"metadata":{"name":"never"}}}"# + "\n"
-        let server = try TestHTTPServer { _ in .chunked(status: 200, parts: [Array(body.utf8)], gap: .milliseconds(1)) }
+        let server = try HTTPTestServer { _ in .chunked(status: 200, parts: [Array(body.utf8)], gap: .milliseconds(1)) }
         defer { server.stop() }
         var names: [String] = []
         do {
@@ -214,7 +215,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     }
 
     @Test func watchRejectedUpFrontMapsTheStatus() async throws {
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.query?.contains("resourceVersion=1") == true
                 ? status(410, "Expired", "too old resource version: 1 (900)")
                 : status(403, "Forbidden", "cannot watch")
@@ -235,7 +236,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     @Test func apiResponsesAreCappedAt32MiB() async throws {
         let items = String(repeating: #"{"metadata":{"name":"x"}},"#, count: (33 << 20) / 26)
         let huge = Array((#"{"kind":"ConfigMapList","items":["# + items + #"{}]}"#).utf8)
-        let server = try TestHTTPServer { _ in .full(status: 200, headers: ["Content-Type": "application/json"], body: huge) }
+        let server = try HTTPTestServer { _ in .full(status: 200, headers: ["Content-Type": "application/json"], body: huge) }
         defer { server.stop() }
         #expect(KubeClient.maxResponseBytes == 32 << 20)
         do {
@@ -262,7 +263,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
         // Through the client: a stream whose one event keeps growing ends with that error.
         // (No closing brace anywhere: the object that started with the first byte never ends.)
         let part = Array(#"{"type":"ADDED","object":{"data":""#.utf8) + Array(String(repeating: "y", count: 64 * 1024).utf8)
-        let server = try TestHTTPServer { _ in .endless(status: 200, part: part, gap: .zero) }
+        let server = try HTTPTestServer { _ in .endless(status: 200, part: part, gap: .zero) }
         defer { server.stop() }
         do {
             for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil) {}
@@ -274,7 +275,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
 
     @Test func stoppingTheConsumerClosesTheWatch() async throws {
         let event = Array((#"{"type":"MODIFIED","object":{"metadata":{"name":"a"}}}"# + "\n").utf8)
-        let server = try TestHTTPServer { _ in .endless(status: 200, part: event, gap: .milliseconds(50)) }
+        let server = try HTTPTestServer { _ in .endless(status: 200, part: event, gap: .milliseconds(50)) }
         defer { server.stop() }
         var n = 0
         for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil) {
@@ -294,7 +295,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
             return #"{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"app-\#(i)","namespace":"argocd","resourceVersion":"\#(1000 + i)","uid":"u\#(i)","annotations":{"argocd.argoproj.io/sync-wave":"\#(i % 5)"},"labels":{"app.kubernetes.io/part-of":"platform"}},"spec":{"project":"default","source":{"repoURL":"https://git.example/platform.git","path":"apps/app-\#(i)","targetRevision":"main"},"destination":{"server":"https://kubernetes.default.svc","namespace":"ns\#(i)"},"syncPolicy":{"automated":{"prune":true,"selfHeal":true}}},"status":{"sync":{"status":"Synced","revision":"abc123"},"health":{"status":"Healthy"},"reconciledAt":"2026-11-24T20:00:00Z","operationState":{"phase":"Succeeded","finishedAt":"2026-11-24T19:59:00Z"},"resources":[\#(resources.joined(separator: ","))]}}"#
         }
         let list = #"{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationList","metadata":{"resourceVersion":"2000"},"items":["# + (0..<25).map(app).joined(separator: ",") + "]}"
-        let server = try TestHTTPServer { req in
+        let server = try HTTPTestServer { req in
             req.path.hasSuffix("/applications") ? .json(200, list) : .json(200, app(1))
         }
         defer { server.stop() }
@@ -330,7 +331,7 @@ private func client(_ server: TestHTTPServer, token: String? = nil) -> KubeClien
     @Test func kindKubeconfigAgainstAServerRequiringAClientCertificate() async throws {
         let pki = try await TestPKI.create()
         defer { pki.remove() }
-        let server = try await TestTLSServer.start(pki: pki)
+        let server = try await HTTPTestServer.TLSFront.statusPage(pki: pki)
         defer { server.stop() }
         let serverURL = "https://127.0.0.1:\(server.port)"
         let good = try KubeconfigFixtures.write(KubeconfigFixtures.kind(

@@ -3,7 +3,7 @@ import Testing
 @testable import AphexCore
 @testable import KubeClient
 @testable import ClusterDrivers
-import SimCluster
+import TestSupport
 
 /// Kubeconfig fixtures and fakes shared by the kubeconfig and client tests.
 enum KubeconfigFixtures {
@@ -63,28 +63,7 @@ final class KubeTestTransports: @unchecked Sendable {
     }
 }
 
-/// A runner that answers from a closure and records every command.
-final class KubeTestRunner: CommandRunner, @unchecked Sendable {
-    private let lock = NSLock()
-    private var recorded: [Command] = []
-    let answer: @Sendable (Command) throws -> CommandOutput
-    init(_ answer: @escaping @Sendable (Command) throws -> CommandOutput) { self.answer = answer }
-    var commands: [Command] { lock.withLock { recorded } }
-    func run(_ command: Command) async throws -> CommandOutput {
-        lock.withLock { recorded.append(command) }
-        return try answer(command)
-    }
-}
-
-/// Collects reporter events.
-final class KubeTestReporter: Reporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var recorded: [ReportEvent] = []
-    var events: [ReportEvent] { lock.withLock { recorded } }
-    func emit(_ event: ReportEvent) { lock.withLock { recorded.append(event) } }
-}
-
-func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutput(status: 0) },
+func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
               recorder: KubeTestTransports = KubeTestTransports(),
               reporter: any Reporter = SilentReporter()) -> HostContext {
     HostContext(runner: runner, reporter: reporter, environment: [:], homeDirectory: NSTemporaryDirectory(),
@@ -236,7 +215,7 @@ func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutpu
 
         let path = try F.write(text)
         defer { F.remove(path) }
-        let reporter = KubeTestReporter()
+        let reporter = CollectingReporter()
         let recorder = KubeTestTransports()
         let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder, reporter: reporter), kubeconfigPath: path, context: nil)
         let raw = try #require(api as? KubectlRawAPI)
@@ -366,7 +345,8 @@ func kubeTestHost(runner: any CommandRunner = KubeTestRunner { _ in CommandOutpu
         #expect(Kubeconfig.kubectlEnvironment(a).isEmpty)
         #expect(Kubeconfig.kubectlFlags(list).isEmpty)
         #expect(Kubeconfig.kubectlEnvironment(list) == ["KUBECONFIG": list])
-        let runner = RecordingRunner(fallback: CommandOutput(status: 0))
+        let runner = RecordingRunner()
+        runner.on(["kubectl", "--context", "a", "get", "ns"])
         let kubectl = Kubectl(kubeconfig: list, context: "a", runner: runner)
         _ = try await kubectl.run(["get", "ns"])
         #expect(runner.commands.map(\.argv) == [["kubectl", "--context", "a", "get", "ns"]])

@@ -23,7 +23,7 @@ public enum SimServe {
         let world = SimWorld(scenario: scenario, clock: SystemClock())
         world.readCoalescing = .milliseconds(5)
         let api = SimAPI(world: world)
-        let server = LoopbackServer(api: api)
+        let server = SimAPIServer(api: api)
         // A cluster that does not exist yet still needs its port reserved: bind first.
         try server.start(port: port)
         let serverURL = "http://127.0.0.1:\(server.port)"

@@ -1,6 +1,7 @@
 import AphexCore
 import KubeClient
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -199,33 +200,4 @@ public final class SimHarness: @unchecked Sendable {
     }
 
     deinit { stop() }
-}
-
-/// Runs blocking work (waiting for a process, polling with usleep) on a thread of its own and
-/// resumes the caller when it is done, so Swift's cooperative threads stay free for the tests
-/// that run meanwhile.
-public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-        let t = Thread { c.resume(with: Result { try work() }) }
-        t.stackSize = 1 << 20
-        t.start()
-    }
-}
-
-extension Process {
-    /// `waitUntilExit()` off the cooperative pool.
-    public func exited() async {
-        _ = try? await offThePool { self.waitUntilExit() }
-    }
-}
-
-/// Starts blocking I/O (reading a pipe to its end, writing a child's stdin) on a thread of its
-/// own. Not `DispatchQueue.global()`: its worker threads are as many as cores (2 here), and with
-/// both blocked reading a child's stdout and stderr, the block that writes the child's stdin
-/// waited about a second for libdispatch to add a thread: every kubectl run through the
-/// recording shim took a second longer.
-public func blockingThread(_ work: @escaping @Sendable () -> Void) {
-    let t = Thread { work() }
-    t.stackSize = 1 << 20
-    t.start()
 }

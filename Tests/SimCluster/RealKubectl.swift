@@ -1,6 +1,7 @@
 import AphexCore
 import KubeClient
 import Foundation
+import TestSupport
 
 /// The real kubectl the tests drive (it talks to the simulator's loopback API): never a
 /// stand-in. Found as `APHEX_REAL_KUBECTL`, else the first `kubectl` on PATH outside a

@@ -1,6 +1,7 @@
 import AphexCore
 import KubeClient
 import Foundation
+import TestSupport
 
 /// The simulated cluster, in-process face:
 ///
@@ -20,7 +21,7 @@ public final class SimCluster: @unchecked Sendable {
     public let virtualClock: VirtualClock?
     public let baseURL: String
     /// The loopback face of this world, for the real kubectl.
-    public let server: LoopbackServer
+    public let server: SimAPIServer
     /// A temporary HOME for the simulated host (kubeconfigs land here).
     public let home: String
     /// APHEX_HOST_ROOT for k3s files (etc/rancher/k3s/k3s.yaml, usr/local/bin/k3s-uninstall.sh).
@@ -41,7 +42,7 @@ public final class SimCluster: @unchecked Sendable {
         self.api = SimAPI(world: world)
         // The real kubectl needs a socket: the same world is served on loopback, and every
         // kubeconfig points there (the in-process transport ignores the host).
-        self.server = LoopbackServer(api: api)
+        self.server = SimAPIServer(api: api)
         try server.start()
         self.baseURL = "http://127.0.0.1:\(server.port)"
         let dir = home ?? (NSTemporaryDirectory() + "aphex-sim-" + UUID().uuidString.prefix(8).lowercased())

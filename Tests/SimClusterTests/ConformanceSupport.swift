@@ -2,6 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 @testable import SimCluster
+import TestSupport
 
 /// One recorded exchange of ../shared/realapi (see its README): the request a client sent to
 /// a real kube-apiserver v1.36.2 and the response it got.

@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 @testable import SimCluster
 import Testing
+import TestSupport
 
 /// The simulator held to a real kube-apiserver v1.36.2 and the real kubectl 1.32: every file of
 /// ../shared/realapi is replayed or checked here (issue 12). An exchange is replayed over the

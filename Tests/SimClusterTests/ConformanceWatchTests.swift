@@ -3,6 +3,7 @@ import KubeClient
 import Foundation
 @testable import SimCluster
 import Testing
+import TestSupport
 
 /// Watches, held to list-watch/watch-*.json, their byte-exact bodies (.body.ndjson) and raw
 /// wire (.wire.txt): status, headers, chunked framing (one terminating 0-chunk), the event

@@ -2,6 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 import Testing
+import TestSupport
 @testable import SimCluster
 
 /// Discovery and OpenAPI v3 held to the recordings of a real kube-apiserver v1.36

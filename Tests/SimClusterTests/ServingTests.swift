@@ -2,6 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 import Testing
+import TestSupport
 @testable import SimCluster
 
 /// What `aphex-sim serve` adds for real-time serving and benchmarks: coalesced reads, the

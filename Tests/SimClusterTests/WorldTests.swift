@@ -2,6 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 import Testing
+import TestSupport
 @testable import SimCluster
 
 /// A scenario with a cluster and nothing else (fast, deterministic).

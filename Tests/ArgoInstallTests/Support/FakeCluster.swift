@@ -3,31 +3,7 @@ import AphexCore
 import KubeClient
 import ClusterDrivers
 import Foundation
-
-/// Virtual time: `sleep` advances the clock instead of waiting (fail-fast waits in tests).
-final class TestClock: TimeSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Duration = .zero
-    private(set) var sleeps: [Duration] = []
-    func now() -> Duration { lock.lock(); defer { lock.unlock() }; return current }
-    func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        lock.withLock { current += duration; sleeps.append(duration) }
-        await Task.yield()
-    }
-    func wallNow() -> Date { Date(timeIntervalSince1970: 1_800_000_000 + now().seconds) }
-    var sleepLog: [Duration] { lock.lock(); defer { lock.unlock() }; return sleeps }
-}
-
-final class CollectingReporter: Reporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var _events: [ReportEvent] = []
-    func emit(_ event: ReportEvent) { lock.lock(); _events.append(event); lock.unlock() }
-    var events: [ReportEvent] { lock.lock(); defer { lock.unlock() }; return _events }
-    func messages(_ level: LogLevel) -> [String] {
-        events.compactMap { if case .log(let l, let m) = $0, l == level { return m } else { return nil } }
-    }
-}
+import TestSupport
 
 /// A small in-memory Kubernetes for the install logic: `kubectl apply --server-side`,
 /// `patch`, `annotate` through `runner`, reads through `api`. CRDs become Established
@@ -70,7 +46,8 @@ final class FakeCluster: @unchecked Sendable {
 
     init(clock: any TimeSource) { self.clock = clock }
 
-    var runner: FakeRunner { FakeRunner(cluster: self) }
+    /// kubectl against this cluster.
+    var runner: RecordingRunner { RecordingRunner { try await self.run($0) } }
     var api: FakeAPI { FakeAPI(cluster: self) }
 
     var commands: [Command] { lock.lock(); defer { lock.unlock() }; return _commands }
@@ -223,17 +200,6 @@ final class FakeCluster: @unchecked Sendable {
         default: break
         }
         return o
-    }
-}
-
-struct FakeRunner: CommandRunner {
-    let cluster: FakeCluster
-    func run(_ command: Command) async throws -> CommandOutput {
-        let out = try await cluster.run(command)
-        if command.checkExit && out.status != 0 {
-            throw CommandError(argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText, stderr: out.stderrText)
-        }
-        return out
     }
 }
 

@@ -1,6 +1,7 @@
 import AphexCore
 import KubeClient
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,7 @@ final class ServerExecutor: TaskExecutor, @unchecked Sendable {
 /// streams) over a `SimAPI`. The API port honours faults (down windows close the listening
 /// socket: connection refused; resets send RST; timeouts hold the connection). A second
 /// control port serves /_sim/* (record, exec for the stand-ins) and is never faulted.
-public final class LoopbackServer: @unchecked Sendable {
+public final class SimAPIServer: @unchecked Sendable {
     public let api: SimAPI
     public private(set) var port: UInt16 = 0
     public private(set) var controlPort: UInt16 = 0
@@ -346,22 +347,6 @@ func parseHTTPDate(_ s: String) -> Date? {
     f.timeZone = TimeZone(identifier: "GMT")
     f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
     return f.date(from: s)
-}
-
-/// A blocking TCP socket connected to 127.0.0.1:`port`, reads timing out after `timeout`
-/// seconds; nil when the connection is refused. The caller closes it.
-public func loopbackSocket(port: UInt16, timeout: Double) throws -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw SimError("socket() failed") }
-    var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = port.bigEndian
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard rc == 0 else { close(fd); return nil }
-    return fd
 }
 
 /// A minimal blocking HTTP/1.1 client for the control port (stand-ins, harness).
