@@ -11,17 +11,6 @@ import Foundation
 ///     let access = try await ClusterStep.run(ctx, options)
 ///     // access.kubeconfig, access.context
 public enum ClusterStep {
-    /// kind flags -> the driver's spec.
-    public static func kindSpec(name: String, _ o: KindOptions, timeout: Duration) -> KindClusterSpec {
-        var oidc: OIDCSettings? = nil
-        if o.oidc {
-            oidc = OIDCSettings(issuerURL: o.oidcIssuer ?? OIDCSettings.defaultIssuer)
-        }
-        return KindClusterSpec(name: name, workers: o.workers, nodeImage: o.nodeImage, registryMirrors: o.registryMirrors,
-                               oidc: oidc, mergeKubeconfig: o.mergeKubeconfig, recreate: o.recreate, retain: o.retain,
-                               waitTimeout: timeout)
-    }
-
     /// k3s flags -> the driver's spec; the installer's URL and pin come from the components
     /// file (`urls`/`sha256` of k3s-installer).
     public static func k3sSpec(name: String, _ o: K3sOptions, timeout: Duration, componentsFile: ComponentsFile? = nil,
@@ -42,7 +31,10 @@ public enum ClusterStep {
         }
         switch options.deployment {
         case .kind:
-            return KindDriver(host: ctx.host, spec: kindSpec(name: name, options.kind, timeout: options.clusterTimeout))
+            var spec = options.kind
+            spec.name = name
+            spec.waitTimeout = options.clusterTimeout
+            return KindDriver(host: ctx.host, spec: spec)
         case .k3s:
             // Parsed before the pipeline starts (InstallSteps.validateInputs): errors were exit 2 then.
             let file = (options.k3s.componentsFile ?? options.components.configFile).flatMap { try? ComponentsFile.load(path: $0) }

@@ -5,20 +5,6 @@ import Foundation
 
 /// Library-level options, filled by the CLI after parsing and validation.
 
-public struct KindOptions: Sendable, Equatable {
-    public var workers: Int = 0
-    public var nodeImage: String?
-    /// host -> mirror URL (containerd registry mirrors)
-    public var registryMirrors: [String: String] = [:]
-    /// API-server OIDC flags (PLATFORM.md); false with --no-oidc.
-    public var oidc: Bool = true
-    public var oidcIssuer: String?
-    public var mergeKubeconfig = false
-    public var recreate = false
-    public var retain = false
-    public init() {}
-}
-
 public struct K3sOptions: Sendable, Equatable {
     public var version: String?
     public var disableTraefik = false
@@ -52,7 +38,9 @@ public struct RootAppOptions: Sendable, Equatable {
 public struct BootstrapOptions: Sendable {
     public var deployment: Deployment
     public var useExisting = false
-    public var kind = KindOptions()
+    /// The kind cluster to create (name and wait timeout are set from the run's cluster
+    /// name and `clusterTimeout`).
+    public var kind = KindClusterSpec(name: "platform-cluster")
     public var k3s = K3sOptions()
     public var components = ComponentOptions()
     public var root = RootAppOptions()

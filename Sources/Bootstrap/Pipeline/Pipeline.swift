@@ -56,15 +56,15 @@ public final class PipelineState: @unchecked Sendable {
     /// The cluster lock (~/.aphex/clusters/NAME.lock), taken before the first step that
     /// changes anything and held until the run ends.
     public var lock: ClusterLock?
-    /// Builds the API client once the kubeconfig is known (injectable in tests).
-    public var makeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI
+    /// Builds the API client once the kubeconfig is known: the context's `makeKubeAPI`
+    /// unless a test passes its own.
+    public var makeAPI: KubeAPIFactory
     private var cachedAPI: (any KubeAPI)?
 
-    public init(app: AppContext, options: BootstrapOptions,
-                makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) {
+    public init(app: AppContext, options: BootstrapOptions, makeAPI: KubeAPIFactory? = nil) {
         self.app = app
         self.options = options
-        self.makeAPI = makeAPI
+        self.makeAPI = makeAPI ?? app.makeKubeAPI
     }
 
     public var reporter: any Reporter { app.reporter }

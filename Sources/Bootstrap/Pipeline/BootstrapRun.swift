@@ -3,14 +3,9 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 
-extension Commands {
-    /// `aphex bootstrap`: the ordered, resumable pipeline.
-    public static func bootstrap(_ ctx: AppContext, _ options: BootstrapOptions) async throws -> ExitStatus {
-        try await bootstrap(ctx, options, makeAPI: defaultMakeAPI)
-    }
-
-    public static func bootstrap(_ ctx: AppContext, _ options: BootstrapOptions,
-                                 makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) async throws -> ExitStatus {
+/// `aphex bootstrap`: the ordered, resumable pipeline, and its result on stdout.
+public enum BootstrapRun {
+    public static func run(_ ctx: AppContext, _ options: BootstrapOptions) async throws -> ExitStatus {
         // Inputs that can be checked before anything changes (a malformed --secrets-from file
         // is exit 2 before a cluster exists).
         try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
@@ -20,7 +15,7 @@ extension Commands {
         var ctx = ctx
         let recorder = RunReports.recorder(options.report, command: "bootstrap", ctx: ctx, stepIDs: steps.map(\.id))
         if let recorder { ctx.host.reporter = recorder.wrap(ctx.host.reporter) }
-        let state = PipelineState(app: ctx, options: options, makeAPI: makeAPI)
+        let state = PipelineState(app: ctx, options: options)
         state.convergenceObserver = recorder
         let pipeline = Pipeline(steps: steps)
         defer { state.lock?.release() }  // taken by the cluster step (one run per cluster)
@@ -38,23 +33,13 @@ extension Commands {
         writeTimings(state)
         if failure == nil { recorder?.ended(state.converged == true ? "converged" : (options.noWait || options.dryRun ? "installed" : "not-converged")) }
         RunReports.finish(recorder, options.report, ctx: ctx, error: failure)
-        let url = failure == nil && !options.dryRun ? await argocdURL(state) : nil
         if let failure {
-            if ctx.format == .json {
-                var obj = BootstrapSummary.resultJSON(state, argocdURL: nil)
-                obj["error"] = .string(String(describing: failure))
-                ctx.writeJSON(obj)
-            }
+            if ctx.format == .json { ctx.output(BootstrapResult(state, argocdURL: nil, join: nil, error: failure)) }
             throw failure
         }
-        let join = await k3sJoinHint(state)
-        if ctx.format == .json {
-            var obj = BootstrapSummary.resultJSON(state, argocdURL: url)
-            if let join { obj["k3sJoin"] = .object(["command": .string(join.command), "tokenFile": .string(join.tokenFile), "server": .string(join.server)]) }
-            ctx.writeJSON(obj)
-        } else {
-            ctx.output.write(BootstrapSummary.text(state, argocdURL: url) + (join.map(k3sJoinText) ?? ""))
-        }
+        let url = !options.dryRun ? await argocdURL(state) : nil
+        let join = await K3sJoinHint.make(state)
+        ctx.output(BootstrapResult(state, argocdURL: url, join: join, error: nil))
         if options.showSecrets && !options.dryRun {
             try await BootstrapSteps.showSecretsAtEnd(state)
         }
@@ -63,7 +48,7 @@ extension Commands {
 
     static func writeTimings(_ state: PipelineState) {
         guard let file = state.options.timingsFile else { return }
-        let text = BootstrapSummary.timingsJSON(state).serialized(pretty: true) + "\n"
+        let text = AppContext.json(BootstrapTimings(state), pretty: true) + "\n"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
         } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AphexCore
+import Bootstrap
 import KubeClient
 import ClusterDrivers
 import Foundation
@@ -43,29 +44,17 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// The production context for a command about the cluster `clusterName`.
+    func makeContext(clusterName: String = "platform-cluster") -> AppContext {
+        AppContext.live(format: output, noColor: noColor, verbose: verbose,
+                        target: ClusterTarget(clusterName: clusterName, kubeconfig: kubeconfig, context: context))
+    }
+
     /// Commands that have no KEY=VALUE form call this from validate().
     func rejectEnvOutput(command: String) throws {
         if output == .env {
             throw ValidationError("'--output env' is only supported by `aphex show-secrets` and `aphex secrets export`. Use '--output text' or '--output json' with `aphex \(command)`.")
         }
-    }
-}
-
-/// Which aphex-managed cluster a command is about.
-struct ClusterSelection: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "Name of the cluster (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters).",
-        valueName: "name"))
-    var clusterName: String = "platform-cluster"
-
-    func validate() throws {
-        try validateClusterName(clusterName)
-    }
-}
-
-func validateClusterName(_ name: String) throws {
-    if !Validate.isDNS1123Label(name) {
-        throw ValidationError("'\(name)' is not a valid cluster name: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (for example --cluster-name platform-cluster).")
     }
 }
 

@@ -5,7 +5,7 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 
-struct K3sJoin: AsyncParsableCommand {
+struct K3sJoin: AphexCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
         abstract: "Join this machine to a k3s server as an agent (a second node); re-runnable.",
@@ -94,11 +94,32 @@ struct K3sJoin: AsyncParsableCommand {
         return token
     }
 
-    func run() async throws {
-        let ctx = makeContext(global)
+    func run(_ ctx: AppContext) async throws {
         let spec = K3sJoinSpec(server: server, nodeName: nodeName ?? K3sJoinSpec.defaultNodeName(), version: k3sVersion,
                                gpu: gpu, timeout: parseDuration(timeout)!)
-        let token = dryRun ? nil : try readToken()
-        try finish(try await Commands.k3sJoin(ctx, spec, token: token, dryRun: dryRun))
+        let agent = K3sAgent(host: ctx.host, spec: spec)
+        if dryRun {
+            ctx.output(PlanOutput(title: "k3s join \(spec.server) (node \(spec.nodeName))", plan: agent.plan()))
+            return
+        }
+        let r = try await agent.join(token: try readToken())
+        ctx.output(JoinOutput(result: r, nodeName: spec.nodeName))
     }
+}
+
+/// `aphex k3s join`'s result: joined (or already joined) as which node.
+struct JoinOutput: OutputData {
+    var result: K3sAgent.Result
+    var nodeName: String
+
+    var description: String {
+        let r = result
+        if r.outcome == .alreadyJoined {
+            return "This machine is already joined to \(r.server) as node \(r.node?.name ?? nodeName) (Ready); nothing changed.\n"
+        }
+        return "Joined \(r.server) as node \(r.node?.name ?? nodeName) (Ready) in \(formatDuration(.milliseconds(Int64(r.seconds * 1000)))).\n"
+            + "See it from the server: kubectl get nodes   (remove it: sudo aphex k3s uninstall --yes on this machine, then kubectl delete node \(nodeName) there)\n"
+    }
+
+    func encode(to encoder: any Encoder) throws { try result.json.encode(to: encoder) }
 }

@@ -4,16 +4,15 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 
-extension Commands {
-    public static func destroy(_ ctx: AppContext, _ options: DestroyOptions) async throws -> ExitStatus {
-        try await destroy(ctx, options, makeAPI: defaultMakeAPI, readLine: { Swift.readLine() })
-    }
-
+/// `aphex destroy`: deletes the kind cluster or uninstalls k3s (only one aphex created,
+/// issue 14.2), or with `--use-existing` only the objects aphex recorded creating
+/// (`ExistingTeardown`).
+public enum ClusterTeardown {
+    /// `readLine` reads the typed confirmation (stdin in production).
     public static func destroy(_ ctx: AppContext, _ options: DestroyOptions,
-                               makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI,
-                               readLine: () -> String?) async throws -> ExitStatus {
+                               readLine: () -> String? = { Swift.readLine() }) async throws -> ExitStatus {
         if options.useExisting {
-            return try await destroyExisting(ctx, options, makeAPI: makeAPI, readLine: readLine)
+            return try await destroyExisting(ctx, options, readLine: readLine)
         }
         let name = ctx.target.clusterName
         let deployment = try destroyDeployment(ctx, options)
@@ -58,21 +57,21 @@ extension Commands {
     // MARK: only what aphex created (issue 14.2)
 
     /// The host whose ~/.aphex holds aphex's records (the invoking user's under sudo).
-    static func userHost(_ host: HostContext) -> HostContext {
+    package static func userHost(_ host: HostContext) -> HostContext {
         var h = host
         h.homeDirectory = host.invokingUserHome
         return h
     }
 
     /// For --dry-run: a note when aphex's record says it did not create the cluster.
-    static func adoptedNote(_ ctx: AppContext, deployment: Deployment) -> String? {
+    package static func adoptedNote(_ ctx: AppContext, deployment: Deployment) -> String? {
         guard let r = ClusterRecord.load(userHost(ctx.host), name: ctx.target.clusterName), !r.createdByAphex else { return nil }
         return "Note: aphex did not create this \(deployment.rawValue) cluster (it adopted one that already existed): the real run refuses unless --force is given."
     }
 
     /// Refuses (exit 2, nothing changed) to delete a cluster aphex did not create, unless
     /// `force`. A cluster that does not exist is fine (only aphex's leftover record goes).
-    static func requireCreatedByAphex(_ ctx: AppContext, deployment: Deployment, force: Bool, command: String) async throws {
+    package static func requireCreatedByAphex(_ ctx: AppContext, deployment: Deployment, force: Bool, command: String) async throws {
         let name = ctx.target.clusterName
         let host = userHost(ctx.host)
         let record = ClusterRecord.load(host, name: name)
@@ -106,11 +105,10 @@ extension Commands {
     // MARK: --use-existing (issues 14.1 and 17)
 
     static func destroyExisting(_ ctx: AppContext, _ options: DestroyOptions,
-                                makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI,
                                 readLine: () -> String?) async throws -> ExitStatus {
         let kubeconfig = ctx.resolvedKubeconfig()
         let endpoint = try Kubeconfig.load(path: kubeconfig).resolve(context: ctx.target.context)
-        let api = try makeAPI(ctx.host, kubeconfig, ctx.target.context)
+        let api = try ctx.makeKubeAPI(ctx.host, kubeconfig, ctx.target.context)
         let at = "the cluster at \(endpoint.server) (context \(endpoint.contextName))"
         let recorded: [OwnedObject]?
         do {
@@ -202,4 +200,17 @@ func destroyCluster(_ ctx: AppContext, deployment: Deployment) async throws {
     if try await !ClusterStep.destroy(ctx, deployment: deployment) {
         ctx.reporter.info("There was no \(deployment.rawValue) cluster '\(ctx.target.clusterName)' to remove.")
     }
+}
+
+extension KindDriver {
+    /// The `kind version` probe as an error (exit 4) when kind is missing.
+    package func requireAvailablePublic() async throws {
+        let a = await isAvailable()
+        if !a.available { throw AphexError.prerequisite(a.reason ?? "kind is not available") }
+    }
+}
+
+extension K3sDriver {
+    /// k3s-uninstall.sh exists: there is a k3s server install to remove.
+    package var isInstalledForUninstall: Bool { FileManager.default.fileExists(atPath: paths.k3sUninstallScript) }
 }

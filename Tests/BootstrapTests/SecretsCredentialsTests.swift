@@ -141,19 +141,6 @@ func mode(_ path: String) throws -> Int {
         _ = try await showSecrets(ctx: secretsTestContext(cluster, output: b), api: cluster, options: options())
         #expect(a.text == b.text && !a.text.isEmpty)
     }
-
-    @Test func commandEntryPointUsesTheAPISeam() async throws {
-        let cluster = try await bootstrappedCluster()
-        SecretsCommandSeam.makeAPI = { _ in cluster }
-        let out = BufferWriter()
-        var o = ShowSecretsOptions()
-        o.name = "authentik-admin-user"
-        o.stdoutIsTTY = true
-        #expect(try await Commands.showSecrets(secretsTestContext(cluster, output: out, format: .env), o) == .ok)
-        #expect(out.text == "AUTHENTIK_ADMIN_USER=akadmin\n")
-        o.name = "nope"
-        await #expect(throws: AphexError.self) { _ = try await Commands.showSecrets(secretsTestContext(cluster), o) }
-    }
 }
 
 @Suite struct SecretsExportTests {

@@ -1,0 +1,33 @@
+import ArgumentParser
+import AphexCore
+import Bootstrap
+import ClusterDrivers
+import Foundation
+
+/// The k3s install (bootstrap --deployment k3s, k3s install).
+struct K3sFlags: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("k3s version for the installer (INSTALL_K3S_VERSION). Default: the version pinned by this aphex release.", valueName: "version"))
+    var k3sVersion: String?
+
+    @Flag(name: .long, help: "Install k3s with --disable traefik.")
+    var disableTraefik = false
+
+    @Flag(name: .long, help: "GPU host: verify nvidia-smi and nvidia-container-runtime and configure the NVIDIA containerd runtime.")
+    var gpu = false
+
+    func validate() throws {
+        if let v = k3sVersion, v.range(of: #"^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$"#, options: .regularExpression) == nil {
+            throw ValidationError("--k3s-version '\(v)' is not a k3s release name: give it as the installer expects, for example --k3s-version v1.31.4+k3s1.")
+        }
+    }
+
+    var isDefault: Bool { k3sVersion == nil && !disableTraefik && !gpu }
+
+    var library: K3sOptions {
+        var o = K3sOptions()
+        o.version = k3sVersion
+        o.disableTraefik = disableTraefik
+        o.gpu = gpu
+        return o
+    }
+}
