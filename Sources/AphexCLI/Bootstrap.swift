@@ -110,7 +110,7 @@ struct Bootstrap: AphexCommand {
         var o = BootstrapOptions(deployment: deployment)
         o.useExisting = useExisting
         o.kind = kind.spec(name: cluster.clusterName)
-        o.k3s = k3s.library
+        o.k3s = k3s.spec(name: cluster.clusterName)
         o.components = components.library
         o.root = source.library
         if let t = timeout.flatMap(parseDuration) { o.timeout = t }

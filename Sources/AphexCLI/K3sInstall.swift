@@ -48,13 +48,10 @@ struct K3sInstall: AphexCommand {
     var clusterName: String { cluster.clusterName }
 
     func run(_ ctx: AppContext) async throws {
-        var options = flags.library
-        options.componentsFile = componentsFile.map { ($0 as NSString).expandingTildeInPath }
-        options.requirePinned = requirePinned
-        let file = try options.componentsFile.map { try ComponentsFile.load(path: $0) }
+        let file = try componentsFile.map { try ComponentsFile.load(path: ($0 as NSString).expandingTildeInPath) }
         let driver = K3sDriver(host: ctx.host, spec: ClusterStep.k3sSpec(
-            name: ctx.target.clusterName, options, timeout: parseDuration(timeout)!, componentsFile: file,
-            requirePinned: PinPolicy.required(flag: options.requirePinned, environment: ctx.host.environment)))
+            flags.spec(), name: ctx.target.clusterName, timeout: parseDuration(timeout)!, componentsFile: file,
+            requirePinned: PinPolicy.required(flag: requirePinned, environment: ctx.host.environment)))
         if dryRun {
             ctx.output(PlanOutput(title: "k3s install (cluster name \(driver.clusterName))", plan: driver.planEnsure()))
             return

@@ -4,7 +4,8 @@ import Bootstrap
 import ClusterDrivers
 import Foundation
 
-/// The k3s install (bootstrap --deployment k3s, k3s install).
+/// The k3s install (bootstrap --deployment k3s, k3s install): the flags fill the driver's
+/// `K3sInstallSpec`, validated here once.
 struct K3sFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("k3s version for the installer (INSTALL_K3S_VERSION). Default: the version pinned by this aphex release.", valueName: "version"))
     var k3sVersion: String?
@@ -23,11 +24,8 @@ struct K3sFlags: ParsableArguments {
 
     var isDefault: Bool { k3sVersion == nil && !disableTraefik && !gpu }
 
-    var library: K3sOptions {
-        var o = K3sOptions()
-        o.version = k3sVersion
-        o.disableTraefik = disableTraefik
-        o.gpu = gpu
-        return o
+    /// The driver's spec (the cluster step or `k3s install` adds the name, timeout and pin).
+    func spec(name: String = "platform-cluster", requirePinned: Bool = false) -> K3sInstallSpec {
+        K3sInstallSpec(name: name, version: k3sVersion, disableTraefik: disableTraefik, gpu: gpu, requirePinned: requirePinned)
     }
 }
