@@ -40,9 +40,7 @@ struct K3sInstall: AphexCommand {
     func validate() throws {
         try global.rejectEnvOutput(command: "k3s install")
         _ = try validateTimeout(timeout)
-        if let f = componentsFile, !FileManager.default.isReadableFile(atPath: (f as NSString).expandingTildeInPath) {
-            throw ValidationError("--components-file '\(f)' does not exist or is not readable. Pass an existing YAML file (see docs/components.md) or drop the option.")
-        }
+        try ComponentFlags.validateComponentsFile(componentsFile)
     }
 
     var clusterName: String { cluster.clusterName }

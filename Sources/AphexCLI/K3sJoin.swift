@@ -51,9 +51,7 @@ struct K3sJoin: AphexCommand {
         try global.rejectEnvOutput(command: "k3s join")
         _ = try validateTimeout(timeout)
         if let problem = K3sJoinSpec.validateServer(server) { throw ValidationError(problem + " Nothing was changed.") }
-        if let v = k3sVersion, v.range(of: #"^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$"#, options: .regularExpression) == nil {
-            throw ValidationError("--k3s-version '\(v)' is not a k3s release name: give it as the installer expects, for example --k3s-version v1.31.4+k3s1.")
-        }
+        try K3sFlags.validateVersion(k3sVersion)
         if let n = nodeName, !Validate.isDNS1123Label(n) && n.range(of: #"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"#, options: .regularExpression) == nil {
             throw ValidationError("--node-name '\(n)' is not a valid node name: use lowercase letters, digits, '-' and '.', for example --node-name gpu-1.")
         }
@@ -121,5 +119,5 @@ struct JoinOutput: OutputData {
             + "See it from the server: kubectl get nodes   (remove it: sudo aphex k3s uninstall --yes on this machine, then kubectl delete node \(nodeName) there)\n"
     }
 
-    func encode(to encoder: any Encoder) throws { try result.json.encode(to: encoder) }
+    func encode(to encoder: any Encoder) throws { try result.encode(to: encoder) }
 }

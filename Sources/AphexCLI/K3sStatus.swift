@@ -3,7 +3,6 @@ import AphexCore
 import Bootstrap
 import ClusterDrivers
 import Foundation
-import KubeClient
 
 struct K3sStatus: AphexCommand {
     static let configuration = CommandConfiguration(
@@ -41,11 +40,13 @@ struct K3sStatusOutput: OutputData {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    enum CodingKeys: String, CodingKey { case installed, running, ready }
+    /// The cluster description plus installed / running / ready.
     func encode(to encoder: any Encoder) throws {
-        var j = d.json
-        j["installed"] = .bool(d.exists)
-        j["running"] = .bool(d.apiReachable)
-        j["ready"] = .bool(d.healthy)
-        try j.encode(to: encoder)
+        try d.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(d.exists, forKey: .installed)
+        try c.encode(d.apiReachable, forKey: .running)
+        try c.encode(d.healthy, forKey: .ready)
     }
 }

@@ -38,9 +38,8 @@ public struct ClusterTarget: Sendable, Equatable {
     }
 }
 
-/// Makes the Kubernetes API client for a kubeconfig path and context.
-public typealias KubeAPIFactory = @Sendable (HostContext, _ kubeconfig: String, _ context: String?) throws
-    -> any KubeAPI
+/// Makes the Kubernetes API client for a resolved kubeconfig context.
+public typealias KubeAPIFactory = @Sendable (HostContext, KubeEndpoint) throws -> any KubeAPI
 
 /// A seam a test did not set up was used: the test fails with this instead of reaching a
 /// real cluster (swiftly's `HTTPRequestExecutorFail` habit).
@@ -75,7 +74,7 @@ public struct AppContext: Sendable {
     }
 
     /// The default `makeKubeAPI` of a context that did not set one: throws `SeamNotSetUp`.
-    public static let kubeAPINotSetUp: KubeAPIFactory = { _, _, _ in throw SeamNotSetUp(seam: "AppContext.makeKubeAPI") }
+    public static let kubeAPINotSetUp: KubeAPIFactory = { _, _ in throw SeamNotSetUp(seam: "AppContext.makeKubeAPI") }
 
     /// The production context for a command: real runner, libcurl transport, system clock,
     /// the reporter face that fits stderr and --output.
@@ -115,7 +114,7 @@ public struct AppContext: Sendable {
 
     /// The API client for the selected cluster (`makeKubeAPI` on the resolved kubeconfig).
     public func kubeAPI() throws -> any KubeAPI {
-        try makeKubeAPI(host, resolvedKubeconfig(), target.context)
+        try makeKubeAPI(host, try Kubeconfig.load(path: resolvedKubeconfig()).resolve(context: target.context))
     }
 
     /// Writes a command's result to stdout: its text, or with `--output json` its JSON
@@ -137,6 +136,4 @@ public struct AppContext: Sendable {
 }
 
 /// The production API factory (libcurl KubeClient; kubectl --raw for exec-plugin kubeconfigs).
-let liveKubeAPI: KubeAPIFactory = { host, kubeconfig, context in
-    try makeKubeAPI(host: host, kubeconfigPath: kubeconfig, context: context)
-}
+let liveKubeAPI: KubeAPIFactory = { host, endpoint in makeKubeAPI(host: host, endpoint: endpoint) }

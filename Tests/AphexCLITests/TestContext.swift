@@ -23,7 +23,7 @@ struct TestContext {
     /// A context whose API client is the simulated cluster's (in process, its virtual clock).
     init(sim: SimCluster) {
         self.init(home: sim.home, environment: sim.environment, clock: sim.clock,
-                  makeKubeAPI: { _, _, _ in KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock) })
+                  makeKubeAPI: { _, _ in KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock) })
     }
 }
 

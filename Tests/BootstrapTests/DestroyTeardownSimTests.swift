@@ -61,7 +61,7 @@ import Testing
         let host = HostContext(runner: sim.runner, reporter: reporter, clock: sim.clock, environment: sim.environment,
                                homeDirectory: sim.home, makeTransport: { _ in sim.transport })
         let ctx = AppContext(host: host, output: BufferWriter(), target: ClusterTarget(clusterName: "platform-cluster"),
-                             makeKubeAPI: { h, kc, c in try makeKubeAPI(host: h, kubeconfigPath: kc, context: c) })
+                             makeKubeAPI: { h, endpoint in makeKubeAPI(host: h, endpoint: endpoint) })
         var o = DestroyOptions()
         o.useExisting = true
         o.yes = true

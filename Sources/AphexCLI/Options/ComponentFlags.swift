@@ -45,7 +45,12 @@ struct ComponentFlags: ParsableArguments {
                 throw ValidationError("--manifests-dir '\(dir)' is not a directory. Create it with the release manifests named NAME-VERSION.yaml (see docs/components.md), or drop the option to download them.")
             }
         }
-        if let f = componentsFile, !FileManager.default.isReadableFile(atPath: (f as NSString).expandingTildeInPath) {
+        try Self.validateComponentsFile(componentsFile)
+    }
+
+    /// --components-file (bootstrap, k3s install): an existing, readable file.
+    static func validateComponentsFile(_ file: String?) throws {
+        if let f = file, !FileManager.default.isReadableFile(atPath: (f as NSString).expandingTildeInPath) {
             throw ValidationError("--components-file '\(f)' does not exist or is not readable. Pass an existing YAML file (see docs/components.md) or drop the option.")
         }
     }

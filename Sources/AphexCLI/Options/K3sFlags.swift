@@ -17,7 +17,12 @@ struct K3sFlags: ParsableArguments {
     var gpu = false
 
     func validate() throws {
-        if let v = k3sVersion, v.range(of: #"^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$"#, options: .regularExpression) == nil {
+        try Self.validateVersion(k3sVersion)
+    }
+
+    /// --k3s-version (k3s install, bootstrap, k3s join): a k3s release name.
+    static func validateVersion(_ version: String?) throws {
+        if let v = version, v.range(of: #"^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$"#, options: .regularExpression) == nil {
             throw ValidationError("--k3s-version '\(v)' is not a k3s release name: give it as the installer expects, for example --k3s-version v1.31.4+k3s1.")
         }
     }

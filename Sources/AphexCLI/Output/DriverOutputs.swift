@@ -22,7 +22,7 @@ struct PlanOutput: OutputData {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(true, forKey: .dryRun)
         try c.encode(title, forKey: .title)
-        try c.encode(plan.map(\.json), forKey: .actions)
+        try c.encode(plan, forKey: .actions)
     }
 }
 
@@ -51,7 +51,7 @@ struct AccessOutput: OutputData {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func encode(to encoder: any Encoder) throws { try access.json.encode(to: encoder) }
+    func encode(to encoder: any Encoder) throws { try access.encode(to: encoder) }
 }
 
 /// A cluster deleted (`kind delete`, `k3s uninstall`), or there was none.

@@ -20,7 +20,7 @@ extension AppContext {
         }
         do {
             let endpoint = try Kubeconfig.load(path: path).resolve(context: target.context)
-            return ClusterConnection(api: try makeKubeAPI(host, path, target.context), server: endpoint.server)
+            return ClusterConnection(api: try makeKubeAPI(host, endpoint), server: endpoint.server)
         } catch let e as AphexError {
             throw e
         } catch let e as SeamNotSetUp {

@@ -108,7 +108,7 @@ public enum ClusterTeardown {
                                 readLine: () -> String?) async throws -> ExitStatus {
         let kubeconfig = ctx.resolvedKubeconfig()
         let endpoint = try Kubeconfig.load(path: kubeconfig).resolve(context: ctx.target.context)
-        let api = try ctx.makeKubeAPI(ctx.host, kubeconfig, ctx.target.context)
+        let api = try ctx.makeKubeAPI(ctx.host, endpoint)
         let at = "the cluster at \(endpoint.server) (context \(endpoint.contextName))"
         let recorded: [OwnedObject]?
         do {
