@@ -42,12 +42,8 @@ struct K3sUninstall: AphexCommand {
             throw AphexError.prerequisite("Uninstalling k3s removes a system service and /var/lib/rancher, so it must run as root: `sudo aphex k3s uninstall --yes`.")
         }
         if !yes && driver.isInstalledForUninstall {
-            guard confirm.isInteractive else {
-                throw AphexError.usage("`aphex k3s uninstall` deletes k3s and every workload and volume on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
-            }
-            guard confirm.ask("Uninstall k3s and delete every workload and volume on this host? Type 'yes' to continue: ") else {
-                throw AphexError.usage("Not confirmed; nothing was changed.")
-            }
+            try confirm.require("Uninstall k3s and delete every workload and volume on this host? Type 'yes' to continue: ",
+                                   nonInteractive: "`aphex k3s uninstall` deletes k3s and every workload and volume on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
         }
         let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex k3s uninstall")
         defer { lock.release() }
@@ -74,12 +70,8 @@ struct K3sUninstall: AphexCommand {
             throw AphexError.prerequisite("Uninstalling the k3s agent removes a system service and /var/lib/rancher, so it must run as root: `sudo aphex k3s uninstall --yes`.")
         }
         if !yes {
-            guard confirm.isInteractive else {
-                throw AphexError.usage("`aphex k3s uninstall` removes this machine's k3s agent (joined to \(server)) and the pods running on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
-            }
-            guard confirm.ask("Remove this machine's k3s agent (joined to \(server))? Type 'yes' to continue: ") else {
-                throw AphexError.usage("Not confirmed; nothing was changed.")
-            }
+            try confirm.require("Remove this machine's k3s agent (joined to \(server))? Type 'yes' to continue: ",
+                                   nonInteractive: "`aphex k3s uninstall` removes this machine's k3s agent (joined to \(server)) and the pods running on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
         }
         let removed = try await K3sAgent.uninstall(host: ctx.host, paths: paths)
         ctx.output(AgentRemoval(server: server, node: node, deleted: removed))

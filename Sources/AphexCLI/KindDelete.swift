@@ -50,12 +50,8 @@ struct KindDelete: AphexCommand {
         if !yes {
             try await driver.requireAvailablePublic()
             if try await driver.listClusters().contains(driver.clusterName) {
-                guard confirm.isInteractive else {
-                    throw AphexError.usage("`aphex kind delete` deletes the kind cluster '\(driver.clusterName)' and everything in it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
-                }
-                guard confirm.ask("Delete the kind cluster '\(driver.clusterName)' and everything in it (workloads, volumes, the platform's generated credentials)? Type 'yes' to continue: ") else {
-                    throw AphexError.usage("Not confirmed; nothing was changed.")
-                }
+                try confirm.require("Delete the kind cluster '\(driver.clusterName)' and everything in it (workloads, volumes, the platform's generated credentials)? Type 'yes' to continue: ",
+                                       nonInteractive: "`aphex kind delete` deletes the kind cluster '\(driver.clusterName)' and everything in it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
             }
         }
         let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex kind delete")
