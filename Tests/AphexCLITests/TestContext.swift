@@ -4,8 +4,8 @@ import Foundation
 import KubeClient
 import SimCluster
 
-/// A context for command tests: results captured in memory, a runner that refuses every
-/// command, and no API client (`makeKubeAPI` fails loudly unless the test gives one).
+/// A context for command tests: results captured in memory; the runner, the HTTP transport
+/// and the API client factory fail loudly (`SeamNotSetUp`) unless the test gives its own.
 struct TestContext {
     let out = BufferWriter()
     var ctx: AppContext
@@ -16,7 +16,7 @@ struct TestContext {
         env["HOME"] = env["HOME"] ?? home
         let host = HostContext(runner: RefusingRunner(), reporter: SilentReporter(), clock: clock, environment: env,
                                homeDirectory: home,
-                               makeTransport: { _ in fatalError("this test did not set up an HTTP transport") })
+                               makeTransport: { _ in RefusingTransport() })
         ctx = AppContext(host: host, output: out, makeKubeAPI: makeKubeAPI ?? AppContext.kubeAPINotSetUp)
     }
 
@@ -31,6 +31,17 @@ struct TestContext {
 struct RefusingRunner: CommandRunner {
     func run(_ command: Command) async throws -> CommandOutput {
         throw SeamNotSetUp(seam: "the command runner (\(command.display))")
+    }
+}
+
+/// Fails every request: a command test never reaches a real server through a transport it did
+/// not set up.
+struct RefusingTransport: HTTPTransport {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        throw SeamNotSetUp(seam: "the HTTP transport (\(request.method) \(request.url))")
+    }
+    func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
+        throw SeamNotSetUp(seam: "the HTTP transport (\(request.method) \(request.url))")
     }
 }
 
