@@ -3,6 +3,7 @@ import AphexCore
 import Bootstrap
 import ClusterDrivers
 import Foundation
+import KubeClient
 
 struct KindList: AphexCommand {
     static let configuration = CommandConfiguration(
@@ -49,7 +50,7 @@ struct KindClusterList: OutputData {
             try c.encode(record != nil, forKey: .managed)
             try c.encode(record?.kubeconfig, forKey: .kubeconfig)  // null when not managed
             try c.encode("kind-\(name)", forKey: .context)
-            try c.encode(record.map { ISO8601DateFormatter().string(from: $0.createdAt) }, forKey: .createdAt)
+            try c.encode(record.map { RFC3339.format($0.createdAt) }, forKey: .createdAt)
         }
     }
     var clusters: [Row]
