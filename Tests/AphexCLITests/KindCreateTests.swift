@@ -9,9 +9,11 @@ import Testing
 /// kind's flags fill the driver's `KindClusterSpec` directly, validated once.
 @Suite struct KindCreateTests {
     @Test func flagsMapOntoTheDriverSpec() throws {
-        let cmd = try KindCreate.parse(["--cluster-name", "ci-1", "--workers", "2", "--node-image", "kindest/node:v1.32.2",
-                                        "--registry-mirror", "docker.io=http://mirror:5000", "--oidc-issuer", "https://dex.example",
-                                        "--merge-kubeconfig", "--recreate", "--retain", "--timeout", "90s"])
+        let cmd = try KindCreate.parse([
+            "--cluster-name", "ci-1", "--workers", "2", "--node-image", "kindest/node:v1.32.2",
+            "--registry-mirror", "docker.io=http://mirror:5000", "--oidc-issuer", "https://dex.example",
+            "--merge-kubeconfig", "--recreate", "--retain", "--timeout", "90s",
+        ])
         #expect(cmd.spec == KindClusterSpec(name: "ci-1", workers: 2, nodeImage: "kindest/node:v1.32.2",
                                             registryMirrors: ["docker.io": "http://mirror:5000"],
                                             oidc: OIDCSettings(issuerURL: "https://dex.example"), mergeKubeconfig: true,
@@ -27,8 +29,12 @@ import Testing
     }
 
     @Test func invalidFlagsAreRefusedAtParse() {
-        for argv in [["--workers", "11"], ["--registry-mirror", "docker.io"], ["--no-oidc", "--oidc-issuer", "https://x"],
-                     ["--oidc-issuer", "http://dex"], ["--node-image", ""], ["--timeout", "soon"], ["--kubeconfig", "/nonexistent"]] {
+        let invalid = [
+            ["--workers", "11"], ["--registry-mirror", "docker.io"], ["--no-oidc", "--oidc-issuer", "https://x"],
+            ["--oidc-issuer", "http://dex"], ["--node-image", ""], ["--timeout", "soon"],
+            ["--kubeconfig", "/nonexistent"],
+        ]
+        for argv in invalid {
             #expect(throws: (any Error).self, "\(argv)") { try KindCreate.parse(argv) }
         }
     }
@@ -40,7 +46,8 @@ import Testing
         let doc = try JSON.parse(t.out.text)
         #expect(doc["dryRun"] == .bool(true))
         #expect(doc["title"]?.string == "kind create: cluster ci-2")
-        #expect((doc["actions"]?.array ?? []).contains { $0["command"]?.string?.contains("kind create cluster") == true })
+        let actions = doc["actions"]?.array ?? []
+        #expect(actions.contains { $0["command"]?.string?.contains("kind create cluster") == true })
     }
 }
 

@@ -14,10 +14,11 @@ import Testing
     func cluster() throws -> SimCluster {
         let sim = try SimCluster(scenario: "happy-kind")
         _ = try sim.world.create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "auth-system"]])
+        let password = Data("pw-123456789".utf8).base64EncodedString()
         _ = try sim.world.create(["apiVersion": "v1", "kind": "Secret",
                                   "metadata": ["name": "authentik-postgresql", "namespace": "auth-system",
                                                "labels": ["app.kubernetes.io/managed-by": "aphex"]],
-                                  "data": ["postgresql-password": .string(Data("pw-123456789".utf8).base64EncodedString())]])
+                                  "data": ["postgresql-password": .string(password)]])
         return sim
     }
 
@@ -81,7 +82,8 @@ import Testing
         #expect(doc["missing"]?.array?.isEmpty == false)
         let attributes = try FileManager.default.attributesOfItem(atPath: file)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-        #expect(String(decoding: FileManager.default.contents(atPath: file) ?? Data(), as: UTF8.self).contains("pw-123456789"))
+        let written = String(decoding: FileManager.default.contents(atPath: file) ?? Data(), as: UTF8.self)
+        #expect(written.contains("pw-123456789"))
         // The file exists now: refused at parse (exit 2) unless --force.
         #expect(throws: (any Error).self) { try SecretsExport.parse(["--file", file]) }
         #expect(await Aphex.runCommandLine(["secrets", "export", "--file", file]) == 2)

@@ -30,7 +30,8 @@ import Testing
         #expect(doc[path: "cluster", "reachable"]?.bool == true)
         #expect(doc[path: "root", "found"]?.bool == false)
         #expect(doc[path: "root", "name"]?.string == "platform-root")
-        #expect(out.hasPrefix("{\n  \"certManager\"") || out.hasPrefix("{\n  \"cluster\""), "keys sorted: \(out.prefix(40))")
+        // Keys sorted, `"key": value`, two-space indent.
+        #expect(out.hasPrefix("{\n  \"certManager\": ") || out.hasPrefix("{\n  \"cluster\": "), "\(out.prefix(40))")
         #expect(out.hasSuffix("}\n"))
     }
 

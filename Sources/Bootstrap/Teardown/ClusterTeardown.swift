@@ -57,7 +57,7 @@ public enum ClusterTeardown {
     // MARK: only what aphex created (issue 14.2)
 
     /// The host whose ~/.aphex holds aphex's records (the invoking user's under sudo).
-    package static func userHost(_ host: HostContext) -> HostContext {
+    static func userHost(_ host: HostContext) -> HostContext {
         var h = host
         h.homeDirectory = host.invokingUserHome
         return h
