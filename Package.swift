@@ -29,10 +29,12 @@ let package = Package(
         // before Yams composes a document (YAMLGuard).
         .target(name: "CYamlEvents", dependencies: [.product(name: "Yams", package: "Yams")]),
 
-        // MARK: Product modules (arrows point down: aphex → Bootstrap → ArgoInstall/ClusterDrivers
+        // MARK: Product modules (arrows point down: aphex → AphexCLI → Bootstrap → ArgoInstall/ClusterDrivers
         // /SecretGen → KubeClient → AphexCore; see docs/architecture.md)
-        .executableTarget(
-            name: "aphex",
+        // The executable only starts the root command; every command lives in AphexCLI.
+        .executableTarget(name: "aphex", dependencies: ["AphexCLI"], swiftSettings: settings),
+        .target(
+            name: "AphexCLI",
             dependencies: [
                 "Bootstrap", "SecretGen", "ClusterDrivers", "ArgoInstall", "KubeClient", "AphexCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,6 +118,10 @@ let package = Package(
         .testTarget(name: "BootstrapTests",
                     dependencies: ["Bootstrap", "SecretGen", "ArgoInstall", "ClusterDrivers", "KubeClient", "AphexCore",
                                    "SimCluster", "TestSupport"],
+                    swiftSettings: settings),
+        .testTarget(name: "AphexCLITests",
+                    dependencies: ["AphexCLI", "Bootstrap", "ClusterDrivers", "KubeClient", "AphexCore", "SimCluster",
+                                   "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                     swiftSettings: settings),
         .testTarget(name: "SimClusterTests", dependencies: ["SimCluster", "KubeClient", "AphexCore", "TestSupport"],
                     swiftSettings: settings),

@@ -38,20 +38,59 @@ public struct ClusterTarget: Sendable, Equatable {
     }
 }
 
-/// What every command's library entry point receives: the host seams, the output face,
-/// and the cluster selection.
+/// Makes the Kubernetes API client for a resolved kubeconfig context.
+public typealias KubeAPIFactory = @Sendable (HostContext, KubeEndpoint) throws -> any KubeAPI
+
+/// A seam a test did not set up was used: the test fails with this instead of reaching a
+/// real cluster (swiftly's `HTTPRequestExecutorFail` habit).
+public struct SeamNotSetUp: Error, CustomStringConvertible {
+    public var seam: String
+    public init(seam: String) { self.seam = seam }
+    public var description: String {
+        "\(seam) was called, but this context did not set it up: give the test context a fake for it."
+    }
+}
+
+/// What every command receives (swiftly's context): the host seams, the output face, the
+/// cluster selection and the API client factory. `AppContext.live` builds the real one;
+/// tests build their own and replace seams piece by piece.
 public struct AppContext: Sendable {
     public var host: HostContext
     public var output: any ResultWriter
     public var format: OutputFormat
     public var target: ClusterTarget
+    /// How commands get their Kubernetes API client. The default fails loudly: only
+    /// `AppContext.live` (libcurl KubeClient, kubectl --raw for exec-plugin kubeconfigs) and
+    /// a test that passes its own fake reach a cluster.
+    public var makeKubeAPI: KubeAPIFactory
 
     public init(host: HostContext, output: any ResultWriter = StdoutWriter(), format: OutputFormat = .text,
-                target: ClusterTarget = ClusterTarget()) {
+                target: ClusterTarget = ClusterTarget(), makeKubeAPI: @escaping KubeAPIFactory = AppContext.kubeAPINotSetUp) {
         self.host = host
         self.output = output
         self.format = format
         self.target = target
+        self.makeKubeAPI = makeKubeAPI
+    }
+
+    /// The default `makeKubeAPI` of a context that did not set one: throws `SeamNotSetUp`.
+    public static let kubeAPINotSetUp: KubeAPIFactory = { _, _ in throw SeamNotSetUp(seam: "AppContext.makeKubeAPI") }
+
+    /// The production context for a command: real runner, libcurl transport, system clock,
+    /// the reporter face that fits stderr and --output.
+    public static func live(format: OutputFormat, noColor: Bool, verbose: Bool, target: ClusterTarget) -> AppContext {
+        let env = ProcessInfo.processInfo.environment
+        // Private scratch files (a kind admin kubeconfig) left by a run that was killed.
+        PrivateFiles.removeStaleTemporaryDirectories(home: env["HOME"] ?? NSHomeDirectory())
+        let terminal = Terminal.detect(fd: 2, environment: env, noColorFlag: noColor)
+        let reporter = makeReporter(format: format, terminal: terminal, verbose: verbose)
+        let runner: any CommandRunner = verbose
+            ? LoggingRunner(base: SubprocessRunner(), reporter: reporter)
+            : SubprocessRunner()
+        let host = HostContext(runner: runner, reporter: reporter, environment: env,
+                               makeTransport: { CurlTransport(tls: $0) }, verbose: verbose)
+        return AppContext(host: host, output: StdoutWriter(), format: format, target: target,
+                          makeKubeAPI: liveKubeAPI)
     }
 
     public var reporter: any Reporter { host.reporter }
@@ -73,8 +112,28 @@ public struct AppContext: Sendable {
         return host.homeDirectory + "/.kube/config"
     }
 
-    /// Writes a JSON document to stdout (the `--output json` result).
-    public func writeJSON(_ value: JSON) {
-        output.write(value.serialized(pretty: true) + "\n")
+    /// The API client for the selected cluster (`makeKubeAPI` on the resolved kubeconfig).
+    public func kubeAPI() throws -> any KubeAPI {
+        try makeKubeAPI(host, try Kubeconfig.load(path: resolvedKubeconfig()).resolve(context: target.context))
+    }
+
+    /// Writes a command's result to stdout: its text, or with `--output json` its JSON
+    /// document (keys sorted, two-space indent, one trailing newline).
+    public func output(_ data: some OutputData) {
+        output.write(format == .json ? Self.json(data, pretty: true) + "\n" : data.description)
+    }
+
+    /// The JSON text of an output value (sorted keys, no escaped slashes; `pretty`: indented
+    /// two spaces, else one line as `status --watch --output json` prints it).
+    public static func json(_ data: some Encodable, pretty: Bool) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let bytes = try? e.encode(data) else { return "{}" }
+        // Re-indented by the JSON type's writer: `"key": value`, `[]` and `{}` as kubectl and jq print them.
+        guard pretty, let doc = try? JSON.parse(bytes) else { return String(decoding: bytes, as: UTF8.self) }
+        return doc.serialized(pretty: true)
     }
 }
+
+/// The production API factory (libcurl KubeClient; kubectl --raw for exec-plugin kubeconfigs).
+let liveKubeAPI: KubeAPIFactory = { host, endpoint in makeKubeAPI(host: host, endpoint: endpoint) }

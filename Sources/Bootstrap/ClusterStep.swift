@@ -11,26 +11,17 @@ import Foundation
 ///     let access = try await ClusterStep.run(ctx, options)
 ///     // access.kubeconfig, access.context
 public enum ClusterStep {
-    /// kind flags -> the driver's spec.
-    public static func kindSpec(name: String, _ o: KindOptions, timeout: Duration) -> KindClusterSpec {
-        var oidc: OIDCSettings? = nil
-        if o.oidc {
-            oidc = OIDCSettings(issuerURL: o.oidcIssuer ?? OIDCSettings.defaultIssuer)
-        }
-        return KindClusterSpec(name: name, workers: o.workers, nodeImage: o.nodeImage, registryMirrors: o.registryMirrors,
-                               oidc: oidc, mergeKubeconfig: o.mergeKubeconfig, recreate: o.recreate, retain: o.retain,
-                               waitTimeout: timeout)
-    }
-
-    /// k3s flags -> the driver's spec; the installer's URL and pin come from the components
-    /// file (`urls`/`sha256` of k3s-installer).
-    public static func k3sSpec(name: String, _ o: K3sOptions, timeout: Duration, componentsFile: ComponentsFile? = nil,
-                               requirePinned: Bool = false) -> K3sInstallSpec {
-        let version = o.version ?? K3sInstallSpec.defaultVersion
-        return K3sInstallSpec(name: name, version: o.version, disableTraefik: o.disableTraefik, gpu: o.gpu, waitTimeout: timeout,
-                              installerURL: componentsFile?.k3sInstallerURL,
-                              installerSHA256: componentsFile?.k3sInstallerSHA256(version: version),
-                              requirePinned: requirePinned || o.requirePinned)
+    /// The k3s spec to run: `spec` (from the flags) for the cluster `name`, with the
+    /// installer's URL and pin from the components file (`urls`/`sha256` of k3s-installer).
+    public static func k3sSpec(_ spec: K3sInstallSpec, name: String, timeout: Duration,
+                               componentsFile: ComponentsFile? = nil, requirePinned: Bool = false) -> K3sInstallSpec {
+        var s = spec
+        s.name = name
+        s.waitTimeout = timeout
+        s.installerURL = componentsFile?.k3sInstallerURL
+        s.installerSHA256 = componentsFile?.k3sInstallerSHA256(version: spec.resolvedVersion)
+        s.requirePinned = requirePinned || spec.requirePinned
+        return s
     }
 
     /// The driver bootstrap would use: existing (--use-existing), kind or k3s.
@@ -42,11 +33,14 @@ public enum ClusterStep {
         }
         switch options.deployment {
         case .kind:
-            return KindDriver(host: ctx.host, spec: kindSpec(name: name, options.kind, timeout: options.clusterTimeout))
+            var spec = options.kind
+            spec.name = name
+            spec.waitTimeout = options.clusterTimeout
+            return KindDriver(host: ctx.host, spec: spec)
         case .k3s:
             // Parsed before the pipeline starts (InstallSteps.validateInputs): errors were exit 2 then.
-            let file = (options.k3s.componentsFile ?? options.components.configFile).flatMap { try? ComponentsFile.load(path: $0) }
-            return K3sDriver(host: ctx.host, spec: k3sSpec(name: name, options.k3s, timeout: options.clusterTimeout, componentsFile: file,
+            let file = options.components.configFile.flatMap { try? ComponentsFile.load(path: $0) }
+            return K3sDriver(host: ctx.host, spec: k3sSpec(options.k3s, name: name, timeout: options.clusterTimeout, componentsFile: file,
                                                            requirePinned: InstallSteps.requirePinned(ctx, options.components)))
         }
     }

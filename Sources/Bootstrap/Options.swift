@@ -5,32 +5,6 @@ import Foundation
 
 /// Library-level options, filled by the CLI after parsing and validation.
 
-public struct KindOptions: Sendable, Equatable {
-    public var workers: Int = 0
-    public var nodeImage: String?
-    /// host -> mirror URL (containerd registry mirrors)
-    public var registryMirrors: [String: String] = [:]
-    /// API-server OIDC flags (PLATFORM.md); false with --no-oidc.
-    public var oidc: Bool = true
-    public var oidcIssuer: String?
-    public var mergeKubeconfig = false
-    public var recreate = false
-    public var retain = false
-    public init() {}
-}
-
-public struct K3sOptions: Sendable, Equatable {
-    public var version: String?
-    public var disableTraefik = false
-    public var gpu = false
-    /// `aphex k3s install --components-file` (the installer's URL and pin; bootstrap uses
-    /// ComponentOptions.configFile).
-    public var componentsFile: String?
-    /// `aphex k3s install --require-pinned` (bootstrap: ComponentOptions.requirePinned).
-    public var requirePinned = false
-    public init() {}
-}
-
 public struct ComponentOptions: Sendable, Equatable {
     /// name -> version overrides (argocd, tekton-pipelines, tekton-triggers, tekton-interceptors, tekton-dashboard)
     public var versions: [String: String] = [:]
@@ -52,8 +26,11 @@ public struct RootAppOptions: Sendable, Equatable {
 public struct BootstrapOptions: Sendable {
     public var deployment: Deployment
     public var useExisting = false
-    public var kind = KindOptions()
-    public var k3s = K3sOptions()
+    /// The kind cluster to create (name and wait timeout are set from the run's cluster
+    /// name and `clusterTimeout`).
+    public var kind = KindClusterSpec(name: "platform-cluster")
+    /// The k3s install (name, wait timeout and installer pin are set by the cluster step).
+    public var k3s = K3sInstallSpec(name: "platform-cluster")
     public var components = ComponentOptions()
     public var root = RootAppOptions()
     public var timeout: Duration = .seconds(20 * 60)

@@ -164,23 +164,43 @@ public struct JSONLinesReporter: Reporter {
     }
 
     public func emit(_ event: ReportEvent) {
-        var obj: JSON
-        switch event {
-        case .stepStarted(let id, let title):
-            obj = ["event": "stepStarted", "step": .string(id), "title": .string(title)]
-        case .stepFinished(let id, let title, let outcome, let seconds, let detail):
-            obj = ["event": "stepFinished", "step": .string(id), "title": .string(title),
-                   "outcome": .string(outcome.rawValue), "seconds": .double((seconds * 1000).rounded() / 1000)]
-            if let detail { obj["detail"] = .string(detail) }
-        case .log(let level, let message):
-            if level == .debug && !verbose { return }
-            obj = ["event": "log", "level": .string(level.rawValue), "message": .string(message)]
-        case .table(let id, let columns, let rows):
-            obj = ["event": "table", "table": .string(id),
-                   "columns": .array(columns.map { .string($0) }),
-                   "rows": .array(rows.map { .array($0.map { .string($0) }) })]
+        if case .log(.debug, _) = event, !verbose { return }
+        sink(AppContext.json(Line(event), pretty: false) + "\n")
+    }
+
+    /// One event as a JSON line: `event` and the event's own fields (`detail` absent when nil).
+    struct Line: Encodable {
+        let event: ReportEvent
+        init(_ event: ReportEvent) { self.event = event }
+
+        enum CodingKeys: String, CodingKey {
+            case event, step, title, outcome, seconds, detail, level, message, table, columns, rows
         }
-        sink(obj.serialized() + "\n")
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            switch event {
+            case .stepStarted(let id, let title):
+                try c.encode("stepStarted", forKey: .event)
+                try c.encode(id, forKey: .step)
+                try c.encode(title, forKey: .title)
+            case .stepFinished(let id, let title, let outcome, let seconds, let detail):
+                try c.encode("stepFinished", forKey: .event)
+                try c.encode(id, forKey: .step)
+                try c.encode(title, forKey: .title)
+                try c.encode(outcome.rawValue, forKey: .outcome)
+                try c.encode((seconds * 1000).rounded() / 1000, forKey: .seconds)
+                try c.encodeIfPresent(detail, forKey: .detail)
+            case .log(let level, let message):
+                try c.encode("log", forKey: .event)
+                try c.encode(level.rawValue, forKey: .level)
+                try c.encode(message, forKey: .message)
+            case .table(let id, let columns, let rows):
+                try c.encode("table", forKey: .event)
+                try c.encode(id, forKey: .table)
+                try c.encode(columns, forKey: .columns)
+                try c.encode(rows, forKey: .rows)
+            }
+        }
     }
 }
 

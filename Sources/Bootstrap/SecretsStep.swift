@@ -74,25 +74,6 @@ public struct SecretsReport: Sendable, Equatable, Codable {
         return parts.isEmpty ? "nothing to do" : parts.joined(separator: ", ")
     }
 
-    /// The `--output json` form (stable; docs/secrets.md).
-    public var json: JSON {
-        var obj: JSON = [
-            "dryRun": .bool(dryRun),
-            "written": .array(written.map { .string($0) }),
-            "warnings": .array(warnings.map { .string($0) }),
-            "counts": .object(counts.mapValues { .int(Int64($0)) }),
-            "keys": .array(entries.map { e in
-                var o: JSON = ["namespace": .string(e.namespace), "secret": .string(e.secret), "key": .string(e.key),
-                               "name": .string(e.name), "action": .string(e.action.rawValue)]
-                if let origin = e.origin { o["origin"] = .string(origin.rawValue) }
-                if let note = e.note { o["note"] = .string(note) }
-                return o
-            }),
-        ]
-        if let deployment { obj["deployment"] = .string(deployment) }
-        return obj
-    }
-
     init(deployment: String?, dryRun: Bool, plan: SecretPlan, written: [String]) {
         self.deployment = deployment
         self.dryRun = dryRun

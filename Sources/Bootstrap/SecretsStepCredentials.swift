@@ -66,24 +66,6 @@ public enum CredentialsFormat {
         })
     }
 
-    /// `{"complete": bool, "missing": [names], "credentials": [...]}` (docs/secrets.md).
-    public static func json(_ rows: [CredentialRow]) -> JSON {
-        let missing = rows.filter { !$0.present && !$0.optional }.map(\.name)
-        return [
-            "complete": .bool(missing.isEmpty),
-            "missing": .array(missing.map { .string($0) }),
-            "credentials": .array(rows.map { r in
-                var o: JSON = ["name": .string(r.name), "env": .string(r.env), "present": .bool(r.present),
-                               "optional": .bool(r.optional), "consumer": .string(r.consumer),
-                               "value": r.value.map { .string($0) } ?? .null]
-                o["namespace"] = r.namespace.map { .string($0) } ?? .null
-                o["secret"] = r.secret.map { .string($0) } ?? .null
-                o["key"] = r.key.map { .string($0) } ?? .null
-                return o
-            }),
-        ]
-    }
-
     /// KEY=VALUE lines (present credentials only), shell-quoted when needed so the file can
     /// be sourced.
     public static func env(_ rows: [CredentialRow]) -> String {
@@ -96,20 +78,21 @@ public enum CredentialsFormat {
 @discardableResult
 public func printCredentials(ctx: AppContext, api: any KubeAPI, deployment: Deployment?) async throws -> Bool {
     let rows = try await readCredentials(api: api, deployment: deployment)
-    switch ctx.format {
-    case .json: ctx.writeJSON(CredentialsFormat.json(rows))
-    case .env: ctx.output.write(CredentialsFormat.env(rows))
-    case .text: ctx.output.write(CredentialsFormat.table(rows))
-    }
+    CredentialList(rows).write(to: ctx)
     return !rows.contains { !$0.present && !$0.optional }
+}
+
+/// `show-secrets --name`: exit 2 when the catalog has no credential of that name.
+public func checkCredentialName(_ name: String?, catalog: SecretCatalog = .platform) throws {
+    if let name, !catalog.displayNames.contains(name) {
+        throw AphexError(.usage, "There is no credential named '\(name)'. Valid names: \(catalog.displayNames.joined(separator: ", ")).")
+    }
 }
 
 /// `aphex show-secrets` with an explicit API (the CLI entry point builds it from the context).
 public func showSecrets(ctx: AppContext, api: any KubeAPI, options: ShowSecretsOptions,
                         deployment: Deployment? = nil, catalog: SecretCatalog = .platform) async throws -> ExitStatus {
-    if let name = options.name, !catalog.displayNames.contains(name) {
-        throw AphexError(.usage, "There is no credential named '\(name)'. Valid names: \(catalog.displayNames.joined(separator: ", ")).")
-    }
+    try checkCredentialName(options.name, catalog: catalog)
     var rows = try await readCredentials(api: api, deployment: deployment, catalog: catalog)
     if let name = options.name {
         rows = rows.filter { $0.name == name }
@@ -120,11 +103,7 @@ public func showSecrets(ctx: AppContext, api: any KubeAPI, options: ShowSecretsO
     if !options.stdoutIsTTY {
         ctx.reporter.warn("stdout is not a terminal: the platform's credentials are being written to a pipe or file. Keep that file private (chmod 600) and delete it when you no longer need it.")
     }
-    switch ctx.format {
-    case .json: ctx.writeJSON(CredentialsFormat.json(rows))
-    case .env: ctx.output.write(CredentialsFormat.env(rows))
-    case .text: ctx.output.write(CredentialsFormat.table(rows))
-    }
+    CredentialList(rows).write(to: ctx)
     let missing = rows.filter { !$0.present && !$0.optional }
     if !missing.isEmpty {
         let generated = Set(catalog.secrets.flatMap { $0.keys.map(\.displayName) })
@@ -173,13 +152,8 @@ public func exportSecrets(ctx: AppContext, api: any KubeAPI, file: String, force
     }
     let content = SecretsFile(exportedAt: SecretManifest.timestamp(ctx.host.clock.wallNow()), secrets: secrets).render()
     try writePrivateFile(path: file, contents: Array(content.utf8), replace: force)
-    if ctx.format == .json {
-        ctx.writeJSON(["file": .string(file), "mode": "0600", "keys": .int(Int64(keyCount)),
-                       "secrets": .array(secrets.keys.sorted().map { .string($0.description) }),
-                       "missing": .array(missing.map { .string($0) })])
-    } else {
-        ctx.output.write("Exported \(keyCount) keys of \(secrets.count) Secrets to \(file) (mode 0600). Rebuild with: aphex bootstrap --deployment DEPLOYMENT --secrets-from \(Shell.quote(file))\n")
-    }
+    ctx.output(SecretsExportResult(file: file, keys: keyCount, secrets: secrets.keys.sorted().map(\.description),
+                                   missing: missing))
     if !missing.isEmpty {
         ctx.reporter.warn("The export is incomplete: not stored in the cluster: \(missing.joined(separator: ", ")). Run `aphex bootstrap` to create them, then export again.")
         return .failed

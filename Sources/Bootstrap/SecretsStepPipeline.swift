@@ -8,12 +8,12 @@ import SecretGen
 //   static let secrets = SecretsPipeline.step
 //   argocd-config step: try await SecretsPipeline.completeDeferred(state)   (argocd-secret's key)
 //   showSecretsAtEnd:   try await SecretsPipeline.showSecretsAtEnd(state)
-//   Commands.bootstrap, first: try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
+//   BootstrapRun.run, first: try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
 
 public enum SecretsPipeline {
     /// Checks the secrets inputs (--secrets-from, --cloudflare-token-file) BEFORE the pipeline
     /// changes anything, so a malformed file is exit 2 with nothing created (call it at the
-    /// start of `Commands.bootstrap`). The secrets step checks them again itself.
+    /// start of `BootstrapRun.run`). The secrets step checks them again itself.
     public static func validateInputs(_ options: BootstrapOptions, environment: [String: String]) throws {
         if let file = options.secretsFrom { _ = try loadSecretsFile(file) }
         _ = try secretsEnvironment(environment, cloudflareTokenFile: options.cloudflareTokenFile)

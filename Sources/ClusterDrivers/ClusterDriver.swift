@@ -57,21 +57,6 @@ public struct ClusterAccess: Sendable, Equatable {
         self.nodesReadySeconds = nodesReadySeconds
         self.nodes = nodes
     }
-
-    /// The documented JSON shape (docs/drivers.md, "JSON output").
-    public var json: JSON {
-        var o: [String: JSON] = [
-            "driver": .string(driver),
-            "clusterName": .string(clusterName),
-            "kubeconfig": .string(kubeconfig),
-            "context": context.map { .string($0) } ?? .null,
-            "outcome": .string(outcome.rawValue),
-            "seconds": .double(roundMillis(seconds)),
-            "nodes": .array(nodes.map(\.json)),
-        ]
-        o["nodesReadySeconds"] = nodesReadySeconds.map { .double(roundMillis($0)) } ?? .null
-        return .object(o)
-    }
 }
 
 /// A point-in-time view of a driver's cluster (`k3s status`, `aphex status`'s header).
@@ -108,22 +93,6 @@ public struct ClusterDescription: Sendable, Equatable {
 
     /// Healthy = exists, API answers, at least one node and every node Ready.
     public var healthy: Bool { exists && apiReachable && !nodes.isEmpty && nodes.allSatisfy(\.ready) }
-
-    public var json: JSON {
-        .object([
-            "driver": .string(driver),
-            "clusterName": .string(clusterName),
-            "exists": .bool(exists),
-            "managed": .bool(managed),
-            "kubeconfig": kubeconfig.map { .string($0) } ?? .null,
-            "context": context.map { .string($0) } ?? .null,
-            "apiReachable": .bool(apiReachable),
-            "healthy": .bool(healthy),
-            "nodes": .array(nodes.map(\.json)),
-            "details": .object(details.mapValues { .string($0) }),
-            "problem": problem.map { .string($0) } ?? .null,
-        ])
-    }
 }
 
 /// One thing a driver would do (`--dry-run`). Commands carry their stdin (a kind config,
@@ -135,19 +104,6 @@ public struct PlannedAction: Sendable, Equatable {
     public init(_ summary: String, command: Command? = nil) {
         self.summary = summary
         self.command = command
-    }
-
-    public var json: JSON {
-        var o: [String: JSON] = ["summary": .string(summary)]
-        if let command {
-            o["argv"] = .array(command.argv.map { .string($0) })
-            o["command"] = .string(command.display)
-            if !command.environment.isEmpty {
-                o["environment"] = .object(command.environment.mapValues { .string($0) })
-            }
-            if let stdin = command.stdin { o["stdin"] = .string(String(decoding: stdin, as: UTF8.self)) }
-        }
-        return .object(o)
     }
 
     /// Human form: the summary, then `$ argv`, env and stdin indented.

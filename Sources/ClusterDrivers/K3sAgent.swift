@@ -70,10 +70,6 @@ public struct K3sAgent: Sendable {
         public var server: String
         public var node: NodeState?
         public var seconds: Double
-        public var json: JSON {
-            .object(["outcome": .string(outcome.rawValue), "server": .string(server),
-                     "node": node?.json ?? .null, "seconds": .double((seconds * 1000).rounded() / 1000)])
-        }
     }
 
     // MARK: host files

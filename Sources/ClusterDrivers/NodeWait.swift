@@ -68,20 +68,6 @@ public struct NodeState: Sendable, Equatable {
         }
         return "\(name): " + (bad.isEmpty ? "Ready" : bad.map(\.text).joined(separator: ", "))
     }
-
-    public var json: JSON {
-        .object([
-            "name": .string(name),
-            "ready": .bool(ready),
-            "roles": .array(roles.map { .string($0) }),
-            "kubeletVersion": kubeletVersion.map { .string($0) } ?? .null,
-            "conditions": .array(conditions.map { c in
-                .object(["type": .string(c.type), "status": .string(c.status),
-                         "reason": c.reason.map { .string($0) } ?? .null,
-                         "message": c.message.map { .string($0) } ?? .null])
-            }),
-        ])
-    }
 }
 
 /// What a node wait observed.

@@ -119,14 +119,18 @@ public struct SecretsFile: Sendable, Equatable {
 
     /// The file's text: pretty JSON, keys sorted, secrets in namespace/name order.
     public func render() -> String {
-        var list: [[String: Any]] = []
-        for id in secrets.keys.sorted() {
-            list.append(["namespace": id.namespace, "name": id.name, "data": secrets[id]!])
+        struct Entry: Encodable { var namespace, name: String; var data: [String: String] }
+        struct File: Encodable {
+            var apiVersion = SecretsFile.apiVersion, kind = SecretsFile.kind
+            var exportedAt: String?
+            var secrets: [Entry]
         }
-        var top: [String: Any] = ["apiVersion": Self.apiVersion, "kind": Self.kind, "secrets": list]
-        if let exportedAt { top["exportedAt"] = exportedAt }
-        let data = try! JSONSerialization.data(
-            withJSONObject: top, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let file = File(exportedAt: exportedAt, secrets: secrets.keys.sorted().map {
+            Entry(namespace: $0.namespace, name: $0.name, data: secrets[$0]!)
+        })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try! encoder.encode(file)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

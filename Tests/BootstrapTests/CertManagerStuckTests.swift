@@ -24,7 +24,7 @@ import Testing
     func status(_ sim: SimCluster, format: OutputFormat = .text, _ options: StatusOptions = StatusOptions()) async throws -> (AphexCore.ExitStatus, String) {
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: format, output: out)
-        let s = try await Commands.status(ctx, options, api: KubeClient(server: sim.baseURL, transport: sim.transport), server: sim.baseURL)
+        let s = try await StatusReport.run(ctx, options, api: KubeClient(server: sim.baseURL, transport: sim.transport), server: sim.baseURL)
         return (s, out.text)
     }
 

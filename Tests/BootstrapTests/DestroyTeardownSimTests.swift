@@ -61,14 +61,14 @@ import TestSupport
         let reporter = CollectingReporter()
         let host = HostContext(runner: sim.runner, reporter: reporter, clock: sim.clock, environment: sim.environment,
                                homeDirectory: sim.home, makeTransport: { _ in sim.transport })
-        let ctx = AppContext(host: host, output: BufferWriter(), target: ClusterTarget(clusterName: "platform-cluster"))
+        let ctx = AppContext(host: host, output: BufferWriter(), target: ClusterTarget(clusterName: "platform-cluster"),
+                             makeKubeAPI: { h, endpoint in makeKubeAPI(host: h, endpoint: endpoint) })
         var o = DestroyOptions()
         o.useExisting = true
         o.yes = true
         configure(&o)
         do {
-            let status = try await Commands.destroy(ctx, o, makeAPI: { h, kc, c in try makeKubeAPI(host: h, kubeconfigPath: kc, context: c) },
-                                                    readLine: { nil })
+            let status = try await ClusterTeardown.destroy(ctx, o, readLine: { nil })
             return (status, nil, reporter)
         } catch let e as AphexError {
             return (nil, e, reporter)

@@ -34,12 +34,12 @@ struct FakeHost {
         FileManager.default.createFile(atPath: url.path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
     }
 
-    func makeDoctor(uid: UInt32 = 1000, freeGiB: UInt64 = 100) -> Doctor {
+    func makeDoctor(uid: UInt32 = 1000, freeGiB: UInt64 = 100) -> DoctorChecks {
         let host = HostContext(runner: runner, reporter: SilentReporter(),
                                environment: ["PATH": root.appendingPathComponent("bin").path, "HOME": root.path],
                                homeDirectory: root.path, effectiveUID: uid, procRoot: root.appendingPathComponent("proc").path,
                                makeTransport: { _ in fatalError("doctor must not use HTTP") })
-        return Doctor(host: host, hostRoot: root.path, freeBytes: { _ in freeGiB * 1_073_741_824 })
+        return DoctorChecks(host: host, hostRoot: root.path, freeBytes: { _ in freeGiB * 1_073_741_824 })
     }
 
     func healthyKindTools() {
@@ -164,7 +164,7 @@ struct FakeHost {
     @Test func jsonHasStableFields() async throws {
         let h = try FakeHost()
         h.healthyKindTools()
-        let json = await h.makeDoctor().run(DoctorOptions()).json
+        let json = try JSON.parse(AppContext.json(await h.makeDoctor().run(DoctorOptions()), pretty: false))
         #expect(json["ok"] == .bool(true))
         #expect(json["deployment"] == "kind")
         let first = json["checks"]?[0]

@@ -32,7 +32,7 @@ import Testing
         o.timeout = timeout
         o.report = RunReportOptions(junit: files.junit, timeline: timeline)
         do {
-            return (try await Commands.wait(ctx, o, api: KubeClient(server: sim.baseURL, transport: sim.transport)), nil, out.text)
+            return (try await WaitReport.run(ctx, o, api: KubeClient(server: sim.baseURL, transport: sim.transport)), nil, out.text)
         } catch let e as AphexError {
             return (nil, e, out.text)
         }

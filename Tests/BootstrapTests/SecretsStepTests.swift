@@ -176,7 +176,7 @@ private let dexNS = "auth-system"
         #expect(report.dryRun && report.outcome == .planned && report.count(.create) == 11)
         #expect(report.summary == "would create 11 keys, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not set)")
         #expect(reporter.lines.contains("info: plan: create auth-system/dex-secrets[client-secret] (generated)"))
-        let text = report.json.serialized() + reporter.lines.joined(separator: "\n")
+        let text = AppContext.json(SecretsRepairOutput(report: report, dryRun: report.dryRun), pretty: false) + reporter.lines.joined(separator: "\n")
         #expect(!random.produced.isEmpty)
         for v in random.produced { #expect(!text.contains(v)) }
     }

@@ -25,7 +25,7 @@ import TestSupport
     func status(_ k: FakeKube, _ options: StatusOptions = StatusOptions(), format: OutputFormat = .text) async throws -> (AphexCore.ExitStatus, String) {
         let out = BufferWriter()
         let ctx = testContext(clock: k.clock, format: format, output: out)
-        let s = try await Commands.status(ctx, options, api: k, server: "https://127.0.0.1:6443")
+        let s = try await StatusReport.run(ctx, options, api: k, server: "https://127.0.0.1:6443")
         return (s, out.text)
     }
 
@@ -207,7 +207,7 @@ import TestSupport
         var o = StatusOptions()
         o.watch = true
         o.interval = .seconds(2)
-        let task = Task { try await Commands.status(ctx, o, api: k, server: nil) }
+        let task = Task { try await StatusReport.run(ctx, o, api: k, server: nil) }
         while out.text.split(separator: "\n").count < 3 { await Task.yield() }
         task.cancel()
         _ = try? await task.value

@@ -39,14 +39,14 @@ import TestSupport
     }
 
     /// A wave converged before the wait began was not watched: no "0ms" made up for it.
-    @Test func alreadyConvergedWavesSaySoInsteadOfZero() {
+    @Test func alreadyConvergedWavesSaySoInsteadOfZero() throws {
         let s = state(waves: [WaveTiming(wave: 0, apps: ["ingress-controller"], seconds: 0), WaveTiming(wave: 10, apps: ["cert-manager"], seconds: 12)],
                       alreadyConverged: [0])
         let rows = timings(s)
         #expect(rows.contains { $0.hasPrefix("    wave 0 (ingress-controller)") && $0.hasSuffix("  already converged") }, "\(rows)")
         #expect(rows.contains { $0.hasPrefix("    wave 10 (cert-manager)") && $0.hasSuffix("  12s") }, "\(rows)")
         #expect(!rows.contains { $0.hasSuffix("0ms") }, "\(rows)")
-        let waves = BootstrapSummary.timingsJSON(s)["waves"]?.array ?? []
+        let waves = try JSON.parse(AppContext.json(BootstrapTimings(s), pretty: false))["waves"]?.array ?? []
         #expect(waves.first?["alreadyConverged"] == true)
         #expect(waves.last?["alreadyConverged"] == nil)
     }

@@ -39,7 +39,7 @@ import TestSupport
         o.timeout = timeout
         let api = KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock)
         do {
-            return Run(status: try await Commands.wait(ctx, o, api: api), error: nil, output: out.text, sim: sim, reporter: reporter)
+            return Run(status: try await WaitReport.run(ctx, o, api: api), error: nil, output: out.text, sim: sim, reporter: reporter)
         } catch let e as AphexError {
             return Run(status: nil, error: e, output: out.text, sim: sim, reporter: reporter)
         }
@@ -136,7 +136,7 @@ import TestSupport
         // More tries than the standard 3, so that no request runs out of them whatever order the
         // concurrent requests draw their faults in: this test is about the waits, not the budget.
         let api = KubeClient(server: sim.baseURL, transport: sim.transport, retry: KubeRetryPolicy(attempts: 8), clock: clock)
-        let s = try await Commands.status(ctx, StatusOptions(), api: api, server: sim.baseURL)
+        let s = try await StatusReport.run(ctx, StatusOptions(), api: api, server: sim.baseURL)
         #expect(s == .ok, "\(out.text.prefix(2000))")
         let throttled = sim.record.snapshot().requests.filter { $0.status == 429 }
         #expect(!throttled.isEmpty, "faults were injected")
@@ -151,7 +151,7 @@ import TestSupport
         sim.record.reset()
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: .json, output: out)
-        let s = try await Commands.status(ctx, StatusOptions(), api: KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock), server: sim.baseURL)
+        let s = try await StatusReport.run(ctx, StatusOptions(), api: KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock), server: sim.baseURL)
         let requests = sim.record.snapshot().requests
         #expect(s == .ok, "\(out.text.prefix(3000))")
         #expect(requests.count <= 6, "\(requests.map { "\($0.method) \($0.path)?\($0.query)" })")

@@ -15,7 +15,7 @@ import TestSupport
         o.timeout = .milliseconds(Int64(timeout * 1000))
         o.wave = wave
         do {
-            return (try await Commands.wait(ctx, o, api: k), nil)
+            return (try await WaitReport.run(ctx, o, api: k), nil)
         } catch let e as AphexError {
             return (nil, e)
         }

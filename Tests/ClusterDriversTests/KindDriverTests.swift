@@ -331,7 +331,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(create.command?.argv == createArgv(f))
         #expect(create.text.contains("kind: Cluster"))
         #expect(create.text.contains("oidc-issuer-url"))
-        #expect(create.json["stdin"]?.string == spec.renderConfig())
+        #expect(try JSON.parse(JSONEncoder().encode(create))["stdin"]?.string == spec.renderConfig())
         #expect(f.driver(spec).planDelete().contains { $0.command?.argv == ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig] })
         #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex"))
     }

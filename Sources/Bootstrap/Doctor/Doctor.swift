@@ -25,7 +25,8 @@ public struct DoctorCheck: Sendable, Equatable, Codable {
     }
 }
 
-public struct DoctorReport: Sendable, Equatable, Codable {
+/// `aphex doctor`'s result: the text checklist, or as JSON `{deployment, ok, checks[]}`.
+public struct DoctorReport: Sendable, Equatable, OutputData {
     public var deployment: String
     public var checks: [DoctorCheck]
     /// False when a required check failed.
@@ -35,7 +36,7 @@ public struct DoctorReport: Sendable, Equatable, Codable {
 /// What `aphex doctor` (and bootstrap's prerequisites step) checks, for a deployment.
 /// Every probe goes through the host seams (runner, procRoot, host root, statfs), so tests
 /// run it against fake hosts.
-public struct Doctor: Sendable {
+public struct DoctorChecks: Sendable {
     public var host: HostContext
     /// Prefix for host paths other than /proc (/run/systemd/system, ...); "" in production.
     public var hostRoot: String
@@ -268,16 +269,15 @@ public struct Doctor: Sendable {
 }
 
 extension DoctorReport {
-    public var json: JSON {
-        .object([
-            "deployment": .string(deployment),
-            "ok": .bool(ok),
-            "checks": .array(checks.map { c in
-                .object(["id": .string(c.id), "title": .string(c.title), "required": .bool(c.required),
-                         "verdict": .string(c.verdict.rawValue), "detail": .string(c.detail), "fix": .string(c.fix)])
-            }),
-        ])
+    enum CodingKeys: String, CodingKey { case deployment, ok, checks }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(deployment, forKey: .deployment)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(checks, forKey: .checks)
     }
+
+    public var description: String { text }
 
     public var text: String {
         var out = "aphex doctor (deployment: \(deployment))\n"

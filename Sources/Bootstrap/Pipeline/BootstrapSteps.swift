@@ -60,8 +60,3 @@ enum BootstrapSteps {
         try await SecretsPipeline.showSecretsAtEnd(state)
     }
 }
-
-/// The production API factory (libcurl KubeClient; kubectl --raw for exec-plugin kubeconfigs).
-let defaultMakeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI = { host, kubeconfig, context in
-    try makeKubeAPI(host: host, kubeconfigPath: kubeconfig, context: context)
-}

@@ -32,7 +32,7 @@ enum CoreSteps {
         options.deployment = state.options.deployment
         options.useExisting = state.options.useExisting
         options.gpu = state.options.k3s.gpu
-        let report = await Doctor(host: state.app.host).run(options)
+        let report = await DoctorChecks(host: state.app.host).run(options)
         for check in report.checks where check.verdict == .warn {
             state.reporter.warn("\(check.detail). Fix: \(check.fix)")
         }

@@ -56,15 +56,19 @@ public final class PipelineState: @unchecked Sendable {
     /// The cluster lock (~/.aphex/clusters/NAME.lock), taken before the first step that
     /// changes anything and held until the run ends.
     public var lock: ClusterLock?
-    /// Builds the API client once the kubeconfig is known (injectable in tests).
-    public var makeAPI: @Sendable (HostContext, String, String?) throws -> any KubeAPI
+    /// Builds the API client once the kubeconfig is known: the context's `makeKubeAPI` on the
+    /// resolved kubeconfig, unless a test passes its own.
+    public var makeAPI: @Sendable (HostContext, _ kubeconfig: String, _ context: String?) throws -> any KubeAPI
     private var cachedAPI: (any KubeAPI)?
 
     public init(app: AppContext, options: BootstrapOptions,
-                makeAPI: @escaping @Sendable (HostContext, String, String?) throws -> any KubeAPI) {
+                makeAPI: (@Sendable (HostContext, String, String?) throws -> any KubeAPI)? = nil) {
         self.app = app
         self.options = options
-        self.makeAPI = makeAPI
+        let factory = app.makeKubeAPI
+        self.makeAPI = makeAPI ?? { host, kubeconfig, context in
+            try factory(host, try Kubeconfig.load(path: kubeconfig).resolve(context: context))
+        }
     }
 
     public var reporter: any Reporter { app.reporter }

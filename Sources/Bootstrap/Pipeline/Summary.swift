@@ -69,45 +69,5 @@ enum BootstrapSummary {
         return out
     }
 
-    static func timingsJSON(_ state: PipelineState) -> JSON {
-        .object([
-            "schemaVersion": 1,
-            "deployment": .string(state.options.deployment.rawValue),
-            "clusterName": .string(state.app.target.clusterName),
-            "totalSeconds": .double(round3(totalSeconds(state))),
-            "steps": .array(state.records.map { r in
-                .object(["id": .string(r.id), "title": .string(r.title), "outcome": .string(r.outcome.rawValue),
-                         "seconds": .double(round3(r.seconds))])
-            }),
-            "waves": .array(state.waves.map { w -> JSON in
-                var o: JSON = ["wave": .int(Int64(w.wave)), "apps": .array(w.apps.map { .string($0) }),
-                               "seconds": .double(round3(w.seconds))]
-                if state.alreadyConverged.contains(w.wave) { o["alreadyConverged"] = true }
-                return o
-            }),
-        ])
-    }
-
-    static func resultJSON(_ state: PipelineState, argocdURL: String?) -> JSON {
-        var obj = timingsJSON(state)
-        obj["dryRun"] = .bool(state.options.dryRun)
-        obj["converged"] = state.converged.map { .bool($0) } ?? .null
-        obj["kubeconfig"] = state.kubeconfig.map { .string($0) } ?? .null
-        obj["context"] = state.kubeContext.map { .string($0) } ?? .null
-        obj["steps"] = .array(state.records.map { r in
-            .object(["id": .string(r.id), "title": .string(r.title), "outcome": .string(r.outcome.rawValue),
-                     "seconds": .double(round3(r.seconds)), "detail": .string(r.detail),
-                     "changes": .array(r.changes.map { .string($0) }), "commands": .array(r.commands.map { .string($0) })])
-        })
-        obj["argocd"] = .object([
-            "url": argocdURL.map { .string($0) } ?? .null,
-            "portForward": .string(portForward(state)),
-            "user": "admin",
-            "passwordSecret": "argocd/argocd-initial-admin-secret#password",
-        ])
-        obj["warnings"] = .array(state.warnings.map { .string($0) })
-        return obj
-    }
-
     static func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
 }

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct Manifests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "manifests",
+        abstract: "Inspect the release manifests aphex installs.",
+        subcommands: [ManifestsPin.self])
+}
