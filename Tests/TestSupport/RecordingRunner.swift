@@ -78,3 +78,22 @@ public struct UnscriptedCommand: Error, CustomStringConvertible {
     public init(argv: [String]) { self.argv = argv }
     public var description: String { "unscripted command: \(Shell.quote(argv))" }
 }
+
+/// An HTTP transport for tests that must not talk HTTP: every request records a test issue and
+/// throws, so a test that reaches for a server it did not set up fails loudly.
+public struct RefusingTransport: HTTPTransport {
+    public init() {}
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        throw refuse(request)
+    }
+
+    public func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
+        throw refuse(request)
+    }
+
+    private func refuse(_ request: HTTPRequest) -> UnscriptedCommand {
+        Issue.record("RefusingTransport: unexpected request: \(request.method) \(request.url)")
+        return UnscriptedCommand(argv: [request.method, request.url])
+    }
+}
