@@ -329,7 +329,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
                                  ownership: OwnershipRecord?) async throws -> [String] {
     let secretValues = Set(plan.values.values)
     var written: [String] = []
-    let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
+    let now = RFC3339.format(ctx.host.clock.wallNow())
     var pendingApplies: [SecretWrite] = []
 
     func flushApplies() async throws {

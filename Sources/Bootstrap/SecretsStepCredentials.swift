@@ -171,7 +171,7 @@ public func exportSecrets(ctx: AppContext, api: any KubeAPI, file: String, force
     guard !secrets.isEmpty else {
         throw AphexError(.failed, "No platform secret was found in the cluster, so nothing was exported (no file written). Check --kubeconfig/--context select the platform's cluster, or run `aphex bootstrap` first.")
     }
-    let content = SecretsFile(exportedAt: SecretManifest.timestamp(ctx.host.clock.wallNow()), secrets: secrets).render()
+    let content = SecretsFile(exportedAt: RFC3339.format(ctx.host.clock.wallNow()), secrets: secrets).render()
     try writePrivateFile(path: file, contents: Array(content.utf8), replace: force)
     if ctx.format == .json {
         ctx.writeJSON(["file": .string(file), "mode": "0600", "keys": .int(Int64(keyCount)),

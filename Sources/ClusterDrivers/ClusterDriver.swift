@@ -232,7 +232,7 @@ public struct ClusterRecord: Sendable, Equatable {
         .object([
             "name": .string(name),
             "deployment": .string(deployment),
-            "createdAt": .string(ISO8601DateFormatter().string(from: createdAt)),
+            "createdAt": .string(RFC3339.format(createdAt)),
             "createdByAphex": .bool(createdByAphex),
             "kubeconfig": .string(kubeconfig),
             "context": context.map { .string($0) } ?? .null,
@@ -246,7 +246,7 @@ public struct ClusterRecord: Sendable, Equatable {
               let kc = json["kubeconfig"]?.string else { return nil }
         self.name = name
         self.deployment = dep
-        self.createdAt = json["createdAt"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date(timeIntervalSince1970: 0)
+        self.createdAt = json["createdAt"]?.string.flatMap(RFC3339.parse) ?? Date(timeIntervalSince1970: 0)
         self.createdByAphex = json["createdByAphex"]?.bool ?? true
         self.kubeconfig = kc
         self.context = json["context"]?.string

@@ -72,14 +72,6 @@ public enum SecretManifest {
                                                options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](body)
     }
-
-    /// RFC 3339 UTC timestamp, second precision ("2026-11-24T19:31:29Z").
-    public static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
-    }
 }
 
 /// Whether the stored secrets are complete and consistent (`aphex status` shows it).

@@ -76,7 +76,7 @@ extension Commands {
                     "managed": .bool(row.record != nil),
                     "kubeconfig": row.record.map { .string($0.kubeconfig) } ?? .null,
                     "context": .string("kind-\(row.name)"),
-                    "createdAt": row.record.map { .string(ISO8601DateFormatter().string(from: $0.createdAt)) } ?? .null,
+                    "createdAt": row.record.map { .string(RFC3339.format($0.createdAt)) } ?? .null,
                 ])
             })]))
             return .ok
