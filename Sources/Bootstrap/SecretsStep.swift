@@ -260,13 +260,6 @@ func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) 
     return environment
 }
 
-/// `kubectl --kubeconfig K [--context C] apply --server-side --field-manager=aphex [--force-conflicts] -f -`
-public func secretsApplyArgv(_ kubectl: Kubectl, forceConflicts: Bool) -> [String] {
-    var args = ["apply", "--server-side", "--field-manager=\(SecretAnnotations.fieldManager)"]
-    if forceConflicts { args.append("--force-conflicts") }
-    return kubectl.argv(args + ["-f", "-"])
-}
-
 /// Removes every secret value (and its base64 form) from a text that is about to be shown.
 /// A value shorter than 4 characters cannot be cut out: replacing every "ab" wrecks the text
 /// and shows where the value was (which tells the value). A text holding one is withheld whole.
@@ -337,7 +330,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
         let applies = pendingApplies
         pendingApplies = []
         let manifest = SecretManifest.yaml(applies, createdAt: now)
-        let argv = secretsApplyArgv(kubectl, forceConflicts: applies.contains { $0.forceConflicts })
+        let argv = kubectl.applyArgv(forceConflicts: applies.contains { $0.forceConflicts })
         do {
             _ = try await kubectl.runner.run(Command(argv, stdin: Array(manifest.utf8), timeout: .seconds(120)))
         } catch let e as CommandError {
@@ -366,7 +359,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
     }
     try await flushApplies()
     for w in plan.writes where w.method == .mergePatch {
-        let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(SecretAnnotations.fieldManager)"
+        let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(FieldManager.apply)"
         let response: HTTPResponse
         do {
             response = try await api.request("PATCH", path: path, body: SecretManifest.mergePatch(w),
@@ -399,7 +392,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
 @discardableResult
 func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, createdAt now: String,
                   secretValues: Set<String>) async throws -> JSON? {
-    let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(SecretAnnotations.fieldManager)"
+    let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(FieldManager.apply)"
     let response: HTTPResponse
     do {
         response = try await api.request("POST", path: path, body: SecretManifest.json(w, createdAt: now),

@@ -88,7 +88,7 @@ public enum SecretsPipeline {
             commands.append("POST \(ResourceRef.secrets.path(namespace: String(parts[0]))) (creates Secret \(parts[1]); values in the request body)")
         }
         if changed.contains(where: { !merged($0) && $0.action != .create }) {
-            commands.append(Shell.quote(secretsApplyArgv(kubectl, forceConflicts: false)) + "   (manifests on stdin)")
+            commands.append(Shell.quote(kubectl.applyArgv(forceConflicts: false)) + "   (manifests on stdin)")
         }
         for id in Set(changed.filter(merged).map { "\($0.namespace)/\($0.secret)" }).sorted() {
             let parts = id.split(separator: "/")

@@ -293,8 +293,8 @@ private let dexNS = "auth-system"
         cluster.put(dexNS, "dex-secrets", plain: dex)
         let n = cluster.commands.count
         _ = try await repairSecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", dryRun: false)
-        #expect(cluster.argvs.dropFirst(n).first == ["kubectl", "--kubeconfig", "/tmp/kc", "apply", "--server-side", "--field-manager=aphex",
-                                                    "--force-conflicts", "-f", "-"])
+        #expect(cluster.argvs.dropFirst(n).first == ["kubectl", "--kubeconfig", "/tmp/kc", "apply", "--server-side", "--force-conflicts",
+                                                    "--field-manager=aphex", "-f", "-"])
         #expect(cluster.value(dexNS, "dex-secrets", "authentik-client-secret") == source)
         #expect(cluster.value(dexNS, "dex-secrets", "client-secret") == source)
     }

@@ -49,10 +49,8 @@ enum CoreSteps {
 
     /// namespaces: create the platform namespaces that are missing (server-side apply).
     static let namespaces = PipelineStep("namespaces", "Creating namespaces") { state in
-        // Its own field manager: the Tekton bundle applies the tekton-pipelines Namespace as
-        // "aphex" later, and under server-side apply that would drop a label owned by "aphex".
-        var kubectl = try state.kubectl()
-        kubectl.fieldManager = "aphex-namespaces"
+        // Its own field manager (FieldManager.namespaces says why).
+        let kubectl = try state.kubectl()
         let existing: Set<String>
         do {
             existing = Set(try await state.api().list(.namespaces).compactMap(\.name))
@@ -62,7 +60,7 @@ enum CoreSteps {
         let missing = platformNamespaces.filter { !existing.contains($0) }
         if missing.isEmpty { return StepResult(.unchanged, "all \(platformNamespaces.count) exist") }
         let yaml = namespacesManifest(missing)
-        let command = Shell.quote(kubectl.applyArgv()) + "  < namespaces.yaml"
+        let command = Shell.quote(kubectl.applyArgv(fieldManager: FieldManager.namespaces)) + "  < namespaces.yaml"
         if state.dryRun {
             return StepResult(.planned, "would create \(missing.joined(separator: ", "))",
                               changes: missing.map { "namespace/\($0)" }, commands: [command])
@@ -72,7 +70,7 @@ enum CoreSteps {
         let ownership = try state.ownership()
         try await ownership?.prepare(missing.map { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]] },
                                      knownAbsent: true)
-        let out = try await kubectl.apply(yaml, outputJSON: ownership != nil)
+        let out = try await kubectl.apply(yaml, fieldManager: FieldManager.namespaces, outputJSON: ownership != nil)
         if let ownership {
             try await ownership.created(Kubectl.objects(fromJSONOutput: out))
             try await ownership.flush()
