@@ -105,7 +105,7 @@ public enum ClusterStep {
         }
         state.kubeconfig = access.kubeconfig
         state.kubeContext = access.context
-        state.serverURL = KubeconfigFile.serverURL(path: access.kubeconfig, context: access.context)
+        state.serverURL = Kubeconfig.serverURL(path: access.kubeconfig, context: access.context)
         return stepResult(access, plan: options.dryRun ? d.planEnsure() : nil)
     }
 

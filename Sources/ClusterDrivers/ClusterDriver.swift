@@ -307,18 +307,3 @@ func firstLine(of error: any Error) -> String {
     let text = (error as? AphexError)?.message ?? String(describing: error)
     return String(text.split(separator: "\n").first ?? "")
 }
-
-/// Small reads of a kubeconfig file.
-public enum KubeconfigFile {
-    /// The API server URL of `context` (or the current context); nil when unreadable.
-    public static func serverURL(path: String, context: String?) -> String? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let any = try? YAMLGuard.load(String(decoding: data, as: UTF8.self)) else { return nil }
-        let y = JSON(any: any)
-        guard let ctxName = context ?? y["current-context"]?.string,
-              let c = y["contexts"]?.array?.first(where: { $0["name"]?.string == ctxName }),
-              let clusterName = c[path: "context", "cluster"]?.string,
-              let cl = y["clusters"]?.array?.first(where: { $0["name"]?.string == clusterName }) else { return nil }
-        return cl[path: "cluster", "server"]?.string
-    }
-}

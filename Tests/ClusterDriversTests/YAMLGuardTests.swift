@@ -119,7 +119,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
         #expect(error?.message.contains("YAML anchor (&name) at line 3, column 4") == true)
         #expect(error?.message.contains("--kubeconfig") == true)
         // The small reader used for messages gives up instead of expanding.
-        #expect(KubeconfigFile.serverURL(path: path, context: nil) == nil)
+        #expect(Kubeconfig.serverURL(path: path, context: nil) == nil)
     }
 
     /// CYamlEvents declares libyaml's functions and types with a copy of the yaml.h Yams
