@@ -119,16 +119,31 @@ public func readStoredSecrets(api: any KubeAPI, ids: [SecretID]) async throws ->
             throw AphexError(.failed, "Could not read Secret \(id) from the cluster: \(e). Check that the cluster is reachable and that your credentials may read Secrets in namespace \(id.namespace) (`kubectl auth can-i get secrets -n \(id.namespace)`).")
         }
         guard let obj else { continue }
-        var data: [String: String] = [:]
-        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
-            guard let bytes = SecretEncoding.decodeBase64(encoded) else {
-                throw AphexError(.failed, "Secret \(id) key \(key) holds data that is not base64 (the API server never returns that). Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.")
-            }
-            data[key] = String(decoding: bytes, as: UTF8.self)
+        do {
+            out[id] = try StoredSecret(secret: obj)
+        } catch let e as StoredSecret.NotBase64 {
+            throw AphexError(.failed, "Secret \(id) key \(e.key) holds data that is not base64 (the API server never returns that). Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.")
         }
-        out[id] = StoredSecret(data: data, annotations: obj.annotations)
     }
     return out
+}
+
+extension StoredSecret {
+    /// A key of a Secret's `data` whose value is not base64.
+    struct NotBase64: Error, Equatable {
+        var key: String
+    }
+
+    /// A Secret object as the catalog reads it: its `data` decoded from base64 (catalog values
+    /// are text) and its annotations. Throws `NotBase64` naming a key that does not decode.
+    init(secret obj: JSON) throws {
+        var data: [String: String] = [:]
+        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
+            guard let bytes = SecretEncoding.decodeBase64(encoded) else { throw NotBase64(key: key) }
+            data[key] = String(decoding: bytes, as: UTF8.self)
+        }
+        self.init(data: data, annotations: obj.annotations)
+    }
 }
 
 /// Loads a `--secrets-from` file. Malformed, or a value without the shape of the catalog key it
@@ -248,16 +263,25 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, de
 func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) throws -> [String: String] {
     var environment = base
     if let tokenFile = cloudflareTokenFile {
-        guard let text = FileManager.default.contents(atPath: tokenFile).map({ String(decoding: $0, as: UTF8.self) }) else {
-            throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
-        }
-        let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        guard !token.isEmpty else {
-            throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is empty. Put the Cloudflare API token on its first line.")
-        }
-        environment["CLOUDFLARE_API_TOKEN"] = token
+        environment["CLOUDFLARE_API_TOKEN"] = try readCloudflareTokenFile(tokenFile)
     }
     return environment
+}
+
+/// The Cloudflare API token in a `--cloudflare-token-file` (the command line checks it with
+/// this too): `~` expanded; the file must exist and be readable, and its first line (blank
+/// lines before it skipped), trimmed, must not be empty. Else a usage error naming the fix.
+public func readCloudflareTokenFile(_ file: String) throws -> String {
+    let path = (file as NSString).expandingTildeInPath
+    guard FileManager.default.isReadableFile(atPath: path),
+          let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
+        throw AphexError(.usage, "--cloudflare-token-file '\(file)' does not exist or is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
+    }
+    let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    guard !token.isEmpty else {
+        throw AphexError(.usage, "--cloudflare-token-file '\(file)' is empty. Put the Cloudflare API token on its first line.")
+    }
+    return token
 }
 
 /// Removes every secret value (and its base64 form) from a text that is about to be shown.

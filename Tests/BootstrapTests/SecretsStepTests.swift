@@ -257,6 +257,32 @@ private let dexNS = "auth-system"
         expectNoSecretLeaks(cluster, reporter: reporter)
     }
 
+    /// One reader for --cloudflare-token-file (the command line's check and the secrets step):
+    /// the first line trimmed; missing, unreadable or empty files are usage errors naming it.
+    @Test func cloudflareTokenFileRules() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func file(_ name: String, _ text: String, mode: Int = 0o600) -> String {
+            let path = dir + "/" + name
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+            return path
+        }
+        #expect(try readCloudflareTokenFile(file("ok", "  tok-123 \nsecond line\n")) == "tok-123")
+        #expect(try readCloudflareTokenFile(file("blank-first", "\ntok-456\n")) == "tok-456")
+        for (path, says) in [(file("empty", ""), "is empty"), (file("spaces", "   \n"), "is empty"),
+                             (dir + "/missing", "does not exist or is not readable"),
+                             ("~/.aphex-test-no-such-token-\(UUID().uuidString)", "does not exist or is not readable")] {
+            let error = #expect(throws: AphexError.self) { try readCloudflareTokenFile(path) }
+            #expect(error?.status == .usage)
+            #expect(error?.message.contains("'\(path)' \(says)") == true, "\(error?.message ?? "")")
+        }
+        if geteuid() != 0 {
+            let unreadable = file("unreadable", "tok\n", mode: 0o000)
+            #expect(throws: AphexError.self) { try readCloudflareTokenFile(unreadable) }
+        }
+    }
+
     @Test func derivedMismatchIsReportedThenRepaired() async throws {
         let cluster = FakeSecretCluster()
         let ctx = secretsTestContext(cluster)

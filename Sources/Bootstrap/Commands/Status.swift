@@ -90,8 +90,7 @@ extension Commands {
                 ctx.output.write(encode(WaitDocument(schemaVersion: PlatformStatus.currentSchemaVersion, outcome: timedOut ? "timeout" : "failed",
                                                      result: r, diagnosis: d), pretty: true) + "\n")
             }
-            let detail = Diagnoser.render(d).split(separator: "\n", maxSplits: 1).dropFirst().joined()
-            throw AphexError(timedOut ? .timeout : .failed, d.headline, detail: detail)
+            throw d.error(timedOut: timedOut)
         }
     }
 
