@@ -30,6 +30,7 @@ public enum PrivateFiles {
     /// `write(..., replace: false)` found the file already there (and left it as it was).
     public struct FileExists: Error, Equatable {
         public var path: String
+        public init(path: String) { self.path = path }
     }
 
     /// Writes `bytes` to `path` with its mode from the moment the file exists (0600 unless

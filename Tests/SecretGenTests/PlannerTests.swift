@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SecretGen
+import AphexCore
 
 private let pg = SecretID(namespace: "auth-system", name: "authentik-postgresql")
 private let ak = SecretID(namespace: "auth-system", name: "authentik-secrets")
