@@ -122,6 +122,11 @@ public struct NodeWaiter: Sendable {
         return list.items.map(NodeState.init(node:)).sorted { $0.name < $1.name }
     }
 
+    /// One read through the Kubernetes API (LIST /api/v1/nodes), sorted by name.
+    public static func readNodes(api: any KubeAPI) async throws -> [NodeState] {
+        try await api.list(.nodes).map(NodeState.init(node:)).sorted { $0.name < $1.name }
+    }
+
     /// Polls until at least `expectedNodes` nodes exist and all are Ready. On the deadline
     /// throws `AphexError(.timeout)` naming the nodes that are not Ready and their
     /// conditions (or the API server's last error when it never answered).
