@@ -257,8 +257,9 @@ private let dexNS = "auth-system"
         expectNoSecretLeaks(cluster, reporter: reporter)
     }
 
-    /// One reader for --cloudflare-token-file (the command line's check and the secrets step):
-    /// the first line trimmed; missing, unreadable or empty files are usage errors naming it.
+    /// One reader for --cloudflare-token-file (the command line's check, bootstrap and the
+    /// secrets commands): the token on one line, trimmed; missing, unreadable, empty or
+    /// multi-line files are usage errors naming the file.
     @Test func cloudflareTokenFileRules() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cf-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -268,9 +269,11 @@ private let dexNS = "auth-system"
             FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
             return path
         }
-        #expect(try readCloudflareTokenFile(file("ok", "  tok-123 \nsecond line\n")) == "tok-123")
-        #expect(try readCloudflareTokenFile(file("blank-first", "\ntok-456\n")) == "tok-456")
-        for (path, says) in [(file("empty", ""), "is empty"), (file("spaces", "   \n"), "is empty"),
+        #expect(try readCloudflareTokenFile(file("ok", "  tok-123 \n")) == "tok-123")
+        #expect(try readCloudflareTokenFile(file("blank-first", "\ntok-456\n\n")) == "tok-456")
+        let oneLine = "must hold the token on one line"
+        for (path, says) in [(file("empty", ""), oneLine), (file("spaces", "   \n"), oneLine),
+                             (file("two-lines", "tok-123\nsecond line\n"), oneLine),
                              (dir + "/missing", "does not exist or is not readable"),
                              ("~/.aphex-test-no-such-token-\(UUID().uuidString)", "does not exist or is not readable")] {
             let error = #expect(throws: AphexError.self) { try readCloudflareTokenFile(path) }

@@ -141,3 +141,15 @@ public enum ClusterStep {
         }
     }
 }
+
+extension BootstrapSteps {
+    static let cluster = PipelineStep("cluster", "Preparing the cluster") { state in
+        // One run per cluster name: a second bootstrap (or destroy, kind delete ...) waits here
+        // until this one ends, so two runs never create, clean up or fill the same cluster at once.
+        if !state.dryRun && state.lock == nil {
+            state.lock = try await ClusterLock.acquire(state.app.host, name: state.app.target.clusterName,
+                                                       command: "aphex bootstrap")
+        }
+        return try await ClusterStep.perform(state)
+    }
+}

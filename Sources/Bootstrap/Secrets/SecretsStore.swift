@@ -269,17 +269,18 @@ func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) 
 }
 
 /// The Cloudflare API token in a `--cloudflare-token-file` (the command line checks it with
-/// this too): `~` expanded; the file must exist and be readable, and its first line (blank
-/// lines before it skipped), trimmed, must not be empty. Else a usage error naming the fix.
+/// this too, and every command reads it with this): `~` expanded; the file must exist and be
+/// readable, and hold the token on one line (white space and blank lines around it are
+/// dropped). Else a usage error naming the fix.
 public func readCloudflareTokenFile(_ file: String) throws -> String {
     let path = (file as NSString).expandingTildeInPath
     guard FileManager.default.isReadableFile(atPath: path),
           let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
         throw AphexError(.usage, "--cloudflare-token-file '\(file)' does not exist or is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
     }
-    let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-    guard !token.isEmpty else {
-        throw AphexError(.usage, "--cloudflare-token-file '\(file)' is empty. Put the Cloudflare API token on its first line.")
+    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !token.isEmpty, !token.contains(where: \.isNewline) else {
+        throw AphexError(.usage, "--cloudflare-token-file '\(file)' must hold the token on one line. Fix the file, or set CLOUDFLARE_API_TOKEN instead.")
     }
     return token
 }

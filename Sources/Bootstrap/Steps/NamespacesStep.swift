@@ -25,28 +25,7 @@ func namespacesManifest(_ names: [String]) -> String {
     }.joined(separator: "\n---\n") + "\n"
 }
 
-enum CoreSteps {
-    /// prerequisites: the required doctor checks for this run; a failure is exit 4.
-    static let prerequisites = PipelineStep("prerequisites", "Checking prerequisites") { state in
-        var options = DoctorOptions()
-        options.deployment = state.options.deployment
-        options.useExisting = state.options.useExisting
-        options.gpu = state.options.k3s.gpu
-        let report = await Doctor(host: state.app.host).run(options)
-        for check in report.checks where check.verdict == .warn {
-            state.reporter.warn("\(check.detail). Fix: \(check.fix)")
-        }
-        let failed = report.checks.filter { $0.required && $0.verdict == .fail }
-        if !failed.isEmpty {
-            let lines = failed.map { "  ✗ \($0.title): \($0.detail)\n    fix: \($0.fix)" }.joined(separator: "\n")
-            throw AphexError(.prerequisite,
-                             "\(failed.count) prerequisite(s) for --deployment \(state.options.deployment.rawValue) are missing; nothing was changed. Fix them (run `aphex doctor --deployment \(state.options.deployment.rawValue)` to re-check), then re-run.",
-                             detail: lines)
-        }
-        let passed = report.checks.filter { $0.verdict == .pass }.count
-        return StepResult(.done, "\(passed) checks passed")
-    }
-
+extension BootstrapSteps {
     /// namespaces: create the platform namespaces that are missing (server-side apply).
     static let namespaces = PipelineStep("namespaces", "Creating namespaces") { state in
         // Its own field manager (FieldManager.namespaces says why).
@@ -78,29 +57,4 @@ enum CoreSteps {
         return StepResult(.done, "created \(missing.joined(separator: ", "))", changes: missing.map { "namespace/\($0)" },
                           commands: [command])
     }
-}
-
-/// CLOUDFLARE_API_TOKEN from the environment or --cloudflare-token-file (never a flag value).
-/// Returns the environment the secrets step should see.
-func cloudflareEnvironment(_ state: PipelineState) throws -> [String: String] {
-    var env = state.app.host.environment
-    if let file = state.options.cloudflareTokenFile {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw AphexError.usage("--cloudflare-token-file '\(file)' could not be read. Check its permissions, or set CLOUDFLARE_API_TOKEN instead.")
-        }
-        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if token.isEmpty || token.contains("\n") {
-            throw AphexError.usage("--cloudflare-token-file '\(file)' must hold the token on one line. Fix the file, or set CLOUDFLARE_API_TOKEN instead.")
-        }
-        env["CLOUDFLARE_API_TOKEN"] = token
-    }
-    if (env["CLOUDFLARE_API_TOKEN"] ?? "").isEmpty {
-        var what = "the cloudflare-api-token Secret will not be created, so the organization controller cannot manage DNS"
-        if state.options.deployment == .k3s {
-            what += ", and cert-manager's ClusterIssuer (DNS-01) and external-dns will not work"
-        }
-        state.warnings.append("CLOUDFLARE_API_TOKEN is not set: \(what). Set it (or pass --cloudflare-token-file) and re-run bootstrap to add it.")
-        state.reporter.warn(state.warnings.last!)
-    }
-    return env
 }
