@@ -84,6 +84,19 @@ public struct NodeState: Sendable, Equatable {
     }
 }
 
+extension ClusterDescription {
+    /// The nodes a health check read, and the problem they show: none registered, or some
+    /// not Ready (each with its conditions).
+    mutating func recordNodes(_ nodes: [NodeState]) {
+        self.nodes = nodes
+        apiReachable = true
+        if nodes.isEmpty { problem = "no nodes registered" }
+        else if !nodes.allSatisfy(\.ready) {
+            problem = "nodes not Ready: " + nodes.filter { !$0.ready }.map(\.diagnosis).joined(separator: "; ")
+        }
+    }
+}
+
 /// What a node wait observed.
 public struct NodeWaitResult: Sendable, Equatable {
     public var nodes: [NodeState]

@@ -103,6 +103,15 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
         #expect(took < 0.5, "took \(took)s")
     }
 
+    /// The one YAML quoting aphex renders with (kind's config, Secret manifests): whatever the
+    /// value, it reads back as itself and cannot end the scalar.
+    @Test func quotedScalarsReadBackAsThemselves() throws {
+        let value = "a\"b\\c\nd\te\r\u{1}: &x *y # z"
+        #expect(YAMLScalar.quoted(value) == #""a\"b\\c\nd\te\r\u0001: &x *y # z""#)
+        let doc = try #require(try Yams.load(yaml: "k: \(YAMLScalar.quoted(value))\n") as? [String: Any])
+        #expect(doc["k"] as? String == value)
+    }
+
     @Test func syntaxErrorsAreLeftToYams() {
         #expect(YAMLGuard.check("a: [1, 2\n") == nil)
         #expect(YAMLGuard.check("") == nil)
