@@ -116,7 +116,8 @@ public struct ExistingClusterDriver: ClusterDriver {
             throw unreachable(e.description)
         }
         guard (200..<300).contains(response.status) else {
-            throw unreachable(KubeClient.error(status: response.status, body: response.body, context: "GET /version").description)
+            let error = KubeClient.error(status: response.status, body: response.body, context: "GET /version")
+            throw unreachable(error.description)
         }
     }
 
@@ -127,7 +128,8 @@ public struct ExistingClusterDriver: ClusterDriver {
         let (endpoint, api) = try connect()
         let reviews = permissions.map { accessReview($0, namespace: endpoint.namespace) }
         // The checks are independent: all at once.
-        let answers: [Result<HTTPResponse, any Error>] = await withTaskGroup(of: (Int, Result<HTTPResponse, any Error>).self) { group in
+        typealias Answer = Result<HTTPResponse, any Error>
+        let answers: [Answer] = await withTaskGroup(of: (Int, Answer).self) { group in
             for (i, review) in reviews.enumerated() {
                 group.addTask {
                     do {
@@ -139,13 +141,14 @@ public struct ExistingClusterDriver: ClusterDriver {
                     }
                 }
             }
-            var out = [Result<HTTPResponse, any Error>?](repeating: nil, count: reviews.count)
+            var out = [Answer?](repeating: nil, count: reviews.count)
             for await (i, r) in group { out[i] = r }
             return out.compactMap { $0 }
         }
         var missing: [RequiredPermission] = []
         for (i, p) in permissions.enumerated() {
-            let failed = "Checking the permission to \(p.text) (a SelfSubjectAccessReview) failed; could not check permissions."
+            let failed = "Checking the permission to \(p.text) (a SelfSubjectAccessReview) failed; "
+                + "could not check permissions."
             let response: HTTPResponse
             switch answers[i] {
             case .success(let r): response = r
@@ -156,7 +159,8 @@ public struct ExistingClusterDriver: ClusterDriver {
                   let allowed = (try? JSON.parse(response.body))?[path: "status", "allowed"]?.bool else {
                 let why = (200..<300).contains(response.status)
                     ? "the answer has no status.allowed"
-                    : KubeClient.error(status: response.status, body: response.body, context: "POST \(Self.accessReviewPath)").description
+                    : KubeClient.error(status: response.status, body: response.body,
+                                       context: "POST \(Self.accessReviewPath)").description
                 throw AphexError.failed(failed, detail: why)
             }
             if !allowed { missing.append(p) }

@@ -291,13 +291,14 @@ public func makeKubeAPI(host: HostContext, kubeconfigPath: String, context: Stri
 }
 
 /// As above, from an already resolved context.
-public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint, requestTimeout: Duration = .seconds(30)) -> any KubeAPI {
+public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint,
+                        requestTimeout: Duration = .seconds(30)) -> any KubeAPI {
     if let reason = endpoint.kubectlFallbackReason {
         host.reporter.debug("Reading the Kubernetes API through `kubectl get --raw` (slower): \(reason), which libcurl cannot do.")
         return KubectlRawAPI(runner: host.runner, clock: host.clock, kubeconfigPath: endpoint.kubeconfigPath,
                              context: endpoint.contextName, requestTimeout: requestTimeout)
     }
     let reporter = host.reporter
-    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls), requestTimeout: requestTimeout,
-                      clock: host.clock, onRetry: { reporter.debug("API request failed transiently: \($0)") })
+    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls),
+                      requestTimeout: requestTimeout, clock: host.clock, onRetry: { reporter.debug("API request failed transiently: \($0)") })
 }

@@ -266,7 +266,8 @@ private let dexNS = "auth-system"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func file(_ name: String, _ text: String, mode: Int = 0o600) -> String {
             let path = dir + "/" + name
-            FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
+                                           attributes: [.posixPermissions: mode])
             return path
         }
         #expect(try readCloudflareTokenFile(file("ok", "  tok-123 \n")) == "tok-123")
@@ -275,7 +276,8 @@ private let dexNS = "auth-system"
         for (path, says) in [(file("empty", ""), oneLine), (file("spaces", "   \n"), oneLine),
                              (file("two-lines", "tok-123\nsecond line\n"), oneLine),
                              (dir + "/missing", "does not exist or is not readable"),
-                             ("~/.aphex-test-no-such-token-\(UUID().uuidString)", "does not exist or is not readable")] {
+                             ("~/.aphex-test-no-such-token-\(UUID().uuidString)",
+                              "does not exist or is not readable")] {
             let error = #expect(throws: AphexError.self) { try readCloudflareTokenFile(path) }
             #expect(error?.status == .usage)
             #expect(error?.message.contains("'\(path)' \(says)") == true, "\(error?.message ?? "")")

@@ -16,8 +16,8 @@ import Testing
         let sim = try SimCluster(scenario: scenario)
         if unreachable { sim.faults.down(from: 0, to: 1_000_000) }
         sim.record.reset()
-        let host = HostContext(runner: FakeRunner { throw UnexpectedCommand(argv: $0.argv) }, reporter: CollectingReporter(),
-                               clock: sim.clock, environment: sim.environment, homeDirectory: sim.home,
+        let host = HostContext(runner: FakeRunner { throw UnexpectedCommand(argv: $0.argv) },
+                               reporter: CollectingReporter(), clock: sim.clock, environment: sim.environment, homeDirectory: sim.home,
                                makeTransport: { _ in sim.transport })
         return (sim, host, sim.kubeconfigPath)
     }
@@ -31,7 +31,8 @@ import Testing
         let access = try await driver(host, kc).ensureCluster()
         #expect(access.outcome == .existing)
         #expect(access.kubeconfig == kc && access.context == "kind-platform-cluster")
-        #expect(sim.record.requests.map { "\($0.method) \($0.path)" } == ["GET /version"] + Array(repeating: "POST \(Self.review)", count: 5))
+        #expect(sim.record.requests.map { "\($0.method) \($0.path)" }
+                == ["GET /version"] + Array(repeating: "POST \(Self.review)", count: 5))
     }
 
     /// What each check asks: `kubectl auth can-i`'s SelfSubjectAccessReview (resource and
@@ -39,12 +40,15 @@ import Testing
     @Test func accessReviewsAskWhatKubectlAuthCanIAsks() throws {
         let (_, host, kc) = try fixture()
         let d = driver(host, kc)
-        let crd = d.accessReview(RequiredPermission("create", "customresourcedefinitions.apiextensions.k8s.io"), namespace: nil)
+        let crd = d.accessReview(RequiredPermission("create", "customresourcedefinitions.apiextensions.k8s.io"),
+                                 namespace: nil)
+        let attributes: JSON = ["namespace": "default", "verb": "create", "group": "apiextensions.k8s.io",
+                                "resource": "customresourcedefinitions"]
         #expect(crd == ["apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                        "spec": ["resourceAttributes": ["namespace": "default", "verb": "create",
-                                                        "group": "apiextensions.k8s.io", "resource": "customresourcedefinitions"]]])
+                        "spec": ["resourceAttributes": attributes]])
         let secrets = d.accessReview(RequiredPermission("create", "secrets", allNamespaces: true), namespace: "team")
-        #expect(secrets[path: "spec", "resourceAttributes"] == ["namespace": "", "verb": "create", "group": "", "resource": "secrets"])
+        #expect(secrets[path: "spec", "resourceAttributes"]
+                == ["namespace": "", "verb": "create", "group": "", "resource": "secrets"])
         let ns = d.accessReview(RequiredPermission("create", "namespaces"), namespace: "team")
         #expect(ns[path: "spec", "resourceAttributes", "namespace"] == "team")
     }

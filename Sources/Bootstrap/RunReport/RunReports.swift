@@ -6,8 +6,8 @@ import Foundation
 /// Writing `--junit` and `--timeline` files, and the status command's timeline.
 public enum RunReports {
     /// Writes the requested files, each atomically (`PrivateFiles.write`, mode 0644: a temp file
-    /// in the same directory renamed over the target, so a reader never sees half a file). Failures warn; they never change
-    /// the command's exit code.
+    /// in the same directory renamed over the target, so a reader never sees half a file).
+    /// Failures warn; they never change the command's exit code.
     public static func write(_ timeline: RunTimeline, _ options: RunReportOptions, reporter: any Reporter) {
         if let path = options.junit {
             do { try PrivateFiles.write(Array(JUnitReport.render(timeline).utf8), to: path, mode: 0o644) }
