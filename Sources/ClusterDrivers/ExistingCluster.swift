@@ -103,11 +103,18 @@ public struct ExistingClusterDriver: ClusterDriver {
     }
 
     func checkReachable() async throws {
-        let api = try connect().api
         func unreachable(_ detail: String) -> AphexError {
             AphexError(.prerequisite,
                 "The existing cluster's API server did not answer (\(where_)). Nothing was changed. Check the kubeconfig and context (`\(Shell.quote(["kubectl"] + Kubeconfig.kubectlFlags(kubeconfigPath) + ["config", "get-contexts"]))`) and that the cluster is running.",
                 detail: detail)
+        }
+        // A kubeconfig or context that cannot be used is a cluster that cannot be reached (exit
+        // 4), as when kubectl was asked; the detail says what is wrong with it.
+        let api: any KubeAPI
+        do {
+            api = try connect().api
+        } catch let e as AphexError where e.status == .usage {
+            throw unreachable(e.message)
         }
         let response: HTTPResponse
         do {

@@ -72,6 +72,17 @@ import Testing
         #expect(sim.record.requests.allSatisfy { $0.path == "/version" })
     }
 
+    /// A context the kubeconfig does not have: the cluster cannot be reached (exit 4), and the
+    /// detail names the contexts there are.
+    @Test func unknownContextIsExit4NamingTheContexts() async throws {
+        let (sim, host, kc) = try fixture()
+        let d = ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "nope")
+        let e = await #expect(throws: AphexError.self) { _ = try await d.ensureCluster() }
+        #expect(e?.status == .prerequisite)
+        #expect(e?.detail?.contains("kind-platform-cluster") == true, "\(e?.detail ?? "")")
+        #expect(sim.record.requests.isEmpty)
+    }
+
     @Test func neverDeletesAndPlansOnlyChecks() async throws {
         let (sim, host, kc) = try fixture()
         let d = driver(host, kc)
