@@ -94,8 +94,8 @@ struct Bootstrap: AphexCommand {
                 throw ValidationError("--secrets-from '\(f)' does not exist or is not readable. Pass a file written by `aphex secrets export --file FILE`, or drop the option to generate new credentials.")
             }
         }
-        if let f = cloudflareTokenFile, !FileManager.default.isReadableFile(atPath: (f as NSString).expandingTildeInPath) {
-            throw ValidationError("--cloudflare-token-file '\(f)' does not exist or is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
+        if let f = cloudflareTokenFile {
+            do { _ = try readCloudflareTokenFile(f) } catch let e as AphexError { throw ValidationError(e.message) }
         }
         if let f = timingsFile {
             let dir = ((f as NSString).expandingTildeInPath as NSString).deletingLastPathComponent

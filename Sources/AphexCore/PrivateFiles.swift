@@ -27,11 +27,21 @@ public enum PrivateFiles {
         }
     }
 
-    /// Writes `bytes` to `path` with mode 0600 from the moment the file exists: a new file is
-    /// created (O_EXCL, 0600) next to the target and renamed over it, so an existing file with
-    /// looser permissions is replaced, never loosened or chmod'ed.
+    /// `write(..., replace: false)` found the file already there (and left it as it was).
+    public struct FileExists: Error, Equatable {
+        public var path: String
+        public init(path: String) { self.path = path }
+    }
+
+    /// Writes `bytes` to `path` with its mode from the moment the file exists (0600 unless
+    /// `mode` says otherwise): every aphex-written file (kubeconfigs, records, reports, exports)
+    /// goes through here. A new file is created (O_EXCL|O_NOFOLLOW) next to the target, written,
+    /// fsync'ed and renamed over it, so a reader never sees half a file and an existing file
+    /// with looser permissions is replaced, never loosened or chmod'ed. Missing directories are
+    /// created 0700. `replace: false`: an existing `path` is never touched and `FileExists` is
+    /// thrown (the complete temporary file is linked into place, which fails if one is there).
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600,
-                             owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+                             owner: (uid: uid_t, gid: gid_t)? = nil, replace: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         try makeDirectory(dir, owner: owner)
         let tmp = "\(dir)/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
@@ -51,11 +61,13 @@ public enum PrivateFiles {
         if let owner { _ = fchown(fd, owner.uid, owner.gid) }
         if fsync(fd) != 0 { ok = false }
         close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            let why = String(cString: strerror(errno))
+        guard ok, replace ? rename(tmp, path) == 0 : link(tmp, path) == 0 else {
+            let code = errno
             unlink(tmp)
-            throw AphexError.failed("Could not write \(path): \(why).")
+            if ok && !replace && code == EEXIST { throw FileExists(path: path) }
+            throw AphexError.failed("Could not write \(path): \(String(cString: strerror(code))).")
         }
+        if !replace { unlink(tmp) }
     }
 
     /// ~/.aphex/tmp: scratch space for files that must never sit in a shared /tmp, such as the

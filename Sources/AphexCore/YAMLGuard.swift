@@ -79,3 +79,28 @@ public enum YAMLGuard {
         return try Yams.load(yaml: text)
     }
 }
+
+/// Values written into YAML that aphex renders itself (kind's cluster config, Secret manifests).
+public enum YAMLScalar {
+    /// A YAML double-quoted scalar (JSON string syntax is valid YAML): quotes, backslashes and
+    /// control characters escaped, so no value can end the scalar or start a new key.
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -52,7 +52,7 @@ public enum ArgoCDConfig {
         if cm?["data"]?[healthKey]?.string == healthLua {
             unchanged.append("argocd-cm has the Application health check")
         } else if dryRun {
-            planned.append("add the Application health check to argocd-cm (\(healthKey)): $ \(Shell.quote(env.kubectl.ssaApplyArgv(fieldManager: FieldManager.config))) < ConfigMap")
+            planned.append("add the Application health check to argocd-cm (\(healthKey)): $ \(Shell.quote(env.kubectl.applyArgv(fieldManager: FieldManager.config))) < ConfigMap")
         } else {
             guard cm != nil else { throw notInstalled("argocd-cm") }
             try await env.apply([partialConfigMap("argocd-cm", data: [healthKey: healthLua])],

@@ -278,7 +278,7 @@ public struct BundleInstaller: Sendable {
                 if !b.rewrites.isEmpty { line += ", \(b.rewrites.count) image references rewritten to ghcr.io/tektoncd" }
                 line += ")"
             }
-            line += ": $ " + Shell.quote(env.kubectl.ssaApplyArgv(namespace: c.component.defaultNamespace)) + " < manifest"
+            line += ": $ " + Shell.quote(env.kubectl.applyArgv(namespace: c.component.defaultNamespace)) + " < manifest"
             planned.append(line)
         }
         return InstallReport(unchanged: unchanged, planned: planned)

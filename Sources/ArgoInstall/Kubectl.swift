@@ -3,31 +3,6 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 
-/// Field managers aphex applies with.
-public enum FieldManager {
-    /// Release manifests, platform-root, markers.
-    public static let apply = "aphex"
-    /// aphex's partial ConfigMap edits (argocd-cm, ...): a separate manager, so that
-    /// re-applying the release manifest (manager "aphex") never drops them and vice versa.
-    public static let config = "aphex-config"
-}
-
-extension Kubectl {
-    /// `kubectl --kubeconfig K [--context C] apply --server-side --force-conflicts
-    /// --field-manager=M [--namespace NS] -f -`: server-side apply from stdin (ArgoCD's CRDs
-    /// exceed the client-side annotation limit).
-    /// `validate: false` (`--validate=false`): kubectl skips its OpenAPI check, which costs each
-    /// kubectl process a download and parse of every group's OpenAPI document (about 1.2 s of
-    /// CPU for ArgoCD's install.yaml, four times the apply itself); the API server then ignores
-    /// unknown fields instead of refusing them. Only for digest-verified release manifests.
-    public func ssaApplyArgv(namespace: String? = nil, fieldManager: String = FieldManager.apply, validate: Bool = true) -> [String] {
-        var args = ["apply", "--server-side", "--force-conflicts", "--field-manager=\(fieldManager)"]
-        if !validate { args.append("--validate=false") }
-        if let namespace { args += ["--namespace", namespace] }
-        return argv(args + ["-f", "-"])
-    }
-}
-
 /// The seams an install step works through.
 public struct InstallEnvironment: Sendable {
     public var runner: any CommandRunner
@@ -64,9 +39,9 @@ public struct InstallEnvironment: Sendable {
     func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
                what: String, record: Bool = false, validate: Bool = true) async throws {
         guard !objects.isEmpty else { return }
-        var argv = kubectl.ssaApplyArgv(namespace: namespace, fieldManager: fieldManager, validate: validate)
         let ownership = record ? self.ownership : nil
-        if ownership != nil { argv += ["-o", "json"] }
+        let argv = kubectl.applyArgv(fieldManager: fieldManager, validate: validate, namespace: namespace,
+                                     outputJSON: ownership != nil)
         let streams = ApplyChunks.split(objects.map { $0.serialized() }, maxStreams: maxApplyStreams)
         // Generous: ArgoCD's CRDs are megabytes; a hung API server must still end the run.
         @Sendable func applyOne(_ stream: String) async throws {

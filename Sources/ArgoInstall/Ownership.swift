@@ -240,10 +240,10 @@ public actor OwnershipRecord {
             let response: HTTPResponse
             if let cm {
                 body.set(["metadata", "resourceVersion"], to: cm[path: "metadata", "resourceVersion"])
-                response = try await api.request("PUT", path: ResourceRef.configMaps.path(namespace: Self.namespace, name: Self.name) + "?fieldManager=aphex",
+                response = try await api.request("PUT", path: ResourceRef.configMaps.path(namespace: Self.namespace, name: Self.name) + "?fieldManager=\(FieldManager.apply)",
                                                  body: body.serializedBytes(), contentType: "application/json")
             } else {
-                response = try await api.request("POST", path: ResourceRef.configMaps.path(namespace: Self.namespace) + "?fieldManager=aphex",
+                response = try await api.request("POST", path: ResourceRef.configMaps.path(namespace: Self.namespace) + "?fieldManager=\(FieldManager.apply)",
                                                  body: body.serializedBytes(), contentType: "application/json")
             }
             if response.status == 409 { continue }  // another writer got there first: merge again

@@ -83,7 +83,7 @@ public struct RootApplication: Sendable, Equatable {
         let refresh = refreshArgv(env)
         if dryRun {
             return InstallReport(planned: [
-                "\(verb) Application argocd/platform-root (\(summary)): $ \(Shell.quote(env.kubectl.ssaApplyArgv())) < Application",
+                "\(verb) Application argocd/platform-root (\(summary)): $ \(Shell.quote(env.kubectl.applyArgv())) < Application",
                 "request a refresh: $ \(Shell.quote(refresh))",
             ])
         }

@@ -188,7 +188,7 @@ public struct ClusterRecord: Sendable, Equatable {
         .object([
             "name": .string(name),
             "deployment": .string(deployment),
-            "createdAt": .string(ISO8601DateFormatter().string(from: createdAt)),
+            "createdAt": .string(RFC3339.format(createdAt)),
             "createdByAphex": .bool(createdByAphex),
             "kubeconfig": .string(kubeconfig),
             "context": context.map { .string($0) } ?? .null,
@@ -202,7 +202,7 @@ public struct ClusterRecord: Sendable, Equatable {
               let kc = json["kubeconfig"]?.string else { return nil }
         self.name = name
         self.deployment = dep
-        self.createdAt = json["createdAt"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date(timeIntervalSince1970: 0)
+        self.createdAt = json["createdAt"]?.string.flatMap(RFC3339.parse) ?? Date(timeIntervalSince1970: 0)
         self.createdByAphex = json["createdByAphex"]?.bool ?? true
         self.kubeconfig = kc
         self.context = json["context"]?.string
@@ -262,19 +262,4 @@ struct StepTimer {
 func firstLine(of error: any Error) -> String {
     let text = (error as? AphexError)?.message ?? String(describing: error)
     return String(text.split(separator: "\n").first ?? "")
-}
-
-/// Small reads of a kubeconfig file.
-public enum KubeconfigFile {
-    /// The API server URL of `context` (or the current context); nil when unreadable.
-    public static func serverURL(path: String, context: String?) -> String? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let any = try? YAMLGuard.load(String(decoding: data, as: UTF8.self)) else { return nil }
-        let y = JSON(any: any)
-        guard let ctxName = context ?? y["current-context"]?.string,
-              let c = y["contexts"]?.array?.first(where: { $0["name"]?.string == ctxName }),
-              let clusterName = c[path: "context", "cluster"]?.string,
-              let cl = y["clusters"]?.array?.first(where: { $0["name"]?.string == clusterName }) else { return nil }
-        return cl[path: "cluster", "server"]?.string
-    }
 }

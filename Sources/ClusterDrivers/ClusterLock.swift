@@ -72,7 +72,7 @@ public final class ClusterLock: @unchecked Sendable {
             try await clock.sleep(for: poll)
         }
         // Ours: say who holds it (for the message a waiting run prints).
-        let stamp = ISO8601DateFormatter().string(from: host.clock.wallNow())
+        let stamp = RFC3339.format(host.clock.wallNow())
         let text = "pid \(getpid())\ncommand \(command)\nstarted \(stamp)\n"
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }

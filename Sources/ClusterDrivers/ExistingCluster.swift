@@ -50,18 +50,34 @@ public struct ExistingClusterDriver: ClusterDriver {
 
     public var driverName: String { "existing" }
 
-    // MARK: argv
+    // MARK: API reads
 
-    public var reachabilityCommand: Command {
-        Command(kubectlArgv(["version", "-o", "json"], kubeconfig: kubeconfigPath, context: context,
-                            requestTimeout: .seconds(10), runner: host.runner),
-                environment: Kubeconfig.kubectlEnvironment(kubeconfigPath), timeout: .seconds(20))
+    /// Per API request (the reachability and permission checks, the node read).
+    static let requestTimeout: Duration = .seconds(10)
+
+    /// The kubeconfig's context and the API client for it: KubeClient over libcurl, or kubectl
+    /// for kubeconfigs only kubectl can authenticate with (`makeKubeAPI`). A kubeconfig that
+    /// cannot be used is a usage error naming the fix.
+    func connect() throws -> (endpoint: KubeEndpoint, api: any KubeAPI) {
+        let endpoint = try Kubeconfig.load(path: kubeconfigPath).resolve(context: context)
+        return (endpoint, makeKubeAPI(host: host, endpoint: endpoint, requestTimeout: Self.requestTimeout))
     }
-    public func canICommand(_ p: RequiredPermission) -> Command {
-        Command(kubectlArgv(["auth", "can-i", p.verb, p.resource] + (p.allNamespaces ? ["--all-namespaces"] : []),
-                            kubeconfig: kubeconfigPath, context: context, requestTimeout: .seconds(10), runner: host.runner),
-                environment: Kubeconfig.kubectlEnvironment(kubeconfigPath), timeout: .seconds(20), checkExit: false)
+
+    /// The SelfSubjectAccessReview `kubectl auth can-i VERB RESOURCE[.GROUP] [--all-namespaces]`
+    /// sends: the context's namespace (else "default"), or every namespace ("").
+    public func accessReview(_ p: RequiredPermission, namespace: String?) -> JSON {
+        let parts = p.resource.split(separator: ".", maxSplits: 1).map(String.init)
+        let attributes: JSON = [
+            "namespace": .string(p.allNamespaces ? "" : (namespace ?? "default")),
+            "verb": .string(p.verb),
+            "group": .string(parts.count > 1 ? parts[1] : ""),
+            "resource": .string(parts[0]),
+        ]
+        return ["apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": ["resourceAttributes": attributes]]
     }
+
+    static let accessReviewPath = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
     public func isAvailable() async -> DriverAvailability {
         if !Kubeconfig.isReadable(kubeconfigPath) {
@@ -87,39 +103,74 @@ public struct ExistingClusterDriver: ClusterDriver {
     }
 
     func checkReachable() async throws {
-        do {
-            _ = try await host.runner.run(reachabilityCommand)
-        } catch let e as CommandError {
-            if case .notFound = e.reason {
-                throw AphexError.prerequisite("kubectl was not found on PATH; aphex needs it for an existing cluster. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and re-run.")
-            }
-            throw AphexError(.prerequisite,
+        func unreachable(_ detail: String) -> AphexError {
+            AphexError(.prerequisite,
                 "The existing cluster's API server did not answer (\(where_)). Nothing was changed. Check the kubeconfig and context (`\(Shell.quote(["kubectl"] + Kubeconfig.kubectlFlags(kubeconfigPath) + ["config", "get-contexts"]))`) and that the cluster is running.",
-                detail: e.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+                detail: detail)
+        }
+        // A kubeconfig or context that cannot be used is a cluster that cannot be reached (exit
+        // 4), as when kubectl was asked; the detail says what is wrong with it.
+        let api: any KubeAPI
+        do {
+            api = try connect().api
+        } catch let e as AphexError where e.status == .usage {
+            throw unreachable(e.message)
+        }
+        let response: HTTPResponse
+        do {
+            response = try await api.request("GET", path: "/version", body: nil, contentType: nil)
+        } catch let e as KubeAPIError {
+            throw unreachable(e.description)
+        }
+        guard (200..<300).contains(response.status) else {
+            let error = KubeClient.error(status: response.status, body: response.body, context: "GET /version")
+            throw unreachable(error.description)
         }
     }
 
-    /// Every required permission through `kubectl auth can-i` (a SelfSubjectAccessReview).
-    /// Missing ones are reported by name, all at once: exit 4 (a prerequisite), nothing changed.
+    /// Every required permission through a SelfSubjectAccessReview (what `kubectl auth can-i`
+    /// asks). Missing ones are reported by name, all at once: exit 4 (a prerequisite), nothing
+    /// changed.
     public func missingPermissions() async throws -> [RequiredPermission] {
-        // The checks are independent: all at once (five kubectl processes one after another
-        // took most of a second).
-        let commands = permissions.map(canICommand)
-        let runner = host.runner
-        let outputs: [CommandOutput] = try await withThrowingTaskGroup(of: (Int, CommandOutput).self) { group in
-            for (i, c) in commands.enumerated() { group.addTask { (i, try await runner.run(c)) } }
-            var out = [CommandOutput?](repeating: nil, count: commands.count)
-            for try await (i, o) in group { out[i] = o }
+        let (endpoint, api) = try connect()
+        let reviews = permissions.map { accessReview($0, namespace: endpoint.namespace) }
+        // The checks are independent: all at once.
+        typealias Answer = Result<HTTPResponse, any Error>
+        let answers: [Answer] = await withTaskGroup(of: (Int, Answer).self) { group in
+            for (i, review) in reviews.enumerated() {
+                group.addTask {
+                    do {
+                        return (i, .success(try await api.request("POST", path: Self.accessReviewPath,
+                                                                  body: Array(review.serialized().utf8),
+                                                                  contentType: "application/json")))
+                    } catch {
+                        return (i, .failure(error))
+                    }
+                }
+            }
+            var out = [Answer?](repeating: nil, count: reviews.count)
+            for await (i, r) in group { out[i] = r }
             return out.compactMap { $0 }
         }
         var missing: [RequiredPermission] = []
         for (i, p) in permissions.enumerated() {
-            let out = outputs[i]
-            let answer = out.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            if out.status == 0 && answer.hasPrefix("yes") { continue }
-            if answer.hasPrefix("no") { missing.append(p); continue }
-            throw AphexError.failed("`\(commands[i].display)` failed (exit status \(out.status)); could not check permissions.",
-                                    detail: out.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))
+            let failed = "Checking the permission to \(p.text) (a SelfSubjectAccessReview) failed; "
+                + "could not check permissions."
+            let response: HTTPResponse
+            switch answers[i] {
+            case .success(let r): response = r
+            case .failure(let e as KubeAPIError): throw AphexError.failed(failed, detail: e.description)
+            case .failure(let e): throw e
+            }
+            guard (200..<300).contains(response.status),
+                  let allowed = (try? JSON.parse(response.body))?[path: "status", "allowed"]?.bool else {
+                let why = (200..<300).contains(response.status)
+                    ? "the answer has no status.allowed"
+                    : KubeClient.error(status: response.status, body: response.body,
+                                       context: "POST \(Self.accessReviewPath)").description
+                throw AphexError.failed(failed, detail: why)
+            }
+            if !allowed { missing.append(p) }
         }
         return missing
     }
@@ -148,17 +199,17 @@ public struct ExistingClusterDriver: ClusterDriver {
                                    kubeconfig: kubeconfigPath, context: context)
         guard d.exists else { d.problem = "kubeconfig \(kubeconfigPath) not readable"; return d }
         do {
-            d.nodes = try await NodeWaiter(host: host).readNodes(kubeconfig: kubeconfigPath, context: context)
+            d.nodes = try await NodeWaiter.readNodes(api: connect().api)
             d.apiReachable = true
-        } catch let e as CommandError {
-            d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)
+        } catch let e as KubeAPIError {
+            d.problem = "the API server did not answer: " + e.description
         }
         return d
     }
 
     public func planEnsure() -> [PlannedAction] {
-        [PlannedAction("Check that the existing cluster's API server answers (\(where_))", command: reachabilityCommand)]
-            + permissions.map { PlannedAction("Check permission: \($0.text)", command: canICommand($0)) }
+        [PlannedAction("Check that the existing cluster's API server answers (\(where_)): GET /version")]
+            + permissions.map { PlannedAction("Check permission: \($0.text) (POST \(Self.accessReviewPath))") }
     }
 
     public func planDelete() -> [PlannedAction] {

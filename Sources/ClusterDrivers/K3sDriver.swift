@@ -185,12 +185,7 @@ public struct K3sDriver: ClusterDriver {
             return d
         }
         do {
-            d.nodes = try await waiter.readNodes(kubeconfig: source, context: nil)
-            d.apiReachable = true
-            if d.nodes.isEmpty { d.problem = "no nodes registered" }
-            else if !d.nodes.allSatisfy(\.ready) {
-                d.problem = "nodes not Ready: " + d.nodes.filter { !$0.ready }.map(\.diagnosis).joined(separator: "; ")
-            }
+            d.recordNodes(try await waiter.readNodes(kubeconfig: source, context: nil))
         } catch let e as CommandError {
             if case .notFound = e.reason { throw AphexError.prerequisite("kubectl was not found on PATH; aphex uses it to check the node. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and re-run.") }
             d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)

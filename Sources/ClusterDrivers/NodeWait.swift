@@ -70,6 +70,19 @@ public struct NodeState: Sendable, Equatable {
     }
 }
 
+extension ClusterDescription {
+    /// The nodes a health check read, and the problem they show: none registered, or some
+    /// not Ready (each with its conditions).
+    mutating func recordNodes(_ nodes: [NodeState]) {
+        self.nodes = nodes
+        apiReachable = true
+        if nodes.isEmpty { problem = "no nodes registered" }
+        else if !nodes.allSatisfy(\.ready) {
+            problem = "nodes not Ready: " + nodes.filter { !$0.ready }.map(\.diagnosis).joined(separator: "; ")
+        }
+    }
+}
+
 /// What a node wait observed.
 public struct NodeWaitResult: Sendable, Equatable {
     public var nodes: [NodeState]
@@ -106,6 +119,11 @@ public struct NodeWaiter: Sendable {
             throw AphexError.failed("`kubectl get nodes -o json` printed something that is not JSON. Check that `kubectl` on PATH is the real kubectl.")
         }
         return list.items.map(NodeState.init(node:)).sorted { $0.name < $1.name }
+    }
+
+    /// One read through the Kubernetes API (LIST /api/v1/nodes), sorted by name.
+    public static func readNodes(api: any KubeAPI) async throws -> [NodeState] {
+        try await api.list(.nodes).map(NodeState.init(node:)).sorted { $0.name < $1.name }
     }
 
     /// Polls until at least `expectedNodes` nodes exist and all are Ready. On the deadline

@@ -200,6 +200,17 @@ public struct Kubeconfig: Sendable, Equatable {
 
     // MARK: resolving one context
 
+    /// The API server URL of `context` (or the current context) as kubectl would pick it, from
+    /// one file or a KUBECONFIG list (merged as `load` merges it); nil when the kubeconfig
+    /// cannot be read or the context or its cluster is not defined. For messages and reports:
+    /// no referenced file is read.
+    public static func serverURL(path: String, context: String?) -> String? {
+        guard let config = try? load(path: path),
+              let name = context.flatMap({ $0.isEmpty ? nil : $0 }) ?? config.currentContext,
+              let ctx = config.contexts[name], let cluster = config.clusters[ctx.cluster] else { return nil }
+        return cluster.server
+    }
+
     /// Resolves `context` (or current-context) to a server and credentials, reading any
     /// referenced files. Errors name the fix.
     public func resolve(context requested: String? = nil) throws -> KubeEndpoint {

@@ -283,19 +283,22 @@ public struct KubectlRawAPI: KubeAPI {
 /// `host.makeTransport(tls)` when the kubeconfig's credentials are certificates or tokens,
 /// else `KubectlRawAPI` through `host.runner`. Throws `AphexError(.usage)` for a missing file,
 /// an unknown context, or a broken kubeconfig (the message names the fix).
-public func makeKubeAPI(host: HostContext, kubeconfigPath: String, context: String?) throws -> any KubeAPI {
+/// `requestTimeout`: per request (KubeClient's whole-request timeout, kubectl's --request-timeout).
+public func makeKubeAPI(host: HostContext, kubeconfigPath: String, context: String?,
+                        requestTimeout: Duration = .seconds(30)) throws -> any KubeAPI {
     let endpoint = try Kubeconfig.load(path: kubeconfigPath).resolve(context: context)
-    return makeKubeAPI(host: host, endpoint: endpoint)
+    return makeKubeAPI(host: host, endpoint: endpoint, requestTimeout: requestTimeout)
 }
 
 /// As above, from an already resolved context.
-public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint) -> any KubeAPI {
+public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint,
+                        requestTimeout: Duration = .seconds(30)) -> any KubeAPI {
     if let reason = endpoint.kubectlFallbackReason {
         host.reporter.debug("Reading the Kubernetes API through `kubectl get --raw` (slower): \(reason), which libcurl cannot do.")
         return KubectlRawAPI(runner: host.runner, clock: host.clock, kubeconfigPath: endpoint.kubeconfigPath,
-                             context: endpoint.contextName)
+                             context: endpoint.contextName, requestTimeout: requestTimeout)
     }
     let reporter = host.reporter
-    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls), clock: host.clock,
-                      onRetry: { reporter.debug("API request failed transiently: \($0)") })
+    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls),
+                      requestTimeout: requestTimeout, clock: host.clock, onRetry: { reporter.debug("API request failed transiently: \($0)") })
 }

@@ -139,7 +139,6 @@ public enum SecretAnnotations {
     public static let managedByLabel = "app.kubernetes.io/managed-by"
     public static let managedByValue = "aphex"
     public static let createdAt = "aphex.dev/created-at"
-    public static let fieldManager = "aphex"
 }
 
 /// The bootstrap plan: create only what is missing, never overwrite.

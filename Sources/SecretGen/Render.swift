@@ -5,39 +5,19 @@ import Foundation
 /// (JSON merge patch). The output holds secret values: it must only ever travel on stdin or
 /// in a request body — never in argv, logs or errors.
 public enum SecretManifest {
-    /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
     /// One Secret manifest for `kubectl apply --server-side`. `type: Opaque` only on
     /// creation (the type of an existing Secret is immutable and not aphex's to set).
     public static func yaml(_ write: SecretWrite, createdAt now: String) -> String {
+        let q = YAMLScalar.quoted
         var y = "apiVersion: v1\nkind: Secret\nmetadata:\n"
-        y += "  name: \(quoted(write.id.name))\n"
-        y += "  namespace: \(quoted(write.id.namespace))\n"
-        y += "  labels:\n    \(quoted(SecretAnnotations.managedByLabel)): \(quoted(SecretAnnotations.managedByValue))\n"
-        y += "  annotations:\n    \(quoted(SecretAnnotations.createdAt)): \(quoted(write.createdAt ?? now))\n"
+        y += "  name: \(q(write.id.name))\n"
+        y += "  namespace: \(q(write.id.namespace))\n"
+        y += "  labels:\n    \(q(SecretAnnotations.managedByLabel)): \(q(SecretAnnotations.managedByValue))\n"
+        y += "  annotations:\n    \(q(SecretAnnotations.createdAt)): \(q(write.createdAt ?? now))\n"
         if !write.exists { y += "type: Opaque\n" }
         y += "data:\n"
         for key in write.data.keys.sorted() {
-            y += "  \(quoted(key)): \(quoted(SecretEncoding.base64(Array(write.data[key]!.utf8))))\n"
+            y += "  \(q(key)): \(q(SecretEncoding.base64(Array(write.data[key]!.utf8))))\n"
         }
         return y
     }
@@ -71,14 +51,6 @@ public enum SecretManifest {
         let body = try! JSONSerialization.data(withJSONObject: ["data": data],
                                                options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](body)
-    }
-
-    /// RFC 3339 UTC timestamp, second precision ("2026-11-24T19:31:29Z").
-    public static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
     }
 }
 

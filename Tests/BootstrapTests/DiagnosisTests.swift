@@ -125,4 +125,18 @@ import TestSupport
         #expect(hints.contains { $0.contains("interceptors") })
         #expect(hints.contains { $0.contains("inotify") })
     }
+
+    /// `aphex wait`, `aphex status --wait` and bootstrap end with the same error for a
+    /// diagnosis: the headline as the message, the rest of the rendering as the detail.
+    @Test func diagnosisErrorCarriesHeadlineAndRendering() {
+        let d = Diagnosis(headline: "Wave 10 is not converged after 5m.", wave: 10,
+                          problems: ["cert-manager webhook not serving"], hints: ["See docs/troubleshooting.md."])
+        let timeout = d.error(timedOut: true)
+        #expect(timeout.status == .timeout)
+        #expect(timeout.message == d.headline)
+        #expect(timeout.message + "\n" + (timeout.detail ?? "") == d.text)
+        #expect(timeout.detail?.contains("cert-manager webhook not serving") == true)
+        let failed = d.error(timedOut: false)
+        #expect(failed.status == .failed && failed.message == d.headline && failed.detail == timeout.detail)
+    }
 }

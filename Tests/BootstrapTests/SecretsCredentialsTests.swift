@@ -183,7 +183,10 @@ func mode(_ path: String) throws -> Int {
         #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self) == "old content")
 
         // The O_EXCL path itself (a file appearing after the check) is refused too.
-        await #expect(throws: AphexError.self) { try writePrivateFile(path: file, contents: [1, 2, 3], replace: false) }
+        #expect(throws: PrivateFiles.FileExists(path: file)) {
+            try PrivateFiles.write([1, 2, 3], to: file, replace: false)
+        }
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self) == "old content")
 
         #expect(try await exportSecrets(ctx: secretsTestContext(cluster), api: cluster, file: file, force: true) == .ok) // the optional Cloudflare token being unset is not a failure
         #expect(try mode(file) == 0o600)

@@ -258,6 +258,37 @@ private let dexNS = "auth-system"
         expectNoSecretLeaks(cluster, reporter: reporter)
     }
 
+    /// One reader for --cloudflare-token-file (the command line's check, bootstrap and the
+    /// secrets commands): the token on one line, trimmed; missing, unreadable, empty or
+    /// multi-line files are usage errors naming the file.
+    @Test func cloudflareTokenFileRules() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func file(_ name: String, _ text: String, mode: Int = 0o600) -> String {
+            let path = dir + "/" + name
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
+                                           attributes: [.posixPermissions: mode])
+            return path
+        }
+        #expect(try readCloudflareTokenFile(file("ok", "  tok-123 \n")) == "tok-123")
+        #expect(try readCloudflareTokenFile(file("blank-first", "\ntok-456\n\n")) == "tok-456")
+        let oneLine = "must hold the token on one line"
+        for (path, says) in [(file("empty", ""), oneLine), (file("spaces", "   \n"), oneLine),
+                             (file("two-lines", "tok-123\nsecond line\n"), oneLine),
+                             (dir + "/missing", "does not exist or is not readable"),
+                             ("~/.aphex-test-no-such-token-\(UUID().uuidString)",
+                              "does not exist or is not readable")] {
+            let error = #expect(throws: AphexError.self) { try readCloudflareTokenFile(path) }
+            #expect(error?.status == .usage)
+            #expect(error?.message.contains("'\(path)' \(says)") == true, "\(error?.message ?? "")")
+        }
+        if geteuid() != 0 {
+            let unreadable = file("unreadable", "tok\n", mode: 0o000)
+            #expect(throws: AphexError.self) { try readCloudflareTokenFile(unreadable) }
+        }
+    }
+
     @Test func derivedMismatchIsReportedThenRepaired() async throws {
         let cluster = FakeSecretCluster()
         let ctx = secretsTestContext(cluster)
@@ -294,8 +325,8 @@ private let dexNS = "auth-system"
         cluster.put(dexNS, "dex-secrets", plain: dex)
         let n = cluster.commands.count
         _ = try await repairSecrets(ctx: ctx, api: cluster, kubeconfig: "/tmp/kc", dryRun: false)
-        #expect(cluster.argvs.dropFirst(n).first == ["kubectl", "--kubeconfig", "/tmp/kc", "apply", "--server-side", "--field-manager=aphex",
-                                                    "--force-conflicts", "-f", "-"])
+        #expect(cluster.argvs.dropFirst(n).first == ["kubectl", "--kubeconfig", "/tmp/kc", "apply", "--server-side", "--force-conflicts",
+                                                    "--field-manager=aphex", "-f", "-"])
         #expect(cluster.value(dexNS, "dex-secrets", "authentik-client-secret") == source)
         #expect(cluster.value(dexNS, "dex-secrets", "client-secret") == source)
     }

@@ -2,83 +2,95 @@ import AphexCore
 import KubeClient
 import ClusterDrivers
 import Foundation
+import SimCluster
 import Testing
 import TestSupport
 
+/// The existing-cluster driver against the simulated cluster: its reads (GET /version, a
+/// SelfSubjectAccessReview per permission, the nodes) go through the Kubernetes API.
 @Suite struct ExistingClusterDriverTests {
-    func fixture(denied: Set<String> = [], unreachable: Bool = false) -> (Scratch, RecordingRunner, HostContext, String) {
-        let scratch = Scratch()
-        let kc = scratch.root + "/lab.yaml"
-        scratch.write(kc, kubeconfigYAML(context: "lab"), mode: 0o600)
-        let runner = RecordingRunner { c in
-            let a = c.argv
-            #expect(Array(a.prefix(5)) == ["kubectl", "--kubeconfig", kc, "--context", "lab"])
-            #expect(a.suffix(2) == ["--request-timeout", "10s"])
-            let args = kubectlArgs(a)
-            if args.starts(with: ["version", "-o", "json"]) {
-                return unreachable
-                    ? CommandOutput(status: 1, stdout: "{\"clientVersion\":{}}", stderr: "Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout\n")
-                    : CommandOutput(status: 0, stdout: "{\"serverVersion\":{\"gitVersion\":\"v1.31.2\"}}")
-            }
-            if args.starts(with: ["auth", "can-i", "create"]) {
-                return denied.contains(args[3]) ? CommandOutput(status: 1, stdout: "no\n") : CommandOutput(status: 0, stdout: "yes\n")
-            }
-            throw UnscriptedCommand(argv: a)
-        }
-        let host = makeHost(scratch, runner: runner)
-        return (scratch, runner, host, kc)
+    static let review = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+    func fixture(denied: [String] = [], unreachable: Bool = false) throws -> (SimCluster, HostContext, String) {
+        var scenario = try Scenario.load("blackbox-existing")
+        scenario.host.deniedVerbs = denied
+        let sim = try SimCluster(scenario: scenario)
+        if unreachable { sim.faults.down(from: 0, to: 1_000_000) }
+        sim.record.reset()
+        let host = HostContext(runner: RecordingRunner(),
+                               reporter: CollectingReporter(), clock: sim.clock, environment: sim.environment, homeDirectory: sim.home,
+                               makeTransport: { _ in sim.transport })
+        return (sim, host, sim.kubeconfigPath)
+    }
+
+    func driver(_ host: HostContext, _ kc: String) -> ExistingClusterDriver {
+        ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "kind-platform-cluster")
     }
 
     @Test func verifiesReachabilityAndEveryPermission() async throws {
-        let (scratch, runner, host, kc) = fixture()
-        let access = try await ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "lab").ensureCluster()
+        let (sim, host, kc) = try fixture()
+        let access = try await driver(host, kc).ensureCluster()
         #expect(access.outcome == .existing)
-        #expect(access.kubeconfig == kc && access.context == "lab")
-        let head = ["kubectl", "--kubeconfig", kc, "--context", "lab"]
-        let tail = ["--request-timeout", "10s"]
-        #expect(runner.argvs == [
-            head + ["version", "-o", "json"] + tail,
-            head + ["auth", "can-i", "create", "namespaces"] + tail,
-            head + ["auth", "can-i", "create", "customresourcedefinitions.apiextensions.k8s.io"] + tail,
-            head + ["auth", "can-i", "create", "clusterroles.rbac.authorization.k8s.io"] + tail,
-            head + ["auth", "can-i", "create", "clusterrolebindings.rbac.authorization.k8s.io"] + tail,
-            head + ["auth", "can-i", "create", "secrets", "--all-namespaces"] + tail,
-        ])
-        withExtendedLifetime(scratch) {}
+        #expect(access.kubeconfig == kc && access.context == "kind-platform-cluster")
+        #expect(sim.record.requests.map { "\($0.method) \($0.path)" }
+                == ["GET /version"] + Array(repeating: "POST \(Self.review)", count: 5))
+    }
+
+    /// What each check asks: `kubectl auth can-i`'s SelfSubjectAccessReview (resource and
+    /// group split, the context's namespace or "default", every namespace for --all-namespaces).
+    @Test func accessReviewsAskWhatKubectlAuthCanIAsks() throws {
+        let (_, host, kc) = try fixture()
+        let d = driver(host, kc)
+        let crd = d.accessReview(RequiredPermission("create", "customresourcedefinitions.apiextensions.k8s.io"),
+                                 namespace: nil)
+        let attributes: JSON = ["namespace": "default", "verb": "create", "group": "apiextensions.k8s.io",
+                                "resource": "customresourcedefinitions"]
+        #expect(crd == ["apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                        "spec": ["resourceAttributes": attributes]])
+        let secrets = d.accessReview(RequiredPermission("create", "secrets", allNamespaces: true), namespace: "team")
+        #expect(secrets[path: "spec", "resourceAttributes"]
+                == ["namespace": "", "verb": "create", "group": "", "resource": "secrets"])
+        let ns = d.accessReview(RequiredPermission("create", "namespaces"), namespace: "team")
+        #expect(ns[path: "spec", "resourceAttributes", "namespace"] == "team")
     }
 
     @Test func missingPermissionsAreNamedWithExit4() async throws {
-        let (scratch, runner, host, kc) = fixture(denied: ["customresourcedefinitions.apiextensions.k8s.io", "clusterroles.rbac.authorization.k8s.io"])
-        let e = await #expect(throws: AphexError.self) {
-            _ = try await ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "lab").ensureCluster()
-        }
+        let (sim, host, kc) = try fixture(denied: ["create customresourcedefinitions", "create clusterroles"])
+        let e = await #expect(throws: AphexError.self) { _ = try await driver(host, kc).ensureCluster() }
         #expect(e?.status == .prerequisite)
         #expect(e?.message.contains("create customresourcedefinitions.apiextensions.k8s.io, create clusterroles.rbac.authorization.k8s.io") == true)
         #expect(e?.message.contains("Nothing was changed") == true)
         // every permission was checked (all missing ones reported at once), nothing else ran
-        #expect(runner.argvs.count == 6)
-        withExtendedLifetime(scratch) {}
+        #expect(sim.record.requests.count == 6)
+        #expect(sim.record.changes.isEmpty)
     }
 
     @Test func unreachableClusterIsExit4WithTheError() async throws {
-        let (scratch, runner, host, kc) = fixture(unreachable: true)
-        let e = await #expect(throws: AphexError.self) {
-            _ = try await ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "lab").ensureCluster()
-        }
+        let (sim, host, kc) = try fixture(unreachable: true)
+        let e = await #expect(throws: AphexError.self) { _ = try await driver(host, kc).ensureCluster() }
         #expect(e?.status == .prerequisite)
-        #expect(e?.detail?.contains("i/o timeout") == true)
-        #expect(runner.argvs.count == 1)
-        withExtendedLifetime(scratch) {}
+        #expect(e?.detail?.contains("connection refused") == true, "\(e?.detail ?? "")")
+        #expect(sim.record.requests.allSatisfy { $0.path == "/version" })
+    }
+
+    /// A context the kubeconfig does not have: the cluster cannot be reached (exit 4), and the
+    /// detail names the contexts there are.
+    @Test func unknownContextIsExit4NamingTheContexts() async throws {
+        let (sim, host, kc) = try fixture()
+        let d = ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "nope")
+        let e = await #expect(throws: AphexError.self) { _ = try await d.ensureCluster() }
+        #expect(e?.status == .prerequisite)
+        #expect(e?.detail?.contains("kind-platform-cluster") == true, "\(e?.detail ?? "")")
+        #expect(sim.record.requests.isEmpty)
     }
 
     @Test func neverDeletesAndPlansOnlyChecks() async throws {
-        let (scratch, runner, host, kc) = fixture()
-        let d = ExistingClusterDriver(host: host, clusterName: "lab", kubeconfig: kc, context: "lab")
+        let (sim, host, kc) = try fixture()
+        let d = driver(host, kc)
         let e = await #expect(throws: AphexError.self) { try await d.delete() }
         #expect(e?.status == .usage)
         #expect(d.planEnsure().count == 6)
-        #expect(runner.argvs.isEmpty)
-        withExtendedLifetime(scratch) {}
+        #expect(sim.record.requests.isEmpty)
     }
 }
 

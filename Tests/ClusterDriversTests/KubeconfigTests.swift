@@ -329,6 +329,21 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
         #expect(try merged.resolve(context: "b").tls.bearerToken == "tok-b-from-its-own-dir")
     }
 
+    /// The server URL for messages and reports comes from the same merge: the first file that
+    /// sets current-context picks the context, the first file to define a name wins.
+    @Test func serverURLResolvesAListAsKubectlWould() throws {
+        let a = try F.write(Self.config(server: "https://a.example:6443", context: "a", current: nil))
+        let b = try F.write(Self.config(server: "https://b.example:6443", context: "b", current: "b"))
+        defer { F.remove(a); F.remove(b) }
+        let list = "/nonexistent/kubeconfig:\(a):\(b)"
+        #expect(Kubeconfig.serverURL(path: list, context: nil) == "https://b.example:6443")
+        #expect(Kubeconfig.serverURL(path: list, context: "a") == "https://a.example:6443")
+        #expect(Kubeconfig.serverURL(path: list, context: "shared") == "https://a.example:6443")
+        #expect(Kubeconfig.serverURL(path: list, context: "missing") == nil)
+        #expect(Kubeconfig.serverURL(path: a, context: nil) == nil) // no current-context
+        #expect(Kubeconfig.serverURL(path: "/nonexistent/one:/nonexistent/two", context: nil) == nil)
+    }
+
     @Test func listOfMissingFilesIsAUsageErrorNamingTheList() {
         let list = "/nonexistent/one:/nonexistent/two"
         #expect(!Kubeconfig.exists(list))

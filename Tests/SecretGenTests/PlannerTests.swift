@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SecretGen
+import AphexCore
 
 private let pg = SecretID(namespace: "auth-system", name: "authentik-postgresql")
 private let ak = SecretID(namespace: "auth-system", name: "authentik-secrets")
@@ -429,7 +430,7 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     }
 
     @Test func timestampIsRFC3339UTC() {
-        #expect(SecretManifest.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
     }
 }
 

@@ -55,6 +55,13 @@ public struct Diagnosis: Sendable, Codable, Equatable {
 
     public var text: String { Diagnoser.render(self) }
 
+    /// The error a wait ends with: the headline as the message, the rest of the rendering as
+    /// the detail. `timedOut`: exit 3 (a timeout), else exit 1 (an app failed).
+    public func error(timedOut: Bool) -> AphexError {
+        AphexError(timedOut ? .timeout : .failed, headline,
+                   detail: text.split(separator: "\n", maxSplits: 1).dropFirst().joined())
+    }
+
     public init(headline: String, wave: Int? = nil, apps: [AppDiagnosis] = [], webhook: WebhookProof? = nil,
                 authToken: AuthTokenCheck? = nil, problems: [String] = [], hints: [String] = []) {
         self.headline = headline; self.wave = wave; self.apps = apps; self.webhook = webhook

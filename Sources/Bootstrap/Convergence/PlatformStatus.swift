@@ -106,17 +106,9 @@ func statusSecretsCheck(api: any KubeAPI, labelled: [JSON]?, deployment: Deploym
     }
     let ids = SecretCatalog.platform.secrets(for: deployment?.rawValue).map(\.id)
     var existing: [SecretID: StoredSecret] = [:]
-    func stored(_ obj: JSON) -> StoredSecret? {
-        var data: [String: String] = [:]
-        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
-            guard let bytes = SecretEncoding.decodeBase64(encoded) else { return nil }
-            data[key] = String(decoding: bytes, as: UTF8.self)
-        }
-        return StoredSecret(data: data, annotations: obj.annotations)
-    }
     for obj in labelled {
         let id = SecretID(namespace: obj.namespace ?? "", name: obj.name ?? "")
-        if ids.contains(id), let s = stored(obj) { existing[id] = s }
+        if ids.contains(id), let s = try? StoredSecret(secret: obj) { existing[id] = s }
     }
     let missing = ids.filter { existing[$0] == nil }
     let fetched: [(SecretID, JSON?)]
@@ -130,7 +122,7 @@ func statusSecretsCheck(api: any KubeAPI, labelled: [JSON]?, deployment: Deploym
     } catch {
         return PlatformStatus.Secrets(checked: false, ok: nil, detail: "not checked: \(error)", problems: [])
     }
-    for (id, obj) in fetched { if let obj, let s = stored(obj) { existing[id] = s } }
+    for (id, obj) in fetched { if let obj, let s = try? StoredSecret(secret: obj) { existing[id] = s } }
     let health = SecretsHealth.assess(catalog: .platform, deployment: deployment?.rawValue, existing: existing)
     var problems = health.missingKeys.map { "missing: \($0) (`aphex secrets repair` creates what is missing, never overwriting)" }
     problems += health.derivedMismatches.map { "differs from its source: \($0) (run `aphex secrets repair`)" }

@@ -31,8 +31,7 @@ public enum WaitReport {
             if case .timedOut = outcome { timedOut = true } else { timedOut = false }
             ctx.reporter.emit(.stepFinished(id: "wait", title: timedOut ? "Timed out" : "Convergence failed", outcome: .failed, seconds: r.seconds, detail: nil))
             ctx.output(WaitDocument(outcome: timedOut ? "timeout" : "failed", result: r, diagnosis: d))
-            let detail = Diagnoser.render(d).split(separator: "\n", maxSplits: 1).dropFirst().joined()
-            throw AphexError(timedOut ? .timeout : .failed, d.headline, detail: detail)
+            throw d.error(timedOut: timedOut)
         }
     }
 

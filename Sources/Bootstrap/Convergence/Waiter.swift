@@ -48,8 +48,8 @@ public func waitForConvergence(ctx: AppContext, api: any KubeAPI, options: WaitO
     let outcome = try await ConvergenceWaiter(ctx: ctx, api: api, options: options, catalog: catalog).run()
     switch outcome {
     case .converged(let r): return r
-    case .failed(let d, _): throw AphexError(.failed, d.headline, detail: Diagnoser.render(d).split(separator: "\n", maxSplits: 1).dropFirst().joined())
-    case .timedOut(let d, _): throw AphexError(.timeout, d.headline, detail: Diagnoser.render(d).split(separator: "\n", maxSplits: 1).dropFirst().joined())
+    case .failed(let d, _): throw d.error(timedOut: false)
+    case .timedOut(let d, _): throw d.error(timedOut: true)
     }
 }
 

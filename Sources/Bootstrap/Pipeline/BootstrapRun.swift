@@ -50,9 +50,9 @@ public enum BootstrapRun {
         guard let file = state.options.timingsFile else { return }
         let text = AppContext.json(BootstrapTimings(state), pretty: true) + "\n"
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+            try PrivateFiles.write(Array(text.utf8), to: file, mode: 0o644)
         } catch {
-            state.reporter.warn("could not write the timings file \(file): \(error.localizedDescription)")
+            state.reporter.warn("could not write the timings file \(file): \(error)")
         }
     }
 

@@ -5,17 +5,17 @@ import Foundation
 
 /// Writing `--junit` and `--timeline` files, and the status command's timeline.
 public enum RunReports {
-    /// Writes the requested files, each atomically (a temp file in the same directory renamed
-    /// over the target, so a reader never sees half a file). Failures warn; they never change
-    /// the command's exit code.
+    /// Writes the requested files, each atomically (`PrivateFiles.write`, mode 0644: a temp file
+    /// in the same directory renamed over the target, so a reader never sees half a file).
+    /// Failures warn; they never change the command's exit code.
     public static func write(_ timeline: RunTimeline, _ options: RunReportOptions, reporter: any Reporter) {
         if let path = options.junit {
-            do { try writeAtomically(JUnitReport.render(timeline), to: path) }
+            do { try PrivateFiles.write(Array(JUnitReport.render(timeline).utf8), to: path, mode: 0o644) }
             catch { reporter.warn("could not write the JUnit report \(path): \(error)") }
         }
         if let path = options.timeline {
             let text = path.lowercased().hasSuffix(".json") ? json(timeline) : TimelineSVG.render(timeline)
-            do { try writeAtomically(text, to: path) }
+            do { try PrivateFiles.write(Array(text.utf8), to: path, mode: 0o644) }
             catch { reporter.warn("could not write the timeline \(path): \(error)") }
         }
     }
@@ -25,38 +25,6 @@ public enum RunReports {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return ((try? e.encode(t)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
-    }
-
-    struct WriteError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// temp file (mode 0644, same directory) + fsync + rename.
-    public static func writeAtomically(_ text: String, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        var template = Array("\(dir)/.\(url.lastPathComponent).XXXXXX".utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw WriteError(description: "cannot create a file in \(dir): \(String(cString: strerror(errno)))") }
-        let tmp = String(cString: template)
-        var ok = false
-        defer { if !ok { unlink(tmp) } }
-        let bytes = Array(text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = String(cString: strerror(errno)); close(fd)
-                throw WriteError(description: e)
-            }
-            off += n
-        }
-        fchmod(fd, 0o644)
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw WriteError(description: String(cString: strerror(errno))) }
-        ok = true
     }
 
     // MARK: status

@@ -257,7 +257,7 @@ struct ExistingTeardown {
                 ["op": "test", "path": "/metadata/finalizers", "value": .array(finalizers.map { .string($0) })],
                 ["op": "replace", "path": "/metadata/finalizers", "value": .array(keep.map { .string($0) })],
             ])
-            let r = try await api.request("PATCH", path: ref.path(namespace: app.namespace, name: app.name) + "?fieldManager=aphex",
+            let r = try await api.request("PATCH", path: ref.path(namespace: app.namespace, name: app.name) + "?fieldManager=\(FieldManager.apply)",
                                           body: patch.serializedBytes(), contentType: "application/json-patch+json")
             if (200..<300).contains(r.status) || r.status == 404 {
                 let removedNames = finalizers.filter(Self.isArgoFinalizer)

@@ -99,7 +99,7 @@ public enum ClusterStep {
         }
         state.kubeconfig = access.kubeconfig
         state.kubeContext = access.context
-        state.serverURL = KubeconfigFile.serverURL(path: access.kubeconfig, context: access.context)
+        state.serverURL = Kubeconfig.serverURL(path: access.kubeconfig, context: access.context)
         return stepResult(access, plan: options.dryRun ? d.planEnsure() : nil)
     }
 
@@ -133,5 +133,17 @@ public enum ClusterStep {
         case .kind: return try await KindDriver(host: ctx.host, spec: KindClusterSpec(name: name)).delete()
         case .k3s: return try await K3sDriver(host: ctx.host, spec: K3sInstallSpec(name: name)).delete()
         }
+    }
+}
+
+extension BootstrapSteps {
+    static let cluster = PipelineStep("cluster", "Preparing the cluster") { state in
+        // One run per cluster name: a second bootstrap (or destroy, kind delete ...) waits here
+        // until this one ends, so two runs never create, clean up or fill the same cluster at once.
+        if !state.dryRun && state.lock == nil {
+            state.lock = try await ClusterLock.acquire(state.app.host, name: state.app.target.clusterName,
+                                                       command: "aphex bootstrap")
+        }
+        return try await ClusterStep.perform(state)
     }
 }

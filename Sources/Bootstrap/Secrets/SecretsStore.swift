@@ -100,16 +100,31 @@ public func readStoredSecrets(api: any KubeAPI, ids: [SecretID]) async throws ->
             throw AphexError(.failed, "Could not read Secret \(id) from the cluster: \(e). Check that the cluster is reachable and that your credentials may read Secrets in namespace \(id.namespace) (`kubectl auth can-i get secrets -n \(id.namespace)`).")
         }
         guard let obj else { continue }
-        var data: [String: String] = [:]
-        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
-            guard let bytes = SecretEncoding.decodeBase64(encoded) else {
-                throw AphexError(.failed, "Secret \(id) key \(key) holds data that is not base64 (the API server never returns that). Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.")
-            }
-            data[key] = String(decoding: bytes, as: UTF8.self)
+        do {
+            out[id] = try StoredSecret(secret: obj)
+        } catch let e as StoredSecret.NotBase64 {
+            throw AphexError(.failed, "Secret \(id) key \(e.key) holds data that is not base64 (the API server never returns that). Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.")
         }
-        out[id] = StoredSecret(data: data, annotations: obj.annotations)
     }
     return out
+}
+
+extension StoredSecret {
+    /// A key of a Secret's `data` whose value is not base64.
+    struct NotBase64: Error, Equatable {
+        var key: String
+    }
+
+    /// A Secret object as the catalog reads it: its `data` decoded from base64 (catalog values
+    /// are text) and its annotations. Throws `NotBase64` naming a key that does not decode.
+    init(secret obj: JSON) throws {
+        var data: [String: String] = [:]
+        for (key, encoded) in obj["data"]?.stringMap ?? [:] {
+            guard let bytes = SecretEncoding.decodeBase64(encoded) else { throw NotBase64(key: key) }
+            data[key] = String(decoding: bytes, as: UTF8.self)
+        }
+        self.init(data: data, annotations: obj.annotations)
+    }
 }
 
 /// Loads a `--secrets-from` file. Malformed, or a value without the shape of the catalog key it
@@ -229,23 +244,26 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, de
 func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) throws -> [String: String] {
     var environment = base
     if let tokenFile = cloudflareTokenFile {
-        guard let text = FileManager.default.contents(atPath: tokenFile).map({ String(decoding: $0, as: UTF8.self) }) else {
-            throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
-        }
-        let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        guard !token.isEmpty else {
-            throw AphexError(.usage, "--cloudflare-token-file '\(tokenFile)' is empty. Put the Cloudflare API token on its first line.")
-        }
-        environment["CLOUDFLARE_API_TOKEN"] = token
+        environment["CLOUDFLARE_API_TOKEN"] = try readCloudflareTokenFile(tokenFile)
     }
     return environment
 }
 
-/// `kubectl --kubeconfig K [--context C] apply --server-side --field-manager=aphex [--force-conflicts] -f -`
-public func secretsApplyArgv(_ kubectl: Kubectl, forceConflicts: Bool) -> [String] {
-    var args = ["apply", "--server-side", "--field-manager=\(SecretAnnotations.fieldManager)"]
-    if forceConflicts { args.append("--force-conflicts") }
-    return kubectl.argv(args + ["-f", "-"])
+/// The Cloudflare API token in a `--cloudflare-token-file` (the command line checks it with
+/// this too, and every command reads it with this): `~` expanded; the file must exist and be
+/// readable, and hold the token on one line (white space and blank lines around it are
+/// dropped). Else a usage error naming the fix.
+public func readCloudflareTokenFile(_ file: String) throws -> String {
+    let path = (file as NSString).expandingTildeInPath
+    guard FileManager.default.isReadableFile(atPath: path),
+          let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
+        throw AphexError(.usage, "--cloudflare-token-file '\(file)' does not exist or is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
+    }
+    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !token.isEmpty, !token.contains(where: \.isNewline) else {
+        throw AphexError(.usage, "--cloudflare-token-file '\(file)' must hold the token on one line. Fix the file, or set CLOUDFLARE_API_TOKEN instead.")
+    }
+    return token
 }
 
 /// Removes every secret value (and its base64 form) from a text that is about to be shown.
@@ -310,7 +328,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
                                  ownership: OwnershipRecord?) async throws -> [String] {
     let secretValues = Set(plan.values.values)
     var written: [String] = []
-    let now = SecretManifest.timestamp(ctx.host.clock.wallNow())
+    let now = RFC3339.format(ctx.host.clock.wallNow())
     var pendingApplies: [SecretWrite] = []
 
     func flushApplies() async throws {
@@ -318,7 +336,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
         let applies = pendingApplies
         pendingApplies = []
         let manifest = SecretManifest.yaml(applies, createdAt: now)
-        let argv = secretsApplyArgv(kubectl, forceConflicts: applies.contains { $0.forceConflicts })
+        let argv = kubectl.applyArgv(forceConflicts: applies.contains { $0.forceConflicts })
         do {
             _ = try await kubectl.runner.run(Command(argv, stdin: Array(manifest.utf8), timeout: .seconds(120)))
         } catch let e as CommandError {
@@ -347,7 +365,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
     }
     try await flushApplies()
     for w in plan.writes where w.method == .mergePatch {
-        let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(SecretAnnotations.fieldManager)"
+        let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(FieldManager.apply)"
         let response: HTTPResponse
         do {
             response = try await api.request("PATCH", path: path, body: SecretManifest.mergePatch(w),
@@ -380,7 +398,7 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
 @discardableResult
 func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, createdAt now: String,
                   secretValues: Set<String>) async throws -> JSON? {
-    let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(SecretAnnotations.fieldManager)"
+    let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(FieldManager.apply)"
     let response: HTTPResponse
     do {
         response = try await api.request("POST", path: path, body: SecretManifest.json(w, createdAt: now),

@@ -124,9 +124,10 @@ public func showSecrets(ctx: AppContext, api: any KubeAPI, options: ShowSecretsO
 /// Exit 1 when a required key is missing (the file holds what exists).
 public func exportSecrets(ctx: AppContext, api: any KubeAPI, file: String, force: Bool,
                           deployment: Deployment? = nil, catalog: SecretCatalog = .platform) async throws -> ExitStatus {
-    if !force && FileManager.default.fileExists(atPath: file) {
-        throw AphexError(.usage, "'\(file)' already exists. Choose another file, or pass --force to replace it.")
+    func exists() -> AphexError {
+        AphexError(.usage, "'\(file)' already exists. Choose another file, or pass --force to replace it.")
     }
+    if !force && FileManager.default.fileExists(atPath: file) { throw exists() }
     let specs = catalog.secrets(for: deployment?.rawValue)
     let stored = try await readStoredSecrets(api: api, ids: specs.map(\.id))
     var secrets: [SecretID: [String: String]] = [:]
@@ -150,8 +151,12 @@ public func exportSecrets(ctx: AppContext, api: any KubeAPI, file: String, force
     guard !secrets.isEmpty else {
         throw AphexError(.failed, "No platform secret was found in the cluster, so nothing was exported (no file written). Check --kubeconfig/--context select the platform's cluster, or run `aphex bootstrap` first.")
     }
-    let content = SecretsFile(exportedAt: SecretManifest.timestamp(ctx.host.clock.wallNow()), secrets: secrets).render()
-    try writePrivateFile(path: file, contents: Array(content.utf8), replace: force)
+    let content = SecretsFile(exportedAt: RFC3339.format(ctx.host.clock.wallNow()), secrets: secrets).render()
+    do {
+        try PrivateFiles.write(Array(content.utf8), to: file, replace: force)
+    } catch is PrivateFiles.FileExists {
+        throw exists()
+    }
     ctx.output(SecretsExportResult(file: file, keys: keyCount, secrets: secrets.keys.sorted().map(\.description),
                                    missing: missing))
     if !missing.isEmpty {
@@ -159,55 +164,4 @@ public func exportSecrets(ctx: AppContext, api: any KubeAPI, file: String, force
         return .failed
     }
     return .ok
-}
-
-/// Creates `path` with mode 0600 and writes `contents`. Without `replace` an existing file is
-/// refused (O_CREAT|O_EXCL, no race); with it, a 0600 temporary file in the same directory is
-/// renamed over the old one (atomic: never a partial or world-readable file).
-public func writePrivateFile(path: String, contents: [UInt8], replace: Bool) throws {
-    func fail(_ what: String, _ code: Int32) -> AphexError {
-        AphexError(.failed, "Could not \(what) '\(path)': \(String(cString: strerror(code))). Check the directory exists and is writable, then re-run.")
-    }
-    func writeAll(_ fd: Int32) throws {
-        var offset = 0
-        while offset < contents.count {
-            let n = contents[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw fail("write", errno) }
-            offset += n
-        }
-        if fsync(fd) != 0 { throw fail("flush", errno) }
-    }
-    if !replace {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            if errno == EEXIST {
-                throw AphexError(.usage, "'\(path)' already exists. Choose another file, or pass --force to replace it.")
-            }
-            throw fail("create", errno)
-        }
-        defer { close(fd) }
-        do {
-            if fchmod(fd, 0o600) != 0 { throw fail("set the mode of", errno) }
-            try writeAll(fd)
-        } catch {
-            unlink(path)
-            throw error
-        }
-        return
-    }
-    let dir = (path as NSString).deletingLastPathComponent
-    let base = (path as NSString).lastPathComponent
-    var template = Array(((dir.isEmpty ? "." : dir) + "/." + base + ".aphex-XXXXXX").utf8CString)
-    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-    if fd < 0 { throw fail("create a temporary file next to", errno) }
-    let tmp = String(cString: template)
-    defer { close(fd) }
-    do {
-        if fchmod(fd, 0o600) != 0 { throw fail("set the mode of", errno) }
-        try writeAll(fd)
-        if rename(tmp, path) != 0 { throw fail("replace", errno) }
-    } catch {
-        unlink(tmp)
-        throw error
-    }
 }

@@ -4,11 +4,16 @@ import ClusterDrivers
 import Foundation
 import SecretGen
 
-// The secrets step as the bootstrap pipeline runs it. Wire-up (BootstrapSteps.swift):
-//   static let secrets = SecretsPipeline.step
-//   argocd-config step: try await SecretsPipeline.completeDeferred(state)   (argocd-secret's key)
+// The secrets step as the bootstrap pipeline runs it (the reading, planning and writing it
+// shares with the secrets commands is in Secrets/SecretsStore.swift). Wire-up:
+//   BootstrapSteps.secrets = SecretsPipeline.step
+//   argocd step: try await SecretsPipeline.completeDeferred(state)   (argocd-secret's key)
 //   showSecretsAtEnd:   try await SecretsPipeline.showSecretsAtEnd(state)
 //   BootstrapRun.run, first: try SecretsPipeline.validateInputs(options, environment: ctx.host.environment)
+
+extension BootstrapSteps {
+    static let secrets = SecretsPipeline.step
+}
 
 public enum SecretsPipeline {
     /// Checks the secrets inputs (--secrets-from, --cloudflare-token-file) BEFORE the pipeline
@@ -88,7 +93,7 @@ public enum SecretsPipeline {
             commands.append("POST \(ResourceRef.secrets.path(namespace: String(parts[0]))) (creates Secret \(parts[1]); values in the request body)")
         }
         if changed.contains(where: { !merged($0) && $0.action != .create }) {
-            commands.append(Shell.quote(secretsApplyArgv(kubectl, forceConflicts: false)) + "   (manifests on stdin)")
+            commands.append(Shell.quote(kubectl.applyArgv(forceConflicts: false)) + "   (manifests on stdin)")
         }
         for id in Set(changed.filter(merged).map { "\($0.namespace)/\($0.secret)" }).sorted() {
             let parts = id.split(separator: "/")
@@ -102,4 +107,19 @@ public enum SecretsPipeline {
 func orderedUnique(_ items: [String]) -> [String] {
     var seen: Set<String> = []
     return items.filter { seen.insert($0).inserted }
+}
+
+/// CLOUDFLARE_API_TOKEN from the environment or --cloudflare-token-file (never a flag value).
+/// Returns the environment the secrets step should see.
+func cloudflareEnvironment(_ state: PipelineState) throws -> [String: String] {
+    var env = try secretsEnvironment(state.app.host.environment, cloudflareTokenFile: state.options.cloudflareTokenFile)
+    if (env["CLOUDFLARE_API_TOKEN"] ?? "").isEmpty {
+        var what = "the cloudflare-api-token Secret will not be created, so the organization controller cannot manage DNS"
+        if state.options.deployment == .k3s {
+            what += ", and cert-manager's ClusterIssuer (DNS-01) and external-dns will not work"
+        }
+        state.warnings.append("CLOUDFLARE_API_TOKEN is not set: \(what). Set it (or pass --cloudflare-token-file) and re-run bootstrap to add it.")
+        state.reporter.warn(state.warnings.last!)
+    }
+    return env
 }

@@ -1,10 +1,11 @@
-import AphexCore
 import Foundation
 
 /// RFC 3339 timestamps as the Kubernetes API writes them (`2026-12-01T07:01:49Z`), formatted
 /// and parsed by hand. `ISO8601DateFormatter` costs about a millisecond to create on Linux
 /// (it opens ICU calendars and locales); these run per object per poll, in aphex and in the
 /// simulated cluster, so they must cost microseconds.
+/// In AphexCore, not KubeClient: SecretGen (which does not talk to Kubernetes) stamps its
+/// annotations and exports with it, and cluster records and lock files are not API objects.
 public enum RFC3339 {
     /// Seconds precision, UTC, `Z` — what the API server writes for metav1.Time.
     public static func format(_ date: Date) -> String {

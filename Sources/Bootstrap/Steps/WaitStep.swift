@@ -3,10 +3,10 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 
-/// The body of bootstrap's wait step: `PipelineStep("wait", "Waiting for convergence", ConvergenceStep.run)`.
-/// Records the per-wave timings and the verdict in the pipeline state (the summary prints them).
-public enum ConvergenceStep {
-    public static func run(_ state: PipelineState) async throws -> StepResult {
+extension BootstrapSteps {
+    /// "wait": until every wave of platform-root converges. Records the per-wave timings and
+    /// the verdict in the pipeline state (the summary prints them).
+    static let wait = PipelineStep("wait", "Waiting for convergence") { state in
         if state.dryRun {
             return StepResult(.planned, "would wait ≤ \(formatDuration(state.options.timeout)) for every wave of platform-root to converge")
         }

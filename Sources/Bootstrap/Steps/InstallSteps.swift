@@ -7,7 +7,8 @@ import Foundation
 /// What an install step reports to the pipeline (changed / unchanged / planned, with commands).
 public typealias InstallStepReport = InstallReport
 
-/// The bootstrap pipeline's "ArgoCD", "Tekton", "ArgoCD config" and "platform-root" steps.
+/// What the bootstrap pipeline's "ArgoCD", "Tekton", "ArgoCD config" and "platform-root" steps
+/// share (each step is in its own file: ArgoCDStep.swift, ...), and the installs themselves.
 /// Each checks before it acts (a re-run changes nothing), supports a dry run (describes what
 /// it would do and the commands, touches nothing) and throws `AphexError`s with the exit
 /// status to use (1 failed or digest refused, 2 bad input, 3 timed out, 4 kubectl missing).
@@ -130,38 +131,13 @@ extension StepResult {
     }
 }
 
-extension InstallSteps {
-    /// Ready-made pipeline steps (BootstrapSteps can use them as they are).
-    public static let argocdStep = PipelineStep("argocd", "Installing ArgoCD") { state in
-        StepResult(try await argocd(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
-                                    context: state.kubeContext, components: state.options.components,
-                                    dryRun: state.dryRun, ownership: try state.ownership()))
-    }
-    public static let tektonStep = PipelineStep("tekton", "Installing Tekton") { state in
-        StepResult(try await tekton(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
-                                    context: state.kubeContext, components: state.options.components,
-                                    dryRun: state.dryRun, ownership: try state.ownership()))
-    }
-    public static let argocdConfigStep = PipelineStep("argocd-config", "Configuring ArgoCD") { state in
-        StepResult(try await argocdConfig(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
-                                          context: state.kubeContext, components: state.options.components,
-                                          dryRun: state.dryRun))
-    }
-    public static let platformRootStep = PipelineStep("platform-root", "Applying platform-root") { state in
-        StepResult(try await platformRoot(state.app, api: stepAPI(state), kubeconfig: stepKubeconfig(state),
-                                          context: state.kubeContext, deployment: state.options.deployment,
-                                          root: state.options.root, dryRun: state.dryRun,
-                                          ownership: try state.ownership()))
-    }
-}
-
 /// A dry run may plan against a cluster that does not exist yet: then every read fails and
 /// the steps plan a fresh install.
-private func stepAPI(_ state: PipelineState) throws -> any KubeAPI {
+func stepAPI(_ state: PipelineState) throws -> any KubeAPI {
     try state.api()
 }
 
-private func stepKubeconfig(_ state: PipelineState) throws -> String {
+func stepKubeconfig(_ state: PipelineState) throws -> String {
     if state.dryRun { return (try? state.requireKubeconfig()) ?? "KUBECONFIG" }
     return try state.requireKubeconfig()
 }
