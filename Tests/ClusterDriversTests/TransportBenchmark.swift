@@ -131,34 +131,42 @@ import FoundationNetworking
         }
         if let url = Self.env["APHEX_BENCH_MTLS_URL"] {
             await Self.measure("libcurl    https + client certificate (mTLS)", base: url) { Curl(tls: mtls) }
+            #if canImport(FoundationNetworking)
+            if Self.env["APHEX_BENCH_URLSESSION_TRUSTS_CA"] == "1" {
+                await Self.attempt("mTLS, the CA in the system store (no way to give it a client certificate)",
+                                   url + Self.paths[0])
+            }
+            #endif
         }
     }
 
     // MARK: what URLSession can do, tried
 
+    #if canImport(FoundationNetworking)
+    static func attempt(_ what: String, _ url: String?, cap: Int = 32 << 20) async {
+        guard let url else { return }
+        let c = URLSessionClient(cap: cap)
+        defer { c.close() }
+        do {
+            let (status, n) = try await c.get(url)
+            print("CAPABILITY URLSession \(what): HTTP \(status), \(n) bytes; challenges seen: \(c.challenges)")
+        } catch {
+            print("CAPABILITY URLSession \(what): failed: \(error.localizedDescription); challenges: \(c.challenges)")
+        }
+    }
+    #endif
+
     @Test(.enabled(if: TransportBenchmark.phase == "capabilities"))
     func urlSessionCapabilities() async throws {
         #if canImport(FoundationNetworking)
-        func attempt(_ what: String, _ url: String?, cap: Int = 32 << 20) async {
-            guard let url else { return }
-            let c = URLSessionClient(cap: cap)
-            defer { c.close() }
-            do {
-                let (status, n) = try await c.get(url)
-                print("CAPABILITY URLSession \(what): HTTP \(status), \(n) bytes; challenges seen: \(c.challenges)")
-            } catch {
-                let why = error.localizedDescription
-                print("CAPABILITY URLSession \(what): failed: \(why); challenges: \(c.challenges)")
-            }
-        }
         let apps = Self.paths[0]
         let tlsURL = Self.env["APHEX_BENCH_TLS_URL"].map { $0 + apps }
         let mtlsURL = Self.env["APHEX_BENCH_MTLS_URL"].map { $0 + apps }
-        await attempt("https with a private CA (not in the system store)", tlsURL)
-        await attempt("https to a server demanding a client certificate", mtlsURL)
-        await attempt("302 to plain http (delegate refuses non-https)", Self.env["APHEX_BENCH_REDIRECT_URL"])
-        await attempt("the Application list with a 4 KiB cap (delegate cancels)",
-                      Self.env["APHEX_BENCH_HTTP_URL"].map { $0 + apps }, cap: 4096)
+        await Self.attempt("https with a private CA (not in the system store)", tlsURL)
+        await Self.attempt("https to a server demanding a client certificate", mtlsURL)
+        await Self.attempt("302 to plain http (delegate refuses non-https)", Self.env["APHEX_BENCH_REDIRECT_URL"])
+        await Self.attempt("the Application list with a 4 KiB cap (delegate cancels)",
+                           Self.env["APHEX_BENCH_HTTP_URL"].map { $0 + apps }, cap: 4096)
         #endif
         // libcurl, the same four, for comparison.
         let curl = CurlTransport(tls: TLSOptions(caPEM: Self.pem("APHEX_BENCH_CA"),
