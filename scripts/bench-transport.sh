@@ -49,22 +49,7 @@ for _ in $(seq 1 300); do
 done
 
 # A kind-shaped PKI: CA, server certificate for 127.0.0.1, client certificate in system:masters.
-PKI="$WORK/pki"; mkdir -p "$PKI"
-(
-    cd "$PKI"
-    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1" 2>/dev/null; }
-    key ca.key; key server.key; key client.key
-    openssl req -x509 -new -key ca.key -out ca.crt -days 2 -subj /CN=kubernetes \
-        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-    openssl req -new -key server.key -out server.csr -subj /CN=kube-apiserver 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 \
-        -extfile server.ext 2>/dev/null
-    openssl req -new -key client.key -out client.csr -subj '/O=system:masters/CN=kubernetes-admin' 2>/dev/null
-    printf 'extendedKeyUsage=clientAuth\n' >client.ext
-    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 \
-        -extfile client.ext 2>/dev/null
-)
+PKI="$WORK/pki"; kind_pki "$PKI"
 TLS_PORT=$(free_port)
 nghttpx --conf=/dev/null --single-process --workers=1 --no-ocsp --frontend=127.0.0.1,"$TLS_PORT" \
     --backend=127.0.0.1,"$SIM_PORT" --accesslog-file="$WORK/tls-access.log" \
