@@ -151,7 +151,8 @@ import FoundationNetworking
             let (status, n) = try await c.get(url)
             print("CAPABILITY URLSession \(what): HTTP \(status), \(n) bytes; challenges seen: \(c.challenges)")
         } catch {
-            print("CAPABILITY URLSession \(what): failed: \(error.localizedDescription); challenges: \(c.challenges)")
+            let why = error is TransportError ? "\(error)" : error.localizedDescription
+            print("CAPABILITY URLSession \(what): failed: \(why); challenges: \(c.challenges)")
         }
     }
     #endif
