@@ -174,20 +174,7 @@ echo "== 2b. the same over mutual TLS, as on a kind cluster"
 # certificate in system:masters, all EC P-256, embedded as *-data, against a TLS front that
 # demands the client certificate and proxies to the simulator: nghttpx, offering HTTP/2 by
 # ALPN as the API server does, and socat, HTTP/1.1 only (one connection per concurrent request).
-PKI="$WORK/pki"; mkdir -p "$PKI"
-(
-    cd "$PKI"
-    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1" 2>/dev/null; }
-    key ca.key; key server.key; key client.key
-    openssl req -x509 -new -key ca.key -out ca.crt -days 2 -subj /CN=kubernetes \
-        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-    openssl req -new -key server.key -out server.csr -subj /CN=kube-apiserver 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext 2>/dev/null
-    openssl req -new -key client.key -out client.csr -subj '/O=system:masters/CN=kubernetes-admin' 2>/dev/null
-    printf 'extendedKeyUsage=clientAuth\n' >client.ext
-    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext 2>/dev/null
-)
+PKI="$WORK/pki"; kind_pki "$PKI"
 b64() { base64 -w0 <"$1"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # tls_front NAME: starts the front, writes $WORK/kubeconfig-NAME, prints the figures, stops it.

@@ -28,3 +28,24 @@ ensure_system_packages() {
 # relocation of the Swift libraries), which `aphex status` feels on every run.
 release_build() { swift build -c release --static-swift-stdlib "$@"; }
 release_bin_path() { swift build -c release --static-swift-stdlib --show-bin-path; }
+
+# kind_pki DIR: a kind-shaped PKI in DIR, all EC P-256: ca.crt/ca.key, server.crt/server.key for
+# 127.0.0.1, client.crt/client.key in system:masters (the benchmarks' TLS fronts).
+kind_pki() {
+  mkdir -p "$1"
+  (
+    cd "$1"
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1" 2>/dev/null; }
+    key ca.key; key server.key; key client.key
+    openssl req -x509 -new -key ca.key -out ca.crt -days 2 -subj /CN=kubernetes \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -new -key server.key -out server.csr -subj /CN=kube-apiserver 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 \
+      -extfile server.ext 2>/dev/null
+    openssl req -new -key client.key -out client.csr -subj '/O=system:masters/CN=kubernetes-admin' 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 \
+      -extfile client.ext 2>/dev/null
+  )
+}
