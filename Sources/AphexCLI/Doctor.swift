@@ -8,16 +8,16 @@ struct Doctor: AphexCommand {
         commandName: "doctor",
         abstract: "Check that this host has what bootstrap needs, and print the fix for each failure.",
         discussion: """
-        Checks: kubectl (and its version skew), for kind a kind binary and a Docker or Podman \
-        daemon that answers, inotify limits and free host ports 80/443; for k3s root, curl \
-        and systemd; free disk; with --gpu nvidia-smi and nvidia-container-runtime. \
-        Exits 4 when a required check fails.
+            Checks: kubectl (and its version skew), for kind a kind binary and a Docker or Podman \
+            daemon that answers, inotify limits and free host ports 80/443; for k3s root, curl \
+            and systemd; free disk; with --gpu nvidia-smi and nvidia-container-runtime. \
+            Exits 4 when a required check fails.
 
-        Examples:
-          aphex doctor
-          aphex doctor --deployment k3s --gpu
-          aphex doctor --output json
-        """)
+            Examples:
+              aphex doctor
+              aphex doctor --deployment k3s --gpu
+              aphex doctor --output json
+            """)
 
     @OptionGroup var global: GlobalOptions
 

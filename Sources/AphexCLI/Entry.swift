@@ -27,8 +27,9 @@ extension Aphex {
     static func parseCommand(_ args: [String]) throws -> any ParsableCommand {
         let special: Set<String> = ["-h", "--help", "help", "--version", "--experimental-dump-help"]
         if args.first == "status",
-           !args.contains(where: { special.contains($0) || $0.hasPrefix("--generate-completion") }),
-           let command = try? Status.parse(Array(args.dropFirst())) {
+            !args.contains(where: { special.contains($0) || $0.hasPrefix("--generate-completion") }),
+            let command = try? Status.parse(Array(args.dropFirst()))
+        {
             return command
         }
         return try Aphex.parseAsRoot(args)
@@ -99,7 +100,8 @@ private final class SignalHandling: @unchecked Sendable {
             source.setEventHandler { [self] in
                 interrupts += 1
                 if interrupts == 1 {
-                    FileHandle.standardError.write(Data("\nInterrupted: stopping (press Ctrl-C again to exit at once)...\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\nInterrupted: stopping (press Ctrl-C again to exit at once)...\n".utf8))
                     runTask.cancel()
                     // If the command does not unwind promptly, do not hang the terminal.
                     queue.asyncAfter(deadline: .now() + 10) { Self.exitInterrupted() }
@@ -117,7 +119,13 @@ private final class SignalHandling: @unchecked Sendable {
     static func exitInterrupted() -> Never {
         let left = ChildProcessGroups.shared.terminateAll(grace: .seconds(1), reapTimeout: .seconds(3))
         if !left.isEmpty {
-            FileHandle.standardError.write(Data("warning: child process group(s) \(left.sorted().map(String.init).joined(separator: ", ")) did not exit after SIGKILL\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    warning: child process group(s) \(left.sorted().map(String.init).joined(separator: ", ")) did \
+                    not exit after SIGKILL\n
+                    """
+                    .utf8))
         }
         exit(ExitStatus.interrupted.rawValue)
     }

@@ -32,9 +32,13 @@ struct K3sStatusOutput: OutputData {
 
     var description: String {
         var lines = ["k3s:"]
-        lines.append("  installed:  " + (d.exists ? "yes (\(d.details["version"] ?? d.details["binary"] ?? ""))" : "no"))
+        lines.append(
+            "  installed:  " + (d.exists ? "yes (\(d.details["version"] ?? d.details["binary"] ?? ""))" : "no"))
         lines.append("  running:    " + (d.apiReachable ? "yes (API server answers)" : d.exists ? "no" : "-"))
-        lines.append("  node Ready: " + (d.nodes.isEmpty ? "-" : d.nodes.map { "\($0.name) \($0.ready ? "Ready" : "NotReady")" }.joined(separator: ", ")))
+        lines.append(
+            "  node Ready: "
+                + (d.nodes.isEmpty
+                    ? "-" : d.nodes.map { "\($0.name) \($0.ready ? "Ready" : "NotReady")" }.joined(separator: ", ")))
         lines.append("  kubeconfig: " + (d.kubeconfig ?? "- (run `sudo aphex k3s install` to copy it)"))
         if let p = d.problem { lines.append("  problem:    " + p) }
         return lines.joined(separator: "\n") + "\n"

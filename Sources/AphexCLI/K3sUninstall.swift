@@ -39,17 +39,30 @@ struct K3sUninstall: AphexCommand {
             return
         }
         if ctx.host.effectiveUID != 0 {
-            throw AphexError.prerequisite("Uninstalling k3s removes a system service and /var/lib/rancher, so it must run as root: `sudo aphex k3s uninstall --yes`.")
+            throw AphexError.prerequisite(
+                """
+                Uninstalling k3s removes a system service and /var/lib/rancher, so it must run as root: `sudo \
+                aphex k3s uninstall --yes`.
+                """
+            )
         }
         if !yes && driver.isInstalledForUninstall {
-            try confirm.require("Uninstall k3s and delete every workload and volume on this host? Type 'yes' to continue: ",
-                                   nonInteractive: "`aphex k3s uninstall` deletes k3s and every workload and volume on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
+            try confirm.require(
+                "Uninstall k3s and delete every workload and volume on this host? Type 'yes' to continue: ",
+                nonInteractive:
+                    """
+                    `aphex k3s uninstall` deletes k3s and every workload and volume on it. Nothing was changed. \
+                    Confirm with --yes (stdin is not a terminal, so aphex cannot ask).
+                    """
+            )
         }
         let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex k3s uninstall")
         defer { lock.release() }
         let existed = try await driver.delete()
-        ctx.output(DeletionOutput(driver: "k3s", clusterName: driver.clusterName, deleted: existed,
-                                  removedDirectory: driver.clusterDirectory))
+        ctx.output(
+            DeletionOutput(
+                driver: "k3s", clusterName: driver.clusterName, deleted: existed,
+                removedDirectory: driver.clusterDirectory))
     }
 
     /// On an agent: k3s-agent-uninstall.sh, with the server's rules (root, --yes or a terminal
@@ -58,20 +71,47 @@ struct K3sUninstall: AphexCommand {
         let node = K3sAgent.joinedNodeName(paths)
         let server = K3sAgent.joinedServer(paths) ?? "its server"
         if dryRun {
-            ctx.output(PlanOutput(title: "k3s uninstall (agent of \(server))", plan: [
-                PlannedAction("Require root" + (ctx.host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4")),
-                PlannedAction("Run the uninstaller the installer wrote in agent mode (stops k3s-agent, removes its files, service and network setup)",
-                              command: Command([K3sAgent.uninstallScript(paths)])),
-                PlannedAction("The Node \(node ?? "object") stays on \(server), NotReady: delete it there with kubectl delete node"),
-            ]))
+            ctx.output(
+                PlanOutput(
+                    title: "k3s uninstall (agent of \(server))",
+                    plan: [
+                        PlannedAction(
+                            "Require root"
+                                + (ctx.host.effectiveUID == 0
+                                    ? "" : " — this user is not root: the real run will stop with exit 4")),
+                        PlannedAction(
+                            """
+                            Run the uninstaller the installer wrote in agent mode (stops k3s-agent, removes its \
+                            files, service and network setup)
+                            """,
+                            command: Command([K3sAgent.uninstallScript(paths)])),
+                        PlannedAction(
+                            """
+                            The Node \(node ?? "object") stays on \(server), NotReady: delete it there with \
+                            kubectl delete node
+                            """
+                        )
+                    ]))
             return
         }
         if ctx.host.effectiveUID != 0 {
-            throw AphexError.prerequisite("Uninstalling the k3s agent removes a system service and /var/lib/rancher, so it must run as root: `sudo aphex k3s uninstall --yes`.")
+            throw AphexError.prerequisite(
+                """
+                Uninstalling the k3s agent removes a system service and /var/lib/rancher, so it must run as root: \
+                `sudo aphex k3s uninstall --yes`.
+                """
+            )
         }
         if !yes {
-            try confirm.require("Remove this machine's k3s agent (joined to \(server))? Type 'yes' to continue: ",
-                                   nonInteractive: "`aphex k3s uninstall` removes this machine's k3s agent (joined to \(server)) and the pods running on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex cannot ask).")
+            try confirm.require(
+                "Remove this machine's k3s agent (joined to \(server))? Type 'yes' to continue: ",
+                nonInteractive:
+                    """
+                    `aphex k3s uninstall` removes this machine's k3s agent (joined to \(server)) and the pods \
+                    running on it. Nothing was changed. Confirm with --yes (stdin is not a terminal, so aphex \
+                    cannot ask).
+                    """
+            )
         }
         let removed = try await K3sAgent.uninstall(host: ctx.host, paths: paths)
         ctx.output(AgentRemoval(server: server, node: node, deleted: removed))
@@ -87,7 +127,10 @@ struct AgentRemoval: OutputData {
     var deleteNodeOnServer: String { "kubectl delete node \(node ?? "NODE")" }
 
     var description: String {
-        "k3s agent removed from this machine (it was joined to \(server)). Its Node stays on the server as NotReady: remove it there with `\(deleteNodeOnServer)`.\n"
+        """
+        k3s agent removed from this machine (it was joined to \(server)). Its Node stays on the server as \
+        NotReady: remove it there with `\(deleteNodeOnServer)`.\n
+        """
     }
 
     enum CodingKeys: String, CodingKey { case driver, server, node, deleted, deleteNodeOnServer }
@@ -105,8 +148,10 @@ extension K3sAgent {
     /// The agent's node name as the installer stored it (K3S_NODE_NAME in the service's env file).
     static func joinedNodeName(_ paths: HostPaths) -> String? {
         guard let data = FileManager.default.contents(atPath: serviceEnvFile(paths)) else { return nil }
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("K3S_NODE_NAME=") {
-            return String(line.dropFirst("K3S_NODE_NAME=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("K3S_NODE_NAME=")
+        {
+            return String(line.dropFirst("K3S_NODE_NAME=".count)).trimmingCharacters(
+                in: CharacterSet(charactersIn: "'\" "))
         }
         return nil
     }

@@ -9,15 +9,15 @@ struct KindCreate: AphexCommand {
         commandName: "create",
         abstract: "Create (or reuse, if healthy) a kind cluster configured for the platform.",
         discussion: """
-        One control-plane node labelled ingress-ready=true with host ports 80 and 443 mapped, \
-        the API server's OIDC flags, optional workers and registry mirrors. The kind config \
-        goes to kind on stdin. Waits for the API server and every node to be Ready.
+            One control-plane node labelled ingress-ready=true with host ports 80 and 443 mapped, \
+            the API server's OIDC flags, optional workers and registry mirrors. The kind config \
+            goes to kind on stdin. Waits for the API server and every node to be Ready.
 
-        Examples:
-          aphex kind create
-          aphex kind create --cluster-name ci-123 --workers 2 --registry-mirror docker.io=http://mirror:5000
-          aphex kind create --dry-run
-        """)
+            Examples:
+              aphex kind create
+              aphex kind create --cluster-name ci-123 --workers 2 --registry-mirror docker.io=http://mirror:5000
+              aphex kind create --dry-run
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var cluster: ClusterSelection
@@ -33,7 +33,12 @@ struct KindCreate: AphexCommand {
         try global.rejectEnvOutput(command: "kind create")
         _ = try validateTimeout(timeout)
         if global.kubeconfig != nil || global.context != nil {
-            throw ValidationError("`aphex kind create` writes its own kubeconfig (~/.aphex/clusters/NAME/kubeconfig); drop --kubeconfig/--context.")
+            throw ValidationError(
+                """
+                `aphex kind create` writes its own kubeconfig (~/.aphex/clusters/NAME/kubeconfig); drop \
+                --kubeconfig/--context.
+                """
+            )
         }
     }
 

@@ -25,7 +25,8 @@ struct KindList: AphexCommand {
         }
         // aphex records whose kind cluster is gone (deleted with `kind delete` directly)
         let dir = ctx.host.homeDirectory + "/.aphex/clusters"
-        for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() where !names.contains(name) {
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        where !names.contains(name) {
             if let r = ClusterRecord.load(ctx.host, name: name), r.deployment == "kind" {
                 rows.append(KindClusterList.Row(name: name, record: r, exists: false))
             }
@@ -61,9 +62,11 @@ struct KindClusterList: OutputData {
         let width = max(4, clusters.map(\.name.count).max() ?? 0)
         var text = pad("NAME", width) + "  APHEX  KUBECONFIG\n"
         for row in clusters {
-            text += pad(row.name, width) + "  " + pad(row.record == nil ? "no" : "yes", 5) + "  "
+            text +=
+                pad(row.name, width) + "  " + pad(row.record == nil ? "no" : "yes", 5) + "  "
                 + (row.record?.kubeconfig ?? "-")
-                + (row.exists ? "" : "  (cluster gone: `aphex kind delete --cluster-name \(row.name)` removes the record)") + "\n"
+                + (row.exists
+                    ? "" : "  (cluster gone: `aphex kind delete --cluster-name \(row.name)` removes the record)") + "\n"
         }
         return text
     }

@@ -8,13 +8,13 @@ struct SecretsExport: AphexCommand {
         commandName: "export",
         abstract: "Write every catalog secret to a file (mode 0600) for `bootstrap --secrets-from`.",
         discussion: """
-        Keep the file somewhere safe: rebuilding a cluster with `aphex bootstrap \
-        --secrets-from FILE` keeps the same credentials, so PostgreSQL data and OIDC clients \
-        survive.
+            Keep the file somewhere safe: rebuilding a cluster with `aphex bootstrap \
+            --secrets-from FILE` keeps the same credentials, so PostgreSQL data and OIDC clients \
+            survive.
 
-        Example:
-          aphex secrets export --file ~/aphex-secrets.json
-        """)
+            Example:
+              aphex secrets export --file ~/aphex-secrets.json
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var cluster: ClusterSelection
@@ -32,14 +32,17 @@ struct SecretsExport: AphexCommand {
         }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
-            throw ValidationError("The directory of '\(file)' does not exist. Create it first (mkdir -p \(Shell.quote(dir))).")
+            throw ValidationError(
+                "The directory of '\(file)' does not exist. Create it first (mkdir -p \(Shell.quote(dir))).")
         }
     }
 
     var clusterName: String { cluster.clusterName }
 
     func run(_ ctx: AppContext) async throws {
-        try finish(try await exportSecrets(ctx: ctx, api: try ctx.kubeAPI(), file: (file as NSString).expandingTildeInPath,
-                                           force: force))
+        try finish(
+            try await exportSecrets(
+                ctx: ctx, api: try ctx.kubeAPI(), file: (file as NSString).expandingTildeInPath,
+                force: force))
     }
 }

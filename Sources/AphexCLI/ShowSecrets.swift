@@ -8,25 +8,29 @@ struct ShowSecrets: AphexCommand {
         commandName: "show-secrets",
         abstract: "Print the platform's generated credentials, read back from the cluster.",
         discussion: """
-        Reads every Secret of the catalog (docs/secrets.md) plus ArgoCD's initial admin \
-        password from the cluster: it never shows a value that is not stored. Missing \
-        secrets are listed as missing (exit 1). Warns on stderr when stdout is not a terminal.
+            Reads every Secret of the catalog (docs/secrets.md) plus ArgoCD's initial admin \
+            password from the cluster: it never shows a value that is not stored. Missing \
+            secrets are listed as missing (exit 1). Warns on stderr when stdout is not a terminal.
 
-        Examples:
-          aphex show-secrets
-          aphex show-secrets --name argocd-admin-password
-          aphex show-secrets --output env > .env      (KEY=VALUE lines for CI)
-          aphex show-secrets --output json
-        """)
+            Examples:
+              aphex show-secrets
+              aphex show-secrets --name argocd-admin-password
+              aphex show-secrets --output env > .env      (KEY=VALUE lines for CI)
+              aphex show-secrets --output json
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var cluster: ClusterSelection
 
-    @Option(name: .long, help: ArgumentHelp("Show only this credential (see the NAME column of the table).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Show only this credential (see the NAME column of the table).", valueName: "name"))
     var name: String?
 
     func validate() throws {
-        if let n = name, n.isEmpty { throw ValidationError("--name needs a credential name; run `aphex show-secrets` to list them.") }
+        if let n = name, n.isEmpty {
+            throw ValidationError("--name needs a credential name; run `aphex show-secrets` to list them.")
+        }
     }
 
     var clusterName: String { cluster.clusterName }

@@ -8,18 +8,18 @@ struct Status: AphexCommand {
         commandName: "status",
         abstract: "Report the platform's health wave by wave; the exit code says converged (0) or not (1).",
         discussion: """
-        One snapshot: cluster reachable, ArgoCD and Tekton components, each wave and \
-        Application (judged child by child, never by platform-root alone), the cert-manager \
-        webhook proof, and whether the generated secrets are present and consistent.
+            One snapshot: cluster reachable, ArgoCD and Tekton components, each wave and \
+            Application (judged child by child, never by platform-root alone), the cert-manager \
+            webhook proof, and whether the generated secrets are present and consistent.
 
-        Examples:
-          aphex status
-          aphex status --output json | jq '.converged'
-          aphex status --watch
-          aphex status --wave 10
-          aphex status --app cert-manager
-          aphex status --junit status-junit.xml
-        """)
+            Examples:
+              aphex status
+              aphex status --output json | jq '.converged'
+              aphex status --watch
+              aphex status --wave 10
+              aphex status --app cert-manager
+              aphex status --junit status-junit.xml
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var cluster: ClusterSelection
@@ -27,7 +27,8 @@ struct Status: AphexCommand {
     @Flag(name: .long, help: "Redraw the report until interrupted (Ctrl-C).")
     var watch = false
 
-    @Option(name: .long, help: ArgumentHelp("Seconds between refreshes with --watch (at least 1).", valueName: "seconds"))
+    @Option(
+        name: .long, help: ArgumentHelp("Seconds between refreshes with --watch (at least 1).", valueName: "seconds"))
     var interval: Int = 2
 
     @Option(name: .long, help: ArgumentHelp("Report only this sync wave.", valueName: "n"))
@@ -41,12 +42,16 @@ struct Status: AphexCommand {
     func validate() throws {
         try global.rejectEnvOutput(command: "status")
         if interval < 1 || interval > 3600 {
-            throw ValidationError("--interval \(interval) is out of range: give 1 to 3600 seconds (aphex polls at most once a second).")
+            throw ValidationError(
+                "--interval \(interval) is out of range: give 1 to 3600 seconds (aphex polls at most once a second).")
         }
         if wave != nil && app != nil {
             throw ValidationError("'--wave' and '--app' are mutually exclusive: focus on one wave or one Application.")
         }
-        if let a = app, !Validate.isDNS1123Label(a) && a.range(of: #"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"#, options: .regularExpression) == nil {
+        if let a = app,
+            !Validate.isDNS1123Label(a)
+                && a.range(of: #"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"#, options: .regularExpression) == nil
+        {
             throw ValidationError("--app '\(a)' is not a valid Application name. List them with `aphex status`.")
         }
     }

@@ -16,7 +16,8 @@ struct Version: AphexCommand {
     func validate() throws { try global.rejectEnvOutput(command: "version") }
 
     func run(_ ctx: AppContext) async throws {
-        ctx.output(VersionInfo(aphex: aphexVersion, components: Catalog.defaultVersions, testBuild: TestHooks.compiledIn))
+        ctx.output(
+            VersionInfo(aphex: aphexVersion, components: Catalog.defaultVersions, testBuild: TestHooks.compiledIn))
     }
 }
 

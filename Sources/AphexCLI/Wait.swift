@@ -8,15 +8,15 @@ struct Wait: AphexCommand {
         commandName: "wait",
         abstract: "Wait until every wave of the platform is converged (after `bootstrap --no-wait`, or in CI).",
         discussion: """
-        Watches the child Applications of platform-root wave by wave. Exits 0 when all are \
-        Synced and Healthy, 1 at once when one fails (Degraded after Healthy, a failed sync), \
-        and 3 on timeout with a diagnosis of what is stuck and why.
+            Watches the child Applications of platform-root wave by wave. Exits 0 when all are \
+            Synced and Healthy, 1 at once when one fails (Degraded after Healthy, a failed sync), \
+            and 3 on timeout with a diagnosis of what is stuck and why.
 
-        Examples:
-          aphex wait --timeout 20m
-          aphex wait --wave 10 --timeout 5m --output json
-          aphex wait --timeout 20m --junit aphex-junit.xml --timeline aphex-timeline.svg
-        """)
+            Examples:
+              aphex wait --timeout 20m
+              aphex wait --wave 10 --timeout 5m --output json
+              aphex wait --timeout 20m --junit aphex-junit.xml --timeline aphex-timeline.svg
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var cluster: ClusterSelection

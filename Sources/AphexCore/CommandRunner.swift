@@ -1,9 +1,9 @@
 import Foundation
 import Subprocess
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// One external command to run. Secrets travel in `stdin`, never in `argv`.
@@ -17,8 +17,10 @@ public struct Command: Sendable, Equatable {
     /// When false, a non-zero exit is returned instead of thrown.
     public var checkExit: Bool
 
-    public init(_ argv: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
-                workingDirectory: String? = nil, timeout: Duration? = nil, checkExit: Bool = true) {
+    public init(
+        _ argv: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
+        workingDirectory: String? = nil, timeout: Duration? = nil, checkExit: Bool = true
+    ) {
         self.argv = argv
         self.stdin = stdin
         self.environment = environment
@@ -27,10 +29,13 @@ public struct Command: Sendable, Equatable {
         self.checkExit = checkExit
     }
 
-    public init(_ argv: [String], stdinText: String, environment: [String: String] = [:],
-                timeout: Duration? = nil, checkExit: Bool = true) {
-        self.init(argv, stdin: Array(stdinText.utf8), environment: environment, timeout: timeout,
-                  checkExit: checkExit)
+    public init(
+        _ argv: [String], stdinText: String, environment: [String: String] = [:],
+        timeout: Duration? = nil, checkExit: Bool = true
+    ) {
+        self.init(
+            argv, stdin: Array(stdinText.utf8), environment: environment, timeout: timeout,
+            checkExit: checkExit)
     }
 
     /// The argv as a shell would show it. Never includes stdin.
@@ -95,7 +100,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         }
         let err = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         if !err.isEmpty {
-            text += "\nstderr:\n" + err.split(separator: "\n", omittingEmptySubsequences: false)
+            text +=
+                "\nstderr:\n"
+                + err.split(separator: "\n", omittingEmptySubsequences: false)
                 .map { "  " + $0 }.joined(separator: "\n")
         }
         return text
@@ -171,7 +178,8 @@ public final class ChildProcessGroups: @unchecked Sendable {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
         for e in entries where e.first?.isNumber == true {
             guard let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 3, pid_t(fields[3]) == pgid else { continue }
             if fields[0] != "Z" && fields[0] != "X" { return true }
@@ -190,8 +198,10 @@ public struct SubprocessRunner: CommandRunner {
     /// Where live children's process groups are registered (for `terminateAll` at exit).
     public var groups: ChildProcessGroups
 
-    public init(outputLimit: Int = 256 * 1024 * 1024, terminationGrace: Duration = .seconds(5),
-                groups: ChildProcessGroups = .shared) {
+    public init(
+        outputLimit: Int = 256 * 1024 * 1024, terminationGrace: Duration = .seconds(5),
+        groups: ChildProcessGroups = .shared
+    ) {
         self.outputLimit = outputLimit
         self.terminationGrace = terminationGrace
         self.groups = groups
@@ -212,13 +222,19 @@ public struct SubprocessRunner: CommandRunner {
         // Its own process group (setpgid(0, 0)): a stop reaches the child's children too, and
         // a terminal's Ctrl-C reaches only aphex, which stops its children itself.
         platformOptions.processGroupID = 0
-        platformOptions.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: terminationGrace)]
+        platformOptions.teardownSequence = [
+            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: terminationGrace)
+        ]
         let options = platformOptions
         let groups = self.groups
-        let env: Environment = command.environment.isEmpty
+        let env: Environment =
+            command.environment.isEmpty
             ? .inherit
-            : .inherit.updating(Dictionary(uniqueKeysWithValues: command.environment.map {
-                (Environment.Key(rawValue: $0.key)!, Optional($0.value)) }))
+            : .inherit.updating(
+                Dictionary(
+                    uniqueKeysWithValues: command.environment.map {
+                        (Environment.Key(rawValue: $0.key)!, Optional($0.value))
+                    }))
         let executable: Executable = exe.contains("/") ? .path(FilePath(exe)) : .name(exe)
         let args = Arguments(Array(command.argv.dropFirst()))
         let wd = command.workingDirectory.map { FilePath($0) }
@@ -231,12 +247,13 @@ public struct SubprocessRunner: CommandRunner {
             let result = try await Subprocess.run(
                 executable, arguments: args, environment: env, workingDirectory: wd,
                 platformOptions: options, input: .array(stdinBytes),
-                output: .bytes(limit: limit), error: .bytes(limit: limit)) { execution in
-                    // Registered while it runs, so an abrupt exit can still stop it.
-                    let pgid = execution.processIdentifier.value
-                    registered.value = pgid
-                    groups.add(pgid)
-                }
+                output: .bytes(limit: limit), error: .bytes(limit: limit)
+            ) { execution in
+                // Registered while it runs, so an abrupt exit can still stop it.
+                let pgid = execution.processIdentifier.value
+                registered.value = pgid
+                groups.add(pgid)
+            }
             let status: Int32
             switch result.terminationStatus {
             case .exited(let code): status = Int32(code)
@@ -277,8 +294,9 @@ public struct SubprocessRunner: CommandRunner {
             throw CommandError(argv: command.argv, reason: .launchFailed(text))
         }
         if command.checkExit && out.status != 0 {
-            throw CommandError(argv: command.argv, reason: .exited(out.status),
-                               stdout: out.stdoutText, stderr: out.stderrText)
+            throw CommandError(
+                argv: command.argv, reason: .exited(out.status),
+                stdout: out.stdoutText, stderr: out.stderrText)
         }
         return out
     }

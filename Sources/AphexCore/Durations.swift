@@ -16,7 +16,10 @@ public func parseDuration(_ text: String) -> Duration? {
             continue
         }
         var unit = ""
-        while i < s.endIndex, s[i].isLetter { unit.append(s[i]); i = s.index(after: i) }
+        while i < s.endIndex, s[i].isLetter {
+            unit.append(s[i])
+            i = s.index(after: i)
+        }
         guard let value = Double(number) else { return nil }
         let factor: Double
         switch unit {

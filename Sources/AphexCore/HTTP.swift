@@ -13,8 +13,10 @@ public struct HTTPRequest: Sendable, Equatable {
     /// `TransportError.tooLarge`. nil = the transport's default cap.
     public var maxResponseBytes: Int?
 
-    public init(method: String = "GET", url: String, headers: [String: String] = [:],
-                body: [UInt8]? = nil, timeout: Duration? = nil, maxResponseBytes: Int? = nil) {
+    public init(
+        method: String = "GET", url: String, headers: [String: String] = [:],
+        body: [UInt8]? = nil, timeout: Duration? = nil, maxResponseBytes: Int? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -81,8 +83,10 @@ public struct TLSOptions: Sendable, Equatable {
     public var insecureSkipVerify: Bool
     public var bearerToken: String?
 
-    public init(caPEM: [UInt8]? = nil, clientCertPEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil,
-                insecureSkipVerify: Bool = false, bearerToken: String? = nil) {
+    public init(
+        caPEM: [UInt8]? = nil, clientCertPEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil,
+        insecureSkipVerify: Bool = false, bearerToken: String? = nil
+    ) {
         self.caPEM = caPEM
         self.clientCertPEM = clientCertPEM
         self.clientKeyPEM = clientKeyPEM

@@ -39,11 +39,13 @@ public struct HostContext: Sendable {
     /// Tests set it false to check what a release build does.
     public var testBuild: Bool = TestHooks.compiledIn
 
-    public init(runner: any CommandRunner, reporter: any Reporter, clock: any TimeSource = SystemClock(),
-                environment: [String: String] = ProcessInfo.processInfo.environment,
-                homeDirectory: String? = nil, effectiveUID: UInt32 = geteuid(), procRoot: String = "/proc",
-                makeTransport: @escaping @Sendable (TLSOptions) -> any HTTPTransport,
-                verbose: Bool = false) {
+    public init(
+        runner: any CommandRunner, reporter: any Reporter, clock: any TimeSource = SystemClock(),
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        homeDirectory: String? = nil, effectiveUID: UInt32 = geteuid(), procRoot: String = "/proc",
+        makeTransport: @escaping @Sendable (TLSOptions) -> any HTTPTransport,
+        verbose: Bool = false
+    ) {
         self.runner = runner
         self.reporter = reporter
         self.clock = clock

@@ -35,7 +35,8 @@ public enum Validate {
     public static func parseRegistryMirror(_ s: String) -> (host: String, url: String)? {
         let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, !parts[0].isEmpty, !parts[0].contains("/"),
-              parts[1].hasPrefix("http://") || parts[1].hasPrefix("https://") else { return nil }
+            parts[1].hasPrefix("http://") || parts[1].hasPrefix("https://")
+        else { return nil }
         return (parts[0], parts[1])
     }
 }

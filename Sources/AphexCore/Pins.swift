@@ -38,12 +38,22 @@ public struct ManifestLock: Sendable, Equatable {
     public static func load(path: String) throws -> ManifestLock {
         guard FileManager.default.fileExists(atPath: path) else { return ManifestLock() }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw AphexError.failed("The manifest lock '\(path)' exists but cannot be read. Fix its permissions (chmod 600), or move it away to record the digests afresh.")
+            throw AphexError.failed(
+                """
+                The manifest lock '\(path)' exists but cannot be read. Fix its permissions (chmod 600), or move \
+                it away to record the digests afresh.
+                """
+            )
         }
         do {
             return ManifestLock(entries: try JSONDecoder().decode(File.self, from: data).manifests)
         } catch {
-            throw AphexError.failed("The manifest lock '\(path)' is not valid JSON (\(error)). Restore it from a backup, or move it away to record the digests afresh on the next download.")
+            throw AphexError.failed(
+                """
+                The manifest lock '\(path)' is not valid JSON (\(error)). Restore it from a backup, or move it \
+                away to record the digests afresh on the next download.
+                """
+            )
         }
     }
 
@@ -67,8 +77,9 @@ public struct ManifestLock: Sendable, Equatable {
         var url, source, recordedAt: String?
         var entry: LockEntry? {
             guard let component, let version, let sha256 else { return nil }
-            return LockEntry(component: component, version: version, url: url ?? "", sha256: sha256,
-                             source: source ?? "first-use", recordedAt: recordedAt ?? "")
+            return LockEntry(
+                component: component, version: version, url: url ?? "", sha256: sha256,
+                source: source ?? "first-use", recordedAt: recordedAt ?? "")
         }
     }
 

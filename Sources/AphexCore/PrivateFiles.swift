@@ -7,7 +7,8 @@ public enum PrivateFiles {
     /// user's home as root stay theirs. nil when not under sudo.
     public static func invokingUser(_ env: [String: String]) -> (uid: uid_t, gid: gid_t)? {
         guard geteuid() == 0, let u = env["SUDO_UID"].flatMap({ UInt32($0) }),
-              let g = env["SUDO_GID"].flatMap({ UInt32($0) }), u != 0 else { return nil }
+            let g = env["SUDO_GID"].flatMap({ UInt32($0) }), u != 0
+        else { return nil }
         return (u, g)
     }
 
@@ -21,7 +22,12 @@ public enum PrivateFiles {
         }
         for d in missing.reversed() {
             if mkdir(d, 0o700) != 0 && errno != EEXIST {
-                throw AphexError.failed("Could not create the directory \(d): \(String(cString: strerror(errno))). Check that your home directory is writable.")
+                throw AphexError.failed(
+                    """
+                    Could not create the directory \(d): \(String(cString: strerror(errno))). Check that your \
+                    home directory is writable.
+                    """
+                )
             }
             if let owner { _ = chown(d, owner.uid, owner.gid) }
         }
@@ -40,21 +46,28 @@ public enum PrivateFiles {
     /// with looser permissions is replaced, never loosened or chmod'ed. Missing directories are
     /// created 0700. `replace: false`: an existing `path` is never touched and `FileExists` is
     /// thrown (the complete temporary file is linked into place, which fails if one is there).
-    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600,
-                             owner: (uid: uid_t, gid: gid_t)? = nil, replace: Bool = true) throws {
+    public static func write(
+        _ bytes: [UInt8], to path: String, mode: mode_t = 0o600,
+        owner: (uid: uid_t, gid: gid_t)? = nil, replace: Bool = true
+    ) throws {
         let dir = (path as NSString).deletingLastPathComponent
         try makeDirectory(dir, owner: owner)
         let tmp = "\(dir)/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else {
-            throw AphexError.failed("Could not create \(tmp): \(String(cString: strerror(errno))). Check the permissions of \(dir).")
+            throw AphexError.failed(
+                "Could not create \(tmp): \(String(cString: strerror(errno))). Check the permissions of \(dir).")
         }
         var ok = true
         bytes.withUnsafeBytes { buf in
             var off = 0
             while off < buf.count {
                 let n = Foundation.write(fd, buf.baseAddress! + off, buf.count - off)
-                if n <= 0 { if errno == EINTR { continue }; ok = false; return }
+                if n <= 0 {
+                    if errno == EINTR { continue }
+                    ok = false
+                    return
+                }
                 off += n
             }
         }
@@ -84,7 +97,12 @@ public enum PrivateFiles {
             if let p = mkdtemp(&template) { return String(cString: p) }
             if errno != ENOENT { break }
         }
-        throw AphexError.failed("Could not create a private directory under \(base): \(String(cString: strerror(errno))). Check the permissions of \(home)/.aphex.")
+        throw AphexError.failed(
+            """
+            Could not create a private directory under \(base): \(String(cString: strerror(errno))). Check the \
+            permissions of \(home)/.aphex.
+            """
+        )
     }
 
     /// Removes a `temporaryDirectory`, and ~/.aphex/tmp and ~/.aphex when that leaves them
@@ -100,7 +118,9 @@ public enum PrivateFiles {
         let base = home + "/.aphex/tmp"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
         for name in names {
-            guard let pid = name.split(separator: ".").first.flatMap({ pid_t($0) }), pid > 0, pid != getpid() else { continue }
+            guard let pid = name.split(separator: ".").first.flatMap({ pid_t($0) }), pid > 0, pid != getpid() else {
+                continue
+            }
             if kill(pid, 0) == -1 && errno == ESRCH {
                 try? FileManager.default.removeItem(atPath: base + "/" + name)
             }

@@ -27,11 +27,24 @@ public enum RFC3339 {
         func put(_ v: Int, _ width: Int) {
             var digits = [UInt8](repeating: 48, count: width)
             var n = max(0, v)
-            for i in stride(from: width - 1, through: 0, by: -1) { digits[i] = UInt8(48 + n % 10); n /= 10 }
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                digits[i] = UInt8(48 + n % 10)
+                n /= 10
+            }
             out += digits
         }
-        put(y, 4); out.append(45); put(m, 2); out.append(45); put(d, 2); out.append(84)
-        put(secs / 3600, 2); out.append(58); put(secs % 3600 / 60, 2); out.append(58); put(secs % 60, 2); out.append(90)
+        put(y, 4)
+        out.append(45)
+        put(m, 2)
+        out.append(45)
+        put(d, 2)
+        out.append(84)
+        put(secs / 3600, 2)
+        out.append(58)
+        put(secs % 3600 / 60, 2)
+        out.append(58)
+        put(secs % 60, 2)
+        out.append(90)
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -49,20 +62,28 @@ public enum RFC3339 {
             return v
         }
         guard u.count >= 20, let y = num(0, 4), u[4] == 45, let mo = num(5, 2), u[7] == 45, let d = num(8, 2),
-              u[10] == 84 || u[10] == 116 || u[10] == 32, let h = num(11, 2), u[13] == 58, let mi = num(14, 2), u[16] == 58,
-              let sec = num(17, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
+            u[10] == 84 || u[10] == 116 || u[10] == 32, let h = num(11, 2), u[13] == 58, let mi = num(14, 2),
+            u[16] == 58,
+            let sec = num(17, 2), (1...12).contains(mo), (1...31).contains(d)
+        else { return nil }
         var i = 19
         var frac = 0.0
         if i < u.count, u[i] == 46 {
             i += 1
             var scale = 0.1
-            while i < u.count, u[i] >= 48 && u[i] <= 57 { frac += Double(u[i] - 48) * scale; scale /= 10; i += 1 }
+            while i < u.count, u[i] >= 48 && u[i] <= 57 {
+                frac += Double(u[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
         }
         guard i < u.count else { return nil }
         var offset = 0
         if u[i] == 90 || u[i] == 122 {
             guard i + 1 == u.count else { return nil }
-        } else if u[i] == 43 || u[i] == 45, let oh = num(i + 1, 2), i + 3 < u.count, u[i + 3] == 58, let om = num(i + 4, 2), i + 6 == u.count {
+        } else if u[i] == 43 || u[i] == 45, let oh = num(i + 1, 2), i + 3 < u.count, u[i + 3] == 58,
+            let om = num(i + 4, 2), i + 6 == u.count
+        {
             offset = (oh * 3600 + om * 60) * (u[i] == 43 ? 1 : -1)
         } else {
             return nil

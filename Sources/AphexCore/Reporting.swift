@@ -1,9 +1,9 @@
 /// How a finished step ended.
 public enum StepOutcome: String, Sendable, Codable {
-    case done       // acted and succeeded
+    case done  // acted and succeeded
     case unchanged  // checked: nothing to do
-    case skipped    // not applicable / disabled by a flag
-    case planned    // --dry-run: would act
+    case skipped  // not applicable / disabled by a flag
+    case planned  // --dry-run: would act
     case failed
 }
 

@@ -16,9 +16,9 @@ public enum TestHooks {
     /// True in debug builds (Package.swift defines APHEX_TEST_HOOKS for them).
     public static let compiledIn: Bool = {
         #if APHEX_TEST_HOOKS
-        return true
+            return true
         #else
-        return false
+            return false
         #endif
     }()
 
@@ -37,6 +37,14 @@ public enum TestHooks {
     public static func refuseIgnored(_ names: [String], _ host: HostContext) throws {
         let set = names.filter { !(host.environment[$0] ?? "").isEmpty }
         guard !set.isEmpty, !honoured(host) else { return }
-        throw AphexError.usage("\(set.joined(separator: " and ")) \(set.count == 1 ? "is a test hook" : "are test hooks") of aphex's test suite, not honoured by a release build running as root (they would choose what aphex runs or writes as root). Unset \(set.count == 1 ? "it" : "them") (`sudo` without -E, or `env -u \(set[0])`); to install k3s from a mirror or a saved installer, give its URL in a components file (urls: {k3s-installer: https://... or file:///...}, see docs/drivers.md).")
+        throw AphexError.usage(
+            """
+            \(set.joined(separator: " and ")) \(set.count == 1 ? "is a test hook" : "are test hooks") of aphex's \
+            test suite, not honoured by a release build running as root (they would choose what aphex runs or \
+            writes as root). Unset \(set.count == 1 ? "it" : "them") (`sudo` without -E, or `env -u \(set[0])`); \
+            to install k3s from a mirror or a saved installer, give its URL in a components file (urls: \
+            {k3s-installer: https://... or file:///...}, see docs/drivers.md).
+            """
+        )
     }
 }

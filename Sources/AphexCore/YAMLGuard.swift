@@ -31,7 +31,8 @@ public enum YAMLGuard {
             switch kind {
             case .anchor: return "a YAML anchor (&name) at line \(line), column \(column)"
             case .alias: return "a YAML alias (*name) at line \(line), column \(column)"
-            case .tooDeep: return "collections nested more than \(YAMLGuard.maxDepth) deep at line \(line), column \(column)"
+            case .tooDeep:
+                return "collections nested more than \(YAMLGuard.maxDepth) deep at line \(line), column \(column)"
             }
         }
 
@@ -39,7 +40,11 @@ public enum YAMLGuard {
         public var advice: String {
             switch kind {
             case .anchor, .alias:
-                return "aphex refuses YAML anchors and aliases: a few hundred bytes of nested aliases expand to gigabytes. Write the values out (`yq 'explode(.)' FILE` does it) and run again."
+                return
+                    """
+                    aphex refuses YAML anchors and aliases: a few hundred bytes of nested aliases expand to \
+                    gigabytes. Write the values out (`yq 'explode(.)' FILE` does it) and run again.
+                    """
             case .tooDeep:
                 return "No Kubernetes object, kubeconfig or components file nests that deep; check the file's source."
             }

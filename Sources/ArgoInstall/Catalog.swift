@@ -26,9 +26,11 @@ public struct Component: Sendable, Equatable {
     /// Components that must be fully applied first (their CRDs are used here).
     public var after: [String]
 
-    public init(name: String, title: String, defaultVersion: String, urlTemplate: String,
-                digests: [String: String] = [:], defaultNamespace: String? = nil, markerNamespace: String,
-                rewritesTektonImages: Bool = false, after: [String] = []) {
+    public init(
+        name: String, title: String, defaultVersion: String, urlTemplate: String,
+        digests: [String: String] = [:], defaultNamespace: String? = nil, markerNamespace: String,
+        rewritesTektonImages: Bool = false, after: [String] = []
+    ) {
         self.name = name
         self.title = title
         self.defaultVersion = defaultVersion
@@ -53,7 +55,7 @@ public enum Catalog {
         urlTemplate: "https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml",
         digests: [
             "v3.3.0": "a6120f20bb0b8d458fa1753fefe7dd2c36eadfd8e09bbdf81ca61849ef6a2f6f",
-            "v2.9.3": "0cf971b10e0a68bfaa2849a2f4503ba10f7ea4d85363737ead4d080f2f268abc",
+            "v2.9.3": "0cf971b10e0a68bfaa2849a2f4503ba10f7ea4d85363737ead4d080f2f268abc"
         ],
         defaultNamespace: "argocd", markerNamespace: "argocd")
     public static let tektonPipelines = Component(
@@ -102,7 +104,9 @@ public struct ResolvedComponent: Sendable, Equatable {
     /// Where the pin came from: "catalog" or "components file".
     public var pinSource: String?
 
-    public init(component: Component, version: String, url: String, pinnedSHA256: String? = nil, pinSource: String? = nil) {
+    public init(
+        component: Component, version: String, url: String, pinnedSHA256: String? = nil, pinSource: String? = nil
+    ) {
         self.component = component
         self.version = version
         self.url = url
@@ -145,14 +149,25 @@ public struct ComponentsFile: Sendable, Equatable {
 
     public static func load(path: String) throws -> ComponentsFile {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw AphexError.usage("The components file '\(path)' could not be read. Pass an existing YAML file with --components-file (see docs/components.md), or drop the option.")
+            throw AphexError.usage(
+                """
+                The components file '\(path)' could not be read. Pass an existing YAML file with \
+                --components-file (see docs/components.md), or drop the option.
+                """
+            )
         }
         return try parse(String(decoding: data, as: UTF8.self), origin: path)
     }
 
     public static func parse(_ text: String, origin: String = "components file") throws -> ComponentsFile {
         func bad(_ why: String) -> AphexError {
-            AphexError.usage("The components file '\(origin)' is invalid: \(why). It takes the keys versions, urls and sha256, each mapping a component (\(Catalog.names.joined(separator: ", ")); urls and sha256 also \(K3sInstallSpec.installerComponent)) to a value; see docs/components.md.")
+            AphexError.usage(
+                """
+                The components file '\(origin)' is invalid: \(why). It takes the keys versions, urls and sha256, \
+                each mapping a component (\(Catalog.names.joined(separator: ", ")); urls and sha256 also \
+                \(K3sInstallSpec.installerComponent)) to a value; see docs/components.md.
+                """
+            )
         }
         // Read as a node tree: every scalar keeps its text (a digest of digits stays a string,
         // version 1.10 stays "1.10").
@@ -170,26 +185,40 @@ public struct ComponentsFile: Sendable, Equatable {
             guard case .mapping(let map) = value else { throw bad("'\(key)' is not a mapping") }
             for (nk, v) in map {
                 let installer = nk.string == K3sInstallSpec.installerComponent
-                guard case .scalar(let ns) = nk, Catalog.component(named: ns.string) != nil || (installer && key != "versions") else {
-                    if installer { throw bad("versions.\(K3sInstallSpec.installerComponent) is not a setting: the installer's version is k3s's (--k3s-version)") }
+                guard case .scalar(let ns) = nk,
+                    Catalog.component(named: ns.string) != nil || (installer && key != "versions")
+                else {
+                    if installer {
+                        throw bad(
+                            """
+                            versions.\(K3sInstallSpec.installerComponent) is not a setting: the installer's \
+                            version is k3s's (--k3s-version)
+                            """
+                        )
+                    }
                     throw bad("unknown component '\(nk.string ?? "?")' under '\(key)'")
                 }
                 let name = ns.string
                 switch (key, v) {
                 case ("versions", .scalar(let vs)):
                     let s = vs.string
-                    guard s.range(of: #"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"#, options: .regularExpression) != nil else {
+                    guard s.range(of: #"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"#, options: .regularExpression) != nil
+                    else {
                         throw bad("versions.\(name) '\(s)' is not a release version like v3.3.0")
                     }
                     file.versions[name] = Catalog.normalizeVersion(s)
                 case ("urls", .scalar(let us)) where installer:
                     // It runs as root: https or a local file only.
                     let s = us.string
-                    guard s.hasPrefix("https://") || s.hasPrefix("file:///") else { throw bad("urls.\(name) is not an https:// or file:/// URL (the installer runs as root)") }
+                    guard s.hasPrefix("https://") || s.hasPrefix("file:///") else {
+                        throw bad("urls.\(name) is not an https:// or file:/// URL (the installer runs as root)")
+                    }
                     file.urls[name] = s
                 case ("urls", .scalar(let us)):
                     let s = us.string
-                    guard s.hasPrefix("https://") || s.hasPrefix("http://") else { throw bad("urls.\(name) is not an http(s) URL") }
+                    guard s.hasPrefix("https://") || s.hasPrefix("http://") else {
+                        throw bad("urls.\(name) is not an http(s) URL")
+                    }
                     file.urls[name] = s
                 case ("sha256", .scalar(let ds)):
                     guard Digest.isSHA256Hex(ds.string) else { throw bad("sha256.\(name) is not 64 hex characters") }
@@ -202,7 +231,12 @@ public struct ComponentsFile: Sendable, Equatable {
                         file.sha256[name, default: [:]][Catalog.normalizeVersion(vs.string)] = ds.string.lowercased()
                     }
                 default:
-                    throw bad("\(key).\(name) has the wrong shape (a single value\(key == "sha256" ? ", or a version -> digest mapping" : ""))")
+                    throw bad(
+                        """
+                        \(key).\(name) has the wrong shape (a single \
+                        value\(key == "sha256" ? ", or a version -> digest mapping" : ""))
+                        """
+                    )
                 }
             }
         }
@@ -211,20 +245,25 @@ public struct ComponentsFile: Sendable, Equatable {
 }
 
 /// Resolves versions/URLs/digests: flags override the components file, which overrides the catalog.
-public func resolveComponents(_ names: [String], versions: [String: String] = [:],
-                              file: ComponentsFile? = nil) throws -> [ResolvedComponent] {
+public func resolveComponents(
+    _ names: [String], versions: [String: String] = [:],
+    file: ComponentsFile? = nil
+) throws -> [ResolvedComponent] {
     try names.map { name in
         guard let c = Catalog.component(named: name) else {
-            throw AphexError.usage("Unknown component '\(name)'. Known components: \(Catalog.names.joined(separator: ", ")).")
+            throw AphexError.usage(
+                "Unknown component '\(name)'. Known components: \(Catalog.names.joined(separator: ", ")).")
         }
         let version = Catalog.normalizeVersion(versions[name] ?? file?.versions[name] ?? c.defaultVersion)
         let url = (file?.urls[name] ?? c.urlTemplate).replacingOccurrences(of: "{version}", with: version)
         var pin: String? = nil
         var source: String? = nil
         if let d = file?.sha256[name]?[version] ?? file?.sha256[name]?["*"] {
-            pin = d; source = "components file"
+            pin = d
+            source = "components file"
         } else if let d = c.digests[version] {
-            pin = d; source = "catalog"
+            pin = d
+            source = "catalog"
         }
         return ResolvedComponent(component: c, version: version, url: url, pinnedSHA256: pin, pinSource: source)
     }

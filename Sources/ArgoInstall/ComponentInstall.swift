@@ -26,9 +26,11 @@ public struct ComponentRequest: Sendable, Equatable {
 /// Fetch, verify, transform, split and apply a set of components: the body of the bootstrap
 /// "ArgoCD" and "Tekton" steps.
 public enum ComponentInstall {
-    public static func run(_ request: ComponentRequest, fetcher: ManifestFetcher, env: InstallEnvironment,
-                           dryRun: Bool, sequential: Bool = false,
-                           crdTimeout: Duration = .seconds(120)) async throws -> InstallReport {
+    public static func run(
+        _ request: ComponentRequest, fetcher: ManifestFetcher, env: InstallEnvironment,
+        dryRun: Bool, sequential: Bool = false,
+        crdTimeout: Duration = .seconds(120)
+    ) async throws -> InstallReport {
         let components = try request.resolve()
         let installer = BundleInstaller(env: env, sequential: sequential, crdTimeout: crdTimeout)
         if dryRun {
@@ -37,7 +39,9 @@ public enum ComponentInstall {
                 guard let m = await fetcher.localCopy(c) else { continue }
                 // A copy that does not parse is not counted, but bad input (YAML anchors and
                 // aliases) is refused as it would be by the real run: exit 2.
-                do { cached[c.name] = try ManifestBundle(m) } catch let e as AphexError where e.status == .usage { throw e } catch {}
+                do { cached[c.name] = try ManifestBundle(m) } catch let e as AphexError where e.status == .usage {
+                    throw e
+                } catch {}
             }
             return await installer.plan(components, cached: cached)
         }

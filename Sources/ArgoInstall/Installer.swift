@@ -18,17 +18,24 @@ public enum VersionMarker {
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": [
                 "name": .string(name(c.name)), "namespace": .string(c.component.markerNamespace),
-                "labels": ["app.kubernetes.io/managed-by": "aphex", .init(stringLiteral: componentLabel): .string(c.name)],
-                "annotations": [.init(stringLiteral: versionAnnotation): .string(c.version)],
+                "labels": [
+                    "app.kubernetes.io/managed-by": "aphex", .init(stringLiteral: componentLabel): .string(c.name)
+                ],
+                "annotations": [.init(stringLiteral: versionAnnotation): .string(c.version)]
             ],
-            "data": ["component": .string(c.name), "version": .string(c.version), "sha256": .string(b.sha256),
-                     "url": .string(c.url), "appliedAt": .string(rfc3339(appliedAt))],
+            "data": [
+                "component": .string(c.name), "version": .string(c.version), "sha256": .string(b.sha256),
+                "url": .string(c.url), "appliedAt": .string(rfc3339(appliedAt))
+            ]
         ]
     }
 
     /// (version, sha256) recorded in the cluster, nil when the bundle was never applied by aphex.
-    public static func read(_ component: Component, api: any KubeAPI) async throws -> (version: String, sha256: String?)? {
-        guard let cm = try await api.get(.configMaps, namespace: component.markerNamespace, name: name(component.name)) else {
+    public static func read(_ component: Component, api: any KubeAPI) async throws -> (
+        version: String, sha256: String?
+    )? {
+        guard let cm = try await api.get(.configMaps, namespace: component.markerNamespace, name: name(component.name))
+        else {
             return nil
         }
         let version = cm["data"]?["version"]?.string ?? cm[path: "metadata", "annotations"]?[versionAnnotation]?.string
@@ -64,7 +71,9 @@ public struct BundleInstaller: Sendable {
     public func decide(_ b: ManifestBundle) async throws -> Decision {
         guard let marker = try await VersionMarker.read(b.component.component, api: env.api) else { return .install }
         if marker.version != b.component.version { return .upgrade(from: marker.version) }
-        if let d = marker.sha256, d != b.sha256 { return .reapply(reason: "manifest digest changed (\(d.prefix(12)) -> \(b.sha256.prefix(12)))") }
+        if let d = marker.sha256, d != b.sha256 {
+            return .reapply(reason: "manifest digest changed (\(d.prefix(12)) -> \(b.sha256.prefix(12)))")
+        }
         return .unchanged
     }
 
@@ -88,7 +97,13 @@ public struct BundleInstaller: Sendable {
                     env.reporter.debug("\(b.component.label): \(r.object) \(r.path): \(r.from) -> \(r.to)")
                 }
                 if !b.rewrites.isEmpty {
-                    env.reporter.info("\(b.component.label): rewrote \(b.rewrites.count) image reference\(b.rewrites.count == 1 ? "" : "s") gcr.io/tekton-releases -> ghcr.io/tektoncd (--verbose lists them)")
+                    env.reporter.info(
+                        """
+                        \(b.component.label): rewrote \(b.rewrites.count) image \
+                        reference\(b.rewrites.count == 1 ? "" : "s") gcr.io/tekton-releases -> ghcr.io/tektoncd \
+                        (--verbose lists them)
+                        """
+                    )
                 }
             }
         }
@@ -100,13 +115,20 @@ public struct BundleInstaller: Sendable {
             for i in todo.indices {
                 let b = todo[i]
                 let marker = VersionMarker.render(b, appliedAt: env.clock.wallNow())
-                let foreign = try await ownership.prepare(b.namespaces + b.crds + b.rest + [marker],
-                                                          defaultNamespace: b.component.component.defaultNamespace)
+                let foreign = try await ownership.prepare(
+                    b.namespaces + b.crds + b.rest + [marker],
+                    defaultNamespace: b.component.component.defaultNamespace)
                 let kept = b.namespaces.filter { ns in
-                    !foreign.contains(OwnedObject.key(apiVersion: "v1", kind: "Namespace", namespace: nil, name: ns.name ?? ""))
+                    !foreign.contains(
+                        OwnedObject.key(apiVersion: "v1", kind: "Namespace", namespace: nil, name: ns.name ?? ""))
                 }
                 for ns in b.namespaces where !kept.contains(ns) {
-                    env.reporter.info("\(b.component.label): namespace \(ns.name ?? "") existed before aphex: used as it is (not labelled, and `aphex destroy` will not delete it)")
+                    env.reporter.info(
+                        """
+                        \(b.component.label): namespace \(ns.name ?? "") existed before aphex: used as it is (not \
+                        labelled, and `aphex destroy` will not delete it)
+                        """
+                    )
                 }
                 todo[i].namespaces = kept
             }
@@ -156,8 +178,17 @@ public struct BundleInstaller: Sendable {
         // Dependencies first (Catalog order already satisfies `after`; sort defensively).
         var remaining = todo
         while !remaining.isEmpty {
-            guard let i = remaining.firstIndex(where: { b in b.component.component.after.allSatisfy { !names.contains($0) || tasks[$0] != nil } }) else {
-                throw AphexError.failed("The component catalog has a dependency cycle among \(remaining.map(\.name).joined(separator: ", ")).")
+            guard
+                let i = remaining.firstIndex(where: { b in
+                    b.component.component.after.allSatisfy { !names.contains($0) || tasks[$0] != nil }
+                })
+            else {
+                throw AphexError.failed(
+                    """
+                    The component catalog has a dependency cycle among \
+                    \(remaining.map(\.name).joined(separator: ", ")).
+                    """
+                )
             }
             let b = remaining.remove(at: i)
             let deps = b.component.component.after.compactMap { tasks[$0] }
@@ -200,9 +231,12 @@ public struct BundleInstaller: Sendable {
             try await waitEstablished(b.crdNames, label: label)
         }
         env.reporter.debug("\(label): applying \(b.rest.count) objects")
-        try await env.apply(b.rest, namespace: b.component.component.defaultNamespace, what: "apply \(label)", record: true, validate: false)
-        try await env.apply([VersionMarker.render(b, appliedAt: env.clock.wallNow())],
-                            what: "record the version of \(label) (ConfigMap \(VersionMarker.name(b.name)))", record: true)
+        try await env.apply(
+            b.rest, namespace: b.component.component.defaultNamespace, what: "apply \(label)", record: true,
+            validate: false)
+        try await env.apply(
+            [VersionMarker.render(b, appliedAt: env.clock.wallNow())],
+            what: "record the version of \(label) (ConfigMap \(VersionMarker.name(b.name)))", record: true)
     }
 
     /// Polls the CRDs until each has condition Established=True; exit 3 naming the CRD otherwise.
@@ -213,7 +247,8 @@ public struct BundleInstaller: Sendable {
         while true {
             // All of them at once (Tekton Pipelines has 9): one round trip per poll, not nine.
             let api = env.api
-            let states: [(String, Bool, String)] = try await withThrowingTaskGroup(of: (String, Bool, String).self) { group in
+            let states: [(String, Bool, String)] = try await withThrowingTaskGroup(of: (String, Bool, String).self) {
+                group in
                 for name in pending {
                     group.addTask {
                         do {
@@ -231,14 +266,22 @@ public struct BundleInstaller: Sendable {
             var still: [String] = []
             for name in pending {
                 guard let (_, ok, state) = states.first(where: { $0.0 == name }) else { continue }
-                if !ok { still.append(name); lastState[name] = state }
+                if !ok {
+                    still.append(name)
+                    lastState[name] = state
+                }
             }
             pending = still
             if pending.isEmpty { return }
             if env.clock.now() >= deadline {
                 let detail = pending.map { "  \($0): \(lastState[$0] ?? "unknown")" }.joined(separator: "\n")
                 throw AphexError.timeout(
-                    "CRD \(pending[0]) of \(label) is not Established after \(formatDuration(crdTimeout))\(pending.count > 1 ? " (nor \(pending.count - 1) more)" : ""), so its objects were not applied. Check the API server (`kubectl get crd \(pending[0]) -o yaml`) and run again.",
+                    """
+                    CRD \(pending[0]) of \(label) is not Established after \
+                    \(formatDuration(crdTimeout))\(pending.count > 1 ? " (nor \(pending.count - 1) more)" : ""), \
+                    so its objects were not applied. Check the API server (`kubectl get crd \(pending[0]) -o \
+                    yaml`) and run again.
+                    """,
                     detail: detail)
             }
             // An API server establishes a CRD within moments: poll it more often than workloads.
@@ -252,7 +295,10 @@ public struct BundleInstaller: Sendable {
         let conditions = crd[path: "status", "conditions"]?.array ?? []
         if let c = conditions.first(where: { $0["type"]?.string == "Established" }) {
             if c["status"]?.string == "True" { return (true, "Established") }
-            return (false, "Established=\(c["status"]?.string ?? "?"): \(c["reason"]?.string ?? "") \(c["message"]?.string ?? "")")
+            return (
+                false,
+                "Established=\(c["status"]?.string ?? "?"): \(c["reason"]?.string ?? "") \(c["message"]?.string ?? "")"
+            )
         }
         let names = conditions.first(where: { $0["type"]?.string == "NamesAccepted" })
         if let names, names["status"]?.string != "True" {
@@ -267,15 +313,20 @@ public struct BundleInstaller: Sendable {
         var planned: [String] = [], unchanged: [String] = []
         for c in components {
             let marker = try? await VersionMarker.read(c.component, api: env.api)
-            if let marker, marker.version == c.version, let b = cached[c.name], marker.sha256 == nil || marker.sha256 == b.sha256 {
+            if let marker, marker.version == c.version, let b = cached[c.name],
+                marker.sha256 == nil || marker.sha256 == b.sha256
+            {
                 unchanged.append("\(c.label) already applied")
                 continue
             }
-            let verb = marker.map { $0.version == c.version ? "re-apply" : "upgrade from \($0.version) to" } ?? "install"
+            let verb =
+                marker.map { $0.version == c.version ? "re-apply" : "upgrade from \($0.version) to" } ?? "install"
             var line = "\(verb) \(c.label) from \(c.url)"
             if let b = cached[c.name] {
                 line += " (\(b.namespaces.count) namespaces, \(b.crds.count) CRDs, \(b.rest.count) objects"
-                if !b.rewrites.isEmpty { line += ", \(b.rewrites.count) image references rewritten to ghcr.io/tektoncd" }
+                if !b.rewrites.isEmpty {
+                    line += ", \(b.rewrites.count) image references rewritten to ghcr.io/tektoncd"
+                }
                 line += ")"
             }
             line += ": $ " + Shell.quote(env.kubectl.applyArgv(namespace: c.component.defaultNamespace)) + " < manifest"

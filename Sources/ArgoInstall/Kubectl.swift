@@ -19,8 +19,10 @@ public struct InstallEnvironment: Sendable {
     /// go into it.
     public var ownership: OwnershipRecord?
 
-    public init(runner: any CommandRunner, api: any KubeAPI, clock: any TimeSource, reporter: any Reporter,
-                kubectl: Kubectl, pollInterval: Duration = .milliseconds(500), ownership: OwnershipRecord? = nil) {
+    public init(
+        runner: any CommandRunner, api: any KubeAPI, clock: any TimeSource, reporter: any Reporter,
+        kubectl: Kubectl, pollInterval: Duration = .milliseconds(500), ownership: OwnershipRecord? = nil
+    ) {
         self.runner = runner
         self.api = api
         self.clock = clock
@@ -36,16 +38,21 @@ public struct InstallEnvironment: Sendable {
     /// trips (the API server handles them concurrently). Order inside a set does not matter to the
     /// API server (namespaces and CRDs are applied, and CRDs Established, before the rest).
     /// `record`: the objects were `prepare`d in the ownership record; their uids are recorded.
-    func apply(_ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
-               what: String, record: Bool = false, validate: Bool = true) async throws {
+    func apply(
+        _ objects: [JSON], namespace: String? = nil, fieldManager: String = FieldManager.apply,
+        what: String, record: Bool = false, validate: Bool = true
+    ) async throws {
         guard !objects.isEmpty else { return }
         let ownership = record ? self.ownership : nil
-        let argv = kubectl.applyArgv(fieldManager: fieldManager, validate: validate, namespace: namespace,
-                                     outputJSON: ownership != nil)
+        let argv = kubectl.applyArgv(
+            fieldManager: fieldManager, validate: validate, namespace: namespace,
+            outputJSON: ownership != nil)
         let streams = ApplyChunks.split(objects.map { $0.serialized() }, maxStreams: maxApplyStreams)
         // Generous: ArgoCD's CRDs are megabytes; a hung API server must still end the run.
         @Sendable func applyOne(_ stream: String) async throws {
-            let out = try await KubectlSlots.shared.with { try await self.run(Command(argv, stdinText: stream, timeout: .seconds(300)), what: what) }
+            let out = try await KubectlSlots.shared.with {
+                try await self.run(Command(argv, stdinText: stream, timeout: .seconds(300)), what: what)
+            }
             if let ownership, let out {
                 try await ownership.created(Kubectl.objects(fromJSONOutput: out.stdoutText))
             }
@@ -74,10 +81,23 @@ public struct InstallEnvironment: Sendable {
             return try await runner.run(command)
         } catch let e as CommandError {
             if e.reason == .notFound {
-                throw AphexError.prerequisite("kubectl was not found on PATH, so aphex cannot \(what). Install kubectl (https://kubernetes.io/docs/tasks/tools/) and run again.")
+                throw AphexError.prerequisite(
+                    """
+                    kubectl was not found on PATH, so aphex cannot \(what). Install kubectl \
+                    (https://kubernetes.io/docs/tasks/tools/) and run again.
+                    """
+                )
             }
-            if e.isTimeout { throw AphexError.timeout("kubectl timed out while trying to \(what).", detail: e.description) }
-            throw AphexError.failed("Could not \(what): kubectl failed. Check that the cluster is reachable (`kubectl --kubeconfig \(kubectl.kubeconfig) get nodes`) and read kubectl's message below; re-running aphex resumes where it stopped.", detail: e.description)
+            if e.isTimeout {
+                throw AphexError.timeout("kubectl timed out while trying to \(what).", detail: e.description)
+            }
+            throw AphexError.failed(
+                """
+                Could not \(what): kubectl failed. Check that the cluster is reachable (`kubectl --kubeconfig \
+                \(kubectl.kubeconfig) get nodes`) and read kubectl's message below; re-running aphex resumes \
+                where it stopped.
+                """,
+                detail: e.description)
         }
     }
 }
@@ -109,13 +129,16 @@ public struct InstallReport: Sendable, Equatable {
     }
 
     public var json: JSON {
-        ["outcome": .string(outcome.rawValue), "changed": .array(changed.map(JSON.string)),
-         "unchanged": .array(unchanged.map(JSON.string)), "planned": .array(planned.map(JSON.string))]
+        [
+            "outcome": .string(outcome.rawValue), "changed": .array(changed.map(JSON.string)),
+            "unchanged": .array(unchanged.map(JSON.string)), "planned": .array(planned.map(JSON.string))
+        ]
     }
 
     public static func merged(_ reports: [InstallReport]) -> InstallReport {
-        InstallReport(changed: reports.flatMap(\.changed), unchanged: reports.flatMap(\.unchanged),
-                      planned: reports.flatMap(\.planned))
+        InstallReport(
+            changed: reports.flatMap(\.changed), unchanged: reports.flatMap(\.unchanged),
+            planned: reports.flatMap(\.planned))
     }
 }
 
@@ -181,7 +204,10 @@ actor KubectlSlots {
     }
 
     private func acquire() async {
-        if free > 0 { free -= 1; return }
+        if free > 0 {
+            free -= 1
+            return
+        }
         await withCheckedContinuation { waiting.append($0) }
     }
 

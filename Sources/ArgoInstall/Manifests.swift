@@ -33,9 +33,10 @@ public struct ManifestBundle: Sendable {
     /// Parses, transforms and splits a verified manifest.
     public init(_ manifest: FetchedManifest) throws {
         var warnings: [String] = []
-        var objects = try Manifests.parse(String(decoding: manifest.bytes, as: UTF8.self),
-                                          origin: "the \(manifest.component.label) manifest (\(manifest.originDescription))",
-                                          warnings: { warnings.append($0) })
+        var objects = try Manifests.parse(
+            String(decoding: manifest.bytes, as: UTF8.self),
+            origin: "the \(manifest.component.label) manifest (\(manifest.originDescription))",
+            warnings: { warnings.append($0) })
         var rewrites: [ImageRewrite] = []
         if manifest.component.component.rewritesTektonImages {
             rewrites = Manifests.rewriteTektonImages(&objects)
@@ -51,8 +52,11 @@ public struct ManifestBundle: Sendable {
         if let ns = component.component.defaultNamespace, !namespaces.contains(where: { $0.name == ns }) {
             // Labelled like the namespaces aphex creates itself. Applied only when it does not
             // exist yet: one that existed before aphex is left as it is (see OwnershipRecord).
-            namespaces.insert(["apiVersion": "v1", "kind": "Namespace",
-                               "metadata": ["name": .string(ns), "labels": ["app.kubernetes.io/managed-by": "aphex"]]], at: 0)
+            namespaces.insert(
+                [
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": ["name": .string(ns), "labels": ["app.kubernetes.io/managed-by": "aphex"]]
+                ], at: 0)
         }
         self.component = component
         self.sha256 = sha256
@@ -70,8 +74,10 @@ public enum Manifests {
     /// A document that repeats top-level keys (two objects run together by a missing line
     /// break before `---`) is read as kubectl reads it — the last value of each key wins —
     /// and reported through `warnings`.
-    public static func parse(_ text: String, origin: String = "manifest",
-                             warnings: ((String) -> Void)? = nil) throws -> [JSON] {
+    public static func parse(
+        _ text: String, origin: String = "manifest",
+        warnings: ((String) -> Void)? = nil
+    ) throws -> [JSON] {
         var out: [JSON] = []
         // kubectl's rule: a stream whose first non-blank byte is `{` is a sequence of JSON values.
         if text.first(where: { !$0.isWhitespace }) == "{" {
@@ -79,7 +85,13 @@ public enum Manifests {
             do {
                 values = try KubeJSON.parseStream(Array(text.utf8))
             } catch {
-                throw AphexError.failed("Could not parse \(origin) as a stream of JSON objects: \(error). JSON objects may be separated only by whitespace (a YAML '---' line between them is an error, as it is for kubectl). Fix or re-download the file and run again.")
+                throw AphexError.failed(
+                    """
+                    Could not parse \(origin) as a stream of JSON objects: \(error). JSON objects may be \
+                    separated only by whitespace (a YAML '---' line between them is an error, as it is for \
+                    kubectl). Fix or re-download the file and run again.
+                    """
+                )
             }
             for v in values { append(v, to: &out) }
             try requireObjects(out, origin: origin)
@@ -94,17 +106,42 @@ public enum Manifests {
             } catch YamlError.duplicatedKeysInMapping(let keys, _) {
                 let (merged, repeated) = lastKeyWins(chunk)
                 guard !repeated.isEmpty, let v = try? parseDocument(merged) else {
-                    throw AphexError.failed("Could not parse document \(index + 1) of \(origin): it repeats the key(s) \(keys.joined(separator: ", ")). The file is damaged; delete it from the cache (or your --manifests-dir) and run again.")
+                    throw AphexError.failed(
+                        """
+                        Could not parse document \(index + 1) of \(origin): it repeats the key(s) \
+                        \(keys.joined(separator: ", ")). The file is damaged; delete it from the cache (or your \
+                        --manifests-dir) and run again.
+                        """
+                    )
                 }
-                warnings?("Document \(index + 1) of \(origin) repeats the top-level key(s) \(repeated.sorted().joined(separator: ", ")) (two objects run together: a missing line break before '---'?). Like kubectl, aphex keeps the last value of each, so only \(v["kind"]?.string ?? "?")/\(v.name ?? "?") is applied from it.")
+                warnings?(
+                    """
+                    Document \(index + 1) of \(origin) repeats the top-level key(s) \
+                    \(repeated.sorted().joined(separator: ", ")) (two objects run together: a missing line break \
+                    before '---'?). Like kubectl, aphex keeps the last value of each, so only \
+                    \(v["kind"]?.string ?? "?")/\(v.name ?? "?") is applied from it.
+                    """
+                )
                 value = v
             } catch let e as AphexError {
                 throw e
             } catch {
-                throw AphexError.failed("Could not parse document \(index + 1) of \(origin) as YAML: \(error). The file is damaged or not a Kubernetes manifest; delete it from the cache (or your --manifests-dir) and run again.")
+                throw AphexError.failed(
+                    """
+                    Could not parse document \(index + 1) of \(origin) as YAML: \(error). The file is damaged or \
+                    not a Kubernetes manifest; delete it from the cache (or your --manifests-dir) and run again.
+                    """
+                )
             }
-            if case .object = value {} else if value != .null {
-                throw AphexError.failed("Document \(index + 1) of \(origin) is not a Kubernetes object (a YAML \(value.array == nil ? "scalar" : "list")). The file is not a release manifest (an error page?); check its source.")
+            if case .object = value {
+            } else if value != .null {
+                throw AphexError.failed(
+                    """
+                    Document \(index + 1) of \(origin) is not a Kubernetes object (a YAML \
+                    \(value.array == nil ? "scalar" : "list")). The file is not a release manifest (an error \
+                    page?); check its source.
+                    """
+                )
             }
             append(value, to: &out)
         }
@@ -117,19 +154,34 @@ public enum Manifests {
     public static func checkYAML(_ text: String, origin: String) throws {
         if text.first(where: { !$0.isWhitespace }) == "{" { return }
         for (index, (chunk, firstLine)) in documentsWithLines(text).enumerated() {
-            if let refusal = YAMLGuard.check(chunk) { throw refused(refusal, document: index, firstLine: firstLine, origin: origin) }
+            if let refusal = YAMLGuard.check(chunk) {
+                throw refused(refusal, document: index, firstLine: firstLine, origin: origin)
+            }
         }
     }
 
-    private static func refused(_ refusal: YAMLGuard.Refusal, document index: Int, firstLine: Int, origin: String) -> AphexError {
+    private static func refused(_ refusal: YAMLGuard.Refusal, document index: Int, firstLine: Int, origin: String)
+        -> AphexError
+    {
         var atLine = refusal
         atLine.line += firstLine - 1
-        return AphexError.usage("Document \(index + 1) of \(origin) contains \(atLine) of the file. \(refusal.advice) Release manifests do not use them; check the file's source.")
+        return AphexError.usage(
+            """
+            Document \(index + 1) of \(origin) contains \(atLine) of the file. \(refusal.advice) Release \
+            manifests do not use them; check the file's source.
+            """
+        )
     }
 
     private static func requireObjects(_ out: [JSON], origin: String) throws {
-        for (i, o) in out.enumerated() where o["kind"]?.string == nil || o["apiVersion"]?.string == nil || o.name == nil {
-            throw AphexError.failed("Object \(i + 1) of \(origin) is not a Kubernetes object (it lacks apiVersion, kind or metadata.name). The file is not a release manifest; check its source.")
+        for (i, o) in out.enumerated() where o["kind"]?.string == nil || o["apiVersion"]?.string == nil || o.name == nil
+        {
+            throw AphexError.failed(
+                """
+                Object \(i + 1) of \(origin) is not a Kubernetes object (it lacks apiVersion, kind or \
+                metadata.name). The file is not a release manifest; check its source.
+                """
+            )
         }
     }
 
@@ -146,7 +198,9 @@ public enum Manifests {
             if current.contains(where: { line in
                 let t = line.trimmingCharacters(in: .whitespaces)
                 return !t.isEmpty && !t.hasPrefix("#")
-            }) { docs.append((current.joined(separator: "\n") + "\n", start)) }
+            }) {
+                docs.append((current.joined(separator: "\n") + "\n", start))
+            }
             current = []
             start = next
         }
@@ -181,14 +235,18 @@ public enum Manifests {
             if lastIndex[k] != nil { repeated.insert(k) }
             lastIndex[k] = i
         }
-        let kept = blocks.enumerated().filter { i, b in b.key.map { lastIndex[$0] == i } ?? true }.flatMap { $0.element.lines }
+        let kept = blocks.enumerated().filter { i, b in b.key.map { lastIndex[$0] == i } ?? true }.flatMap {
+            $0.element.lines
+        }
         return (kept.joined(separator: "\n"), repeated)
     }
 
     private static func append(_ value: JSON, to out: inout [JSON]) {
         switch value {
         case .null: return
-        case .object where value["kind"]?.string == "List" || (value["kind"]?.string?.hasSuffix("List") == true && value["items"]?.array != nil):
+        case .object
+        where value["kind"]?.string == "List"
+            || (value["kind"]?.string?.hasSuffix("List") == true && value["items"]?.array != nil):
             for item in value["items"]?.array ?? [] { append(item, to: &out) }
         case .object: out.append(value)
         default: return
@@ -224,7 +282,12 @@ public enum Manifests {
             return .array(try seq.map { try json($0) })
         case .alias:
             // Unreachable: Yams resolves aliases while composing, and YAMLGuard refuses them first.
-            throw AphexError.usage("The manifest uses a YAML alias, which aphex does not expand. Release manifests do not use them; check the file's source.")
+            throw AphexError.usage(
+                """
+                The manifest uses a YAML alias, which aphex does not expand. Release manifests do not use them; \
+                check the file's source.
+                """
+            )
         }
     }
 
@@ -268,7 +331,9 @@ public enum Manifests {
         return rewrites
     }
 
-    private static func rewrite(_ value: JSON, path: String, object: String, into rewrites: inout [ImageRewrite]) -> JSON {
+    private static func rewrite(_ value: JSON, path: String, object: String, into rewrites: inout [ImageRewrite])
+        -> JSON
+    {
         switch value {
         case .string(let s) where s.contains(tektonOldRegistry):
             let new = s.replacingOccurrences(of: tektonOldRegistry, with: tektonNewRegistry)
@@ -281,7 +346,10 @@ public enum Manifests {
             }
             return .object(out)
         case .array(let a):
-            return .array(a.enumerated().map { rewrite($0.element, path: "\(path)[\($0.offset)]", object: object, into: &rewrites) })
+            return .array(
+                a.enumerated().map {
+                    rewrite($0.element, path: "\(path)[\($0.offset)]", object: object, into: &rewrites)
+                })
         default:
             return value
         }

@@ -18,7 +18,9 @@ public struct OwnedObject: Sendable, Hashable {
     /// "pending" entry: written before the create, filled in after it).
     public var uid: String?
 
-    public init(apiVersion: String, kind: String, resource: String?, namespace: String?, name: String, uid: String? = nil) {
+    public init(
+        apiVersion: String, kind: String, resource: String?, namespace: String?, name: String, uid: String? = nil
+    ) {
         self.apiVersion = apiVersion
         self.kind = kind
         self.resource = resource
@@ -38,7 +40,9 @@ public struct OwnedObject: Sendable, Hashable {
 
     /// The API path of the object, when its resource is known.
     public var ref: ResourceRef? {
-        resource.map { ResourceRef(group: group, version: version, resource: $0, kind: kind, namespaced: namespace != nil) }
+        resource.map {
+            ResourceRef(group: group, version: version, resource: $0, kind: kind, namespaced: namespace != nil)
+        }
     }
 
     /// "Deployment argocd/argocd-server", "Namespace auth-system".
@@ -57,9 +61,12 @@ public struct OwnedObject: Sendable, Hashable {
     }
 
     init?(json: JSON) {
-        guard let a = json["apiVersion"]?.string, let k = json["kind"]?.string, let n = json["name"]?.string else { return nil }
-        self.init(apiVersion: a, kind: k, resource: json["resource"]?.string, namespace: json["namespace"]?.string,
-                  name: n, uid: json["uid"]?.string)
+        guard let a = json["apiVersion"]?.string, let k = json["kind"]?.string, let n = json["name"]?.string else {
+            return nil
+        }
+        self.init(
+            apiVersion: a, kind: k, resource: json["resource"]?.string, namespace: json["namespace"]?.string,
+            name: n, uid: json["uid"]?.string)
     }
 }
 
@@ -101,7 +108,9 @@ public actor OwnershipRecord {
     }
 
     static func parse(_ cm: JSON) -> [OwnedObject] {
-        guard let text = cm["data"]?[dataKey]?.string, let list = try? JSON.parse(Array(text.utf8)).array else { return [] }
+        guard let text = cm["data"]?[dataKey]?.string, let list = try? JSON.parse(Array(text.utf8)).array else {
+            return []
+        }
         return list.compactMap(OwnedObject.init(json:))
     }
 
@@ -128,15 +137,22 @@ public actor OwnershipRecord {
     /// written before this returns.
     /// `knownAbsent`: the caller has just read them and found none (the secrets step): skip the reads.
     @discardableResult
-    public func prepare(_ objects: [JSON], defaultNamespace: String? = nil, knownAbsent: Bool = false) async throws -> Set<String> {
+    public func prepare(_ objects: [JSON], defaultNamespace: String? = nil, knownAbsent: Bool = false) async throws
+        -> Set<String>
+    {
         try await load()
         var foreign: Set<String> = []
         var lookups: [(OwnedObject, ResourceRef?)] = []
         for o in objects {
-            guard let apiVersion = o["apiVersion"]?.string, let kind = o["kind"]?.string, let name = o.name else { continue }
+            guard let apiVersion = o["apiVersion"]?.string, let kind = o["kind"]?.string, let name = o.name else {
+                continue
+            }
             let info = try await resource(apiVersion: apiVersion, kind: kind)
-            let namespace = info.map { $0.namespaced ? (o.namespace ?? defaultNamespace) : nil } ?? (o.namespace ?? defaultNamespace)
-            let entry = OwnedObject(apiVersion: apiVersion, kind: kind, resource: info?.resource, namespace: namespace, name: name)
+            let namespace =
+                info.map { $0.namespaced ? (o.namespace ?? defaultNamespace) : nil }
+                ?? (o.namespace ?? defaultNamespace)
+            let entry = OwnedObject(
+                apiVersion: apiVersion, kind: kind, resource: info?.resource, namespace: namespace, name: name)
             lookups.append((entry, entry.ref))
         }
         // Read them concurrently (a release manifest has ~100 objects).
@@ -152,10 +168,16 @@ public actor OwnershipRecord {
                     return (i, try await api.get(ref, namespace: entry.namespace, name: entry.name))
                 }
             }
-            while next < min(16, lookups.count) { add(next); next += 1 }
+            while next < min(16, lookups.count) {
+                add(next)
+                next += 1
+            }
             for try await (i, obj) in group {
                 out[i] = obj
-                if next < lookups.count { add(next); next += 1 }
+                if next < lookups.count {
+                    add(next)
+                    next += 1
+                }
             }
             return out
         }
@@ -177,7 +199,7 @@ public actor OwnershipRecord {
                     if recorded != nil { remove(entry.key) }
                 }
             } else if recorded == nil || recorded?.uid != nil {
-                upsert(entry)   // about to be created: pending
+                upsert(entry)  // about to be created: pending
             }
         }
         try await flush()
@@ -191,20 +213,26 @@ public actor OwnershipRecord {
         try await load()
         for o in objects {
             guard let apiVersion = o["apiVersion"]?.string, let kind = o["kind"]?.string, let name = o.name,
-                  let uid = o[path: "metadata", "uid"]?.string else { continue }
+                let uid = o[path: "metadata", "uid"]?.string
+            else { continue }
             let key = OwnedObject.key(apiVersion: apiVersion, kind: kind, namespace: o.namespace, name: name)
             if var e = entries[key] {
                 guard e.uid == nil || e.resource == nil else { continue }
                 e.uid = uid
                 if e.resource == nil { e.resource = try await resource(apiVersion: apiVersion, kind: kind)?.resource }
                 upsert(e)
-            } else if let guess = entries.values.first(where: { $0.uid == nil && $0.resource == nil && $0.apiVersion == apiVersion
-                                                                 && $0.kind == kind && $0.name == name }) {
+            } else if let guess = entries.values.first(where: {
+                $0.uid == nil && $0.resource == nil && $0.apiVersion == apiVersion
+                    && $0.kind == kind && $0.name == name
+            }) {
                 // Recorded before its kind was served, so its scope was a guess: the API server's
                 // answer says where it really lives.
                 remove(guess.key)
-                upsert(OwnedObject(apiVersion: apiVersion, kind: kind, resource: try await resource(apiVersion: apiVersion, kind: kind)?.resource,
-                                   namespace: o.namespace, name: name, uid: uid))
+                upsert(
+                    OwnedObject(
+                        apiVersion: apiVersion, kind: kind,
+                        resource: try await resource(apiVersion: apiVersion, kind: kind)?.resource,
+                        namespace: o.namespace, name: name, uid: uid))
             }
         }
     }
@@ -215,8 +243,14 @@ public actor OwnershipRecord {
         for o in objects where entries[o.key] != nil { remove(o.key) }
     }
 
-    private func upsert(_ e: OwnedObject) { entries[e.key] = e; pending[e.key] = .some(e) }
-    private func remove(_ key: String) { entries[key] = nil; pending[key] = .some(nil) }
+    private func upsert(_ e: OwnedObject) {
+        entries[e.key] = e
+        pending[e.key] = .some(e)
+    }
+    private func remove(_ key: String) {
+        entries[key] = nil
+        pending[key] = .some(nil)
+    }
 
     /// Writes this run's changes: merged into the record as it is now in the cluster (another
     /// writer may have added entries), with optimistic concurrency (a 409 reads and merges again).
@@ -233,28 +267,54 @@ public actor OwnershipRecord {
                 "metadata": [
                     "name": .string(Self.name), "namespace": .string(Self.namespace),
                     "labels": ["app.kubernetes.io/managed-by": "aphex"],
-                    "annotations": ["aphex.dev/purpose": "The objects aphex created on this cluster. `aphex destroy --use-existing` deletes these (and only these), then this ConfigMap. Do not edit."],
+                    "annotations": [
+                        "aphex.dev/purpose":
+                            """
+                        The objects aphex created on this cluster. `aphex destroy --use-existing` deletes \
+                        these (and only these), then this ConfigMap. Do not edit.
+                        """
+                    ]
                 ],
-                "data": [.init(stringLiteral: Self.dataKey): .string(list.serialized())],
+                "data": [.init(stringLiteral: Self.dataKey): .string(list.serialized())]
             ]
             let response: HTTPResponse
             if let cm {
                 body.set(["metadata", "resourceVersion"], to: cm[path: "metadata", "resourceVersion"])
-                response = try await api.request("PUT", path: ResourceRef.configMaps.path(namespace: Self.namespace, name: Self.name) + "?fieldManager=\(FieldManager.apply)",
-                                                 body: body.serializedBytes(), contentType: "application/json")
+                response = try await api.request(
+                    "PUT",
+                    path: ResourceRef.configMaps.path(namespace: Self.namespace, name: Self.name)
+                        + "?fieldManager=\(FieldManager.apply)",
+                    body: body.serializedBytes(), contentType: "application/json")
             } else {
-                response = try await api.request("POST", path: ResourceRef.configMaps.path(namespace: Self.namespace) + "?fieldManager=\(FieldManager.apply)",
-                                                 body: body.serializedBytes(), contentType: "application/json")
+                response = try await api.request(
+                    "POST",
+                    path: ResourceRef.configMaps.path(namespace: Self.namespace)
+                        + "?fieldManager=\(FieldManager.apply)",
+                    body: body.serializedBytes(), contentType: "application/json")
             }
             if response.status == 409 { continue }  // another writer got there first: merge again
             guard (200..<300).contains(response.status) else {
-                throw AphexError.failed("Could not write aphex's ownership record (ConfigMap \(Self.namespace)/\(Self.name)): HTTP \(response.status): \(KubeClient.error(status: response.status, body: response.body, context: "record")). It lists what aphex created, so that `aphex destroy --use-existing` removes only that: check that your credentials may write ConfigMaps in \(Self.namespace), then re-run.")
+                throw AphexError.failed(
+                    """
+                    Could not write aphex's ownership record (ConfigMap \(Self.namespace)/\(Self.name)): HTTP \
+                    \(response.status): \
+                    \(KubeClient.error(status: response.status, body: response.body, context: "record")). It \
+                    lists what aphex created, so that `aphex destroy --use-existing` removes only that: check \
+                    that your credentials may write ConfigMaps in \(Self.namespace), then re-run.
+                    """
+                )
             }
             entries = merged
             pending = [:]
             return
         }
-        throw AphexError.failed("Could not write aphex's ownership record (ConfigMap \(Self.namespace)/\(Self.name)): it kept changing under this run (another aphex run on the same cluster from another machine?). Re-run when the other run has finished.")
+        throw AphexError.failed(
+            """
+            Could not write aphex's ownership record (ConfigMap \(Self.namespace)/\(Self.name)): it kept changing \
+            under this run (another aphex run on the same cluster from another machine?). Re-run when the other \
+            run has finished.
+            """
+        )
     }
 
     // MARK: discovery

@@ -37,7 +37,7 @@ public struct RootApplication: Sendable, Equatable {
             "metadata": [
                 "name": .string(Self.name), "namespace": .string(Self.namespace),
                 "finalizers": [.string(Self.finalizer)],
-                "labels": ["app.kubernetes.io/managed-by": "aphex"],
+                "labels": ["app.kubernetes.io/managed-by": "aphex"]
             ],
             "spec": [
                 "project": "default",
@@ -45,9 +45,9 @@ public struct RootApplication: Sendable, Equatable {
                 "destination": ["server": "https://kubernetes.default.svc", "namespace": "argocd"],
                 "syncPolicy": [
                     "automated": ["prune": true, "selfHeal": true],
-                    "retry": ["limit": 5, "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]],
-                ],
-            ],
+                    "retry": ["limit": 5, "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]]
+                ]
+            ]
         ]
     }
 
@@ -73,7 +73,7 @@ public struct RootApplication: Sendable, Equatable {
         let live: JSON?
         do {
             live = try await env.api.get(.applications, namespace: Self.namespace, name: Self.name)
-        } catch where dryRun {
+        } catch  where dryRun {
             live = nil
         }
         if isUpToDate(live) {
@@ -83,8 +83,11 @@ public struct RootApplication: Sendable, Equatable {
         let refresh = refreshArgv(env)
         if dryRun {
             return InstallReport(planned: [
-                "\(verb) Application argocd/platform-root (\(summary)): $ \(Shell.quote(env.kubectl.applyArgv())) < Application",
-                "request a refresh: $ \(Shell.quote(refresh))",
+                """
+                \(verb) Application argocd/platform-root (\(summary)): $ \(Shell.quote(env.kubectl.applyArgv())) \
+                < Application
+                """,
+                "request a refresh: $ \(Shell.quote(refresh))"
             ])
         }
         try await env.ownership?.prepare([object])
@@ -95,7 +98,9 @@ public struct RootApplication: Sendable, Equatable {
     }
 
     func refreshArgv(_ env: InstallEnvironment) -> [String] {
-        env.kubectl.argv(["annotate", "applications.argoproj.io", Self.name, "--namespace", Self.namespace,
-                          "--overwrite", "\(Self.refreshAnnotation)=normal"])
+        env.kubectl.argv([
+            "annotate", "applications.argoproj.io", Self.name, "--namespace", Self.namespace,
+            "--overwrite", "\(Self.refreshAnnotation)=normal"
+        ])
     }
 }

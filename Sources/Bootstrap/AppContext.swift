@@ -20,8 +20,16 @@ public final class BufferWriter: ResultWriter, @unchecked Sendable {
     private let lock = NSLock()
     private var buffer = ""
     public init() {}
-    public func write(_ text: String) { lock.lock(); buffer += text; lock.unlock() }
-    public var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
+    public func write(_ text: String) {
+        lock.lock()
+        buffer += text
+        lock.unlock()
+    }
+    public var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return buffer
+    }
 }
 
 /// Which cluster a command talks to, as the user selected it.
@@ -64,8 +72,10 @@ public struct AppContext: Sendable {
     /// a test that passes its own fake reach a cluster.
     public var makeKubeAPI: KubeAPIFactory
 
-    public init(host: HostContext, output: any ResultWriter = StdoutWriter(), format: OutputFormat = .text,
-                target: ClusterTarget = ClusterTarget(), makeKubeAPI: @escaping KubeAPIFactory = AppContext.kubeAPINotSetUp) {
+    public init(
+        host: HostContext, output: any ResultWriter = StdoutWriter(), format: OutputFormat = .text,
+        target: ClusterTarget = ClusterTarget(), makeKubeAPI: @escaping KubeAPIFactory = AppContext.kubeAPINotSetUp
+    ) {
         self.host = host
         self.output = output
         self.format = format
@@ -84,13 +94,16 @@ public struct AppContext: Sendable {
         PrivateFiles.removeStaleTemporaryDirectories(home: env["HOME"] ?? NSHomeDirectory())
         let terminal = Terminal.detect(fd: 2, environment: env, noColorFlag: noColor)
         let reporter = makeReporter(format: format, terminal: terminal, verbose: verbose)
-        let runner: any CommandRunner = verbose
+        let runner: any CommandRunner =
+            verbose
             ? LoggingRunner(base: SubprocessRunner(), reporter: reporter)
             : SubprocessRunner()
-        let host = HostContext(runner: runner, reporter: reporter, environment: env,
-                               makeTransport: { CurlTransport(tls: $0) }, verbose: verbose)
-        return AppContext(host: host, output: StdoutWriter(), format: format, target: target,
-                          makeKubeAPI: liveKubeAPI)
+        let host = HostContext(
+            runner: runner, reporter: reporter, environment: env,
+            makeTransport: { CurlTransport(tls: $0) }, verbose: verbose)
+        return AppContext(
+            host: host, output: StdoutWriter(), format: format, target: target,
+            makeKubeAPI: liveKubeAPI)
     }
 
     public var reporter: any Reporter { host.reporter }

@@ -35,16 +35,20 @@ public struct ManifestPins: OutputData {
         let lock = try ManifestLock.load(path: lockPath)
         var rows: [String: Row] = [:]
         for c in try resolveComponents(Catalog.names) {
-            rows[c.key] = Row(component: c.name, version: c.version, url: c.url, sha256: c.pinnedSHA256,
-                              source: c.pinnedSHA256 == nil ? nil : "catalog", recordedAt: nil)
+            rows[c.key] = Row(
+                component: c.name, version: c.version, url: c.url, sha256: c.pinnedSHA256,
+                source: c.pinnedSHA256 == nil ? nil : "catalog", recordedAt: nil)
         }
         for (key, e) in lock.entries {
-            rows[key] = Row(component: e.component, version: e.version, url: e.url, sha256: e.sha256,
-                            source: e.source, recordedAt: e.recordedAt.isEmpty ? nil : e.recordedAt)
+            rows[key] = Row(
+                component: e.component, version: e.version, url: e.url, sha256: e.sha256,
+                source: e.source, recordedAt: e.recordedAt.isEmpty ? nil : e.recordedAt)
         }
         let order = Dictionary(uniqueKeysWithValues: Catalog.names.enumerated().map { ($1, $0) })
         let sorted = rows.values.sorted {
-            (order[$0.component] ?? 99, $0.component, $0.version) < (order[$1.component] ?? 99, $1.component, $1.version)
+            (order[$0.component] ?? 99, $0.component, $0.version) < (
+                order[$1.component] ?? 99, $1.component, $1.version
+            )
         }
         return ManifestPins(lockFile: lockPath, manifests: sorted)
     }
@@ -57,7 +61,11 @@ public struct ManifestPins: OutputData {
         func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
         text += "\(pad("COMPONENT", w1))  \(pad("VERSION", w2))  \(pad("SHA256", 64))  SOURCE\n"
         for r in manifests {
-            text += "\(pad(r.component, w1))  \(pad(r.version, w2))  \(pad(r.sha256 ?? "-", 64))  \(r.source ?? "not recorded yet (trust on first use)")\n"
+            text +=
+                """
+                \(pad(r.component, w1))  \(pad(r.version, w2))  \(pad(r.sha256 ?? "-", 64))  \
+                \(r.source ?? "not recorded yet (trust on first use)")\n
+                """
         }
         return text
     }

@@ -8,7 +8,8 @@ final class StderrSink: @unchecked Sendable {
     static let shared = StderrSink()
     private let lock = NSLock()
     func write(_ s: String) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         FileHandle.standardError.write(Data(s.utf8))
     }
 }
@@ -29,7 +30,9 @@ public struct Terminal: Sendable {
 /// Picks the reporter face: JSON lines for --output json, live for a TTY, plain lines otherwise.
 public func makeReporter(format: OutputFormat, terminal: Terminal, verbose: Bool) -> any Reporter {
     if format == .json { return JSONLinesReporter(verbose: verbose, sink: { StderrSink.shared.write($0) }) }
-    if terminal.isTTY { return LiveReporter(color: terminal.color, verbose: verbose, sink: { StderrSink.shared.write($0) }) }
+    if terminal.isTTY {
+        return LiveReporter(color: terminal.color, verbose: verbose, sink: { StderrSink.shared.write($0) })
+    }
     return PlainReporter(verbose: verbose, sink: { StderrSink.shared.write($0) })
 }
 
@@ -82,7 +85,10 @@ public final class PlainReporter: Reporter, @unchecked Sendable {
             for row in rows {
                 let key = row.first ?? ""
                 let text = zip(columns, row).map { "\($0.0.lowercased())=\($0.1)" }.joined(separator: " ")
-                if previous[key] != text { changed.append(text); previous[key] = text }
+                if previous[key] != text {
+                    changed.append(text)
+                    previous[key] = text
+                }
             }
             lastRows[id] = previous
             lock.unlock()
@@ -116,7 +122,8 @@ public final class LiveReporter: Reporter, @unchecked Sendable {
     }
 
     public func emit(_ event: ReportEvent) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         var out = ""
         switch event {
         case .stepStarted(_, let title):

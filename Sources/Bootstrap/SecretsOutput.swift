@@ -12,7 +12,9 @@ public struct CredentialList: OutputData {
 
     struct Credential: Encodable {
         var row: CredentialRow
-        enum CodingKeys: String, CodingKey { case name, env, present, optional, consumer, value, namespace, secret, key }
+        enum CodingKeys: String, CodingKey {
+            case name, env, present, optional, consumer, value, namespace, secret, key
+        }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(row.name, forKey: .name)
@@ -52,7 +54,10 @@ struct SecretsExportResult: OutputData {
     var missing: [String]
 
     var description: String {
-        "Exported \(keys) keys of \(secrets.count) Secrets to \(file) (mode 0600). Rebuild with: aphex bootstrap --deployment DEPLOYMENT --secrets-from \(Shell.quote(file))\n"
+        """
+        Exported \(keys) keys of \(secrets.count) Secrets to \(file) (mode 0600). Rebuild with: aphex bootstrap \
+        --deployment DEPLOYMENT --secrets-from \(Shell.quote(file))\n
+        """
     }
 }
 

@@ -45,9 +45,11 @@ public struct ClusterAccess: Sendable, Equatable {
     public var nodesReadySeconds: Double?
     public var nodes: [NodeState]
 
-    public init(driver: String, clusterName: String, kubeconfig: String, context: String?,
-                outcome: ClusterOutcome, seconds: Double = 0, nodesReadySeconds: Double? = nil,
-                nodes: [NodeState] = []) {
+    public init(
+        driver: String, clusterName: String, kubeconfig: String, context: String?,
+        outcome: ClusterOutcome, seconds: Double = 0, nodesReadySeconds: Double? = nil,
+        nodes: [NodeState] = []
+    ) {
         self.driver = driver
         self.clusterName = clusterName
         self.kubeconfig = kubeconfig
@@ -76,9 +78,11 @@ public struct ClusterDescription: Sendable, Equatable {
     /// Why the API is not reachable, when it is not.
     public var problem: String?
 
-    public init(driver: String, clusterName: String, exists: Bool, managed: Bool, kubeconfig: String? = nil,
-                context: String? = nil, apiReachable: Bool = false, nodes: [NodeState] = [],
-                details: [String: String] = [:], problem: String? = nil) {
+    public init(
+        driver: String, clusterName: String, exists: Bool, managed: Bool, kubeconfig: String? = nil,
+        context: String? = nil, apiReachable: Bool = false, nodes: [NodeState] = [],
+        details: [String: String] = [:], problem: String? = nil
+    ) {
         self.driver = driver
         self.clusterName = clusterName
         self.exists = exists
@@ -114,7 +118,8 @@ public struct PlannedAction: Sendable, Equatable {
             lines.append("    $ " + (env + [command.display]).joined(separator: " "))
             if let stdin = command.stdin {
                 lines.append("    stdin:")
-                for l in String(decoding: stdin, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+                for l in String(decoding: stdin, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                {
                     lines.append("      " + l)
                 }
             }
@@ -168,8 +173,10 @@ public struct ClusterRecord: Sendable, Equatable {
     /// kind node image / k3s version.
     public var version: String?
 
-    public init(name: String, deployment: String, createdAt: Date, createdByAphex: Bool, kubeconfig: String,
-                context: String?, mergedKubeconfig: Bool = false, version: String? = nil) {
+    public init(
+        name: String, deployment: String, createdAt: Date, createdByAphex: Bool, kubeconfig: String,
+        context: String?, mergedKubeconfig: Bool = false, version: String? = nil
+    ) {
         self.name = name
         self.deployment = deployment
         self.createdAt = createdAt
@@ -193,13 +200,14 @@ public struct ClusterRecord: Sendable, Equatable {
             "kubeconfig": .string(kubeconfig),
             "context": context.map { .string($0) } ?? .null,
             "mergedKubeconfig": .bool(mergedKubeconfig),
-            "version": version.map { .string($0) } ?? .null,
+            "version": version.map { .string($0) } ?? .null
         ])
     }
 
     public init?(json: JSON) {
         guard let name = json["name"]?.string, let dep = json["deployment"]?.string,
-              let kc = json["kubeconfig"]?.string else { return nil }
+            let kc = json["kubeconfig"]?.string
+        else { return nil }
         self.name = name
         self.deployment = dep
         self.createdAt = json["createdAt"]?.string.flatMap(RFC3339.parse) ?? Date(timeIntervalSince1970: 0)
@@ -213,13 +221,15 @@ public struct ClusterRecord: Sendable, Equatable {
     /// The record for NAME, or nil when aphex does not manage a cluster of that name.
     public static func load(_ host: HostContext, name: String) -> ClusterRecord? {
         guard let data = FileManager.default.contents(atPath: path(host, name: name)),
-              let json = try? JSON.parse(data) else { return nil }
+            let json = try? JSON.parse(data)
+        else { return nil }
         return ClusterRecord(json: json)
     }
 
     public func save(_ host: HostContext) throws {
-        try PrivateFiles.write(Array((json.serialized(pretty: true) + "\n").utf8),
-                               to: ClusterRecord.path(host, name: name), owner: PrivateFiles.invokingUser(host.environment))
+        try PrivateFiles.write(
+            Array((json.serialized(pretty: true) + "\n").utf8),
+            to: ClusterRecord.path(host, name: name), owner: PrivateFiles.invokingUser(host.environment))
     }
 }
 

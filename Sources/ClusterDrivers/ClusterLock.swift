@@ -2,7 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One aphex run per cluster name: an exclusive `flock` on `~/.aphex/clusters/NAME.lock`,
@@ -35,14 +35,21 @@ public final class ClusterLock: @unchecked Sendable {
     /// another run holds it. `command` describes this run for whoever waits on it
     /// ("aphex bootstrap"). Throws `AphexError` (.timeout after `wait`, .failed when the file
     /// cannot be opened).
-    public static func acquire(_ host: HostContext, name: String, command: String,
-                               wait: Duration = .seconds(600), poll: Duration = .milliseconds(200)) async throws -> ClusterLock {
+    public static func acquire(
+        _ host: HostContext, name: String, command: String,
+        wait: Duration = .seconds(600), poll: Duration = .milliseconds(200)
+    ) async throws -> ClusterLock {
         let path = path(host, name: name)
         let owner = PrivateFiles.invokingUser(host.environment)
         try PrivateFiles.makeDirectory((path as NSString).deletingLastPathComponent, owner: owner)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            throw AphexError.failed("Could not open the lock file \(path): \(String(cString: strerror(errno))). Check the permissions of \((path as NSString).deletingLastPathComponent).")
+            throw AphexError.failed(
+                """
+                Could not open the lock file \(path): \(String(cString: strerror(errno))). Check the permissions \
+                of \((path as NSString).deletingLastPathComponent).
+                """
+            )
         }
         if let owner { _ = fchown(fd, owner.uid, owner.gid) }
         let lock = ClusterLock(path: path, fd: fd)
@@ -59,14 +66,27 @@ public final class ClusterLock: @unchecked Sendable {
             let holder = lock.holder()
             let waited = clock.now() - start
             if waited >= wait {
-                throw AphexError.timeout("Another aphex run (\(holder)) has been working on cluster '\(name)' for longer than this run waited (\(formatDuration(wait))), so this run changed nothing. Wait for it to finish, or stop it (`kill \(lock.holderPID.map(String.init) ?? "PID")`), then run this command again. The lock (\(path)) is released as soon as that process ends; do not delete the file.")
+                throw AphexError.timeout(
+                    """
+                    Another aphex run (\(holder)) has been working on cluster '\(name)' for longer than this run \
+                    waited (\(formatDuration(wait))), so this run changed nothing. Wait for it to finish, or stop \
+                    it (`kill \(lock.holderPID.map(String.init) ?? "PID")`), then run this command again. The \
+                    lock (\(path)) is released as soon as that process ends; do not delete the file.
+                    """
+                )
             }
             if !announced {
-                host.reporter.info("Another aphex run (\(holder)) is working on cluster '\(name)': waiting for it to finish (up to \(formatDuration(wait)); Ctrl-C to stop waiting).")
+                host.reporter.info(
+                    """
+                    Another aphex run (\(holder)) is working on cluster '\(name)': waiting for it to finish (up \
+                    to \(formatDuration(wait)); Ctrl-C to stop waiting).
+                    """
+                )
                 announced = true
                 lastNote = clock.now()
             } else if clock.now() - lastNote >= .seconds(30) {
-                host.reporter.info("Still waiting for the aphex run (\(holder)) on cluster '\(name)' (\(formatDuration(waited))).")
+                host.reporter.info(
+                    "Still waiting for the aphex run (\(holder)) on cluster '\(name)' (\(formatDuration(waited))).")
                 lastNote = clock.now()
             }
             try await clock.sleep(for: poll)
@@ -113,8 +133,10 @@ public final class ClusterLock: @unchecked Sendable {
     }
 
     /// Runs `body` holding the lock for cluster `name`.
-    public static func withLock<T>(_ host: HostContext, name: String, command: String,
-                                   wait: Duration = .seconds(600), _ body: () async throws -> T) async throws -> T {
+    public static func withLock<T>(
+        _ host: HostContext, name: String, command: String,
+        wait: Duration = .seconds(600), _ body: () async throws -> T
+    ) async throws -> T {
         let lock = try await acquire(host, name: name, command: command, wait: wait)
         defer { lock.release() }
         return try await body()
@@ -126,7 +148,8 @@ extension HostContext {
     /// else this process's.
     public var invokingUserHome: String {
         guard let owner = PrivateFiles.invokingUser(environment), let pw = getpwuid(owner.uid),
-              let dir = pw.pointee.pw_dir.map({ String(cString: $0) }), !dir.isEmpty else { return homeDirectory }
+            let dir = pw.pointee.pw_dir.map({ String(cString: $0) }), !dir.isEmpty
+        else { return homeDirectory }
         return dir
     }
 }

@@ -25,7 +25,7 @@ public struct RequiredPermission: Sendable, Equatable {
         RequiredPermission("create", "customresourcedefinitions.apiextensions.k8s.io"),
         RequiredPermission("create", "clusterroles.rbac.authorization.k8s.io"),
         RequiredPermission("create", "clusterrolebindings.rbac.authorization.k8s.io"),
-        RequiredPermission("create", "secrets", allNamespaces: true),
+        RequiredPermission("create", "secrets", allNamespaces: true)
     ]
 }
 
@@ -39,8 +39,10 @@ public struct ExistingClusterDriver: ClusterDriver {
     public let context: String?
     public let permissions: [RequiredPermission]
 
-    public init(host: HostContext, clusterName: String, kubeconfig: String, context: String?,
-                permissions: [RequiredPermission] = RequiredPermission.bootstrap) {
+    public init(
+        host: HostContext, clusterName: String, kubeconfig: String, context: String?,
+        permissions: [RequiredPermission] = RequiredPermission.bootstrap
+    ) {
         self.host = host
         self.clusterName = clusterName
         self.kubeconfigPath = kubeconfig
@@ -71,17 +73,22 @@ public struct ExistingClusterDriver: ClusterDriver {
             "namespace": .string(p.allNamespaces ? "" : (namespace ?? "default")),
             "verb": .string(p.verb),
             "group": .string(parts.count > 1 ? parts[1] : ""),
-            "resource": .string(parts[0]),
+            "resource": .string(parts[0])
         ]
-        return ["apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                "spec": ["resourceAttributes": attributes]]
+        return [
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": ["resourceAttributes": attributes]
+        ]
     }
 
     static let accessReviewPath = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
     public func isAvailable() async -> DriverAvailability {
         if !Kubeconfig.isReadable(kubeconfigPath) {
-            return DriverAvailability(available: false, reason: "The kubeconfig \(kubeconfigPath) does not exist or is not readable. Pass one with --kubeconfig.")
+            return DriverAvailability(
+                available: false,
+                reason:
+                    "The kubeconfig \(kubeconfigPath) does not exist or is not readable. Pass one with --kubeconfig.")
         }
         return .ok
     }
@@ -92,20 +99,32 @@ public struct ExistingClusterDriver: ClusterDriver {
         let start = host.clock.now()
         let a = await isAvailable()
         guard a.available else { throw AphexError.usage(a.reason!) }
-        try await StepTimer(host, "cluster.existing.reach", "Checking the API server of the existing cluster (\(where_))").run {
+        try await StepTimer(
+            host, "cluster.existing.reach", "Checking the API server of the existing cluster (\(where_))"
+        ).run {
             try await checkReachable()
         }
-        try await StepTimer(host, "cluster.existing.permissions", "Checking permissions (\(permissions.map(\.text).joined(separator: ", ")))").run {
+        try await StepTimer(
+            host, "cluster.existing.permissions",
+            "Checking permissions (\(permissions.map(\.text).joined(separator: ", ")))"
+        ).run {
             try await checkPermissions()
         }
-        return ClusterAccess(driver: driverName, clusterName: clusterName, kubeconfig: kubeconfigPath, context: context,
-                             outcome: .existing, seconds: (host.clock.now() - start).seconds)
+        return ClusterAccess(
+            driver: driverName, clusterName: clusterName, kubeconfig: kubeconfigPath, context: context,
+            outcome: .existing, seconds: (host.clock.now() - start).seconds)
     }
 
     func checkReachable() async throws {
         func unreachable(_ detail: String) -> AphexError {
-            AphexError(.prerequisite,
-                "The existing cluster's API server did not answer (\(where_)). Nothing was changed. Check the kubeconfig and context (`\(Shell.quote(["kubectl"] + Kubeconfig.kubectlFlags(kubeconfigPath) + ["config", "get-contexts"]))`) and that the cluster is running.",
+            AphexError(
+                .prerequisite,
+                """
+                The existing cluster's API server did not answer (\(where_)). Nothing was changed. Check the \
+                kubeconfig and context \
+                (`\(Shell.quote(["kubectl"] + Kubeconfig.kubectlFlags(kubeconfigPath) + ["config", "get-contexts"]))`) \
+                and that the cluster is running.
+                """,
                 detail: detail)
         }
         // A kubeconfig or context that cannot be used is a cluster that cannot be reached (exit
@@ -140,9 +159,14 @@ public struct ExistingClusterDriver: ClusterDriver {
             for (i, review) in reviews.enumerated() {
                 group.addTask {
                     do {
-                        return (i, .success(try await api.request("POST", path: Self.accessReviewPath,
-                                                                  body: Array(review.serialized().utf8),
-                                                                  contentType: "application/json")))
+                        return (
+                            i,
+                            .success(
+                                try await api.request(
+                                    "POST", path: Self.accessReviewPath,
+                                    body: Array(review.serialized().utf8),
+                                    contentType: "application/json"))
+                        )
                     } catch {
                         return (i, .failure(error))
                     }
@@ -154,7 +178,8 @@ public struct ExistingClusterDriver: ClusterDriver {
         }
         var missing: [RequiredPermission] = []
         for (i, p) in permissions.enumerated() {
-            let failed = "Checking the permission to \(p.text) (a SelfSubjectAccessReview) failed; "
+            let failed =
+                "Checking the permission to \(p.text) (a SelfSubjectAccessReview) failed; "
                 + "could not check permissions."
             let response: HTTPResponse
             switch answers[i] {
@@ -163,11 +188,15 @@ public struct ExistingClusterDriver: ClusterDriver {
             case .failure(let e): throw e
             }
             guard (200..<300).contains(response.status),
-                  let allowed = (try? JSON.parse(response.body))?[path: "status", "allowed"]?.bool else {
-                let why = (200..<300).contains(response.status)
+                let allowed = (try? JSON.parse(response.body))?[path: "status", "allowed"]?.bool
+            else {
+                let why =
+                    (200..<300).contains(response.status)
                     ? "the answer has no status.allowed"
-                    : KubeClient.error(status: response.status, body: response.body,
-                                       context: "POST \(Self.accessReviewPath)").description
+                    : KubeClient.error(
+                        status: response.status, body: response.body,
+                        context: "POST \(Self.accessReviewPath)"
+                    ).description
                 throw AphexError.failed(failed, detail: why)
             }
             if !allowed { missing.append(p) }
@@ -178,26 +207,42 @@ public struct ExistingClusterDriver: ClusterDriver {
     func checkPermissions() async throws {
         let missing = try await missingPermissions()
         guard missing.isEmpty else {
-            throw AphexError(.prerequisite,
-                "The credentials in \(where_) may not \(missing.map(\.text).joined(separator: ", ")). Nothing was changed. Bootstrap creates namespaces, CRDs, cluster roles and bindings and Secrets: use a cluster-admin context (--context), or ask an administrator to bind you to cluster-admin.",
+            throw AphexError(
+                .prerequisite,
+                """
+                The credentials in \(where_) may not \(missing.map(\.text).joined(separator: ", ")). Nothing was \
+                changed. Bootstrap creates namespaces, CRDs, cluster roles and bindings and Secrets: use a \
+                cluster-admin context (--context), or ask an administrator to bind you to cluster-admin.
+                """,
                 detail: "missing: " + missing.map(\.text).joined(separator: "; "))
         }
     }
 
     @discardableResult
     public func delete() async throws -> Bool {
-        throw AphexError.usage("aphex does not delete clusters it did not create (\(where_)). `aphex destroy --use-existing` removes only what aphex installed on it.")
+        throw AphexError.usage(
+            """
+            aphex does not delete clusters it did not create (\(where_)). `aphex destroy --use-existing` removes \
+            only what aphex installed on it.
+            """
+        )
     }
 
     public func kubeconfig() async throws -> ClusterAccess {
-        ClusterAccess(driver: driverName, clusterName: clusterName, kubeconfig: kubeconfigPath, context: context, outcome: .existing)
+        ClusterAccess(
+            driver: driverName, clusterName: clusterName, kubeconfig: kubeconfigPath, context: context,
+            outcome: .existing)
     }
 
     public func describe() async throws -> ClusterDescription {
-        var d = ClusterDescription(driver: driverName, clusterName: clusterName,
-                                   exists: Kubeconfig.isReadable(kubeconfigPath), managed: false,
-                                   kubeconfig: kubeconfigPath, context: context)
-        guard d.exists else { d.problem = "kubeconfig \(kubeconfigPath) not readable"; return d }
+        var d = ClusterDescription(
+            driver: driverName, clusterName: clusterName,
+            exists: Kubeconfig.isReadable(kubeconfigPath), managed: false,
+            kubeconfig: kubeconfigPath, context: context)
+        guard d.exists else {
+            d.problem = "kubeconfig \(kubeconfigPath) not readable"
+            return d
+        }
         do {
             d.nodes = try await NodeWaiter.readNodes(api: connect().api)
             d.apiReachable = true

@@ -14,7 +14,9 @@ public struct K3sJoinSpec: Sendable, Equatable {
     public var gpu: Bool
     public var timeout: Duration
 
-    public init(server: String, nodeName: String, version: String? = nil, gpu: Bool = false, timeout: Duration = .seconds(300)) {
+    public init(
+        server: String, nodeName: String, version: String? = nil, gpu: Bool = false, timeout: Duration = .seconds(300)
+    ) {
         self.server = server
         self.nodeName = nodeName
         self.version = version
@@ -27,15 +29,22 @@ public struct K3sJoinSpec: Sendable, Equatable {
     /// The installer's environment. The token travels only here (never in argv); the
     /// installer stores it in k3s-agent.service.env, mode 0600.
     public func installerEnvironment(token: String) -> [String: String] {
-        ["INSTALL_K3S_VERSION": resolvedVersion, "INSTALL_K3S_EXEC": "agent",
-         "K3S_URL": server, "K3S_TOKEN": token, "K3S_NODE_NAME": nodeName]
+        [
+            "INSTALL_K3S_VERSION": resolvedVersion, "INSTALL_K3S_EXEC": "agent",
+            "K3S_URL": server, "K3S_TOKEN": token, "K3S_NODE_NAME": nodeName
+        ]
     }
 
     /// Checks `--server`: an https URL with a host (k3s agents only speak TLS to the server).
     public static func validateServer(_ url: String) -> String? {
         guard let u = URLComponents(string: url), u.scheme == "https", let host = u.host, !host.isEmpty,
-              u.path.isEmpty || u.path == "/", u.query == nil else {
-            return "--server '\(url)' is not the k3s server's address: give it as https://HOST:6443 (the server's IP or name and port 6443), for example --server https://192.168.1.10:6443."
+            u.path.isEmpty || u.path == "/", u.query == nil
+        else {
+            return
+                """
+                --server '\(url)' is not the k3s server's address: give it as https://HOST:6443 (the server's IP \
+                or name and port 6443), for example --server https://192.168.1.10:6443.
+                """
         }
         return nil
     }
@@ -63,7 +72,10 @@ public struct K3sAgent: Sendable {
         self.paths = paths ?? HostPaths(environment: host.environment)
     }
 
-    public enum Outcome: String, Sendable { case joined, alreadyJoined = "already-joined" }
+    public enum Outcome: String, Sendable {
+        case joined
+        case alreadyJoined = "already-joined"
+    }
 
     public struct Result: Sendable {
         public var outcome: Outcome
@@ -77,9 +89,13 @@ public struct K3sAgent: Sendable {
     /// /usr/local/bin/k3s-agent-uninstall.sh — the installer writes it in agent mode.
     public static func uninstallScript(_ p: HostPaths) -> String { p.resolve("/usr/local/bin/k3s-agent-uninstall.sh") }
     /// The agent service's environment file (K3S_URL, K3S_TOKEN; mode 0600).
-    public static func serviceEnvFile(_ p: HostPaths) -> String { p.resolve("/etc/systemd/system/k3s-agent.service.env") }
+    public static func serviceEnvFile(_ p: HostPaths) -> String {
+        p.resolve("/etc/systemd/system/k3s-agent.service.env")
+    }
     /// The kubelet's kubeconfig the agent writes once the server accepted it.
-    public static func kubeletKubeconfig(_ p: HostPaths) -> String { p.resolve("/var/lib/rancher/k3s/agent/kubelet.kubeconfig") }
+    public static func kubeletKubeconfig(_ p: HostPaths) -> String {
+        p.resolve("/var/lib/rancher/k3s/agent/kubelet.kubeconfig")
+    }
     /// The server's join token (on the server).
     public static func serverTokenFile(_ p: HostPaths) -> String { p.resolve("/var/lib/rancher/k3s/server/node-token") }
 
@@ -106,14 +122,21 @@ public struct K3sAgent: Sendable {
     var serverDriver: K3sDriver {
         // The server's installer and its pin or first-use digest (the same lock entry);
         // APHEX_REQUIRE_PINNED=1 refuses it unpinned, as for the server.
-        K3sDriver(host: host, spec: K3sInstallSpec(name: "k3s-agent", version: spec.version, gpu: spec.gpu, waitTimeout: spec.timeout,
-                                                   requirePinned: PinPolicy.required(flag: false, environment: host.environment)), paths: paths)
+        K3sDriver(
+            host: host,
+            spec: K3sInstallSpec(
+                name: "k3s-agent", version: spec.version, gpu: spec.gpu, waitTimeout: spec.timeout,
+                requirePinned: PinPolicy.required(flag: false, environment: host.environment)), paths: paths)
     }
 
     public func installerCommand(scriptPath: String, token: String) -> Command {
-        Command(["sh", scriptPath], environment: spec.installerEnvironment(token: token), timeout: spec.timeout, checkExit: false)
+        Command(
+            ["sh", scriptPath], environment: spec.installerEnvironment(token: token), timeout: spec.timeout,
+            checkExit: false)
     }
-    public var uninstallCommand: Command { Command([Self.uninstallScript(paths)], timeout: .seconds(10 * 60), checkExit: false) }
+    public var uninstallCommand: Command {
+        Command([Self.uninstallScript(paths)], timeout: .seconds(10 * 60), checkExit: false)
+    }
 
     // MARK: join
 
@@ -127,31 +150,66 @@ public struct K3sAgent: Sendable {
         // file://) only, and with --require-pinned only a pinned installer.
         try serverDriver.checkTestHooks()
         if host.effectiveUID != 0 {
-            throw AphexError.prerequisite("Joining installs the k3s-agent system service and writes /etc/rancher, /var/lib/rancher and /usr/local/bin, so it must run as root: re-run with sudo, e.g. `sudo aphex k3s join --server \(spec.server) --token-file FILE`.")
+            throw AphexError.prerequisite(
+                """
+                Joining installs the k3s-agent system service and writes /etc/rancher, /var/lib/rancher and \
+                /usr/local/bin, so it must run as root: re-run with sudo, e.g. `sudo aphex k3s join --server \
+                \(spec.server) --token-file FILE`.
+                """
+            )
         }
         if spec.gpu, let missing = serverDriver.missingGPUTools(), !missing.isEmpty {
             throw AphexError.prerequisite(K3sDriver.gpuMessage(missing))
         }
         if FileManager.default.fileExists(atPath: paths.k3sUninstallScript) {
-            throw AphexError.usage("This machine runs the k3s server (\(paths.k3sUninstallScript) exists); a server cannot also join another server as an agent. Nothing was changed. Run `aphex k3s join` on the machine you want to add.")
+            throw AphexError.usage(
+                """
+                This machine runs the k3s server (\(paths.k3sUninstallScript) exists); a server cannot also join \
+                another server as an agent. Nothing was changed. Run `aphex k3s join` on the machine you want to \
+                add.
+                """
+            )
         }
         var outcome = Outcome.joined
         if Self.isAgent(paths) {
             let joined = Self.joinedServer(paths)
             if let joined, !Self.sameServer(joined, spec.server) {
-                throw AphexError.usage("This machine is already a k3s agent of \(joined), not of \(spec.server). Nothing was changed. To move it: `sudo aphex k3s uninstall --yes`, then join again (and on the old server, `kubectl delete node \(spec.nodeName)`).")
+                throw AphexError.usage(
+                    """
+                    This machine is already a k3s agent of \(joined), not of \(spec.server). Nothing was changed. \
+                    To move it: `sudo aphex k3s uninstall --yes`, then join again (and on the old server, \
+                    `kubectl delete node \(spec.nodeName)`).
+                    """
+                )
             }
             if let node = try? await readNode(), node.ready {
-                host.reporter.info("This machine is already joined to \(spec.server) as node \(node.name), Ready: nothing to do (the installer is not run).")
-                return Result(outcome: .alreadyJoined, server: spec.server, node: node, seconds: (host.clock.now() - start).seconds)
+                host.reporter.info(
+                    """
+                    This machine is already joined to \(spec.server) as node \(node.name), Ready: nothing to do \
+                    (the installer is not run).
+                    """
+                )
+                return Result(
+                    outcome: .alreadyJoined, server: spec.server, node: node,
+                    seconds: (host.clock.now() - start).seconds)
             }
             if FileManager.default.fileExists(atPath: Self.kubeletKubeconfig(paths)) {
-                host.reporter.info("This machine is already a k3s agent of \(spec.server); its node \(spec.nodeName) is not Ready yet: waiting (the installer is not run).")
+                host.reporter.info(
+                    """
+                    This machine is already a k3s agent of \(spec.server); its node \(spec.nodeName) is not Ready \
+                    yet: waiting (the installer is not run).
+                    """
+                )
                 outcome = .alreadyJoined
             } else {
                 // Installed but never accepted by the server (a wrong token, the server down):
                 // repaired by running the installer again with this token.
-                host.reporter.warn("This machine's k3s agent never registered with \(spec.server) (no kubelet credentials); running the installer again with the token given.")
+                host.reporter.warn(
+                    """
+                    This machine's k3s agent never registered with \(spec.server) (no kubelet credentials); \
+                    running the installer again with the token given.
+                    """
+                )
                 try await install(token: token, deadline: deadline)
             }
         } else {
@@ -167,7 +225,9 @@ public struct K3sAgent: Sendable {
     func install(token: String, deadline: Duration) async throws {
         let driver = serverDriver
         try driver.checkInstallerSource()
-        let script = try await StepTimer(host, "k3s.join.download", "Downloading the k3s installer from \(driver.installerURL)").run {
+        let script = try await StepTimer(
+            host, "k3s.join.download", "Downloading the k3s installer from \(driver.installerURL)"
+        ).run {
             try driver.verifyInstaller(try await driver.downloadInstaller())
         }
         let dir = try driver.privateTempDirectory()
@@ -176,19 +236,31 @@ public struct K3sAgent: Sendable {
         try PrivateFiles.write(script, to: path, mode: 0o700)
         var cmd = installerCommand(scriptPath: path, token: token)
         cmd.timeout = max(deadline - host.clock.now(), .seconds(1))
-        let t = StepTimer(host, "k3s.join.install", "Installing the k3s agent \(spec.resolvedVersion) (server \(spec.server), node \(spec.nodeName))")
+        let t = StepTimer(
+            host, "k3s.join.install",
+            "Installing the k3s agent \(spec.resolvedVersion) (server \(spec.server), node \(spec.nodeName))")
         let out: CommandOutput
         do { out = try await host.runner.run(cmd) } catch {
             t.finish(.failed, firstLine(of: error))
             if let e = error as? CommandError, case .timedOut = e.reason {
-                throw AphexError.timeout("The k3s installer did not finish within \(formatDuration(spec.timeout)) (it waits for the agent to start, which needs the server at \(spec.server)). Check that this machine reaches the server on port 6443 and that the token is the server's, then re-run; `journalctl -u k3s-agent` shows what the agent is doing.")
+                throw AphexError.timeout(
+                    """
+                    The k3s installer did not finish within \(formatDuration(spec.timeout)) (it waits for the \
+                    agent to start, which needs the server at \(spec.server)). Check that this machine reaches \
+                    the server on port 6443 and that the token is the server's, then re-run; `journalctl -u \
+                    k3s-agent` shows what the agent is doing.
+                    """
+                )
             }
             throw error
         }
         guard out.succeeded else {
             t.finish(.failed, "the installer exited with status \(out.status)")
             throw AphexError.failed(
-                "The k3s installer failed in agent mode (exit status \(out.status)). A partial install may remain: remove it with `sudo aphex k3s uninstall --yes`, check the network and re-run.",
+                """
+                The k3s installer failed in agent mode (exit status \(out.status)). A partial install may remain: \
+                remove it with `sudo aphex k3s uninstall --yes`, check the network and re-run.
+                """,
                 detail: tail(out.stderrText.isEmpty ? out.stdoutText : out.stderrText))
         }
         t.finish(.done)
@@ -205,7 +277,13 @@ public struct K3sAgent: Sendable {
 
     /// Until the node is Ready in the server's API; on the deadline exit 3 saying what was seen.
     func waitReady(deadline: Duration) async throws -> NodeState {
-        let t = StepTimer(host, "k3s.join.wait", "Waiting ≤ \(formatDuration(max(deadline - host.clock.now(), .zero))) for node \(spec.nodeName) to be Ready in the server's API")
+        let t = StepTimer(
+            host, "k3s.join.wait",
+            """
+            Waiting ≤ \(formatDuration(max(deadline - host.clock.now(), .zero))) for node \(spec.nodeName) to be \
+            Ready in the server's API
+            """
+        )
         var last: NodeState?
         var lastError: String?
         while true {
@@ -227,11 +305,25 @@ public struct K3sAgent: Sendable {
                 if let n = last {
                     why = "node \(n.diagnosis)"
                 } else if !FileManager.default.fileExists(atPath: Self.kubeletKubeconfig(paths)) {
-                    why = "the agent has not registered with \(spec.server) (it never got its kubelet credentials from the server: the server URL is wrong or unreachable from here, or the token is not that server's)"
+                    why =
+                        """
+                        the agent has not registered with \(spec.server) (it never got its kubelet credentials \
+                        from the server: the server URL is wrong or unreachable from here, or the token is not \
+                        that server's)
+                        """
                 } else {
-                    why = "node \(spec.nodeName) is not in the server's node list" + (lastError.map { " (\($0))" } ?? "")
+                    why =
+                        "node \(spec.nodeName) is not in the server's node list" + (lastError.map { " (\($0))" } ?? "")
                 }
-                throw AphexError.timeout("Timed out after \(formatDuration(spec.timeout)) waiting for this machine to join \(spec.server): \(why). Check `journalctl -u k3s-agent`, that port 6443 of the server is reachable from here, and that the token is the server's /var/lib/rancher/k3s/server/node-token; then re-run (it resumes) or remove the agent with `sudo aphex k3s uninstall --yes`.")
+                throw AphexError.timeout(
+                    """
+                    Timed out after \(formatDuration(spec.timeout)) waiting for this machine to join \
+                    \(spec.server): \(why). Check `journalctl -u k3s-agent`, that port 6443 of the server is \
+                    reachable from here, and that the token is the server's \
+                    /var/lib/rancher/k3s/server/node-token; then re-run (it resumes) or remove the agent with \
+                    `sudo aphex k3s uninstall --yes`.
+                    """
+                )
             }
             try await host.clock.sleep(for: min(.seconds(1), deadline - now))
         }
@@ -244,28 +336,57 @@ public struct K3sAgent: Sendable {
     public static func uninstall(host: HostContext, paths: HostPaths) async throws -> Bool {
         guard isAgent(paths) else { return false }
         let t = StepTimer(host, "k3s.agent.uninstall", "Uninstalling the k3s agent (\(uninstallScript(paths)))")
-        let out = try await host.runner.run(Command([uninstallScript(paths)], timeout: .seconds(10 * 60), checkExit: false))
+        let out = try await host.runner.run(
+            Command([uninstallScript(paths)], timeout: .seconds(10 * 60), checkExit: false))
         guard out.succeeded else {
             t.finish(.failed, "exit status \(out.status)")
-            throw AphexError.failed("\(uninstallScript(paths)) failed (exit status \(out.status)). Run it by hand to see the full output.",
-                                    detail: tail(out.stderrText))
+            throw AphexError.failed(
+                "\(uninstallScript(paths)) failed (exit status \(out.status)). Run it by hand to see the full output.",
+                detail: tail(out.stderrText))
         }
         t.finish(.done)
         return true
     }
 
     public func plan() -> [PlannedAction] {
-        var plan = [PlannedAction("Require root (the agent is a system service)" + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4"))]
+        var plan = [
+            PlannedAction(
+                "Require root (the agent is a system service)"
+                    + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4"))
+        ]
         if spec.gpu { plan.append(PlannedAction("Verify nvidia-smi and nvidia-container-runtime are on PATH")) }
-        plan.append(PlannedAction("If this machine is already an agent of \(spec.server) and node \(spec.nodeName) is Ready: nothing to do; an agent of another server: refuse (exit 2)"))
-        var cmd = installerCommand(scriptPath: "$TMPDIR/aphex-k3s-XXXXXX/install.sh", token: "<the token from --token-file or stdin>")
+        plan.append(
+            PlannedAction(
+                """
+                If this machine is already an agent of \(spec.server) and node \(spec.nodeName) is Ready: nothing \
+                to do; an agent of another server: refuse (exit 2)
+                """
+            ))
+        var cmd = installerCommand(
+            scriptPath: "$TMPDIR/aphex-k3s-XXXXXX/install.sh", token: "<the token from --token-file or stdin>")
         cmd.timeout = spec.timeout
-        plan.append(PlannedAction("Otherwise download the installer from \(serverDriver.installerURL) (the server's installer) to a private temp file and run it in agent mode; the token goes in its environment only",
-                                  command: cmd))
-        plan.append(PlannedAction("Wait ≤ \(formatDuration(spec.timeout)) for node \(spec.nodeName) to be Ready in the server's API (read with the kubelet's credentials, \(Self.kubeletKubeconfig(paths)))"))
+        plan.append(
+            PlannedAction(
+                """
+                Otherwise download the installer from \(serverDriver.installerURL) (the server's installer) to a \
+                private temp file and run it in agent mode; the token goes in its environment only
+                """,
+                command: cmd))
+        plan.append(
+            PlannedAction(
+                """
+                Wait ≤ \(formatDuration(spec.timeout)) for node \(spec.nodeName) to be Ready in the server's API \
+                (read with the kubelet's credentials, \(Self.kubeletKubeconfig(paths)))
+                """
+            ))
         if spec.gpu {
-            plan.append(PlannedAction("If \(paths.k3sContainerdConfig) lacks the nvidia runtime: restart k3s-agent so it detects nvidia-container-runtime",
-                                      command: Command(["systemctl", "restart", "k3s-agent"], timeout: .seconds(120))))
+            plan.append(
+                PlannedAction(
+                    """
+                    If \(paths.k3sContainerdConfig) lacks the nvidia runtime: restart k3s-agent so it detects \
+                    nvidia-container-runtime
+                    """,
+                    command: Command(["systemctl", "restart", "k3s-agent"], timeout: .seconds(120))))
         }
         return plan
     }

@@ -2,7 +2,6 @@ import AphexCore
 import KubeClient
 import Foundation
 
-
 /// Everything that shapes a k3s install.
 public struct K3sInstallSpec: Sendable, Equatable {
     /// The k3s release this aphex release pins (INSTALL_K3S_VERSION).
@@ -38,9 +37,11 @@ public struct K3sInstallSpec: Sendable, Equatable {
     /// --require-pinned / APHEX_REQUIRE_PINNED=1: refuse an installer without a pin.
     public var requirePinned: Bool
 
-    public init(name: String, version: String? = nil, disableTraefik: Bool = false, gpu: Bool = false,
-                waitTimeout: Duration = .seconds(300), installerURL: String? = nil, installerSHA256: String? = nil,
-                requirePinned: Bool = false) {
+    public init(
+        name: String, version: String? = nil, disableTraefik: Bool = false, gpu: Bool = false,
+        waitTimeout: Duration = .seconds(300), installerURL: String? = nil, installerSHA256: String? = nil,
+        requirePinned: Bool = false
+    ) {
         self.name = name
         self.version = version
         self.disableTraefik = disableTraefik
@@ -101,7 +102,8 @@ public struct K3sDriver: ClusterDriver {
     /// their `aphex status` finds the kubeconfig without sudo), else this process's home.
     var userHost: HostContext {
         guard let owner = PrivateFiles.invokingUser(host.environment), let pw = getpwuid(owner.uid),
-              let dir = pw.pointee.pw_dir.map({ String(cString: $0) }), !dir.isEmpty, dir != host.homeDirectory else { return host }
+            let dir = pw.pointee.pw_dir.map({ String(cString: $0) }), !dir.isEmpty, dir != host.homeDirectory
+        else { return host }
         var h = host
         h.homeDirectory = dir
         return h
@@ -127,13 +129,18 @@ public struct K3sDriver: ClusterDriver {
     // MARK: argv
 
     public func installerCommand(scriptPath: String) -> Command {
-        Command(["sh", scriptPath], environment: spec.installerEnvironment, timeout: .seconds(15 * 60), checkExit: false)
+        Command(
+            ["sh", scriptPath], environment: spec.installerEnvironment, timeout: .seconds(15 * 60), checkExit: false)
     }
-    public var uninstallCommand: Command { Command([paths.k3sUninstallScript], timeout: .seconds(10 * 60), checkExit: false) }
+    public var uninstallCommand: Command {
+        Command([paths.k3sUninstallScript], timeout: .seconds(10 * 60), checkExit: false)
+    }
     public var restartCommand: Command { Command(["systemctl", "restart", "k3s"], timeout: .seconds(120)) }
     /// `/usr/local/bin/k3s --version` (or `k3s` from PATH when installed elsewhere, INSTALL_K3S_BIN_DIR).
     public var versionCommand: Command {
-        Command([FileManager.default.fileExists(atPath: paths.k3sBinary) ? paths.k3sBinary : "k3s", "--version"], timeout: .seconds(30))
+        Command(
+            [FileManager.default.fileExists(atPath: paths.k3sBinary) ? paths.k3sBinary : "k3s", "--version"],
+            timeout: .seconds(30))
     }
 
     // MARK: probes
@@ -141,7 +148,8 @@ public struct K3sDriver: ClusterDriver {
     /// The installer always writes both the binary and k3s-uninstall.sh; either one present
     /// means an install exists (the binary may live elsewhere with INSTALL_K3S_BIN_DIR).
     public var isInstalled: Bool {
-        FileManager.default.fileExists(atPath: paths.k3sBinary) || FileManager.default.fileExists(atPath: paths.k3sUninstallScript)
+        FileManager.default.fileExists(atPath: paths.k3sBinary)
+            || FileManager.default.fileExists(atPath: paths.k3sUninstallScript)
     }
 
     public func isAvailable() async -> DriverAvailability {
@@ -154,10 +162,18 @@ public struct K3sDriver: ClusterDriver {
         return .ok
     }
 
-    static let rootMessage = "k3s installs a system service and writes /etc/rancher, /var/lib/rancher and /usr/local/bin, so it must run as root. Re-run with sudo, e.g. `sudo aphex k3s install` or `sudo -E aphex bootstrap --deployment k3s`."
+    static let rootMessage =
+        """
+        k3s installs a system service and writes /etc/rancher, /var/lib/rancher and /usr/local/bin, so it must \
+        run as root. Re-run with sudo, e.g. `sudo aphex k3s install` or `sudo -E aphex bootstrap --deployment k3s`.
+        """
 
     static func gpuMessage(_ missing: [String]) -> String {
-        "--gpu needs the NVIDIA driver and container toolkit, but \(missing.joined(separator: " and ")) \(missing.count == 1 ? "was" : "were") not found on PATH. Install the NVIDIA driver (nvidia-smi) and the NVIDIA Container Toolkit (nvidia-container-runtime), or drop --gpu."
+        """
+        --gpu needs the NVIDIA driver and container toolkit, but \(missing.joined(separator: " and ")) \
+        \(missing.count == 1 ? "was" : "were") not found on PATH. Install the NVIDIA driver (nvidia-smi) and the \
+        NVIDIA Container Toolkit (nvidia-container-runtime), or drop --gpu.
+        """
     }
 
     func missingGPUTools() -> [String]? {
@@ -171,15 +187,22 @@ public struct K3sDriver: ClusterDriver {
 
     /// A health read through k3s's own kubeconfig (root-readable), else aphex's copy.
     func probe() async throws -> ClusterDescription {
-        var d = ClusterDescription(driver: driverName, clusterName: spec.name, exists: isInstalled,
-                                   managed: ClusterRecord.load(userHost, name: spec.name) != nil,
-                                   kubeconfig: FileManager.default.fileExists(atPath: kubeconfigPath) ? kubeconfigPath : nil)
-        guard d.exists else { d.problem = "k3s is not installed (neither \(paths.k3sBinary) nor \(paths.k3sUninstallScript) exists)"; return d }
+        var d = ClusterDescription(
+            driver: driverName, clusterName: spec.name, exists: isInstalled,
+            managed: ClusterRecord.load(userHost, name: spec.name) != nil,
+            kubeconfig: FileManager.default.fileExists(atPath: kubeconfigPath) ? kubeconfigPath : nil)
+        guard d.exists else {
+            d.problem = "k3s is not installed (neither \(paths.k3sBinary) nor \(paths.k3sUninstallScript) exists)"
+            return d
+        }
         let source: String
-        if FileManager.default.isReadableFile(atPath: paths.k3sKubeconfig) { source = paths.k3sKubeconfig }
-        else if FileManager.default.isReadableFile(atPath: kubeconfigPath) { source = kubeconfigPath }
-        else {
-            d.problem = FileManager.default.fileExists(atPath: paths.k3sKubeconfig)
+        if FileManager.default.isReadableFile(atPath: paths.k3sKubeconfig) {
+            source = paths.k3sKubeconfig
+        } else if FileManager.default.isReadableFile(atPath: kubeconfigPath) {
+            source = kubeconfigPath
+        } else {
+            d.problem =
+                FileManager.default.fileExists(atPath: paths.k3sKubeconfig)
                 ? "\(paths.k3sKubeconfig) is readable by root only (run as root)"
                 : "k3s has not written \(paths.k3sKubeconfig) (is the k3s service running? `systemctl status k3s`)"
             return d
@@ -187,7 +210,14 @@ public struct K3sDriver: ClusterDriver {
         do {
             d.recordNodes(try await waiter.readNodes(kubeconfig: source, context: nil))
         } catch let e as CommandError {
-            if case .notFound = e.reason { throw AphexError.prerequisite("kubectl was not found on PATH; aphex uses it to check the node. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and re-run.") }
+            if case .notFound = e.reason {
+                throw AphexError.prerequisite(
+                    """
+                    kubectl was not found on PATH; aphex uses it to check the node. Install kubectl \
+                    (https://kubernetes.io/docs/tasks/tools/) and re-run.
+                    """
+                )
+            }
             d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)
         }
         return d
@@ -208,20 +238,48 @@ public struct K3sDriver: ClusterDriver {
             try await probe()
         }
         if health.healthy {
-            host.reporter.info("k3s is installed and healthy (\(health.nodes.count) node\(health.nodes.count == 1 ? "" : "s") Ready): reusing it, the installer is not run.")
+            host.reporter.info(
+                """
+                k3s is installed and healthy (\(health.nodes.count) node\(health.nodes.count == 1 ? "" : "s") \
+                Ready): reusing it, the installer is not run.
+                """
+            )
             if spec.disableTraefik, let unit = FileManager.default.contents(atPath: paths.k3sServiceUnit),
-               !String(decoding: unit, as: UTF8.self).contains("traefik") {
-                host.reporter.warn("--disable-traefik was asked for, but the installed k3s was started without it (\(paths.k3sServiceUnit)); aphex does not change a healthy install. To change it: `sudo aphex k3s uninstall --yes`, then install again.")
+                !String(decoding: unit, as: UTF8.self).contains("traefik")
+            {
+                host.reporter.warn(
+                    """
+                    --disable-traefik was asked for, but the installed k3s was started without it \
+                    (\(paths.k3sServiceUnit)); aphex does not change a healthy install. To change it: `sudo aphex \
+                    k3s uninstall --yes`, then install again.
+                    """
+                )
             }
             if let wanted = spec.version, let installed = await installedVersion(), installed != wanted {
-                host.reporter.warn("k3s \(installed) is installed but --k3s-version \(wanted) was asked for; aphex does not upgrade a healthy install. To change versions: `sudo aphex k3s uninstall --yes`, then install again.")
+                host.reporter.warn(
+                    """
+                    k3s \(installed) is installed but --k3s-version \(wanted) was asked for; aphex does not \
+                    upgrade a healthy install. To change versions: `sudo aphex k3s uninstall --yes`, then install \
+                    again.
+                    """
+                )
             }
         } else if health.exists && health.apiReachable {
             // k3s runs and answers; its node is still coming up (e.g. just after a reboot).
-            host.reporter.info("k3s is installed and its API server answers, but \(health.problem ?? "the node is not Ready"): waiting for it (the installer is not run).")
+            host.reporter.info(
+                """
+                k3s is installed and its API server answers, but \(health.problem ?? "the node is not Ready"): \
+                waiting for it (the installer is not run).
+                """
+            )
         } else {
             if health.exists {
-                host.reporter.warn("k3s is installed but not healthy (\(health.problem ?? "unknown")); re-running the installer to repair it.")
+                host.reporter.warn(
+                    """
+                    k3s is installed but not healthy (\(health.problem ?? "unknown")); re-running the installer \
+                    to repair it.
+                    """
+                )
             }
             try await install()
             outcome = .created
@@ -240,21 +298,26 @@ public struct K3sDriver: ClusterDriver {
         }
 
         let previous = ClusterRecord.load(userHost, name: spec.name)
-        let record = ClusterRecord(name: spec.name, deployment: "k3s", createdAt: previous?.createdAt ?? host.clock.wallNow(),
-                                   createdByAphex: previous?.createdByAphex ?? (outcome == .created),
-                                   kubeconfig: kubeconfigPath, context: nil,
-                                   version: outcome == .created ? spec.resolvedVersion : (previous?.version ?? spec.version))
+        let record = ClusterRecord(
+            name: spec.name, deployment: "k3s", createdAt: previous?.createdAt ?? host.clock.wallNow(),
+            createdByAphex: previous?.createdByAphex ?? (outcome == .created),
+            kubeconfig: kubeconfigPath, context: nil,
+            version: outcome == .created ? spec.resolvedVersion : (previous?.version ?? spec.version))
         if record != previous { try record.save(userHost) }
-        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil,
-                             outcome: outcome, seconds: (host.clock.now() - start).seconds,
-                             nodesReadySeconds: result.seconds, nodes: result.nodes)
+        return ClusterAccess(
+            driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil,
+            outcome: outcome, seconds: (host.clock.now() - start).seconds,
+            nodesReadySeconds: result.seconds, nodes: result.nodes)
     }
 
     func waitNodes(timeout: Duration) async throws -> NodeWaitResult {
-        let t = StepTimer(host, "cluster.k3s.wait", "Waiting ≤ \(formatDuration(timeout)) for the k3s API server and node to be Ready")
+        let t = StepTimer(
+            host, "cluster.k3s.wait", "Waiting ≤ \(formatDuration(timeout)) for the k3s API server and node to be Ready"
+        )
         do {
-            let r = try await waiter.waitUntilReady(kubeconfig: kubeconfigPath, context: nil, timeout: timeout,
-                                                    expectedNodes: 1, what: "k3s")
+            let r = try await waiter.waitUntilReady(
+                kubeconfig: kubeconfigPath, context: nil, timeout: timeout,
+                expectedNodes: 1, what: "k3s")
             t.finish(.done, "\(r.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(r.seconds * 1000))))")
             return r
         } catch {
@@ -275,7 +338,9 @@ public struct K3sDriver: ClusterDriver {
     /// to a private temp file and run it with the pinned version and flags.
     func install() async throws {
         try checkInstallerSource()
-        let script = try await StepTimer(host, "cluster.k3s.download", "Downloading the k3s installer from \(installerURL)").run {
+        let script = try await StepTimer(
+            host, "cluster.k3s.download", "Downloading the k3s installer from \(installerURL)"
+        ).run {
             try verifyInstaller(try await downloadInstaller())
         }
         let dir = try privateTempDirectory()
@@ -292,7 +357,11 @@ public struct K3sDriver: ClusterDriver {
         guard out.succeeded else {
             t.finish(.failed, "the installer exited with status \(out.status)")
             throw AphexError.failed(
-                "The k3s installer failed (exit status \(out.status)). A partial install may remain: remove it with `sudo aphex k3s uninstall --yes` (runs \(paths.k3sUninstallScript) when present), check the network and re-run.",
+                """
+                The k3s installer failed (exit status \(out.status)). A partial install may remain: remove it \
+                with `sudo aphex k3s uninstall --yes` (runs \(paths.k3sUninstallScript) when present), check the \
+                network and re-run.
+                """,
                 detail: tail(out.stderrText.isEmpty ? out.stdoutText : out.stderrText))
         }
         t.finish(.done)
@@ -306,14 +375,34 @@ public struct K3sDriver: ClusterDriver {
         let from = installerFromHook ? "\(K3sInstallSpec.installerURLVariable)=\(url)" : "the k3s installer URL \(url)"
         if url.hasPrefix("http://") {
             let host = URL(string: url)?.host ?? ""
-            guard installerFromHook && self.host.testBuild && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) else {
-                throw AphexError.usage("Refusing \(from): the k3s installer runs as root, so aphex fetches it only over https:// (or from a file:// path). Use an https:// mirror or a saved copy (urls: {k3s-installer: file:///path/install.sh} in a components file).")
+            guard installerFromHook && self.host.testBuild && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)
+            else {
+                throw AphexError.usage(
+                    """
+                    Refusing \(from): the k3s installer runs as root, so aphex fetches it only over https:// (or \
+                    from a file:// path). Use an https:// mirror or a saved copy (urls: {k3s-installer: \
+                    file:///path/install.sh} in a components file).
+                    """
+                )
             }
         } else if !url.hasPrefix("https://") && !url.hasPrefix("file://") {
-            throw AphexError.usage("Refusing \(from): it is not an https:// or file:// URL. Give the installer as https://... or file:///path/install.sh.")
+            throw AphexError.usage(
+                """
+                Refusing \(from): it is not an https:// or file:// URL. Give the installer as https://... or \
+                file:///path/install.sh.
+                """
+            )
         }
         if spec.requirePinned && spec.installerPin == nil {
-            throw AphexError.usage("--require-pinned (or APHEX_REQUIRE_PINNED=1): the k3s \(spec.resolvedVersion) installer (\(url)) has no pinned digest, and a digest recorded at first use does not count. Nothing was changed. Pin it in a components file (sha256: {k3s-installer: {\(spec.resolvedVersion): <sha256 of install.sh>}}; `aphex manifests pin` shows the digest after one trusted install) and pass --components-file, or drop --require-pinned.")
+            throw AphexError.usage(
+                """
+                --require-pinned (or APHEX_REQUIRE_PINNED=1): the k3s \(spec.resolvedVersion) installer (\(url)) \
+                has no pinned digest, and a digest recorded at first use does not count. Nothing was changed. Pin \
+                it in a components file (sha256: {k3s-installer: {\(spec.resolvedVersion): <sha256 of \
+                install.sh>}}; `aphex manifests pin` shows the digest after one trusted install) and pass \
+                --components-file, or drop --require-pinned.
+                """
+            )
         }
     }
 
@@ -322,25 +411,52 @@ public struct K3sDriver: ClusterDriver {
     func verifyInstaller(_ bytes: [UInt8]) throws -> [UInt8] {
         let url = installerURL
         guard bytes.starts(with: Array("#!".utf8)) else {
-            throw AphexError.failed("What was downloaded from \(url) is not a shell script (it does not start with #!); refusing to run it. Check for a captive portal or proxy.")
+            throw AphexError.failed(
+                """
+                What was downloaded from \(url) is not a shell script (it does not start with #!); refusing to \
+                run it. Check for a captive portal or proxy.
+                """
+            )
         }
         let digest = Digest.sha256Hex(bytes)
         var lock = try ManifestLock.load(path: lockPath)
         let recorded = lock.entries[installerLockKey]
         if let pin = spec.installerPin {
             guard digest == pin.sha256 else {
-                throw AphexError.failed("Refusing the k3s \(spec.resolvedVersion) installer from \(url): its SHA-256 is \(digest), but the \(pin.source) pins \(pin.sha256). Nothing was run. The download was altered (a proxy or mirror) or it is not the release's install.sh; fetch it from \(K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)), or if you trust this copy, pin its digest in a components file (sha256: {k3s-installer: {\(spec.resolvedVersion): \(digest)}}).")
+                throw AphexError.failed(
+                    """
+                    Refusing the k3s \(spec.resolvedVersion) installer from \(url): its SHA-256 is \(digest), but \
+                    the \(pin.source) pins \(pin.sha256). Nothing was run. The download was altered (a proxy or \
+                    mirror) or it is not the release's install.sh; fetch it from \
+                    \(K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)), or if you trust this copy, \
+                    pin its digest in a components file (sha256: {k3s-installer: {\(spec.resolvedVersion): \
+                    \(digest)}}).
+                    """
+                )
             }
         } else if let recorded, recorded.sha256 != digest {
-            throw AphexError.failed("Refusing the k3s \(spec.resolvedVersion) installer from \(url): its SHA-256 is \(digest), but \(lockPath) recorded \(recorded.sha256) when it was first downloaded (\(recorded.recordedAt)). Nothing was run. The upstream file changed or the copy was altered; if you trust the new file, remove the entry \"\(installerLockKey)\" from \(lockPath) and run again.")
+            throw AphexError.failed(
+                """
+                Refusing the k3s \(spec.resolvedVersion) installer from \(url): its SHA-256 is \(digest), but \
+                \(lockPath) recorded \(recorded.sha256) when it was first downloaded (\(recorded.recordedAt)). \
+                Nothing was run. The upstream file changed or the copy was altered; if you trust the new file, \
+                remove the entry \"\(installerLockKey)\" from \(lockPath) and run again.
+                """
+            )
         }
         if recorded?.sha256 != digest {
-            lock.entries[installerLockKey] = LockEntry(component: K3sInstallSpec.installerComponent, version: spec.resolvedVersion,
-                                                       url: url, sha256: digest, source: spec.installerPin?.source ?? "first-use",
-                                                       recordedAt: RFC3339.format(host.clock.wallNow()))
+            lock.entries[installerLockKey] = LockEntry(
+                component: K3sInstallSpec.installerComponent, version: spec.resolvedVersion,
+                url: url, sha256: digest, source: spec.installerPin?.source ?? "first-use",
+                recordedAt: RFC3339.format(host.clock.wallNow()))
             try lock.save(path: lockPath)
             if spec.installerPin == nil {
-                host.reporter.info("k3s \(spec.resolvedVersion) installer: no digest is pinned; recorded sha256 \(digest) in \(lockPath) (trust on first use)")
+                host.reporter.info(
+                    """
+                    k3s \(spec.resolvedVersion) installer: no digest is pinned; recorded sha256 \(digest) in \
+                    \(lockPath) (trust on first use)
+                    """
+                )
             }
         }
         return bytes
@@ -349,25 +465,48 @@ public struct K3sDriver: ClusterDriver {
     func downloadInstaller() async throws -> [UInt8] {
         let url = installerURL
         if installerFromHook {
-            host.reporter.warn("\(K3sInstallSpec.installerURLVariable) is set: running the installer from \(url) (a test hook; \(host.testBuild ? "this is a test build" : "honoured because aphex is not running as root")).")
+            host.reporter.warn(
+                """
+                \(K3sInstallSpec.installerURLVariable) is set: running the installer from \(url) (a test hook; \
+                \(host.testBuild ? "this is a test build" : "honoured because aphex is not running as root")).
+                """
+            )
         }
         let bytes: [UInt8]
         if url.hasPrefix("file://") {
             let path = String(url.dropFirst("file://".count))
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw AphexError.usage("\(installerFromHook ? "\(K3sInstallSpec.installerURLVariable)=" : "The k3s installer URL ")\(url): the file \(path) does not exist or is not readable. Point it at a saved copy of \(K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)).")
+                throw AphexError.usage(
+                    """
+                    \(installerFromHook ? "\(K3sInstallSpec.installerURLVariable)=" : "The k3s installer URL ")\(url): \
+                    the file \(path) does not exist or is not readable. Point it at a saved copy of \
+                    \(K3sInstallSpec.tagInstallerURL(version: spec.resolvedVersion)).
+                    """
+                )
             }
             bytes = Array(data)
         } else {
             let transport = host.makeTransport(TLSOptions())
             let response: HTTPResponse
             do {
-                response = try await transport.send(HTTPRequest(url: url, headers: ["Accept": "text/plain, */*"], timeout: .seconds(120)))
+                response = try await transport.send(
+                    HTTPRequest(url: url, headers: ["Accept": "text/plain, */*"], timeout: .seconds(120)))
             } catch {
-                throw AphexError.failed("Could not download the k3s installer from \(url): \(error). Check the network or proxy, or save the installer on a connected machine and give it in a components file (urls: {k3s-installer: file:///path/install.sh}).")
+                throw AphexError.failed(
+                    """
+                    Could not download the k3s installer from \(url): \(error). Check the network or proxy, or \
+                    save the installer on a connected machine and give it in a components file (urls: \
+                    {k3s-installer: file:///path/install.sh}).
+                    """
+                )
             }
             guard response.status == 200 else {
-                throw AphexError.failed("Downloading the k3s installer from \(url) returned HTTP \(response.status). Retry later, or give a saved copy in a components file (urls: {k3s-installer: file:///path/install.sh}).")
+                throw AphexError.failed(
+                    """
+                    Downloading the k3s installer from \(url) returned HTTP \(response.status). Retry later, or \
+                    give a saved copy in a components file (urls: {k3s-installer: file:///path/install.sh}).
+                    """
+                )
             }
             bytes = response.body
         }
@@ -378,7 +517,8 @@ public struct K3sDriver: ClusterDriver {
         let base = host.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/aphex-k3s-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else {
-            throw AphexError.failed("Could not create a private temporary directory under \(base): \(String(cString: strerror(errno))).")
+            throw AphexError.failed(
+                "Could not create a private temporary directory under \(base): \(String(cString: strerror(errno))).")
         }
         return String(cString: p)
     }
@@ -387,7 +527,13 @@ public struct K3sDriver: ClusterDriver {
         while !FileManager.default.fileExists(atPath: path) {
             let now = host.clock.now()
             if now >= deadline {
-                throw AphexError.timeout("Timed out after \(formatDuration(spec.waitTimeout)) waiting for k3s to write \(path). Check the service with `systemctl status k3s` and `journalctl -u k3s`, then re-run with a longer --timeout.")
+                throw AphexError.timeout(
+                    """
+                    Timed out after \(formatDuration(spec.waitTimeout)) waiting for k3s to write \(path). Check \
+                    the service with `systemctl status k3s` and `journalctl -u k3s`, then re-run with a longer \
+                    --timeout.
+                    """
+                )
             }
             try await host.clock.sleep(for: min(.seconds(1), deadline - now))
         }
@@ -397,7 +543,8 @@ public struct K3sDriver: ClusterDriver {
     /// sudo user when run through sudo). Rewritten only when it differs.
     func copyKubeconfig() async throws {
         guard let data = FileManager.default.contents(atPath: paths.k3sKubeconfig) else {
-            throw AphexError.failed("Could not read \(paths.k3sKubeconfig). Check that k3s is running (`systemctl status k3s`).")
+            throw AphexError.failed(
+                "Could not read \(paths.k3sKubeconfig). Check that k3s is running (`systemctl status k3s`).")
         }
         let current = FileManager.default.contents(atPath: kubeconfigPath)
         if current != data || PrivateFiles.mode(kubeconfigPath) != 0o600 {
@@ -418,8 +565,16 @@ public struct K3sDriver: ClusterDriver {
             t.finish(.unchanged, "runtime \"nvidia\" configured in \(paths.k3sContainerdConfig)")
             return false
         }
-        host.reporter.info("The nvidia runtime is not in \(paths.k3sContainerdConfig): restarting \(service) so it detects nvidia-container-runtime")
-        do { _ = try await host.runner.run(service == "k3s" ? restartCommand : Command(["systemctl", "restart", service], timeout: .seconds(120))) } catch {
+        host.reporter.info(
+            """
+            The nvidia runtime is not in \(paths.k3sContainerdConfig): restarting \(service) so it detects \
+            nvidia-container-runtime
+            """
+        )
+        do {
+            _ = try await host.runner.run(
+                service == "k3s" ? restartCommand : Command(["systemctl", "restart", service], timeout: .seconds(120)))
+        } catch {
             t.finish(.failed, firstLine(of: error))
             throw AphexError.failed("Could not restart k3s to pick up the NVIDIA runtime: \(error)")
         }
@@ -428,7 +583,13 @@ public struct K3sDriver: ClusterDriver {
             let now = host.clock.now()
             if now >= deadline {
                 t.finish(.failed)
-                throw AphexError.failed("k3s restarted but did not add the nvidia runtime to \(paths.k3sContainerdConfig). Check that nvidia-container-runtime is in /usr/bin or /usr/local/nvidia/toolkit and works (`nvidia-container-runtime --version`), then `sudo systemctl restart k3s`.")
+                throw AphexError.failed(
+                    """
+                    k3s restarted but did not add the nvidia runtime to \(paths.k3sContainerdConfig). Check that \
+                    nvidia-container-runtime is in /usr/bin or /usr/local/nvidia/toolkit and works \
+                    (`nvidia-container-runtime --version`), then `sudo systemctl restart k3s`.
+                    """
+                )
             }
             try await host.clock.sleep(for: min(.seconds(1), deadline - now))
         }
@@ -456,8 +617,12 @@ public struct K3sDriver: ClusterDriver {
             let out = try await host.runner.run(uninstallCommand)
             guard out.succeeded else {
                 t.finish(.failed, "exit status \(out.status)")
-                throw AphexError.failed("\(paths.k3sUninstallScript) failed (exit status \(out.status)). Run it by hand to see the full output.",
-                                        detail: tail(out.stderrText))
+                throw AphexError.failed(
+                    """
+                    \(paths.k3sUninstallScript) failed (exit status \(out.status)). Run it by hand to see the \
+                    full output.
+                    """,
+                    detail: tail(out.stderrText))
             }
             t.finish(.done)
         } else {
@@ -465,7 +630,8 @@ public struct K3sDriver: ClusterDriver {
         }
         let record = ClusterRecord.load(userHost, name: spec.name)
         if record == nil || record?.deployment == "k3s",
-           FileManager.default.fileExists(atPath: userHost.clusterDirectory(spec.name)) {
+            FileManager.default.fileExists(atPath: userHost.clusterDirectory(spec.name))
+        {
             try FileManager.default.removeItem(atPath: userHost.clusterDirectory(spec.name))
             host.reporter.info("Removed \(userHost.clusterDirectory(spec.name))")
         }
@@ -474,7 +640,8 @@ public struct K3sDriver: ClusterDriver {
 
     public func kubeconfig() async throws -> ClusterAccess {
         if FileManager.default.fileExists(atPath: kubeconfigPath) {
-            return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil, outcome: .reused)
+            return ClusterAccess(
+                driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil, outcome: .reused)
         }
         guard isInstalled else {
             throw AphexError.usage("k3s is not installed on this host. Install it with `sudo aphex k3s install`.")
@@ -482,13 +649,15 @@ public struct K3sDriver: ClusterDriver {
         try requireRoot()
         try checkTestHooks()
         try await copyKubeconfig()
-        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil, outcome: .reused)
+        return ClusterAccess(
+            driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: nil, outcome: .reused)
     }
 
     public func describe() async throws -> ClusterDescription {
         var d = try await probe()
         if d.exists, host.effectiveUID == 0 || FileManager.default.isExecutableFile(atPath: paths.k3sBinary),
-           let v = await installedVersion() {
+            let v = await installedVersion()
+        {
             d.details["version"] = v
         }
         d.details["binary"] = paths.k3sBinary
@@ -500,31 +669,62 @@ public struct K3sDriver: ClusterDriver {
 
     public func planEnsure() -> [PlannedAction] {
         var plan: [PlannedAction] = [
-            PlannedAction("Require root (k3s installs a system service)" + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4")),
+            PlannedAction(
+                "Require root (k3s installs a system service)"
+                    + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4"))
         ]
         if spec.gpu { plan.append(PlannedAction("Verify nvidia-smi and nvidia-container-runtime are on PATH")) }
-        plan.append(PlannedAction("If \(paths.k3sBinary) exists and the node is Ready: reuse it (the installer is not run)",
-                                  command: waiter.listCommand(kubeconfig: paths.k3sKubeconfig, context: nil)))
-        let trust = spec.installerPin.map { "check it against the \($0.source) pin \($0.sha256)" }
-            ?? (spec.requirePinned ? "refuse it (--require-pinned: no pin)" : "check it against the digest recorded at first use in \(lockPath) (trust on first use)")
-        plan.append(PlannedAction("Otherwise download the installer from \(installerURL), \(trust), write it to a private temp file (mode 0700) and run it",
-                                  command: installerCommand(scriptPath: "$TMPDIR/aphex-k3s-XXXXXX/install.sh")))
-        plan.append(PlannedAction("Copy \(paths.k3sKubeconfig) to \(kubeconfigPath) (mode 0600) and write \(ClusterRecord.path(userHost, name: spec.name))"))
-        plan.append(PlannedAction("Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and the node to be Ready",
-                                  command: waiter.listCommand(kubeconfig: kubeconfigPath, context: nil)))
+        plan.append(
+            PlannedAction(
+                "If \(paths.k3sBinary) exists and the node is Ready: reuse it (the installer is not run)",
+                command: waiter.listCommand(kubeconfig: paths.k3sKubeconfig, context: nil)))
+        let trust =
+            spec.installerPin.map { "check it against the \($0.source) pin \($0.sha256)" }
+            ?? (spec.requirePinned
+                ? "refuse it (--require-pinned: no pin)"
+                : "check it against the digest recorded at first use in \(lockPath) (trust on first use)")
+        plan.append(
+            PlannedAction(
+                """
+                Otherwise download the installer from \(installerURL), \(trust), write it to a private temp file \
+                (mode 0700) and run it
+                """,
+                command: installerCommand(scriptPath: "$TMPDIR/aphex-k3s-XXXXXX/install.sh")))
+        plan.append(
+            PlannedAction(
+                """
+                Copy \(paths.k3sKubeconfig) to \(kubeconfigPath) (mode 0600) and write \
+                \(ClusterRecord.path(userHost, name: spec.name))
+                """
+            ))
+        plan.append(
+            PlannedAction(
+                "Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and the node to be Ready",
+                command: waiter.listCommand(kubeconfig: kubeconfigPath, context: nil)))
         if spec.gpu {
-            plan.append(PlannedAction("If \(paths.k3sContainerdConfig) lacks the nvidia runtime: restart k3s so it detects nvidia-container-runtime (not made the default runtime)",
-                                      command: restartCommand))
+            plan.append(
+                PlannedAction(
+                    """
+                    If \(paths.k3sContainerdConfig) lacks the nvidia runtime: restart k3s so it detects \
+                    nvidia-container-runtime (not made the default runtime)
+                    """,
+                    command: restartCommand))
         }
         return plan
     }
 
     public func planDelete() -> [PlannedAction] {
         [
-            PlannedAction("Require root" + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4")),
-            PlannedAction("Run the uninstaller k3s installed (stops k3s, removes /etc/rancher/k3s, /var/lib/rancher/k3s, the k3s binaries and service)",
-                          command: uninstallCommand),
-            PlannedAction("Remove \(userHost.clusterDirectory(spec.name)) (aphex's kubeconfig copy and record)"),
+            PlannedAction(
+                "Require root"
+                    + (host.effectiveUID == 0 ? "" : " — this user is not root: the real run will stop with exit 4")),
+            PlannedAction(
+                """
+                Run the uninstaller k3s installed (stops k3s, removes /etc/rancher/k3s, /var/lib/rancher/k3s, the \
+                k3s binaries and service)
+                """,
+                command: uninstallCommand),
+            PlannedAction("Remove \(userHost.clusterDirectory(spec.name)) (aphex's kubeconfig copy and record)")
         ]
     }
 }

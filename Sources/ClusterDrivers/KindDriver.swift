@@ -12,8 +12,10 @@ public struct OIDCSettings: Sendable, Equatable {
     public var usernameClaim: String
     public var groupsClaim: String
 
-    public init(issuerURL: String = OIDCSettings.defaultIssuer, clientID: String = "kubernetes",
-                usernameClaim: String = "email", groupsClaim: String = "groups") {
+    public init(
+        issuerURL: String = OIDCSettings.defaultIssuer, clientID: String = "kubernetes",
+        usernameClaim: String = "email", groupsClaim: String = "groups"
+    ) {
         self.issuerURL = issuerURL
         self.clientID = clientID
         self.usernameClaim = usernameClaim
@@ -41,9 +43,11 @@ public struct KindClusterSpec: Sendable, Equatable {
     /// Deadline for the API server and every node to be Ready.
     public var waitTimeout: Duration
 
-    public init(name: String, workers: Int = 0, nodeImage: String? = nil, registryMirrors: [String: String] = [:],
-                oidc: OIDCSettings? = .platformDefault, mergeKubeconfig: Bool = false, recreate: Bool = false,
-                retain: Bool = false, waitTimeout: Duration = .seconds(300)) {
+    public init(
+        name: String, workers: Int = 0, nodeImage: String? = nil, registryMirrors: [String: String] = [:],
+        oidc: OIDCSettings? = .platformDefault, mergeKubeconfig: Bool = false, recreate: Bool = false,
+        retain: Bool = false, waitTimeout: Duration = .seconds(300)
+    ) {
         self.name = name
         self.workers = workers
         self.nodeImage = nodeImage
@@ -139,18 +143,26 @@ public struct KindDriver: ClusterDriver {
     public var versionCommand: Command { Command(["kind", "version"], timeout: Self.queryTimeout) }
     public var listCommand: Command { Command(["kind", "get", "clusters"], timeout: Self.queryTimeout) }
     public var createCommand: Command {
-        Command(["kind", "create", "cluster", "--name", spec.name, "--config", "-", "--image", spec.image,
-                 "--wait", "0s", "--kubeconfig", kubeconfigPath]
-                    + (spec.retain ? ["--retain"] : []),
-                stdinText: spec.renderConfig(), timeout: Self.clusterTimeout, checkExit: false)
+        Command(
+            [
+                "kind", "create", "cluster", "--name", spec.name, "--config", "-", "--image", spec.image,
+                "--wait", "0s", "--kubeconfig", kubeconfigPath
+            ]
+                + (spec.retain ? ["--retain"] : []),
+            stdinText: spec.renderConfig(), timeout: Self.clusterTimeout, checkExit: false)
     }
-    public var getKubeconfigCommand: Command { Command(["kind", "get", "kubeconfig", "--name", spec.name], timeout: Self.queryTimeout) }
-    public var exportKubeconfigCommand: Command { Command(["kind", "export", "kubeconfig", "--name", spec.name], timeout: Self.queryTimeout) }
+    public var getKubeconfigCommand: Command {
+        Command(["kind", "get", "kubeconfig", "--name", spec.name], timeout: Self.queryTimeout)
+    }
+    public var exportKubeconfigCommand: Command {
+        Command(["kind", "export", "kubeconfig", "--name", spec.name], timeout: Self.queryTimeout)
+    }
     /// With `--kubeconfig` kind removes the context from aphex's file only; when the user's
     /// kubeconfig was merged, kind cleans that one instead (aphex removes its own directory).
     public func deleteCommand(mergedKubeconfig: Bool) -> Command {
-        Command(["kind", "delete", "cluster", "--name", spec.name]
-                    + (mergedKubeconfig ? [] : ["--kubeconfig", kubeconfigPath]), timeout: Self.clusterTimeout)
+        Command(
+            ["kind", "delete", "cluster", "--name", spec.name]
+                + (mergedKubeconfig ? [] : ["--kubeconfig", kubeconfigPath]), timeout: Self.clusterTimeout)
     }
 
     // MARK: probes
@@ -161,7 +173,15 @@ public struct KindDriver: ClusterDriver {
             return .ok
         } catch let e as CommandError {
             if case .notFound = e.reason {
-                return DriverAvailability(available: false, reason: "kind was not found on PATH. Install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and a container engine (Docker or Podman), or use --deployment k3s or --use-existing.")
+                return DriverAvailability(
+                    available: false,
+                    reason:
+                        """
+                        kind was not found on PATH. Install kind \
+                        (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and a container engine \
+                        (Docker or Podman), or use --deployment k3s or --use-existing.
+                        """
+                )
             }
             return DriverAvailability(available: false, reason: "`kind version` failed: \(e.description)")
         } catch {
@@ -186,9 +206,10 @@ public struct KindDriver: ClusterDriver {
     /// holds kind's admin credentials, so it lives in ~/.aphex/tmp, never in a shared /tmp: if
     /// aphex is killed here, the next run removes it.
     func probe(exists: Bool) async throws -> ClusterDescription {
-        var d = ClusterDescription(driver: driverName, clusterName: spec.name, exists: exists,
-                                   managed: ClusterRecord.load(host, name: spec.name) != nil,
-                                   kubeconfig: kubeconfigPath, context: spec.contextName)
+        var d = ClusterDescription(
+            driver: driverName, clusterName: spec.name, exists: exists,
+            managed: ClusterRecord.load(host, name: spec.name) != nil,
+            kubeconfig: kubeconfigPath, context: spec.contextName)
         guard exists else { return d }
         let config: [UInt8]
         do { config = try await run(getKubeconfigCommand).stdout } catch let e as CommandError {
@@ -202,7 +223,14 @@ public struct KindDriver: ClusterDriver {
         do {
             d.recordNodes(try await waiter.readNodes(kubeconfig: path, context: spec.contextName))
         } catch let e as CommandError {
-            if case .notFound = e.reason { throw AphexError.prerequisite("kubectl was not found on PATH; aphex uses it to check the cluster's nodes. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and re-run.") }
+            if case .notFound = e.reason {
+                throw AphexError.prerequisite(
+                    """
+                    kubectl was not found on PATH; aphex uses it to check the cluster's nodes. Install kubectl \
+                    (https://kubernetes.io/docs/tasks/tools/) and re-run.
+                    """
+                )
+            }
             d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)
         }
         return d
@@ -228,7 +256,13 @@ public struct KindDriver: ClusterDriver {
             }
             let why = health.problem ?? "not healthy"
             guard spec.recreate else {
-                throw AphexError.usage("kind cluster '\(spec.name)' exists but is broken (\(why)). Nothing was changed. Re-create it with `aphex kind create --cluster-name \(spec.name) --recreate` (deletes it and everything in it), or remove it with `aphex kind delete --cluster-name \(spec.name)`.")
+                throw AphexError.usage(
+                    """
+                    kind cluster '\(spec.name)' exists but is broken (\(why)). Nothing was changed. Re-create it \
+                    with `aphex kind create --cluster-name \(spec.name) --recreate` (deletes it and everything in \
+                    it), or remove it with `aphex kind delete --cluster-name \(spec.name)`.
+                    """
+                )
             }
             host.reporter.warn("kind cluster '\(spec.name)' is broken (\(why)); --recreate: deleting it")
             let merged = ClusterRecord.load(host, name: spec.name)?.mergedKubeconfig ?? false
@@ -238,7 +272,13 @@ public struct KindDriver: ClusterDriver {
         }
 
         try PrivateFiles.makeDirectory(host.clusterDirectory(spec.name))
-        let createTimer = StepTimer(host, "cluster.kind.create", "Creating kind cluster \(spec.name) (\(spec.image.split(separator: "@").first ?? ""), \(spec.workers) worker\(spec.workers == 1 ? "" : "s"))")
+        let createTimer = StepTimer(
+            host, "cluster.kind.create",
+            """
+            Creating kind cluster \(spec.name) (\(spec.image.split(separator: "@").first ?? ""), \(spec.workers) \
+            worker\(spec.workers == 1 ? "" : "s"))
+            """
+        )
         let out: CommandOutput
         do {
             out = try await host.runner.run(createCommand)
@@ -250,7 +290,8 @@ public struct KindDriver: ClusterDriver {
                 // Ctrl-C or the deadline mid-create: remove the half-made cluster so the re-run
                 // starts clean (a detached task: this one may be cancelled).
                 let runner = host.runner
-                let cleanup = Command(deleteCommand(mergedKubeconfig: false).argv, timeout: .seconds(60), checkExit: false)
+                let cleanup = Command(
+                    deleteCommand(mergedKubeconfig: false).argv, timeout: .seconds(60), checkExit: false)
                 _ = try? await Task.detached { try await runner.run(cleanup) }.value
                 removeCreatedFiles()
             }
@@ -263,7 +304,12 @@ public struct KindDriver: ClusterDriver {
         }
         if !out.succeeded {
             createTimer.finish(.failed, "kind exited with status \(out.status)")
-            var cleanup = "The half-made cluster was kept (--retain): inspect it with `docker ps -a --filter label=io.x-k8s.kind.cluster=\(spec.name)`, then remove it with `aphex kind delete --cluster-name \(spec.name)`."
+            var cleanup =
+                """
+                The half-made cluster was kept (--retain): inspect it with `docker ps -a --filter \
+                label=io.x-k8s.kind.cluster=\(spec.name)`, then remove it with `aphex kind delete --cluster-name \
+                \(spec.name)`.
+                """
             if !spec.retain {
                 let del = StepTimer(host, "cluster.kind.cleanup", "Deleting the half-made cluster \(spec.name)")
                 var delete = deleteCommand(mergedKubeconfig: false)
@@ -271,67 +317,103 @@ public struct KindDriver: ClusterDriver {
                 let d = try? await host.runner.run(delete)
                 removeCreatedFiles()
                 del.finish(d?.succeeded == true ? .done : .failed)
-                cleanup = d?.succeeded == true
+                cleanup =
+                    d?.succeeded == true
                     ? "The half-made cluster was deleted (use --retain to keep it for debugging)."
-                    : "Deleting the half-made cluster also failed: remove it with `kind delete cluster --name \(spec.name)`."
+                    : """
+                    Deleting the half-made cluster also failed: remove it with `kind delete cluster --name \
+                    \(spec.name)`.
+                    """
             }
             throw AphexError.failed(
-                "kind could not create the cluster '\(spec.name)' (`\(createCommand.display)` exited with status \(out.status)). \(cleanup) Check that Docker (or Podman) is running and that ports 80 and 443 are free.",
+                """
+                kind could not create the cluster '\(spec.name)' (`\(createCommand.display)` exited with status \
+                \(out.status)). \(cleanup) Check that Docker (or Podman) is running and that ports 80 and 443 are \
+                free.
+                """,
                 detail: tail(out.stderrText))
         }
         createTimer.finish(.done)
 
         let (context, _) = try await writeKubeconfigAndRecord(createdByAphex: true)
-        let wait = StepTimer(host, "cluster.kind.wait", "Waiting ≤ \(formatDuration(spec.waitTimeout)) for the API server and \(spec.workers + 1) node\(spec.workers == 0 ? "" : "s") to be Ready")
+        let wait = StepTimer(
+            host, "cluster.kind.wait",
+            """
+            Waiting ≤ \(formatDuration(spec.waitTimeout)) for the API server and \(spec.workers + 1) \
+            node\(spec.workers == 0 ? "" : "s") to be Ready
+            """
+        )
         let result: NodeWaitResult
         do {
-            result = try await waiter.waitUntilReady(kubeconfig: kubeconfigPath, context: context, timeout: spec.waitTimeout,
-                                                     expectedNodes: spec.workers + 1, what: "kind cluster '\(spec.name)'")
+            result = try await waiter.waitUntilReady(
+                kubeconfig: kubeconfigPath, context: context, timeout: spec.waitTimeout,
+                expectedNodes: spec.workers + 1, what: "kind cluster '\(spec.name)'")
         } catch {
             wait.finish(.failed, firstLine(of: error))
             throw error
         }
-        wait.finish(.done, "\(result.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(result.seconds * 1000))))")
-        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
-                             outcome: .created, seconds: (host.clock.now() - start).seconds,
-                             nodesReadySeconds: result.seconds, nodes: result.nodes)
+        wait.finish(
+            .done, "\(result.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(result.seconds * 1000))))")
+        return ClusterAccess(
+            driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
+            outcome: .created, seconds: (host.clock.now() - start).seconds,
+            nodesReadySeconds: result.seconds, nodes: result.nodes)
     }
 
     func reuse(health: ClusterDescription, start: Duration) async throws -> ClusterAccess {
         let t = StepTimer(host, "cluster.kind.reuse", "Reusing healthy kind cluster \(spec.name)")
         let existingRecord = ClusterRecord.load(host, name: spec.name)
-        let (context, _) = try await writeKubeconfigAndRecord(createdByAphex: existingRecord?.createdByAphex ?? false,
-                                                              previous: existingRecord)
+        let (context, _) = try await writeKubeconfigAndRecord(
+            createdByAphex: existingRecord?.createdByAphex ?? false,
+            previous: existingRecord)
         t.finish(.unchanged, "\(health.nodes.count) node\(health.nodes.count == 1 ? "" : "s") Ready")
-        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
-                             outcome: .reused, seconds: (host.clock.now() - start).seconds,
-                             nodesReadySeconds: 0, nodes: health.nodes)
+        return ClusterAccess(
+            driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
+            outcome: .reused, seconds: (host.clock.now() - start).seconds,
+            nodesReadySeconds: 0, nodes: health.nodes)
     }
 
     func reuseAfterWaiting(health: ClusterDescription, start: Duration) async throws -> ClusterAccess {
-        host.reporter.info("kind cluster '\(spec.name)' exists and its API server answers, but \(health.problem ?? "not every node is Ready"): waiting for it.")
+        host.reporter.info(
+            """
+            kind cluster '\(spec.name)' exists and its API server answers, but \
+            \(health.problem ?? "not every node is Ready"): waiting for it.
+            """
+        )
         let existingRecord = ClusterRecord.load(host, name: spec.name)
-        let (context, _) = try await writeKubeconfigAndRecord(createdByAphex: existingRecord?.createdByAphex ?? false,
-                                                              previous: existingRecord)
-        let wait = StepTimer(host, "cluster.kind.wait", "Waiting ≤ \(formatDuration(spec.waitTimeout)) for the nodes of \(spec.name) to be Ready")
+        let (context, _) = try await writeKubeconfigAndRecord(
+            createdByAphex: existingRecord?.createdByAphex ?? false,
+            previous: existingRecord)
+        let wait = StepTimer(
+            host, "cluster.kind.wait",
+            "Waiting ≤ \(formatDuration(spec.waitTimeout)) for the nodes of \(spec.name) to be Ready")
         let result: NodeWaitResult
         do {
-            result = try await waiter.waitUntilReady(kubeconfig: kubeconfigPath, context: context, timeout: spec.waitTimeout,
-                                                     expectedNodes: max(1, health.nodes.count), what: "kind cluster '\(spec.name)'")
+            result = try await waiter.waitUntilReady(
+                kubeconfig: kubeconfigPath, context: context, timeout: spec.waitTimeout,
+                expectedNodes: max(1, health.nodes.count), what: "kind cluster '\(spec.name)'")
         } catch var e as AphexError {
             wait.finish(.failed, firstLine(of: e))
-            e.message += " If the cluster is beyond repair, re-create it with `aphex kind create --cluster-name \(spec.name) --recreate`."
+            e.message +=
+                """
+                 If the cluster is beyond repair, re-create it with `aphex kind create --cluster-name \
+                \(spec.name) --recreate`.
+                """
             throw e
         }
-        wait.finish(.done, "\(result.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(result.seconds * 1000))))")
-        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
-                             outcome: .reused, seconds: (host.clock.now() - start).seconds,
-                             nodesReadySeconds: result.seconds, nodes: result.nodes)
+        wait.finish(
+            .done, "\(result.nodes.count) Ready after \(formatDuration(.milliseconds(Int64(result.seconds * 1000))))")
+        return ClusterAccess(
+            driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context,
+            outcome: .reused, seconds: (host.clock.now() - start).seconds,
+            nodesReadySeconds: result.seconds, nodes: result.nodes)
     }
 
     /// `kind get kubeconfig` -> ~/.aphex/clusters/NAME/kubeconfig (0600); the record; and the
     /// user's kubeconfig only when asked.
-    func writeKubeconfigAndRecord(createdByAphex: Bool, previous: ClusterRecord? = nil) async throws -> (String, ClusterRecord) {
+    func writeKubeconfigAndRecord(createdByAphex: Bool, previous: ClusterRecord? = nil) async throws -> (
+        String, ClusterRecord
+    ) {
         let config = try await run(getKubeconfigCommand).stdout
         let current = (try? YAMLGuard.load(String(decoding: config, as: UTF8.self))).map { JSON(any: $0) }
         let context = current?["current-context"]?.string ?? spec.contextName
@@ -341,13 +423,16 @@ public struct KindDriver: ClusterDriver {
         }
         let merged = spec.mergeKubeconfig || (previous?.mergedKubeconfig ?? false)
         if spec.mergeKubeconfig {
-            try await StepTimer(host, "cluster.kind.merge", "Merging kind-\(spec.name) into your kubeconfig and switching to it").run {
+            try await StepTimer(
+                host, "cluster.kind.merge", "Merging kind-\(spec.name) into your kubeconfig and switching to it"
+            ).run {
                 _ = try await run(exportKubeconfigCommand)
             }
         }
-        let record = ClusterRecord(name: spec.name, deployment: "kind", createdAt: previous?.createdAt ?? host.clock.wallNow(),
-                                   createdByAphex: createdByAphex, kubeconfig: kubeconfigPath, context: context,
-                                   mergedKubeconfig: merged, version: previous?.version ?? spec.image)
+        let record = ClusterRecord(
+            name: spec.name, deployment: "kind", createdAt: previous?.createdAt ?? host.clock.wallNow(),
+            createdByAphex: createdByAphex, kubeconfig: kubeconfigPath, context: context,
+            mergedKubeconfig: merged, version: previous?.version ?? spec.image)
         if previous != record { try record.save(host) }
         return (context, record)
     }
@@ -377,7 +462,8 @@ public struct KindDriver: ClusterDriver {
             host.reporter.info("No kind cluster named \(spec.name) exists; nothing to delete in kind.")
         }
         if record == nil || record?.deployment == "kind",
-           FileManager.default.fileExists(atPath: host.clusterDirectory(spec.name)) {
+            FileManager.default.fileExists(atPath: host.clusterDirectory(spec.name))
+        {
             try FileManager.default.removeItem(atPath: host.clusterDirectory(spec.name))
             host.reporter.info("Removed \(host.clusterDirectory(spec.name))")
         }
@@ -386,15 +472,22 @@ public struct KindDriver: ClusterDriver {
 
     public func kubeconfig() async throws -> ClusterAccess {
         if let r = ClusterRecord.load(host, name: spec.name), FileManager.default.fileExists(atPath: r.kubeconfig) {
-            return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: r.kubeconfig,
-                                 context: r.context, outcome: .reused)
+            return ClusterAccess(
+                driver: driverName, clusterName: spec.name, kubeconfig: r.kubeconfig,
+                context: r.context, outcome: .reused)
         }
         try await requireAvailable()
         guard try await listClusters().contains(spec.name) else {
-            throw AphexError.usage("There is no kind cluster named '\(spec.name)'. Create it with `aphex kind create --cluster-name \(spec.name)`, or list clusters with `aphex kind list`.")
+            throw AphexError.usage(
+                """
+                There is no kind cluster named '\(spec.name)'. Create it with `aphex kind create --cluster-name \
+                \(spec.name)`, or list clusters with `aphex kind list`.
+                """
+            )
         }
         let (context, _) = try await writeKubeconfigAndRecord(createdByAphex: false)
-        return ClusterAccess(driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context, outcome: .reused)
+        return ClusterAccess(
+            driver: driverName, clusterName: spec.name, kubeconfig: kubeconfigPath, context: context, outcome: .reused)
     }
 
     public func describe() async throws -> ClusterDescription {
@@ -409,24 +502,47 @@ public struct KindDriver: ClusterDriver {
     public func planEnsure() -> [PlannedAction] {
         var plan: [PlannedAction] = [
             PlannedAction("Check that kind is installed", command: versionCommand),
-            PlannedAction("Look for a kind cluster named \(spec.name): reuse it if its API server answers and every node is Ready; "
-                          + (spec.recreate ? "delete and re-create it if it is broken (--recreate)" : "stop (exit 2, nothing changed) if it is broken"),
-                          command: listCommand),
+            PlannedAction(
+                """
+                Look for a kind cluster named \(spec.name): reuse it if its API server answers and every node is \
+                Ready; 
+                """
+                    + (spec.recreate
+                        ? "delete and re-create it if it is broken (--recreate)"
+                        : "stop (exit 2, nothing changed) if it is broken"),
+                command: listCommand)
         ]
         if spec.recreate {
-            plan.append(PlannedAction("Only if the cluster exists and is broken: delete it", command: deleteCommand(mergedKubeconfig: false)))
+            plan.append(
+                PlannedAction(
+                    "Only if the cluster exists and is broken: delete it",
+                    command: deleteCommand(mergedKubeconfig: false)))
         }
-        plan.append(PlannedAction("Create the cluster with this kind config on stdin"
-                                  + (spec.retain ? " (kept on failure: --retain)" : "; on failure delete the half-made cluster"),
-                                  command: createCommand))
-        plan.append(PlannedAction("Write the kubeconfig to \(kubeconfigPath) (mode 0600) and the record \(ClusterRecord.path(host, name: spec.name))",
-                                  command: getKubeconfigCommand))
+        plan.append(
+            PlannedAction(
+                "Create the cluster with this kind config on stdin"
+                    + (spec.retain ? " (kept on failure: --retain)" : "; on failure delete the half-made cluster"),
+                command: createCommand))
+        plan.append(
+            PlannedAction(
+                """
+                Write the kubeconfig to \(kubeconfigPath) (mode 0600) and the record \
+                \(ClusterRecord.path(host, name: spec.name))
+                """,
+                command: getKubeconfigCommand))
         if spec.mergeKubeconfig {
-            plan.append(PlannedAction("Merge the cluster into your kubeconfig and switch its current context to \(spec.contextName)",
-                                      command: exportKubeconfigCommand))
+            plan.append(
+                PlannedAction(
+                    "Merge the cluster into your kubeconfig and switch its current context to \(spec.contextName)",
+                    command: exportKubeconfigCommand))
         }
-        plan.append(PlannedAction("Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and \(spec.workers + 1) node(s) to be Ready",
-                                  command: waiter.listCommand(kubeconfig: kubeconfigPath, context: spec.contextName)))
+        plan.append(
+            PlannedAction(
+                """
+                Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and \(spec.workers + 1) node(s) to \
+                be Ready
+                """,
+                command: waiter.listCommand(kubeconfig: kubeconfigPath, context: spec.contextName)))
         return plan
     }
 
@@ -434,8 +550,10 @@ public struct KindDriver: ClusterDriver {
         let merged = ClusterRecord.load(host, name: spec.name)?.mergedKubeconfig ?? false
         return [
             PlannedAction("Look for the kind cluster \(spec.name)", command: listCommand),
-            PlannedAction("Delete it" + (merged ? " (and its context in your kubeconfig)" : ""), command: deleteCommand(mergedKubeconfig: merged)),
-            PlannedAction("Remove \(host.clusterDirectory(spec.name)) (aphex's kubeconfig and record)"),
+            PlannedAction(
+                "Delete it" + (merged ? " (and its context in your kubeconfig)" : ""),
+                command: deleteCommand(mergedKubeconfig: merged)),
+            PlannedAction("Remove \(host.clusterDirectory(spec.name)) (aphex's kubeconfig and record)")
         ]
     }
 
@@ -447,27 +565,48 @@ public struct KindDriver: ClusterDriver {
 
     func mapNotFound(_ error: any Error) -> any Error {
         if let e = error as? CommandError, case .notFound = e.reason, let tool = e.argv.first {
-            return AphexError.prerequisite("\(tool) was not found on PATH. Install it (kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation, kubectl: https://kubernetes.io/docs/tasks/tools/) and re-run.")
+            return AphexError.prerequisite(
+                """
+                \(tool) was not found on PATH. Install it (kind: \
+                https://kind.sigs.k8s.io/docs/user/quick-start/#installation, kubectl: \
+                https://kubernetes.io/docs/tasks/tools/) and re-run.
+                """
+            )
         }
         if let e = error as? CommandError, e.argv.first == "kind", let engine = Self.containerEngineProblem(e.stderr) {
             return engine
         }
         if let e = error as? CommandError, e.argv.first == "kind", case .timedOut(let limit) = e.reason {
             let created = e.argv.starts(with: ["kind", "create"])
-            return AphexError.timeout("`\(e.display)` did not finish within \(formatDuration(limit)) and was stopped. kind waits on Docker (or Podman): check that it answers (`docker info`) and has disk space, then re-run." + (created ? (spec.retain ? " The half-made cluster was kept (--retain)." : " The half-made cluster was deleted.") : ""))
+            return AphexError.timeout(
+                """
+                `\(e.display)` did not finish within \(formatDuration(limit)) and was stopped. kind waits on \
+                Docker (or Podman): check that it answers (`docker info`) and has disk space, then re-run.
+                """
+                    + (created
+                        ? (spec.retain
+                            ? " The half-made cluster was kept (--retain)." : " The half-made cluster was deleted.")
+                        : ""))
         }
         return error
     }
 
     /// kind's way of saying that Docker/Podman is missing or not running: a prerequisite (exit 4).
     static func containerEngineProblem(_ stderr: String) -> AphexError? {
-        let markers = ["Cannot connect to the Docker daemon", "permission denied while trying to connect to the Docker daemon",
-                       "executable file not found in $PATH", "failed to list nodes", "failed to get docker info",
-                       "Cannot connect to Podman"]
+        let markers = [
+            "Cannot connect to the Docker daemon", "permission denied while trying to connect to the Docker daemon",
+            "executable file not found in $PATH", "failed to list nodes", "failed to get docker info",
+            "Cannot connect to Podman"
+        ]
         guard markers.contains(where: { stderr.contains($0) }) else { return nil }
-        return AphexError(.prerequisite,
-                          "kind cannot reach a container engine: Docker (or Podman) is not installed, not running, or this user may not use it. Start Docker (`sudo systemctl start docker`) or add yourself to the docker group, then re-run; `aphex doctor --deployment kind` checks it.",
-                          detail: tail(stderr))
+        return AphexError(
+            .prerequisite,
+            """
+            kind cannot reach a container engine: Docker (or Podman) is not installed, not running, or this user \
+            may not use it. Start Docker (`sudo systemctl start docker`) or add yourself to the docker group, \
+            then re-run; `aphex doctor --deployment kind` checks it.
+            """,
+            detail: tail(stderr))
     }
 }
 

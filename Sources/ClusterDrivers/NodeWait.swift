@@ -36,8 +36,10 @@ public struct NodeState: Sendable, Equatable {
     public var kubeletVersion: String?
     public var conditions: [NodeCondition]
 
-    public init(name: String, ready: Bool, roles: [String] = [], kubeletVersion: String? = nil,
-                conditions: [NodeCondition] = []) {
+    public init(
+        name: String, ready: Bool, roles: [String] = [], kubeletVersion: String? = nil,
+        conditions: [NodeCondition] = []
+    ) {
         self.name = name
         self.ready = ready
         self.roles = roles
@@ -50,8 +52,9 @@ public struct NodeState: Sendable, Equatable {
         name = node.name ?? "?"
         conditions = (node[path: "status", "conditions"]?.array ?? []).compactMap { c in
             guard let t = c["type"]?.string else { return nil }
-            return NodeCondition(type: t, status: c["status"]?.string ?? "Unknown",
-                                 reason: c["reason"]?.string, message: c["message"]?.string)
+            return NodeCondition(
+                type: t, status: c["status"]?.string ?? "Unknown",
+                reason: c["reason"]?.string, message: c["message"]?.string)
         }
         ready = conditions.contains { $0.type == "Ready" && $0.status == "True" }
         roles = node.labels.keys.compactMap { k in
@@ -76,8 +79,9 @@ extension ClusterDescription {
     mutating func recordNodes(_ nodes: [NodeState]) {
         self.nodes = nodes
         apiReachable = true
-        if nodes.isEmpty { problem = "no nodes registered" }
-        else if !nodes.allSatisfy(\.ready) {
+        if nodes.isEmpty {
+            problem = "no nodes registered"
+        } else if !nodes.allSatisfy(\.ready) {
             problem = "nodes not Ready: " + nodes.filter { !$0.ready }.map(\.diagnosis).joined(separator: "; ")
         }
     }
@@ -106,9 +110,11 @@ public struct NodeWaiter: Sendable {
 
     /// The argv that lists nodes for a kubeconfig/context.
     public func listCommand(kubeconfig: String, context: String?) -> Command {
-        Command(kubectlArgv(["get", "nodes", "-o", "json"], kubeconfig: kubeconfig, context: context,
-                            requestTimeout: requestTimeout, runner: host.runner),
-                environment: Kubeconfig.kubectlEnvironment(kubeconfig), timeout: requestTimeout + .seconds(5))
+        Command(
+            kubectlArgv(
+                ["get", "nodes", "-o", "json"], kubeconfig: kubeconfig, context: context,
+                requestTimeout: requestTimeout, runner: host.runner),
+            environment: Kubeconfig.kubectlEnvironment(kubeconfig), timeout: requestTimeout + .seconds(5))
     }
 
     /// One read. Throws `CommandError` when the API server does not answer.
@@ -116,7 +122,12 @@ public struct NodeWaiter: Sendable {
         let out = try await host.runner.run(listCommand(kubeconfig: kubeconfig, context: context))
         let list: JSON
         do { list = try JSON.parse(out.stdout) } catch {
-            throw AphexError.failed("`kubectl get nodes -o json` printed something that is not JSON. Check that `kubectl` on PATH is the real kubectl.")
+            throw AphexError.failed(
+                """
+                `kubectl get nodes -o json` printed something that is not JSON. Check that `kubectl` on PATH is \
+                the real kubectl.
+                """
+            )
         }
         return list.items.map(NodeState.init(node:)).sorted { $0.name < $1.name }
     }
@@ -129,8 +140,10 @@ public struct NodeWaiter: Sendable {
     /// Polls until at least `expectedNodes` nodes exist and all are Ready. On the deadline
     /// throws `AphexError(.timeout)` naming the nodes that are not Ready and their
     /// conditions (or the API server's last error when it never answered).
-    public func waitUntilReady(kubeconfig: String, context: String?, timeout: Duration,
-                               expectedNodes: Int = 1, what: String = "the cluster") async throws -> NodeWaitResult {
+    public func waitUntilReady(
+        kubeconfig: String, context: String?, timeout: Duration,
+        expectedNodes: Int = 1, what: String = "the cluster"
+    ) async throws -> NodeWaitResult {
         let start = host.clock.now()
         let deadline = start + timeout
         var lastNodes: [NodeState] = []
@@ -148,22 +161,31 @@ public struct NodeWaiter: Sendable {
                 }
             } catch let e as CommandError {
                 if case .notFound = e.reason {
-                    throw AphexError.prerequisite("kubectl was not found on PATH; aphex uses it to read the cluster's nodes. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and re-run.")
+                    throw AphexError.prerequisite(
+                        """
+                        kubectl was not found on PATH; aphex uses it to read the cluster's nodes. Install kubectl \
+                        (https://kubernetes.io/docs/tasks/tools/) and re-run.
+                        """
+                    )
                 }
-                lastError = e.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                lastError =
+                    e.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                     ? e.description : e.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let now = host.clock.now()
             if now >= deadline { break }
             try await host.clock.sleep(for: min(interval, deadline - now))
         }
-        throw Self.timeoutError(what: what, timeout: timeout, nodes: lastNodes, lastError: lastError,
-                                expectedNodes: expectedNodes, kubeconfig: kubeconfig, context: context, runner: host.runner)
+        throw Self.timeoutError(
+            what: what, timeout: timeout, nodes: lastNodes, lastError: lastError,
+            expectedNodes: expectedNodes, kubeconfig: kubeconfig, context: context, runner: host.runner)
     }
 
-    static func timeoutError(what: String, timeout: Duration, nodes: [NodeState], lastError: String?,
-                             expectedNodes: Int, kubeconfig: String, context: String?,
-                             runner: any CommandRunner) -> AphexError {
+    static func timeoutError(
+        what: String, timeout: Duration, nodes: [NodeState], lastError: String?,
+        expectedNodes: Int, kubeconfig: String, context: String?,
+        runner: any CommandRunner
+    ) -> AphexError {
         var detail: [String] = []
         let notReady = nodes.filter { !$0.ready }
         if let lastError, nodes.isEmpty {
@@ -175,22 +197,34 @@ public struct NodeWaiter: Sendable {
                 detail.append(contentsOf: notReady.map { "  " + $0.diagnosis })
             }
             if nodes.count < expectedNodes {
-                detail.append("Only \(nodes.count) of \(expectedNodes) nodes registered (\(nodes.map(\.name).joined(separator: ", ")).")
+                detail.append(
+                    """
+                    Only \(nodes.count) of \(expectedNodes) nodes registered \
+                    (\(nodes.map(\.name).joined(separator: ", ")).
+                    """
+                )
             }
             if let lastError { detail.append("Last API error: \(lastError)") }
         }
-        let inspect = Shell.quote(kubectlArgv(["describe", "nodes"], kubeconfig: kubeconfig, context: context, requestTimeout: nil, runner: runner))
+        let inspect = Shell.quote(
+            kubectlArgv(
+                ["describe", "nodes"], kubeconfig: kubeconfig, context: context, requestTimeout: nil, runner: runner))
         let names = notReady.isEmpty ? "" : " (not Ready: \(notReady.map(\.name).joined(separator: ", ")))"
         return AphexError.timeout(
-            "Timed out after \(formatDuration(timeout)) waiting for the API server and nodes of \(what) to be Ready\(names). Inspect with `\(inspect)`, then re-run with a longer --timeout.",
+            """
+            Timed out after \(formatDuration(timeout)) waiting for the API server and nodes of \(what) to be \
+            Ready\(names). Inspect with `\(inspect)`, then re-run with a longer --timeout.
+            """,
             detail: detail.joined(separator: "\n"))
     }
 }
 
 /// kubectl argv through the shared `Kubectl` builder (`kubectl --kubeconfig K [--context C] ARGS`),
 /// with a per-request timeout so a dead API server cannot hang a wait.
-func kubectlArgv(_ args: [String], kubeconfig: String, context: String?, requestTimeout: Duration?,
-                 runner: any CommandRunner) -> [String] {
+func kubectlArgv(
+    _ args: [String], kubeconfig: String, context: String?, requestTimeout: Duration?,
+    runner: any CommandRunner
+) -> [String] {
     var a = args
     if let requestTimeout { a += ["--request-timeout", "\(Int(requestTimeout.seconds.rounded(.up)))s"] }
     return Kubectl(kubeconfig: kubeconfig, context: context, runner: runner).argv(a)

@@ -47,9 +47,11 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     private var _connectionsOpened = 0
     private var _requests = 0
 
-    public init(tls: TLSOptions = TLSOptions(), connectTimeout: Duration = .seconds(10),
-                defaultTimeout: Duration = .seconds(60), maxRedirects: Int = 10,
-                reuseConnections: Bool = true, redirectProtocols: String = "https") {
+    public init(
+        tls: TLSOptions = TLSOptions(), connectTimeout: Duration = .seconds(10),
+        defaultTimeout: Duration = .seconds(60), maxRedirects: Int = 10,
+        reuseConnections: Bool = true, redirectProtocols: String = "https"
+    ) {
         CurlGlobal.ensureInitialized()
         self.tls = tls
         self.connectTimeout = connectTimeout
@@ -69,7 +71,8 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     /// libcurl's version and TLS library, e.g. "libcurl 7.88.1 (OpenSSL/3.0.x)".
     public static var versionDescription: String {
         let n = aphex_curl_version_num()
-        return "libcurl \((n >> 16) & 0xff).\((n >> 8) & 0xff).\(n & 0xff) (\(String(cString: aphex_curl_ssl_version())))"
+        return
+            "libcurl \((n >> 16) & 0xff).\((n >> 8) & 0xff).\(n & 0xff) (\(String(cString: aphex_curl_ssl_version())))"
     }
 
     /// In-memory PEM blobs (CURLOPT_CAINFO_BLOB) need libcurl >= 7.77.
@@ -181,7 +184,8 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             lines.append(value.isEmpty ? "\(name);" : "\(name): \(value)")
         }
         if let token = tls.bearerToken, !token.isEmpty,
-           !request.headers.keys.contains(where: { $0.lowercased() == "authorization" }) {
+            !request.headers.keys.contains(where: { $0.lowercased() == "authorization" })
+        {
             lines.append("Authorization: Bearer \(token)")
         }
         lines.append("Expect:")  // no 100-continue round trip for bodies
@@ -214,7 +218,12 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 
         if setupError != CURLE_OK {
             reusable = false
-            throw TransportError.other("libcurl rejected an option for \(Self.redact(request.url)): \(String(cString: curl_easy_strerror(setupError)))")
+            throw TransportError.other(
+                """
+                libcurl rejected an option for \(Self.redact(request.url)): \
+                \(String(cString: curl_easy_strerror(setupError)))
+                """
+            )
         }
 
         let code = withExtendedLifetime(state) { loop.perform(h) }
@@ -231,8 +240,15 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         if code == CURLE_OK { return status }
         if state.isCancelled { throw CancellationError() }
         if code == CURLE_WRITE_ERROR && state.stoppedByConsumer { return status }
-        if code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && state.exceededLimit), let limit = state.limit {
-            throw TransportError.tooLarge("\(Self.redact(request.url)): the response is larger than \(formatBytes(limit)), the most aphex reads for this request; the transfer was stopped")
+        if code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && state.exceededLimit),
+            let limit = state.limit
+        {
+            throw TransportError.tooLarge(
+                """
+                \(Self.redact(request.url)): the response is larger than \(formatBytes(limit)), the most aphex \
+                reads for this request; the transfer was stopped
+                """
+            )
         }
         var redirects: Int = 0
         _ = aphex_curl_getinfo_long(h, CURLINFO_REDIRECT_COUNT, &redirects)
@@ -240,11 +256,17 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             var target: UnsafeMutablePointer<CChar>? = nil
             _ = aphex_curl_getinfo_string(h, CURLINFO_EFFECTIVE_URL, &target)
             let to = target.map { Self.redact(String(cString: $0)) } ?? "another URL"
-            throw TransportError.other("\(Self.redact(request.url)) redirects to \(to); aphex follows redirects to https only (\(redirectProtocols)), so it stopped there. Use the final https URL instead.")
+            throw TransportError.other(
+                """
+                \(Self.redact(request.url)) redirects to \(to); aphex follows redirects to https only \
+                (\(redirectProtocols)), so it stopped there. Use the final https URL instead.
+                """
+            )
         }
         let detail = String(cString: errorBuffer)
-        throw Self.mapError(code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
-                            url: Self.redact(request.url))
+        throw Self.mapError(
+            code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
+            url: Self.redact(request.url))
     }
 
     /// TLS from memory. A kubeconfig's CA replaces every other trust anchor: CURLOPT_CAINFO_BLOB
@@ -344,16 +366,18 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             // nothing was sent, and a new connection usually succeeds.
             return .connectionReset("\(url) (during the TLS handshake: \(detail))")
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND,
-             CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED,
-             CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR,
-             CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CLIENTCERT:
+            CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND,
+            CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED,
+            CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CLIENTCERT:
             return .tls("\(url): \(detail)")
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2,
-             CURLE_HTTP2_STREAM:
+            CURLE_HTTP2_STREAM:
             // A TLS alert during the exchange (e.g. "certificate required" from a server that
             // demands a client certificate under TLS 1.3) is a TLS problem, not a flaky network.
-            if !droppedConnection(lower) && (lower.contains("alert") || lower.contains("ssl routines") || lower.contains("certificate")) {
+            if !droppedConnection(lower)
+                && (lower.contains("alert") || lower.contains("ssl routines") || lower.contains("certificate"))
+            {
                 return .tls("\(url): \(detail)")
             }
             return .connectionReset("\(url) (\(detail))")
@@ -373,7 +397,9 @@ extension CurlTransport {
     /// An error text that says the connection went away (reset, EOF) rather than that TLS
     /// judged something (an alert, a certificate): worth another connection.
     static func droppedConnection(_ lower: String) -> Bool {
-        let dropped = ["reset by peer", "connection reset", "ssl_error_syscall", "unexpected eof", "broken pipe", "connection died"]
+        let dropped = [
+            "reset by peer", "connection reset", "ssl_error_syscall", "unexpected eof", "broken pipe", "connection died"
+        ]
         let verdicts = ["alert", "certificate", "verify", "wrong version number", "handshake failure"]
         return dropped.contains { lower.contains($0) } && !verdicts.contains { lower.contains($0) }
     }
@@ -420,7 +446,14 @@ final class CurlMultiLoop: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         let result = ResultSlot()
         let startThread: Bool = lock.withLock {
-            incoming.append((h, { code in result.code = code; done.signal() }))
+            incoming.append(
+                (
+                    h,
+                    { code in
+                        result.code = code
+                        done.signal()
+                    }
+                ))
             defer { threadStarted = true }
             return !threadStarted
         }
@@ -438,7 +471,10 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// Ends the loop once its transfers are done (it then cleans the multi handle up); a loop
     /// that never ran a transfer has no thread, and cleans up here.
     func stop() {
-        let running: Bool = lock.withLock { stopped = true; return threadStarted }
+        let running: Bool = lock.withLock {
+            stopped = true
+            return threadStarted
+        }
         guard let multi else { return }
         if running { _ = curl_multi_wakeup(multi) } else { curl_multi_cleanup(multi) }
     }
@@ -493,7 +529,10 @@ final class CurlHandlePool: @unchecked Sendable {
 
     func release(_ h: UnsafeMutableRawPointer, keep: Bool) {
         let drop: Bool = lock.withLock {
-            if keep && idle.count < maxIdle { idle.append(h); return false }
+            if keep && idle.count < maxIdle {
+                idle.append(h)
+                return false
+            }
             return true
         }
         if drop { curl_easy_cleanup(h) }
@@ -559,9 +598,15 @@ final class CurlRequestState: @unchecked Sendable {
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if isCancelled { return false }
         received += bytes.count
-        if let limit, received > limit { exceededLimit = true; return false }
+        if let limit, received > limit {
+            exceededLimit = true
+            return false
+        }
         if let onData {
-            if !onData(Array(bytes)) { stoppedByConsumer = true; return false }
+            if !onData(Array(bytes)) {
+                stoppedByConsumer = true
+                return false
+            }
         } else {
             body.append(contentsOf: bytes)
         }
@@ -570,7 +615,10 @@ final class CurlRequestState: @unchecked Sendable {
 
     func header(_ bytes: UnsafeRawBufferPointer) {
         let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if line.hasPrefix("HTTP/") { headers = [:]; return }  // a new response (redirect, 100)
+        if line.hasPrefix("HTTP/") {
+            headers = [:]
+            return
+        }  // a new response (redirect, 100)
         guard let colon = line.firstIndex(of: ":") else { return }
         let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)

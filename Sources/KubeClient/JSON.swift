@@ -35,7 +35,10 @@ public enum JSON: Sendable, Equatable, Hashable {
 
     /// Sets a value at a path, creating intermediate objects.
     public mutating func set(_ keys: [String], to value: JSON?) {
-        guard let first = keys.first else { if let value { self = value }; return }
+        guard let first = keys.first else {
+            if let value { self = value }
+            return
+        }
         if case .object = self {} else { self = .object([:]) }
         guard case .object(var o) = self else { return }
         if keys.count == 1 {
@@ -113,13 +116,21 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Express
 extension JSON: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSON].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSON].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSON].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSON].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -152,15 +163,24 @@ extension JSON {
         case is NSNull: self = .null
         case let n as NSNumber:
             #if canImport(Darwin)
-            if CFGetTypeID(n) == CFBooleanGetTypeID() { self = .bool(n.boolValue); return }
+                if CFGetTypeID(n) == CFBooleanGetTypeID() {
+                    self = .bool(n.boolValue)
+                    return
+                }
             #else
-            if type(of: n) == type(of: NSNumber(value: true)) && (n == NSNumber(value: true) || n == NSNumber(value: false)) && String(cString: n.objCType) == "c" {
-                self = .bool(n.boolValue); return
-            }
+                if type(of: n) == type(of: NSNumber(value: true))
+                    && (n == NSNumber(value: true) || n == NSNumber(value: false)) && String(cString: n.objCType) == "c"
+                {
+                    self = .bool(n.boolValue)
+                    return
+                }
             #endif
             let d = n.doubleValue
-            if d.rounded() == d, abs(d) < 9e15, !String(describing: n).contains(".") { self = .int(n.int64Value) }
-            else { self = .double(d) }
+            if d.rounded() == d, abs(d) < 9e15, !String(describing: n).contains(".") {
+                self = .int(n.int64Value)
+            } else {
+                self = .double(d)
+            }
         case let b as Bool: self = .bool(b)
         case let i as Int: self = .int(Int64(i))
         case let i as Int64: self = .int(i)
@@ -201,10 +221,17 @@ extension JSON {
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .int(let i): out += String(i).utf8
         case .double(let d):
-            if d.isFinite { out += (d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)).utf8 } else { out += "null".utf8 }
+            if d.isFinite {
+                out += (d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)).utf8
+            } else {
+                out += "null".utf8
+            }
         case .string(let s): JSON.escape(s, into: &out)
         case .array(let a):
-            if a.isEmpty { out += "[]".utf8; return }
+            if a.isEmpty {
+                out += "[]".utf8
+                return
+            }
             out.append(91)  // [
             for (i, v) in a.enumerated() {
                 if i > 0 { out.append(44) }
@@ -214,7 +241,10 @@ extension JSON {
             if pretty { JSON.newline(&out, indent) }
             out.append(93)  // ]
         case .object(let o):
-            if o.isEmpty { out += "{}".utf8; return }
+            if o.isEmpty {
+                out += "{}".utf8
+                return
+            }
             out.append(123)  // {
             for (i, k) in o.keys.sorted().enumerated() {
                 if i > 0 { out.append(44) }

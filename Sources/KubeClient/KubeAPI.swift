@@ -31,35 +31,48 @@ public struct ResourceRef: Hashable, Sendable, CustomStringConvertible {
         return p
     }
 
-    public static let namespaces = ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false)
+    public static let namespaces = ResourceRef(
+        group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false)
     public static let nodes = ResourceRef(group: "", version: "v1", resource: "nodes", kind: "Node", namespaced: false)
     public static let pods = ResourceRef(group: "", version: "v1", resource: "pods", kind: "Pod")
     public static let services = ResourceRef(group: "", version: "v1", resource: "services", kind: "Service")
     public static let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret")
     public static let configMaps = ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap")
     public static let events = ResourceRef(group: "", version: "v1", resource: "events", kind: "Event")
-    public static let deployments = ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment")
-    public static let statefulSets = ResourceRef(group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet")
+    public static let deployments = ResourceRef(
+        group: "apps", version: "v1", resource: "deployments", kind: "Deployment")
+    public static let statefulSets = ResourceRef(
+        group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet")
     public static let daemonSets = ResourceRef(group: "apps", version: "v1", resource: "daemonsets", kind: "DaemonSet")
     public static let jobs = ResourceRef(group: "batch", version: "v1", resource: "jobs", kind: "Job")
-    public static let endpointSlices = ResourceRef(group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice")
-    public static let crds = ResourceRef(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false)
-    public static let validatingWebhooks = ResourceRef(group: "admissionregistration.k8s.io", version: "v1", resource: "validatingwebhookconfigurations", kind: "ValidatingWebhookConfiguration", namespaced: false)
-    public static let mutatingWebhooks = ResourceRef(group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations", kind: "MutatingWebhookConfiguration", namespaced: false)
-    public static let applications = ResourceRef(group: "argoproj.io", version: "v1alpha1", resource: "applications", kind: "Application")
-    public static let issuers = ResourceRef(group: "cert-manager.io", version: "v1", resource: "issuers", kind: "Issuer")
-    public static let certificates = ResourceRef(group: "cert-manager.io", version: "v1", resource: "certificates", kind: "Certificate")
+    public static let endpointSlices = ResourceRef(
+        group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice")
+    public static let crds = ResourceRef(
+        group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
+        kind: "CustomResourceDefinition", namespaced: false)
+    public static let validatingWebhooks = ResourceRef(
+        group: "admissionregistration.k8s.io", version: "v1", resource: "validatingwebhookconfigurations",
+        kind: "ValidatingWebhookConfiguration", namespaced: false)
+    public static let mutatingWebhooks = ResourceRef(
+        group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations",
+        kind: "MutatingWebhookConfiguration", namespaced: false)
+    public static let applications = ResourceRef(
+        group: "argoproj.io", version: "v1alpha1", resource: "applications", kind: "Application")
+    public static let issuers = ResourceRef(
+        group: "cert-manager.io", version: "v1", resource: "issuers", kind: "Issuer")
+    public static let certificates = ResourceRef(
+        group: "cert-manager.io", version: "v1", resource: "certificates", kind: "Certificate")
 }
 
 /// Typed API failures. `status` errors carry the API server's Status message.
 public enum KubeAPIError: Error, Sendable, Equatable, CustomStringConvertible {
-    case unauthorized(String)            // 401
-    case forbidden(String)               // 403
-    case notFound(String)                // 404
-    case conflict(String)                // 409
-    case gone(String)                    // 410 (watch resourceVersion expired)
-    case invalid(String)                 // 422 / 400
-    case server(status: Int, message: String) // 5xx, 429, other
+    case unauthorized(String)  // 401
+    case forbidden(String)  // 403
+    case notFound(String)  // 404
+    case conflict(String)  // 409
+    case gone(String)  // 410 (watch resourceVersion expired)
+    case invalid(String)  // 422 / 400
+    case server(status: Int, message: String)  // 5xx, 429, other
     case transport(TransportError)
     case decoding(String)
     /// This API client cannot do what was asked (the `kubectl --raw` fallback cannot send
@@ -91,7 +104,9 @@ public enum KubeAPIError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum WatchEvent: Sendable, Equatable {
-    case added(JSON), modified(JSON), deleted(JSON)
+    case added(JSON)
+    case modified(JSON)
+    case deleted(JSON)
     case bookmark(resourceVersion: String)
 }
 
@@ -100,16 +115,21 @@ public protocol KubeAPI: Sendable {
     /// GET one object; nil when it does not exist (404).
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON?
     /// LIST; returns the List object (items, metadata.resourceVersion).
-    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws
+        -> JSON
     /// Any request by path (service proxy, discovery, dry-run creates, merge patches), with
     /// extra request headers (e.g. a Bearer token for a service behind the API server's proxy;
     /// header values are never logged or put in errors). Non-2xx is returned, not thrown. A
     /// client that cannot send a header throws `KubeAPIError.unsupported`: it never drops one.
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
-                 headers: [String: String]) async throws -> HTTPResponse
+    func request(
+        _ method: String, path: String, body: [UInt8]?, contentType: String?,
+        headers: [String: String]
+    ) async throws -> HTTPResponse
     /// WATCH from a resourceVersion; the stream ends on expiry (410) or server close — callers re-list.
-    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error>
+    func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error>
 }
 
 extension ResourceRef {
@@ -118,23 +138,27 @@ extension ResourceRef {
     public func typedItems(_ list: JSON) -> JSON {
         guard let items = list["items"]?.array, items.contains(where: { $0["kind"] == nil }) else { return list }
         var out = list
-        out["items"] = .array(items.map { item in
-            var o = item
-            if o["kind"] == nil { o["kind"] = .string(kind) }
-            if o["apiVersion"] == nil { o["apiVersion"] = .string(apiVersion) }
-            return o
-        })
+        out["items"] = .array(
+            items.map { item in
+                var o = item
+                if o["kind"] == nil { o["kind"] = .string(kind) }
+                if o["apiVersion"] == nil { o["apiVersion"] = .string(apiVersion) }
+                return o
+            })
         return out
     }
 }
 
 extension KubeAPI {
     /// A request without extra headers.
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws -> HTTPResponse {
+    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?) async throws
+        -> HTTPResponse
+    {
         try await request(method, path: path, body: body, contentType: contentType, headers: [:])
     }
 
-    public func list(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil) async throws -> [JSON] {
+    public func list(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil) async throws -> [JSON]
+    {
         try await list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil).items
     }
 }

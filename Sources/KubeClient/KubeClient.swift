@@ -24,9 +24,11 @@ public struct KubeClient: KubeAPI {
     /// The largest single watch event (etcd stores objects of at most 1.5 MiB).
     public static let maxWatchEventBytes = 4 << 20
 
-    public init(server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30),
-                retry: KubeRetryPolicy = .standard, clock: any TimeSource = SystemClock(),
-                onRetry: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        server: String, transport: any HTTPTransport, requestTimeout: Duration = .seconds(30),
+        retry: KubeRetryPolicy = .standard, clock: any TimeSource = SystemClock(),
+        onRetry: (@Sendable (String) -> Void)? = nil
+    ) {
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
         self.server = base
@@ -49,7 +51,9 @@ public struct KubeClient: KubeAPI {
         return try Self.decode(response.body, context: "GET \(path)")
     }
 
-    public func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+    public func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?)
+        async throws -> JSON
+    {
         var query: [(String, String)] = []
         if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
         if let fieldSelector, !fieldSelector.isEmpty { query.append(("fieldSelector", fieldSelector)) }
@@ -62,15 +66,19 @@ public struct KubeClient: KubeAPI {
     }
 
     /// Header values are never logged or put in errors.
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
-                        headers extra: [String: String]) async throws -> HTTPResponse {
+    public func request(
+        _ method: String, path: String, body: [UInt8]?, contentType: String?,
+        headers extra: [String: String]
+    ) async throws -> HTTPResponse {
         var headers = extra
         if let contentType { headers["Content-Type"] = contentType }
         return try await send(method, path: path, body: body, headers: headers)
     }
 
-    public func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-                      timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+    public func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         var query: [(String, String)] = [("watch", "true"), ("allowWatchBookmarks", "true")]
         if let resourceVersion, !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
         if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
@@ -79,8 +87,9 @@ public struct KubeClient: KubeAPI {
         // The server ends the watch after timeoutSeconds; the client gives it a margin before
         // calling the connection dead.
         let timeout: Duration? = timeoutSeconds.map { .seconds($0 + 30) }
-        let request = HTTPRequest(method: "GET", url: server + path, headers: ["Accept": "application/json"],
-                                  timeout: timeout)
+        let request = HTTPRequest(
+            method: "GET", url: server + path, headers: ["Accept": "application/json"],
+            timeout: timeout)
         let transport = self.transport
         let what = "WATCH \(ref)"
 
@@ -120,14 +129,18 @@ public struct KubeClient: KubeAPI {
     /// a 429 (the API server's flow control turned it away unprocessed), and for requests that
     /// are safe to send twice (`KubeRetryPolicy.isReplayable`) also a reset or EOF (during the
     /// TLS handshake too) and 502/503/504, or any 5xx that carries `Retry-After`.
-    private func send(_ method: String, path: String, body: [UInt8]? = nil,
-                      headers extra: [String: String] = [:]) async throws -> HTTPResponse {
+    private func send(
+        _ method: String, path: String, body: [UInt8]? = nil,
+        headers extra: [String: String] = [:]
+    ) async throws -> HTTPResponse {
         var headers = ["Accept": "application/json"]
         for (k, v) in extra { headers[k] = v }
-        let request = HTTPRequest(method: method, url: server + path, headers: headers, body: body,
-                                  timeout: requestTimeout, maxResponseBytes: Self.maxResponseBytes)
-        let replayable = KubeRetryPolicy.isReplayable(method: method, path: path,
-                                                      contentType: headers.first { $0.key.lowercased() == "content-type" }?.value)
+        let request = HTTPRequest(
+            method: method, url: server + path, headers: headers, body: body,
+            timeout: requestTimeout, maxResponseBytes: Self.maxResponseBytes)
+        let replayable = KubeRetryPolicy.isReplayable(
+            method: method, path: path,
+            contentType: headers.first { $0.key.lowercased() == "content-type" }?.value)
         let what = "\(method.uppercased()) \(path.split(separator: "?", maxSplits: 1).first ?? "")"
         var attempt = 1
         while true {
@@ -136,7 +149,9 @@ public struct KubeClient: KubeAPI {
             do {
                 let response = try await transport.send(request)
                 guard attempt < retry.attempts,
-                      let wait = retry.delay(after: response, attempt: attempt, replayable: replayable, now: clock.wallNow()) else {
+                    let wait = retry.delay(
+                        after: response, attempt: attempt, replayable: replayable, now: clock.wallNow())
+                else {
                     return response
                 }
                 (delay, reason) = (wait, "HTTP \(response.status)")
@@ -146,7 +161,12 @@ public struct KubeClient: KubeAPI {
                 }
                 (delay, reason) = (retry.backoff(attempt: attempt), e.description)
             }
-            onRetry?("\(what): \(reason); trying again in \(Self.milliseconds(delay)) ms (attempt \(attempt + 1) of \(retry.attempts))")
+            onRetry?(
+                """
+                \(what): \(reason); trying again in \(Self.milliseconds(delay)) ms (attempt \(attempt + 1) of \
+                \(retry.attempts))
+                """
+            )
             try await clock.sleep(for: delay)
             attempt += 1
         }
@@ -217,10 +237,11 @@ public struct KubeClient: KubeAPI {
 
     static func queryString(_ items: [(String, String)]) -> String {
         guard !items.isEmpty else { return "" }
-        return "?" + items.map { k, v in
-            (k.addingPercentEncoding(withAllowedCharacters: unreserved) ?? k) + "=" +
-            (v.addingPercentEncoding(withAllowedCharacters: unreserved) ?? v)
-        }.joined(separator: "&")
+        return "?"
+            + items.map { k, v in
+                (k.addingPercentEncoding(withAllowedCharacters: unreserved) ?? k) + "="
+                    + (v.addingPercentEncoding(withAllowedCharacters: unreserved) ?? v)
+            }.joined(separator: "&")
     }
 
     static func escapePathSegment(_ s: String) -> String {
@@ -238,7 +259,7 @@ final class WatchStreamDecoder: @unchecked Sendable {
     }
 
     private var buffer: [UInt8] = []
-    private var scanned = 0        // bytes of `buffer` already scanned
+    private var scanned = 0  // bytes of `buffer` already scanned
     private var depth = 0
     private var inString = false
     private var escaped = false
@@ -261,9 +282,13 @@ final class WatchStreamDecoder: @unchecked Sendable {
         while i < buffer.count {
             let c = buffer[i]
             if inString {
-                if escaped { escaped = false }
-                else if c == UInt8(ascii: "\\") { escaped = true }
-                else if c == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if c == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if c == UInt8(ascii: "\"") {
+                    inString = false
+                }
             } else if c == UInt8(ascii: "\"") {
                 inString = true
             } else if c == UInt8(ascii: "{") {
@@ -271,7 +296,11 @@ final class WatchStreamDecoder: @unchecked Sendable {
                 depth += 1
             } else if c == UInt8(ascii: "}") {
                 depth -= 1
-                if depth < 0 { depth = 0; i += 1; continue }  // stray brace outside an object
+                if depth < 0 {
+                    depth = 0
+                    i += 1
+                    continue
+                }  // stray brace outside an object
                 if depth == 0, let start = objectStart {
                     let slice = Array(buffer[start...i])
                     objectStart = nil
@@ -293,7 +322,13 @@ final class WatchStreamDecoder: @unchecked Sendable {
             if buffer.count > maxEventBytes {
                 buffer.removeAll()
                 scanned = 0
-                out.failure = .transport(.tooLarge("watch stream: an event is larger than \(formatBytes(maxEventBytes)), the most aphex reads in one event; the watch was stopped"))
+                out.failure = .transport(
+                    .tooLarge(
+                        """
+                        watch stream: an event is larger than \(formatBytes(maxEventBytes)), the most aphex reads \
+                        in one event; the watch was stopped
+                        """
+                    ))
             }
         } else {
             buffer.removeAll(keepingCapacity: true)
@@ -320,8 +355,9 @@ final class WatchStreamDecoder: @unchecked Sendable {
         case "ERROR":
             let code = Int(object["code"]?.int ?? 500)
             let message = object["message"]?.string ?? "watch error \(code)"
-            return KubeClient.error(status: code, body: Array(JSON.object(["message": .string(message)]).serialized().utf8),
-                                    context: "watch")
+            return KubeClient.error(
+                status: code, body: Array(JSON.object(["message": .string(message)]).serialized().utf8),
+                context: "watch")
         default:
             break  // unknown event types are ignored
         }
@@ -346,7 +382,9 @@ public enum KubeJSON {
             parser.skipWhitespace()
             let value = try parser.value(depth: 0)
             parser.skipWhitespace()
-            guard parser.i == buffer.count else { throw SyntaxError(offset: parser.i, reason: "unexpected content after the JSON value") }
+            guard parser.i == buffer.count else {
+                throw SyntaxError(offset: parser.i, reason: "unexpected content after the JSON value")
+            }
             return value
         }
     }
@@ -391,9 +429,15 @@ public enum KubeJSON {
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "["): return try array(depth: depth)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
             default: throw fail("unexpected character")
             }
@@ -411,7 +455,10 @@ public enum KubeJSON {
             i += 1
             var out: [String: JSON] = [:]
             skipWhitespace()
-            if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return .object(out) }
+            if i < p.count, p[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(out)
+            }
             while true {
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -423,8 +470,14 @@ public enum KubeJSON {
                 out[key] = try value(depth: depth + 1)
                 skipWhitespace()
                 guard i < p.count else { throw fail("unexpected end of input") }
-                if p[i] == UInt8(ascii: ",") { i += 1; continue }
-                if p[i] == UInt8(ascii: "}") { i += 1; return .object(out) }
+                if p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if p[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(out)
+                }
                 throw fail("expected ',' or '}'")
             }
         }
@@ -433,14 +486,23 @@ public enum KubeJSON {
             i += 1
             var out: [JSON] = []
             skipWhitespace()
-            if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return .array(out) }
+            if i < p.count, p[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(out)
+            }
             while true {
                 skipWhitespace()
                 out.append(try value(depth: depth + 1))
                 skipWhitespace()
                 guard i < p.count else { throw fail("unexpected end of input") }
-                if p[i] == UInt8(ascii: ",") { i += 1; continue }
-                if p[i] == UInt8(ascii: "]") { i += 1; return .array(out) }
+                if p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if p[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(out)
+                }
                 throw fail("expected ',' or ']'")
             }
         }
@@ -468,7 +530,11 @@ public enum KubeJSON {
                     return String(decoding: bytes, as: UTF8.self)
                 }
                 if c < 0x20 { throw fail("control character in string") }
-                if c != UInt8(ascii: "\\") { bytes.append(c); i += 1; continue }
+                if c != UInt8(ascii: "\\") {
+                    bytes.append(c)
+                    i += 1
+                    continue
+                }
                 i += 1
                 guard i < p.count else { break }
                 let e = p[i]
@@ -536,7 +602,9 @@ public enum KubeJSON {
             let start = i
             var isInteger = true
             if p[i] == UInt8(ascii: "-") { i += 1 }
-            guard i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) else { throw fail("invalid number") }
+            guard i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) else {
+                throw fail("invalid number")
+            }
             if p[i] == UInt8(ascii: "0") {
                 i += 1
             } else {
@@ -545,14 +613,18 @@ public enum KubeJSON {
             if i < p.count, p[i] == UInt8(ascii: ".") {
                 isInteger = false
                 i += 1
-                guard i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) else { throw fail("invalid number") }
+                guard i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) else {
+                    throw fail("invalid number")
+                }
                 while i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) { i += 1 }
             }
             if i < p.count, p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") {
                 isInteger = false
                 i += 1
                 if i < p.count, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
-                guard i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) else { throw fail("invalid number") }
+                guard i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) else {
+                    throw fail("invalid number")
+                }
                 while i < p.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p[i]) { i += 1 }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: p[start..<i]), as: UTF8.self)

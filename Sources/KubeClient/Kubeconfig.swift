@@ -93,7 +93,12 @@ public struct Kubeconfig: Sendable, Equatable {
         guard isList(path) else { return try loadFile(path: path) }
         let present = listedFiles(path).filter { FileManager.default.fileExists(atPath: $0) }
         guard !present.isEmpty else {
-            throw AphexError.usage("None of the files in the kubeconfig list '\(path)' exists. Fix KUBECONFIG, pass one file with --kubeconfig, or create the cluster first (aphex bootstrap).")
+            throw AphexError.usage(
+                """
+                None of the files in the kubeconfig list '\(path)' exists. Fix KUBECONFIG, pass one file with \
+                --kubeconfig, or create the cluster first (aphex bootstrap).
+                """
+            )
         }
         var merged = Kubeconfig(path: path, clusters: [:], users: [:], contexts: [:], currentContext: nil)
         for file in present {
@@ -112,10 +117,14 @@ public struct Kubeconfig: Sendable, Equatable {
         func absolute(_ file: String?) -> String? {
             guard let file else { return nil }
             let expanded = (file as NSString).expandingTildeInPath
-            return expanded.hasPrefix("/") || dir.isEmpty ? expanded : (dir as NSString).appendingPathComponent(expanded)
+            return expanded.hasPrefix("/") || dir.isEmpty
+                ? expanded : (dir as NSString).appendingPathComponent(expanded)
         }
         var copy = self
-        for (k, var c) in clusters { c.certificateAuthority = absolute(c.certificateAuthority); copy.clusters[k] = c }
+        for (k, var c) in clusters {
+            c.certificateAuthority = absolute(c.certificateAuthority)
+            copy.clusters[k] = c
+        }
         for (k, var u) in users {
             u.clientCertificate = absolute(u.clientCertificate)
             u.clientKey = absolute(u.clientKey)
@@ -128,10 +137,20 @@ public struct Kubeconfig: Sendable, Equatable {
     static func loadFile(path: String) throws -> Kubeconfig {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
-            throw AphexError.usage("The kubeconfig file '\(path)' does not exist. Pass an existing kubeconfig with --kubeconfig, set KUBECONFIG, or create the cluster first (aphex bootstrap).")
+            throw AphexError.usage(
+                """
+                The kubeconfig file '\(path)' does not exist. Pass an existing kubeconfig with --kubeconfig, set \
+                KUBECONFIG, or create the cluster first (aphex bootstrap).
+                """
+            )
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw AphexError.usage("The kubeconfig file '\(path)' is not readable by this user. Fix its permissions (chmod 600, owned by you) or pass another file with --kubeconfig.")
+            throw AphexError.usage(
+                """
+                The kubeconfig file '\(path)' is not readable by this user. Fix its permissions (chmod 600, owned \
+                by you) or pass another file with --kubeconfig.
+                """
+            )
         }
         return try parse(String(decoding: data, as: UTF8.self), path: path)
     }
@@ -144,19 +163,32 @@ public struct Kubeconfig: Sendable, Equatable {
             // resolver skips the default one's regular expressions (a millisecond per run).
             root = try YAMLGuard.compose(text, .basic)
         } catch let refusal as YAMLGuard.Refusal {
-            throw AphexError.usage("The \(shown) contains \(refusal). \(refusal.advice) Or pass another kubeconfig with --kubeconfig.")
+            throw AphexError.usage(
+                "The \(shown) contains \(refusal). \(refusal.advice) Or pass another kubeconfig with --kubeconfig.")
         } catch {
-            throw AphexError.usage("The \(shown) is not valid YAML (\(Self.oneLine(error))). Fix the file, or pass another with --kubeconfig.")
+            throw AphexError.usage(
+                """
+                The \(shown) is not valid YAML (\(Self.oneLine(error))). Fix the file, or pass another with \
+                --kubeconfig.
+                """
+            )
         }
         guard let root, root.mapping != nil else {
-            throw AphexError.usage("The \(shown) is empty or not a kubeconfig (expected a mapping with clusters, users and contexts). Pass a kubeconfig with --kubeconfig.")
+            throw AphexError.usage(
+                """
+                The \(shown) is empty or not a kubeconfig (expected a mapping with clusters, users and contexts). \
+                Pass a kubeconfig with --kubeconfig.
+                """
+            )
         }
         if let kind = root["kind"]?.string, kind != "Config" {
-            throw AphexError.usage("The \(shown) has kind '\(kind)', not 'Config'. Pass a kubeconfig with --kubeconfig.")
+            throw AphexError.usage(
+                "The \(shown) has kind '\(kind)', not 'Config'. Pass a kubeconfig with --kubeconfig.")
         }
 
-        var config = Kubeconfig(path: path, clusters: [:], users: [:], contexts: [:],
-                                currentContext: root["current-context"]?.string.flatMap { $0.isEmpty ? nil : $0 })
+        var config = Kubeconfig(
+            path: path, clusters: [:], users: [:], contexts: [:],
+            currentContext: root["current-context"]?.string.flatMap { $0.isEmpty ? nil : $0 })
 
         for entry in Array(root["clusters"]?.sequence ?? []) {
             guard let name = entry["name"]?.string else { continue }
@@ -164,8 +196,9 @@ public struct Kubeconfig: Sendable, Equatable {
             config.clusters[name] = Cluster(
                 name: name,
                 server: c?["server"]?.string ?? "",
-                certificateAuthorityData: try decodeBase64(c?["certificate-authority-data"]?.string,
-                                                           field: "clusters[\(name)].cluster.certificate-authority-data", shown: shown),
+                certificateAuthorityData: try decodeBase64(
+                    c?["certificate-authority-data"]?.string,
+                    field: "clusters[\(name)].cluster.certificate-authority-data", shown: shown),
                 certificateAuthority: nonEmpty(c?["certificate-authority"]?.string),
                 insecureSkipTLSVerify: truthy(c?["insecure-skip-tls-verify"]?.string),
                 tlsServerName: nonEmpty(c?["tls-server-name"]?.string),
@@ -176,11 +209,13 @@ public struct Kubeconfig: Sendable, Equatable {
             let u = entry["user"]
             config.users[name] = User(
                 name: name,
-                clientCertificateData: try decodeBase64(u?["client-certificate-data"]?.string,
-                                                        field: "users[\(name)].user.client-certificate-data", shown: shown),
+                clientCertificateData: try decodeBase64(
+                    u?["client-certificate-data"]?.string,
+                    field: "users[\(name)].user.client-certificate-data", shown: shown),
                 clientCertificate: nonEmpty(u?["client-certificate"]?.string),
-                clientKeyData: try decodeBase64(u?["client-key-data"]?.string,
-                                                field: "users[\(name)].user.client-key-data", shown: shown),
+                clientKeyData: try decodeBase64(
+                    u?["client-key-data"]?.string,
+                    field: "users[\(name)].user.client-key-data", shown: shown),
                 clientKey: nonEmpty(u?["client-key"]?.string),
                 token: nonEmpty(u?["token"]?.string),
                 tokenFile: nonEmpty(u?["tokenFile"]?.string),
@@ -191,9 +226,10 @@ public struct Kubeconfig: Sendable, Equatable {
         for entry in Array(root["contexts"]?.sequence ?? []) {
             guard let name = entry["name"]?.string else { continue }
             let c = entry["context"]
-            config.contexts[name] = Context(name: name, cluster: c?["cluster"]?.string ?? "",
-                                            user: c?["user"]?.string ?? "",
-                                            namespace: nonEmpty(c?["namespace"]?.string))
+            config.contexts[name] = Context(
+                name: name, cluster: c?["cluster"]?.string ?? "",
+                user: c?["user"]?.string ?? "",
+                namespace: nonEmpty(c?["namespace"]?.string))
         }
         return config
     }
@@ -206,8 +242,9 @@ public struct Kubeconfig: Sendable, Equatable {
     /// no referenced file is read.
     public static func serverURL(path: String, context: String?) -> String? {
         guard let config = try? load(path: path),
-              let name = context.flatMap({ $0.isEmpty ? nil : $0 }) ?? config.currentContext,
-              let ctx = config.contexts[name], let cluster = config.clusters[ctx.cluster] else { return nil }
+            let name = context.flatMap({ $0.isEmpty ? nil : $0 }) ?? config.currentContext,
+            let ctx = config.contexts[name], let cluster = config.clusters[ctx.cluster]
+        else { return nil }
         return cluster.server
     }
 
@@ -222,27 +259,58 @@ public struct Kubeconfig: Sendable, Equatable {
         } else if let currentContext {
             contextName = currentContext
         } else {
-            let useContext = Self.isList(path) ? "kubectl config use-context NAME" : "kubectl --kubeconfig \(Shell.quote([path])) config use-context NAME"
-            throw AphexError.usage("\(shown.capitalizedFirst) has no current-context. Pass --context NAME (available contexts: \(available)), or run `\(useContext)`.")
+            let useContext =
+                Self.isList(path)
+                ? "kubectl config use-context NAME"
+                : "kubectl --kubeconfig \(Shell.quote([path])) config use-context NAME"
+            throw AphexError.usage(
+                """
+                \(shown.capitalizedFirst) has no current-context. Pass --context NAME (available contexts: \
+                \(available)), or run `\(useContext)`.
+                """
+            )
         }
         guard let ctx = contexts[contextName] else {
             let origin = requested == nil ? "The current-context '\(contextName)'" : "The context '\(contextName)'"
-            throw AphexError.usage("\(origin) is not in \(shown). Available contexts: \(available). Pass one of them with --context, or fix current-context with `kubectl config use-context NAME`.")
+            throw AphexError.usage(
+                """
+                \(origin) is not in \(shown). Available contexts: \(available). Pass one of them with --context, \
+                or fix current-context with `kubectl config use-context NAME`.
+                """
+            )
         }
         guard let cluster = clusters[ctx.cluster] else {
             let known = clusters.keys.sorted().joined(separator: ", ")
-            throw AphexError.usage("The context '\(contextName)' in \(shown) names the cluster '\(ctx.cluster)', which is not defined (clusters: \(known.isEmpty ? "none" : known)). Fix the context's cluster, or pick another context with --context.")
+            throw AphexError.usage(
+                """
+                The context '\(contextName)' in \(shown) names the cluster '\(ctx.cluster)', which is not defined \
+                (clusters: \(known.isEmpty ? "none" : known)). Fix the context's cluster, or pick another context \
+                with --context.
+                """
+            )
         }
         let server = cluster.server.trimmingCharacters(in: .whitespaces)
         guard let url = URL(string: server), let scheme = url.scheme?.lowercased(),
-              scheme == "https" || scheme == "http", url.host != nil else {
-            throw AphexError.usage("The cluster '\(cluster.name)' in \(shown) has server '\(server)', which is not an http(s) URL like https://127.0.0.1:6443. Fix clusters[].cluster.server.")
+            scheme == "https" || scheme == "http", url.host != nil
+        else {
+            throw AphexError.usage(
+                """
+                The cluster '\(cluster.name)' in \(shown) has server '\(server)', which is not an http(s) URL \
+                like https://127.0.0.1:6443. Fix clusters[].cluster.server.
+                """
+            )
         }
         var user: User? = nil
         if !ctx.user.isEmpty {
             guard let u = users[ctx.user] else {
                 let known = users.keys.sorted().joined(separator: ", ")
-                throw AphexError.usage("The context '\(contextName)' in \(shown) names the user '\(ctx.user)', which is not defined (users: \(known.isEmpty ? "none" : known)). Fix the context's user, or pick another context with --context.")
+                throw AphexError.usage(
+                    """
+                    The context '\(contextName)' in \(shown) names the user '\(ctx.user)', which is not defined \
+                    (users: \(known.isEmpty ? "none" : known)). Fix the context's user, or pick another context \
+                    with --context.
+                    """
+                )
             }
             user = u
         }
@@ -270,7 +338,13 @@ public struct Kubeconfig: Sendable, Equatable {
                 tls.clientKeyPEM = try readReferenced(file, what: "client-key of user '\(user.name)'")
             }
             if (tls.clientCertPEM == nil) != (tls.clientKeyPEM == nil) {
-                throw AphexError.usage("The user '\(user.name)' in \(shown) has a client certificate without its key (or a key without its certificate). Add the missing client-certificate-data/client-key-data, or pick another context with --context.")
+                throw AphexError.usage(
+                    """
+                    The user '\(user.name)' in \(shown) has a client certificate without its key (or a key \
+                    without its certificate). Add the missing client-certificate-data/client-key-data, or pick \
+                    another context with --context.
+                    """
+                )
             }
             if let token = user.token {
                 tls.bearerToken = token
@@ -278,20 +352,27 @@ public struct Kubeconfig: Sendable, Equatable {
                 let bytes = try readReferenced(file, what: "tokenFile of user '\(user.name)'")
                 tls.bearerToken = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            if let exec = user.execCommand { fallback.append("user '\(user.name)' authenticates with the exec plugin '\(exec)'") }
-            if let provider = user.authProvider { fallback.append("user '\(user.name)' uses the auth-provider '\(provider)'") }
+            if let exec = user.execCommand {
+                fallback.append("user '\(user.name)' authenticates with the exec plugin '\(exec)'")
+            }
+            if let provider = user.authProvider {
+                fallback.append("user '\(user.name)' uses the auth-provider '\(provider)'")
+            }
             if user.hasBasicAuth && tls.bearerToken == nil && tls.clientCertPEM == nil {
                 fallback.append("user '\(user.name)' uses username/password")
             }
         }
-        if let name = cluster.tlsServerName { fallback.append("cluster '\(cluster.name)' sets tls-server-name '\(name)'") }
+        if let name = cluster.tlsServerName {
+            fallback.append("cluster '\(cluster.name)' sets tls-server-name '\(name)'")
+        }
         if cluster.proxyURL != nil { fallback.append("cluster '\(cluster.name)' sets proxy-url") }
 
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
-        return KubeEndpoint(kubeconfigPath: path, contextName: contextName, clusterName: cluster.name,
-                            userName: ctx.user, server: base, namespace: ctx.namespace, tls: tls,
-                            kubectlFallbackReason: fallback.isEmpty ? nil : fallback.joined(separator: "; "))
+        return KubeEndpoint(
+            kubeconfigPath: path, contextName: contextName, clusterName: cluster.name,
+            userName: ctx.user, server: base, namespace: ctx.namespace, tls: tls,
+            kubectlFallbackReason: fallback.isEmpty ? nil : fallback.joined(separator: "; "))
     }
 
     private func readReferenced(_ file: String, what: String) throws -> [UInt8] {
@@ -303,7 +384,13 @@ public struct Kubeconfig: Sendable, Equatable {
             full = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(expanded)
         }
         guard let data = FileManager.default.contents(atPath: full) else {
-            throw AphexError.usage("The \(what) in the kubeconfig '\(path)' points to '\(full)', which does not exist or is not readable. Fix the path (relative paths are relative to the kubeconfig's directory), or embed the data with the *-data field.")
+            throw AphexError.usage(
+                """
+                The \(what) in the kubeconfig '\(path)' points to '\(full)', which does not exist or is not \
+                readable. Fix the path (relative paths are relative to the kubeconfig's directory), or embed the \
+                data with the *-data field.
+                """
+            )
         }
         return Array(data)
     }
@@ -315,7 +402,12 @@ public struct Kubeconfig: Sendable, Equatable {
         // Strict, as kubectl is (only line breaks and spaces are tolerated).
         let compact = text.filter { !$0.isWhitespace }
         guard let data = Data(base64Encoded: compact), !data.isEmpty else {
-            throw AphexError.usage("The field \(field) in the \(shown) is not valid base64. Re-export the kubeconfig (kind export kubeconfig / k3s's /etc/rancher/k3s/k3s.yaml), or fix the field.")
+            throw AphexError.usage(
+                """
+                The field \(field) in the \(shown) is not valid base64. Re-export the kubeconfig (kind export \
+                kubeconfig / k3s's /etc/rancher/k3s/k3s.yaml), or fix the field.
+                """
+            )
         }
         return Array(data)
     }

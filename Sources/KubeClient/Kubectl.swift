@@ -42,9 +42,11 @@ public struct Kubectl: Sendable {
     /// install.yaml, four times the apply itself); the API server then ignores unknown fields
     /// instead of refusing them. Only for digest-verified release manifests. `outputJSON`:
     /// kubectl prints the applied objects as JSON (their uids go into aphex's ownership record).
-    public func applyArgv(fieldManager: String = FieldManager.apply, forceConflicts: Bool = true,
-                          validate: Bool = true, namespace: String? = nil, dryRun: Bool = false,
-                          outputJSON: Bool = false) -> [String] {
+    public func applyArgv(
+        fieldManager: String = FieldManager.apply, forceConflicts: Bool = true,
+        validate: Bool = true, namespace: String? = nil, dryRun: Bool = false,
+        outputJSON: Bool = false
+    ) -> [String] {
         var args = ["apply", "--server-side"]
         if forceConflicts { args.append("--force-conflicts") }
         args.append("--field-manager=\(fieldManager)")
@@ -58,11 +60,16 @@ public struct Kubectl: Sendable {
 
     /// Server-side apply of `yaml` (stdin), returning kubectl's stdout.
     @discardableResult
-    public func apply(_ yaml: String, fieldManager: String = FieldManager.apply, dryRun: Bool = false,
-                      outputJSON: Bool = false, timeout: Duration = .seconds(300)) async throws -> String {
+    public func apply(
+        _ yaml: String, fieldManager: String = FieldManager.apply, dryRun: Bool = false,
+        outputJSON: Bool = false, timeout: Duration = .seconds(300)
+    ) async throws -> String {
         let argv = applyArgv(fieldManager: fieldManager, dryRun: dryRun, outputJSON: outputJSON)
-        return try await runner.run(Command(argv, stdin: Array(yaml.utf8), environment: environment,
-                                            timeout: timeout)).stdoutText
+        return try await runner.run(
+            Command(
+                argv, stdin: Array(yaml.utf8), environment: environment,
+                timeout: timeout)
+        ).stdoutText
     }
 
     /// The objects in `kubectl ... -o json` output: one object, or the items of a List.
@@ -77,7 +84,10 @@ public struct Kubectl: Sendable {
 
     @discardableResult
     public func run(_ args: [String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> String {
-        try await runner.run(Command(argv(args), stdin: stdin.map { Array($0.utf8) }, environment: environment,
-                                     timeout: timeout)).stdoutText
+        try await runner.run(
+            Command(
+                argv(args), stdin: stdin.map { Array($0.utf8) }, environment: environment,
+                timeout: timeout)
+        ).stdoutText
     }
 }

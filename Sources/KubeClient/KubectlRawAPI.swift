@@ -19,9 +19,11 @@ public struct KubectlRawAPI: KubeAPI {
     /// How often the polling "watch" lists.
     public var pollInterval: Duration
 
-    public init(runner: any CommandRunner, clock: any TimeSource = SystemClock(), kubeconfigPath: String,
-                context: String?, kubectl: String = "kubectl", requestTimeout: Duration = .seconds(30),
-                pollInterval: Duration = .seconds(2)) {
+    public init(
+        runner: any CommandRunner, clock: any TimeSource = SystemClock(), kubeconfigPath: String,
+        context: String?, kubectl: String = "kubectl", requestTimeout: Duration = .seconds(30),
+        pollInterval: Duration = .seconds(2)
+    ) {
         self.runner = runner
         self.clock = clock
         self.kubeconfigPath = kubeconfigPath
@@ -44,7 +46,13 @@ public struct KubectlRawAPI: KubeAPI {
         case "DELETE": argv += ["delete", "--raw", path]
         case "PATCH": argv += try Self.patchArguments(path: path, contentType: contentType)
         default:
-            throw KubeAPIError.unsupported("\(method.uppercased()) \(path) cannot be sent through kubectl (GET, POST, PUT, DELETE and PATCH can). This kubeconfig needs kubectl for authentication; use a kubeconfig with a client certificate or token to enable it.")
+            throw KubeAPIError.unsupported(
+                """
+                \(method.uppercased()) \(path) cannot be sent through kubectl (GET, POST, PUT, DELETE and PATCH \
+                can). This kubeconfig needs kubectl for authentication; use a kubeconfig with a client \
+                certificate or token to enable it.
+                """
+            )
         }
         return argv
     }
@@ -58,7 +66,12 @@ public struct KubectlRawAPI: KubeAPI {
         let parts = path.split(separator: "?", maxSplits: 1).map(String.init)
         let segments = parts[0].split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
         func unsupported(_ why: String) -> KubeAPIError {
-            .unsupported("PATCH \(parts[0]) cannot be sent through `kubectl patch`: \(why). This kubeconfig needs kubectl for authentication; use a kubeconfig with a client certificate or token to enable it.")
+            .unsupported(
+                """
+                PATCH \(parts[0]) cannot be sent through `kubectl patch`: \(why). This kubeconfig needs kubectl \
+                for authentication; use a kubeconfig with a client certificate or token to enable it.
+                """
+            )
         }
         var rest: ArraySlice<String>
         var resourceSuffix = ""
@@ -73,7 +86,9 @@ public struct KubectlRawAPI: KubeAPI {
         var namespace: String?
         // namespaces/NS/RESOURCE... is a namespaced object, but namespaces/NAME/status and
         // /finalize are the Namespace's own subresources.
-        if rest.first == "namespaces", rest.count >= 3, !(rest.count == 3 && ["status", "finalize"].contains(rest.last!)) {
+        if rest.first == "namespaces", rest.count >= 3,
+            !(rest.count == 3 && ["status", "finalize"].contains(rest.last!))
+        {
             namespace = rest[rest.startIndex + 1]
             rest = rest.dropFirst(2)
         }
@@ -83,10 +98,20 @@ public struct KubectlRawAPI: KubeAPI {
         if let namespace { args += ["--namespace", namespace] }
         if rest.count == 3 { args += ["--subresource", rest[rest.startIndex + 2]] }
         let type = (contentType ?? "").lowercased()
-        if type.hasPrefix("application/merge-patch+json") { args += ["--type", "merge"] }
-        else if type.hasPrefix("application/strategic-merge-patch+json") { args += ["--type", "strategic"] }
-        else if type.hasPrefix("application/json-patch+json") { args += ["--type", "json"] }
-        else { throw unsupported("kubectl patch sends merge, strategic-merge and JSON patches, not \(contentType ?? "a body without a Content-Type")") }
+        if type.hasPrefix("application/merge-patch+json") {
+            args += ["--type", "merge"]
+        } else if type.hasPrefix("application/strategic-merge-patch+json") {
+            args += ["--type", "strategic"]
+        } else if type.hasPrefix("application/json-patch+json") {
+            args += ["--type", "json"]
+        } else {
+            throw unsupported(
+                """
+                kubectl patch sends merge, strategic-merge and JSON patches, not \
+                \(contentType ?? "a body without a Content-Type")
+                """
+            )
+        }
         for item in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
             let kv = item.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
             switch (kv[0], kv.count > 1 ? kv[1] : "") {
@@ -110,7 +135,9 @@ public struct KubectlRawAPI: KubeAPI {
         return try KubeClient.decode(response.body, context: "GET \(path)")
     }
 
-    public func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+    public func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?)
+        async throws -> JSON
+    {
         var query: [(String, String)] = []
         if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
         if let fieldSelector, !fieldSelector.isEmpty { query.append(("fieldSelector", fieldSelector)) }
@@ -124,23 +151,41 @@ public struct KubectlRawAPI: KubeAPI {
 
     /// Extra headers cannot be sent: kubectl sends its own (and its plugin's credentials).
     /// `Accept` and `Content-Type` are what kubectl sends anyway (JSON; the patch type).
-    public func request(_ method: String, path: String, body: [UInt8]?, contentType: String?,
-                        headers: [String: String]) async throws -> HTTPResponse {
+    public func request(
+        _ method: String, path: String, body: [UInt8]?, contentType: String?,
+        headers: [String: String]
+    ) async throws -> HTTPResponse {
         let extra = headers.keys.filter { !["accept", "content-type"].contains($0.lowercased()) }.sorted()
         if !extra.isEmpty {
-            throw KubeAPIError.unsupported("\(method.uppercased()) \(path.split(separator: "?").first ?? "") needs the request header \(extra.joined(separator: ", ")), which aphex cannot send through kubectl. This kubeconfig authenticates through kubectl (an exec or auth-provider plugin); use a kubeconfig with a client certificate or token for this request.")
+            throw KubeAPIError.unsupported(
+                """
+                \(method.uppercased()) \(path.split(separator: "?").first ?? "") needs the request header \
+                \(extra.joined(separator: ", ")), which aphex cannot send through kubectl. This kubeconfig \
+                authenticates through kubectl (an exec or auth-provider plugin); use a kubeconfig with a client \
+                certificate or token for this request.
+                """
+            )
         }
         var argv = try argv(method, path: path, contentType: contentType)
         // A DELETE with options (preconditions, propagation): `kubectl delete --raw URL -f -`.
         if method.uppercased() == "DELETE", body != nil { argv += ["-f", "-"] }
         let output: CommandOutput
         do {
-            output = try await runner.run(Command(argv, stdin: body, environment: Kubeconfig.kubectlEnvironment(kubeconfigPath),
-                                                  timeout: requestTimeout + .seconds(5), checkExit: false))
+            output = try await runner.run(
+                Command(
+                    argv, stdin: body, environment: Kubeconfig.kubectlEnvironment(kubeconfigPath),
+                    timeout: requestTimeout + .seconds(5), checkExit: false))
         } catch let e as CommandError {
             switch e.reason {
             case .notFound:
-                throw AphexError.prerequisite("kubectl was not found on PATH. The kubeconfig '\(kubeconfigPath)' authenticates through kubectl (an exec or auth-provider plugin), so aphex needs it: install kubectl (https://kubernetes.io/docs/tasks/tools/), or use a kubeconfig with a client certificate or token.")
+                throw AphexError.prerequisite(
+                    """
+                    kubectl was not found on PATH. The kubeconfig '\(kubeconfigPath)' authenticates through \
+                    kubectl (an exec or auth-provider plugin), so aphex needs it: install kubectl \
+                    (https://kubernetes.io/docs/tasks/tools/), or use a kubeconfig with a client certificate or \
+                    token.
+                    """
+                )
             case .timedOut:
                 throw KubeAPIError.transport(.timedOut("\(method.uppercased()) \(path) through kubectl"))
             default:
@@ -148,25 +193,32 @@ public struct KubectlRawAPI: KubeAPI {
             }
         }
         if output.status == 0 {
-            return HTTPResponse(status: method.uppercased() == "POST" ? 201 : 200,
-                                headers: ["content-type": "application/json"], body: output.stdout)
+            return HTTPResponse(
+                status: method.uppercased() == "POST" ? 201 : 200,
+                headers: ["content-type": "application/json"], body: output.stdout)
         }
         let (status, message) = try Self.classify(stderr: output.stderrText, path: path)
-        let statusBody = JSON.object(["kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                      "message": .string(message), "code": .int(Int64(status))])
-        return HTTPResponse(status: status, headers: ["content-type": "application/json"],
-                            body: Array(statusBody.serialized().utf8))
+        let statusBody = JSON.object([
+            "kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "message": .string(message), "code": .int(Int64(status))
+        ])
+        return HTTPResponse(
+            status: status, headers: ["content-type": "application/json"],
+            body: Array(statusBody.serialized().utf8))
     }
 
-    public func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-                      timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+    public func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         let api = self
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await api.pollWatch(ref, namespace: namespace, labelSelector: labelSelector,
-                                            resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds,
-                                            continuation: continuation)
+                    try await api.pollWatch(
+                        ref, namespace: namespace, labelSelector: labelSelector,
+                        resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds,
+                        continuation: continuation)
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -179,9 +231,11 @@ public struct KubectlRawAPI: KubeAPI {
     /// Polling stand-in for WATCH: list, diff against the previous list, emit ADDED/MODIFIED/
     /// DELETED and a BOOKMARK with the list's resourceVersion. Starting from a resourceVersion
     /// that is no longer current ends with `.gone` — the caller re-lists, as after a 410.
-    private func pollWatch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-                           timeoutSeconds: Int?,
-                           continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) async throws {
+    private func pollWatch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?,
+        continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation
+    ) async throws {
         let deadline = timeoutSeconds.map { clock.now() + .seconds($0) }
         var previous: [String: JSON]? = nil
         func key(_ o: JSON) -> String {
@@ -201,7 +255,9 @@ public struct KubectlRawAPI: KubeAPI {
             if let previous {
                 for (k, obj) in current {
                     if let old = previous[k] {
-                        if old[path: "metadata", "resourceVersion"] != obj[path: "metadata", "resourceVersion"] || old != obj {
+                        if old[path: "metadata", "resourceVersion"] != obj[path: "metadata", "resourceVersion"]
+                            || old != obj
+                        {
                             events.append(.modified(obj))
                         }
                     } else {
@@ -211,7 +267,8 @@ public struct KubectlRawAPI: KubeAPI {
                 for (k, old) in previous where current[k] == nil { events.append(.deleted(old)) }
             } else if let resourceVersion, !resourceVersion.isEmpty, resourceVersion != "0" {
                 if !listRV.isEmpty && listRV != resourceVersion {
-                    throw KubeAPIError.gone("\(ref) changed since resourceVersion \(resourceVersion) (now \(listRV)); re-list")
+                    throw KubeAPIError.gone(
+                        "\(ref) changed since resourceVersion \(resourceVersion) (now \(listRV)); re-list")
                 }
             } else {
                 events = current.values.sorted { key($0) < key($1) }.map { .added($0) }
@@ -232,7 +289,8 @@ public struct KubectlRawAPI: KubeAPI {
     static func classify(stderr: String, path: String) throws -> (Int, String) {
         let text = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         let line = text.split(separator: "\n").last.map(String.init) ?? text
-        if let range = line.range(of: "Error from server ("), let close = line[range.upperBound...].firstIndex(of: ")") {
+        if let range = line.range(of: "Error from server ("), let close = line[range.upperBound...].firstIndex(of: ")")
+        {
             let reason = String(line[range.upperBound..<close])
             var message = String(line[line.index(after: close)...])
             if message.hasPrefix(":") { message.removeFirst() }
@@ -265,11 +323,19 @@ public struct KubectlRawAPI: KubeAPI {
         if lower.contains("getting credentials") || lower.contains("exec plugin") {
             return (401, "kubectl could not get credentials: \(line)")
         }
-        if lower.contains("was refused") || lower.contains("connection refused") { throw KubeAPIError.transport(.connectionRefused(shown)) }
-        if lower.contains("x509") || lower.contains("tls:") || lower.contains("certificate") { throw KubeAPIError.transport(.tls(shown)) }
+        if lower.contains("was refused") || lower.contains("connection refused") {
+            throw KubeAPIError.transport(.connectionRefused(shown))
+        }
+        if lower.contains("x509") || lower.contains("tls:") || lower.contains("certificate") {
+            throw KubeAPIError.transport(.tls(shown))
+        }
         if lower.contains("no such host") { throw KubeAPIError.transport(.dns(shown)) }
-        if lower.contains("timeout") || lower.contains("deadline exceeded") { throw KubeAPIError.transport(.timedOut(shown)) }
-        if lower.contains("connection reset") || lower.contains("eof") { throw KubeAPIError.transport(.connectionReset(shown)) }
+        if lower.contains("timeout") || lower.contains("deadline exceeded") {
+            throw KubeAPIError.transport(.timedOut(shown))
+        }
+        if lower.contains("connection reset") || lower.contains("eof") {
+            throw KubeAPIError.transport(.connectionReset(shown))
+        }
         throw KubeAPIError.transport(.other("kubectl failed for \(path): \(text.isEmpty ? "no error output" : text)"))
     }
 
@@ -284,21 +350,29 @@ public struct KubectlRawAPI: KubeAPI {
 /// else `KubectlRawAPI` through `host.runner`. Throws `AphexError(.usage)` for a missing file,
 /// an unknown context, or a broken kubeconfig (the message names the fix).
 /// `requestTimeout`: per request (KubeClient's whole-request timeout, kubectl's --request-timeout).
-public func makeKubeAPI(host: HostContext, kubeconfigPath: String, context: String?,
-                        requestTimeout: Duration = .seconds(30)) throws -> any KubeAPI {
+public func makeKubeAPI(
+    host: HostContext, kubeconfigPath: String, context: String?,
+    requestTimeout: Duration = .seconds(30)
+) throws -> any KubeAPI {
     let endpoint = try Kubeconfig.load(path: kubeconfigPath).resolve(context: context)
     return makeKubeAPI(host: host, endpoint: endpoint, requestTimeout: requestTimeout)
 }
 
 /// As above, from an already resolved context.
-public func makeKubeAPI(host: HostContext, endpoint: KubeEndpoint,
-                        requestTimeout: Duration = .seconds(30)) -> any KubeAPI {
+public func makeKubeAPI(
+    host: HostContext, endpoint: KubeEndpoint,
+    requestTimeout: Duration = .seconds(30)
+) -> any KubeAPI {
     if let reason = endpoint.kubectlFallbackReason {
-        host.reporter.debug("Reading the Kubernetes API through `kubectl get --raw` (slower): \(reason), which libcurl cannot do.")
-        return KubectlRawAPI(runner: host.runner, clock: host.clock, kubeconfigPath: endpoint.kubeconfigPath,
-                             context: endpoint.contextName, requestTimeout: requestTimeout)
+        host.reporter.debug(
+            "Reading the Kubernetes API through `kubectl get --raw` (slower): \(reason), which libcurl cannot do.")
+        return KubectlRawAPI(
+            runner: host.runner, clock: host.clock, kubeconfigPath: endpoint.kubeconfigPath,
+            context: endpoint.contextName, requestTimeout: requestTimeout)
     }
     let reporter = host.reporter
-    return KubeClient(server: endpoint.server, transport: host.makeTransport(endpoint.tls),
-                      requestTimeout: requestTimeout, clock: host.clock, onRetry: { reporter.debug("API request failed transiently: \($0)") })
+    return KubeClient(
+        server: endpoint.server, transport: host.makeTransport(endpoint.tls),
+        requestTimeout: requestTimeout, clock: host.clock,
+        onRetry: { reporter.debug("API request failed transiently: \($0)") })
 }

@@ -17,8 +17,10 @@ public struct KubeRetryPolicy: Sendable {
     /// Uniform in [0, 1): the jitter's source (tests fix it).
     public var random: @Sendable () -> Double
 
-    public init(attempts: Int, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(2),
-                maxRetryAfter: Duration = .seconds(10), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        attempts: Int, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(2),
+        maxRetryAfter: Duration = .seconds(10), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.attempts = max(1, attempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
@@ -46,7 +48,8 @@ public struct KubeRetryPolicy: Sendable {
     public func delay(after response: HTTPResponse, attempt: Int, replayable: Bool, now: Date) -> Duration? {
         let retryAfter = response.headers["retry-after"].flatMap { Self.parseRetryAfter($0, now: now) }
         let status = response.status
-        let retryable = status == 429
+        let retryable =
+            status == 429
             || (replayable && [502, 503, 504].contains(status))
             || (replayable && (500...599).contains(status) && retryAfter != nil)
         guard retryable else { return nil }
@@ -79,11 +82,13 @@ public struct KubeRetryPolicy: Sendable {
         let m = method.uppercased()
         if m == "GET" || m == "HEAD" { return true }
         if let query = path.split(separator: "?", maxSplits: 1).dropFirst().first,
-           query.split(separator: "&").contains(where: { $0.hasPrefix("dryRun=") }) {
+            query.split(separator: "&").contains(where: { $0.hasPrefix("dryRun=") })
+        {
             return true
         }
         if m == "PATCH", let type = contentType?.lowercased() {
-            return type.hasPrefix("application/merge-patch+json") || type.hasPrefix("application/strategic-merge-patch+json")
+            return type.hasPrefix("application/merge-patch+json")
+                || type.hasPrefix("application/strategic-merge-patch+json")
                 || type.hasPrefix("application/apply-patch")
         }
         return false

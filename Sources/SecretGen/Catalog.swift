@@ -117,7 +117,11 @@ public enum ValueShape: Sendable, Equatable {
                 (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 43 || c == 47
             }
             guard body.allSatisfy(isBase64), pad.allSatisfy({ $0 == 61 }) else {
-                return "has a character outside standard base64 (A-Z, a-z, 0-9, + and /, with \(padding) '=' of padding at the end)"
+                return
+                    """
+                    has a character outside standard base64 (A-Z, a-z, 0-9, + and /, with \(padding) '=' of \
+                    padding at the end)
+                    """
             }
             guard SecretEncoding.decodeBase64(value)?.count == n else { return "does not decode to \(n) bytes" }
             return nil
@@ -128,7 +132,9 @@ public enum ValueShape: Sendable, Equatable {
             }
             return nil
         case .token:
-            guard u.count <= Self.maxTokenLength else { return "has \(u.count) characters, more than \(Self.maxTokenLength)" }
+            guard u.count <= Self.maxTokenLength else {
+                return "has \(u.count) characters, more than \(Self.maxTokenLength)"
+            }
             guard u.allSatisfy({ $0 > 32 && $0 < 127 }) else {
                 return "has a space, line break, control or non-ASCII character"
             }
@@ -174,8 +180,10 @@ public struct SecretSpec: Sendable, Equatable {
     /// Who creates the object when ownership is `.mergeKeys` (for messages).
     public var createdBy: String?
 
-    public init(_ id: SecretID, keys: [KeySpec], ownership: SecretOwnership = .aphex,
-                deployments: Set<String>? = nil, createdBy: String? = nil) {
+    public init(
+        _ id: SecretID, keys: [KeySpec], ownership: SecretOwnership = .aphex,
+        deployments: Set<String>? = nil, createdBy: String? = nil
+    ) {
         self.id = id
         self.keys = keys
         self.ownership = ownership
@@ -234,7 +242,9 @@ public struct SecretCatalog: Sendable, Equatable {
         case .random(let n, .hex): return .hex(bytes: n)
         case .environment: return .token
         case .sameAs, .derivedFrom:
-            guard let src = k.source.source(in: ref.secret), src != ref, keySpec(src)?.source.source(in: src.secret) == nil else { return nil }
+            guard let src = k.source.source(in: ref.secret), src != ref,
+                keySpec(src)?.source.source(in: src.secret) == nil
+            else { return nil }
             return shape(src)
         }
     }
@@ -272,7 +282,8 @@ public struct SecretCatalog: Sendable, Equatable {
                         out.append("\(s.id)[\(k.key)] copies \(src), which is itself a copy (copy the original)")
                     }
                     if let srcSecret = spec(src.secret), let d = s.deployments,
-                       srcSecret.deployments.map({ !d.isSubset(of: $0) }) ?? false {
+                        srcSecret.deployments.map({ !d.isSubset(of: $0) }) ?? false
+                    {
                         out.append("\(s.id)[\(k.key)] copies \(src), which some of its deployments do not have")
                     }
                 case .environment(let v, _, _):
@@ -301,74 +312,108 @@ extension SecretCatalog {
         let cf = "CLOUDFLARE_API_TOKEN"
         return SecretCatalog(
             secrets: [
-                SecretSpec(pg, keys: [
-                    KeySpec("postgresql-password", b64,
+                SecretSpec(
+                    pg,
+                    keys: [
+                        KeySpec(
+                            "postgresql-password", b64,
                             consumer: "PostgreSQL and Authentik (database password)",
                             displayName: "postgresql-password"),
-                    KeySpec("postgresql-postgres-password", b64,
+                        KeySpec(
+                            "postgresql-postgres-password", b64,
                             consumer: "PostgreSQL superuser",
-                            displayName: "postgresql-postgres-password"),
-                ]),
-                SecretSpec(ak, keys: [
-                    KeySpec("secret-key", .random(bytes: 50, encoding: .base64),
+                            displayName: "postgresql-postgres-password")
+                    ]),
+                SecretSpec(
+                    ak,
+                    keys: [
+                        KeySpec(
+                            "secret-key", .random(bytes: 50, encoding: .base64),
                             consumer: "Authentik AUTHENTIK_SECRET_KEY",
                             displayName: "authentik-secret-key"),
-                    KeySpec("admin-password", b64,
+                        KeySpec(
+                            "admin-password", b64,
                             consumer: "Authentik AUTHENTIK_BOOTSTRAP_PASSWORD (user akadmin)",
                             displayName: "authentik-admin-password"),
-                    KeySpec("bootstrap-token", .random(bytes: 32, encoding: .hex),
+                        KeySpec(
+                            "bootstrap-token", .random(bytes: 32, encoding: .hex),
                             consumer: "Authentik AUTHENTIK_BOOTSTRAP_TOKEN (API token of the config-sync Job)",
-                            displayName: "authentik-bootstrap-token"),
-                ]),
-                SecretSpec(dex, keys: [
-                    KeySpec("client-secret", b64,
+                            displayName: "authentik-bootstrap-token")
+                    ]),
+                SecretSpec(
+                    dex,
+                    keys: [
+                        KeySpec(
+                            "client-secret", b64,
                             consumer: "Dex's OIDC client at Authentik",
                             displayName: "dex-client-secret"),
-                    KeySpec("authentik-client-secret", .sameAs(key: "client-secret"),
+                        KeySpec(
+                            "authentik-client-secret", .sameAs(key: "client-secret"),
                             consumer: "Authentik's provider for Dex (same value as client-secret)",
                             displayName: "dex-authentik-client-secret"),
-                    KeySpec("argocd-client-secret", b64,
+                        KeySpec(
+                            "argocd-client-secret", b64,
                             consumer: "Dex static client argocd",
                             displayName: "dex-argocd-client-secret"),
-                    KeySpec("tekton-client-secret", b64,
+                        KeySpec(
+                            "tekton-client-secret", b64,
                             consumer: "Dex static client tekton",
                             displayName: "dex-tekton-client-secret"),
-                    KeySpec("kubernetes-client-secret", b64,
+                        KeySpec(
+                            "kubernetes-client-secret", b64,
                             consumer: "Dex static client kubernetes (API-server OIDC)",
-                            displayName: "dex-kubernetes-client-secret"),
-                ]),
-                SecretSpec(tekton, keys: [
-                    KeySpec("client-secret", .derivedFrom(KeyRef(dex, "tekton-client-secret")),
+                            displayName: "dex-kubernetes-client-secret")
+                    ]),
+                SecretSpec(
+                    tekton,
+                    keys: [
+                        KeySpec(
+                            "client-secret", .derivedFrom(KeyRef(dex, "tekton-client-secret")),
                             consumer: "Tekton dashboard OIDC client",
-                            displayName: "tekton-dashboard-client-secret"),
-                ]),
-                SecretSpec(argo, keys: [
-                    KeySpec("oidc.dex.clientSecret", .derivedFrom(KeyRef(dex, "argocd-client-secret")),
+                            displayName: "tekton-dashboard-client-secret")
+                    ]),
+                SecretSpec(
+                    argo,
+                    keys: [
+                        KeySpec(
+                            "oidc.dex.clientSecret", .derivedFrom(KeyRef(dex, "argocd-client-secret")),
                             consumer: "ArgoCD argocd-cm oidc.config ($oidc.dex.clientSecret)",
-                            displayName: "argocd-oidc-client-secret"),
-                ], ownership: .mergeKeys, createdBy: "the ArgoCD install"),
-                SecretSpec(SecretID(namespace: "platform-system", name: "cloudflare-api-token"), keys: [
-                    KeySpec("token", .environment(variable: cf, optional: true, missingEffect: cloudflareMissing),
+                            displayName: "argocd-oidc-client-secret")
+                    ], ownership: .mergeKeys, createdBy: "the ArgoCD install"),
+                SecretSpec(
+                    SecretID(namespace: "platform-system", name: "cloudflare-api-token"),
+                    keys: [
+                        KeySpec(
+                            "token", .environment(variable: cf, optional: true, missingEffect: cloudflareMissing),
                             consumer: "organization controller",
-                            displayName: "cloudflare-api-token"),
-                ]),
-                SecretSpec(SecretID(namespace: "cert-manager", name: "cloudflare-api-token"), keys: [
-                    KeySpec("api-token", .environment(variable: cf, optional: true, missingEffect: k3sCloudflareMissing),
+                            displayName: "cloudflare-api-token")
+                    ]),
+                SecretSpec(
+                    SecretID(namespace: "cert-manager", name: "cloudflare-api-token"),
+                    keys: [
+                        KeySpec(
+                            "api-token",
+                            .environment(variable: cf, optional: true, missingEffect: k3sCloudflareMissing),
                             consumer: "cert-manager ClusterIssuer (DNS-01)",
-                            displayName: "cloudflare-api-token-cert-manager"),
-                ], deployments: ["k3s"]),
-                SecretSpec(SecretID(namespace: "kube-system", name: "cloudflare-api-token"), keys: [
-                    KeySpec("api-token", .environment(variable: cf, optional: true, missingEffect: k3sCloudflareMissing),
+                            displayName: "cloudflare-api-token-cert-manager")
+                    ], deployments: ["k3s"]),
+                SecretSpec(
+                    SecretID(namespace: "kube-system", name: "cloudflare-api-token"),
+                    keys: [
+                        KeySpec(
+                            "api-token",
+                            .environment(variable: cf, optional: true, missingEffect: k3sCloudflareMissing),
                             consumer: "external-dns",
-                            displayName: "cloudflare-api-token-kube-system"),
-                ], deployments: ["k3s"]),
+                            displayName: "cloudflare-api-token-kube-system")
+                    ], deployments: ["k3s"])
             ],
             extras: [
                 ExtraCredential("argocd-admin-user", .literal("admin"), consumer: "ArgoCD UI/CLI login user"),
-                ExtraCredential("argocd-admin-password",
-                                .secretKey(KeyRef(SecretID(namespace: "argocd", name: "argocd-initial-admin-secret"), "password")),
-                                consumer: "ArgoCD initial admin password (written by ArgoCD)"),
-                ExtraCredential("authentik-admin-user", .literal("akadmin"), consumer: "Authentik bootstrap admin user"),
+                ExtraCredential(
+                    "argocd-admin-password",
+                    .secretKey(KeyRef(SecretID(namespace: "argocd", name: "argocd-initial-admin-secret"), "password")),
+                    consumer: "ArgoCD initial admin password (written by ArgoCD)"),
+                ExtraCredential("authentik-admin-user", .literal("akadmin"), consumer: "Authentik bootstrap admin user")
             ])
     }()
 }

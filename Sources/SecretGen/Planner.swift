@@ -78,8 +78,10 @@ public struct SecretWrite: Sendable, Equatable {
     /// SSA must take ownership of fields another manager set (repair only).
     public var forceConflicts: Bool
 
-    public init(id: SecretID, method: Method, exists: Bool, data: [String: String], changedKeys: [String],
-                createdAt: String? = nil, forceConflicts: Bool = false) {
+    public init(
+        id: SecretID, method: Method, exists: Bool, data: [String: String], changedKeys: [String],
+        createdAt: String? = nil, forceConflicts: Bool = false
+    ) {
         self.id = id
         self.method = method
         self.exists = exists
@@ -125,8 +127,10 @@ public struct SecretsPlanInput: Sendable {
     /// Where the environment sources are read (CLOUDFLARE_API_TOKEN).
     public var environment: [String: String]
 
-    public init(catalog: SecretCatalog = .platform, deployment: String?, existing: [SecretID: StoredSecret],
-                imported: SecretsFile? = nil, environment: [String: String] = [:]) {
+    public init(
+        catalog: SecretCatalog = .platform, deployment: String?, existing: [SecretID: StoredSecret],
+        imported: SecretsFile? = nil, environment: [String: String] = [:]
+    ) {
         self.catalog = catalog
         self.deployment = deployment
         self.existing = existing
@@ -142,7 +146,8 @@ public enum SecretAnnotations {
 }
 
 /// The bootstrap plan: create only what is missing, never overwrite.
-public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = SecretGenerator()) throws -> SecretPlan {
+public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = SecretGenerator()) throws -> SecretPlan
+{
     let specs = input.catalog.secrets(for: input.deployment)
     let applicable = Set(specs.map(\.id))
     var values: [KeyRef: String] = [:]
@@ -157,7 +162,8 @@ public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = 
     if let file = input.imported {
         for (id, data) in file.secrets.sorted(by: { $0.key < $1.key }) {
             guard applicable.contains(id), let spec = input.catalog.spec(id) else {
-                warnings.append("The secrets file lists \(id), which is not in the catalog for this deployment: ignored.")
+                warnings.append(
+                    "The secrets file lists \(id), which is not in the catalog for this deployment: ignored.")
                 continue
             }
             for key in data.keys.sorted() where !spec.keys.contains(where: { $0.key == key }) {
@@ -186,23 +192,46 @@ public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = 
                 values[ref] = v
                 decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .keep, origin: .stored)
                 if let imp = imported(ref), imp != v {
-                    warnings.append("\(ref) in the secrets file differs from the value stored in the cluster: the stored value is kept.")
+                    warnings.append(
+                        """
+                        \(ref) in the secrets file differs from the value stored in the cluster: the stored value \
+                        is kept.
+                        """
+                    )
                 }
-                if case .environment(let variable, _, _) = key.source, let e = input.environment[variable], !e.isEmpty, e != v {
-                    warnings.append("$\(variable) differs from \(ref) stored in the cluster: the stored value is kept (docs/secrets.md says how to rotate it).")
+                if case .environment(let variable, _, _) = key.source, let e = input.environment[variable], !e.isEmpty,
+                    e != v
+                {
+                    warnings.append(
+                        """
+                        $\(variable) differs from \(ref) stored in the cluster: the stored value is kept \
+                        (docs/secrets.md says how to rotate it).
+                        """
+                    )
                 }
                 continue
             }
             let copies = storedCopies(of: ref)
             if let (first, v) = copies.first {
                 values[ref] = v
-                decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .adopted,
-                                             note: "takes the value stored in its copy \(first), so they agree")
+                decisions[ref] = KeyDecision(
+                    ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .adopted,
+                    note: "takes the value stored in its copy \(first), so they agree")
                 if copies.contains(where: { $0.1 != v }) {
-                    warnings.append("The stored copies of \(ref) disagree with each other; \(ref) takes the value of \(first). Run `aphex secrets repair` afterwards.")
+                    warnings.append(
+                        """
+                        The stored copies of \(ref) disagree with each other; \(ref) takes the value of \(first). \
+                        Run `aphex secrets repair` afterwards.
+                        """
+                    )
                 }
                 if let imp = imported(ref), imp != v {
-                    warnings.append("\(ref) in the secrets file differs from its copy \(first) stored in the cluster: the stored value is used.")
+                    warnings.append(
+                        """
+                        \(ref) in the secrets file differs from its copy \(first) stored in the cluster: the \
+                        stored value is used.
+                        """
+                    )
                 }
                 continue
             }
@@ -210,25 +239,35 @@ public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = 
             case .random(let bytes, let encoding):
                 if let imp = imported(ref) {
                     values[ref] = imp
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .imported)
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .imported)
                 } else {
                     values[ref] = try generator.generate(bytes: bytes, encoding: encoding)
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .generated)
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .generated)
                 }
             case .environment(let variable, let optional, let effect):
                 if let e = input.environment[variable], !e.isEmpty {
                     values[ref] = e
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .environment)
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .environment)
                 } else if let imp = imported(ref) {
                     values[ref] = imp
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .imported)
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .imported)
                 } else {
-                    let note = "$\(variable) is not set: \(effect). Set it (or use --cloudflare-token-file) and re-run to store it."
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .skip, origin: nil, note: note)
+                    let note =
+                        """
+                        $\(variable) is not set: \(effect). Set it (or use --cloudflare-token-file) and re-run to \
+                        store it.
+                        """
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: .skip, origin: nil, note: note)
                     if optional {
                         warnings.append("\(ref) not created: \(note)")
                     } else {
-                        throw SecretGenError.missingEnvironment("\(ref) needs $\(variable), which is not set: \(effect). Set it and re-run.")
+                        throw SecretGenError.missingEnvironment(
+                            "\(ref) needs $\(variable), which is not set: \(effect). Set it and re-run.")
                     }
                 }
             case .sameAs, .derivedFrom:
@@ -243,32 +282,51 @@ public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = 
             guard let source = key.source.source(in: spec.id) else { continue }
             let ref = KeyRef(spec.id, key.key)
             guard let srcValue = values[source] else {
-                decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .skip, origin: nil,
-                                             note: "its source \(source) has no value")
+                decisions[ref] = KeyDecision(
+                    ref: ref, displayName: key.displayName, action: .skip, origin: nil,
+                    note: "its source \(source) has no value")
                 warnings.append("\(ref) not written: its source \(source) has no value.")
                 continue
             }
             if let imp = imported(ref), imp != srcValue {
-                warnings.append("\(ref) in the secrets file differs from its source \(source): the source's value is used (a copy always equals its source).")
+                warnings.append(
+                    """
+                    \(ref) in the secrets file differs from its source \(source): the source's value is used (a \
+                    copy always equals its source).
+                    """
+                )
             }
             if let v = stored(ref) {
                 values[ref] = v
                 if v == srcValue {
                     decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .keep, origin: .stored)
                 } else {
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .derivedMismatch, origin: .stored,
-                                                 note: "differs from its source \(source); run `aphex secrets repair` to copy the source")
-                    warnings.append("\(ref) differs from its source \(source): left unchanged. Run `aphex secrets repair` to make it equal its source.")
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: .derivedMismatch, origin: .stored,
+                        note: "differs from its source \(source); run `aphex secrets repair` to copy the source")
+                    warnings.append(
+                        """
+                        \(ref) differs from its source \(source): left unchanged. Run `aphex secrets repair` to \
+                        make it equal its source.
+                        """
+                    )
                 }
                 continue
             }
             if spec.ownership == .mergeKeys && input.existing[spec.id] == nil {
-                decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .deferred, origin: nil,
-                                             note: "\(spec.id) is created by \(spec.createdBy ?? "another installer"); the key is added once it exists")
+                decisions[ref] = KeyDecision(
+                    ref: ref, displayName: key.displayName, action: .deferred, origin: nil,
+                    note:
+                        """
+                        \(spec.id) is created by \(spec.createdBy ?? "another installer"); the key is added once \
+                        it exists
+                        """
+                )
                 continue
             }
             values[ref] = srcValue
-            decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .copied)
+            decisions[ref] = KeyDecision(
+                ref: ref, displayName: key.displayName, action: newAction(spec.id), origin: .copied)
         }
     }
 
@@ -279,8 +337,10 @@ public func planSecrets(_ input: SecretsPlanInput, generator: SecretGenerator = 
 
 /// `aphex secrets repair`: copies take their source's stored value; nothing else changes
 /// and nothing is generated.
-public func planRepair(catalog: SecretCatalog = .platform, deployment: String?,
-                       existing: [SecretID: StoredSecret]) -> SecretPlan {
+public func planRepair(
+    catalog: SecretCatalog = .platform, deployment: String?,
+    existing: [SecretID: StoredSecret]
+) -> SecretPlan {
     let specs = catalog.secrets(for: deployment)
     var values: [KeyRef: String] = [:]
     var decisions: [KeyRef: KeyDecision] = [:]
@@ -295,31 +355,40 @@ public func planRepair(catalog: SecretCatalog = .platform, deployment: String?,
                     values[ref] = v
                     decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .keep, origin: .stored)
                 } else {
-                    decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .missing, origin: nil,
-                                                 note: "not stored; `aphex bootstrap` creates it")
+                    decisions[ref] = KeyDecision(
+                        ref: ref, displayName: key.displayName, action: .missing, origin: nil,
+                        note: "not stored; `aphex bootstrap` creates it")
                 }
                 continue
             }
             let target = stored(ref)
             guard let srcValue = stored(source) else {
                 if let target { values[ref] = target }
-                decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: target == nil ? .missing : .keep,
-                                             origin: target == nil ? nil : .stored,
-                                             note: "its source \(source) is not stored: nothing to copy")
-                warnings.append("\(ref) cannot be repaired: its source \(source) is not stored. `aphex bootstrap` creates the source from its copy.")
+                decisions[ref] = KeyDecision(
+                    ref: ref, displayName: key.displayName, action: target == nil ? .missing : .keep,
+                    origin: target == nil ? nil : .stored,
+                    note: "its source \(source) is not stored: nothing to copy")
+                warnings.append(
+                    """
+                    \(ref) cannot be repaired: its source \(source) is not stored. `aphex bootstrap` creates the \
+                    source from its copy.
+                    """
+                )
                 continue
             }
             if target == srcValue {
                 values[ref] = srcValue
                 decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .keep, origin: .stored)
             } else if spec.ownership == .mergeKeys && existing[spec.id] == nil {
-                decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: .deferred, origin: nil,
-                                             note: "\(spec.id) does not exist yet (created by \(spec.createdBy ?? "another installer"))")
+                decisions[ref] = KeyDecision(
+                    ref: ref, displayName: key.displayName, action: .deferred, origin: nil,
+                    note: "\(spec.id) does not exist yet (created by \(spec.createdBy ?? "another installer"))")
             } else {
                 values[ref] = srcValue
                 let action: KeyAction = target == nil ? (existing[spec.id] == nil ? .create : .addMissingKey) : .repair
-                decisions[ref] = KeyDecision(ref: ref, displayName: key.displayName, action: action, origin: .copied,
-                                             note: target == nil ? nil : "set to the value of \(source)")
+                decisions[ref] = KeyDecision(
+                    ref: ref, displayName: key.displayName, action: action, origin: .copied,
+                    note: target == nil ? nil : "set to the value of \(source)")
             }
         }
     }
@@ -336,8 +405,10 @@ private func orderedDecisions(_ specs: [SecretSpec], _ decisions: [KeyRef: KeyDe
 
 /// Writes for every Secret with a changed key: Secrets without copies of other Secrets first,
 /// so an interrupted run never stores a copy whose source is missing.
-private func makeWrites(_ specs: [SecretSpec], _ decisions: [KeyDecision], values: [KeyRef: String],
-                        existing: [SecretID: StoredSecret], forceConflicts: Bool) -> [SecretWrite] {
+private func makeWrites(
+    _ specs: [SecretSpec], _ decisions: [KeyDecision], values: [KeyRef: String],
+    existing: [SecretID: StoredSecret], forceConflicts: Bool
+) -> [SecretWrite] {
     let changing: Set<KeyAction> = [.create, .addMissingKey, .repair]
     func copiesOtherSecret(_ s: SecretSpec) -> Bool {
         s.keys.contains { if case .derivedFrom = $0.source { return true } else { return false } }
@@ -355,16 +426,20 @@ private func makeWrites(_ specs: [SecretSpec], _ decisions: [KeyDecision], value
             // manager owned but left out, so the whole set is sent each time.
             for k in spec.keys {
                 let ref = KeyRef(spec.id, k.key)
-                if changed.contains(k.key) { data[k.key] = values[ref] }
-                else if let v = stored?.data[k.key] { data[k.key] = v }
+                if changed.contains(k.key) {
+                    data[k.key] = values[ref]
+                } else if let v = stored?.data[k.key] {
+                    data[k.key] = v
+                }
             }
         case .mergeKeys:
             for key in changed { data[key] = values[KeyRef(spec.id, key)] }
         }
-        writes.append(SecretWrite(
-            id: spec.id, method: spec.ownership == .aphex ? .serverSideApply : .mergePatch,
-            exists: stored != nil, data: data, changedKeys: changed,
-            createdAt: stored?.annotations[SecretAnnotations.createdAt], forceConflicts: forceConflicts))
+        writes.append(
+            SecretWrite(
+                id: spec.id, method: spec.ownership == .aphex ? .serverSideApply : .mergePatch,
+                exists: stored != nil, data: data, changedKeys: changed,
+                createdAt: stored?.annotations[SecretAnnotations.createdAt], forceConflicts: forceConflicts))
     }
     return writes
 }

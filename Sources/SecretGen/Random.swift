@@ -14,7 +14,11 @@ public enum SecretGenError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .randomFailed(let why):
-            return "OpenSSL's random generator (RAND_bytes) failed: \(why). No secret was generated and nothing was written; check the host's entropy source (/dev/urandom) and OpenSSL installation, then re-run."
+            return
+                """
+                OpenSSL's random generator (RAND_bytes) failed: \(why). No secret was generated and nothing was \
+                written; check the host's entropy source (/dev/urandom) and OpenSSL installation, then re-run.
+                """
         case .badImportFile(let why), .missingEnvironment(let why):
             return why
         }

@@ -29,11 +29,13 @@ public enum SecretManifest {
         for (k, v) in write.data { data[k] = SecretEncoding.base64(Array(v.utf8)) }
         let object: [String: Any] = [
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": ["name": write.id.name, "namespace": write.id.namespace,
-                         "labels": [SecretAnnotations.managedByLabel: SecretAnnotations.managedByValue],
-                         "annotations": [SecretAnnotations.createdAt: write.createdAt ?? now]],
+            "metadata": [
+                "name": write.id.name, "namespace": write.id.namespace,
+                "labels": [SecretAnnotations.managedByLabel: SecretAnnotations.managedByValue],
+                "annotations": [SecretAnnotations.createdAt: write.createdAt ?? now]
+            ],
             "type": "Opaque",
-            "data": data,
+            "data": data
         ]
         let body = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](body)
@@ -48,8 +50,9 @@ public enum SecretManifest {
     public static func mergePatch(_ write: SecretWrite) -> [UInt8] {
         var data: [String: String] = [:]
         for (k, v) in write.data { data[k] = SecretEncoding.base64(Array(v.utf8)) }
-        let body = try! JSONSerialization.data(withJSONObject: ["data": data],
-                                               options: [.sortedKeys, .withoutEscapingSlashes])
+        let body = try! JSONSerialization.data(
+            withJSONObject: ["data": data],
+            options: [.sortedKeys, .withoutEscapingSlashes])
         return [UInt8](body)
     }
 }
@@ -67,8 +70,10 @@ public struct SecretsHealth: Sendable, Equatable, Codable {
     /// Optional keys not stored (their environment variable was unset): not an error.
     public var optionalAbsent: [String]
 
-    public init(present: [String] = [], missingSecrets: [String] = [], missingKeys: [String] = [],
-                derivedMismatches: [String] = [], optionalAbsent: [String] = []) {
+    public init(
+        present: [String] = [], missingSecrets: [String] = [], missingKeys: [String] = [],
+        derivedMismatches: [String] = [], optionalAbsent: [String] = []
+    ) {
         self.present = present
         self.missingSecrets = missingSecrets
         self.missingKeys = missingKeys
@@ -89,15 +94,22 @@ public struct SecretsHealth: Sendable, Equatable, Codable {
         var parts: [String] = []
         if !missingKeys.isEmpty { parts.append("missing: \(missingKeys.joined(separator: ", "))") }
         if !derivedMismatches.isEmpty {
-            parts.append("copies differing from their source: \(derivedMismatches.joined(separator: ", ")) (run `aphex secrets repair`)")
+            parts.append(
+                """
+                copies differing from their source: \(derivedMismatches.joined(separator: ", ")) (run `aphex \
+                secrets repair`)
+                """
+            )
         }
         return parts.joined(separator: "; ")
     }
 
     /// Assesses what the cluster stores against the catalog.
     /// `deployment` nil: deployment-specific Secrets are judged only when they exist.
-    public static func assess(catalog: SecretCatalog = .platform, deployment: String?,
-                              existing: [SecretID: StoredSecret]) -> SecretsHealth {
+    public static func assess(
+        catalog: SecretCatalog = .platform, deployment: String?,
+        existing: [SecretID: StoredSecret]
+    ) -> SecretsHealth {
         var h = SecretsHealth()
         for spec in catalog.secrets {
             if deployment == nil, spec.deployments != nil, existing[spec.id] == nil { continue }
@@ -111,7 +123,11 @@ public struct SecretsHealth: Sendable, Equatable, Codable {
                 if case .environment(_, let opt, _) = key.source { optional = opt } else { optional = false }
                 if !optional { allOptional = false }
                 guard let v = stored?.data[key.key] else {
-                    if optional { h.optionalAbsent.append(ref.description) } else { h.missingKeys.append(ref.description) }
+                    if optional {
+                        h.optionalAbsent.append(ref.description)
+                    } else {
+                        h.missingKeys.append(ref.description)
+                    }
                     complete = false
                     continue
                 }
@@ -119,8 +135,11 @@ public struct SecretsHealth: Sendable, Equatable, Codable {
                     h.derivedMismatches.append(ref.description)
                 }
             }
-            if complete { h.present.append(spec.id.description) }
-            else if stored == nil && !allOptional { h.missingSecrets.append(spec.id.description) }
+            if complete {
+                h.present.append(spec.id.description)
+            } else if stored == nil && !allOptional {
+                h.missingSecrets.append(spec.id.description)
+            }
         }
         return h
     }

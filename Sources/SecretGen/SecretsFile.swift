@@ -32,7 +32,13 @@ public struct SecretsFile: Sendable, Equatable {
     }
 
     static func bad(_ source: String, _ why: String) -> SecretGenError {
-        .badImportFile("The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+        .badImportFile(
+            """
+            The secrets file '\(source)' cannot be used: \(why). Pass a file written by `aphex secrets export \
+            --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to \
+            the cluster.
+            """
+        )
     }
 
     /// Checks every value of a key `catalog` knows against its shape (`ValueShape`): the file
@@ -49,7 +55,13 @@ public struct SecretsFile: Sendable, Equatable {
             }
         }
         guard !problems.isEmpty else { return }
-        throw Self.bad(source, "\(problems.count == 1 ? "a value does" : "\(problems.count) values do") not have the shape aphex generates: \(problems.joined(separator: "; "))")
+        throw Self.bad(
+            source,
+            """
+            \(problems.count == 1 ? "a value does" : "\(problems.count) values do") not have the shape aphex \
+            generates: \(problems.joined(separator: "; "))
+            """
+        )
     }
 
     /// Parses a file; `source` names it in errors. Errors name the problem, never a value.
@@ -72,7 +84,12 @@ public struct SecretsFile: Sendable, Equatable {
             throw bad("it has no \"apiVersion\" (expected \"\(Self.apiVersion)\")")
         }
         guard apiVersion == Self.apiVersion else {
-            throw bad("its apiVersion is \"\(apiVersion)\"; this aphex reads \"\(Self.apiVersion)\" (upgrade aphex to read newer exports)")
+            throw bad(
+                """
+                its apiVersion is \"\(apiVersion)\"; this aphex reads \"\(Self.apiVersion)\" (upgrade aphex to \
+                read newer exports)
+                """
+            )
         }
         guard (top["kind"] as? String) == Self.kind else { throw bad("its \"kind\" is not \"\(Self.kind)\"") }
         guard let list = top["secrets"] as? [Any] else { throw bad("\"secrets\" is missing or not a list") }
@@ -102,7 +119,13 @@ public struct SecretsFile: Sendable, Equatable {
         var depth = 0, inString = false, escaped = false
         for (i, b) in bytes.enumerated() {
             if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             switch b {
@@ -119,15 +142,20 @@ public struct SecretsFile: Sendable, Equatable {
 
     /// The file's text: pretty JSON, keys sorted, secrets in namespace/name order.
     public func render() -> String {
-        struct Entry: Encodable { var namespace, name: String; var data: [String: String] }
+        struct Entry: Encodable {
+            var namespace, name: String
+            var data: [String: String]
+        }
         struct File: Encodable {
             var apiVersion = SecretsFile.apiVersion, kind = SecretsFile.kind
             var exportedAt: String?
             var secrets: [Entry]
         }
-        let file = File(exportedAt: exportedAt, secrets: secrets.keys.sorted().map {
-            Entry(namespace: $0.namespace, name: $0.name, data: secrets[$0]!)
-        })
+        let file = File(
+            exportedAt: exportedAt,
+            secrets: secrets.keys.sorted().map {
+                Entry(namespace: $0.namespace, name: $0.name, data: secrets[$0]!)
+            })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try! encoder.encode(file)

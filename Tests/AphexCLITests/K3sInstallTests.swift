@@ -9,7 +9,8 @@ import Testing
 @Suite struct K3sInstallTests {
     @Test func flagsMapOntoTheDriverSpec() throws {
         let cmd = try K3sInstall.parse(["--k3s-version", "v1.31.4+k3s1", "--disable-traefik", "--gpu"])
-        #expect(cmd.flags.spec()
+        #expect(
+            cmd.flags.spec()
                 == K3sInstallSpec(name: "platform-cluster", version: "v1.31.4+k3s1", disableTraefik: true, gpu: true))
         let b = try Bootstrap.parse(["--deployment", "k3s", "--disable-traefik", "--cluster-name", "lab"])
         #expect(b.library.k3s == K3sInstallSpec(name: "lab", disableTraefik: true))

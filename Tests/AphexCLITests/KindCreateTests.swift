@@ -12,12 +12,15 @@ import Testing
         let cmd = try KindCreate.parse([
             "--cluster-name", "ci-1", "--workers", "2", "--node-image", "kindest/node:v1.32.2",
             "--registry-mirror", "docker.io=http://mirror:5000", "--oidc-issuer", "https://dex.example",
-            "--merge-kubeconfig", "--recreate", "--retain", "--timeout", "90s",
+            "--merge-kubeconfig", "--recreate", "--retain", "--timeout", "90s"
         ])
-        #expect(cmd.spec == KindClusterSpec(name: "ci-1", workers: 2, nodeImage: "kindest/node:v1.32.2",
-                                            registryMirrors: ["docker.io": "http://mirror:5000"],
-                                            oidc: OIDCSettings(issuerURL: "https://dex.example"), mergeKubeconfig: true,
-                                            recreate: true, retain: true, waitTimeout: .seconds(90)))
+        #expect(
+            cmd.spec
+                == KindClusterSpec(
+                    name: "ci-1", workers: 2, nodeImage: "kindest/node:v1.32.2",
+                    registryMirrors: ["docker.io": "http://mirror:5000"],
+                    oidc: OIDCSettings(issuerURL: "https://dex.example"), mergeKubeconfig: true,
+                    recreate: true, retain: true, waitTimeout: .seconds(90)))
     }
 
     @Test func defaultsAreTheDriverDefaults() throws {
@@ -32,7 +35,7 @@ import Testing
         let invalid = [
             ["--workers", "11"], ["--registry-mirror", "docker.io"], ["--no-oidc", "--oidc-issuer", "https://x"],
             ["--oidc-issuer", "http://dex"], ["--node-image", ""], ["--timeout", "soon"],
-            ["--kubeconfig", "/nonexistent"],
+            ["--kubeconfig", "/nonexistent"]
         ]
         for argv in invalid {
             #expect(throws: (any Error).self, "\(argv)") { try KindCreate.parse(argv) }

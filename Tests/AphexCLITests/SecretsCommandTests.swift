@@ -15,10 +15,14 @@ import Testing
         let sim = try SimCluster(scenario: "happy-kind")
         _ = try sim.world.create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "auth-system"]])
         let password = Data("pw-123456789".utf8).base64EncodedString()
-        _ = try sim.world.create(["apiVersion": "v1", "kind": "Secret",
-                                  "metadata": ["name": "authentik-postgresql", "namespace": "auth-system",
-                                               "labels": ["app.kubernetes.io/managed-by": "aphex"]],
-                                  "data": ["postgresql-password": .string(password)]])
+        _ = try sim.world.create([
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": [
+                "name": "authentik-postgresql", "namespace": "auth-system",
+                "labels": ["app.kubernetes.io/managed-by": "aphex"]
+            ],
+            "data": ["postgresql-password": .string(password)]
+        ])
         return sim
     }
 

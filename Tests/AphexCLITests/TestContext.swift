@@ -12,19 +12,23 @@ struct TestContext {
     let out = BufferWriter()
     var ctx: AppContext
 
-    init(home: String = NSTemporaryDirectory(), environment: [String: String] = [:],
-         clock: any TimeSource = SystemClock(), makeKubeAPI: KubeAPIFactory? = nil) {
+    init(
+        home: String = NSTemporaryDirectory(), environment: [String: String] = [:],
+        clock: any TimeSource = SystemClock(), makeKubeAPI: KubeAPIFactory? = nil
+    ) {
         var env = environment
         env["HOME"] = env["HOME"] ?? home
-        let host = HostContext(runner: RecordingRunner(), reporter: CollectingReporter(), clock: clock, environment: env,
-                               homeDirectory: home,
-                               makeTransport: { _ in RefusingTransport() })
+        let host = HostContext(
+            runner: RecordingRunner(), reporter: CollectingReporter(), clock: clock, environment: env,
+            homeDirectory: home,
+            makeTransport: { _ in RefusingTransport() })
         ctx = AppContext(host: host, output: out, makeKubeAPI: makeKubeAPI ?? AppContext.kubeAPINotSetUp)
     }
 
     /// A context whose API client is the simulated cluster's (in process, its virtual clock).
     init(sim: SimCluster) {
-        self.init(home: sim.home, environment: sim.environment, clock: sim.clock,
-                  makeKubeAPI: { _, _ in KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock) })
+        self.init(
+            home: sim.home, environment: sim.environment, clock: sim.clock,
+            makeKubeAPI: { _, _ in KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock) })
     }
 }

@@ -20,8 +20,12 @@ import Testing
 
     static func bundles() throws -> [ManifestBundle] {
         try resolveComponents(Catalog.names).map { c in
-            let bytes = c.name == "tekton-dashboard" ? Array(Fixtures.dashboard().utf8) : try Fixtures.shared(Fixtures.sharedFiles[c.name]!)
-            return try ManifestBundle(FetchedManifest(component: c, bytes: bytes, sha256: Digest.sha256Hex(bytes), origin: .cache(path: "bench")))
+            let bytes =
+                c.name == "tekton-dashboard"
+                ? Array(Fixtures.dashboard().utf8) : try Fixtures.shared(Fixtures.sharedFiles[c.name]!)
+            return try ManifestBundle(
+                FetchedManifest(
+                    component: c, bytes: bytes, sha256: Digest.sha256Hex(bytes), origin: .cache(path: "bench")))
         }
     }
 
@@ -32,9 +36,10 @@ import Testing
         cluster.callLatency = .milliseconds(setting("APHEX_BENCH_CALL_MS", 150))
         cluster.objectLatency = .milliseconds(setting("APHEX_BENCH_OBJECT_MS", 3))
         cluster.crdDelay = .milliseconds(setting("APHEX_BENCH_CRD_MS", 800))
-        let env = InstallEnvironment(runner: cluster.runner, api: cluster.api, clock: clock, reporter: SilentReporter(),
-                                     kubectl: Kubectl(kubeconfig: "/bench/kubeconfig", runner: cluster.runner),
-                                     pollInterval: .milliseconds(100))
+        let env = InstallEnvironment(
+            runner: cluster.runner, api: cluster.api, clock: clock, reporter: SilentReporter(),
+            kubectl: Kubectl(kubeconfig: "/bench/kubeconfig", runner: cluster.runner),
+            pollInterval: .milliseconds(100))
         let installer = BundleInstaller(env: env, sequential: sequential)
         let start = ContinuousClock.now
         let report = try await installer.install(bundles)
@@ -59,8 +64,14 @@ import Testing
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         let objects = bundles.reduce(0) { $0 + $1.objectCount }
         let c = median(concurrent), s = median(sequential)
-        print(String(format: "BENCH apply-phase bundles=%d objects=%d kubectl_calls=%d runs=%d concurrent_s=%.2f sequential_s=%.2f speedup=%.2fx",
-                     bundles.count, objects, calls, runs, c, s, s / c))
+        print(
+            String(
+                format:
+                    """
+                    BENCH apply-phase bundles=%d objects=%d kubectl_calls=%d runs=%d concurrent_s=%.2f \
+                    sequential_s=%.2f speedup=%.2fx
+                    """,
+                bundles.count, objects, calls, runs, c, s, s / c))
         #expect(c < s)
     }
 }

@@ -45,7 +45,9 @@ import Testing
         #expect(patches.count == 1)
         #expect(Array(patches[0].argv[5...9]) == ["patch", "deployment", "argocd-server", "--namespace", "argocd"])
         let server = h.cluster.object("Deployment", "argocd", "argocd-server")!
-        #expect(server[path: "spec", "template", "metadata", "annotations", "kubectl.kubernetes.io/restartedAt"]?.string != nil)
+        #expect(
+            server[path: "spec", "template", "metadata", "annotations", "kubectl.kubernetes.io/restartedAt"]?.string
+                != nil)
         #expect(server[path: "metadata", "generation"]?.int == 2)
         h.cluster.clearRecord()
         let again = try await ArgoCDConfig.configure(h.env, insecure: true, dryRun: false)
@@ -68,7 +70,9 @@ import Testing
 
     @Test func withoutArgoCDItSaysSo() async throws {
         let h = try Harness()
-        let error = await #expect(throws: AphexError.self) { try await ArgoCDConfig.configure(h.env, insecure: false, dryRun: false) }
+        let error = await #expect(throws: AphexError.self) {
+            try await ArgoCDConfig.configure(h.env, insecure: false, dryRun: false)
+        }
         #expect(error?.message.contains("argocd-cm does not exist") == true)
     }
 
@@ -82,24 +86,44 @@ import Testing
     }
 
     @Test func readinessRules() {
-        func dep(gen: Int64, observed: Int64, replicas: Int64 = 1, updated: Int64, available: Int64, total: Int64? = nil) -> JSON {
-            ["metadata": ["generation": .int(gen)], "spec": ["replicas": .int(replicas)],
-             "status": ["observedGeneration": .int(observed), "updatedReplicas": .int(updated),
-                        "availableReplicas": .int(available), "readyReplicas": .int(available), "replicas": .int(total ?? replicas)]]
+        func dep(
+            gen: Int64, observed: Int64, replicas: Int64 = 1, updated: Int64, available: Int64, total: Int64? = nil
+        ) -> JSON {
+            [
+                "metadata": ["generation": .int(gen)], "spec": ["replicas": .int(replicas)],
+                "status": [
+                    "observedGeneration": .int(observed), "updatedReplicas": .int(updated),
+                    "availableReplicas": .int(available), "readyReplicas": .int(available),
+                    "replicas": .int(total ?? replicas)
+                ]
+            ]
         }
-        #expect(ArgoCDConfig.notReadyReason(dep(gen: 2, observed: 2, updated: 1, available: 1), kind: .deployment) == nil)
-        #expect(ArgoCDConfig.notReadyReason(dep(gen: 3, observed: 2, updated: 1, available: 1), kind: .deployment)?.contains("generation 3") == true)
-        #expect(ArgoCDConfig.notReadyReason(dep(gen: 2, observed: 2, updated: 1, available: 1, total: 2), kind: .deployment)?.contains("old replica") == true)
-        #expect(ArgoCDConfig.notReadyReason(dep(gen: 1, observed: 1, updated: 1, available: 0), kind: .deployment)?.contains("0/1") == true)
+        #expect(
+            ArgoCDConfig.notReadyReason(dep(gen: 2, observed: 2, updated: 1, available: 1), kind: .deployment) == nil)
+        #expect(
+            ArgoCDConfig.notReadyReason(dep(gen: 3, observed: 2, updated: 1, available: 1), kind: .deployment)?
+                .contains("generation 3") == true)
+        #expect(
+            ArgoCDConfig.notReadyReason(
+                dep(gen: 2, observed: 2, updated: 1, available: 1, total: 2), kind: .deployment)?.contains(
+                    "old replica") == true)
+        #expect(
+            ArgoCDConfig.notReadyReason(dep(gen: 1, observed: 1, updated: 1, available: 0), kind: .deployment)?
+                .contains("0/1") == true)
         #expect(ArgoCDConfig.notReadyReason(nil, kind: .statefulSet) == "does not exist")
         // Item 9 of issue 14: a hostile server's counts are judged, not trapped on
         // (before: `current - updated` overflowed for updated = Int64.min).
-        let hostile: JSON = ["metadata": ["generation": 1], "spec": ["replicas": .int(.min)],
-                             "status": ["observedGeneration": 1, "updatedReplicas": .int(.min), "replicas": .int(.max)]]
-        #expect(ArgoCDConfig.notReadyReason(hostile, kind: .deployment) == "2147483647 old replica(s) pending termination")
+        let hostile: JSON = [
+            "metadata": ["generation": 1], "spec": ["replicas": .int(.min)],
+            "status": ["observedGeneration": 1, "updatedReplicas": .int(.min), "replicas": .int(.max)]
+        ]
+        #expect(
+            ArgoCDConfig.notReadyReason(hostile, kind: .deployment) == "2147483647 old replica(s) pending termination")
         for a: Int64 in [.max, .min, -1] {
-            _ = ArgoCDConfig.notReadyReason(dep(gen: a, observed: a, replicas: a, updated: ~a, available: a, total: a), kind: .deployment)
-            _ = ArgoCDConfig.notReadyReason(dep(gen: a, observed: a, replicas: a, updated: a, available: ~a, total: ~a), kind: .statefulSet)
+            _ = ArgoCDConfig.notReadyReason(
+                dep(gen: a, observed: a, replicas: a, updated: ~a, available: a, total: a), kind: .deployment)
+            _ = ArgoCDConfig.notReadyReason(
+                dep(gen: a, observed: a, replicas: a, updated: a, available: ~a, total: ~a), kind: .statefulSet)
         }
         var sts = dep(gen: 1, observed: 1, updated: 1, available: 1)
         sts.set(["status", "currentRevision"], to: "a")
@@ -116,8 +140,10 @@ import Testing
         let finalizers: JSON = ["resources-finalizer.argocd.argoproj.io"]
         #expect(kind[path: "metadata", "finalizers"] == finalizers)
         #expect(kind[path: "spec", "project"] == "default")
-        let source: JSON = ["repoURL": "https://github.com/bdchatham/AphexPlatformInfrastructure.git",
-                            "targetRevision": "HEAD", "path": "platform/base/argocd/apps"]
+        let source: JSON = [
+            "repoURL": "https://github.com/bdchatham/AphexPlatformInfrastructure.git",
+            "targetRevision": "HEAD", "path": "platform/base/argocd/apps"
+        ]
         let destination: JSON = ["server": "https://kubernetes.default.svc", "namespace": "argocd"]
         let automated: JSON = ["prune": true, "selfHeal": true]
         let backoff: JSON = ["duration": "5s", "factor": 2, "maxDuration": "3m"]
@@ -143,8 +169,11 @@ import Testing
         let commands = h.cluster.commands.map { Array($0.argv[5...]) }
         #expect(commands.count == 2)
         #expect(commands[0].first == "apply")
-        #expect(commands[1] == ["annotate", "applications.argoproj.io", "platform-root", "--namespace", "argocd",
-                                "--overwrite", "argocd.argoproj.io/refresh=normal"])
+        #expect(
+            commands[1] == [
+                "annotate", "applications.argoproj.io", "platform-root", "--namespace", "argocd",
+                "--overwrite", "argocd.argoproj.io/refresh=normal"
+            ])
         let live = h.cluster.object("Application", "argocd", "platform-root")!
         #expect(live.annotations["argocd.argoproj.io/refresh"] == "normal")
         // Same inputs: nothing written (ArgoCD's own status/annotation changes do not matter).
@@ -154,12 +183,16 @@ import Testing
         // A new revision updates it.
         let moved = RootApplication(deployment: .kind, revision: "v2")
         #expect(try await moved.ensure(h.env, dryRun: false).changed.first?.contains("updated") == true)
-        #expect(h.cluster.object("Application", "argocd", "platform-root")?[path: "spec", "source", "targetRevision"] == "v2")
+        #expect(
+            h.cluster.object("Application", "argocd", "platform-root")?[path: "spec", "source", "targetRevision"]
+                == "v2")
     }
 
     @Test func beforeArgoCDTheApplyFailsClearly() async throws {
         let h = try Harness()
-        let error = await #expect(throws: AphexError.self) { try await RootApplication(deployment: .kind).ensure(h.env, dryRun: false) }
+        let error = await #expect(throws: AphexError.self) {
+            try await RootApplication(deployment: .kind).ensure(h.env, dryRun: false)
+        }
         #expect(error?.message.contains("platform-root") == true)
         #expect(error?.detail?.contains("no matches for kind \"Application\"") == true)
     }

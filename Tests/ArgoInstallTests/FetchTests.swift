@@ -28,7 +28,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     let reporter = CollectingReporter()
 
     var settings: FetchSettings {
-        FetchSettings(cacheDirectory: home.path + "/.cache/aphex/manifests", lockPath: home.path + "/.aphex/manifests.lock")
+        FetchSettings(
+            cacheDirectory: home.path + "/.cache/aphex/manifests", lockPath: home.path + "/.aphex/manifests.lock")
     }
 
     func fetcher(_ transport: any HTTPTransport = CurlTransport(), settings: FetchSettings? = nil) -> ManifestFetcher {
@@ -36,10 +37,13 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     }
 
     /// A component served by the loopback server at PATH, pinned or not.
-    func component(_ server: HTTPTestServer, path: String = "/tekton/release.yaml", name: String = "tekton-pipelines",
-                   version: String = "v0.65.0", pin: String? = nil) -> ResolvedComponent {
-        ResolvedComponent(component: Catalog.component(named: name)!, version: version, url: server.baseURL + path,
-                          pinnedSHA256: pin, pinSource: pin == nil ? nil : "catalog")
+    func component(
+        _ server: HTTPTestServer, path: String = "/tekton/release.yaml", name: String = "tekton-pipelines",
+        version: String = "v0.65.0", pin: String? = nil
+    ) -> ResolvedComponent {
+        ResolvedComponent(
+            component: Catalog.component(named: name)!, version: version, url: server.baseURL + path,
+            pinnedSHA256: pin, pinSource: pin == nil ? nil : "catalog")
     }
 
     let body = Array("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tekton-pipelines\n".utf8)
@@ -113,7 +117,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(error?.status == .failed)
         #expect(error?.message.contains(c.url) == true)
         #expect(error?.message.contains("404") == true)
-        #expect(server.count("/tekton/v9.9.9/release.yaml") == 1) // no retries on 4xx
+        #expect(server.count("/tekton/v9.9.9/release.yaml") == 1)  // no retries on 4xx
         #expect(!FileManager.default.fileExists(atPath: settings.lockPath))
     }
 
@@ -125,7 +129,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         let m = try await fetcher(transport.make()).fetch(component(server))
         #expect(m.bytes == body)
         #expect(m.origin == .network(url: server.baseURL + "/tekton/release.yaml", attempts: 3))
-        #expect(clock.sleeps == [.seconds(1), .seconds(2)]) // backoff on the virtual clock
+        #expect(clock.sleeps == [.seconds(1), .seconds(2)])  // backoff on the virtual clock
     }
 
     @Test(arguments: TransportKind.allCases)
@@ -146,7 +150,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     func connectionRefusedIsRetriedThenNamed(_ transport: TransportKind) async throws {
         let server = try HTTPTestServer { _ in .status(200) }
         let c = component(server)
-        server.stop() // nothing listens any more
+        server.stop()  // nothing listens any more
         let error = await #expect(throws: AphexError.self) { try await fetcher(transport.make()).fetch(c) }
         #expect(error?.message.contains(c.url) == true)
         #expect(clock.sleeps.count == 3)
@@ -164,7 +168,9 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         #expect(server.count("/tekton/release.yaml") == 2)
         let warnings = reporter.messages(.warning)
         #expect(warnings.count == 1)
-        if transport == .socket { #expect(warnings[0].contains("truncated") && warnings[0].contains("10 of \(body.count)")) }
+        if transport == .socket {
+            #expect(warnings[0].contains("truncated") && warnings[0].contains("10 of \(body.count)"))
+        }
     }
 
     @Test(arguments: TransportKind.allCases)
@@ -172,7 +178,9 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         let body = self.body
         let server = try HTTPTestServer { _ in .truncated(status: 200, body: body, sent: 5) }
         defer { server.stop() }
-        let error = await #expect(throws: AphexError.self) { try await fetcher(transport.make()).fetch(component(server)) }
+        let error = await #expect(throws: AphexError.self) {
+            try await fetcher(transport.make()).fetch(component(server))
+        }
         #expect(error?.message.contains("after 4 attempts") == true)
         #expect(server.count("/tekton/release.yaml") == 4)
         #expect(!FileManager.default.fileExists(atPath: settings.cacheDirectory + "/tekton-pipelines-v0.65.0.yaml"))
@@ -239,7 +247,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         defer { server.stop() }
         let c = component(server)
         _ = try await fetcher().fetch(c)
-        FileManager.default.createFile(atPath: settings.cacheDirectory + "/tekton-pipelines-v0.65.0.yaml", contents: Data("garbage".utf8))
+        FileManager.default.createFile(
+            atPath: settings.cacheDirectory + "/tekton-pipelines-v0.65.0.yaml", contents: Data("garbage".utf8))
         let m = try await fetcher().fetch(c)
         #expect(m.bytes == body)
         #expect(server.count("/tekton/release.yaml") == 2)
@@ -265,7 +274,9 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         var s = settings
         s.manifestsDir = dir.path
         let c = try resolveComponents(["argocd"])[0]
-        let error = await #expect(throws: AphexError.self) { try await fetcher(NoNetworkTransport(), settings: s).fetch(c) }
+        let error = await #expect(throws: AphexError.self) {
+            try await fetcher(NoNetworkTransport(), settings: s).fetch(c)
+        }
         #expect(error?.status == .failed)
         #expect(error?.message.contains("Refusing") == true)
     }
@@ -275,7 +286,9 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
         var s = settings
         s.manifestsDir = dir.path
         let c = try resolveComponents(["tekton-dashboard"])[0]
-        let error = await #expect(throws: AphexError.self) { try await fetcher(NoNetworkTransport(), settings: s).fetch(c) }
+        let error = await #expect(throws: AphexError.self) {
+            try await fetcher(NoNetworkTransport(), settings: s).fetch(c)
+        }
         #expect(error?.status == .usage)
         #expect(error?.message.contains("tekton-dashboard-v0.64.0.yaml") == true)
         #expect(error?.message.contains(c.url) == true)

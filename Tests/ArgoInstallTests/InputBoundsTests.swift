@@ -24,11 +24,16 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
         // Behind two documents: the line is the file's, not the document's.
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n" + aliasBomb
         var error: AphexError?
-        let took = await elapsed { error = #expect(throws: AphexError.self) { _ = try Manifests.parse(text, origin: "the test manifest") } }
+        let took = await elapsed {
+            error = #expect(throws: AphexError.self) { _ = try Manifests.parse(text, origin: "the test manifest") }
+        }
         #expect(took < 0.5, "took \(took)s")
         #expect(error?.status == .usage)
-        #expect(error?.message.contains("Document 2 of the test manifest contains a YAML anchor (&name) at line 10, column 6 of the file") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains(
+                "Document 2 of the test manifest contains a YAML anchor (&name) at line 10, column 6 of the file")
+                == true,
+            "\(error?.message ?? "")")
         #expect(throws: AphexError.self) { try Manifests.checkYAML(text, origin: "x") }
     }
 
@@ -42,8 +47,15 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
         let text = "versions: &v {argocd: v3.3.0}\nurls: *v\n"
         let error = #expect(throws: AphexError.self) { _ = try ComponentsFile.parse(text, origin: "c.yaml") }
         #expect(error?.status == .usage)
-        #expect(error?.message.contains("'c.yaml' contains a YAML anchor (&name) at line 1, column 11") == true, "\(error?.message ?? "")")
-        let took = await elapsed { #expect(throws: AphexError.self) { _ = try ComponentsFile.parse("x:\n" + aliasBomb.replacingOccurrences(of: "\n", with: "\n  "), origin: "c.yaml") } }
+        #expect(
+            error?.message.contains("'c.yaml' contains a YAML anchor (&name) at line 1, column 11") == true,
+            "\(error?.message ?? "")")
+        let took = await elapsed {
+            #expect(throws: AphexError.self) {
+                _ = try ComponentsFile.parse(
+                    "x:\n" + aliasBomb.replacingOccurrences(of: "\n", with: "\n  "), origin: "c.yaml")
+            }
+        }
         #expect(took < 0.5, "took \(took)s")
     }
 
@@ -53,7 +65,9 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
         let h = try Harness()
         h.dir.write("tekton-dashboard-v0.64.0.yaml", Array(aliasBomb.utf8))
         var error: AphexError?
-        let took = await elapsed { error = await #expect(throws: AphexError.self) { try await h.install(["tekton-dashboard"], dryRun: true) } }
+        let took = await elapsed {
+            error = await #expect(throws: AphexError.self) { try await h.install(["tekton-dashboard"], dryRun: true) }
+        }
         #expect(error?.status == .usage)
         #expect(error?.message.contains("Tekton Dashboard v0.64.0 manifest") == true)
         #expect(took < 2, "took \(took)s")
@@ -66,24 +80,32 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
     let home = Fixtures.TempDir()
 
     func fetcher(requirePinned: Bool, manifestsDir: String? = nil) -> ManifestFetcher {
-        var s = FetchSettings(cacheDirectory: home.path + "/cache", lockPath: home.path + "/manifests.lock", manifestsDir: manifestsDir)
+        var s = FetchSettings(
+            cacheDirectory: home.path + "/cache", lockPath: home.path + "/manifests.lock", manifestsDir: manifestsDir)
         s.requirePinned = requirePinned
-        return ManifestFetcher(transport: NoNetworkTransport(), clock: VirtualClock(), reporter: CollectingReporter(), settings: s)
+        return ManifestFetcher(
+            transport: NoNetworkTransport(), clock: VirtualClock(), reporter: CollectingReporter(), settings: s)
     }
 
     @Test func unpinnedComponentsAreRefusedBeforeAnythingIsRead() async throws {
         let dir = try Fixtures.manifestsDir()
         let tekton = try resolveComponents(["tekton-pipelines"])[0]
-        let error = await #expect(throws: AphexError.self) { _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton) }
+        let error = await #expect(throws: AphexError.self) {
+            _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton)
+        }
         #expect(error?.status == .usage)
         #expect(error?.message.contains("Tekton Pipelines v0.65.0") == true)
         #expect(error?.message.contains("sha256: {tekton-pipelines:") == true)
         #expect(!FileManager.default.fileExists(atPath: home.path + "/manifests.lock"), "nothing was recorded")
         // Without the flag the same copy is trusted on first use ...
         _ = try await fetcher(requirePinned: false, manifestsDir: dir.path).fetch(tekton)
-        #expect(try ManifestLock.load(path: home.path + "/manifests.lock").entries["tekton-pipelines-v0.65.0"]?.source == "first-use")
+        #expect(
+            try ManifestLock.load(path: home.path + "/manifests.lock").entries["tekton-pipelines-v0.65.0"]?.source
+                == "first-use")
         // ... and that recorded digest does not count as a pin.
-        await #expect(throws: AphexError.self) { _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton) }
+        await #expect(throws: AphexError.self) {
+            _ = try await fetcher(requirePinned: true, manifestsDir: dir.path).fetch(tekton)
+        }
     }
 
     @Test func catalogAndComponentsFilePinsAreAccepted() async throws {
@@ -100,7 +122,9 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
     }
 
     @Test func requirePinsNamesEveryUnpinnedComponentAtOnce() throws {
-        let error = #expect(throws: AphexError.self) { try ManifestFetcher.requirePins(try resolveComponents(Catalog.names)) }
+        let error = #expect(throws: AphexError.self) {
+            try ManifestFetcher.requirePins(try resolveComponents(Catalog.names))
+        }
         #expect(error?.status == .usage)
         for label in ["Tekton Pipelines", "Tekton Triggers", "Tekton Core Interceptors", "Tekton Dashboard"] {
             #expect(error?.message.contains(label) == true, "\(label)")
@@ -110,7 +134,8 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
 
     @Test func componentsFileCarriesTheK3sInstallerPinAndURL() throws {
         let digest = String(repeating: "ab", count: 32)
-        let file = try ComponentsFile.parse("""
+        let file = try ComponentsFile.parse(
+            """
             urls:
               k3s-installer: https://mirror.example/k3s/{version}/install.sh
             sha256:
@@ -121,11 +146,17 @@ func elapsed(_ body: () async throws -> Void) async rethrows -> Double {
         #expect(file.k3sInstallerURL == "https://mirror.example/k3s/{version}/install.sh")
         #expect(file.k3sInstallerSHA256(version: "v1.31.4+k3s1") == digest)
         #expect(file.k3sInstallerSHA256(version: "v1.32.0+k3s1") == nil)
-        #expect(try ComponentsFile.parse("urls: {k3s-installer: 'file:///srv/install.sh'}\n").k3sInstallerURL == "file:///srv/install.sh")
+        #expect(
+            try ComponentsFile.parse("urls: {k3s-installer: 'file:///srv/install.sh'}\n").k3sInstallerURL
+                == "file:///srv/install.sh")
         // It runs as root: no http://, and its version is --k3s-version's.
-        let http = #expect(throws: AphexError.self) { _ = try ComponentsFile.parse("urls: {k3s-installer: 'http://mirror/install.sh'}\n") }
+        let http = #expect(throws: AphexError.self) {
+            _ = try ComponentsFile.parse("urls: {k3s-installer: 'http://mirror/install.sh'}\n")
+        }
         #expect(http?.message.contains("https:// or file:///") == true)
-        let version = #expect(throws: AphexError.self) { _ = try ComponentsFile.parse("versions: {k3s-installer: v1.31.4}\n") }
+        let version = #expect(throws: AphexError.self) {
+            _ = try ComponentsFile.parse("versions: {k3s-installer: v1.31.4}\n")
+        }
         #expect(version?.message.contains("--k3s-version") == true)
     }
 }

@@ -21,21 +21,26 @@ final class Harness: @unchecked Sendable {
     }
 
     var env: InstallEnvironment {
-        InstallEnvironment(runner: cluster.runner, api: cluster.api, clock: clock, reporter: reporter,
-                           kubectl: Kubectl(kubeconfig: "/tmp/kc", context: "kind-test", runner: cluster.runner))
+        InstallEnvironment(
+            runner: cluster.runner, api: cluster.api, clock: clock, reporter: reporter,
+            kubectl: Kubectl(kubeconfig: "/tmp/kc", context: "kind-test", runner: cluster.runner))
     }
 
     var fetcher: ManifestFetcher {
-        var s = FetchSettings(cacheDirectory: home.path + "/cache", lockPath: home.path + "/manifests.lock", manifestsDir: dir.path)
+        var s = FetchSettings(
+            cacheDirectory: home.path + "/cache", lockPath: home.path + "/manifests.lock", manifestsDir: dir.path)
         s.retries = 0
         return ManifestFetcher(transport: NoNetworkTransport(), clock: clock, reporter: reporter, settings: s)
     }
 
     @discardableResult
-    func install(_ names: [String] = Catalog.names, versions: [String: String] = [:], dryRun: Bool = false,
-                 sequential: Bool = false, crdTimeout: Duration = .seconds(120)) async throws -> InstallReport {
-        try await ComponentInstall.run(ComponentRequest(names: names, versions: versions), fetcher: fetcher, env: env,
-                                       dryRun: dryRun, sequential: sequential, crdTimeout: crdTimeout)
+    func install(
+        _ names: [String] = Catalog.names, versions: [String: String] = [:], dryRun: Bool = false,
+        sequential: Bool = false, crdTimeout: Duration = .seconds(120)
+    ) async throws -> InstallReport {
+        try await ComponentInstall.run(
+            ComponentRequest(names: names, versions: versions), fetcher: fetcher, env: env,
+            dryRun: dryRun, sequential: sequential, crdTimeout: crdTimeout)
     }
 
     /// Index of the first apply containing an object of `kind` (optionally `name`).
@@ -70,12 +75,15 @@ final class Harness: @unchecked Sendable {
         #expect(nsApplies.max()! < otherApplies.min()!)
         #expect(applies.filter { $0.objects.contains { $0.kind == "Namespace" } }.count == nsApplies.count)
         // CRDs before the objects of the same bundle, and each custom resource after its CRD.
-        #expect(h.lastApply(kind: "CustomResourceDefinition", name: "applications.argoproj.io")!
+        #expect(
+            h.lastApply(kind: "CustomResourceDefinition", name: "applications.argoproj.io")!
                 < h.firstApply(kind: "StatefulSet", name: "argocd-application-controller")!)
-        #expect(h.lastApply(kind: "CustomResourceDefinition", name: "clusterinterceptors.triggers.tekton.dev")!
+        #expect(
+            h.lastApply(kind: "CustomResourceDefinition", name: "clusterinterceptors.triggers.tekton.dev")!
                 < h.firstApply(kind: "ClusterInterceptor")!)
         // Interceptors after triggers is finished (its marker written).
-        #expect(h.firstApply(kind: "ConfigMap", name: "aphex-component-tekton-triggers")!
+        #expect(
+            h.firstApply(kind: "ConfigMap", name: "aphex-component-tekton-triggers")!
                 < h.firstApply(kind: "ClusterInterceptor")!)
         // ArgoCD's namespace-less objects go to argocd.
         let argoRest = applies.first { $0.objects.contains { $0.name == "argocd-server" && $0.kind == "Deployment" } }!
@@ -85,7 +93,8 @@ final class Harness: @unchecked Sendable {
         // Images rewritten in what was applied.
         #expect(!applies.contains { $0.stdin.contains("gcr.io/tekton-releases") })
         let controller = h.cluster.object("Deployment", "tekton-pipelines", "tekton-pipelines-controller")!
-        #expect(controller[path: "spec", "template", "spec", "containers"]?[0]?["image"]?.string
+        #expect(
+            controller[path: "spec", "template", "spec", "containers"]?[0]?["image"]?.string
                 == "ghcr.io/tektoncd/github.com/tektoncd/pipeline/cmd/controller:v0.65.0")
         // Markers.
         let marker = h.cluster.object("ConfigMap", "argocd", "aphex-component-argocd")!
@@ -123,7 +132,9 @@ final class Harness: @unchecked Sendable {
         #expect(report.unchanged.count == 4)
         let touched = Set(h.cluster.applies.flatMap { $0.objects.map(\.name) })
         #expect(touched == ["tekton-dashboard", "tekton-dashboard-backend-view", "aphex-component-tekton-dashboard"])
-        #expect(h.cluster.object("ConfigMap", "tekton-pipelines", "aphex-component-tekton-dashboard")?[path: "data", "version"]?.string == "v0.65.0")
+        #expect(
+            h.cluster.object("ConfigMap", "tekton-pipelines", "aphex-component-tekton-dashboard")?[
+                path: "data", "version"]?.string == "v0.65.0")
     }
 
     @Test func concurrentAppliesOverlapButRespectDependencies() async throws {
@@ -175,8 +186,21 @@ final class Harness: @unchecked Sendable {
         let report = try await h.install(dryRun: true)
         #expect(report.outcome == .planned)
         #expect(report.planned.count == 5)
-        #expect(report.planned[0].hasPrefix("install ArgoCD v3.3.0 from https://raw.githubusercontent.com/argoproj/argo-cd/v3.3.0/manifests/install.yaml (1 namespaces, 3 CRDs, 56 objects)"))
-        #expect(report.planned[0].contains("$ kubectl --kubeconfig /tmp/kc --context kind-test apply --server-side --force-conflicts --field-manager=aphex --namespace argocd -f -"))
+        #expect(
+            report.planned[0].hasPrefix(
+                """
+                install ArgoCD v3.3.0 from \
+                https://raw.githubusercontent.com/argoproj/argo-cd/v3.3.0/manifests/install.yaml (1 namespaces, 3 \
+                CRDs, 56 objects)
+                """
+            ))
+        #expect(
+            report.planned[0].contains(
+                """
+                $ kubectl --kubeconfig /tmp/kc --context kind-test apply --server-side --force-conflicts \
+                --field-manager=aphex --namespace argocd -f -
+                """
+            ))
         #expect(h.cluster.commands.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: h.home.path + "/manifests.lock"))
         // After an install, a dry run plans nothing.
@@ -204,7 +228,8 @@ final class Harness: @unchecked Sendable {
         missing.notFound(["kubectl"])
         env.runner = missing
         let error = await #expect(throws: AphexError.self) {
-            try await ComponentInstall.run(ComponentRequest(names: ["argocd"]), fetcher: h.fetcher, env: env, dryRun: false)
+            try await ComponentInstall.run(
+                ComponentRequest(names: ["argocd"]), fetcher: h.fetcher, env: env, dryRun: false)
         }
         #expect(error?.status == .prerequisite)
         #expect(error?.message.contains("kubectl was not found on PATH") == true)
@@ -216,17 +241,21 @@ final class Harness: @unchecked Sendable {
         // Pin the dashboard stand-in by digest, and pick its version from the file.
         h.dir.write("tekton-dashboard-v0.65.0.yaml", Array(Fixtures.dashboard(version: "v0.65.0").utf8))
         let wrong = String(repeating: "0", count: 64)
-        FileManager.default.createFile(atPath: file, contents: Data("versions: {tekton-dashboard: v0.65.0}\nsha256: {tekton-dashboard: \(wrong)}\n".utf8))
+        FileManager.default.createFile(
+            atPath: file,
+            contents: Data("versions: {tekton-dashboard: v0.65.0}\nsha256: {tekton-dashboard: \(wrong)}\n".utf8))
         let error = await #expect(throws: AphexError.self) {
-            try await ComponentInstall.run(ComponentRequest(names: ["tekton-dashboard"], componentsFile: file),
-                                           fetcher: h.fetcher, env: h.env, dryRun: false)
+            try await ComponentInstall.run(
+                ComponentRequest(names: ["tekton-dashboard"], componentsFile: file),
+                fetcher: h.fetcher, env: h.env, dryRun: false)
         }
         #expect(error?.status == .failed)
         #expect(error?.message.contains("components file pins \(wrong)") == true)
         #expect(h.cluster.commands.isEmpty)
         let missing = await #expect(throws: AphexError.self) {
-            try await ComponentInstall.run(ComponentRequest(names: ["argocd"], componentsFile: h.home.path + "/nope.yaml"),
-                                           fetcher: h.fetcher, env: h.env, dryRun: false)
+            try await ComponentInstall.run(
+                ComponentRequest(names: ["argocd"], componentsFile: h.home.path + "/nope.yaml"),
+                fetcher: h.fetcher, env: h.env, dryRun: false)
         }
         #expect(missing?.status == .usage)
     }
@@ -236,7 +265,9 @@ final class Harness: @unchecked Sendable {
 /// object at a time): the apply phase's speed on a real API server (issue 13).
 @Suite struct ApplyStreamTests {
     @Test func largeSetsSplitIntoBalancedStreamsSmallOnesStayWhole() throws {
-        let objects = (0..<40).map { i in #"{"kind":"ConfigMap","metadata":{"name":"cm\#(i)"},"data":{"x":"\#(String(repeating: "a", count: 12000 + 100 * i))"}}"# }
+        let objects = (0..<40).map { i in
+            #"{"kind":"ConfigMap","metadata":{"name":"cm\#(i)"},"data":{"x":"\#(String(repeating: "a", count: 12000 + 100 * i))"}}"#
+        }
         let streams = ApplyChunks.split(objects)
         #expect(streams.count == ApplyChunks.maxStreams)
         // Every object exactly once, each stream in the objects' order, sizes balanced.
@@ -253,11 +284,13 @@ final class Harness: @unchecked Sendable {
 
     @Test func argoCDsObjectsGoThroughConcurrentKubectlProcesses() async throws {
         let h = try Harness()
-        h.cluster.callLatency = .milliseconds(100)   // real sleeping: concurrent calls overlap
+        h.cluster.callLatency = .milliseconds(100)  // real sleeping: concurrent calls overlap
         try await h.install(["argocd"])
         // The 56 objects after the CRDs: several streams, together exactly the bundle's objects;
         // the three CRDs (a megabyte) too.
-        let rest = h.cluster.applies.filter { $0.objects.contains { $0.kind == "Deployment" || $0.kind == "ClusterRole" || $0.kind == "Service" } }
+        let rest = h.cluster.applies.filter {
+            $0.objects.contains { $0.kind == "Deployment" || $0.kind == "ClusterRole" || $0.kind == "Service" }
+        }
         #expect(rest.count > 1)
         #expect(rest.flatMap(\.objects).count == 56)
         let crds = h.cluster.applies.filter { $0.objects.contains { $0.kind == "CustomResourceDefinition" } }

@@ -11,7 +11,8 @@ import Testing
     func bundle(_ name: String) throws -> ManifestBundle {
         let c = try resolveComponents([name])[0]
         let bytes = try Fixtures.shared(Fixtures.sharedFiles[name]!)
-        return try ManifestBundle(FetchedManifest(component: c, bytes: bytes, sha256: Digest.sha256Hex(bytes), origin: .cache(path: "x")))
+        return try ManifestBundle(
+            FetchedManifest(component: c, bytes: bytes, sha256: Digest.sha256Hex(bytes), origin: .cache(path: "x")))
     }
 
     @Test func argocdSplitsInto59ObjectsWith3CRDs() throws {
@@ -19,14 +20,16 @@ import Testing
         let objects = try Manifests.parse(String(decoding: try Fixtures.shared(Fixtures.argocdFile), as: UTF8.self))
         #expect(objects.count == 59)
         #expect(b.crds.count == 3)
-        #expect(Set(b.crdNames) == ["applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"])
+        #expect(
+            Set(b.crdNames) == ["applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"])
         #expect(b.rest.count == 56)
         // install.yaml has no Namespace: aphex adds argocd and applies the rest with --namespace argocd.
         #expect(b.namespaces.map(\.name) == ["argocd"])
         #expect(b.rest.filter { $0.kind == "StatefulSet" }.map(\.name) == ["argocd-application-controller"])
         #expect(b.rest.filter { $0.kind == "Deployment" }.count == 6)
         let server = b.rest.first { $0.kind == "Deployment" && $0.name == "argocd-server" }!
-        #expect(server[path: "spec", "template", "spec", "containers"]?[0]?["ports"]?[0]?["containerPort"] == .int(8080))
+        #expect(
+            server[path: "spec", "template", "spec", "containers"]?[0]?["ports"]?[0]?["containerPort"] == .int(8080))
         #expect(b.rewrites.isEmpty)
         #expect(b.warnings.isEmpty)
         // The CRDs are why client-side apply cannot work: far beyond the 262,144-byte annotation limit.
@@ -39,8 +42,11 @@ import Testing
         // file's last line ran into the next '---').
         #expect((p.namespaces.count, p.crds.count, p.rest.count) == (2, 9, 64))
         #expect(Set(p.namespaces.compactMap(\.name)) == ["tekton-pipelines", "tekton-pipelines-resolvers"])
-        #expect(p.rewrites.count == 8) // 4 container images + 4 image flags of the controller
-        #expect(p.rewrites.contains { $0.object == "Deployment/tekton-pipelines-controller" && $0.path.hasSuffix(".args[1]") })
+        #expect(p.rewrites.count == 8)  // 4 container images + 4 image flags of the controller
+        #expect(
+            p.rewrites.contains {
+                $0.object == "Deployment/tekton-pipelines-controller" && $0.path.hasSuffix(".args[1]")
+            })
 
         #expect(p.warnings.isEmpty)
 
@@ -68,7 +74,10 @@ import Testing
         let rewrites = Manifests.rewriteTektonImages(&rewritten)
         // Undo exactly the reported rewrites: the result is the original, so nothing else changed.
         var undone = Manifests.stream(rewritten)
-        for r in rewrites { undone = undone.replacingOccurrences(of: JSON.string(r.to).serialized(), with: JSON.string(r.from).serialized()) }
+        for r in rewrites {
+            undone = undone.replacingOccurrences(
+                of: JSON.string(r.to).serialized(), with: JSON.string(r.from).serialized())
+        }
         #expect(undone == Manifests.stream(original))
         #expect(rewritten != original)
     }
@@ -81,7 +90,8 @@ import Testing
     }
 
     @Test func scalarsResolveLikeKubernetes() throws {
-        let objects = try Manifests.parse("""
+        let objects = try Manifests.parse(
+            """
             apiVersion: v1
             kind: ConfigMap
             metadata: {name: x, namespace: y}
@@ -113,7 +123,8 @@ import Testing
     /// document. Read as kubectl reads it (the last value of each repeated key wins), and said so.
     @Test func twoObjectsRunTogetherAreReadAsKubectlReadsThemAndReported() throws {
         var warnings: [String] = []
-        let objects = try Manifests.parse("""
+        let objects = try Manifests.parse(
+            """
             apiVersion: v1
             kind: ConfigMap
             metadata:
@@ -132,19 +143,23 @@ import Testing
             """, origin: "fixture.yaml", warnings: { warnings.append($0) })
         #expect(objects.map { "\($0.kind ?? "")/\($0.name ?? "")" } == ["Secret/second", "ConfigMap/third"])
         #expect(warnings.count == 1)
-        #expect(warnings.first?.contains("Document 1 of fixture.yaml repeats the top-level key(s) apiVersion, kind, metadata") == true)
+        #expect(
+            warnings.first?.contains(
+                "Document 1 of fixture.yaml repeats the top-level key(s) apiVersion, kind, metadata") == true)
         #expect(warnings.first?.contains("only Secret/second is applied") == true)
     }
 
     /// A JSON stream (first non-blank byte `{`) is read as kubectl reads it: values separated
     /// by whitespace, and a `---` between them is an error, not a document separator.
     @Test func jsonStreamsAreReadAsKubectlReadsThem() throws {
-        let two = try Manifests.parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}\n"
-                                      + "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}")
+        let two = try Manifests.parse(
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}\n"
+                + "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}")
         #expect(two.map(\.name) == ["a", "b"])
         #expect(throws: AphexError.self) {
-            try Manifests.parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}\n---\n"
-                                + "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}")
+            try Manifests.parse(
+                "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}\n---\n"
+                    + "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}")
         }
     }
 
@@ -167,7 +182,8 @@ import Testing
     }
 
     @Test func flagsOverrideTheFileWhichOverridesTheCatalog() throws {
-        let file = try ComponentsFile.parse("""
+        let file = try ComponentsFile.parse(
+            """
             versions:
               argocd: 2.9.3
               tekton-dashboard: v0.65.0
@@ -176,7 +192,8 @@ import Testing
             sha256:
               tekton-dashboard: \(String(repeating: "AB", count: 32))
             """)
-        let r = try resolveComponents(["argocd", "tekton-dashboard"], versions: ["tekton-dashboard": "0.66.1"], file: file)
+        let r = try resolveComponents(
+            ["argocd", "tekton-dashboard"], versions: ["tekton-dashboard": "0.66.1"], file: file)
         #expect(r[0].version == "v2.9.3")
         #expect(r[0].pinnedSHA256 == "0cf971b10e0a68bfaa2849a2f4503ba10f7ea4d85363737ead4d080f2f268abc")
         #expect(r[1].version == "v0.66.1")
@@ -188,8 +205,10 @@ import Testing
     }
 
     @Test func badComponentsFilesAreUsageErrors() {
-        for text in ["versions: {argo: v1.0.0}", "versions: {argocd: latest}", "urls: {argocd: ftp://x}",
-                     "sha256: {argocd: abc}", "pins: {}", "- a list"] {
+        for text in [
+            "versions: {argo: v1.0.0}", "versions: {argocd: latest}", "urls: {argocd: ftp://x}",
+            "sha256: {argocd: abc}", "pins: {}", "- a list"
+        ] {
             let error = #expect(throws: AphexError.self) { try ComponentsFile.parse(text) }
             #expect(error?.status == .usage, "\(text)")
         }

@@ -13,9 +13,10 @@ import Testing
     static func measure(_ bundles: [ManifestBundle], sequential: Bool) async throws -> Double {
         let sim = try SimCluster(scenario: "happy-kind", clock: SystemClock())
         let api = KubeClient(server: sim.baseURL, transport: sim.transport, clock: sim.clock)
-        let env = InstallEnvironment(runner: sim.runner, api: api, clock: sim.clock, reporter: SilentReporter(),
-                                     kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: sim.runner),
-                                     pollInterval: .milliseconds(100))
+        let env = InstallEnvironment(
+            runner: sim.runner, api: api, clock: sim.clock, reporter: SilentReporter(),
+            kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: sim.runner),
+            pollInterval: .milliseconds(100))
         let start = ContinuousClock.now
         let report = try await BundleInstaller(env: env, sequential: sequential).install(bundles)
         #expect(report.changed.count == bundles.count)
@@ -32,8 +33,10 @@ import Testing
             s.append(try await Self.measure(bundles, sequential: true))
         }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
-        print(String(format: "BENCH apply-phase-sim runs=%d concurrent_s=%.2f sequential_s=%.2f speedup=%.2fx",
-                     runs, median(c), median(s), median(s) / median(c)))
+        print(
+            String(
+                format: "BENCH apply-phase-sim runs=%d concurrent_s=%.2f sequential_s=%.2f speedup=%.2fx",
+                runs, median(c), median(s), median(s) / median(c)))
         #expect(median(c) < median(s))
     }
 }

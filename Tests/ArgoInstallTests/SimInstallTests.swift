@@ -29,24 +29,30 @@ import TestSupport
             c.timeout = nil
             return try await simRunner.run(c)
         }
-        let env = InstallEnvironment(runner: runner, api: api, clock: sim.clock, reporter: CollectingReporter(),
-                                     kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: runner))
+        let env = InstallEnvironment(
+            runner: runner, api: api, clock: sim.clock, reporter: CollectingReporter(),
+            kubectl: Kubectl(kubeconfig: sim.kubeconfigPath, runner: runner))
         let dir = try Fixtures.manifestsDir()
-        let fetcher = ManifestFetcher(transport: NoNetworkTransport(), clock: sim.clock, reporter: SilentReporter(),
-                                      settings: FetchSettings(cacheDirectory: sim.home + "/cache", lockPath: sim.home + "/lock",
-                                                              manifestsDir: dir.path))
+        let fetcher = ManifestFetcher(
+            transport: NoNetworkTransport(), clock: sim.clock, reporter: SilentReporter(),
+            settings: FetchSettings(
+                cacheDirectory: sim.home + "/cache", lockPath: sim.home + "/lock",
+                manifestsDir: dir.path))
         return Setup(sim: sim, env: env, dir: dir, fetcher: fetcher)
     }
 
     @Test func fullInstallThenReRunOnTheSimulator() async throws {
         let s = try setup()
-        let report = try await ComponentInstall.run(ComponentRequest(names: Catalog.names), fetcher: s.fetcher, env: s.env, dryRun: false)
+        let report = try await ComponentInstall.run(
+            ComponentRequest(names: Catalog.names), fetcher: s.fetcher, env: s.env, dryRun: false)
         #expect(report.changed.count == 5, "\(report)")
         let applies = s.sim.record.commands.filter { $0.argv.contains("apply") }
         #expect(applies.allSatisfy { $0.status == 0 }, "\(applies.filter { $0.status != 0 }.map(\.stderr))")
         #expect(s.sim.world.get(.crds, namespace: nil, name: "applications.argoproj.io") != nil)
         #expect(s.sim.world.get(.deployments, namespace: "argocd", name: "argocd-server") != nil)
-        #expect(s.sim.world.get(.configMaps, namespace: "tekton-pipelines", name: "aphex-component-tekton-interceptors") != nil)
+        #expect(
+            s.sim.world.get(.configMaps, namespace: "tekton-pipelines", name: "aphex-component-tekton-interceptors")
+                != nil)
 
         let config = try await ArgoCDConfig.configure(s.env, insecure: true, dryRun: false)
         #expect(config.changed.count == 3, "\(config)")
@@ -59,9 +65,11 @@ import TestSupport
 
         // Re-run everything: no mutating command at all.
         s.sim.record.reset()
-        _ = try await ComponentInstall.run(ComponentRequest(names: Catalog.names), fetcher: s.fetcher, env: s.env, dryRun: false)
+        _ = try await ComponentInstall.run(
+            ComponentRequest(names: Catalog.names), fetcher: s.fetcher, env: s.env, dryRun: false)
         _ = try await ArgoCDConfig.configure(s.env, insecure: true, dryRun: false)
         _ = try await RootApplication(deployment: .kind).ensure(s.env, dryRun: false)
-        #expect(s.sim.record.commands.filter(\.mutating).isEmpty, "\(s.sim.record.commands.filter(\.mutating).map(\.argv))")
+        #expect(
+            s.sim.record.commands.filter(\.mutating).isEmpty, "\(s.sim.record.commands.filter(\.mutating).map(\.argv))")
     }
 }

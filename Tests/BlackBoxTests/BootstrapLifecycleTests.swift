@@ -11,15 +11,19 @@ enum Lifecycle {
     /// NAME-VERSION.yaml files for --manifests-dir: the real upstream manifests from
     /// ../shared/manifests, plus a small Tekton Dashboard (its release file is not in shared/).
     static let manifestsDir: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-manifests-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-manifests-\(UUID().uuidString)")
+            .path
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let shared = BuiltAphex.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/manifests").path
-        let links = ["argocd-v3.3.0.yaml": "argocd-v3.3.0-install.yaml",
-                     "tekton-pipelines-v0.65.0.yaml": "tekton-pipelines-v0.65.0-assembled.yaml",
-                     "tekton-triggers-v0.34.0.yaml": "tekton-triggers-v0.34.0-assembled.yaml",
-                     "tekton-interceptors-v0.34.0.yaml": "tekton-interceptors-v0.34.0-assembled.yaml"]
+        let links = [
+            "argocd-v3.3.0.yaml": "argocd-v3.3.0-install.yaml",
+            "tekton-pipelines-v0.65.0.yaml": "tekton-pipelines-v0.65.0-assembled.yaml",
+            "tekton-triggers-v0.34.0.yaml": "tekton-triggers-v0.34.0-assembled.yaml",
+            "tekton-interceptors-v0.34.0.yaml": "tekton-interceptors-v0.34.0-assembled.yaml"
+        ]
         for (name, source) in links {
-            try! FileManager.default.createSymbolicLink(atPath: dir + "/" + name, withDestinationPath: shared + "/" + source)
+            try! FileManager.default.createSymbolicLink(
+                atPath: dir + "/" + name, withDestinationPath: shared + "/" + source)
         }
         let dashboard = """
             apiVersion: apps/v1
@@ -43,11 +47,14 @@ enum Lifecycle {
         return dir
     }()
 
-    static func bootstrap(_ h: SimHarness, _ extra: [String] = [], deployment: String = "kind",
-                          killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil) async throws -> SimHarness.RunResult {
+    static func bootstrap(
+        _ h: SimHarness, _ extra: [String] = [], deployment: String = "kind",
+        killWhen: (@Sendable (SimRecordSnapshot) -> Bool)? = nil
+    ) async throws -> SimHarness.RunResult {
         let limit = extra.contains("--no-wait") ? [] : ["--timeout", "4m"]
-        return try await h.run(["bootstrap", "--deployment", deployment, "--manifests-dir", manifestsDir] + limit + extra,
-                         timeout: 300, killWhen: killWhen)
+        return try await h.run(
+            ["bootstrap", "--deployment", deployment, "--manifests-dir", manifestsDir] + limit + extra,
+            timeout: 300, killWhen: killWhen)
     }
 
     /// Every stored credential, read back from the cluster (`show-secrets --output env`).
@@ -64,7 +71,8 @@ enum Lifecycle {
     /// Starts `aphex bootstrap` (kind) in the background; its stderr accumulates in the buffer
     /// as it is written, so a test can act on the step announcements.
     static func startBootstrap(_ h: SimHarness) throws -> (Process, LockedText) {
-        let (p, buffer, _) = try startAphex(h, ["bootstrap", "--deployment", "kind", "--manifests-dir", manifestsDir, "--timeout", "4m"])
+        let (p, buffer, _) = try startAphex(
+            h, ["bootstrap", "--deployment", "kind", "--manifests-dir", manifestsDir, "--timeout", "4m"])
         return (p, buffer)
     }
 
@@ -93,7 +101,8 @@ enum Lifecycle {
     }
 
     static func describe(_ r: SimHarness.RunResult) -> String {
-        "exit \(r.status) after \(Int(r.seconds))s\n--- stderr (tail)\n" + r.stderr.split(separator: "\n").suffix(25).joined(separator: "\n")
+        "exit \(r.status) after \(Int(r.seconds))s\n--- stderr (tail)\n"
+            + r.stderr.split(separator: "\n").suffix(25).joined(separator: "\n")
     }
 }
 
@@ -109,18 +118,32 @@ enum Lifecycle {
         // Every kubectl aphex ran was the real one, and its server-side applies reached the API.
         let firstRecord = try h.record()
         let kubectlRuns = firstRecord.commands.filter { $0.argv.first == "kubectl" }
-        #expect(kubectlRuns.contains { $0.argv.contains("apply") && $0.argv.contains("--server-side") && $0.status == 0 })
+        #expect(
+            kubectlRuns.contains { $0.argv.contains("apply") && $0.argv.contains("--server-side") && $0.status == 0 })
         #expect(kubectlRuns.allSatisfy { $0.via == "real-kubectl" }, "\(kubectlRuns.map(\.via))")
-        let applies = firstRecord.requests.filter { $0.method == "PATCH" && $0.query.hasPrefix("fieldManager=aphex&fieldValidation=") && $0.query.hasSuffix("&force=true") }
+        let applies = firstRecord.requests.filter {
+            $0.method == "PATCH" && $0.query.hasPrefix("fieldManager=aphex&fieldValidation=")
+                && $0.query.hasSuffix("&force=true")
+        }
         #expect(applies.count > 100)
         // The release bundles' objects go without kubectl's OpenAPI check (the server ignores
         // unknown fields); what aphex writes itself keeps strict validation.
-        #expect(applies.filter { $0.path.contains("/customresourcedefinitions/") }.allSatisfy { $0.query.contains("fieldValidation=Ignore") })
-        #expect(applies.filter { $0.path.contains("/configmaps/aphex-component-") }.allSatisfy { $0.query.contains("fieldValidation=Strict") })
+        #expect(
+            applies.filter { $0.path.contains("/customresourcedefinitions/") }.allSatisfy {
+                $0.query.contains("fieldValidation=Ignore")
+            })
+        #expect(
+            applies.filter { $0.path.contains("/configmaps/aphex-component-") }.allSatisfy {
+                $0.query.contains("fieldValidation=Strict")
+            })
         #expect(applies.contains { $0.path.contains("/configmaps/aphex-component-") })
         // Tekton's apply ran alongside ArgoCD's: its CRDs arrived before ArgoCD's version marker.
-        let tektonCRD = firstRecord.requests.first { $0.method == "PATCH" && $0.path.hasSuffix("/customresourcedefinitions/pipelines.tekton.dev") }
-        let argoMarker = firstRecord.requests.first { $0.method == "PATCH" && $0.path.hasSuffix("/configmaps/aphex-component-argocd") }
+        let tektonCRD = firstRecord.requests.first {
+            $0.method == "PATCH" && $0.path.hasSuffix("/customresourcedefinitions/pipelines.tekton.dev")
+        }
+        let argoMarker = firstRecord.requests.first {
+            $0.method == "PATCH" && $0.path.hasSuffix("/configmaps/aphex-component-argocd")
+        }
         #expect((tektonCRD?.seq ?? .max) < (argoMarker?.seq ?? 0))
 
         for run in 2...3 {
@@ -129,7 +152,9 @@ enum Lifecycle {
             #expect(again.status == 0, "run \(run): \(Lifecycle.describe(again))")
             let rec = try h.record()
             #expect(rec.writes.isEmpty, "run \(run) wrote: \(rec.writes.prefix(10))")
-            #expect(rec.changes.isEmpty, "run \(run) changed: \(rec.changes.prefix(10).map { "\($0.action) \($0.object)" })")
+            #expect(
+                rec.changes.isEmpty, "run \(run) changed: \(rec.changes.prefix(10).map { "\($0.action) \($0.object)" })"
+            )
             #expect(try await Lifecycle.credentials(h) == stored, "run \(run) changed a stored credential")
         }
 
@@ -146,7 +171,9 @@ enum Lifecycle {
 
     /// Runs bootstrap and SIGKILLs it `delay` seconds after it announces the step `title`
     /// on stderr (" • Title ..."). Returns whether it was killed, and what it printed.
-    static func bootstrapKilled(_ h: SimHarness, atStep title: String, delay: Double) async throws -> (killed: Bool, stderr: String, status: Int32) {
+    static func bootstrapKilled(_ h: SimHarness, atStep title: String, delay: Double) async throws -> (
+        killed: Bool, stderr: String, status: Int32
+    ) {
         let (p, buffer) = try Lifecycle.startBootstrap(h)
         var seenAt: Date? = nil
         var killed = false
@@ -171,17 +198,26 @@ enum Lifecycle {
         // (and so reach the next step). The last run is left to finish. The platform keeps
         // converging while the runs restart (about 3 s of wall clock from platform-root), so
         // the wait step is killed soon after it starts, before the last wave is done.
-        let steps: [(String, Double)] = [("Preparing the cluster", 0.3), ("Creating namespaces", 0.0),
-                                         ("Generating and storing secrets", 0.02), ("Installing ArgoCD", 0.5),
-                                         ("Installing Tekton", 0.3), ("Configuring ArgoCD", 0.1),
-                                         ("Applying platform-root", 0.0), ("Waiting for convergence", 0.1)]
+        let steps: [(String, Double)] = [
+            ("Preparing the cluster", 0.3), ("Creating namespaces", 0.0),
+            ("Generating and storing secrets", 0.02), ("Installing ArgoCD", 0.5),
+            ("Installing Tekton", 0.3), ("Configuring ArgoCD", 0.1),
+            ("Applying platform-root", 0.0), ("Waiting for convergence", 0.1)
+        ]
         var firstSecrets: [String: String]? = nil
         for (step, delay) in steps {
             let run = try await Self.bootstrapKilled(h, atStep: step, delay: delay)
             // The wait may find the platform converged before the kill (it kept converging
             // while the runs restarted): then that run ended with exit 0, which is a resume too.
-            let convergedFirst = step == "Waiting for convergence" && run.status == 0 && run.stderr.contains(" • \(step) ...")
-            #expect(run.killed || convergedFirst, "bootstrap never reached \"\(step)\" after the previous kill (exit \(run.status)): \(run.stderr.suffix(1200))")
+            let convergedFirst =
+                step == "Waiting for convergence" && run.status == 0 && run.stderr.contains(" • \(step) ...")
+            #expect(
+                run.killed || convergedFirst,
+                """
+                bootstrap never reached \"\(step)\" after the previous kill (exit \(run.status)): \
+                \(run.stderr.suffix(1200))
+                """
+            )
             let now = try await Lifecycle.credentials(h)
             if let firstSecrets {
                 for (k, v) in firstSecrets { #expect(now[k] == v, "\(k) changed after the kill during \(step)") }
@@ -213,7 +249,9 @@ enum Lifecycle {
         func steps(_ j: JSON) -> [String: (outcome: String, changes: [String])] {
             var out: [String: (String, [String])] = [:]
             for s in j["steps"]?.array ?? [] {
-                out[s["id"]?.string ?? ""] = (s["outcome"]?.string ?? "", (s["changes"]?.array ?? []).compactMap(\.string))
+                out[s["id"]?.string ?? ""] = (
+                    s["outcome"]?.string ?? "", (s["changes"]?.array ?? []).compactMap(\.string)
+                )
             }
             return out
         }
@@ -222,20 +260,29 @@ enum Lifecycle {
         for id in ["namespaces", "secrets"] {
             let plannedChanges: Set<String> = Set(p[id]?.changes ?? [])
             let doneChanges: Set<String> = Set(d[id]?.changes ?? [])
-            #expect(p[id]?.outcome == "planned" && d[id]?.outcome == "done", "\(id): \(p[id]?.outcome ?? "-") / \(d[id]?.outcome ?? "-")")
-            #expect(!plannedChanges.isEmpty && plannedChanges == doneChanges,
-                    "\(id): planned \(plannedChanges.sorted()) but did \(doneChanges.sorted())")
+            #expect(
+                p[id]?.outcome == "planned" && d[id]?.outcome == "done",
+                "\(id): \(p[id]?.outcome ?? "-") / \(d[id]?.outcome ?? "-")")
+            #expect(
+                !plannedChanges.isEmpty && plannedChanges == doneChanges,
+                "\(id): planned \(plannedChanges.sorted()) but did \(doneChanges.sorted())")
         }
         // Bundle-level steps: the same components and versions were planned and installed.
-        let components = ["ArgoCD v3.3.0", "Tekton Pipelines v0.65.0", "Tekton Triggers v0.34.0",
-                          "Tekton Core Interceptors v0.34.0", "Tekton Dashboard v0.64.0", "platform-root", "argocd-cm",
-                          "argocd/argocd-secret"]
+        let components = [
+            "ArgoCD v3.3.0", "Tekton Pipelines v0.65.0", "Tekton Triggers v0.34.0",
+            "Tekton Core Interceptors v0.34.0", "Tekton Dashboard v0.64.0", "platform-root", "argocd-cm",
+            "argocd/argocd-secret"
+        ]
         for id in ["argocd", "tekton", "argocd-config", "platform-root"] {
-            #expect(p[id]?.outcome == "planned" && d[id]?.outcome == "done", "\(id): \(p[id]?.outcome ?? "-") / \(d[id]?.outcome ?? "-")")
+            #expect(
+                p[id]?.outcome == "planned" && d[id]?.outcome == "done",
+                "\(id): \(p[id]?.outcome ?? "-") / \(d[id]?.outcome ?? "-")")
             let plannedText = (p[id]?.changes ?? []).joined(separator: "\n")
             let doneText = (d[id]?.changes ?? []).joined(separator: "\n")
             for c in components {
-                #expect(plannedText.contains(c) == doneText.contains(c), "\(id): '\(c)' planned=\(plannedText.contains(c)) done=\(doneText.contains(c))")
+                #expect(
+                    plannedText.contains(c) == doneText.contains(c),
+                    "\(id): '\(c)' planned=\(plannedText.contains(c)) done=\(doneText.contains(c))")
             }
             #expect(!doneText.isEmpty)
         }
@@ -282,7 +329,9 @@ enum Lifecycle {
         #expect(!r.stderr.contains("still present"), "platform-root was not seen deleted: \(r.stderr)")
         let rec = try h.record()
         #expect(!rec.commands.contains { $0.argv.starts(with: ["kind", "delete"]) }, "the cluster itself must be kept")
-        let namespaces = try await h.runProgram([h.binDir + "/kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])
+        let namespaces = try await h.runProgram([
+            h.binDir + "/kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"
+        ])
         #expect(namespaces.stdout.contains("namespace/default"))
         for ns in ["argocd", "auth-system", "tekton-pipelines", "platform-system", "external-secrets", "cert-manager"] {
             #expect(!namespaces.stdout.contains("namespace/\(ns)\n"), "\(ns) is still there")
@@ -297,8 +346,9 @@ enum Lifecycle {
         #expect(r.stdout.contains("The platform is converged."))
         let again = try await Lifecycle.bootstrap(h, deployment: "k3s")
         #expect(again.status == 0, "\(Lifecycle.describe(again))")
-        #expect(try h.record().commands.filter { $0.argv.contains("k3s-install.sh") || $0.argv.first == "sh" }.count <= 1,
-                "the installer ran again on a healthy k3s")
+        #expect(
+            try h.record().commands.filter { $0.argv.contains("k3s-install.sh") || $0.argv.first == "sh" }.count <= 1,
+            "the installer ran again on a healthy k3s")
     }
 
     @Test func ctrlCStopsCleanlyWithExit130AndAResumeLine() async throws {

@@ -14,8 +14,15 @@ import Testing
         var blocks: [String] = []
         var current: [Substring]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if current == nil, line.hasPrefix("```yaml") { current = []; continue }
-            if current != nil, line.hasPrefix("```") { blocks.append(current!.joined(separator: "\n")); current = nil; continue }
+            if current == nil, line.hasPrefix("```yaml") {
+                current = []
+                continue
+            }
+            if current != nil, line.hasPrefix("```") {
+                blocks.append(current!.joined(separator: "\n"))
+                current = nil
+                continue
+            }
             current?.append(line)
         }
         return blocks
@@ -52,7 +59,10 @@ import Testing
                 guard let i = words.firstIndex(where: { $0 == "aphex" || $0.hasSuffix("/aphex") }) else { continue }
                 var path: [String] = []
                 var j = i + 1
-                while j < words.count, words[j].range(of: #"^[a-z][a-z0-9-]*$"#, options: .regularExpression) != nil { path.append(words[j]); j += 1 }
+                while j < words.count, words[j].range(of: #"^[a-z][a-z0-9-]*$"#, options: .regularExpression) != nil {
+                    path.append(words[j])
+                    j += 1
+                }
                 let rest = words[j...].joined(separator: " ")
                 let flags = rest.matches(of: #/(?:^|[\s+"'])(--[a-z][a-z0-9-]*)/#).map { String($0.1) }
                 result.append((path, flags))
@@ -88,18 +98,24 @@ import Testing
         let blocks = Self.yamlBlocks(text)
         #expect(blocks.count == 2, "a GitHub Actions workflow and a GitLab CI job")
         let table = try await Self.optionTable()
-        #expect(table["bootstrap"]?.contains("--junit") == true, "the dump has the new flags: \(table["bootstrap"] ?? [])")
+        #expect(
+            table["bootstrap"]?.contains("--junit") == true, "the dump has the new flags: \(table["bootstrap"] ?? [])")
         var used: [String: Set<String>] = [:]
         for (n, block) in blocks.enumerated() {
             let docs = try SimJSON.documents(block)
             #expect(docs.count == 1, "block \(n) is one YAML document")
             let doc = try #require(docs.first)
-            if n == 0 { #expect(doc[path: "jobs", "smoke", "steps"]?.array?.isEmpty == false, "GitHub: jobs.smoke.steps") }
-            if n == 1 { #expect(doc[path: "platform-smoke", "script"]?.array?.isEmpty == false, "GitLab: platform-smoke.script") }
+            if n == 0 {
+                #expect(doc[path: "jobs", "smoke", "steps"]?.array?.isEmpty == false, "GitHub: jobs.smoke.steps")
+            }
+            if n == 1 {
+                #expect(doc[path: "platform-smoke", "script"]?.array?.isEmpty == false, "GitLab: platform-smoke.script")
+            }
             for shell in Self.shellTexts(doc) {
                 // The shell itself parses (GitHub's ${{ }} expressions are filled in before bash runs).
                 let script = shell.replacingOccurrences(of: #"\$\{\{[^}]*\}\}"#, with: "X", options: .regularExpression)
-                let check = try await SubprocessRunner().run(Command(["/bin/bash", "-n", "-c", script], checkExit: false))
+                let check = try await SubprocessRunner().run(
+                    Command(["/bin/bash", "-n", "-c", script], checkExit: false))
                 #expect(check.status == 0, "bash -n: \(check.stderrText)\n\(script)")
                 for inv in Self.invocations(shell) {
                     let key = inv.path.joined(separator: " ")
@@ -112,19 +128,29 @@ import Testing
             }
             // What the issue asks of both jobs.
             let all = Self.shellTexts(doc).joined(separator: "\n")
-            for needed in ["--deployment kind", "--cluster-name \"$CLUSTER\"", "--timeout 20m", "--junit aphex-junit.xml",
-                           "--timeline aphex-timeline.svg", "--manifests-dir", "--registry-mirror", "status --cluster-name \"$CLUSTER\" --output json",
-                           "destroy --cluster-name \"$CLUSTER\" --yes"] {
+            for needed in [
+                "--deployment kind", "--cluster-name \"$CLUSTER\"", "--timeout 20m", "--junit aphex-junit.xml",
+                "--timeline aphex-timeline.svg", "--manifests-dir", "--registry-mirror",
+                "status --cluster-name \"$CLUSTER\" --output json",
+                "destroy --cluster-name \"$CLUSTER\" --yes"
+            ] {
                 #expect(all.contains(needed), "block \(n) lacks \(needed)")
             }
             #expect(block.contains("aphex-junit.xml") && block.contains("aphex-timeline.svg"))
         }
-        #expect(used["bootstrap"]?.isSuperset(of: ["--junit", "--timeline", "--manifests-dir", "--registry-mirror", "--cluster-name", "--timeout"]) == true)
+        #expect(
+            used["bootstrap"]?.isSuperset(of: [
+                "--junit", "--timeline", "--manifests-dir", "--registry-mirror", "--cluster-name", "--timeout"
+            ]) == true)
         // GitHub: artifacts uploaded and destroy always; GitLab: after_script and artifacts when: always.
         let gh = try SimJSON.documents(blocks[0])[0]
         let steps = gh[path: "jobs", "smoke", "steps"]?.array ?? []
-        #expect(steps.contains { ($0["uses"]?.string ?? "").hasPrefix("actions/upload-artifact") && $0["if"]?.string == "always()" })
-        #expect(steps.contains { ($0["run"]?.string ?? "").contains("aphex destroy") && $0["if"]?.string == "always()" })
+        #expect(
+            steps.contains {
+                ($0["uses"]?.string ?? "").hasPrefix("actions/upload-artifact") && $0["if"]?.string == "always()"
+            })
+        #expect(
+            steps.contains { ($0["run"]?.string ?? "").contains("aphex destroy") && $0["if"]?.string == "always()" })
         let gl = try SimJSON.documents(blocks[1])[0]["platform-smoke"]
         #expect(gl?[path: "artifacts", "when"]?.string == "always")
         #expect(gl?[path: "artifacts", "reports", "junit"]?.string == "aphex-junit.xml")

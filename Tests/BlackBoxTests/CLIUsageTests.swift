@@ -16,23 +16,28 @@ enum BuiltAphex {
     static var path: String { binDir + "/aphex" }
 
     /// Runs aphex with a clean HOME and no KUBECONFIG, so nothing on this machine leaks in.
-    static func run(_ args: [String], env extra: [String: String] = [:], home: String? = nil) async throws -> CommandOutput {
+    static func run(_ args: [String], env extra: [String: String] = [:], home: String? = nil) async throws
+        -> CommandOutput
+    {
         var env: [String: String] = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": home ?? FileManager.default.temporaryDirectory.appendingPathComponent("aphex-home-\(UUID().uuidString)").path,
+            "HOME": home
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("aphex-home-\(UUID().uuidString)").path,
             "NO_COLOR": "1",
-            "KUBECONFIG": "",
+            "KUBECONFIG": ""
         ]
         for (k, v) in extra { env[k] = v }
         // env -i: the child sees exactly `env`
-        let argv = ["/usr/bin/env", "-i"] + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [path] + args
+        let argv =
+            ["/usr/bin/env", "-i"] + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [path] + args
         return try await SubprocessRunner().run(Command(argv, timeout: .seconds(60), checkExit: false))
     }
 }
 
 @Suite struct CLIUsageTests {
     static let existingFile: String = {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-existing-\(UUID().uuidString)").path
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-existing-\(UUID().uuidString)")
+            .path
         FileManager.default.createFile(atPath: p, contents: Data("x".utf8))
         return p
     }()
@@ -43,7 +48,10 @@ enum BuiltAphex {
         (["bootstrap", "--deployment", "minikube"], "'minikube' is invalid for '--deployment"),
         (["bootstrap", "--deployment", "kind", "--cluster-name", "Platform_Cluster"], "not a valid cluster name"),
         (["bootstrap", "--deployment", "kind", "--cluster-name=-lead"], "not a valid cluster name"),
-        (["bootstrap", "--deployment", "kind", "--cluster-name", String(repeating: "a", count: 64)], "at most 63 characters"),
+        (
+            ["bootstrap", "--deployment", "kind", "--cluster-name", String(repeating: "a", count: 64)],
+            "at most 63 characters"
+        ),
         (["bootstrap", "--deployment", "kind", "--timeout", "5x"], "not a valid --timeout"),
         (["bootstrap", "--deployment", "kind", "--timeout", "0s"], "not a valid --timeout"),
         (["bootstrap", "--deployment", "kind", "--timeout", "48h"], "longer than 24h"),
@@ -54,7 +62,10 @@ enum BuiltAphex {
         (["bootstrap", "--deployment", "kind", "--kubeconfig", existingFile], "add --use-existing"),
         (["bootstrap", "--deployment", "k3s", "--workers", "2"], "do not apply to --deployment k3s"),
         (["bootstrap", "--deployment", "kind", "--gpu"], "do not apply to --deployment kind"),
-        (["bootstrap", "--deployment", "kind", "--use-existing", "--node-image", "kindest/node:v1.32.2"], "no cluster is created"),
+        (
+            ["bootstrap", "--deployment", "kind", "--use-existing", "--node-image", "kindest/node:v1.32.2"],
+            "no cluster is created"
+        ),
         (["bootstrap", "--deployment", "kind", "--workers", "11"], "--workers 11 is out of range"),
         (["bootstrap", "--deployment", "kind", "--registry-mirror", "docker.io"], "not of the form host=url"),
         (["bootstrap", "--deployment", "kind", "--repo-url", "not a url"], "not a Git repository URL"),
@@ -78,14 +89,16 @@ enum BuiltAphex {
         (["secrets", "export", "--file", existingFile], "already exists"),
         (["kind", "create", "--kubeconfig", existingFile], "writes its own kubeconfig"),
         (["kind", "create", "--timeout", "forever"], "not a valid --timeout"),
-        (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["frobnicate"], "Unexpected argument 'frobnicate'")
     ]
 
     @Test(arguments: badInvocations)
     func badInvocationExitsTwoWithTheFix(args: [String], phrase: String) async throws {
         let out = try await BuiltAphex.run(args)
         #expect(out.status == 2, "aphex \(args.joined(separator: " ")) exited \(out.status): \(out.stderrText)")
-        #expect(out.stderrText.contains(phrase), "stderr of aphex \(args.joined(separator: " ")) lacks '\(phrase)': \(out.stderrText)")
+        #expect(
+            out.stderrText.contains(phrase),
+            "stderr of aphex \(args.joined(separator: " ")) lacks '\(phrase)': \(out.stderrText)")
         #expect(out.stdoutText.isEmpty, "usage errors print nothing on stdout")
     }
 
@@ -94,10 +107,12 @@ enum BuiltAphex {
     }
 
     @Test func everySubcommandHasCompleteHelp() async throws {
-        let commands: [[String]] = [[], ["bootstrap"], ["status"], ["wait"], ["show-secrets"], ["secrets", "export"],
-                                    ["secrets", "repair"], ["doctor"], ["destroy"], ["kind", "create"], ["kind", "delete"],
-                                    ["kind", "list"], ["k3s", "install"], ["k3s", "uninstall"], ["k3s", "status"],
-                                    ["manifests", "pin"], ["version"]]
+        let commands: [[String]] = [
+            [], ["bootstrap"], ["status"], ["wait"], ["show-secrets"], ["secrets", "export"],
+            ["secrets", "repair"], ["doctor"], ["destroy"], ["kind", "create"], ["kind", "delete"],
+            ["kind", "list"], ["k3s", "install"], ["k3s", "uninstall"], ["k3s", "status"],
+            ["manifests", "pin"], ["version"]
+        ]
         for cmd in commands {
             let out = try await BuiltAphex.run(cmd + ["--help"])
             #expect(out.status == 0, "\(cmd) --help exited \(out.status)")
@@ -108,10 +123,14 @@ enum BuiltAphex {
             }
         }
         let root = try await BuiltAphex.run(["--help"])
-        for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "130"] { #expect(root.stdoutText.contains("  \(code)"), "exit code \(code) not in --help") }
+        for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "130"] {
+            #expect(root.stdoutText.contains("  \(code)"), "exit code \(code) not in --help")
+        }
         let bootstrap = try await BuiltAphex.run(["bootstrap", "--help"])
-        for flag in ["--deployment", "--cluster-name", "--use-existing", "--show-secrets", "--repo-url", "--revision",
-                     "--timeout", "--no-wait", "--dry-run", "--kubeconfig", "--context", "--output", "--no-color", "--verbose"] {
+        for flag in [
+            "--deployment", "--cluster-name", "--use-existing", "--show-secrets", "--repo-url", "--revision",
+            "--timeout", "--no-wait", "--dry-run", "--kubeconfig", "--context", "--output", "--no-color", "--verbose"
+        ] {
             #expect(bootstrap.stdoutText.contains(flag), "bootstrap --help lacks \(flag)")
         }
     }

@@ -30,7 +30,10 @@ import TestSupport
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: w.state + "/" + file, encoding: .utf8),
-               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                return pid
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         return nil
@@ -52,9 +55,12 @@ import TestSupport
         let p = try start(w, ["kind", "create", "--cluster-name", "bb"])
         let child = try #require(try await pid(w, "child.pid"))
         let grandchild = try #require(try await pid(w, "grandchild.pid"))
-        defer { kill(child, SIGKILL); kill(grandchild, SIGKILL) }
+        defer {
+            kill(child, SIGKILL)
+            kill(grandchild, SIGKILL)
+        }
         kill(p.processIdentifier, SIGINT)
-        try await Task.sleep(for: .milliseconds(500))   // the teardown's SIGTERM is ignored
+        try await Task.sleep(for: .milliseconds(500))  // the teardown's SIGTERM is ignored
         #expect(Self.running(child), "the stand-in should still run after the first Ctrl-C")
         kill(p.processIdentifier, SIGINT)
         await p.exited()
@@ -75,7 +81,8 @@ import TestSupport
         defer { kill(kubectl, SIGKILL) }
         kill(p.processIdentifier, SIGKILL)
         await p.exited()
-        let kubeconfig = try String(contentsOfFile: w.state + "/kubectl.kubeconfig", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let kubeconfig = try String(contentsOfFile: w.state + "/kubectl.kubeconfig", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         // Not in TMPDIR: in a private directory under ~/.aphex/tmp, named after the dead process.
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)
         #expect(kubeconfig.hasPrefix(w.home + "/.aphex/tmp/\(p.processIdentifier).kind-probe."), "\(kubeconfig)")

@@ -10,8 +10,12 @@ import TestSupport
 /// takes 2 s) and blackbox-existing-stuck (ArgoCD never processes a finalizer).
 @Suite(.serialized) struct DestroyExistingBlackBoxTests {
     static func bootstrap(_ h: SimHarness) async throws -> SimHarness.RunResult {
-        try await h.run(["bootstrap", "--deployment", "kind", "--use-existing", "--manifests-dir", Lifecycle.manifestsDir, "--no-wait"],
-                  timeout: 300)
+        try await h.run(
+            [
+                "bootstrap", "--deployment", "kind", "--use-existing", "--manifests-dir", Lifecycle.manifestsDir,
+                "--no-wait"
+            ],
+            timeout: 300)
     }
 
     static func object(_ h: SimHarness, _ kind: String, _ namespace: String?, _ name: String) throws -> JSON? {
@@ -35,7 +39,8 @@ import TestSupport
     }
 
     static func describe(_ r: SimHarness.RunResult) -> String {
-        "exit \(r.status) after \(Int(r.seconds))s\n--- stderr\n" + r.stderr.split(separator: "\n").suffix(40).joined(separator: "\n")
+        "exit \(r.status) after \(Int(r.seconds))s\n--- stderr\n"
+            + r.stderr.split(separator: "\n").suffix(40).joined(separator: "\n")
     }
 
     // MARK: 14.1
@@ -56,13 +61,19 @@ import TestSupport
         let cm = try #require(try Self.object(h, "ConfigMap", "kube-system", "aphex-ownership"))
         let recorded = try JSON.parse(cm["data"]?["objects.json"]?.string ?? "[]").array ?? []
         func isRecorded(_ kind: String, _ ns: String?, _ name: String) -> Bool {
-            recorded.contains { $0["kind"]?.string == kind && $0["namespace"]?.string == ns && $0["name"]?.string == name }
+            recorded.contains {
+                $0["kind"]?.string == kind && $0["namespace"]?.string == ns && $0["name"]?.string == name
+            }
         }
         #expect(recorded.count > 50)
-        #expect(recorded.allSatisfy { $0["uid"]?.string?.isEmpty == false }, "every entry has its uid after a successful run")
+        #expect(
+            recorded.allSatisfy { $0["uid"]?.string?.isEmpty == false },
+            "every entry has its uid after a successful run")
         #expect(isRecorded("Application", "argocd", "platform-root"))
         #expect(isRecorded("Namespace", nil, "auth-system") && isRecorded("Secret", "auth-system", "dex-secrets"))
-        #expect(isRecorded("Deployment", "argocd", "argocd-server") && isRecorded("CustomResourceDefinition", nil, "appprojects.argoproj.io"))
+        #expect(
+            isRecorded("Deployment", "argocd", "argocd-server")
+                && isRecorded("CustomResourceDefinition", nil, "appprojects.argoproj.io"))
         #expect(!isRecorded("Namespace", nil, "argocd"))
         #expect(!isRecorded("CustomResourceDefinition", nil, "applications.argoproj.io"))
         #expect(!isRecorded("Application", "argocd", "team-app"))
@@ -71,12 +82,18 @@ import TestSupport
         try h.resetRecord()
         let r = try await h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
         #expect(r.status == 0, "\(Self.describe(r))")
-        #expect(r.stdout.contains("Removed what aphex created on the cluster at \(h.serverURL) (context kind-platform-cluster)"), "\(r.stdout)")
+        #expect(
+            r.stdout.contains(
+                "Removed what aphex created on the cluster at \(h.serverURL) (context kind-platform-cluster)"),
+            "\(r.stdout)")
 
         // What existed before aphex is still there, untouched.
-        let after = try #require(try Self.object(h, "Namespace", nil, "argocd"), "the argocd namespace that existed before aphex was deleted")
+        let after = try #require(
+            try Self.object(h, "Namespace", nil, "argocd"), "the argocd namespace that existed before aphex was deleted"
+        )
         #expect(after[path: "metadata", "uid"] == before[path: "metadata", "uid"] && after.labels == before.labels)
-        let teamAfter = try #require(try Self.object(h, "Application", "argocd", "team-app"), "an unrelated Application was deleted")
+        let teamAfter = try #require(
+            try Self.object(h, "Application", "argocd", "team-app"), "an unrelated Application was deleted")
         #expect(teamAfter[path: "metadata", "uid"] == teamApp[path: "metadata", "uid"])
         #expect(teamAfter[path: "metadata", "deletionTimestamp"] == nil)
         #expect(try Self.object(h, "CustomResourceDefinition", nil, "applications.argoproj.io") != nil)
@@ -97,10 +114,15 @@ import TestSupport
         }
         #expect(!exists("Application", "argocd", "platform-root"))
         for c in Self.children { #expect(!exists("Application", "argocd", c), "child Application \(c) is still there") }
-        #expect(!exists("Deployment", "argocd", "argocd-server") && !exists("StatefulSet", "argocd", "argocd-application-controller"))
+        #expect(
+            !exists("Deployment", "argocd", "argocd-server")
+                && !exists("StatefulSet", "argocd", "argocd-application-controller"))
         #expect(!exists("ConfigMap", "argocd", "aphex-component-argocd"))
         #expect(!exists("CustomResourceDefinition", nil, "appprojects.argoproj.io"))
-        #expect(!world.contains { $0["kind"]?.string == "CustomResourceDefinition" && ($0.name ?? "").hasSuffix(".tekton.dev") })
+        #expect(
+            !world.contains {
+                $0["kind"]?.string == "CustomResourceDefinition" && ($0.name ?? "").hasSuffix(".tekton.dev")
+            })
         #expect(!world.contains { $0["kind"]?.string == "ClusterRole" && ($0.name ?? "").hasPrefix("argocd-") })
         #expect(!exists("ConfigMap", "kube-system", "aphex-ownership"))
         let lastDelete = rec.requests.last { $0.method == "DELETE" }
@@ -118,14 +140,17 @@ import TestSupport
         // stdin is not a terminal: refused, naming the cluster; nothing deleted.
         let refused = try await h.run(["destroy", "--use-existing"])
         #expect(refused.status == 2, "\(Self.describe(refused))")
-        #expect(refused.stderr.contains("\(h.serverURL) (context kind-platform-cluster)") && refused.stderr.contains("--yes"))
+        #expect(
+            refused.stderr.contains("\(h.serverURL) (context kind-platform-cluster)")
+                && refused.stderr.contains("--yes"))
         #expect(try Self.object(h, "Application", "argocd", "platform-root") != nil)
         // The plan: the recorded objects in order, the record last; nothing deleted.
         let dry = try await h.run(["destroy", "--use-existing", "--dry-run"])
         #expect(dry.status == 0)
         #expect(dry.stdout.contains("Would remove from the cluster at \(h.serverURL) (context kind-platform-cluster)"))
         let lines = dry.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        let root = lines.firstIndex(of: "Application argocd/platform-root"), ctrl = lines.firstIndex(of: "StatefulSet argocd/argocd-application-controller")
+        let root = lines.firstIndex(of: "Application argocd/platform-root"),
+            ctrl = lines.firstIndex(of: "StatefulSet argocd/argocd-application-controller")
         let server = lines.firstIndex(of: "Deployment argocd/argocd-server")
         #expect(root != nil && ctrl != nil && server != nil && root! < server! && server! < ctrl!, "\(dry.stdout)")
         #expect(!lines.contains("Namespace argocd") && !lines.contains { $0.contains("team-app") })
@@ -144,8 +169,15 @@ import TestSupport
         try h.resetRecord()
         let r = try await h.run(["destroy", "--use-existing", "--yes"], timeout: 120)
         #expect(r.status == 0, "\(Self.describe(r))")
-        #expect(r.stderr.contains("Waiting (") && r.stderr.contains("Application argocd/platform-root is still there (finalizers: resources-finalizer.argocd.argoproj.io)"),
-                "\(Self.describe(r))")
+        #expect(
+            r.stderr.contains("Waiting (")
+                && r.stderr.contains(
+                    """
+                    Application argocd/platform-root is still there (finalizers: \
+                    resources-finalizer.argocd.argoproj.io)
+                    """
+                ),
+            "\(Self.describe(r))")
         let rec = try h.record()
         let deletes = rec.requests.filter { $0.method == "DELETE" }
         let rootDelete = try #require(deletes.firstIndex { $0.path.hasSuffix("/applications/platform-root") })
@@ -153,9 +185,12 @@ import TestSupport
         // The controller goes after platform-root has gone, and after every other ArgoCD object
         // outside aphex's namespaces.
         let ctrl = try #require(deletes.first { $0.path.hasSuffix("/statefulsets/argocd-application-controller") })
-        let rootGone = try #require(rec.requests.last { $0.method == "GET" && $0.path.hasSuffix("/applications/platform-root") })
+        let rootGone = try #require(
+            rec.requests.last { $0.method == "GET" && $0.path.hasSuffix("/applications/platform-root") })
         #expect(rootGone.status == 404 && rootGone.seq < ctrl.seq)
-        let argocdDeletes = deletes.filter { $0.path.contains("/namespaces/argocd/") && !$0.path.contains("/applications/") }
+        let argocdDeletes = deletes.filter {
+            $0.path.contains("/namespaces/argocd/") && !$0.path.contains("/applications/")
+        }
         #expect(argocdDeletes.count > 5 && argocdDeletes.last?.seq == ctrl.seq, "\(argocdDeletes.map(\.path))")
     }
 
@@ -169,10 +204,13 @@ import TestSupport
         let r = try await h.run(["destroy", "--use-existing", "--yes", "--timeout", "3s"], timeout: 60)
         #expect(r.status == 3, "\(Self.describe(r))")
         #expect(r.seconds < 20)
-        for phrase in ["Application argocd/platform-root is still there after", "finalizers: resources-finalizer.argocd.argoproj.io",
-                       "3 child Applications remain: catalog, controllers, ingress-controller",
-                       "ArgoCD's application controller (StatefulSet argocd/argocd-application-controller): ready",
-                       "Let ArgoCD clean up", "--remove-finalizers", "left in the cluster", "Nothing else was deleted"] {
+        for phrase in [
+            "Application argocd/platform-root is still there after",
+            "finalizers: resources-finalizer.argocd.argoproj.io",
+            "3 child Applications remain: catalog, controllers, ingress-controller",
+            "ArgoCD's application controller (StatefulSet argocd/argocd-application-controller): ready",
+            "Let ArgoCD clean up", "--remove-finalizers", "left in the cluster", "Nothing else was deleted"
+        ] {
             #expect(r.stderr.contains(phrase), "stderr lacks '\(phrase)':\n\(Self.describe(r))")
         }
         #expect(r.stderr.contains("Waiting ("), "no progress while waiting")
@@ -190,24 +228,33 @@ import TestSupport
         defer { h.stop() }
         #expect(try await Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
-        let gone = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "delete",
-                                     "statefulset", "argocd-application-controller"])
+        let gone = try await h.runProgram([
+            "/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "delete",
+            "statefulset", "argocd-application-controller"
+        ])
         #expect(gone.status == 0, "\(gone.stderr)")
         let stuck = try await h.run(["destroy", "--use-existing", "--yes", "--timeout", "2s"], timeout: 60)
         #expect(stuck.status == 3, "\(Self.describe(stuck))")
-        #expect(stuck.stderr.contains("ArgoCD's application controller (StatefulSet argocd/argocd-application-controller): missing"),
-                "\(Self.describe(stuck))")
+        #expect(
+            stuck.stderr.contains(
+                "ArgoCD's application controller (StatefulSet argocd/argocd-application-controller): missing"),
+            "\(Self.describe(stuck))")
 
         let teamApp = try #require(try Self.object(h, "Application", "argocd", "team-app"))
         try h.resetRecord()
-        let r = try await h.run(["destroy", "--use-existing", "--yes", "--timeout", "30s", "--remove-finalizers"], timeout: 120)
+        let r = try await h.run(
+            ["destroy", "--use-existing", "--yes", "--timeout", "30s", "--remove-finalizers"], timeout: 120)
         #expect(r.status == 0, "\(Self.describe(r))")
-        #expect(r.stderr.contains("removed resources-finalizer.argocd.argoproj.io from Application argocd/platform-root"), "\(Self.describe(r))")
+        #expect(
+            r.stderr.contains("removed resources-finalizer.argocd.argoproj.io from Application argocd/platform-root"),
+            "\(Self.describe(r))")
         #expect(r.stderr.contains("LEFT in the cluster"))
         #expect(try Self.object(h, "Application", "argocd", "platform-root") == nil)
         let rec = try h.record()
         let patches = rec.requests.filter { $0.method == "PATCH" }
-        #expect(patches.map(\.path) == ["/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/platform-root"], "\(patches.map(\.path))")
+        #expect(
+            patches.map(\.path) == ["/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/platform-root"],
+            "\(patches.map(\.path))")
         // The Applications aphex did not create were not touched: the unrelated one and
         // platform-root's children (their resources are left, as the message says).
         let teamAfter = try #require(try Self.object(h, "Application", "argocd", "team-app"))
@@ -233,20 +280,26 @@ import TestSupport
         #expect(try await Self.bootstrap(h).status == 0)
         #expect(try Self.waitUntil(h, Self.childrenExist))
         func scaleController(_ n: Int) async throws {
-            let r = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "patch",
-                                      "statefulset/argocd-application-controller", "--type=merge", "-p", "{\"spec\":{\"replicas\":\(n)}}"])
+            let r = try await h.runProgram([
+                "/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "-n", "argocd", "patch",
+                "statefulset/argocd-application-controller", "--type=merge", "-p", "{\"spec\":{\"replicas\":\(n)}}"
+            ])
             #expect(r.status == 0, "\(r.stderr) \(r.stdout)")
         }
         try await scaleController(0)
         let (p, buffer, _) = try Lifecycle.startAphex(h, ["destroy", "--use-existing", "--yes"])
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, p.isRunning, !buffer.text.contains("Waiting (") { try await Task.sleep(for: .milliseconds(10)) }
+        while Date() < deadline, p.isRunning, !buffer.text.contains("Waiting (") {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         kill(p.processIdentifier, SIGINT)
         await p.exited()
         usleep(200_000)
         #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(buffer.text.suffix(800))")
-        #expect(buffer.text.contains("aphex destroy --use-existing --yes") && buffer.text.contains("continue where this run stopped"),
-                "\(buffer.text.suffix(800))")
+        #expect(
+            buffer.text.contains("aphex destroy --use-existing --yes")
+                && buffer.text.contains("continue where this run stopped"),
+            "\(buffer.text.suffix(800))")
         // Interrupted while ArgoCD was still cleaning up: ArgoCD and aphex's record are still there.
         #expect(try Self.object(h, "ConfigMap", "kube-system", "aphex-ownership") != nil)
         #expect(try Self.object(h, "StatefulSet", "argocd", "argocd-application-controller") != nil)

@@ -14,118 +14,121 @@ import Testing
 
 enum DriverStandIns {
     static let kind = #"""
-    #!/bin/sh
-    S="$FAKE_STATE"
-    printf '%s\n' "kind $*" >> "$S/argv.log"
-    kubeconfig_for() {
-    cat <<EOF
-    apiVersion: v1
-    kind: Config
-    clusters:
-    - cluster:
-        server: https://127.0.0.1:6443
-      name: kind-$1
-    contexts:
-    - context:
-        cluster: kind-$1
-        user: kind-$1
-      name: kind-$1
-    current-context: kind-$1
-    users:
-    - name: kind-$1
-      user:
-        client-key-data: RkFLRS1LRVk=
-    EOF
-    }
-    case "$1" in
-      version) echo "kind v0.26.0 go1.23.4 linux/amd64"; exit 0;;
-    esac
-    [ $# -ge 2 ] || { echo "fake kind: unsupported: $*" >&2; exit 64; }
-    sub="$1 $2"; shift; shift
-    name=kind; kc=""; cfg=""; retain=no
-    while [ $# -gt 0 ]; do
-      case "$1" in
-        --name) name="$2"; shift 2;;
-        --kubeconfig) kc="$2"; shift 2;;
-        --config) cfg="$2"; shift 2;;
-        --image|--wait) shift 2;;
-        --retain) retain=yes; shift;;
-        *) echo "fake kind: unknown flag $1" >&2; exit 64;;
-      esac
-    done
-    case "$sub" in
-      "get clusters")
-        if [ -n "$(ls "$S/clusters" 2>/dev/null)" ]; then ls "$S/clusters"; else echo "No kind clusters found." >&2; fi;;
-      "create cluster")
-        [ "$cfg" = "-" ] || { echo "fake kind: expected --config -" >&2; exit 64; }
-        cat > "$S/config-$name.yaml"
-        if [ -f "$S/hang-create" ]; then
-          # a wedged create that ignores SIGTERM and SIGINT, with a child of its own
-          trap '' TERM INT; sleep 300 & echo $! > "$S/grandchild.pid"; echo $$ > "$S/child.pid"; wait; wait; exit 1
-        fi
-        mkdir -p "$S/clusters/$name"
-        if [ -f "$S/fail-create" ]; then echo "ERROR: failed to create cluster: failed to init node with kubeadm" >&2; exit 1; fi
-        [ -f "$S/notready" ] && touch "$S/clusters/$name/notready"
-        if [ -n "$kc" ]; then kubeconfig_for "$name" > "$kc"; else mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; fi
-        echo " ✓ Ensuring node image" >&2;;
-      "get kubeconfig")
-        [ -d "$S/clusters/$name" ] || { echo "ERROR: could not locate any control plane nodes for cluster named '$name'" >&2; exit 1; }
-        kubeconfig_for "$name";;
-      "delete cluster")
-        rm -rf "$S/clusters/$name"; echo "Deleting cluster \"$name\" ..." >&2;;
-      "export kubeconfig")
-        mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; echo "Set kubectl context to \"kind-$name\"" >&2;;
-      *) echo "fake kind: unsupported: $sub" >&2; exit 64;;
-    esac
-    """#
+        #!/bin/sh
+        S="$FAKE_STATE"
+        printf '%s\n' "kind $*" >> "$S/argv.log"
+        kubeconfig_for() {
+        cat <<EOF
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - cluster:
+            server: https://127.0.0.1:6443
+          name: kind-$1
+        contexts:
+        - context:
+            cluster: kind-$1
+            user: kind-$1
+          name: kind-$1
+        current-context: kind-$1
+        users:
+        - name: kind-$1
+          user:
+            client-key-data: RkFLRS1LRVk=
+        EOF
+        }
+        case "$1" in
+          version) echo "kind v0.26.0 go1.23.4 linux/amd64"; exit 0;;
+        esac
+        [ $# -ge 2 ] || { echo "fake kind: unsupported: $*" >&2; exit 64; }
+        sub="$1 $2"; shift; shift
+        name=kind; kc=""; cfg=""; retain=no
+        while [ $# -gt 0 ]; do
+          case "$1" in
+            --name) name="$2"; shift 2;;
+            --kubeconfig) kc="$2"; shift 2;;
+            --config) cfg="$2"; shift 2;;
+            --image|--wait) shift 2;;
+            --retain) retain=yes; shift;;
+            *) echo "fake kind: unknown flag $1" >&2; exit 64;;
+          esac
+        done
+        case "$sub" in
+          "get clusters")
+            if [ -n "$(ls "$S/clusters" 2>/dev/null)" ]; then ls "$S/clusters"; else echo "No kind clusters found." >&2; fi;;
+          "create cluster")
+            [ "$cfg" = "-" ] || { echo "fake kind: expected --config -" >&2; exit 64; }
+            cat > "$S/config-$name.yaml"
+            if [ -f "$S/hang-create" ]; then
+              # a wedged create that ignores SIGTERM and SIGINT, with a child of its own
+              trap '' TERM INT; sleep 300 & echo $! > "$S/grandchild.pid"; echo $$ > "$S/child.pid"; wait; wait; exit 1
+            fi
+            mkdir -p "$S/clusters/$name"
+            if [ -f "$S/fail-create" ]; then echo "ERROR: failed to create cluster: failed to init node with kubeadm" >&2; exit 1; fi
+            [ -f "$S/notready" ] && touch "$S/clusters/$name/notready"
+            if [ -n "$kc" ]; then kubeconfig_for "$name" > "$kc"; else mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; fi
+            echo " ✓ Ensuring node image" >&2;;
+          "get kubeconfig")
+            [ -d "$S/clusters/$name" ] || { echo "ERROR: could not locate any control plane nodes for cluster named '$name'" >&2; exit 1; }
+            kubeconfig_for "$name";;
+          "delete cluster")
+            rm -rf "$S/clusters/$name"; echo "Deleting cluster \"$name\" ..." >&2;;
+          "export kubeconfig")
+            mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; echo "Set kubectl context to \"kind-$name\"" >&2;;
+          *) echo "fake kind: unsupported: $sub" >&2; exit 64;;
+        esac
+        """#
 
     static let kubectl = #"""
-    #!/bin/sh
-    S="$FAKE_STATE"
-    printf '%s\n' "kubectl $*" >> "$S/argv.log"
-    kc=""; ctx=""
-    while [ $# -gt 0 ]; do
-      case "$1" in --kubeconfig) kc="$2"; shift 2;; --context) ctx="$2"; shift 2;; *) break;; esac
-    done
-    [ -n "$kc" ] && [ -r "$kc" ] || { echo "error: kubeconfig '$kc' is not readable" >&2; exit 1; }
-    if [ -f "$S/hang-kubectl" ]; then echo "$kc" > "$S/kubectl.kubeconfig"; echo $$ > "$S/kubectl.pid"; exec sleep 300; fi
-    [ "$1 $2 $3 $4" = "get nodes -o json" ] || { echo "fake kubectl: unsupported: $*" >&2; exit 64; }
-    shift 4
-    while [ $# -gt 0 ]; do
-      case "$1" in --request-timeout) shift 2;; *) echo "fake kubectl: unknown flag $1" >&2; exit 64;; esac
-    done
-    if [ -n "$ctx" ]; then name="${ctx#kind-}"; dir="$S/clusters/$name"; node="$name-control-plane"
-    else dir="$S/k3s"; node="k3s-node"; fi
-    if [ ! -d "$dir" ] || [ -f "$dir/broken" ]; then
-      echo "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?" >&2; exit 1
-    fi
-    if [ -f "$dir/notready" ]; then st=False; r=KubeletNotReady; m="container runtime network not ready"
-    else st=True; r=KubeletReady; m="kubelet is posting ready status"; fi
-    printf '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"status":{"conditions":[{"type":"Ready","status":"%s","reason":"%s","message":"%s"}]}}]}\n' "$node" "$st" "$r" "$m"
-    """#
+        #!/bin/sh
+        S="$FAKE_STATE"
+        printf '%s\n' "kubectl $*" >> "$S/argv.log"
+        kc=""; ctx=""
+        while [ $# -gt 0 ]; do
+          case "$1" in --kubeconfig) kc="$2"; shift 2;; --context) ctx="$2"; shift 2;; *) break;; esac
+        done
+        [ -n "$kc" ] && [ -r "$kc" ] || { echo "error: kubeconfig '$kc' is not readable" >&2; exit 1; }
+        if [ -f "$S/hang-kubectl" ]; then echo "$kc" > "$S/kubectl.kubeconfig"; echo $$ > "$S/kubectl.pid"; exec sleep 300; fi
+        [ "$1 $2 $3 $4" = "get nodes -o json" ] || { echo "fake kubectl: unsupported: $*" >&2; exit 64; }
+        shift 4
+        while [ $# -gt 0 ]; do
+          case "$1" in --request-timeout) shift 2;; *) echo "fake kubectl: unknown flag $1" >&2; exit 64;; esac
+        done
+        if [ -n "$ctx" ]; then name="${ctx#kind-}"; dir="$S/clusters/$name"; node="$name-control-plane"
+        else dir="$S/k3s"; node="k3s-node"; fi
+        if [ ! -d "$dir" ] || [ -f "$dir/broken" ]; then
+          echo "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?" >&2; exit 1
+        fi
+        if [ -f "$dir/notready" ]; then st=False; r=KubeletNotReady; m="container runtime network not ready"
+        else st=True; r=KubeletReady; m="kubelet is posting ready status"; fi
+        printf '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"status":{"conditions":[{"type":"Ready","status":"%s","reason":"%s","message":"%s"}]}}]}\n' "$node" "$st" "$r" "$m"
+        """#
 
     /// A stand-in for get.k3s.io: "installs" under $APHEX_HOST_ROOT and logs its environment.
     static let installer = #"""
-    #!/bin/sh
-    set -e
-    R="$APHEX_HOST_ROOT"
-    printf 'INSTALL_K3S_VERSION=%s INSTALL_K3S_EXEC=%s\n' "$INSTALL_K3S_VERSION" "$INSTALL_K3S_EXEC" >> "$FAKE_STATE/installer.log"
-    mkdir -p "$R/usr/local/bin" "$R/etc/rancher/k3s" "$FAKE_STATE/k3s"
-    printf '#!/bin/sh\necho "k3s version %s (fake)"\n' "$INSTALL_K3S_VERSION" > "$R/usr/local/bin/k3s"
-    printf '#!/bin/sh\nrm -rf "%s/usr/local/bin/k3s" "%s/etc/rancher" "%s/k3s"\nrm -f "$0"\n' "$R" "$R" "$FAKE_STATE" > "$R/usr/local/bin/k3s-uninstall.sh"
-    chmod 755 "$R/usr/local/bin/k3s" "$R/usr/local/bin/k3s-uninstall.sh"
-    umask 077
-    printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    token: FAKE-TOKEN\n' > "$R/etc/rancher/k3s/k3s.yaml"
-    echo "[INFO]  systemd: Starting k3s"
-    """#
+        #!/bin/sh
+        set -e
+        R="$APHEX_HOST_ROOT"
+        printf 'INSTALL_K3S_VERSION=%s INSTALL_K3S_EXEC=%s\n' "$INSTALL_K3S_VERSION" "$INSTALL_K3S_EXEC" >> "$FAKE_STATE/installer.log"
+        mkdir -p "$R/usr/local/bin" "$R/etc/rancher/k3s" "$FAKE_STATE/k3s"
+        printf '#!/bin/sh\necho "k3s version %s (fake)"\n' "$INSTALL_K3S_VERSION" > "$R/usr/local/bin/k3s"
+        printf '#!/bin/sh\nrm -rf "%s/usr/local/bin/k3s" "%s/etc/rancher" "%s/k3s"\nrm -f "$0"\n' "$R" "$R" "$FAKE_STATE" > "$R/usr/local/bin/k3s-uninstall.sh"
+        chmod 755 "$R/usr/local/bin/k3s" "$R/usr/local/bin/k3s-uninstall.sh"
+        umask 077
+        printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    token: FAKE-TOKEN\n' > "$R/etc/rancher/k3s/k3s.yaml"
+        echo "[INFO]  systemd: Starting k3s"
+        """#
 }
 
 /// One black-box world: HOME, a stand-in bin dir, the stand-ins' state and a fake host root.
 final class DriverWorld: @unchecked Sendable {
     let root: String
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-bb-drivers-\(UUID().uuidString)").path
-        for d in [home, bin, state, hostRoot, tmp] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        root =
+            FileManager.default.temporaryDirectory.appendingPathComponent("aphex-bb-drivers-\(UUID().uuidString)").path
+        for d in [home, bin, state, hostRoot, tmp] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        }
         for (name, text) in [("kind", DriverStandIns.kind), ("kubectl", DriverStandIns.kubectl)] {
             try write(bin + "/" + name, text, mode: 0o755)
         }
@@ -144,8 +147,12 @@ final class DriverWorld: @unchecked Sendable {
     func kubeconfig(_ name: String) -> String { home + "/.aphex/clusters/\(name)/kubeconfig" }
 
     func write(_ path: String, _ text: String, mode: Int) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        else {
             throw CocoaError(.fileWriteUnknown)
         }
     }
@@ -154,15 +161,19 @@ final class DriverWorld: @unchecked Sendable {
 
     /// The stand-ins' argv log, one line per command.
     var log: [String] {
-        (try? String(contentsOfFile: state + "/argv.log", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        (try? String(contentsOfFile: state + "/argv.log", encoding: .utf8))?.split(separator: "\n").map(String.init)
+            ?? []
     }
     var installerLog: [String] {
-        (try? String(contentsOfFile: state + "/installer.log", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        (try? String(contentsOfFile: state + "/installer.log", encoding: .utf8))?.split(separator: "\n").map(
+            String.init) ?? []
     }
 
     var env: [String: String] {
-        ["PATH": bin + ":/usr/bin:/bin", "FAKE_STATE": state, "TMPDIR": tmp, "APHEX_HOST_ROOT": hostRoot,
-         "APHEX_K3S_INSTALL_URL": "file://" + root + "/install.sh"]
+        [
+            "PATH": bin + ":/usr/bin:/bin", "FAKE_STATE": state, "TMPDIR": tmp, "APHEX_HOST_ROOT": hostRoot,
+            "APHEX_K3S_INSTALL_URL": "file://" + root + "/install.sh"
+        ]
     }
 
     func aphex(_ args: [String]) async throws -> CommandOutput {
@@ -174,7 +185,8 @@ final class DriverWorld: @unchecked Sendable {
         var e = env
         e["HOME"] = home
         e["NO_COLOR"] = "1"
-        let argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env", "-i"]
+        let argv =
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env", "-i"]
             + e.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [BuiltAphex.path] + args
         return try await SubprocessRunner().run(Command(argv, timeout: .seconds(60), checkExit: false))
     }
@@ -184,7 +196,10 @@ final class DriverWorld: @unchecked Sendable {
     static let image = KindClusterSpec.defaultNodeImage
 
     func createLine(_ w: DriverWorld, _ name: String, retain: Bool = false) -> String {
-        "kind create cluster --name \(name) --config - --image \(Self.image) --wait 0s --kubeconfig \(w.kubeconfig(name))"
+        """
+        kind create cluster --name \(name) --config - --image \(Self.image) --wait 0s --kubeconfig \
+        \(w.kubeconfig(name))
+        """
             + (retain ? " --retain" : "")
     }
 
@@ -194,10 +209,11 @@ final class DriverWorld: @unchecked Sendable {
         #expect(first.status == 0, "\(first.stderrText)")
         #expect(first.stdoutText.contains("kind cluster bb created"))
         #expect(first.stderrText.contains("Creating kind cluster bb"))
-        #expect(w.log == [
-            "kind version", "kind get clusters", createLine(w, "bb"), "kind get kubeconfig --name bb",
-            "kubectl --kubeconfig \(w.kubeconfig("bb")) --context kind-bb get nodes -o json --request-timeout 10s",
-        ])
+        #expect(
+            w.log == [
+                "kind version", "kind get clusters", createLine(w, "bb"), "kind get kubeconfig --name bb",
+                "kubectl --kubeconfig \(w.kubeconfig("bb")) --context kind-bb get nodes -o json --request-timeout 10s"
+            ])
         let config = try String(contentsOfFile: w.state + "/config-bb.yaml", encoding: .utf8)
         #expect(config.contains("node-labels: \"ingress-ready=true\""))
         #expect(config.contains("oidc-issuer-url: \"https://dex.home.local\""))
@@ -237,7 +253,9 @@ final class DriverWorld: @unchecked Sendable {
         let failed = try await w.aphex(["kind", "create", "--cluster-name", "bb"])
         #expect(failed.status == 1)
         #expect(failed.stderrText.contains("failed to init node with kubeadm"))
-        #expect(w.log.suffix(2) == [createLine(w, "bb"), "kind delete cluster --name bb --kubeconfig \(w.kubeconfig("bb"))"])
+        #expect(
+            w.log.suffix(2) == [createLine(w, "bb"), "kind delete cluster --name bb --kubeconfig \(w.kubeconfig("bb"))"]
+        )
         #expect(!w.exists(w.state + "/clusters/bb"))
         #expect(!w.exists(w.home + "/.aphex/clusters/bb"))
 
@@ -255,11 +273,16 @@ final class DriverWorld: @unchecked Sendable {
         let list = try await w.aphex(["kind", "list"])
         #expect(list.status == 0)
         #expect(Array(w.log[n...]) == ["kind version", "kind get clusters"])
-        let rows = list.stdoutText.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        let rows = list.stdoutText.split(separator: "\n").map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        }
         #expect(rows.contains(["mine", "yes", w.kubeconfig("mine")]))
         #expect(rows.contains(["theirs", "no", "-"]))
         let listJSON = try JSON.parse(try await w.aphex(["kind", "list", "--output", "json"]).stdoutText)
-        let managed = Dictionary(uniqueKeysWithValues: (listJSON["clusters"]?.array ?? []).map { ($0["name"]!.string!, $0["managed"]!.bool!) })
+        let managed = Dictionary(
+            uniqueKeysWithValues: (listJSON["clusters"]?.array ?? []).map {
+                ($0["name"]!.string!, $0["managed"]!.bool!)
+            })
         #expect(managed == ["mine": true, "theirs": false])
         // a record whose cluster was deleted behind aphex's back is listed as gone
         try FileManager.default.removeItem(atPath: w.state + "/clusters/mine")
@@ -314,7 +337,10 @@ final class DriverWorld: @unchecked Sendable {
         let first = try await w.aphex(["k3s", "install", "--timeout", "20s"])
         #expect(first.status == 0, "\(first.stderrText)")
         #expect(w.installerLog == ["INSTALL_K3S_VERSION=v1.31.4+k3s1 INSTALL_K3S_EXEC=--write-kubeconfig-mode 0600"])
-        #expect(w.log == ["kubectl --kubeconfig \(w.kubeconfig("platform-cluster")) get nodes -o json --request-timeout 10s"])
+        #expect(
+            w.log == [
+                "kubectl --kubeconfig \(w.kubeconfig("platform-cluster")) get nodes -o json --request-timeout 10s"
+            ])
         #expect(PrivateFiles.mode(w.kubeconfig("platform-cluster")) == 0o600)
         // no installer left behind in TMPDIR
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)
@@ -327,7 +353,10 @@ final class DriverWorld: @unchecked Sendable {
         let n = w.log.count
         let status = try await w.aphex(["k3s", "status", "--output", "json"])
         #expect(status.status == 0)
-        #expect(Array(w.log[n...]) == ["kubectl --kubeconfig \(w.hostRoot)/etc/rancher/k3s/k3s.yaml get nodes -o json --request-timeout 10s"])
+        #expect(
+            Array(w.log[n...]) == [
+                "kubectl --kubeconfig \(w.hostRoot)/etc/rancher/k3s/k3s.yaml get nodes -o json --request-timeout 10s"
+            ])
         let s = try JSON.parse(status.stdoutText)
         #expect(s["installed"] == .bool(true) && s["running"] == .bool(true) && s["ready"] == .bool(true))
 

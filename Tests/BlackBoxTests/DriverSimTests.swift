@@ -23,8 +23,13 @@ import Testing
         let first = try await h.run(["kind", "create", "--timeout", "60s"], timeout: 90)
         #expect(first.status == 0, "\(first.stderr)")
         let creates = try kindArgvs(h).filter { $0.starts(with: ["kind", "create"]) }
-        #expect(creates == [["kind", "create", "cluster", "--name", "platform-cluster", "--config", "-", "--image",
-                             KindClusterSpec.defaultNodeImage, "--wait", "0s", "--kubeconfig", kubeconfig]])
+        #expect(
+            creates == [
+                [
+                    "kind", "create", "cluster", "--name", "platform-cluster", "--config", "-", "--image",
+                    KindClusterSpec.defaultNodeImage, "--wait", "0s", "--kubeconfig", kubeconfig
+                ]
+            ])
         #expect(PrivateFiles.mode(kubeconfig) == 0o600)
         #expect(FileManager.default.contents(atPath: userConfig) == userBefore, "~/.kube/config must stay untouched")
 
@@ -43,7 +48,10 @@ import Testing
         #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "delete"]) }.isEmpty)
         let del = try await h.run(["kind", "delete", "--yes"])
         #expect(del.status == 0, "\(del.stderr)")
-        #expect(try kindArgvs(h).last == ["kind", "delete", "cluster", "--name", "platform-cluster", "--kubeconfig", kubeconfig])
+        #expect(
+            try kindArgvs(h).last == [
+                "kind", "delete", "cluster", "--name", "platform-cluster", "--kubeconfig", kubeconfig
+            ])
         #expect(!FileManager.default.fileExists(atPath: h.home + "/.aphex/clusters/platform-cluster"))
     }
 
@@ -58,17 +66,21 @@ import Testing
         let adopt = try await h.run(["kind", "create", "--timeout", "60s", "--output", "json"], timeout: 90)
         #expect(adopt.status == 0, "\(adopt.stderr)")
         #expect(try JSON.parse(adopt.stdout)["outcome"]?.string == "reused")
-        let record = try JSON.parse(try String(contentsOfFile: h.home + "/.aphex/clusters/platform-cluster/cluster.json", encoding: .utf8))
+        let record = try JSON.parse(
+            try String(contentsOfFile: h.home + "/.aphex/clusters/platform-cluster/cluster.json", encoding: .utf8))
         #expect(record["createdByAphex"] == .bool(false))
 
         for args in [["destroy", "--yes"], ["destroy", "--deployment", "kind", "--yes"], ["kind", "delete", "--yes"]] {
             let r = try await h.run(args)
             #expect(r.status == 2, "aphex \(args.joined(separator: " ")): \(r.stderr)")
-            #expect(r.stderr.contains("aphex did not create the kind cluster 'platform-cluster'") && r.stderr.contains("--force")
+            #expect(
+                r.stderr.contains("aphex did not create the kind cluster 'platform-cluster'")
+                    && r.stderr.contains("--force")
                     && r.stderr.contains("--use-existing"), "\(r.stderr)")
             #expect(r.stdout.isEmpty)
         }
-        #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "delete"]) }.isEmpty, "an adopted cluster was deleted")
+        #expect(
+            try kindArgvs(h).filter { $0.starts(with: ["kind", "delete"]) }.isEmpty, "an adopted cluster was deleted")
         let dry = try await h.run(["destroy", "--dry-run"])
         #expect(dry.status == 0 && dry.stdout.contains("aphex did not create this kind cluster"), "\(dry.stdout)")
 
@@ -77,7 +89,8 @@ import Testing
         #expect(unconfirmed.status == 2 && unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
         let forced = try await h.run(["kind", "delete", "--force", "--yes"])
         #expect(forced.status == 0, "\(forced.stderr)")
-        #expect(forced.stderr.contains("--force: deleting the kind cluster 'platform-cluster', which aphex did not create"))
+        #expect(
+            forced.stderr.contains("--force: deleting the kind cluster 'platform-cluster', which aphex did not create"))
         #expect(try kindArgvs(h).filter { $0.starts(with: ["kind", "delete", "cluster"]) }.count == 1)
     }
 
@@ -99,7 +112,8 @@ import Testing
         let r = try await h.run(["kind", "create"], timeout: 60)
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("failed to init node with kubeadm"))
-        #expect(try kindArgvs(h).last?.starts(with: ["kind", "delete", "cluster", "--name", "platform-cluster"]) == true)
+        #expect(
+            try kindArgvs(h).last?.starts(with: ["kind", "delete", "cluster", "--name", "platform-cluster"]) == true)
         let list = try await h.run(["kind", "list", "--output", "json"])
         #expect(try JSON.parse(list.stdout)["clusters"]?.array?.isEmpty == true)
     }
@@ -131,7 +145,9 @@ import Testing
         #expect(all.contains("Preparing the cluster (plan)"))
         #expect(all.contains("kind create cluster --name platform-cluster --config -"))
         #expect(all.contains("- role: worker"), "the kind config is part of the plan")
-        #expect(try kindArgvs(h).filter { !$0.starts(with: ["kind", "version"]) && !$0.starts(with: ["kind", "get"]) }.isEmpty)
+        #expect(
+            try kindArgvs(h).filter { !$0.starts(with: ["kind", "version"]) && !$0.starts(with: ["kind", "get"]) }
+                .isEmpty)
         #expect(!FileManager.default.fileExists(atPath: h.home + "/.aphex/clusters/platform-cluster"))
     }
 }

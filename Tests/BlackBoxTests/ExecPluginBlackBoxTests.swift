@@ -16,9 +16,11 @@ import TestSupport
     @Test func bootstrapWithAnExecPluginKubeconfigConverges() async throws {
         // blackbox-fresh-kind with its cluster already there (an existing cluster: --use-existing).
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("SimCluster/Scenarios/blackbox-fresh-kind.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "  exists: false", with: "  exists: true")
-            .replacingOccurrences(of: "name: blackbox-fresh-kind\n", with: "name: blackbox-existing-kind\n")
+        let text = try String(
+            contentsOf: root.appendingPathComponent("SimCluster/Scenarios/blackbox-fresh-kind.yaml"), encoding: .utf8
+        )
+        .replacingOccurrences(of: "  exists: false", with: "  exists: true")
+        .replacingOccurrences(of: "name: blackbox-fresh-kind\n", with: "name: blackbox-existing-kind\n")
         let scenario = NSTemporaryDirectory() + "aphex-existing-kind-\(UUID().uuidString.prefix(6)).yaml"
         try quoteDescription(text).write(toFile: scenario, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: scenario) }
@@ -30,23 +32,28 @@ import TestSupport
         defer { front.stop() }
         let plugin = pki.path("exec-plugin.sh"), log = pki.path("exec-plugin.log")
         try """
-            #!/bin/sh
-            # An exec credential plugin, as aws/gke-gcloud-auth-plugin/kubelogin are: prints an ExecCredential.
-            echo run >> '\(log)'
-            printf '%s\\n' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-plugin-token"}}'
+        #!/bin/sh
+        # An exec credential plugin, as aws/gke-gcloud-auth-plugin/kubelogin are: prints an ExecCredential.
+        echo run >> '\(log)'
+        printf '%s\\n' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-plugin-token"}}'
 
-            """.write(toFile: plugin, atomically: true, encoding: .utf8)
+        """.write(toFile: plugin, atomically: true, encoding: .utf8)
         chmod(plugin, 0o755)
-        let kubeconfig = try testKubeconfig(server: front.baseURL, caData: try pki.base64("ca.crt"), user: """
-                exec:
-                  apiVersion: client.authentication.k8s.io/v1
-                  command: \(plugin)
-                  interactiveMode: Never
-            """)
+        let kubeconfig = try testKubeconfig(
+            server: front.baseURL, caData: try pki.base64("ca.crt"),
+            user: """
+                    exec:
+                      apiVersion: client.authentication.k8s.io/v1
+                      command: \(plugin)
+                      interactiveMode: Never
+                """)
         defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
 
-        let r = try await h.run(["bootstrap", "--deployment", "kind", "--use-existing", "--kubeconfig", kubeconfig,
-                           "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m", "--verbose"], timeout: 300)
+        let r = try await h.run(
+            [
+                "bootstrap", "--deployment", "kind", "--use-existing", "--kubeconfig", kubeconfig,
+                "--manifests-dir", Lifecycle.manifestsDir, "--timeout", "4m", "--verbose"
+            ], timeout: 300)
         #expect(r.status == 0, "\(Lifecycle.describe(r))")
         #expect(r.stdout.contains("The platform is converged."), "\(r.stdout)")
         #expect(r.stderr.contains("kubectl get --raw"), "the kubectl fallback was used: \(r.stderr.suffix(2000))")
@@ -60,7 +67,10 @@ import TestSupport
         // `kubectl patch` with the patch on stdin, and reached the API.
         let patches = rec.commands.filter { $0.argv.contains("patch") && $0.argv.contains("argocd-secret") }
         #expect(patches.contains { $0.status == 0 && $0.argv.contains("/dev/stdin") }, "\(patches.map(\.argv))")
-        #expect(rec.requests.contains { $0.method == "PATCH" && $0.path == "/api/v1/namespaces/argocd/secrets/argocd-secret" && $0.status == 200 })
+        #expect(
+            rec.requests.contains {
+                $0.method == "PATCH" && $0.path == "/api/v1/namespaces/argocd/secrets/argocd-secret" && $0.status == 200
+            })
         // No secret in any argv or stderr, nor in what aphex printed (a kubectl's stdout is an
         // API response body aphex reads from a pipe: a Secret's data is in it by nature).
         let stored = try await Lifecycle.credentials(h)

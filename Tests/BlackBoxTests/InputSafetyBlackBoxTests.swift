@@ -56,10 +56,15 @@ enum Bombs {
     @Test func aliasBombComponentsFileAndKubeconfigAreExit2() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let dir = try Bombs.directory(["components.yaml": "versions:\n  argocd: &v v3.3.0\n  tekton-pipelines: *v\n",
-                                       "kubeconfig": "apiVersion: v1\nkind: Config\n" + Bombs.manifest.split(separator: "\n").dropFirst(5).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n") + "\n"])
+        let dir = try Bombs.directory([
+            "components.yaml": "versions:\n  argocd: &v v3.3.0\n  tekton-pipelines: *v\n",
+            "kubeconfig": "apiVersion: v1\nkind: Config\n"
+                + Bombs.manifest.split(separator: "\n").dropFirst(5).map { $0.trimmingCharacters(in: .whitespaces) }
+                .joined(separator: "\n") + "\n"
+        ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let c = try await h.run(["bootstrap", "--deployment", "kind", "--components-file", dir + "/components.yaml"], timeout: 60)
+        let c = try await h.run(
+            ["bootstrap", "--deployment", "kind", "--components-file", dir + "/components.yaml"], timeout: 60)
         #expect(c.status == 2, "\(c.stderr.suffix(600))")
         #expect(c.stderr.contains("contains a YAML anchor (&name) at line 2, column 11"), "\(c.stderr.suffix(600))")
         #expect(c.seconds < 5, "took \(c.seconds)s")
@@ -71,11 +76,14 @@ enum Bombs {
         #expect(k.seconds < 5, "took \(k.seconds)s")
 
         // --secrets-from is JSON (no aliases): its bounds are size and nesting.
-        let deep = "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":" + String(repeating: "[", count: 200_000)
+        let deep =
+            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":"
+            + String(repeating: "[", count: 200_000)
         try deep.write(toFile: dir + "/deep.json", atomically: true, encoding: .utf8)
         try String(repeating: " ", count: 2 << 20).write(toFile: dir + "/huge.json", atomically: true, encoding: .utf8)
         for (file, phrase) in [("deep.json", "more than 16 deep"), ("huge.json", "more than an export can be")] {
-            let r = try await h.run(["bootstrap", "--deployment", "kind", "--secrets-from", dir + "/" + file], timeout: 60)
+            let r = try await h.run(
+                ["bootstrap", "--deployment", "kind", "--secrets-from", dir + "/" + file], timeout: 60)
             #expect(r.status == 2, "\(r.stderr.suffix(600))")
             #expect(r.stderr.contains(phrase), "\(r.stderr.suffix(600))")
             #expect(r.seconds < 5, "took \(r.seconds)s")
@@ -86,9 +94,14 @@ enum Bombs {
     @Test func requirePinnedRefusesTheTektonManifestsBeforeTheCluster() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let labels = ["Tekton Pipelines v0.65.0", "Tekton Triggers v0.34.0", "Tekton Core Interceptors v0.34.0", "Tekton Dashboard v0.64.0"]
+        let labels = [
+            "Tekton Pipelines v0.65.0", "Tekton Triggers v0.34.0", "Tekton Core Interceptors v0.34.0",
+            "Tekton Dashboard v0.64.0"
+        ]
         for (args, env) in [(["--require-pinned"], [String: String]()), ([], ["APHEX_REQUIRE_PINNED": "1"])] {
-            let r = try await h.run(["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir] + args, timeout: 60, extraEnv: env)
+            let r = try await h.run(
+                ["bootstrap", "--deployment", "kind", "--manifests-dir", Lifecycle.manifestsDir] + args, timeout: 60,
+                extraEnv: env)
             #expect(r.status == 2, "\(r.stderr.suffix(600))")
             for label in labels { #expect(r.stderr.contains(label), "\(label): \(r.stderr.suffix(600))") }
             #expect(r.stderr.contains("components file"))
@@ -97,14 +110,21 @@ enum Bombs {
 
         // Pinned in a components file: the check passes (the dry run plans everything).
         var pins = "sha256:\n"
-        for name in ["tekton-pipelines-v0.65.0", "tekton-triggers-v0.34.0", "tekton-interceptors-v0.34.0", "tekton-dashboard-v0.64.0"] {
+        for name in [
+            "tekton-pipelines-v0.65.0", "tekton-triggers-v0.34.0", "tekton-interceptors-v0.34.0",
+            "tekton-dashboard-v0.64.0"
+        ] {
             let component = name.split(separator: "-").dropLast().joined(separator: "-")
             pins += "  \(component): \(try await Bombs.sha256(Lifecycle.manifestsDir + "/" + name + ".yaml"))\n"
         }
         let dir = try Bombs.directory(["components.yaml": pins])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let ok = try await h.run(["bootstrap", "--deployment", "kind", "--dry-run", "--require-pinned", "--manifests-dir", Lifecycle.manifestsDir,
-                            "--components-file", dir + "/components.yaml"], timeout: 120)
+        let ok = try await h.run(
+            [
+                "bootstrap", "--deployment", "kind", "--dry-run", "--require-pinned", "--manifests-dir",
+                Lifecycle.manifestsDir,
+                "--components-file", dir + "/components.yaml"
+            ], timeout: 120)
         #expect(ok.status == 0, "\(ok.stderr.suffix(800))")
     }
 
@@ -120,13 +140,17 @@ enum Bombs {
         #expect(try h.record().commands.filter { $0.argv.first == "sh" }.isEmpty)
 
         // Pin the simulator's installer in a components file: installed.
-        let (status, script) = try SimHTTPClient.request(port: h.controlPort, method: "GET", path: "/_sim/k3s-install.sh")
+        let (status, script) = try SimHTTPClient.request(
+            port: h.controlPort, method: "GET", path: "/_sim/k3s-install.sh")
         #expect(status == 200)
         let dir = try Bombs.directory(["install.sh": String(decoding: script, as: UTF8.self)])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let digest = try await Bombs.sha256(dir + "/install.sh")
-        try "sha256:\n  k3s-installer: \(digest)\n".write(toFile: dir + "/components.yaml", atomically: true, encoding: .utf8)
-        let pinned = try await h.run(["k3s", "install", "--require-pinned", "--components-file", dir + "/components.yaml", "--timeout", "60s"], timeout: 90)
+        try "sha256:\n  k3s-installer: \(digest)\n".write(
+            toFile: dir + "/components.yaml", atomically: true, encoding: .utf8)
+        let pinned = try await h.run(
+            ["k3s", "install", "--require-pinned", "--components-file", dir + "/components.yaml", "--timeout", "60s"],
+            timeout: 90)
         #expect(pinned.status == 0, "\(pinned.stderr.suffix(800))")
         #expect(pinned.stderr.contains("APHEX_K3S_INSTALL_URL is set"), "the hook is announced")
         let lock = try ManifestLock.load(path: h.home + "/.aphex/manifests.lock")
@@ -141,7 +165,8 @@ enum Bombs {
     @Test func aValueThatIsNotWhatAphexGeneratesIsExit2WithoutShowingIt() async throws {
         let h = try await SimHarness.start(scenario: "blackbox-fresh-kind")
         defer { h.stop() }
-        let wrapped = "dGhpcyBpcyBub3QgYSByYW5kb20gcGFzc3dvcmQgYXQgYWxs\nCg=="   // base64 with a line break in it, not what aphex generates
+        // base64 with a line break in it, not what aphex generates
+        let wrapped = "dGhpcyBpcyBub3QgYSByYW5kb20gcGFzc3dvcmQgYXQgYWxs\nCg=="
         let file = """
             {"apiVersion": "aphex.dev/v1", "kind": "SecretsExport", "secrets": [
               {"namespace": "auth-system", "name": "authentik-secrets",
@@ -150,7 +175,8 @@ enum Bombs {
         let dir = try Bombs.directory(["backup.json": file])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir + "/backup.json", 0o600)
-        let r = try await h.run(["bootstrap", "--deployment", "kind", "--secrets-from", dir + "/backup.json"], timeout: 60)
+        let r = try await h.run(
+            ["bootstrap", "--deployment", "kind", "--secrets-from", dir + "/backup.json"], timeout: 60)
         #expect(r.status == 2, "\(r.stderr.suffix(600))")
         #expect(r.stderr.contains("2 values do not have the shape aphex generates"), "\(r.stderr.suffix(800))")
         #expect(r.stderr.contains("auth-system/authentik-secrets[admin-password] has 53 characters, expected 44"))

@@ -25,21 +25,28 @@ import Testing
         #expect(lines[0].contains(home + "/.aphex/manifests.lock") && lines[0].contains("not written yet"))
         #expect(lines[1].hasPrefix("COMPONENT"))
         #expect(lines.count == 7)
-        #expect(lines[2].hasPrefix("argocd") && lines[2].contains("v3.3.0") && lines[2].contains(Self.argocdDigest) && lines[2].hasSuffix("catalog"))
-        for (line, name) in zip(lines[3...], ["tekton-pipelines", "tekton-triggers", "tekton-interceptors", "tekton-dashboard"]) {
+        #expect(
+            lines[2].hasPrefix("argocd") && lines[2].contains("v3.3.0") && lines[2].contains(Self.argocdDigest)
+                && lines[2].hasSuffix("catalog"))
+        for (line, name) in zip(
+            lines[3...], ["tekton-pipelines", "tekton-triggers", "tekton-interceptors", "tekton-dashboard"])
+        {
             #expect(line.hasPrefix(name) && line.contains("not recorded yet (trust on first use)"), "\(line)")
         }
     }
 
     @Test func jsonMergesTheLock() async throws {
         let recorded = String(repeating: "0123456789abcdef", count: 4)
-        writeLock("""
+        writeLock(
+            """
             {"lockVersion": 1, "manifests": {
               "tekton-pipelines-v0.65.0": {"component": "tekton-pipelines", "version": "v0.65.0",
                 "url": "https://github.com/tektoncd/pipeline/releases/download/v0.65.0/release.yaml",
                 "sha256": "\(recorded)", "source": "first-use", "recordedAt": "2026-11-24T19:00:00Z"},
-              "argocd-v2.9.3": {"component": "argocd", "version": "v2.9.3", "url": "https://raw.githubusercontent.com/argoproj/argo-cd/v2.9.3/manifests/install.yaml",
-                "sha256": "0cf971b10e0a68bfaa2849a2f4503ba10f7ea4d85363737ead4d080f2f268abc", "source": "catalog", "recordedAt": "2026-11-24T19:00:00Z"}
+              "argocd-v2.9.3": {"component": "argocd", "version": "v2.9.3", "url": \
+            "https://raw.githubusercontent.com/argoproj/argo-cd/v2.9.3/manifests/install.yaml",
+                "sha256": "0cf971b10e0a68bfaa2849a2f4503ba10f7ea4d85363737ead4d080f2f268abc", "source": "catalog", \
+            "recordedAt": "2026-11-24T19:00:00Z"}
             }}
             """)
         let out = try await BuiltAphex.run(["manifests", "pin", "--output", "json"], home: home)
@@ -47,9 +54,11 @@ import Testing
         let doc = try JSON.parse(out.stdoutText)
         #expect(doc["lockFile"]?.string == home + "/.aphex/manifests.lock")
         let items = doc["manifests"]?.array ?? []
-        #expect(items.map { "\($0["component"]!.string!)-\($0["version"]!.string!)" } ==
-                ["argocd-v2.9.3", "argocd-v3.3.0", "tekton-pipelines-v0.65.0", "tekton-triggers-v0.34.0",
-                 "tekton-interceptors-v0.34.0", "tekton-dashboard-v0.64.0"])
+        #expect(
+            items.map { "\($0["component"]!.string!)-\($0["version"]!.string!)" } == [
+                "argocd-v2.9.3", "argocd-v3.3.0", "tekton-pipelines-v0.65.0", "tekton-triggers-v0.34.0",
+                "tekton-interceptors-v0.34.0", "tekton-dashboard-v0.64.0"
+            ])
         #expect(items[1]["sha256"]?.string == Self.argocdDigest)
         #expect(items[1]["source"]?.string == "catalog")
         #expect(items[1]["recordedAt"] == .null)
@@ -57,7 +66,9 @@ import Testing
         #expect(items[2]["source"]?.string == "first-use")
         #expect(items[2]["recordedAt"]?.string == "2026-11-24T19:00:00Z")
         #expect(items[3]["sha256"] == .null)
-        #expect(items[3]["url"]?.string == "https://infra.tekton.dev/tekton-releases/triggers/previous/v0.34.0/release.yaml")
+        #expect(
+            items[3]["url"]?.string == "https://infra.tekton.dev/tekton-releases/triggers/previous/v0.34.0/release.yaml"
+        )
     }
 
     @Test func corruptLockFailsNamingTheFile() async throws {
@@ -72,8 +83,10 @@ import Testing
         let out = try await BuiltAphex.run(["version", "--output", "json"], home: home)
         #expect(out.status == 0)
         let components = try JSON.parse(out.stdoutText)["components"]
-        let expected: JSON = ["argocd": "v3.3.0", "tekton-pipelines": "v0.65.0", "tekton-triggers": "v0.34.0",
-                              "tekton-interceptors": "v0.34.0", "tekton-dashboard": "v0.64.0"]
+        let expected: JSON = [
+            "argocd": "v3.3.0", "tekton-pipelines": "v0.65.0", "tekton-triggers": "v0.34.0",
+            "tekton-interceptors": "v0.34.0", "tekton-dashboard": "v0.64.0"
+        ]
         #expect(components == expected)
     }
 }

@@ -2,7 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import SimCluster
 import Testing
@@ -36,23 +36,32 @@ import Testing
         let h = try await SimHarness.start(scenario: "blackbox-fresh-k3s")
         defer { h.stop() }
         let dir = try Reports.tempDir()
-        let b = try await Lifecycle.bootstrap(h, ["--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"], deployment: "k3s")
+        let b = try await Lifecycle.bootstrap(
+            h, ["--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"], deployment: "k3s")
         #expect(b.status == 0, "\(Lifecycle.describe(b))")
 
         // --junit/--timeline on bootstrap: the steps, then one suite per wave, all passing.
         try Reports.validate(dir + "/junit.xml")
         let doc = try Reports.xml(dir + "/junit.xml")
         let suites = try Reports.nodes(doc, "/testsuites/testsuite").map { Reports.attr($0, "name") }
-        #expect(suites.first == "bootstrap steps" && suites.dropFirst().allSatisfy { $0.hasPrefix("wave ") } && suites.count > 5, "\(suites)")
-        #expect(try Reports.nodes(doc, "//testsuite[@name='bootstrap steps']/testcase").map { Reports.attr($0, "classname") }.allSatisfy { $0 == "aphex.bootstrap" })
+        #expect(
+            suites.first == "bootstrap steps" && suites.dropFirst().allSatisfy { $0.hasPrefix("wave ") }
+                && suites.count > 5, "\(suites)")
+        #expect(
+            try Reports.nodes(doc, "//testsuite[@name='bootstrap steps']/testcase").map {
+                Reports.attr($0, "classname")
+            }.allSatisfy { $0 == "aphex.bootstrap" })
         #expect(try Reports.nodes(doc, "//failure | //error").isEmpty)
         let svg = try String(contentsOfFile: dir + "/timeline.svg", encoding: .utf8)
         try Reports.checkPlainSVG(svg)
-        #expect(svg.contains(">Bootstrap steps</text>") && svg.contains(">Installing ArgoCD</text>") && svg.contains(">Wave 20 converged in "))
+        #expect(
+            svg.contains(">Bootstrap steps</text>") && svg.contains(">Installing ArgoCD</text>")
+                && svg.contains(">Wave 20 converged in "))
 
         // The exact join command, naming the token file, never its value.
         let tokenFile = h.hostRoot + "/var/lib/rancher/k3s/server/node-token"
-        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("K10"))
         let command = Shell.quote(["sudo", "aphex", "k3s", "join", "--server", Self.server, "--token-file", tokenFile])
         #expect(b.stdout.contains(command), "\(b.stdout)")
@@ -62,7 +71,10 @@ import Testing
         let agent = try machine()
         let env = ["APHEX_HOST_ROOT": agent]
         try h.resetRecord()
-        let joinArgs = ["k3s", "join", "--server", Self.server, "--token-file", tokenFile, "--node-name", "agent-1", "--timeout", "60s"]
+        let joinArgs = [
+            "k3s", "join", "--server", Self.server, "--token-file", tokenFile, "--node-name", "agent-1", "--timeout",
+            "60s"
+        ]
         let j = try await h.run(joinArgs, timeout: 90, extraEnv: env)
         #expect(j.status == 0, "\(j.stderr)")
         #expect(j.stdout.contains("Joined \(Self.server) as node agent-1 (Ready)"), "\(j.stdout)")
@@ -78,7 +90,9 @@ import Testing
 
         // Re-run, token on stdin this time: a no-op (no installer, nothing mutating).
         try h.resetRecord()
-        let again = try await h.run(["k3s", "join", "--server", Self.server, "--node-name", "agent-1"], stdin: token + "\n", timeout: 60, extraEnv: env)
+        let again = try await h.run(
+            ["k3s", "join", "--server", Self.server, "--node-name", "agent-1"], stdin: token + "\n", timeout: 60,
+            extraEnv: env)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("already joined"), "\(again.stdout)")
         let rerun = try h.record().commands
@@ -86,23 +100,30 @@ import Testing
 
         // Joined to this server, asked to join another: exit 2, nothing run.
         try h.resetRecord()
-        let other = try await h.run(["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-1"],
-                              timeout: 60, extraEnv: env)
+        let other = try await h.run(
+            ["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-1"],
+            timeout: 60, extraEnv: env)
         #expect(other.status == 2, "\(other.stderr)")
         #expect(other.stderr.contains("already a k3s agent of \(Self.server)"), "\(other.stderr)")
         #expect(try h.record().commands.isEmpty)
 
         // A fresh machine pointed at a wrong server: the agent never registers; exit 3 naming why.
         let lost = try machine()
-        let wrong = try await h.run(["k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name", "agent-2",
-                               "--timeout", "3s"], timeout: 60, extraEnv: ["APHEX_HOST_ROOT": lost])
+        let wrong = try await h.run(
+            [
+                "k3s", "join", "--server", "https://192.0.2.99:6443", "--token-file", tokenFile, "--node-name",
+                "agent-2",
+                "--timeout", "3s"
+            ], timeout: 60, extraEnv: ["APHEX_HOST_ROOT": lost])
         #expect(wrong.status == 3, "\(wrong.stderr)")
         #expect(wrong.stderr.contains("has not registered with https://192.0.2.99:6443"), "\(wrong.stderr)")
         #expect(try node(h, "agent-2") == nil)
 
         // Never a token in any argv, output or request the simulator saw (it records every argv).
         let all = try h.record()
-        #expect(all.leaks(of: [token], extra: [j.stdout, j.stderr, again.stdout, again.stderr, other.stderr, wrong.stderr]).isEmpty)
+        #expect(
+            all.leaks(of: [token], extra: [j.stdout, j.stderr, again.stdout, again.stderr, other.stderr, wrong.stderr])
+                .isEmpty)
         #expect(!all.commands.contains { $0.argv.joined(separator: " ").contains(token) })
 
         // `aphex k3s uninstall` removes the agent the same way; its Node stays, NotReady.
@@ -119,10 +140,13 @@ import Testing
         let h = try await SimHarness.start(scenario: "blackbox-fresh-k3s")
         defer { h.stop() }
         for (args, stdin, text) in [
-            (["k3s", "join", "--server", "http://192.0.2.10:6443", "--token-file", "/etc/hostname"], nil as String?, "https://HOST:6443"),
+            (
+                ["k3s", "join", "--server", "http://192.0.2.10:6443", "--token-file", "/etc/hostname"], nil as String?,
+                "https://HOST:6443"
+            ),
             (["k3s", "join", "--server", Self.server, "--token-file", "/nonexistent/token"], nil, "does not exist"),
             (["k3s", "join", "--server", Self.server], "", "token is empty"),
-            (["k3s", "join", "--server", Self.server, "--token", "K10abc"], nil, "Unknown option '--token'"),
+            (["k3s", "join", "--server", Self.server, "--token", "K10abc"], nil, "Unknown option '--token'")
         ] {
             let r = try await h.run(args, stdin: stdin, timeout: 30)
             #expect(r.status == 2, "\(args): \(r.stderr)")

@@ -2,7 +2,7 @@ import AphexCore
 import KubeClient
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import SimCluster
 import Testing
@@ -59,7 +59,10 @@ enum Reports {
     static func checkPlainSVG(_ svg: String) throws {
         let doc = try XMLDocument(xmlString: svg, options: [])
         #expect(doc.rootElement()?.name == "svg")
-        for banned in ["<script", "onload=", "onclick=", "onmouseover=", "href=", "@import", "url(", "@font-face", "<foreignObject", "<image"] {
+        for banned in [
+            "<script", "onload=", "onclick=", "onmouseover=", "href=", "@import", "url(", "@font-face",
+            "<foreignObject", "<image"
+        ] {
             #expect(!svg.contains(banned), "the SVG contains \(banned)")
         }
     }
@@ -70,9 +73,14 @@ enum Reports {
 }
 
 @Suite(.serialized) struct RunReportBlackBoxTests {
-    func wait(_ h: SimHarness, _ dir: String, timeout: String, timeline: String = "timeline.svg") async throws -> SimHarness.RunResult {
-        try await h.run(["wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout,
-                   "--junit", dir + "/junit.xml", "--timeline", dir + "/" + timeline], timeout: 120)
+    func wait(_ h: SimHarness, _ dir: String, timeout: String, timeline: String = "timeline.svg") async throws
+        -> SimHarness.RunResult
+    {
+        try await h.run(
+            [
+                "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", timeout,
+                "--junit", dir + "/junit.xml", "--timeline", dir + "/" + timeline
+            ], timeout: 120)
     }
 
     @Test func convergedWaitPassesEveryApplicationWithTheWavesDurations() async throws {
@@ -95,7 +103,9 @@ enum Reports {
             #expect(cases.map { Reports.attr($0, "name") } == names, "one testcase per Application")
             let seconds = wave["seconds"]?.double ?? -1
             for c in cases {
-                #expect(abs((Double(Reports.attr(c, "time")) ?? -9) - seconds) < 0.002, "testcase time = the wave's observed duration")
+                #expect(
+                    abs((Double(Reports.attr(c, "time")) ?? -9) - seconds) < 0.002,
+                    "testcase time = the wave's observed duration")
             }
         }
         #expect(try JSON.parse(Array(timeline.utf8))["outcome"]?.string == "converged")
@@ -103,7 +113,10 @@ enum Reports {
         #expect(waves.allSatisfy { $0["converged"]?.bool == true })
 
         // status --junit on the converged platform: every Application passes.
-        let s = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline", dir + "/status.svg"])
+        let s = try await h.run([
+            "status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline",
+            dir + "/status.svg"
+        ])
         try Reports.validate(dir + "/status.xml")
         let sdoc = try Reports.xml(dir + "/status.xml")
         #expect(try Reports.nodes(sdoc, "//testcase").count == names(in: doc).count)
@@ -113,7 +126,9 @@ enum Reports {
         try Reports.checkPlainSVG(try String(contentsOfFile: dir + "/status.svg", encoding: .utf8))
     }
 
-    func names(in doc: XMLDocument) throws -> [String] { try Reports.nodes(doc, "//testcase").map { Reports.attr($0, "name") } }
+    func names(in doc: XMLDocument) throws -> [String] {
+        try Reports.nodes(doc, "//testcase").map { Reports.attr($0, "name") }
+    }
 
     @Test func stuckCABundleTimeoutFailsCertManagerWithTheWebhookClass() async throws {
         let h = try await SimHarness.start(scenario: try waitScenario("stuck-cabundle"))
@@ -137,7 +152,9 @@ enum Reports {
         // Waves after the stuck one: aphex never started them (ArgoCD may have synced them,
         // since it counts cert-manager Healthy): none fails, the suite is not converged.
         let w30 = try #require(try Reports.nodes(doc, "//testsuite[@name='wave 30']").first)
-        #expect(try Reports.nodes(w30, "properties/property[@name='converged']").first.map { Reports.attr($0, "value") } == "false")
+        #expect(
+            try Reports.nodes(w30, "properties/property[@name='converged']").first.map { Reports.attr($0, "value") }
+                == "false")
         #expect(try Reports.nodes(w30, "testcase/failure").isEmpty)
         // The testcase time is wave 10's observed duration (it ran until the timeout).
         let w10 = try #require(try Reports.nodes(doc, "//testsuite[@name='wave 10']").first)
@@ -149,8 +166,15 @@ enum Reports {
         #expect(svg.contains(TimelineColors.stuck), "stuck colour")
         #expect(svg.contains(">stuck</text>"), "the stuck app is marked")
         // The tooltip is aphex's headline: the webhook class first, then the stuck wave.
-        #expect(svg.contains("<title>Timed out after 15s: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is not converged"), "\(svg.prefix(2000))")
-        #expect(svg.contains("cert-manager webhook: CA bundle not injected"), "the diagnosis is the stuck bar's tooltip")
+        #expect(
+            svg.contains(
+                """
+                <title>Timed out after 15s: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is \
+                not converged
+                """
+            ), "\(svg.prefix(2000))")
+        #expect(
+            svg.contains("cert-manager webhook: CA bundle not injected"), "the diagnosis is the stuck bar's tooltip")
 
         // Rendered by a real browser (once per run of the suite: Chromium is slow to start).
         let png = dir + "/timeline.png"
@@ -193,9 +217,12 @@ enum Reports {
         defer { h.stop() }
         let dir = try Reports.tempDir()
         let aphex = SimHarness.binaryDirectory() + "/aphex"
-        let line = Shell.quote([aphex, "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "5m",
-                                "--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"])
-        let r = try await h.runProgram(["/bin/sh", "-c", "\(line) & pid=$!; sleep 5; kill -INT $pid; wait $pid"], timeout: 60)
+        let line = Shell.quote([
+            aphex, "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "5m",
+            "--junit", dir + "/junit.xml", "--timeline", dir + "/timeline.svg"
+        ])
+        let r = try await h.runProgram(
+            ["/bin/sh", "-c", "\(line) & pid=$!; sleep 5; kill -INT $pid; wait $pid"], timeout: 60)
         #expect(r.status == 130, "\(r.stderr)")
         try Reports.validate(dir + "/junit.xml")
         let doc = try Reports.xml(dir + "/junit.xml")
@@ -217,21 +244,28 @@ enum Reports {
         let dir = try Reports.tempDir()
         // Let it get stuck: wave 20's controllers never pull their image.
         _ = try await wait(h, dir, timeout: "8s")
-        let s = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline", dir + "/status.json"])
+        let s = try await h.run([
+            "status", "--kubeconfig", h.kubeconfigPath, "--junit", dir + "/status.xml", "--timeline",
+            dir + "/status.json"
+        ])
         #expect(s.status == 1, "\(s.stderr)")
         try Reports.validate(dir + "/status.xml")
         let doc = try Reports.xml(dir + "/status.xml")
         let failure = try #require(try Reports.nodes(doc, "//testcase[@name='controllers']/failure").first)
-        #expect(Reports.attr(failure, "message").contains("ghcr.io/bdchatham/organization-controller"), "\(Reports.attr(failure, "message"))")
+        #expect(
+            Reports.attr(failure, "message").contains("ghcr.io/bdchatham/organization-controller"),
+            "\(Reports.attr(failure, "message"))")
         let t = try JSON.parse(Array(try String(contentsOfFile: dir + "/status.json", encoding: .utf8).utf8))
         #expect(t["command"]?.string == "status" && t["outcome"]?.string == "not-converged")
     }
 
     @Test func badReportPathsAreUsageErrors() async throws {
-        for (args, text) in [(["wait", "--junit", "/nonexistent-dir/j.xml"], "does not exist"),
-                             (["wait", "--timeline", "t.png"], "must end in .svg"),
-                             (["status", "--junit", "same.svg", "--timeline", "same.svg"], "the same file"),
-                             (["bootstrap", "--deployment", "kind", "--timeline", "/tmp"], "is a directory")] {
+        for (args, text) in [
+            (["wait", "--junit", "/nonexistent-dir/j.xml"], "does not exist"),
+            (["wait", "--timeline", "t.png"], "must end in .svg"),
+            (["status", "--junit", "same.svg", "--timeline", "same.svg"], "the same file"),
+            (["bootstrap", "--deployment", "kind", "--timeline", "/tmp"], "is a directory")
+        ] {
             let r = try await BuiltAphex.run(args)
             #expect(r.status == 2, "\(args): \(r.stderrText)")
             #expect(r.stderrText.contains(text), "\(args): \(r.stderrText)")
@@ -246,7 +280,9 @@ enum TimelineColors {
 /// Debian's chromium, headless.
 enum Chromium {
     static func binary() -> String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 
     static func screenshot(svg: String, png: String, width: Int, height: Int) throws {
@@ -256,10 +292,14 @@ enum Chromium {
         }
         let profile = NSTemporaryDirectory() + "aphex-chromium-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: profile) }
-        let r = try Reports.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                 "--no-first-run", "--user-data-dir=\(profile)", "--hide-scrollbars",
-                                 "--window-size=\(width),\(height)", "--screenshot=\(png)", "file://\(svg)"])
-        #expect(FileManager.default.fileExists(atPath: png), "chromium wrote no PNG (exit \(r.status)): \(r.output.suffix(2000))")
+        let r = try Reports.run([
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--user-data-dir=\(profile)", "--hide-scrollbars",
+            "--window-size=\(width),\(height)", "--screenshot=\(png)", "file://\(svg)"
+        ])
+        #expect(
+            FileManager.default.fileExists(atPath: png),
+            "chromium wrote no PNG (exit \(r.status)): \(r.output.suffix(2000))")
     }
 }
 
@@ -272,9 +312,13 @@ struct PNGPixels {
 
     static func read(_ path: String) throws -> PNGPixels {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        guard bytes.count > 8, bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else { throw SimError("\(path) is not a PNG") }
+        guard bytes.count > 8, bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
+            throw SimError("\(path) is not a PNG")
+        }
         var i = 8, width = 0, height = 0, colorType = 0, idat: [UInt8] = []
-        func be32(_ o: Int) -> Int { Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]) }
+        func be32(_ o: Int) -> Int {
+            Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3])
+        }
         while i + 8 <= bytes.count {
             let len = be32(i), type = String(decoding: bytes[(i + 4)..<(i + 8)], as: UTF8.self)
             let body = Array(bytes[(i + 8)..<(i + 8 + len)])
@@ -324,7 +368,11 @@ struct PNGPixels {
         var n = 0
         var i = 0
         while i + 2 < data.count {
-            if abs(Int(data[i]) - rgb.0) <= 6 && abs(Int(data[i + 1]) - rgb.1) <= 6 && abs(Int(data[i + 2]) - rgb.2) <= 6 { n += 1 }
+            if abs(Int(data[i]) - rgb.0) <= 6 && abs(Int(data[i + 1]) - rgb.1) <= 6
+                && abs(Int(data[i + 2]) - rgb.2) <= 6
+            {
+                n += 1
+            }
             i += channels
         }
         return n

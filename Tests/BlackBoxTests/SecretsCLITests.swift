@@ -11,14 +11,18 @@ import Testing
         let out = try await BuiltAphex.run(["show-secrets", "--name", "argocd-pasword"])
         #expect(out.status == 2, "\(out.stderrText)")
         #expect(out.stdoutText.isEmpty)
-        for name in ["argocd-admin-password", "authentik-bootstrap-token", "dex-argocd-client-secret", "authentik-admin-user"] {
+        for name in [
+            "argocd-admin-password", "authentik-bootstrap-token", "dex-argocd-client-secret", "authentik-admin-user"
+        ] {
             #expect(out.stderrText.contains(name), "the error should list \(name): \(out.stderrText)")
         }
     }
 
     @Test func exportRefusesAnExistingFileAndLeavesItAlone() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-export-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8), attributes: [.posixPermissions: 0o600])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-export-\(UUID().uuidString)")
+            .path
+        FileManager.default.createFile(
+            atPath: path, contents: Data("keep me".utf8), attributes: [.posixPermissions: 0o600])
         defer { try? FileManager.default.removeItem(atPath: path) }
         let out = try await BuiltAphex.run(["secrets", "export", "--file", path])
         #expect(out.status == 2)

@@ -9,8 +9,10 @@ import Testing
 /// (offline, the ArgoCD/Tekton manifests may be unavailable: the run then stops after the
 /// secrets step); the assertions are about the stored Secrets and the record only.
 @Suite(.serialized) struct SecretsSimBlackBoxTests {
-    static let catalogSecrets = ["auth-system/authentik-postgresql", "auth-system/authentik-secrets", "auth-system/dex-secrets",
-                                 "tekton-pipelines/tekton-dashboard-oidc", "platform-system/cloudflare-api-token"]
+    static let catalogSecrets = [
+        "auth-system/authentik-postgresql", "auth-system/authentik-secrets", "auth-system/dex-secrets",
+        "tekton-pipelines/tekton-dashboard-oidc", "platform-system/cloudflare-api-token"
+    ]
     static let token = "cf-token-blackbox-1234"
 
     /// "ns/name[key]" -> plain value, for the catalog Secrets in the simulated world.
@@ -27,13 +29,16 @@ import Testing
         return out
     }
 
-    func bootstrap(_ h: SimHarness, _ extra: [String] = [], killAtRequest: String? = nil, nth: Int = 1) async throws -> SimHarness.RunResult {
+    func bootstrap(_ h: SimHarness, _ extra: [String] = [], killAtRequest: String? = nil, nth: Int = 1) async throws
+        -> SimHarness.RunResult
+    {
         // An empty offline directory: no download is attempted; the run stops at the ArgoCD
         // install unless manifests are there, after the secrets step.
         let offline = h.home + "/offline-manifests"
         try FileManager.default.createDirectory(atPath: offline, withIntermediateDirectories: true)
-        return try await h.run(["bootstrap", "--deployment", "kind", "--no-wait", "--manifests-dir", offline] + extra,
-                  timeout: 120, extraEnv: ["CLOUDFLARE_API_TOKEN": Self.token], killAtRequest: killAtRequest, killAtNth: nth)
+        return try await h.run(
+            ["bootstrap", "--deployment", "kind", "--no-wait", "--manifests-dir", offline] + extra,
+            timeout: 120, extraEnv: ["CLOUDFLARE_API_TOKEN": Self.token], killAtRequest: killAtRequest, killAtNth: nth)
     }
 
     /// No stored value (plain or base64) in any argv, any captured output, or aphex's own output.
@@ -57,15 +62,20 @@ import Testing
         #expect(r1.stderr.contains("Generating and storing secrets"), "\(r1.stderr)")
         let first = try storedSecrets(h)
         #expect(first.count >= 12, "\(first.keys.sorted())\n\(r1.stderr)")
-        #expect(first["auth-system/dex-secrets[authentik-client-secret]"] == first["auth-system/dex-secrets[client-secret]"])
-        #expect(first["tekton-pipelines/tekton-dashboard-oidc[client-secret]"] == first["auth-system/dex-secrets[tekton-client-secret]"])
+        #expect(
+            first["auth-system/dex-secrets[authentik-client-secret]"] == first["auth-system/dex-secrets[client-secret]"]
+        )
+        #expect(
+            first["tekton-pipelines/tekton-dashboard-oidc[client-secret]"]
+                == first["auth-system/dex-secrets[tekton-client-secret]"])
         #expect(first["auth-system/authentik-secrets[bootstrap-token]"]?.count == 64)
         #expect(first["platform-system/cloudflare-api-token[token]"] == Self.token)
         // New Secrets were created (POST, values in the request body, field manager aphex), never
         // applied over whatever might be there: a Secret another run stored first is kept (issue 14.3).
         let creates = try h.record().requests.filter { $0.method == "POST" && $0.path.hasSuffix("/secrets") }
-        #expect(creates.count >= 5 && creates.allSatisfy { $0.query == "fieldManager=aphex" && $0.status == 201 },
-                "\(creates.map { "\($0.path)?\($0.query) \($0.status)" })")
+        #expect(
+            creates.count >= 5 && creates.allSatisfy { $0.query == "fieldManager=aphex" && $0.status == 201 },
+            "\(creates.map { "\($0.path)?\($0.query) \($0.status)" })")
 
         let r2 = try await bootstrap(h)
         let r3 = try await bootstrap(h)
@@ -88,8 +98,12 @@ import Testing
         let rerun = try await bootstrap(h)
         let after = try storedSecrets(h)
         for (k, v) in partial { #expect(after[k] == v, "\(k) changed after the re-run") }
-        for id in Self.catalogSecrets { #expect(after.keys.contains { $0.hasPrefix(id + "[") }, "\(id) missing after re-run: \(rerun.stderr)") }
-        #expect(after["tekton-pipelines/tekton-dashboard-oidc[client-secret]"] == after["auth-system/dex-secrets[tekton-client-secret]"])
+        for id in Self.catalogSecrets {
+            #expect(after.keys.contains { $0.hasPrefix(id + "[") }, "\(id) missing after re-run: \(rerun.stderr)")
+        }
+        #expect(
+            after["tekton-pipelines/tekton-dashboard-oidc[client-secret]"]
+                == after["auth-system/dex-secrets[tekton-client-secret]"])
         try expectNoLeak(h, values: after, runs: [killed, rerun])
     }
 
@@ -100,8 +114,10 @@ import Testing
         _ = try await bootstrap(h)
         let before = try storedSecrets(h)
         // Remove one key's Secret so the dry-run has something to plan.
-        _ = try await h.runProgram(["/usr/bin/env", "kubectl", "--kubeconfig", h.home + "/.aphex/clusters/platform-cluster/kubeconfig",
-                              "delete", "secret", "-n", "tekton-pipelines", "tekton-dashboard-oidc"])
+        _ = try await h.runProgram([
+            "/usr/bin/env", "kubectl", "--kubeconfig", h.home + "/.aphex/clusters/platform-cluster/kubeconfig",
+            "delete", "secret", "-n", "tekton-pipelines", "tekton-dashboard-oidc"
+        ])
         try h.resetRecord()
         let dry = try await bootstrap(h, ["--dry-run"])
         #expect(dry.stderr.contains("tekton-dashboard-oidc"), "\(dry.stderr)")
@@ -121,13 +137,17 @@ import Testing
         #expect(env.status == 1, "\(env.stderr)")
         #expect(env.stderr.contains("stdout is not a terminal") && env.stderr.contains("argocd-admin-password"))
         let lines = Set(env.stdout.split(separator: "\n").map(String.init))
-        #expect(lines.contains("AUTHENTIK_BOOTSTRAP_TOKEN=\(stored["auth-system/authentik-secrets[bootstrap-token]"] ?? "?")"))
+        #expect(
+            lines.contains(
+                "AUTHENTIK_BOOTSTRAP_TOKEN=\(stored["auth-system/authentik-secrets[bootstrap-token]"] ?? "?")"))
         #expect(lines.contains("AUTHENTIK_ADMIN_USER=akadmin"))
 
         let file = h.home + "/backup.json"
         let export = try await h.run(["secrets", "export", "--file", file])
         // argocd-secret does not exist without ArgoCD: the export holds the rest and says so (exit 1).
-        #expect(export.status == 1 && export.stderr.contains("incomplete") && export.stderr.contains("argocd-secret"), "\(export.stderr)")
+        #expect(
+            export.status == 1 && export.stderr.contains("incomplete") && export.stderr.contains("argocd-secret"),
+            "\(export.stderr)")
         let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
         let text = try String(contentsOfFile: file, encoding: .utf8)

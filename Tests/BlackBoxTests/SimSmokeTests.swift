@@ -38,8 +38,9 @@ import Testing
         #expect(!r.stderr.isEmpty || !r.stdout.isEmpty, "status said nothing")
         // exit 1: either an error on stderr, or the report on stdout saying what is not converged.
         if r.status == 1 {
-            #expect(r.stderr.count > 10 || r.stdout.lowercased().contains("not converged"),
-                    "exit 1 needs a clear message: \(r.stdout.suffix(300)) \(r.stderr)")
+            #expect(
+                r.stderr.count > 10 || r.stdout.lowercased().contains("not converged"),
+                "exit 1 needs a clear message: \(r.stdout.suffix(300)) \(r.stderr)")
         }
         let rec = try h.record()
         #expect(rec.writes.isEmpty, "status must not write: \(rec.writes)")

@@ -26,7 +26,9 @@ import TestSupport
     /// to go at bench-25's own time scale).
     func seededBench(scenario: String = "bench-25") async throws -> SimHarness {
         let h = try await SimHarness.start(scenario: scenario)
-        let apply = try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "apply", "--validate=false", "-f", "-"], stdin: Self.bootstrappedObjects().serialized())
+        let apply = try await h.runProgram(
+            ["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "apply", "--validate=false", "-f", "-"],
+            stdin: Self.bootstrappedObjects().serialized())
         #expect(apply.status == 0, "\(apply.stderr)")
         return h
     }
@@ -34,42 +36,63 @@ import TestSupport
     static func bootstrappedObjects() -> JSON {
         func rnd() -> String { (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
         func secret(_ ns: String, _ name: String, _ data: [String: String], labelled: Bool = true) -> JSON {
-            var o: JSON = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(name), "namespace": .string(ns)],
-                           "data": .object(data.mapValues { .string(Data($0.utf8).base64EncodedString()) })]
+            var o: JSON = [
+                "apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(name), "namespace": .string(ns)],
+                "data": .object(data.mapValues { .string(Data($0.utf8).base64EncodedString()) })
+            ]
             if labelled { o.set(["metadata", "labels"], to: ["app.kubernetes.io/managed-by": "aphex"]) }
             return o
         }
         var items: [JSON] = ["auth-system", "tekton-pipelines", "platform-system"].map {
             ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]]
         }
-        for (kind, name, ns, partOf) in [("Deployment", "argocd-server", "argocd", "argocd"), ("Deployment", "argocd-repo-server", "argocd", "argocd"),
-                                         ("Deployment", "argocd-applicationset-controller", "argocd", "argocd"),
-                                         ("StatefulSet", "argocd-application-controller", "argocd", "argocd"),
-                                         ("Deployment", "tekton-pipelines-controller", "tekton-pipelines", "tekton-pipelines"),
-                                         ("Deployment", "tekton-pipelines-webhook", "tekton-pipelines", "tekton-pipelines"),
-                                         ("Deployment", "tekton-triggers-controller", "tekton-pipelines", "tekton-triggers"),
-                                         ("Deployment", "tekton-triggers-webhook", "tekton-pipelines", "tekton-triggers"),
-                                         ("Deployment", "tekton-triggers-core-interceptors", "tekton-pipelines", "tekton-triggers"),
-                                         ("Deployment", "tekton-dashboard", "tekton-pipelines", "tekton-dashboard")] {
-            var spec: JSON = ["replicas": 1, "selector": ["matchLabels": ["app.kubernetes.io/name": .string(name)]],
-                              "template": ["metadata": ["labels": ["app.kubernetes.io/name": .string(name)]],
-                                           "spec": ["containers": [["name": "main", "image": "quay.io/argoproj/argocd:v3.3.0"]]]]]
+        for (kind, name, ns, partOf) in [
+            ("Deployment", "argocd-server", "argocd", "argocd"),
+            ("Deployment", "argocd-repo-server", "argocd", "argocd"),
+            ("Deployment", "argocd-applicationset-controller", "argocd", "argocd"),
+            ("StatefulSet", "argocd-application-controller", "argocd", "argocd"),
+            ("Deployment", "tekton-pipelines-controller", "tekton-pipelines", "tekton-pipelines"),
+            ("Deployment", "tekton-pipelines-webhook", "tekton-pipelines", "tekton-pipelines"),
+            ("Deployment", "tekton-triggers-controller", "tekton-pipelines", "tekton-triggers"),
+            ("Deployment", "tekton-triggers-webhook", "tekton-pipelines", "tekton-triggers"),
+            ("Deployment", "tekton-triggers-core-interceptors", "tekton-pipelines", "tekton-triggers"),
+            ("Deployment", "tekton-dashboard", "tekton-pipelines", "tekton-dashboard")
+        ] {
+            var spec: JSON = [
+                "replicas": 1, "selector": ["matchLabels": ["app.kubernetes.io/name": .string(name)]],
+                "template": [
+                    "metadata": ["labels": ["app.kubernetes.io/name": .string(name)]],
+                    "spec": ["containers": [["name": "main", "image": "quay.io/argoproj/argocd:v3.3.0"]]]
+                ]
+            ]
             if kind == "StatefulSet" { spec["serviceName"] = .string(name) }
-            items.append(["apiVersion": "apps/v1", "kind": .string(kind),
-                          "metadata": ["name": .string(name), "namespace": .string(ns),
-                                       "labels": ["app.kubernetes.io/part-of": .string(partOf), "app.kubernetes.io/name": .string(name)]],
-                          "spec": spec])
+            items.append([
+                "apiVersion": "apps/v1", "kind": .string(kind),
+                "metadata": [
+                    "name": .string(name), "namespace": .string(ns),
+                    "labels": ["app.kubernetes.io/part-of": .string(partOf), "app.kubernetes.io/name": .string(name)]
+                ],
+                "spec": spec
+            ])
         }
         let dexClient = rnd(), argoClient = rnd(), tektonClient = rnd()
         items += [
-            secret("auth-system", "authentik-postgresql", ["postgresql-password": rnd(), "postgresql-postgres-password": rnd()]),
-            secret("auth-system", "authentik-secrets", ["secret-key": rnd(), "admin-password": rnd(), "bootstrap-token": rnd()]),
-            secret("auth-system", "dex-secrets", ["client-secret": dexClient, "authentik-client-secret": dexClient,
-                                                  "argocd-client-secret": argoClient, "tekton-client-secret": tektonClient,
-                                                  "kubernetes-client-secret": rnd()]),
+            secret(
+                "auth-system", "authentik-postgresql",
+                ["postgresql-password": rnd(), "postgresql-postgres-password": rnd()]),
+            secret(
+                "auth-system", "authentik-secrets",
+                ["secret-key": rnd(), "admin-password": rnd(), "bootstrap-token": rnd()]),
+            secret(
+                "auth-system", "dex-secrets",
+                [
+                    "client-secret": dexClient, "authentik-client-secret": dexClient,
+                    "argocd-client-secret": argoClient, "tekton-client-secret": tektonClient,
+                    "kubernetes-client-secret": rnd()
+                ]),
             secret("argocd", "argocd-secret", ["oidc.dex.clientSecret": argoClient], labelled: false),
             secret("tekton-pipelines", "tekton-dashboard-oidc", ["client-secret": tektonClient]),
-            secret("platform-system", "cloudflare-api-token", ["token": "cf-token"]),
+            secret("platform-system", "cloudflare-api-token", ["token": "cf-token"])
         ]
         return ["apiVersion": "v1", "kind": "List", "items": .array(items)]
     }
@@ -105,8 +128,16 @@ import TestSupport
         let resets = rec.requests.filter { $0.fault == "reset" }.count
         seconds.sort()
         let median = seconds[seconds.count / 2], p95 = seconds[Int((Double(seconds.count) * 0.95).rounded(.up)) - 1]
-        print("status under 30% resets: \(50 - failures.count)/50 succeeded; median \(Int(median * 1000)) ms, p95 \(Int(p95 * 1000)) ms; "
-              + "\(rec.requests.count) requests (\(String(format: "%.1f", Double(rec.requests.count) / 50)) per run), \(resets) reset")
+        print(
+            """
+            status under 30% resets: \(50 - failures.count)/50 succeeded; median \(Int(median * 1000)) ms, p95 \
+            \(Int(p95 * 1000)) ms; 
+            """
+                + """
+                \(rec.requests.count) requests (\(String(format: "%.1f", Double(rec.requests.count) / 50)) per \
+                run), \(resets) reset
+                """
+        )
         #expect(failures.isEmpty, "\(failures.count) of 50 runs failed:\n\(failures.prefix(3).joined(separator: "\n"))")
         #expect(resets >= 50, "faults were injected: \(resets) resets")
     }
@@ -146,17 +177,31 @@ import TestSupport
         let r = try await h.run(["status", "--kubeconfig", h.kubeconfigPath])
         let j = try await h.run(["status", "--kubeconfig", h.kubeconfigPath, "--output", "json"])
         #expect(r.status == 1, "\(r.stdout)")
-        #expect(r.stdout.contains("\ncert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration cert-manager-webhook"), "\(r.stdout)")
+        #expect(
+            r.stdout.contains(
+                """
+                \ncert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration \
+                cert-manager-webhook
+                """
+            ), "\(r.stdout)")
         #expect(r.stdout.contains("cainjector: pod cert-manager/cert-manager-cainjector-"), "\(r.stdout)")
-        #expect(r.stdout.contains("Not converged: wave 10 (cert-manager): cert-manager's webhook: CA bundle not injected (step 2)."), "\(r.stdout)")
+        #expect(
+            r.stdout.contains(
+                "Not converged: wave 10 (cert-manager): cert-manager's webhook: CA bundle not injected (step 2)."),
+            "\(r.stdout)")
 
         #expect(j.status == 1)
         let doc = try JSON.parse(j.stdout)
         #expect(doc[path: "certManager", "ready"] == false)
         #expect(doc[path: "certManager", "failedStep"]?.int == 2)
         #expect(doc[path: "certManager", "failure"] == "CA bundle not injected")
-        #expect(doc[path: "certManager", "cainjector"]?.string?.hasPrefix("pod cert-manager/cert-manager-cainjector-") == true, "\(j.stdout)")
-        #expect(doc[path: "certManager", "steps"]?.array?.map { $0["result"]?.string ?? "" } == ["passed", "failed", "not-checked", "not-checked"])
+        #expect(
+            doc[path: "certManager", "cainjector"]?.string?.hasPrefix("pod cert-manager/cert-manager-cainjector-")
+                == true, "\(j.stdout)")
+        #expect(
+            doc[path: "certManager", "steps"]?.array?.map { $0["result"]?.string ?? "" } == [
+                "passed", "failed", "not-checked", "not-checked"
+            ])
         let cm = doc["waves"]?.array?.flatMap { $0["apps"]?.array ?? [] }.first { $0["name"] == "cert-manager" }
         #expect(cm?["health"] == "Progressing", "cert-manager is not Healthy: \(cm ?? .null)")
         #expect(cm?["cause"] == "cert-manager's webhook: CA bundle not injected (step 2)")
@@ -182,7 +227,11 @@ import TestSupport
     @Test func kubeconfigListIsMergedAsKubectlMergesIt() async throws {
         let h = try await convergedBench()
         defer { h.stop() }
-        let simContext = try #require(try JSON.parse(try await h.runProgram(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "config", "view", "-o", "json"]).stdout)["current-context"]?.string)
+        let simContext = try #require(
+            try JSON.parse(
+                try await h.runProgram([
+                    "/usr/bin/kubectl", "--kubeconfig", h.kubeconfigPath, "config", "view", "-o", "json"
+                ]).stdout)["current-context"]?.string)
         // A decoy that defines the same names pointing nowhere, its own context and cluster,
         // and its own current-context: its duplicates lose to the earlier file.
         let dir = NSTemporaryDirectory() + "aphex-kclist-\(UUID().uuidString.prefix(6))"
@@ -204,7 +253,9 @@ import TestSupport
         let list = "\(dir)/missing:\(h.kubeconfigPath):\(dir)/decoy"
         let env = ["KUBECONFIG": list]
 
-        let kubectlServer = try await h.runProgram(["/usr/bin/kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], extraEnv: env)
+        let kubectlServer = try await h.runProgram(
+            ["/usr/bin/kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
+            extraEnv: env)
         #expect(kubectlServer.stdout == "http://127.0.0.1:\(h.port)", "\(kubectlServer.stderr)")
         let r = try await h.run(["status", "--output", "json"], extraEnv: env)
         #expect(r.status == 0, "\(r.stderr)")
@@ -223,7 +274,8 @@ import TestSupport
     @Test func watchPrintsOneDocumentPerRefreshUntilInterrupted() async throws {
         // Five times slower than bench-25 (about 6 s to converge): the first refreshes see it
         // unconverged even on a loaded machine.
-        let h = try await seededBench(scenario: try waitScenario("bench-25", edits: [("timeScale: 0.02", "timeScale: 0.1")]))
+        let h = try await seededBench(
+            scenario: try waitScenario("bench-25", edits: [("timeScale: 0.02", "timeScale: 0.1")]))
         defer { h.stop() }
         let (p, stdout, stderr) = try Self.startWatch(h)
         func docs() -> [JSON] { stdout.text.split(separator: "\n").compactMap { try? JSON.parse(String($0)) } }

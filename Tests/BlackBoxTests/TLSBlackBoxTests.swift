@@ -21,8 +21,9 @@ let canUnshareMounts: Bool = {
     @Test(.enabled(if: canUnshareMounts, "needs a private mount namespace (unshare --mount, as root)"))
     func caPinningRefusesASystemTrustedServer() async throws {
         let builtIn = CurlTransport.builtInCALocations
-        let directory = try #require(builtIn.directory ?? builtIn.file.map { ($0 as NSString).deletingLastPathComponent },
-                                     "libcurl has no built-in CA store here")
+        let directory = try #require(
+            builtIn.directory ?? builtIn.file.map { ($0 as NSString).deletingLastPathComponent },
+            "libcurl has no built-in CA store here")
         let h = try await SimHarness.start(scenario: "bench-25")
         defer { h.stop() }
         let pki = try await TestPKI.create(serverSigner: "other-ca")
@@ -37,7 +38,8 @@ let canUnshareMounts: Bool = {
         var mounts = "mount --bind '\(store)' '\(directory)'"
         if let file = builtIn.file {
             if (file as NSString).deletingLastPathComponent == directory {
-                try FileManager.default.copyItem(atPath: pki.path("other-ca.crt"), toPath: store + "/" + (file as NSString).lastPathComponent)
+                try FileManager.default.copyItem(
+                    atPath: pki.path("other-ca.crt"), toPath: store + "/" + (file as NSString).lastPathComponent)
             } else {
                 mounts += " && mount --bind '\(store)/public-ca.pem' '\(file)'"
             }
@@ -48,18 +50,26 @@ let canUnshareMounts: Bool = {
         let unpinned = try testKubeconfig(server: front.baseURL, caData: nil, user: user)
         defer { for p in [pinned, unpinned] { try? FileManager.default.removeItem(atPath: p) } }
         func status(_ kubeconfig: String) async throws -> (SimHarness.RunResult, JSON?) {
-            let r = try await h.runProgram(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                                      mounts + " && exec \"$0\" \"$@\"", BuiltAphex.path, "status", "--kubeconfig", kubeconfig,
-                                      "--output", "json"])
+            let r = try await h.runProgram([
+                "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                mounts + " && exec \"$0\" \"$@\"", BuiltAphex.path, "status", "--kubeconfig", kubeconfig,
+                "--output", "json"
+            ])
             return (r, try? JSON.parse(r.stdout))
         }
         let (trusted, trustedDoc) = try await status(unpinned)
-        #expect(trustedDoc?[path: "cluster", "reachable"]?.bool == true,
-                "without a kubeconfig CA the system store must be used (else this test proves nothing): \(trusted.stderr)")
+        #expect(
+            trustedDoc?[path: "cluster", "reachable"]?.bool == true,
+            "without a kubeconfig CA the system store must be used (else this test proves nothing): \(trusted.stderr)")
         let (refused, refusedDoc) = try await status(pinned)
         #expect(refused.status == 1)
-        #expect(refusedDoc?[path: "cluster", "reachable"]?.bool == false,
-                "a certificate from the system store was accepted although the kubeconfig pins another CA: \(refused.stdout)")
+        #expect(
+            refusedDoc?[path: "cluster", "reachable"]?.bool == false,
+            """
+            a certificate from the system store was accepted although the kubeconfig pins another CA: \
+            \(refused.stdout)
+            """
+        )
         #expect(refused.stderr.contains("TLS") && refused.stderr.contains("certificate"), "\(refused.stderr)")
         #expect(FileManager.default.fileExists(atPath: directory), "the host's store is untouched")
     }

@@ -10,7 +10,8 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     var text = try String(contentsOf: root.appendingPathComponent("SimCluster/Scenarios/\(name).yaml"), encoding: .utf8)
     if !text.contains("platformRoot: true") {
-        text = text.replacingOccurrences(of: "\nargocd:\n", with: "\nstart:\n  namespaces: [argocd]\n  platformRoot: true\nargocd:\n")
+        text = text.replacingOccurrences(
+            of: "\nargocd:\n", with: "\nstart:\n  namespaces: [argocd]\n  platformRoot: true\nargocd:\n")
     }
     text = text.replacingOccurrences(of: "timeScale: 1.0", with: "timeScale: \(timeScale)")
     for (a, b) in edits { text = text.replacingOccurrences(of: a, with: b) }
@@ -47,8 +48,9 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
         defer { h.stop() }
         let aphex = SimHarness.binaryDirectory() + "/aphex"
         let line = Shell.quote([aphex, "wait", "--kubeconfig", h.kubeconfigPath, "--timeout", "60s"])
-        let tty = try await h.runProgram(["/usr/bin/script", "--quiet", "--return", "--command", line, "/dev/null"],
-                                   timeout: 120, extraEnv: ["TERM": "xterm-256color"])
+        let tty = try await h.runProgram(
+            ["/usr/bin/script", "--quiet", "--return", "--command", line, "/dev/null"],
+            timeout: 120, extraEnv: ["TERM": "xterm-256color"])
         #expect(tty.status == 0, "\(tty.stdout)")
         let screen = tty.stdout
         for column in ["WAVE", "APPS", "SYNC", "HEALTH", "ELAPSED"] { #expect(screen.contains(column), "\(column)") }
@@ -65,7 +67,8 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     }
 
     @Test func happyK3sConverges() async throws {
-        let h = try await SimHarness.start(scenario: try waitScenario("happy-k3s", edits: [("exists: false", "exists: true")]))
+        let h = try await SimHarness.start(
+            scenario: try waitScenario("happy-k3s", edits: [("exists: false", "exists: true")]))
         defer { h.stop() }
         let r = try await wait(h)
         #expect(r.status == 0, "\(r.stderr)")
@@ -81,7 +84,8 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
         #expect((doc[path: "result", "waves"]?.array?.count ?? 0) > 0)
         let events = r.stderr.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
         #expect(events.contains { $0["event"]?.string == "table" })
-        #expect(events.contains { $0["event"]?.string == "stepFinished" && ($0["step"]?.string ?? "").hasPrefix("wave-") })
+        #expect(
+            events.contains { $0["event"]?.string == "stepFinished" && ($0["step"]?.string ?? "").hasPrefix("wave-") })
     }
 
     @Test func stuckCABundleExitsThreeNamingIt() async throws {
@@ -105,15 +109,28 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
         #expect(cm?[path: "status", "health", "status"] == "Progressing")
 
         #expect(r.status == 3, "\(r.stderr)")
-        #expect(r.stderr.contains("error: Timed out after 4.0s: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is not converged (1 of 2 Applications stuck: cert-manager)."),
-                "\(r.stderr)")
+        #expect(
+            r.stderr.contains(
+                """
+                error: Timed out after 4.0s: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is \
+                not converged (1 of 2 Applications stuck: cert-manager).
+                """
+            ),
+            "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n").map(String.init)
         let headline = try #require(lines.firstIndex { $0.hasPrefix("error: Timed out") })
-        #expect(lines.dropFirst(headline + 1).first?.hasPrefix("  cert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration cert-manager-webhook") == true,
-                "the proof right under the headline: \(r.stderr)")
+        #expect(
+            lines.dropFirst(headline + 1).first?.hasPrefix(
+                """
+                  cert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration \
+                cert-manager-webhook
+                """
+            ) == true,
+            "the proof right under the headline: \(r.stderr)")
         #expect(r.stderr.contains("cainjector: pod cert-manager/cert-manager-cainjector-"), "\(r.stderr)")
         #expect(r.stderr.contains("sync operation Running: one or more tasks are running"), "\(r.stderr)")
-        #expect(r.stderr.contains("Job cert-manager/cert-manager-startupapicheck: Running — PostSync hook"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("Job cert-manager/cert-manager-startupapicheck: Running — PostSync hook"), "\(r.stderr)")
     }
 
     @Test func imageThatNeverPullsExitsThreeNamingTheImage() async throws {
@@ -136,7 +153,9 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
     /// default seed the first fault was the 12th request, which a wait that starts late (the
     /// platform nearly converged) may never send, leaving "faults were injected" to timing.
     @Test func apiFaultsAtTwentyPercentStillConverge() async throws {
-        let h = try await SimHarness.start(scenario: "blackbox-quick", extraArgs: ["--error-rate", "0.2", "--fault-kinds", "http503,reset", "--seed", "34"])
+        let h = try await SimHarness.start(
+            scenario: "blackbox-quick",
+            extraArgs: ["--error-rate", "0.2", "--fault-kinds", "http503,reset", "--seed", "34"])
         defer { h.stop() }
         let r = try await wait(h)
         #expect(r.status == 0, "\(r.stderr)")
@@ -157,7 +176,8 @@ func waitScenario(_ name: String, timeScale: String = "0.05", edits: [(String, S
 func quoteDescription(_ text: String) -> String {
     text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
         guard line.hasPrefix("description: "), !line.hasPrefix("description: \"") else { return String(line) }
-        let value = line.dropFirst("description: ".count).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let value = line.dropFirst("description: ".count).replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "\"", with: "\\\"")
         return "description: \"\(value)\""
     }.joined(separator: "\n")
 }

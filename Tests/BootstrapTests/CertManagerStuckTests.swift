@@ -21,10 +21,13 @@ import Testing
         sim.world.get(ResourceRef.applications, namespace: "argocd", name: name)
     }
 
-    func status(_ sim: SimCluster, format: OutputFormat = .text, _ options: StatusOptions = StatusOptions()) async throws -> (AphexCore.ExitStatus, String) {
+    func status(_ sim: SimCluster, format: OutputFormat = .text, _ options: StatusOptions = StatusOptions())
+        async throws -> (AphexCore.ExitStatus, String)
+    {
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: format, output: out)
-        let s = try await StatusReport.run(ctx, options, api: KubeClient(server: sim.baseURL, transport: sim.transport), server: sim.baseURL)
+        let s = try await StatusReport.run(
+            ctx, options, api: KubeClient(server: sim.baseURL, transport: sim.transport), server: sim.baseURL)
         return (s, out.text)
     }
 
@@ -37,14 +40,36 @@ import Testing
 
         #expect(r.error?.status == .timeout, "\(r.error?.description ?? "converged?")")
         let headline = r.error?.message ?? ""
-        #expect(headline.hasPrefix("Timed out after 1m: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is not converged"), "\(headline)")
+        #expect(
+            headline.hasPrefix(
+                """
+                Timed out after 1m: cert-manager's webhook: CA bundle not injected (step 2); wave 10 is not \
+                converged
+                """),
+            "\(headline)")
         let lines = (r.error?.detail ?? "").split(separator: "\n").map(String.init)
         // The proof comes first, with the cainjector pod's state; then the app, still saying why ArgoCD waits.
-        #expect(lines.first?.hasPrefix("  cert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration cert-manager-webhook") == true, "\(lines)")
+        #expect(
+            lines.first?.hasPrefix(
+                """
+                  cert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration \
+                cert-manager-webhook
+                """
+            ) == true, "\(lines)")
         #expect(lines.first?.contains("cainjector: pod cert-manager/cert-manager-cainjector-") == true, "\(lines)")
-        #expect(lines.contains { $0.contains("Application cert-manager (wave 10): sync Synced, health Progressing — cert-manager's webhook: CA bundle not injected (step 2); sync operation Running: one or more tasks are running") }, "\(lines)")
+        #expect(
+            lines.contains {
+                $0.contains(
+                    """
+                    Application cert-manager (wave 10): sync Synced, health Progressing — cert-manager's webhook: \
+                    CA bundle not injected (step 2); sync operation Running: one or more tasks are running
+                    """
+                )
+            }, "\(lines)")
         #expect(lines.contains { $0.contains("Deployment cert-manager/cert-manager: Progressing") }, "\(lines)")
-        #expect(lines.contains { $0.contains("Job cert-manager/cert-manager-startupapicheck: Running — PostSync hook") }, "what the operation waits on: \(lines)")
+        #expect(
+            lines.contains { $0.contains("Job cert-manager/cert-manager-startupapicheck: Running — PostSync hook") },
+            "what the operation waits on: \(lines)")
         #expect(lines.contains { $0.contains("cert-manager's CA bundle is not injected") }, "the hint: \(lines)")
     }
 
@@ -52,8 +77,12 @@ import Testing
         let r = try await WaitSimTests().wait(try sim(), timeout: .seconds(70), format: .json)
         #expect(r.error?.status == .timeout)
         // Said while waiting (stderr), not only at the end.
-        #expect(r.reporter.logs.contains { $0.contains("cert-manager's webhook has not been ready for") && $0.contains("CA bundle not injected (step 2)") },
-                "\(r.reporter.logs)")
+        #expect(
+            r.reporter.logs.contains {
+                $0.contains("cert-manager's webhook has not been ready for")
+                    && $0.contains("CA bundle not injected (step 2)")
+            },
+            "\(r.reporter.logs)")
         let doc = try JSON.parse(r.output)
         #expect(doc["outcome"] == "timeout")
         let webhook = doc[path: "diagnosis", "webhook"]
@@ -69,9 +98,16 @@ import Testing
     @Test func operationFailureExitsOneAtOnceLeadingWithTheCABundle() async throws {
         let r = try await WaitSimTests().wait(try sim(), timeout: .seconds(600))
         #expect(r.error?.status == .failed, "\(r.error?.description ?? "converged?")")
-        #expect(r.sim.world.nowSeconds < 160, "failed when the hook failed (149 s), not at the timeout: \(r.sim.world.nowSeconds)")
-        #expect(r.error?.message == "Application cert-manager (wave 10) failed: cert-manager's webhook: CA bundle not injected (step 2); sync operation Failed: one or more synchronization tasks completed unsuccessfully.",
-                "\(r.error?.message ?? "")")
+        #expect(
+            r.sim.world.nowSeconds < 160,
+            "failed when the hook failed (149 s), not at the timeout: \(r.sim.world.nowSeconds)")
+        #expect(
+            r.error?.message
+                == """
+                Application cert-manager (wave 10) failed: cert-manager's webhook: CA bundle not injected (step \
+                2); sync operation Failed: one or more synchronization tasks completed unsuccessfully.
+                """,
+            "\(r.error?.message ?? "")")
         #expect(r.error?.detail?.contains("cainjector: pod cert-manager/cert-manager-cainjector-") == true)
     }
 
@@ -81,11 +117,23 @@ import Testing
         let r = try await WaitSimTests().wait(sim, timeout: .seconds(60))
         #expect(r.error?.status == .failed, "\(r.error?.description ?? "converged?")")
         let headline = r.error?.message ?? ""
-        #expect(headline.hasPrefix("Application cert-foundation (wave 20) failed: cert-manager's webhook: CA bundle not injected (step 2); sync operation Failed: one or more objects failed to apply"), "\(headline)")
+        #expect(
+            headline.hasPrefix(
+                """
+                Application cert-foundation (wave 20) failed: cert-manager's webhook: CA bundle not injected \
+                (step 2); sync operation Failed: one or more objects failed to apply
+                """
+            ), "\(headline)")
         #expect(headline.contains("x509: certificate signed by unknown authority"))
         #expect(!headline.hasSuffix(".."), "\(headline)")
         let detail = r.error?.detail ?? ""
-        #expect(detail.contains("    cause: cert-manager's webhook: CA bundle not injected (step 2): the API server cannot verify cert-manager's webhook (x509"), "\(detail)")
+        #expect(
+            detail.contains(
+                """
+                    cause: cert-manager's webhook: CA bundle not injected (step 2): the API server cannot verify \
+                cert-manager's webhook (x509
+                """
+            ), "\(detail)")
         #expect(detail.contains("  cert-manager webhook: CA bundle not injected (step 2)"), "\(detail)")
         #expect(detail.contains("argocd app sync cert-foundation"), "the retry hint: \(detail)")
     }
@@ -94,10 +142,25 @@ import Testing
         let sim = try sim(at: 60)
         let (s, text) = try await status(sim)
         #expect(s == .failed)
-        #expect(text.contains("\ncert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration cert-manager-webhook"), "\(text)")
+        #expect(
+            text.contains(
+                """
+                \ncert-manager webhook: CA bundle not injected (step 2): ValidatingWebhookConfiguration \
+                cert-manager-webhook
+                """
+            ), "\(text)")
         #expect(text.contains("cainjector: pod cert-manager/cert-manager-cainjector-"), "\(text)")
-        #expect(text.contains("cert-manager's webhook: CA bundle not injected (step 2); sync operation Running: one or more tasks are running"), "\(text)")
-        #expect(text.contains("Not converged: wave 10 (cert-manager): cert-manager's webhook: CA bundle not injected (step 2). "), "\(text)")
+        #expect(
+            text.contains(
+                """
+                cert-manager's webhook: CA bundle not injected (step 2); sync operation Running: one or more \
+                tasks are running
+                """
+            ), "\(text)")
+        #expect(
+            text.contains(
+                "Not converged: wave 10 (cert-manager): cert-manager's webhook: CA bundle not injected (step 2). "),
+            "\(text)")
 
         let (_, json) = try await status(sim, format: .json)
         let doc = try JSON.parse(json)
@@ -105,7 +168,10 @@ import Testing
         #expect(doc[path: "certManager", "failedStep"]?.int == 2)
         #expect(doc[path: "certManager", "failure"] == "CA bundle not injected")
         #expect(doc[path: "certManager", "cainjector"]?.string?.contains("cert-manager-cainjector-") == true)
-        #expect(doc[path: "certManager", "steps"]?.array?.map { $0["result"]?.string ?? "" } == ["passed", "failed", "not-checked", "not-checked"])
+        #expect(
+            doc[path: "certManager", "steps"]?.array?.map { $0["result"]?.string ?? "" } == [
+                "passed", "failed", "not-checked", "not-checked"
+            ])
         let cm = doc["waves"]?.array?.flatMap { $0["apps"]?.array ?? [] }.first { $0["name"] == "cert-manager" }
         #expect(cm?["health"] == "Progressing")
         #expect(cm?["cause"] == "cert-manager's webhook: CA bundle not injected (step 2)")
@@ -117,7 +183,10 @@ import Testing
         let doc = try JSON.parse(json)
         let cf = doc["waves"]?.array?.flatMap { $0["apps"]?.array ?? [] }.first { $0["name"] == "cert-foundation" }
         #expect(cf?["phase"] == "failed")
-        #expect(cf?["cause"]?.string?.hasPrefix("cert-manager's webhook: CA bundle not injected (step 2): the API server cannot verify") == true, "\(cf ?? .null)")
+        #expect(
+            cf?["cause"]?.string?.hasPrefix(
+                "cert-manager's webhook: CA bundle not injected (step 2): the API server cannot verify") == true,
+            "\(cf ?? .null)")
         // Focused on the child alone, the proof it is traced to stays in the document.
         var focus = StatusOptions()
         focus.app = "cert-foundation"

@@ -13,16 +13,20 @@ struct FakeHost {
 
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-doctor-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("proc/sys/fs/inotify"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("proc/net"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("proc/sys/fs/inotify"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("proc/net"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("bin"), withIntermediateDirectories: true)
         setProc("sys/fs/inotify/max_user_watches", "524288\n")
         setProc("sys/fs/inotify/max_user_instances", "512\n")
         setProc("net/tcp", Self.tcpHeader)
         setProc("net/tcp6", Self.tcpHeader)
     }
 
-    static let tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    static let tcpHeader =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 
     func setProc(_ relative: String, _ text: String) {
         try! text.write(to: root.appendingPathComponent("proc/" + relative), atomically: true, encoding: .utf8)
@@ -31,20 +35,23 @@ struct FakeHost {
     /// Puts an executable named `tool` on the fake PATH (for `which` checks).
     func installTool(_ tool: String) {
         let url = root.appendingPathComponent("bin/" + tool)
-        FileManager.default.createFile(atPath: url.path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        FileManager.default.createFile(
+            atPath: url.path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
     }
 
     func makeDoctor(uid: UInt32 = 1000, freeGiB: UInt64 = 100) -> DoctorChecks {
-        let host = HostContext(runner: runner, reporter: SilentReporter(),
-                               environment: ["PATH": root.appendingPathComponent("bin").path, "HOME": root.path],
-                               homeDirectory: root.path, effectiveUID: uid, procRoot: root.appendingPathComponent("proc").path,
-                               makeTransport: { _ in fatalError("doctor must not use HTTP") })
+        let host = HostContext(
+            runner: runner, reporter: SilentReporter(),
+            environment: ["PATH": root.appendingPathComponent("bin").path, "HOME": root.path],
+            homeDirectory: root.path, effectiveUID: uid, procRoot: root.appendingPathComponent("proc").path,
+            makeTransport: { _ in fatalError("doctor must not use HTTP") })
         return DoctorChecks(host: host, hostRoot: root.path, freeBytes: { _ in freeGiB * 1_073_741_824 })
     }
 
     func healthyKindTools() {
-        runner.on(["kubectl", "version", "--client", "-o", "json"],
-                  stdout: #"{"clientVersion":{"major":"1","minor":"32","gitVersion":"v1.32.4"},"kustomizeVersion":"v5.5.0"}"#)
+        runner.on(
+            ["kubectl", "version", "--client", "-o", "json"],
+            stdout: #"{"clientVersion":{"major":"1","minor":"32","gitVersion":"v1.32.4"},"kustomizeVersion":"v5.5.0"}"#)
         runner.on(["kind", "version"], stdout: "kind v0.27.0 go1.23.6 linux/amd64\n")
         runner.on(["docker", "info"], stdout: "28.2.2\n")
     }
@@ -70,7 +77,10 @@ struct FakeHost {
     @Test func missingKindAndDeadDockerFailWithFixes() async throws {
         let h = try FakeHost()
         h.runner.on(["kubectl", "version"], stdout: #"{"clientVersion":{"minor":"32","gitVersion":"v1.32.4"}}"#)
-        h.runner.on(["docker", "info"], status: 1, stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+        h.runner.on(
+            ["docker", "info"], status: 1,
+            stderr:
+                "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
         h.runner.notFound(["kind"])
         h.runner.notFound(["podman"])
         let report = await h.makeDoctor().run(DoctorOptions())
@@ -99,11 +109,26 @@ struct FakeHost {
         let h = try FakeHost()
         h.healthyKindTools()
         // 0.0.0.0:80 LISTEN (0A); 127.0.0.1:8080 ESTABLISHED (01) must not count
-        h.setProc("net/tcp", FakeHost.tcpHeader
-            + "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n"
-            + "   1: 0100007F:1F90 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1\n")
-        h.setProc("net/tcp6", FakeHost.tcpHeader
-            + "   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0\n")
+        h.setProc(
+            "net/tcp",
+            FakeHost.tcpHeader
+                + """
+                   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 \
+                0000000000000000 100 0 0 10 0\n
+                """
+                    + """
+                       1: 0100007F:1F90 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 2 1 \
+                    0000000000000000 20 4 30 10 -1\n
+                    """
+        )
+        h.setProc(
+            "net/tcp6",
+            FakeHost.tcpHeader
+                + """
+                   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A \
+                00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0\n
+                """
+        )
         let report = await h.makeDoctor().run(DoctorOptions())
         #expect(!report.ok)
         let ports = report.checks.first { $0.id == "host-ports" }!
@@ -123,7 +148,8 @@ struct FakeHost {
         #expect(report.checks.first { $0.id == "root" }!.fix.contains("sudo"))
 
         h.installTool("curl")
-        try FileManager.default.createDirectory(at: h.root.appendingPathComponent("run/systemd/system"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: h.root.appendingPathComponent("run/systemd/system"), withIntermediateDirectories: true)
         let asRoot = await h.makeDoctor(uid: 0).run(options)
         #expect(asRoot.ok)
     }
@@ -168,6 +194,8 @@ struct FakeHost {
         #expect(json["ok"] == .bool(true))
         #expect(json["deployment"] == "kind")
         let first = json["checks"]?[0]
-        for key in ["id", "title", "required", "verdict", "detail", "fix"] { #expect(first?[key] != nil, "missing \(key)") }
+        for key in ["id", "title", "required", "verdict", "detail", "fix"] {
+            #expect(first?[key] != nil, "missing \(key)")
+        }
     }
 }

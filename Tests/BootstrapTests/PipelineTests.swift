@@ -17,8 +17,9 @@ import TestSupport
     }
 
     func state() -> PipelineState {
-        let s = PipelineState(app: secretsTestContext(FakeSecretCluster()), options: BootstrapOptions(deployment: .kind),
-                              makeAPI: { _, _, _ in FakeSecretCluster() })
+        let s = PipelineState(
+            app: secretsTestContext(FakeSecretCluster()), options: BootstrapOptions(deployment: .kind),
+            makeAPI: { _, _, _ in FakeSecretCluster() })
         s.kubeconfig = "/tmp/kc"
         return s
     }
@@ -55,7 +56,8 @@ import TestSupport
         host.reporter = recorder.wrap(host.reporter)
         var app = secretsTestContext(FakeSecretCluster())
         app.host = host
-        let st = PipelineState(app: app, options: BootstrapOptions(deployment: .kind), makeAPI: { _, _, _ in FakeSecretCluster() })
+        let st = PipelineState(
+            app: app, options: BootstrapOptions(deployment: .kind), makeAPI: { _, _, _ in FakeSecretCluster() })
         st.kubeconfig = "/tmp/kc"
         st.convergenceObserver = recorder
         let later = PipelineStep("later", "Later") { _ in
@@ -84,7 +86,10 @@ import TestSupport
     @Test func aFailureCancelsWhatWasStartedEarly() async throws {
         let log = Log()
         let later = PipelineStep("later", "Later") { _ in
-            do { try await Task.sleep(for: .seconds(30)) } catch { log.add("later cancelled"); throw error }
+            do { try await Task.sleep(for: .seconds(30)) } catch {
+                log.add("later cancelled")
+                throw error
+            }
             log.add("later finished")
             return StepResult(.done, "")
         }

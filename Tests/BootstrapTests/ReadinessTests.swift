@@ -18,9 +18,11 @@ import Testing
 
     static let t0 = "2026-11-24T10:00:00Z", t1 = "2026-11-24T10:01:00Z", t2 = "2026-11-24T10:01:05Z"
 
-    static func app(sync: String? = "Synced", health: String? = "Healthy", op: String? = nil, finished: String? = nil,
-                    reconciled: String? = nil, opRevision: String? = nil, syncRevision: String? = nil,
-                    opMessage: String? = nil, healthMessage: String? = nil, conditions: [JSON] = [], noStatus: Bool = false) -> JSON {
+    static func app(
+        sync: String? = "Synced", health: String? = "Healthy", op: String? = nil, finished: String? = nil,
+        reconciled: String? = nil, opRevision: String? = nil, syncRevision: String? = nil,
+        opMessage: String? = nil, healthMessage: String? = nil, conditions: [JSON] = [], noStatus: Bool = false
+    ) -> JSON {
         var a: JSON = ["metadata": ["name": "x", "namespace": "argocd"]]
         if noStatus { return a }
         a.set(["status"], to: [:])
@@ -42,41 +44,107 @@ import Testing
 
     static let cases: [Case] = [
         // Missing status
-        Case(label: "no status at all (just created)", app: app(noStatus: true), phase: .pending, reasonContains: "no status"),
+        Case(
+            label: "no status at all (just created)", app: app(noStatus: true), phase: .pending,
+            reasonContains: "no status"),
         Case(label: "empty status", app: app(sync: nil, health: nil), phase: .pending, reasonContains: "no status"),
-        Case(label: "sync status only", app: app(sync: "OutOfSync", health: nil), phase: .pending, reasonContains: "no status"),
-        Case(label: "health status only", app: app(sync: nil, health: "Healthy"), phase: .pending, reasonContains: "no status"),
-        Case(label: "no status yet but an operation is running", app: app(sync: nil, health: nil, op: "Running"), phase: .progressing, reasonContains: "Running"),
+        Case(
+            label: "sync status only", app: app(sync: "OutOfSync", health: nil), phase: .pending,
+            reasonContains: "no status"),
+        Case(
+            label: "health status only", app: app(sync: nil, health: "Healthy"), phase: .pending,
+            reasonContains: "no status"),
+        Case(
+            label: "no status yet but an operation is running", app: app(sync: nil, health: nil, op: "Running"),
+            phase: .progressing, reasonContains: "Running"),
         // The converged state and its look-alikes
-        Case(label: "Synced Healthy, no operation", app: app(), phase: .converged, reasonContains: "Synced and Healthy"),
-        Case(label: "Synced Healthy, op Succeeded, reconciled after", app: app(op: "Succeeded", finished: t1, reconciled: t2), phase: .converged, reasonContains: "Synced"),
-        Case(label: "Synced Healthy, op Succeeded, reconciled same second", app: app(op: "Succeeded", finished: t1, reconciled: t1), phase: .converged, reasonContains: "Synced"),
-        Case(label: "Synced Healthy, op Succeeded, reconciled BEFORE it finished (stale verdict)", app: app(op: "Succeeded", finished: t2, reconciled: t1), phase: .progressing, reasonContains: "reconcile"),
-        Case(label: "Synced Healthy, op Succeeded, never reconciled", app: app(op: "Succeeded", finished: t1), phase: .progressing, reasonContains: "reconcile"),
-        Case(label: "Synced Healthy, op Running (sync in progress)", app: app(op: "Running", reconciled: t2), phase: .progressing, reasonContains: "Running"),
-        Case(label: "Synced Healthy, op Terminating", app: app(op: "Terminating"), phase: .progressing, reasonContains: "Terminating"),
-        Case(label: "Synced Healthy, fractional timestamps", app: app(op: "Succeeded", finished: "2026-11-24T10:01:00.500Z", reconciled: "2026-11-24T10:01:01Z"), phase: .converged, reasonContains: "Synced"),
+        Case(
+            label: "Synced Healthy, no operation", app: app(), phase: .converged, reasonContains: "Synced and Healthy"),
+        Case(
+            label: "Synced Healthy, op Succeeded, reconciled after",
+            app: app(op: "Succeeded", finished: t1, reconciled: t2), phase: .converged, reasonContains: "Synced"),
+        Case(
+            label: "Synced Healthy, op Succeeded, reconciled same second",
+            app: app(op: "Succeeded", finished: t1, reconciled: t1), phase: .converged, reasonContains: "Synced"),
+        Case(
+            label: "Synced Healthy, op Succeeded, reconciled BEFORE it finished (stale verdict)",
+            app: app(op: "Succeeded", finished: t2, reconciled: t1), phase: .progressing, reasonContains: "reconcile"),
+        Case(
+            label: "Synced Healthy, op Succeeded, never reconciled", app: app(op: "Succeeded", finished: t1),
+            phase: .progressing, reasonContains: "reconcile"),
+        Case(
+            label: "Synced Healthy, op Running (sync in progress)", app: app(op: "Running", reconciled: t2),
+            phase: .progressing, reasonContains: "Running"),
+        Case(
+            label: "Synced Healthy, op Terminating", app: app(op: "Terminating"), phase: .progressing,
+            reasonContains: "Terminating"),
+        Case(
+            label: "Synced Healthy, fractional timestamps",
+            app: app(op: "Succeeded", finished: "2026-11-24T10:01:00.500Z", reconciled: "2026-11-24T10:01:01Z"),
+            phase: .converged, reasonContains: "Synced"),
         // Sync states
         Case(label: "OutOfSync Healthy", app: app(sync: "OutOfSync"), phase: .progressing, reasonContains: "OutOfSync"),
-        Case(label: "OutOfSync Missing", app: app(sync: "OutOfSync", health: "Missing"), phase: .progressing, reasonContains: "OutOfSync"),
-        Case(label: "Unknown sync with ComparisonError condition", app: app(sync: "Unknown", health: "Healthy", conditions: [["type": "ComparisonError", "message": "rpc error: authentication required"]]), phase: .progressing, reasonContains: "authentication required"),
-        Case(label: "OutOfSync, op Running (retrying)", app: app(sync: "OutOfSync", health: "Missing", op: "Running", opMessage: "Retrying attempt #2"), phase: .progressing, reasonContains: "Retrying"),
+        Case(
+            label: "OutOfSync Missing", app: app(sync: "OutOfSync", health: "Missing"), phase: .progressing,
+            reasonContains: "OutOfSync"),
+        Case(
+            label: "Unknown sync with ComparisonError condition",
+            app: app(
+                sync: "Unknown", health: "Healthy",
+                conditions: [["type": "ComparisonError", "message": "rpc error: authentication required"]]),
+            phase: .progressing, reasonContains: "authentication required"),
+        Case(
+            label: "OutOfSync, op Running (retrying)",
+            app: app(sync: "OutOfSync", health: "Missing", op: "Running", opMessage: "Retrying attempt #2"),
+            phase: .progressing, reasonContains: "Retrying"),
         // Health states
-        Case(label: "Synced Progressing", app: app(health: "Progressing", healthMessage: "Waiting for rollout"), phase: .progressing, reasonContains: "Progressing"),
+        Case(
+            label: "Synced Progressing", app: app(health: "Progressing", healthMessage: "Waiting for rollout"),
+            phase: .progressing, reasonContains: "Progressing"),
         Case(label: "Synced Missing", app: app(health: "Missing"), phase: .progressing, reasonContains: "Missing"),
-        Case(label: "Synced Suspended", app: app(health: "Suspended"), phase: .progressing, reasonContains: "Suspended"),
-        Case(label: "Synced Unknown health", app: app(health: "Unknown"), phase: .progressing, reasonContains: "Unknown"),
-        Case(label: "Degraded before ever Healthy (still starting)", app: app(health: "Degraded"), phase: .progressing, reasonContains: "still starting"),
-        Case(label: "Degraded after having been Healthy", app: app(health: "Degraded", healthMessage: "CrashLoopBackOff"), wasHealthy: true, phase: .failed, reasonContains: "after having been Healthy"),
-        Case(label: "OutOfSync Degraded after Healthy", app: app(sync: "OutOfSync", health: "Degraded"), wasHealthy: true, phase: .failed, reasonContains: "Degraded"),
-        Case(label: "Healthy again after Healthy (no failure)", app: app(), wasHealthy: true, phase: .converged, reasonContains: "Synced"),
+        Case(
+            label: "Synced Suspended", app: app(health: "Suspended"), phase: .progressing, reasonContains: "Suspended"),
+        Case(
+            label: "Synced Unknown health", app: app(health: "Unknown"), phase: .progressing, reasonContains: "Unknown"),
+        Case(
+            label: "Degraded before ever Healthy (still starting)", app: app(health: "Degraded"), phase: .progressing,
+            reasonContains: "still starting"),
+        Case(
+            label: "Degraded after having been Healthy",
+            app: app(health: "Degraded", healthMessage: "CrashLoopBackOff"), wasHealthy: true, phase: .failed,
+            reasonContains: "after having been Healthy"),
+        Case(
+            label: "OutOfSync Degraded after Healthy", app: app(sync: "OutOfSync", health: "Degraded"),
+            wasHealthy: true, phase: .failed, reasonContains: "Degraded"),
+        Case(
+            label: "Healthy again after Healthy (no failure)", app: app(), wasHealthy: true, phase: .converged,
+            reasonContains: "Synced"),
         // Failed operations
-        Case(label: "op Failed, OutOfSync", app: app(sync: "OutOfSync", health: "Missing", op: "Failed", finished: t1, opMessage: "one or more objects failed to apply"), phase: .failed, reasonContains: "failed to apply"),
-        Case(label: "op Error", app: app(sync: "OutOfSync", health: "Missing", op: "Error", finished: t1, opMessage: "ComparisonError"), phase: .failed, reasonContains: "Error"),
-        Case(label: "op Failed while Synced Healthy, not reconciled since (current)", app: app(op: "Failed", finished: t2, reconciled: t1), phase: .failed, reasonContains: "Failed"),
-        Case(label: "stale op Failed: recovered, reconciled after", app: app(op: "Failed", finished: t1, reconciled: t2), phase: .converged, reasonContains: "Synced"),
-        Case(label: "stale op Failed: for a superseded revision", app: app(sync: "OutOfSync", health: "Healthy", op: "Failed", finished: t1, reconciled: t2, opRevision: "aaa", syncRevision: "bbb"), phase: .progressing, reasonContains: "OutOfSync"),
-        Case(label: "op Failed for the current revision", app: app(sync: "OutOfSync", health: "Healthy", op: "Failed", finished: t1, reconciled: t2, opRevision: "bbb", syncRevision: "bbb"), phase: .failed, reasonContains: "Failed"),
+        Case(
+            label: "op Failed, OutOfSync",
+            app: app(
+                sync: "OutOfSync", health: "Missing", op: "Failed", finished: t1,
+                opMessage: "one or more objects failed to apply"), phase: .failed, reasonContains: "failed to apply"),
+        Case(
+            label: "op Error",
+            app: app(sync: "OutOfSync", health: "Missing", op: "Error", finished: t1, opMessage: "ComparisonError"),
+            phase: .failed, reasonContains: "Error"),
+        Case(
+            label: "op Failed while Synced Healthy, not reconciled since (current)",
+            app: app(op: "Failed", finished: t2, reconciled: t1), phase: .failed, reasonContains: "Failed"),
+        Case(
+            label: "stale op Failed: recovered, reconciled after", app: app(op: "Failed", finished: t1, reconciled: t2),
+            phase: .converged, reasonContains: "Synced"),
+        Case(
+            label: "stale op Failed: for a superseded revision",
+            app: app(
+                sync: "OutOfSync", health: "Healthy", op: "Failed", finished: t1, reconciled: t2, opRevision: "aaa",
+                syncRevision: "bbb"), phase: .progressing, reasonContains: "OutOfSync"),
+        Case(
+            label: "op Failed for the current revision",
+            app: app(
+                sync: "OutOfSync", health: "Healthy", op: "Failed", finished: t1, reconciled: t2, opRevision: "bbb",
+                syncRevision: "bbb"), phase: .failed, reasonContains: "Failed")
     ]
 
     @Test(arguments: cases)
@@ -98,19 +166,28 @@ import Testing
         for s in ["2026-11-24T10:00:00Z", "1999-12-31T23:59:59Z", "2024-02-29T12:30:45Z", "1970-01-01T00:00:00Z"] {
             #expect(Readiness.parseTime(s) == f.date(from: s), "\(s)")
         }
-        #expect(Readiness.parseTime("2026-11-24T10:00:00.250Z")?.timeIntervalSince(Readiness.parseTime("2026-11-24T10:00:00Z")!) == 0.25)
+        #expect(
+            Readiness.parseTime("2026-11-24T10:00:00.250Z")?.timeIntervalSince(
+                Readiness.parseTime("2026-11-24T10:00:00Z")!) == 0.25)
         #expect(Readiness.parseTime("2026-11-24T11:00:00+01:00") == Readiness.parseTime("2026-11-24T10:00:00Z"))
         #expect(Readiness.parseTime("2026-11-24T09:30:00-00:30") == Readiness.parseTime("2026-11-24T10:00:00Z"))
-        for bad in ["", "yesterday", "2026-11-24", "2026-11-24T10:00:00", "2026-13-01T00:00:00Z", "2026-11-24T10:00:00Zjunk"] {
+        for bad in [
+            "", "yesterday", "2026-11-24", "2026-11-24T10:00:00", "2026-13-01T00:00:00Z", "2026-11-24T10:00:00Zjunk"
+        ] {
             #expect(Readiness.parseTime(bad) == nil, "\(bad)")
         }
     }
 
     // MARK: workloads
 
-    static func workload(_ kind: String, gen: Int64 = 2, observed: Int64 = 2, desired: Int64 = 2, ready: Int64 = 2,
-                         updated: Int64 = 2, available: Int64 = 2, total: Int64? = nil) -> JSON {
-        var w: JSON = ["kind": .string(kind), "metadata": ["name": "w", "generation": .int(gen)], "status": ["observedGeneration": .int(observed)]]
+    static func workload(
+        _ kind: String, gen: Int64 = 2, observed: Int64 = 2, desired: Int64 = 2, ready: Int64 = 2,
+        updated: Int64 = 2, available: Int64 = 2, total: Int64? = nil
+    ) -> JSON {
+        var w: JSON = [
+            "kind": .string(kind), "metadata": ["name": "w", "generation": .int(gen)],
+            "status": ["observedGeneration": .int(observed)]
+        ]
         if kind == "DaemonSet" {
             w.set(["status", "desiredNumberScheduled"], to: .int(desired))
             w.set(["status", "numberReady"], to: .int(ready))
@@ -168,21 +245,27 @@ import Testing
     func everyCombinationOfExtremeCountsIsJudged(kind: String) {
         for a in Self.extremes {
             for b in Self.extremes {
-                let w: JSON = ["kind": .string(kind), "metadata": ["name": "w", "generation": .int(a)],
-                               "spec": ["replicas": .int(a)],
-                               "status": ["observedGeneration": .int(b), "replicas": .int(b), "readyReplicas": .int(a),
-                                          "updatedReplicas": .int(b), "availableReplicas": .int(a),
-                                          "desiredNumberScheduled": .int(a), "numberReady": .int(b),
-                                          "updatedNumberScheduled": .int(a), "numberAvailable": .int(b)]]
+                let w: JSON = [
+                    "kind": .string(kind), "metadata": ["name": "w", "generation": .int(a)],
+                    "spec": ["replicas": .int(a)],
+                    "status": [
+                        "observedGeneration": .int(b), "replicas": .int(b), "readyReplicas": .int(a),
+                        "updatedReplicas": .int(b), "availableReplicas": .int(a),
+                        "desiredNumberScheduled": .int(a), "numberReady": .int(b),
+                        "updatedNumberScheduled": .int(a), "numberAvailable": .int(b)
+                    ]
+                ]
                 _ = Readiness.judgeWorkload(w)
             }
         }
     }
 
     @Test func negativeDesiredReplicasWithAPodLeftIsNotReady() {
-        let w: JSON = ["kind": "Deployment", "metadata": ["name": "w", "generation": 1],
-                       "spec": ["replicas": .int(.min)],
-                       "status": ["observedGeneration": 1, "replicas": .int(.max)]]
+        let w: JSON = [
+            "kind": "Deployment", "metadata": ["name": "w", "generation": 1],
+            "spec": ["replicas": .int(.min)],
+            "status": ["observedGeneration": 1, "replicas": .int(.max)]
+        ]
         let r = Readiness.judgeWorkload(w)
         #expect(!r.ready)
         #expect(r.summary == "0/0 ready, 2147483647 old replica(s) terminating")
@@ -190,14 +273,21 @@ import Testing
 
     /// Before: the restart counts were summed unchecked; two Int64.max restarts trapped.
     @Test func restartCountsAreClampedAndTheirSumSaturates() {
-        let pod: JSON = ["metadata": ["name": "p", "namespace": "n"],
-                         "status": ["phase": "Running",
-                                    "initContainerStatuses": [["name": "i", "restartCount": .int(.max), "ready": true]],
-                                    "containerStatuses": [["name": "a", "restartCount": .int(.max), "ready": true],
-                                                          ["name": "b", "restartCount": .int(-5), "ready": true]]]]
+        let pod: JSON = [
+            "metadata": ["name": "p", "namespace": "n"],
+            "status": [
+                "phase": "Running",
+                "initContainerStatuses": [["name": "i", "restartCount": .int(.max), "ready": true]],
+                "containerStatuses": [
+                    ["name": "a", "restartCount": .int(.max), "ready": true],
+                    ["name": "b", "restartCount": .int(-5), "ready": true]
+                ]
+            ]
+        ]
         let report = Pods.describe(pod)
         #expect(report.restarts == 2 * Int(Int32.max))
         #expect(report.ready == "2/2")
-        #expect(JSON.int(-5).apiCount == 0 && JSON.int(.max).apiCount == Int64(Int32.max) && JSON.string("7").apiCount == 7)
+        #expect(
+            JSON.int(-5).apiCount == 0 && JSON.int(.max).apiCount == Int64(Int32.max) && JSON.string("7").apiCount == 7)
     }
 }

@@ -4,7 +4,7 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import SimCluster
 import Testing
@@ -24,7 +24,9 @@ import Testing
         }
     }
 
-    func wait(_ scenario: String, timeout: Duration, timeline: String, files: Files) async throws -> (AphexCore.ExitStatus?, AphexError?, String) {
+    func wait(_ scenario: String, timeout: Duration, timeline: String, files: Files) async throws -> (
+        AphexCore.ExitStatus?, AphexError?, String
+    ) {
         let sim = try SimCluster(scenario: WaitSimTests.scenario(scenario))
         let out = BufferWriter()
         let ctx = testContext(clock: sim.clock, format: .json, output: out)
@@ -32,14 +34,19 @@ import Testing
         o.timeout = timeout
         o.report = RunReportOptions(junit: files.junit, timeline: timeline)
         do {
-            return (try await WaitReport.run(ctx, o, api: KubeClient(server: sim.baseURL, transport: sim.transport)), nil, out.text)
+            return (
+                try await WaitReport.run(ctx, o, api: KubeClient(server: sim.baseURL, transport: sim.transport)), nil,
+                out.text
+            )
         } catch let e as AphexError {
             return (nil, e, out.text)
         }
     }
 
     func cases(_ file: String) throws -> [XMLElement] {
-        try XMLDocument(contentsOf: URL(fileURLWithPath: file), options: []).nodes(forXPath: "//testcase").compactMap { $0 as? XMLElement }
+        try XMLDocument(contentsOf: URL(fileURLWithPath: file), options: []).nodes(forXPath: "//testcase").compactMap {
+            $0 as? XMLElement
+        }
     }
 
     @Test func convergedRunTimesAreTheWaitersWaveDurations() async throws {
@@ -58,7 +65,9 @@ import Testing
             #expect(tcs.map { $0.attribute(forName: "name")?.stringValue ?? "" } == apps)
             for tc in tcs {
                 let t = Double(tc.attribute(forName: "time")?.stringValue ?? "") ?? -1
-                #expect(abs(t - (w["seconds"]?.double ?? -9)) < 0.0015, "wave \(n): \(t) vs the waiter's \(w["seconds"]?.double ?? -9)")
+                #expect(
+                    abs(t - (w["seconds"]?.double ?? -9)) < 0.0015,
+                    "wave \(n): \(t) vs the waiter's \(w["seconds"]?.double ?? -9)")
                 #expect(tc.childCount == 0, "a converged app passes")
             }
         }
@@ -73,7 +82,9 @@ import Testing
         let failure = try #require(failed.first?.elements(forName: "failure").first)
         #expect(failure.attribute(forName: "message")?.stringValue?.contains("CA bundle not injected") == true)
         #expect(failure.attribute(forName: "type")?.stringValue == "stuck")
-        #expect(Double(failed.first?.attribute(forName: "time")?.stringValue ?? "") ?? 0 > 100, "wave 10 ran until the 3-minute timeout")
+        #expect(
+            Double(failed.first?.attribute(forName: "time")?.stringValue ?? "") ?? 0 > 100,
+            "wave 10 ran until the 3-minute timeout")
         let svg = try String(contentsOfFile: f.svg, encoding: .utf8)
         #expect(svg.contains(">timeout 3m</text>"), "\(svg.suffix(1500))")
         #expect(svg.contains("stroke-dasharray"))
@@ -84,7 +95,10 @@ import Testing
         let f = try Files()
         let (_, error, _) = try await wait("image-pull", timeout: .seconds(180), timeline: f.json, files: f)
         #expect(error?.status == .timeout)
-        let failure = try #require(try cases(f.junit).first { $0.attribute(forName: "name")?.stringValue == "controllers" }?.elements(forName: "failure").first)
+        let failure = try #require(
+            try cases(f.junit).first { $0.attribute(forName: "name")?.stringValue == "controllers" }?.elements(
+                forName: "failure"
+            ).first)
         let message = failure.attribute(forName: "message")?.stringValue ?? ""
         #expect(message.contains("ImagePullBackOff") || message.contains("ErrImagePull"), "\(message)")
         #expect(message.contains("ghcr.io/bdchatham/organization-controller:latest"), "\(message)")
@@ -102,7 +116,10 @@ import Testing
         let f = try Files()
         let (_, error, _) = try await wait("degraded-app", timeout: .seconds(600), timeline: f.svg, files: f)
         #expect(error?.status == .failed)
-        let failure = try #require(try cases(f.junit).first { $0.attribute(forName: "name")?.stringValue == "external-secrets" }?.elements(forName: "failure").first)
+        let failure = try #require(
+            try cases(f.junit).first { $0.attribute(forName: "name")?.stringValue == "external-secrets" }?.elements(
+                forName: "failure"
+            ).first)
         #expect(failure.attribute(forName: "type")?.stringValue == "failed")
         #expect(failure.attribute(forName: "message")?.stringValue?.contains("Degraded") == true)
     }
@@ -113,10 +130,13 @@ import Testing
         let nasty = "a<b>&\"c\" \u{1B}[31mred\u{1B}[0m \u{0}end\nline2"
         func q(_ s: String) -> String { JSON.string(s).serialized() }
         let doc = """
-            {"schemaVersion": 1, "command": "wait", "clusterName": "c<1>", "startedAt": "2026-01-01T00:00:00Z", "seconds": 10,
-             "outcome": "timeout", "timeoutAt": 10, "headline": \(q(nasty)), "diagnosis": \(q(nasty)), "steps": [], "waitStart": 0,
+            {"schemaVersion": 1, "command": "wait", "clusterName": "c<1>", "startedAt": "2026-01-01T00:00:00Z", \
+            "seconds": 10,
+             "outcome": "timeout", "timeoutAt": 10, "headline": \(q(nasty)), "diagnosis": \(q(nasty)), "steps": [], \
+            "waitStart": 0,
              "waves": [{"wave": 0, "start": 0, "converged": false, "seconds": 10,
-                        "apps": [{"name": "x&y", "phase": "stuck", "reason": \(q(nasty)), "diagnosis": \(q(nasty)), "summary": \(q(nasty)),
+                        "apps": [{"name": "x&y", "phase": "stuck", "reason": \(q(nasty)), "diagnosis": \(q(nasty)), \
+            "summary": \(q(nasty)),
                                   "segments": [{"phase": "stuck", "start": 0, "end": 10}]}]}]}
             """
         let t = try JSONDecoder().decode(RunTimeline.self, from: Data(doc.utf8))
@@ -127,7 +147,8 @@ import Testing
             #expect(!text.contains("\u{1B}") && !text.contains("\u{0}"))
         }
         let xml = try XMLDocument(xmlString: junit, options: [])
-        let msg = (try xml.nodes(forXPath: "//failure").first as? XMLElement)?.attribute(forName: "message")?.stringValue
+        let msg = (try xml.nodes(forXPath: "//failure").first as? XMLElement)?.attribute(forName: "message")?
+            .stringValue
         #expect(msg == "a<b>&\"c\" [31mred[0m end\nline2")
     }
 }

@@ -13,7 +13,7 @@ import Yams
 /// to die part-way (as a killed run would).
 final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
     struct Object: Equatable {
-        var data: [String: String]          // base64, as the API stores it
+        var data: [String: String]  // base64, as the API stores it
         var labels: [String: String]
         var annotations: [String: String]
         var type: String?
@@ -26,7 +26,7 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var objects: [String: Object] = [:]   // "ns/name"
+    private var objects: [String: Object] = [:]  // "ns/name"
     /// ConfigMaps (aphex's ownership record lives in one), whole, by "ns/name".
     private(set) var configMaps: [String: JSON] = [:]
     private(set) var commands: [Command] = []
@@ -43,16 +43,21 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
     /// Number of 409 AlreadyExists answers given.
     private(set) var conflicts = 0
     /// Namespaces that exist (apply into another one fails like the API server).
-    var namespaces: Set<String> = ["argocd", "auth-system", "tekton-pipelines", "platform-system", "cert-manager", "kube-system"]
+    var namespaces: Set<String> = [
+        "argocd", "auth-system", "tekton-pipelines", "platform-system", "cert-manager", "kube-system"
+    ]
 
     // MARK: state helpers
     func put(_ ns: String, _ name: String, plain data: [String: String], annotations: [String: String] = [:]) {
-        lock.lock(); defer { lock.unlock() }
-        objects["\(ns)/\(name)"] = Object(data: data.mapValues { Data($0.utf8).base64EncodedString() },
-                                          labels: [:], annotations: annotations, type: "Opaque")
+        lock.lock()
+        defer { lock.unlock() }
+        objects["\(ns)/\(name)"] = Object(
+            data: data.mapValues { Data($0.utf8).base64EncodedString() },
+            labels: [:], annotations: annotations, type: "Opaque")
     }
     func object(_ ns: String, _ name: String) -> Object? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return objects["\(ns)/\(name)"]
     }
     func value(_ ns: String, _ name: String, _ key: String) -> String? {
@@ -61,60 +66,88 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
     }
     /// Every stored plain value, by "ns/name[key]".
     var allValues: [String: String] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         var out: [String: String] = [:]
-        for (id, o) in objects { for (k, v) in o.data { out["\(id)[\(k)]"] = String(decoding: Data(base64Encoded: v)!, as: UTF8.self) } }
+        for (id, o) in objects {
+            for (k, v) in o.data { out["\(id)[\(k)]"] = String(decoding: Data(base64Encoded: v)!, as: UTF8.self) }
+        }
         return out
     }
-    var argvs: [[String]] { lock.lock(); defer { lock.unlock() }; return commands.map(\.argv) }
+    var argvs: [[String]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return commands.map(\.argv)
+    }
 
     // MARK: KubeAPI
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? {
         getSync(ref, namespace: namespace, name: name)
     }
     private func getSync(_ ref: ResourceRef, namespace: String?, name: String) -> JSON? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         requests.append(Request(method: "GET", path: ref.path(namespace: namespace, name: name)))
         if ref == .configMaps, let ns = namespace { return configMaps["\(ns)/\(name)"] }
         guard ref == .secrets, let ns = namespace, let o = objects["\(ns)/\(name)"] else { return nil }
-        var obj: JSON = ["apiVersion": "v1", "kind": "Secret",
-                         "metadata": ["name": .string(name), "namespace": .string(ns),
-                                      "labels": .object(o.labels.mapValues { .string($0) }),
-                                      "annotations": .object(o.annotations.mapValues { .string($0) })],
-                         "data": .object(o.data.mapValues { .string($0) })]
+        var obj: JSON = [
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": [
+                "name": .string(name), "namespace": .string(ns),
+                "labels": .object(o.labels.mapValues { .string($0) }),
+                "annotations": .object(o.annotations.mapValues { .string($0) })
+            ],
+            "data": .object(o.data.mapValues { .string($0) })
+        ]
         if let t = o.type { obj["type"] = .string(t) }
         return obj
     }
 
-    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws
+        -> JSON
+    {
         ["items": []]
     }
 
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String])
+        async throws -> HTTPResponse
+    {
         if method == "POST" {
             // Another run's create that lands first (outside the lock: it writes through put).
             let parts = path.split(separator: "?")[0].split(separator: "/").map(String.init)
             if parts.count == 5, let body, let name = (try? JSON.parse(body))?.name {
                 let id = "\(parts[3])/\(name)"
-                let hook: (@Sendable (FakeSecretCluster) -> Void)? = lock.withLock { beforeCreate.removeValue(forKey: id) }
+                let hook: (@Sendable (FakeSecretCluster) -> Void)? = lock.withLock {
+                    beforeCreate.removeValue(forKey: id)
+                }
                 hook?(self)
             }
         }
         return try requestSync(method, path: path, body: body, contentType: contentType)
     }
-    private func requestSync(_ method: String, path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {
-        lock.lock(); defer { lock.unlock() }
+    private func requestSync(_ method: String, path: String, body: [UInt8]?, contentType: String?) throws
+        -> HTTPResponse
+    {
+        lock.lock()
+        defer { lock.unlock() }
         requests.append(Request(method: method, path: path, body: body, contentType: contentType))
         let plain = String(path.split(separator: "?")[0])
         if method == "GET", plain == "/api/v1" {
-            return HTTPResponse(status: 200, body: Array(#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","namespaced":true,"kind":"Secret"},{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}"#.utf8))
+            return HTTPResponse(
+                status: 200,
+                body: Array(
+                    #"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","namespaced":true,"kind":"Secret"},{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}"#
+                        .utf8))
         }
         if plain.contains("/configmaps"), let body, let obj = try? JSON.parse(body), let name = obj.name,
-           let ns = obj.namespace, method == "POST" || method == "PUT" {
+            let ns = obj.namespace, method == "POST" || method == "PUT"
+        {
             // aphex's ownership record: created once, then replaced with optimistic concurrency.
             let key = "\(ns)/\(name)"
             if method == "POST", configMaps[key] != nil { return HTTPResponse(status: 409) }
-            if method == "PUT", configMaps[key]?[path: "metadata", "resourceVersion"] != obj[path: "metadata", "resourceVersion"] {
+            if method == "PUT",
+                configMaps[key]?[path: "metadata", "resourceVersion"] != obj[path: "metadata", "resourceVersion"]
+            {
                 return HTTPResponse(status: 409)
             }
             var stored = obj
@@ -133,10 +166,12 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
         guard parts.count == 6, parts[4] == "secrets" else { return HTTPResponse(status: 404) }
         let id = "\(parts[3])/\(parts[5])"
         guard var o = objects[id] else {
-            return HTTPResponse(status: 404, body: Array(#"{"kind":"Status","message":"secrets \"\#(parts[5])\" not found"}"#.utf8))
+            return HTTPResponse(
+                status: 404, body: Array(#"{"kind":"Status","message":"secrets \"\#(parts[5])\" not found"}"#.utf8))
         }
         guard contentType == "application/merge-patch+json", let body,
-              let patch = try? JSON.parse(body), let data = patch["data"]?.object else { return HTTPResponse(status: 400) }
+            let patch = try? JSON.parse(body), let data = patch["data"]?.object
+        else { return HTTPResponse(status: 400) }
         for (k, v) in data { o.data[k] = v.string }
         objects[id] = o
         return HTTPResponse(status: 200, body: Array("{}".utf8))
@@ -146,28 +181,43 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
     private func createSync(path: String, body: [UInt8]?, contentType: String?) throws -> HTTPResponse {
         let parts = path.split(separator: "?")[0].split(separator: "/").map(String.init)
         guard parts.count == 5, parts[4] == "secrets", contentType == "application/json", let body,
-              let obj = try? JSON.parse(body), obj["kind"]?.string == "Secret", let name = obj.name else { return HTTPResponse(status: 400) }
+            let obj = try? JSON.parse(body), obj["kind"]?.string == "Secret", let name = obj.name
+        else { return HTTPResponse(status: 400) }
         let ns = parts[3]
         if let limit = dieAfterCreates {
-            if limit == 0 { dieAfterCreates = nil; throw KubeAPIError.transport(.connectionReset(path)) }
+            if limit == 0 {
+                dieAfterCreates = nil
+                throw KubeAPIError.transport(.connectionReset(path))
+            }
             dieAfterCreates = limit - 1
         }
         guard namespaces.contains(ns) else {
-            return HTTPResponse(status: 404, body: Array(#"{"kind":"Status","code":404,"reason":"NotFound","message":"namespaces \"\#(ns)\" not found"}"#.utf8))
+            return HTTPResponse(
+                status: 404,
+                body: Array(
+                    #"{"kind":"Status","code":404,"reason":"NotFound","message":"namespaces \"\#(ns)\" not found"}"#
+                        .utf8))
         }
         if objects["\(ns)/\(name)"] != nil {
             conflicts += 1
-            return HTTPResponse(status: 409, body: Array(#"{"kind":"Status","code":409,"reason":"AlreadyExists","message":"secrets \"\#(name)\" already exists"}"#.utf8))
+            return HTTPResponse(
+                status: 409,
+                body: Array(
+                    #"{"kind":"Status","code":409,"reason":"AlreadyExists","message":"secrets \"\#(name)\" already exists"}"#
+                        .utf8))
         }
-        objects["\(ns)/\(name)"] = Object(data: obj["data"]?.stringMap ?? [:], labels: obj.labels, annotations: obj.annotations,
-                                          type: obj["type"]?.string)
+        objects["\(ns)/\(name)"] = Object(
+            data: obj["data"]?.stringMap ?? [:], labels: obj.labels, annotations: obj.annotations,
+            type: obj["type"]?.string)
         var created = obj
         created.set(["metadata", "uid"], to: .string("uid-\(ns)-\(name)"))
         return HTTPResponse(status: 201, body: created.serializedBytes())
     }
 
-    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+    func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { $0.finish() }
     }
 
@@ -176,11 +226,13 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
         try runSync(command)
     }
     private func runSync(_ command: Command) throws -> CommandOutput {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         commands.append(command)
         let argv = command.argv
         guard argv.first == "kubectl", argv.contains("apply"), argv.contains("--server-side"),
-              argv.suffix(2) == ["-f", "-"], let stdin = command.stdin else {
+            argv.suffix(2) == ["-f", "-"], let stdin = command.stdin
+        else {
             throw CommandError(argv: argv, reason: .exited(1), stderr: "fake: unsupported command")
         }
         let docs = try Yams.load_all(yaml: String(decoding: stdin, as: UTF8.self))
@@ -193,11 +245,15 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
             let meta = doc["metadata"] as! [String: Any]
             let ns = meta["namespace"] as! String, name = meta["name"] as! String
             guard namespaces.contains(ns) else {
-                throw CommandError(argv: argv, reason: .exited(1), stderr: "Error from server (NotFound): namespaces \"\(ns)\" not found")
+                throw CommandError(
+                    argv: argv, reason: .exited(1),
+                    stderr: "Error from server (NotFound): namespaces \"\(ns)\" not found")
             }
             var o = objects["\(ns)/\(name)"] ?? Object(data: [:], labels: [:], annotations: [:], type: nil)
             if let t = doc["type"] as? String {
-                if let old = o.type, old != t { throw CommandError(argv: argv, reason: .exited(1), stderr: "type is immutable") }
+                if let old = o.type, old != t {
+                    throw CommandError(argv: argv, reason: .exited(1), stderr: "type is immutable")
+                }
                 o.type = t
             }
             for (k, v) in (doc["data"] as? [String: Any]) ?? [:] { o.data[k] = v as? String }
@@ -212,36 +268,50 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
 
 struct UnusedTransport: HTTPTransport {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse { fatalError("unmocked HTTP transport") }
-    func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int { fatalError("unmocked HTTP transport") }
+    func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
+        fatalError("unmocked HTTP transport")
+    }
 }
 
-func secretsTestContext(_ cluster: FakeSecretCluster, reporter: CollectingReporter = CollectingReporter(),
-                        output: BufferWriter = BufferWriter(), format: OutputFormat = .text,
-                        environment: [String: String] = ["HOME": "/nonexistent"], context: String? = nil) -> AppContext {
-    let host = HostContext(runner: RecordingRunner { try await cluster.run($0) }, reporter: reporter,
-                           clock: VirtualClock(epoch: Date(timeIntervalSince1970: 1_790_000_000)),
-                           environment: environment, homeDirectory: "/nonexistent",
-                           makeTransport: { _ in UnusedTransport() })
-    return AppContext(host: host, output: output, format: format,
-                      target: ClusterTarget(clusterName: "platform-cluster", kubeconfig: "/tmp/kc", context: context))
+func secretsTestContext(
+    _ cluster: FakeSecretCluster, reporter: CollectingReporter = CollectingReporter(),
+    output: BufferWriter = BufferWriter(), format: OutputFormat = .text,
+    environment: [String: String] = ["HOME": "/nonexistent"], context: String? = nil
+) -> AppContext {
+    let host = HostContext(
+        runner: RecordingRunner { try await cluster.run($0) }, reporter: reporter,
+        clock: VirtualClock(epoch: Date(timeIntervalSince1970: 1_790_000_000)),
+        environment: environment, homeDirectory: "/nonexistent",
+        makeTransport: { _ in UnusedTransport() })
+    return AppContext(
+        host: host, output: output, format: format,
+        target: ClusterTarget(clusterName: "platform-cluster", kubeconfig: "/tmp/kc", context: context))
 }
 
 @Suite struct SecretsFakeClusterTests {
     @Test func fakeAppliesManifestsAndPatches() async throws {
         let c = FakeSecretCluster()
-        _ = try await c.run(Command(["kubectl", "apply", "--server-side", "-f", "-"], stdinText: """
-            apiVersion: v1
-            kind: Secret
-            metadata:
-              name: "a"
-              namespace: "argocd"
-            data:
-              "k": "dg=="
-            """))
+        _ = try await c.run(
+            Command(
+                ["kubectl", "apply", "--server-side", "-f", "-"],
+                stdinText: """
+                    apiVersion: v1
+                    kind: Secret
+                    metadata:
+                      name: "a"
+                      namespace: "argocd"
+                    data:
+                      "k": "dg=="
+                    """))
         #expect(c.value("argocd", "a", "k") == "v")
-        let r = try await c.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/a", body: Array(#"{"data":{"x":"eQ=="}}"#.utf8),
-                                    contentType: "application/merge-patch+json")
+        let r = try await c.request(
+            "PATCH", path: "/api/v1/namespaces/argocd/secrets/a", body: Array(#"{"data":{"x":"eQ=="}}"#.utf8),
+            contentType: "application/merge-patch+json")
         #expect(r.status == 200 && c.value("argocd", "a", "x") == "y" && c.value("argocd", "a", "k") == "v")
-        #expect(try await c.request("PATCH", path: "/api/v1/namespaces/argocd/secrets/none", body: [], contentType: "application/merge-patch+json").status == 404)
+        #expect(
+            try await c.request(
+                "PATCH", path: "/api/v1/namespaces/argocd/secrets/none", body: [],
+                contentType: "application/merge-patch+json"
+            ).status == 404)
     }
 }

@@ -22,7 +22,9 @@ import TestSupport
         return k
     }
 
-    func status(_ k: FakeKube, _ options: StatusOptions = StatusOptions(), format: OutputFormat = .text) async throws -> (AphexCore.ExitStatus, String) {
+    func status(_ k: FakeKube, _ options: StatusOptions = StatusOptions(), format: OutputFormat = .text) async throws
+        -> (AphexCore.ExitStatus, String)
+    {
         let out = BufferWriter()
         let ctx = testContext(clock: k.clock, format: format, output: out)
         let s = try await StatusReport.run(ctx, options, api: k, server: "https://127.0.0.1:6443")
@@ -49,7 +51,10 @@ import TestSupport
         let doc = try JSON.parse(text)
         #expect(doc["schemaVersion"]?.int == 1)
         #expect(doc["converged"]?.bool == true)
-        for key in ["generatedAt", "tookMs", "cluster", "root", "components", "waves", "certManager", "secrets", "timings", "problems"] {
+        for key in [
+            "generatedAt", "tookMs", "cluster", "root", "components", "waves", "certManager", "secrets", "timings",
+            "problems"
+        ] {
             #expect(doc[key] != nil, "missing \(key)")
         }
         #expect(doc[path: "cluster", "reachable"]?.bool == true)
@@ -59,7 +64,8 @@ import TestSupport
         #expect(doc[path: "secrets", "checked"] != nil)
         let firstApp = doc["waves"]?[0]?["apps"]?[0]
         for key in ["name", "sync", "health", "phase", "reason"] { #expect(firstApp?[key] != nil, "app.\(key)") }
-        #expect(doc[path: "timings", "platformSeconds"]?.double == 120)   // root created 09:59:00, last sync finished 10:01:00
+        // root created 09:59:00, last sync finished 10:01:00
+        #expect(doc[path: "timings", "platformSeconds"]?.double == 120)
     }
 
     @Test func notConvergedExitsOneAndSaysWhere() async throws {
@@ -93,13 +99,18 @@ import TestSupport
     /// no measurable duration. It reads "unknown", never "0ms"; the JSON leaves `seconds` out.
     @Test func waveTimingsWithinOneSecondAreUnknownNotZero() async throws {
         let k = convergedWorld(apps: 0)
-        k.put(.applications, Obj.app("ingress-controller", wave: "0", sync: "Synced", health: "Healthy", opPhase: "Succeeded",
-                                     finishedAt: "2026-11-24T10:00:00Z", reconciledAt: "2026-11-24T10:00:05Z"))
+        k.put(
+            .applications,
+            Obj.app(
+                "ingress-controller", wave: "0", sync: "Synced", health: "Healthy", opPhase: "Succeeded",
+                finishedAt: "2026-11-24T10:00:00Z", reconciledAt: "2026-11-24T10:00:05Z"))
         let (s, text) = try await status(k)
         #expect(s == .ok, "\(text)")
         #expect(!text.contains("wave 0 0ms"), "\(text)")
         #expect(text.contains("wave 3 1m"), "other waves keep their figure: \(text)")
-        #expect(text.contains("wave 0 unknown (started and finished within one second; ArgoCD records whole seconds)"), "\(text)")
+        #expect(
+            text.contains("wave 0 unknown (started and finished within one second; ArgoCD records whole seconds)"),
+            "\(text)")
         let (_, json) = try await status(k, format: .json)
         let waves = try JSON.parse(json)["waves"]?.array ?? []
         #expect(waves.first?["wave"]?.int == 0)
@@ -130,7 +141,13 @@ import TestSupport
         #expect(entry("argocd-application-controller")?["kind"] == "StatefulSet")
         #expect(entry("tekton-dashboard")?["ready"] == true)
         let (_, plain) = try await status(k)
-        #expect(plain.contains("components not ready: argocd/argocd-application-controller, tekton-pipelines/tekton-triggers-controller"), "\(plain)")
+        #expect(
+            plain.contains(
+                """
+                components not ready: argocd/argocd-application-controller, \
+                tekton-pipelines/tekton-triggers-controller
+                """
+            ), "\(plain)")
     }
 
     /// A cluster aphex never bootstrapped: the verdict leads with what explains the rest, the
@@ -144,7 +161,13 @@ import TestSupport
         #expect(text.contains("Not converged: Application platform-root was not found"), "\(text)")
         #expect(!text.contains(".."), "\(text)")
         #expect(text.contains("10 components not ready or missing (see above)"), "\(text)")
-        #expect(text.contains("! missing in auth-system/dex-secrets: client-secret, authentik-client-secret, argocd-client-secret, tekton-client-secret, kubernetes-client-secret"), "\(text)")
+        #expect(
+            text.contains(
+                """
+                ! missing in auth-system/dex-secrets: client-secret, authentik-client-secret, \
+                argocd-client-secret, tekton-client-secret, kubernetes-client-secret
+                """
+            ), "\(text)")
         #expect(text.components(separatedBy: "aphex secrets repair").count == 2, "the fix once: \(text)")
         let (_, json) = try await status(k, format: .json)
         let secrets = try JSON.parse(json)["secrets"]

@@ -8,8 +8,10 @@ import TestSupport
 
 /// The waiter on in-process scenarios with a virtual clock (sleeps advance time at once).
 @Suite struct WaitTests {
-    func run(_ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: CollectingReporter = CollectingReporter(),
-             format: OutputFormat = .text, output: BufferWriter = BufferWriter()) async throws -> (AphexCore.ExitStatus?, AphexError?) {
+    func run(
+        _ k: FakeKube, timeout: Double = 120, wave: Int? = nil, reporter: CollectingReporter = CollectingReporter(),
+        format: OutputFormat = .text, output: BufferWriter = BufferWriter()
+    ) async throws -> (AphexCore.ExitStatus?, AphexError?) {
         let ctx = testContext(clock: k.clock, reporter: reporter, format: format, output: output)
         var o = WaitOptions()
         o.timeout = .milliseconds(Int64(timeout * 1000))
@@ -38,8 +40,22 @@ import TestSupport
         #expect(output.text.contains("Converged in"))
         #expect(output.text.contains("cert-manager"))
         // The webhook proof and the token check ran and passed.
-        #expect(reporter.events.contains { if case .stepFinished(let id, _, .done, _, _) = $0 { return id == "cert-manager-webhook" } else { return false } })
-        #expect(reporter.events.contains { if case .stepFinished(let id, _, .done, _, _) = $0 { return id == "authentik-token" } else { return false } })
+        #expect(
+            reporter.events.contains {
+                if case .stepFinished(let id, _, .done, _, _) = $0 {
+                    return id == "cert-manager-webhook"
+                } else {
+                    return false
+                }
+            })
+        #expect(
+            reporter.events.contains {
+                if case .stepFinished(let id, _, .done, _, _) = $0 {
+                    return id == "authentik-token"
+                } else {
+                    return false
+                }
+            })
         // The token never shows up in anything reported or written.
         let all = reporter.events.map { "\($0)" }.joined() + output.text
         #expect(!all.contains(PlatformFixture.token))
@@ -48,7 +64,9 @@ import TestSupport
         if case .table(_, let columns, let rows)? = table {
             #expect(columns == ["WAVE", "APPS", "SYNC", "HEALTH", "ELAPSED"])
             #expect(rows.count == 6)
-        } else { Issue.record("no table") }
+        } else {
+            Issue.record("no table")
+        }
     }
 
     @Test func webhookReadinessIsDetectedWithinASecondOrTwo() async throws {
@@ -89,8 +107,9 @@ import TestSupport
         k.watchFailure = { n, now in
             guard n <= 100 else { return nil }
             times.append(now)
-            return n % 2 == 0 ? KubeAPIError.server(status: 500, message: "etcdserver: request timed out")
-                              : KubeAPIError.transport(.connectionReset("https://127.0.0.1:6443"))
+            return n % 2 == 0
+                ? KubeAPIError.server(status: 500, message: "etcdserver: request timed out")
+                : KubeAPIError.transport(.connectionReset("https://127.0.0.1:6443"))
         }
         let (status, error) = try await run(k, timeout: 120)
         #expect(error == nil, "\(error?.description ?? "")")
@@ -117,7 +136,12 @@ import TestSupport
         k.watchFailure = { n, now in
             guard n <= 100 else { return nil }
             times.append(now)
-            return KubeAPIError.forbidden(#"applications.argoproj.io is forbidden: User "ci" cannot watch resource "applications" in API group "argoproj.io" in the namespace "argocd""#)
+            return KubeAPIError.forbidden(
+                #"""
+                applications.argoproj.io is forbidden: User "ci" cannot watch resource "applications" in API \#
+                group "argoproj.io" in the namespace "argocd"
+                """#
+            )
         }
         let reporter = CollectingReporter()
         let (status, error) = try await run(k, reporter: reporter)
@@ -149,16 +173,29 @@ import TestSupport
         k.at(6) { k in
             var a = Obj.app("ingress-controller", wave: "0", sync: "Synced", health: "Degraded")
             a.set(["status", "health", "message"], to: "Deployment ingress-nginx-controller: CrashLoopBackOff")
-            a.set(["status", "resources"], to: [["kind": "Deployment", "namespace": "ingress-nginx", "name": "ingress-nginx-controller",
-                                                 "health": ["status": "Degraded", "message": "Deployment exceeded its progress deadline"]]])
+            a.set(
+                ["status", "resources"],
+                to: [
+                    [
+                        "kind": "Deployment", "namespace": "ingress-nginx", "name": "ingress-nginx-controller",
+                        "health": ["status": "Degraded", "message": "Deployment exceeded its progress deadline"]
+                    ]
+                ])
             k.put(.applications, a)
             k.put(.deployments, Obj.deployment("ingress-nginx", "ingress-nginx-controller", ready: 0))
-            k.put(.pods, Obj.pod("ingress-nginx", "ingress-nginx-controller-5d8", labels: ["app": "ingress-nginx-controller"],
-                                 waiting: ("CrashLoopBackOff", "back-off 5m0s restarting failed container=controller"), restarts: 7))
+            k.put(
+                .pods,
+                Obj.pod(
+                    "ingress-nginx", "ingress-nginx-controller-5d8", labels: ["app": "ingress-nginx-controller"],
+                    waiting: ("CrashLoopBackOff", "back-off 5m0s restarting failed container=controller"), restarts: 7))
         }
-        k.handlers.append(("/api/v1/namespaces/ingress-nginx/pods/ingress-nginx-controller-5d8/log", { _, _, _ in
-            HTTPResponse(status: 200, body: Array("line1\nline2\nF1124 fatal: cannot bind :80\n".utf8))
-        }))
+        k.handlers.append(
+            (
+                "/api/v1/namespaces/ingress-nginx/pods/ingress-nginx-controller-5d8/log",
+                { _, _, _ in
+                    HTTPResponse(status: 200, body: Array("line1\nline2\nF1124 fatal: cannot bind :80\n".utf8))
+                }
+            ))
         let (status, error) = try await run(k, timeout: 600)
         #expect(status == nil)
         #expect(error?.status == .failed)
@@ -173,8 +210,11 @@ import TestSupport
     @Test func stuckCABundleTimesOutNamingIt() async throws {
         let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, caBundleInjectedAt: nil)
-        k.put(.pods, Obj.pod("cert-manager", "cert-manager-cainjector-7d9", labels: ["app.kubernetes.io/component": "cainjector"],
-                             waiting: ("CrashLoopBackOff", "back-off 2m40s"), restarts: 6))
+        k.put(
+            .pods,
+            Obj.pod(
+                "cert-manager", "cert-manager-cainjector-7d9", labels: ["app.kubernetes.io/component": "cainjector"],
+                waiting: ("CrashLoopBackOff", "back-off 2m40s"), restarts: 6))
         let waitingRequests = Counter()
         k.at(59.5) { waitingRequests.value = $0.requestCount }
         let (status, error) = try await run(k, timeout: 60)
@@ -185,23 +225,53 @@ import TestSupport
         #expect(text.contains("CA bundle not injected"))
         #expect(text.contains("cert-manager-cainjector-7d9: CrashLoopBackOff"))
         #expect(k.clock.now() >= .seconds(60) && k.clock.now() <= .seconds(62))
-        #expect(Double(waitingRequests.value) / 59.5 <= 2.0, "a stuck webhook costs at most 2 requests/second: \(waitingRequests.value) in 59.5 s: \(Dictionary(grouping: k.requests.prefix(waitingRequests.value), by: { String($0.prefix(60)) }).mapValues(\.count))")
+        #expect(
+            Double(waitingRequests.value) / 59.5 <= 2.0,
+            """
+            a stuck webhook costs at most 2 requests/second: \(waitingRequests.value) in 59.5 s: \
+            \(Dictionary(grouping: k.requests.prefix(waitingRequests.value), by: { String($0.prefix(60)) }).mapValues(\.count))
+            """
+        )
     }
 
     @Test func imagePullTimesOutNamingTheImage() async throws {
         let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k, convergeAt: [0: 2, 3: 3])
         var auth = Obj.app("auth", wave: "10", sync: "Synced", health: "Progressing")
-        auth.set(["status", "resources"], to: [["kind": "Deployment", "namespace": "auth-system", "name": "authentik-server",
-                                                "health": ["status": "Progressing", "message": "Waiting for rollout to finish: 0 of 1 updated replicas are available..."]],
-                                               ["kind": "ConfigMap", "namespace": "auth-system", "name": "cfg"]])
+        auth.set(
+            ["status", "resources"],
+            to: [
+                [
+                    "kind": "Deployment", "namespace": "auth-system", "name": "authentik-server",
+                    "health": [
+                        "status": "Progressing",
+                        "message": "Waiting for rollout to finish: 0 of 1 updated replicas are available..."
+                    ]
+                ],
+                ["kind": "ConfigMap", "namespace": "auth-system", "name": "cfg"]
+            ])
         k.put(.applications, auth)
-        k.put(.deployments, Obj.deployment("auth-system", "authentik-server", ready: 0, labels: ["app.kubernetes.io/name": "authentik", "app.kubernetes.io/component": "server"]))
-        k.put(.pods, Obj.pod("auth-system", "authentik-server-6f7", labels: ["app.kubernetes.io/name": "authentik", "app.kubernetes.io/component": "server"],
-                             waiting: ("ImagePullBackOff", "Back-off pulling image \"ghcr.io/goauthentik/server:2099.1\""), image: "ghcr.io/goauthentik/server:2099.1", phase: "Pending"))
-        k.put(.events, ["metadata": ["name": "e1", "namespace": "auth-system"], "type": "Warning", "reason": "Failed", "count": 5,
-                        "involvedObject": ["kind": "Pod", "name": "authentik-server-6f7"], "lastTimestamp": "2026-11-24T10:00:00Z",
-                        "message": "Failed to pull image \"ghcr.io/goauthentik/server:2099.1\": not found"])
+        k.put(
+            .deployments,
+            Obj.deployment(
+                "auth-system", "authentik-server", ready: 0,
+                labels: ["app.kubernetes.io/name": "authentik", "app.kubernetes.io/component": "server"]))
+        k.put(
+            .pods,
+            Obj.pod(
+                "auth-system", "authentik-server-6f7",
+                labels: ["app.kubernetes.io/name": "authentik", "app.kubernetes.io/component": "server"],
+                waiting: ("ImagePullBackOff", "Back-off pulling image \"ghcr.io/goauthentik/server:2099.1\""),
+                image: "ghcr.io/goauthentik/server:2099.1", phase: "Pending"))
+        k.put(
+            .events,
+            [
+                "metadata": ["name": "e1", "namespace": "auth-system"], "type": "Warning", "reason": "Failed",
+                "count": 5,
+                "involvedObject": ["kind": "Pod", "name": "authentik-server-6f7"],
+                "lastTimestamp": "2026-11-24T10:00:00Z",
+                "message": "Failed to pull image \"ghcr.io/goauthentik/server:2099.1\": not found"
+            ])
         let (_, error) = try await run(k, timeout: 90)
         #expect(error?.status == .timeout)
         let text = error?.description ?? ""
@@ -218,8 +288,9 @@ import TestSupport
         let draws = (0..<5000).map { _ in rng.next() % 100 < 20 }
         k.fault = { n, _ in
             guard draws[n % draws.count] else { return nil }
-            return n % 2 == 0 ? .server(status: 503, message: "the server is currently unable to handle the request")
-                              : .transport(.connectionReset("https://127.0.0.1:6443"))
+            return n % 2 == 0
+                ? .server(status: 503, message: "the server is currently unable to handle the request")
+                : .transport(.connectionReset("https://127.0.0.1:6443"))
         }
         let reporter = CollectingReporter()
         let (status, error) = try await run(k, reporter: reporter)
@@ -241,7 +312,9 @@ import TestSupport
         let (status, error) = try await run(k, timeout: 120, reporter: reporter)
         #expect(error == nil, "\(error?.description ?? "")")
         #expect(status == .ok)
-        #expect(k.clock.now() >= .seconds(35) && k.clock.now() <= .seconds(40), "recovered within the backoff after the API returned")
+        #expect(
+            k.clock.now() >= .seconds(35) && k.clock.now() <= .seconds(40),
+            "recovered within the backoff after the API returned")
         #expect(reporter.logs.contains { $0.contains("has not answered") })
         #expect(reporter.logs.contains { $0.contains("answering again") })
     }
@@ -279,9 +352,17 @@ import TestSupport
         let k = FakeKube(clock: VirtualClock())
         PlatformFixture.install(k)
         k.handlers.removeAll { $0.prefix.contains("authentik-server") }
-        k.handlers.append(("/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/", { _, _, _ in
-            HTTPResponse(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available for service \"authentik-server\""}"#.utf8))
-        }))
+        k.handlers.append(
+            (
+                "/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/",
+                { _, _, _ in
+                    HTTPResponse(
+                        status: 503,
+                        body: Array(
+                            #"{"kind":"Status","message":"no endpoints available for service \"authentik-server\""}"#
+                                .utf8))
+                }
+            ))
         let reporter = CollectingReporter()
         let (status, _) = try await run(k, reporter: reporter)
         #expect(status == .ok)
@@ -323,20 +404,41 @@ final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
     var value: Int {
-        get { lock.lock(); defer { lock.unlock() }; return n }
-        set { lock.lock(); n = newValue; lock.unlock() }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return n
+        }
+        set {
+            lock.lock()
+            n = newValue
+            lock.unlock()
+        }
     }
 }
 
 @Suite struct AuthTokenTests {
     @Test func answersAreInterpretedByWhoGaveThem() {
-        #expect(AuthTokenVerifier.interpret(status: 200, body: Array(#"{"user":{"username":"akadmin"}}"#.utf8)).result == .verified)
-        #expect(AuthTokenVerifier.interpret(status: 403, body: Array(#"{"detail":"Token invalid/expired"}"#.utf8)).result == .rejected)
+        #expect(
+            AuthTokenVerifier.interpret(status: 200, body: Array(#"{"user":{"username":"akadmin"}}"#.utf8)).result
+                == .verified)
+        #expect(
+            AuthTokenVerifier.interpret(status: 403, body: Array(#"{"detail":"Token invalid/expired"}"#.utf8)).result
+                == .rejected)
         // No credentials reached Authentik (the API server strips Authorization after authenticating aphex).
-        #expect(AuthTokenVerifier.interpret(status: 403, body: Array(#"{"detail":"Authentication credentials were not provided."}"#.utf8)).result == .unverified)
+        #expect(
+            AuthTokenVerifier.interpret(
+                status: 403, body: Array(#"{"detail":"Authentication credentials were not provided."}"#.utf8)
+            ).result == .unverified)
         // The API server's own 401 (it tried the header as its credentials).
-        #expect(AuthTokenVerifier.interpret(status: 401, body: Array(#"{"kind":"Status","code":401,"message":"Unauthorized"}"#.utf8)).result == .unverified)
-        #expect(AuthTokenVerifier.interpret(status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available"}"#.utf8)).result == .unverified)
+        #expect(
+            AuthTokenVerifier.interpret(
+                status: 401, body: Array(#"{"kind":"Status","code":401,"message":"Unauthorized"}"#.utf8)
+            ).result == .unverified)
+        #expect(
+            AuthTokenVerifier.interpret(
+                status: 503, body: Array(#"{"kind":"Status","message":"no endpoints available"}"#.utf8)
+            ).result == .unverified)
         #expect(AuthTokenVerifier.interpret(status: 502, body: []).result == .unverified)
     }
 
@@ -370,7 +472,8 @@ final class Counter: @unchecked Sendable {
                 ? CommandOutput(status: 0, stdout: secretText)
                 : CommandOutput(status: 1, stdout: "", stderr: notFound)
         }
-        let check = await AuthTokenVerifier.check(api: KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil))
+        let check = await AuthTokenVerifier.check(
+            api: KubectlRawAPI(runner: runner, kubeconfigPath: "/k", context: nil))
         #expect(check.result == .unverified)
         #expect(check.detail.contains("cannot be presented to Authentik"), "\(check.detail)")
         #expect(check.detail.contains("Authorization"))
@@ -385,14 +488,22 @@ struct Forwarding: KubeAPI {
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? {
         try await base.get(ref, namespace: namespace, name: name)
     }
-    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws
+        -> JSON
+    {
         try await base.list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
     }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String])
+        async throws -> HTTPResponse
+    {
         try await base.request(method, path: path, body: body, contentType: contentType, headers: headers)
     }
-    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?, timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
-        base.watch(ref, namespace: namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds)
+    func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?, timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
+        base.watch(
+            ref, namespace: namespace, labelSelector: labelSelector, resourceVersion: resourceVersion,
+            timeoutSeconds: timeoutSeconds)
     }
 }
 

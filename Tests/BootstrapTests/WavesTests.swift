@@ -14,8 +14,10 @@ import Testing
     }
 
     @Test func childrenAreGroupedByWaveAscendingWithMissingAnnotationAsZero() {
-        let apps = [Obj.root(children: []), Obj.converged("b", wave: "20"), Obj.converged("a", wave: nil),
-                    Obj.converged("c", wave: "3"), Obj.app("d", wave: "20")]
+        let apps = [
+            Obj.root(children: []), Obj.converged("b", wave: "20"), Obj.converged("a", wave: nil),
+            Obj.converged("c", wave: "3"), Obj.app("d", wave: "20")
+        ]
         let e = Waves.evaluate(apps)
         #expect(e.waves.map(\.wave) == [0, 3, 20])
         #expect(e.wave(0)?.apps.map(\.name) == ["a"])
@@ -46,7 +48,10 @@ import Testing
 
     @Test func appOfAppsTrapRootHealthyAloneIsNotConverged() {
         // ArgoCD reports the root Synced+Healthy as soon as the children exist.
-        let apps = [Obj.root(children: ["a", "b"]), Obj.converged("a", wave: "0"), Obj.app("b", wave: "10", sync: "Synced", health: "Progressing")]
+        let apps = [
+            Obj.root(children: ["a", "b"]), Obj.converged("a", wave: "0"),
+            Obj.app("b", wave: "10", sync: "Synced", health: "Progressing")
+        ]
         let e = Waves.evaluate(apps)
         #expect(e.rootSync == "Synced" && e.rootHealth == "Healthy")
         #expect(!e.converged)
@@ -88,9 +93,11 @@ import Testing
     }
 
     @Test func kindAndK3sCatalogWavesAreDiscoveredNotHardcoded() {
-        let k3s: [(String, String)] = [("argocd", "0"), ("argocd-config", "1"), ("tekton", "1"), ("gpu", "3"), ("kong", "4"),
-                                        ("crds", "5"), ("rbac", "5"), ("gateway", "5"), ("external-dns", "5"), ("gpu-operator", "10"),
-                                        ("cert-foundation", "20")]
+        let k3s: [(String, String)] = [
+            ("argocd", "0"), ("argocd-config", "1"), ("tekton", "1"), ("gpu", "3"), ("kong", "4"),
+            ("crds", "5"), ("rbac", "5"), ("gateway", "5"), ("external-dns", "5"), ("gpu-operator", "10"),
+            ("cert-foundation", "20")
+        ]
         let apps = [Obj.root(children: k3s.map(\.0))] + k3s.map { Obj.converged($0.0, wave: $0.1) }
         let e = Waves.evaluate(apps)
         #expect(e.waves.map(\.wave) == [0, 1, 3, 4, 5, 10, 20])

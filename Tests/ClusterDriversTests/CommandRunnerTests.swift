@@ -20,21 +20,30 @@ import Testing
     }
 
     @Test func environmentAndWorkingDirectory() async throws {
-        let out = try await runner.run(Command(["/bin/sh", "-c", "echo $APHEX_T; pwd"], environment: ["APHEX_T": "v1"],
-                                               workingDirectory: "/tmp"))
+        let out = try await runner.run(
+            Command(
+                ["/bin/sh", "-c", "echo $APHEX_T; pwd"], environment: ["APHEX_T": "v1"],
+                workingDirectory: "/tmp"))
         #expect(out.stdoutText == "v1\n/tmp\n")
     }
 
     @Test func errorTextIsPasteableAndNeverContainsStdin() async throws {
         let secret = "s3cr3t-\(UUID().uuidString)"
-        let cmd = Command(["/bin/sh", "-c", "cat >/dev/null; echo 'it broke: bad thing' >&2; exit 7", "arg with space", "it's"],
-                          stdin: Array(secret.utf8))
+        let cmd = Command(
+            ["/bin/sh", "-c", "cat >/dev/null; echo 'it broke: bad thing' >&2; exit 7", "arg with space", "it's"],
+            stdin: Array(secret.utf8))
         do {
             _ = try await runner.run(cmd)
             Issue.record("expected a failure")
         } catch let error as CommandError {
             let text = error.description
-            #expect(text.hasPrefix(#"command "/bin/sh -c 'cat >/dev/null; echo '"'"'it broke: bad thing'"'"' >&2; exit 7' 'arg with space' 'it'"'"'s'" failed with exit status 7"#))
+            #expect(
+                text.hasPrefix(
+                    #"""
+                    command "/bin/sh -c 'cat >/dev/null; echo '"'"'it broke: bad thing'"'"' >&2; exit 7' 'arg \#
+                    with space' 'it'"'"'s'" failed with exit status 7
+                    """#
+                ))
             #expect(text.contains("it broke: bad thing"))
             #expect(!text.contains(secret))
             #expect(!String(describing: error).contains(secret))
@@ -43,7 +52,8 @@ import Testing
     }
 
     @Test func shellQuoting() {
-        #expect(Shell.quote(["kubectl", "get", "pods", "-n", "argo cd", "-o", "jsonpath={.items}"])
+        #expect(
+            Shell.quote(["kubectl", "get", "pods", "-n", "argo cd", "-o", "jsonpath={.items}"])
                 == "kubectl get pods -n 'argo cd' -o 'jsonpath={.items}'")
         #expect(Shell.quote("") == "''")
         #expect(Shell.quote("a'b") == #"'a'"'"'b'"#)
@@ -71,19 +81,29 @@ import Testing
     }
 
     @Test func cancellationTerminatesTheChild() async throws {
-        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-cancel-\(UUID().uuidString)").path
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("aphex-cancel-\(UUID().uuidString)")
+            .path
         let task = Task {
             try await runner.run(Command(["/bin/sh", "-c", "echo $$ > \(marker); exec sleep 30"]))
         }
         // wait for the child to start
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: marker) { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: marker) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try await Task.sleep(for: .milliseconds(100))
-        let pid = Int32(try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        let pid = Int32(
+            try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
         task.cancel()
         _ = await task.result
         // the child is gone (kill(pid, 0) fails with ESRCH), allowing a moment for reaping
         var alive = true
-        for _ in 0..<50 { if kill(pid, 0) != 0 { alive = false; break }; try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<50 {
+            if kill(pid, 0) != 0 {
+                alive = false
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         #expect(!alive, "child \(pid) still running after cancellation")
     }
 
@@ -115,8 +135,9 @@ import Testing
             for i in 0..<24 {
                 group.addTask {
                     let slow = i % 3 == 0
-                    let cmd = Command(["/bin/sh", "-c", slow ? "yes | head -c 100000; sleep 5" : "echo ok \(i)"],
-                                      timeout: slow ? .milliseconds(100) : .seconds(30))
+                    let cmd = Command(
+                        ["/bin/sh", "-c", slow ? "yes | head -c 100000; sleep 5" : "echo ok \(i)"],
+                        timeout: slow ? .milliseconds(100) : .seconds(30))
                     do {
                         let out = try await runner.run(cmd)
                         #expect(!slow && out.stdoutText == "ok \(i)\n")
@@ -143,7 +164,9 @@ import Testing
 
     static func waitForPids(_ file: String, count: Int) async throws -> [pid_t] {
         for _ in 0..<200 {
-            let pids = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+            let pids = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                pid_t($0)
+            }
             if pids.count >= count { return pids }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -157,10 +180,15 @@ import Testing
         defer { unlink(file) }
         let runner = SubprocessRunner(terminationGrace: .milliseconds(300), groups: ChildProcessGroups())
         let script = "sleep 60 & echo $! > \(file); echo $$ >> \(file); wait"
-        await #expect(throws: CommandError.self) { _ = try await runner.run(Command(["/bin/sh", "-c", script], timeout: .milliseconds(500))) }
+        await #expect(throws: CommandError.self) {
+            _ = try await runner.run(Command(["/bin/sh", "-c", script], timeout: .milliseconds(500)))
+        }
         let pids = try await Self.waitForPids(file, count: 2)
         var left = pids
-        for _ in 0..<50 where !left.isEmpty { left = left.filter(Self.running); try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<50 where !left.isEmpty {
+            left = left.filter(Self.running)
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(left.isEmpty, "still running after the timeout: \(left)")
     }
 
@@ -168,7 +196,9 @@ import Testing
         let groups = ChildProcessGroups()
         let runner = SubprocessRunner(groups: groups)
         let out = try await runner.run(Command(["/bin/sh", "-c", "ps -o pid= -o pgid= -p $$"]))
-        let cols = out.stdoutText.split(separator: " ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let cols = out.stdoutText.split(separator: " ", omittingEmptySubsequences: true).map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         #expect(cols.count == 2 && cols[0] == cols[1], "pid and pgid: \(cols)")
         #expect(Int32(cols[1]) != getpgrp())
         #expect(groups.live.isEmpty, "a finished child is no longer registered")

@@ -8,8 +8,9 @@ import TestSupport
 @Suite struct CurlTransportTests {
     @Test func getCapturesStatusLowerCasedHeadersAndBody() async throws {
         let server = try HTTPTestServer { req in
-            .full(status: 200, headers: ["X-Echo-Path": req.target, "Content-Type": "text/plain"],
-                  body: Array("hello \(req.method)".utf8))
+            .full(
+                status: 200, headers: ["X-Echo-Path": req.target, "Content-Type": "text/plain"],
+                body: Array("hello \(req.method)".utf8))
         }
         defer { server.stop() }
         let t = CurlTransport()
@@ -51,7 +52,9 @@ import TestSupport
         first.stop()
         #expect(await first.waitUntilIdle())
         // Down: the kept-alive connection is dead and nobody listens.
-        await #expect(throws: TransportError.self) { _ = try await t.send(HTTPRequest(url: "http://127.0.0.1:\(port)/")) }
+        await #expect(throws: TransportError.self) {
+            _ = try await t.send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+        }
         // Back on the same port: the same transport reconnects.
         var second: HTTPTestServer? = nil
         for _ in 0..<50 where second == nil {
@@ -97,7 +100,8 @@ import TestSupport
         let box = CurlCollected<Int>()
         let server = try HTTPTestServer { req in
             if req.path == "/start" {
-                return .full(status: 302, headers: ["Location": "http://localhost:\(box.values.first ?? 0)/other"], body: [])
+                return .full(
+                    status: 302, headers: ["Location": "http://localhost:\(box.values.first ?? 0)/other"], body: [])
             }
             return .text(200, req.headers["authorization"] ?? "none")
         }
@@ -124,16 +128,23 @@ import TestSupport
 
     @Test func sendsBodiesMethodsHeadersAndBearerToken() async throws {
         let server = try HTTPTestServer { req in
-            let echo = "\(req.method) \(req.headers["content-type"] ?? "-") \(req.headers["authorization"] ?? "-") \(req.headers["x-custom"] ?? "-") \(String(decoding: req.body, as: UTF8.self))"
+            let echo =
+                """
+                \(req.method) \(req.headers["content-type"] ?? "-") \(req.headers["authorization"] ?? "-") \
+                \(req.headers["x-custom"] ?? "-") \(String(decoding: req.body, as: UTF8.self))
+                """
             return .text(200, echo)
         }
         defer { server.stop() }
         let t = CurlTransport(tls: TLSOptions(bearerToken: "s3cr3t"))
-        let post = try await t.send(HTTPRequest(method: "POST", url: server.baseURL + "/p", body: Array(#"{"a":1}"#.utf8)))
+        let post = try await t.send(
+            HTTPRequest(method: "POST", url: server.baseURL + "/p", body: Array(#"{"a":1}"#.utf8)))
         #expect(post.text == #"POST application/json Bearer s3cr3t - {"a":1}"#)
-        let patch = try await t.send(HTTPRequest(method: "PATCH", url: server.baseURL + "/p",
-                                                 headers: ["Content-Type": "application/merge-patch+json", "X-Custom": "v"],
-                                                 body: Array(#"{"b":2}"#.utf8)))
+        let patch = try await t.send(
+            HTTPRequest(
+                method: "PATCH", url: server.baseURL + "/p",
+                headers: ["Content-Type": "application/merge-patch+json", "X-Custom": "v"],
+                body: Array(#"{"b":2}"#.utf8)))
         #expect(patch.text == #"PATCH application/merge-patch+json Bearer s3cr3t v {"b":2}"#)
         let put = try await t.send(HTTPRequest(method: "PUT", url: server.baseURL + "/p", body: Array("x".utf8)))
         #expect(put.text == "PUT application/json Bearer s3cr3t - x")
@@ -177,12 +188,16 @@ import TestSupport
     }
 
     @Test func cancellingTheTaskEndsTheStream() async throws {
-        let server = try HTTPTestServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(400)) }
+        let server = try HTTPTestServer { _ in .endless(status: 200, part: Array("{}\n".utf8), gap: .milliseconds(400))
+        }
         defer { server.stop() }
         let t = CurlTransport()
         let chunks = CurlCollected<Int>()
         let task = Task {
-            try await t.stream(HTTPRequest(url: server.baseURL + "/w")) { _ in chunks.append(1); return true }
+            try await t.stream(HTTPRequest(url: server.baseURL + "/w")) { _ in
+                chunks.append(1)
+                return true
+            }
         }
         // Cancel once the transfer is streaming (the first chunk arrived). Generous: other
         // suites may keep both cooperative threads busy for a while on a 2-core machine.
@@ -206,8 +221,9 @@ import TestSupport
 
     @Test func concurrentRequestsUseSeparateHandles() async throws {
         let server = try HTTPTestServer { req in
-            req.path == "/watch" ? .chunked(status: 200, parts: [Array("a".utf8), Array("b".utf8)], gap: .milliseconds(300))
-                                 : .text(200, "ok")
+            req.path == "/watch"
+                ? .chunked(status: 200, parts: [Array("a".utf8), Array("b".utf8)], gap: .milliseconds(300))
+                : .text(200, "ok")
         }
         defer { server.stop() }
         let t = CurlTransport()
@@ -223,7 +239,10 @@ import TestSupport
             _ = try await CurlTransport().send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
             Issue.record("expected an error")
         } catch let e as TransportError {
-            guard case .connectionRefused(let m) = e else { Issue.record("got \(e)"); return }
+            guard case .connectionRefused(let m) = e else {
+                Issue.record("got \(e)")
+                return
+            }
             #expect(m.contains("127.0.0.1:\(port)"))
         }
     }
@@ -236,7 +255,10 @@ import TestSupport
             _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/slow", timeout: .milliseconds(300)))
             Issue.record("expected a timeout")
         } catch let e as TransportError {
-            guard case .timedOut = e else { Issue.record("got \(e)"); return }
+            guard case .timedOut = e else {
+                Issue.record("got \(e)")
+                return
+            }
         }
         // The typed error is the proof: a missed timeout returns "late" after 3 s, no error.
         _ = start
@@ -249,7 +271,10 @@ import TestSupport
             _ = try await CurlTransport().send(HTTPRequest(url: server.baseURL + "/"))
             Issue.record("expected an error")
         } catch let e as TransportError {
-            guard case .connectionReset = e else { Issue.record("got \(e)"); return }
+            guard case .connectionReset = e else {
+                Issue.record("got \(e)")
+                return
+            }
         }
     }
 
@@ -275,7 +300,9 @@ import TestSupport
         let box = CurlCollected<Int>()
         let server = try HTTPTestServer { req in
             switch req.path {
-            case "/to-http": return .full(status: 302, headers: ["Location": "http://127.0.0.1:\(box.values.first ?? 0)/final"], body: [])
+            case "/to-http":
+                return .full(
+                    status: 302, headers: ["Location": "http://127.0.0.1:\(box.values.first ?? 0)/final"], body: [])
             case "/to-file": return .full(status: 301, headers: ["Location": "file:///etc/passwd"], body: [])
             default: return .text(200, "should not be reached")
             }
@@ -303,8 +330,10 @@ import TestSupport
         defer { backend.stop() }
         let front = try await HTTPTestServer.TLSFront.proxy(pki: pki, backendPort: backend.port)
         defer { front.stop() }
-        let t = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
-                                              clientKeyPEM: try pki.bytes("client.key")))
+        let t = CurlTransport(
+            tls: TLSOptions(
+                caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                clientKeyPEM: try pki.bytes("client.key")))
         let r = try await t.send(HTTPRequest(url: front.url + "old", timeout: .seconds(20)))
         #expect(r.status == 200)
         #expect(r.text == "moved here")
@@ -316,8 +345,9 @@ import TestSupport
     @Test func responsesPastTheCapStopCleanly() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
         let server = try HTTPTestServer { req in
-            req.path == "/chunked" ? .chunked(status: 200, parts: Array(repeating: Array(big.prefix(8192)), count: 8), gap: .zero)
-                                   : .full(status: 200, headers: [:], body: big)
+            req.path == "/chunked"
+                ? .chunked(status: 200, parts: Array(repeating: Array(big.prefix(8192)), count: 8), gap: .zero)
+                : .full(status: 200, headers: [:], body: big)
         }
         defer { server.stop() }
         let t = CurlTransport()
@@ -326,14 +356,19 @@ import TestSupport
                 _ = try await t.send(HTTPRequest(url: server.baseURL + path, maxResponseBytes: 16 * 1024))
                 Issue.record("\(path): no error past the cap")
             } catch let e as TransportError {
-                guard case .tooLarge(let m) = e else { Issue.record("\(path): got \(e)"); continue }
+                guard case .tooLarge(let m) = e else {
+                    Issue.record("\(path): got \(e)")
+                    continue
+                }
                 #expect(m.contains("larger than 16 KiB"), "\(m)")
                 #expect(m.contains(path))
                 #expect(!e.isRetryable)
             }
         }
         // At the cap: fine.
-        #expect(try await t.send(HTTPRequest(url: server.baseURL + "/sized", maxResponseBytes: 64 * 1024)).body.count == 64 * 1024)
+        #expect(
+            try await t.send(HTTPRequest(url: server.baseURL + "/sized", maxResponseBytes: 64 * 1024)).body.count == 64
+                * 1024)
         // The default cap applies to every request that sets none.
         #expect(CurlTransport.defaultMaxResponseBytes == 64 << 20)
     }
@@ -353,16 +388,20 @@ import TestSupport
         defer { pki.remove() }
         // A "public" CA (other-ca) signs the server's certificate and is in the store; the
         // kubeconfig's CA (ca) is the cluster's own.
-        try pki.sh("""
+        try pki.sh(
+            """
             set -e
             cd '\(pki.dir)'
             openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out public-server.key 2>/dev/null
             openssl req -new -key public-server.key -out public-server.csr -subj /CN=api.example.com
             printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > public-server.ext
-            openssl x509 -req -in public-server.csr -CA other-ca.crt -CAkey other-ca.key -CAcreateserial -out public-server.crt -days 2 -extfile public-server.ext 2>/dev/null
-            mkdir -p store && cp other-ca.crt store/ca-certificates.crt && cp other-ca.crt store/public-ca.pem && openssl rehash store
+            openssl x509 -req -in public-server.csr -CA other-ca.crt -CAkey other-ca.key -CAcreateserial -out \
+            public-server.crt -days 2 -extfile public-server.ext 2>/dev/null
+            mkdir -p store && cp other-ca.crt store/ca-certificates.crt && cp other-ca.crt store/public-ca.pem && \
+            openssl rehash store
             """)
-        let server = try await HTTPTestServer.TLSFront.statusPage(cert: pki.path("public-server.crt"), key: pki.path("public-server.key"))
+        let server = try await HTTPTestServer.TLSFront.statusPage(
+            cert: pki.path("public-server.crt"), key: pki.path("public-server.key"))
         defer { server.stop() }
         func transport(_ tls: TLSOptions) -> CurlTransport {
             let t = CurlTransport(tls: tls)
@@ -370,25 +409,48 @@ import TestSupport
             return t
         }
         // The store works: without a kubeconfig CA, the server is trusted through it.
-        #expect(try await transport(TLSOptions()).send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
+        #expect(
+            try await transport(TLSOptions()).send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
         // With the kubeconfig's CA, the store is not consulted: refused.
         do {
-            _ = try await transport(TLSOptions(caPEM: try pki.bytes("ca.crt"))).send(HTTPRequest(url: server.url, timeout: .seconds(10)))
+            _ = try await transport(TLSOptions(caPEM: try pki.bytes("ca.crt"))).send(
+                HTTPRequest(url: server.url, timeout: .seconds(10)))
             Issue.record("a certificate from the system store was accepted although the kubeconfig gives another CA")
         } catch let e as TransportError {
-            guard case .tls(let m) = e else { Issue.record("expected .tls, got \(e)"); return }
+            guard case .tls(let m) = e else {
+                Issue.record("expected .tls, got \(e)")
+                return
+            }
             #expect(!e.isRetryable, "\(m)")
         }
         // The kubeconfig's CA alone is enough when it is the one that signed.
-        #expect(try await transport(TLSOptions(caPEM: try pki.bytes("other-ca.crt"))).send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
+        #expect(
+            try await transport(TLSOptions(caPEM: try pki.bytes("other-ca.crt"))).send(
+                HTTPRequest(url: server.url, timeout: .seconds(10))
+            ).status == 200)
     }
 
     @Test func curlErrorMapping() {
         #expect(CurlTransport.mapError(rawCode: 6, detail: "x", url: "u") == .dns("u (x)"))
-        if case .tls = CurlTransport.mapError(rawCode: 60, detail: "bad", url: "u") {} else { Issue.record("60 -> tls") }
-        if case .tls = CurlTransport.mapError(rawCode: 56, detail: "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required", url: "u") {} else { Issue.record("alert -> tls") }
-        if case .connectionReset = CurlTransport.mapError(rawCode: 56, detail: "Connection reset by peer", url: "u") {} else { Issue.record("56 -> reset") }
-        if case .timedOut = CurlTransport.mapError(rawCode: 28, detail: "t", url: "u") {} else { Issue.record("28 -> timedOut") }
+        if case .tls = CurlTransport.mapError(rawCode: 60, detail: "bad", url: "u") {
+        } else {
+            Issue.record("60 -> tls")
+        }
+        if case .tls = CurlTransport.mapError(
+            rawCode: 56, detail: "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required",
+            url: "u")
+        {
+        } else {
+            Issue.record("alert -> tls")
+        }
+        if case .connectionReset = CurlTransport.mapError(rawCode: 56, detail: "Connection reset by peer", url: "u") {
+        } else {
+            Issue.record("56 -> reset")
+        }
+        if case .timedOut = CurlTransport.mapError(rawCode: 28, detail: "t", url: "u") {
+        } else {
+            Issue.record("28 -> timedOut")
+        }
     }
 
     // MARK: TLS (a server that requires a client certificate, as kind's API server does)
@@ -401,8 +463,10 @@ import TestSupport
         defer { server.stop() }
 
         // With the client certificate: success, verified against the in-memory CA.
-        let good = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
-                                                 clientKeyPEM: try pki.bytes("client.key")))
+        let good = CurlTransport(
+            tls: TLSOptions(
+                caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                clientKeyPEM: try pki.bytes("client.key")))
         let r = try await good.send(HTTPRequest(url: server.url, timeout: .seconds(10)))
         #expect(r.status == 200)
         #expect(r.text.contains("kubernetes-admin") || r.text.contains("Ciphers") || r.text.contains("s_server"))
@@ -420,18 +484,25 @@ import TestSupport
         }
 
         // A CA that did not sign the server certificate: TLS verification error.
-        let wrongCA = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("other-ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
-                                                    clientKeyPEM: try pki.bytes("client.key")))
+        let wrongCA = CurlTransport(
+            tls: TLSOptions(
+                caPEM: try pki.bytes("other-ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                clientKeyPEM: try pki.bytes("client.key")))
         do {
             _ = try await wrongCA.send(HTTPRequest(url: server.url, timeout: .seconds(10)))
             Issue.record("a wrong CA was accepted")
         } catch let e as TransportError {
-            guard case .tls = e else { Issue.record("expected .tls, got \(e)"); return }
+            guard case .tls = e else {
+                Issue.record("expected .tls, got \(e)")
+                return
+            }
         }
 
         // insecure-skip-tls-verify with the client certificate: accepted without any CA.
-        let insecure = CurlTransport(tls: TLSOptions(clientCertPEM: try pki.bytes("client.crt"),
-                                                     clientKeyPEM: try pki.bytes("client.key"), insecureSkipVerify: true))
+        let insecure = CurlTransport(
+            tls: TLSOptions(
+                clientCertPEM: try pki.bytes("client.crt"),
+                clientKeyPEM: try pki.bytes("client.key"), insecureSkipVerify: true))
         #expect(try await insecure.send(HTTPRequest(url: server.url, timeout: .seconds(10))).status == 200)
     }
 
@@ -445,18 +516,28 @@ import TestSupport
         defer { backend.stop() }
         let front = try await HTTPTestServer.TLSFront.proxy(pki: pki, backendPort: backend.port)
         defer { front.stop() }
-        let t = CurlTransport(tls: TLSOptions(caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
-                                              clientKeyPEM: try pki.bytes("client.key")))
+        let t = CurlTransport(
+            tls: TLSOptions(
+                caPEM: try pki.bytes("ca.crt"), clientCertPEM: try pki.bytes("client.crt"),
+                clientKeyPEM: try pki.bytes("client.key")))
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for i in 0..<6 { group.addTask { try await t.send(HTTPRequest(url: front.url + "api/v1/r\(i)", timeout: .seconds(20))).status } }
+            for i in 0..<6 {
+                group.addTask {
+                    try await t.send(HTTPRequest(url: front.url + "api/v1/r\(i)", timeout: .seconds(20))).status
+                }
+            }
             var out: [Int] = []
             for try await s in group { out.append(s) }
             return out
         }
         #expect(statuses == Array(repeating: 200, count: 6))
-        for _ in 0..<2 { #expect(try await t.send(HTTPRequest(url: front.url + "api", timeout: .seconds(20))).status == 200) }
+        for _ in 0..<2 {
+            #expect(try await t.send(HTTPRequest(url: front.url + "api", timeout: .seconds(20))).status == 200)
+        }
         #expect(t.requestCount == 8)
-        #expect(t.connectionsOpened == 1, "one TLS connection for 6 concurrent and 2 later requests, got \(t.connectionsOpened)")
+        #expect(
+            t.connectionsOpened == 1,
+            "one TLS connection for 6 concurrent and 2 later requests, got \(t.connectionsOpened)")
         #expect(backend.requests.count == 8)
     }
 
@@ -468,12 +549,17 @@ import TestSupport
         let t = CurlTransport()
         for _ in 0..<2 {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<3 { group.addTask { _ = try await t.send(HTTPRequest(url: server.baseURL + "/x", timeout: .seconds(10))) } }
+                for _ in 0..<3 {
+                    group.addTask {
+                        _ = try await t.send(HTTPRequest(url: server.baseURL + "/x", timeout: .seconds(10)))
+                    }
+                }
                 try await group.waitForAll()
             }
         }
         #expect(t.requestCount == 6)
-        #expect(t.connectionsOpened <= 3, "the second round reuses the first round's connections: \(t.connectionsOpened)")
+        #expect(
+            t.connectionsOpened <= 3, "the second round reuses the first round's connections: \(t.connectionsOpened)")
         #expect(server.connections == t.connectionsOpened)
     }
 
@@ -496,7 +582,13 @@ import TestSupport
             keepAlive.append(try await run(warm))
             fresh.append(try await run(CurlTransport(reuseConnections: false)))
         }
-        print("BENCH curl 100 sequential GETs (plain HTTP, loopback, best of 3): keep-alive \(formatDuration(keepAlive.min()!)) over \(warm.connectionsOpened) connection; new connection each \(formatDuration(fresh.min()!))")
+        print(
+            """
+            BENCH curl 100 sequential GETs (plain HTTP, loopback, best of 3): keep-alive \
+            \(formatDuration(keepAlive.min()!)) over \(warm.connectionsOpened) connection; new connection each \
+            \(formatDuration(fresh.min()!))
+            """
+        )
         #expect(warm.connectionsOpened == 1)
         #expect(server.connections == 1 + 300)
     }
@@ -508,10 +600,13 @@ import TestSupport
     func benchmarkTLSKeepAliveVersusNewConnections() async throws {
         let env = ProcessInfo.processInfo.environment
         let url = env["APHEX_BENCH_TLS_URL"]!
-        func file(_ key: String) -> [UInt8]? { env[key].flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) } }
+        func file(_ key: String) -> [UInt8]? {
+            env[key].flatMap { FileManager.default.contents(atPath: $0) }.map { Array($0) }
+        }
         let ca = file("APHEX_BENCH_TLS_CA")
-        let tls = TLSOptions(caPEM: ca, clientCertPEM: file("APHEX_BENCH_TLS_CERT"), clientKeyPEM: file("APHEX_BENCH_TLS_KEY"),
-                             insecureSkipVerify: ca == nil)
+        let tls = TLSOptions(
+            caPEM: ca, clientCertPEM: file("APHEX_BENCH_TLS_CERT"), clientKeyPEM: file("APHEX_BENCH_TLS_KEY"),
+            insecureSkipVerify: ca == nil)
         func run(_ t: CurlTransport) async throws -> Duration {
             let start = ContinuousClock.now
             for _ in 0..<100 { _ = try await t.send(HTTPRequest(url: url)) }
@@ -524,7 +619,12 @@ import TestSupport
             keepAlive.append(try await run(warm))
             fresh.append(try await run(CurlTransport(tls: tls, reuseConnections: false)))
         }
-        print("BENCH curl 100 sequential GETs (TLS, best of 3): keep-alive \(formatDuration(keepAlive.min()!)) over \(warm.connectionsOpened) connection(s); new connection + handshake each \(formatDuration(fresh.min()!))")
+        print(
+            """
+            BENCH curl 100 sequential GETs (TLS, best of 3): keep-alive \(formatDuration(keepAlive.min()!)) over \
+            \(warm.connectionsOpened) connection(s); new connection + handshake each \(formatDuration(fresh.min()!))
+            """
+        )
     }
 }
 

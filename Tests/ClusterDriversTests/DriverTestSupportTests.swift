@@ -16,9 +16,14 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
         return try respond(request)
     }
     func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
-        Issue.record("unexpected stream \(request.url)"); return 500
+        Issue.record("unexpected stream \(request.url)")
+        return 500
     }
-    var requested: [String] { lock.lock(); defer { lock.unlock() }; return urls }
+    var requested: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return urls
+    }
 }
 
 /// A scratch home and host root, removed at deinit.
@@ -37,24 +42,34 @@ final class Scratch: @unchecked Sendable {
     var tmp: String { root + "/tmp" }
 
     func write(_ path: String, _ text: String, mode: Int = 0o644) {
-        try! FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        try! FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
     }
 }
 
-func makeHost(_ scratch: Scratch, runner: any CommandRunner, clock: VirtualClock = VirtualClock(),
-              reporter: any Reporter = CollectingReporter(), uid: UInt32 = 1000,
-              env extra: [String: String] = [:],
-              transport: FakeTransport? = nil) -> HostContext {
-    var env = ["HOME": scratch.home, "PATH": "/usr/bin:/bin", "TMPDIR": scratch.tmp, "APHEX_HOST_ROOT": scratch.hostRoot]
+func makeHost(
+    _ scratch: Scratch, runner: any CommandRunner, clock: VirtualClock = VirtualClock(),
+    reporter: any Reporter = CollectingReporter(), uid: UInt32 = 1000,
+    env extra: [String: String] = [:],
+    transport: FakeTransport? = nil
+) -> HostContext {
+    var env = [
+        "HOME": scratch.home, "PATH": "/usr/bin:/bin", "TMPDIR": scratch.tmp, "APHEX_HOST_ROOT": scratch.hostRoot
+    ]
     for (k, v) in extra { env[k] = v }
     let t = transport
-    return HostContext(runner: runner, reporter: reporter, clock: clock, environment: env,
-                       homeDirectory: scratch.home, effectiveUID: uid, procRoot: scratch.hostRoot + "/proc",
-                       makeTransport: { _ in
-                           if let t { return t }
-                           return FakeTransport { r in Issue.record("unmocked HTTP \(r.url)"); throw TransportError.other("unmocked") }
-                       })
+    return HostContext(
+        runner: runner, reporter: reporter, clock: clock, environment: env,
+        homeDirectory: scratch.home, effectiveUID: uid, procRoot: scratch.hostRoot + "/proc",
+        makeTransport: { _ in
+            if let t { return t }
+            return FakeTransport { r in
+                Issue.record("unmocked HTTP \(r.url)")
+                throw TransportError.other("unmocked")
+            }
+        })
 }
 
 /// `kubectl get nodes -o json` output.
@@ -62,17 +77,23 @@ func nodesJSON(_ nodes: [(String, Bool)]) -> String {
     let items: [JSON] = nodes.map { name, ready in
         .object([
             "apiVersion": "v1", "kind": "Node",
-            "metadata": .object(["name": .string(name),
-                                 "labels": .object(["node-role.kubernetes.io/control-plane": ""])]),
+            "metadata": .object([
+                "name": .string(name),
+                "labels": .object(["node-role.kubernetes.io/control-plane": ""])
+            ]),
             "status": .object([
                 "conditions": .array([
                     .object(["type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"]),
-                    .object(["type": "Ready", "status": ready ? "True" : "False",
-                             "reason": ready ? "KubeletReady" : "KubeletNotReady",
-                             "message": ready ? "kubelet is posting ready status" : "container runtime network not ready: cni plugin not initialized"]),
+                    .object([
+                        "type": "Ready", "status": ready ? "True" : "False",
+                        "reason": ready ? "KubeletReady" : "KubeletNotReady",
+                        "message": ready
+                            ? "kubelet is posting ready status"
+                            : "container runtime network not ready: cni plugin not initialized"
+                    ])
                 ]),
-                "nodeInfo": .object(["kubeletVersion": "v1.32.0"]),
-            ]),
+                "nodeInfo": .object(["kubeletVersion": "v1.32.0"])
+            ])
         ])
     }
     return JSON.object(["apiVersion": "v1", "kind": "List", "items": .array(items)]).serialized()

@@ -17,9 +17,10 @@ import TestSupport
         let sim = try SimCluster(scenario: scenario)
         if unreachable { sim.faults.down(from: 0, to: 1_000_000) }
         sim.record.reset()
-        let host = HostContext(runner: RecordingRunner(),
-                               reporter: CollectingReporter(), clock: sim.clock, environment: sim.environment, homeDirectory: sim.home,
-                               makeTransport: { _ in sim.transport })
+        let host = HostContext(
+            runner: RecordingRunner(),
+            reporter: CollectingReporter(), clock: sim.clock, environment: sim.environment, homeDirectory: sim.home,
+            makeTransport: { _ in sim.transport })
         return (sim, host, sim.kubeconfigPath)
     }
 
@@ -32,7 +33,8 @@ import TestSupport
         let access = try await driver(host, kc).ensureCluster()
         #expect(access.outcome == .existing)
         #expect(access.kubeconfig == kc && access.context == "kind-platform-cluster")
-        #expect(sim.record.requests.map { "\($0.method) \($0.path)" }
+        #expect(
+            sim.record.requests.map { "\($0.method) \($0.path)" }
                 == ["GET /version"] + Array(repeating: "POST \(Self.review)", count: 5))
     }
 
@@ -41,14 +43,21 @@ import TestSupport
     @Test func accessReviewsAskWhatKubectlAuthCanIAsks() throws {
         let (_, host, kc) = try fixture()
         let d = driver(host, kc)
-        let crd = d.accessReview(RequiredPermission("create", "customresourcedefinitions.apiextensions.k8s.io"),
-                                 namespace: nil)
-        let attributes: JSON = ["namespace": "default", "verb": "create", "group": "apiextensions.k8s.io",
-                                "resource": "customresourcedefinitions"]
-        #expect(crd == ["apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                        "spec": ["resourceAttributes": attributes]])
+        let crd = d.accessReview(
+            RequiredPermission("create", "customresourcedefinitions.apiextensions.k8s.io"),
+            namespace: nil)
+        let attributes: JSON = [
+            "namespace": "default", "verb": "create", "group": "apiextensions.k8s.io",
+            "resource": "customresourcedefinitions"
+        ]
+        #expect(
+            crd == [
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": ["resourceAttributes": attributes]
+            ])
         let secrets = d.accessReview(RequiredPermission("create", "secrets", allNamespaces: true), namespace: "team")
-        #expect(secrets[path: "spec", "resourceAttributes"]
+        #expect(
+            secrets[path: "spec", "resourceAttributes"]
                 == ["namespace": "", "verb": "create", "group": "", "resource": "secrets"])
         let ns = d.accessReview(RequiredPermission("create", "namespaces"), namespace: "team")
         #expect(ns[path: "spec", "resourceAttributes", "namespace"] == "team")
@@ -58,7 +67,10 @@ import TestSupport
         let (sim, host, kc) = try fixture(denied: ["create customresourcedefinitions", "create clusterroles"])
         let e = await #expect(throws: AphexError.self) { _ = try await driver(host, kc).ensureCluster() }
         #expect(e?.status == .prerequisite)
-        #expect(e?.message.contains("create customresourcedefinitions.apiextensions.k8s.io, create clusterroles.rbac.authorization.k8s.io") == true)
+        #expect(
+            e?.message.contains(
+                "create customresourcedefinitions.apiextensions.k8s.io, create clusterroles.rbac.authorization.k8s.io")
+                == true)
         #expect(e?.message.contains("Nothing was changed") == true)
         // every permission was checked (all missing ones reported at once), nothing else ran
         #expect(sim.record.requests.count == 6)
@@ -97,7 +109,9 @@ import TestSupport
 @Suite struct NodeWaitDriverTests {
     @Test func apiNeverAnsweringTimesOutWithTheLastError() async throws {
         let scratch = Scratch()
-        let runner = RecordingRunner { _ in CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n") }
+        let runner = RecordingRunner { _ in
+            CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n")
+        }
         let clock = VirtualClock()
         let host = makeHost(scratch, runner: runner, clock: clock)
         let e = await #expect(throws: AphexError.self) {
@@ -120,7 +134,8 @@ import TestSupport
             return CommandOutput(status: 0, stdout: nodesJSON(nodes))
         }
         let host = makeHost(scratch, runner: runner, clock: clock)
-        let r = try await NodeWaiter(host: host).waitUntilReady(kubeconfig: "/k", context: "c", timeout: .seconds(60), expectedNodes: 2)
+        let r = try await NodeWaiter(host: host).waitUntilReady(
+            kubeconfig: "/k", context: "c", timeout: .seconds(60), expectedNodes: 2)
         #expect(r.seconds == 6)
         #expect(r.nodes.map(\.name) == ["cp", "w1"])
         #expect(runner.argvs.count == 4)

@@ -4,7 +4,7 @@ import KubeClient
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The JSON half of the hand-written-infrastructure question (issue 16, docs/architecture-measured.md):
@@ -32,8 +32,9 @@ import Glibc
         #expect(today == codable)
         #expect(codable.items.count > 1)
         let kib = String(format: "%.1f", Double(bytes.count) / 1024)
-        print("BENCH json input: \(bytes.count) bytes (\(kib) KiB), \(codable.items.count) Applications, "
-              + "\(Self.iterations) iterations each")
+        print(
+            "BENCH json input: \(bytes.count) bytes (\(kib) KiB), \(codable.items.count) Applications, "
+                + "\(Self.iterations) iterations each")
 
         let n = Self.iterations
         Self.report("(a) JSON.parse + field reads (today)", n) { _ = try Self.extract(JSON.parse(bytes)) }
@@ -67,43 +68,52 @@ import Glibc
         typealias App = BenchApplication
         typealias Op = App.Status.OperationState
         func metadata(_ m: JSON) -> App.Metadata {
-            App.Metadata(name: m["name"]?.string, namespace: m["namespace"]?.string,
-                         creationTimestamp: m["creationTimestamp"]?.string,
-                         annotations: m["annotations"]?.stringMap, labels: m["labels"]?.stringMap)
+            App.Metadata(
+                name: m["name"]?.string, namespace: m["namespace"]?.string,
+                creationTimestamp: m["creationTimestamp"]?.string,
+                annotations: m["annotations"]?.stringMap, labels: m["labels"]?.stringMap)
         }
         func spec(_ s: JSON) -> App.Spec {
-            App.Spec(source: s["source"].map { .init(path: $0["path"]?.string) },
-                     destination: s["destination"].map {
-                         .init(server: $0["server"]?.string, namespace: $0["namespace"]?.string)
-                     })
+            App.Spec(
+                source: s["source"].map { .init(path: $0["path"]?.string) },
+                destination: s["destination"].map {
+                    .init(server: $0["server"]?.string, namespace: $0["namespace"]?.string)
+                })
         }
         func operationState(_ op: JSON) -> Op {
-            Op(phase: op["phase"]?.string, message: op["message"]?.string,
-               startedAt: op["startedAt"]?.string, finishedAt: op["finishedAt"]?.string,
-               syncResult: op["syncResult"].map { r in
-                   .init(revision: r["revision"]?.string,
-                         resources: r["resources"]?.array?.map { .init(message: $0["message"]?.string) })
-               },
-               operation: op["operation"].map { o in
-                   .init(sync: o["sync"].map { .init(revision: $0["revision"]?.string) })
-               })
+            Op(
+                phase: op["phase"]?.string, message: op["message"]?.string,
+                startedAt: op["startedAt"]?.string, finishedAt: op["finishedAt"]?.string,
+                syncResult: op["syncResult"].map { r in
+                    .init(
+                        revision: r["revision"]?.string,
+                        resources: r["resources"]?.array?.map { .init(message: $0["message"]?.string) })
+                },
+                operation: op["operation"].map { o in
+                    .init(sync: o["sync"].map { .init(revision: $0["revision"]?.string) })
+                })
         }
         func status(_ st: JSON) -> App.Status {
-            App.Status(sync: st["sync"].map { .init(status: $0["status"]?.string, revision: $0["revision"]?.string) },
-                       health: st["health"].map { .init(status: $0["status"]?.string, message: $0["message"]?.string) },
-                       operationState: st["operationState"].map(operationState),
-                       reconciledAt: st["reconciledAt"]?.string,
-                       conditions: st["conditions"]?.array?.map {
-                           .init(type: $0["type"]?.string, message: $0["message"]?.string)
-                       },
-                       resources: st["resources"]?.array?.map {
-                           .init(group: $0["group"]?.string, kind: $0["kind"]?.string, name: $0["name"]?.string,
-                                 namespace: $0["namespace"]?.string)
-                       })
+            App.Status(
+                sync: st["sync"].map { .init(status: $0["status"]?.string, revision: $0["revision"]?.string) },
+                health: st["health"].map { .init(status: $0["status"]?.string, message: $0["message"]?.string) },
+                operationState: st["operationState"].map(operationState),
+                reconciledAt: st["reconciledAt"]?.string,
+                conditions: st["conditions"]?.array?.map {
+                    .init(type: $0["type"]?.string, message: $0["message"]?.string)
+                },
+                resources: st["resources"]?.array?.map {
+                    .init(
+                        group: $0["group"]?.string, kind: $0["kind"]?.string, name: $0["name"]?.string,
+                        namespace: $0["namespace"]?.string)
+                })
         }
-        return BenchApplicationList(items: list.items.map { app in
-            App(metadata: app["metadata"].map(metadata), spec: app["spec"].map(spec), status: app["status"].map(status))
-        })
+        return BenchApplicationList(
+            items: list.items.map { app in
+                App(
+                    metadata: app["metadata"].map(metadata), spec: app["spec"].map(spec),
+                    status: app["status"].map(status))
+            })
     }
 
     /// Times `body` `n` times after 20 warm-up runs; prints median, p95, min in milliseconds.
@@ -119,8 +129,10 @@ import Glibc
             }
             ms.sort()
             let p95 = ms[min(ms.count - 1, Int((Double(ms.count) * 0.95).rounded(.up)) - 1)]
-            print(String(format: "BENCH json %-50@ median %.3f ms  p95 %.3f ms  min %.3f ms", label as NSString,
-                         ms[ms.count / 2], p95, ms[0]))
+            print(
+                String(
+                    format: "BENCH json %-50@ median %.3f ms  p95 %.3f ms  min %.3f ms", label as NSString,
+                    ms[ms.count / 2], p95, ms[0]))
         } catch {
             Issue.record("\(label): \(error)")
         }
@@ -132,21 +144,21 @@ import Glibc
     /// first argument register), hence x86-64 only.
     static func retained<T>(_ label: String, _ make: () throws -> T) {
         #if os(Linux) && arch(x86_64)
-        typealias MallInfo2 = @convention(c) (UnsafeMutablePointer<Int>) -> Void
-        guard let sym = dlsym(nil, "mallinfo2") else { return }  // nil: RTLD_DEFAULT on glibc
-        let mallinfo2 = unsafeBitCast(sym, to: MallInfo2.self)
-        func inUse() -> Int {
-            var fields = [Int](repeating: 0, count: 10)  // struct mallinfo2: ten size_t; uordblks is the 8th
-            fields.withUnsafeMutableBufferPointer { mallinfo2($0.baseAddress!) }
-            return fields[7]
-        }
-        let before = inUse()
-        let value = try? make()
-        let after = inUse()
-        withExtendedLifetime(value) {
-            let kib = (after - before) / 1024
-            print(String(format: "BENCH json heap held by %-34@ %d KiB", label as NSString, kib))
-        }
+            typealias MallInfo2 = @convention(c) (UnsafeMutablePointer<Int>) -> Void
+            guard let sym = dlsym(nil, "mallinfo2") else { return }  // nil: RTLD_DEFAULT on glibc
+            let mallinfo2 = unsafeBitCast(sym, to: MallInfo2.self)
+            func inUse() -> Int {
+                var fields = [Int](repeating: 0, count: 10)  // struct mallinfo2: ten size_t; uordblks is the 8th
+                fields.withUnsafeMutableBufferPointer { mallinfo2($0.baseAddress!) }
+                return fields[7]
+            }
+            let before = inUse()
+            let value = try? make()
+            let after = inUse()
+            withExtendedLifetime(value) {
+                let kib = (after - before) / 1024
+                print(String(format: "BENCH json heap held by %-34@ %d KiB", label as NSString, kib))
+            }
         #endif
     }
 }

@@ -11,14 +11,17 @@ import Testing
 @Suite struct K3sAgentSimTests {
     static func world() throws -> SimCluster {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        var text = try String(contentsOf: root.appendingPathComponent("SimCluster/Scenarios/happy-k3s.yaml"), encoding: .utf8)
+        var text = try String(
+            contentsOf: root.appendingPathComponent("SimCluster/Scenarios/happy-k3s.yaml"), encoding: .utf8)
         text = text.replacingOccurrences(of: "exists: false", with: "exists: true")
             .replacingOccurrences(of: "host:\n  gpu: present", with: "host:\n  gpu: present\n  k3sInstalled: true")
         return try SimCluster(scenario: Scenario.parse(text))
     }
 
-    func agent(_ sim: SimCluster, server: String = SimWorld.k3sServerURL, node: String = "agent-1", gpu: Bool = false,
-               timeout: Duration = .seconds(120), extraEnv: [String: String] = [:]) throws -> K3sAgent {
+    func agent(
+        _ sim: SimCluster, server: String = SimWorld.k3sServerURL, node: String = "agent-1", gpu: Bool = false,
+        timeout: Duration = .seconds(120), extraEnv: [String: String] = [:]
+    ) throws -> K3sAgent {
         let installer = sim.home + "/install.sh"
         if !FileManager.default.fileExists(atPath: installer) {
             FileManager.default.createFile(atPath: installer, contents: Data(K3sInstaller.script.utf8))
@@ -30,14 +33,17 @@ import Testing
             let bin = sim.home + "/gpu-bin"
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
             for tool in ["nvidia-smi", "nvidia-container-runtime"] {
-                FileManager.default.createFile(atPath: bin + "/" + tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+                FileManager.default.createFile(
+                    atPath: bin + "/" + tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]
+                )
             }
             env["PATH"] = bin + ":" + (env["PATH"] ?? "/usr/bin:/bin")
         }
         env["TMPDIR"] = sim.home
         env.merge(extraEnv) { $1 }
-        let host = HostContext(runner: sim.runner, reporter: SilentReporter(), clock: sim.clock, environment: env,
-                               homeDirectory: sim.home, effectiveUID: 0, makeTransport: { _ in sim.transport })
+        let host = HostContext(
+            runner: sim.runner, reporter: SilentReporter(), clock: sim.clock, environment: env,
+            homeDirectory: sim.home, effectiveUID: 0, makeTransport: { _ in sim.transport })
         return K3sAgent(host: host, spec: K3sJoinSpec(server: server, nodeName: node, gpu: gpu, timeout: timeout))
     }
 
@@ -81,15 +87,20 @@ import Testing
         let lockPath = ManifestLock.defaultPath(home: sim.home)
         try FileManager.default.createDirectory(atPath: sim.home + "/.aphex", withIntermediateDirectories: true)
         let key = "\(K3sInstallSpec.installerComponent)-\(K3sInstallSpec.defaultVersion)"
-        try ManifestLock(entries: [key: LockEntry(component: K3sInstallSpec.installerComponent, version: K3sInstallSpec.defaultVersion,
-                                                  url: "https://example.invalid/install.sh", sha256: String(repeating: "ab", count: 32),
-                                                  source: "first-use", recordedAt: "2026-01-01T00:00:00Z")]).save(path: lockPath)
+        try ManifestLock(entries: [
+            key: LockEntry(
+                component: K3sInstallSpec.installerComponent, version: K3sInstallSpec.defaultVersion,
+                url: "https://example.invalid/install.sh", sha256: String(repeating: "ab", count: 32),
+                source: "first-use", recordedAt: "2026-01-01T00:00:00Z")
+        ]).save(path: lockPath)
         sim.record.reset()
         do {
             _ = try await agent(sim).join(token: token)
             Issue.record("an installer that does not match its first-use digest ran")
         } catch let e as AphexError {
-            #expect(e.status == .failed && e.message.contains("recorded " + String(repeating: "ab", count: 32)), "\(e.message)")
+            #expect(
+                e.status == .failed && e.message.contains("recorded " + String(repeating: "ab", count: 32)),
+                "\(e.message)")
         }
         #expect(!sim.record.commands.contains { $0.argv.first == "sh" }, "the altered installer never ran")
     }
@@ -99,8 +110,11 @@ import Testing
         let token = try #require(sim.world.k3sJoinToken)
         _ = try await agent(sim).join(token: token)
         sim.record.reset()
-        await #expect(throws: AphexError.self) { try await agent(sim, server: "https://192.0.2.99:6443").join(token: token) }
-        do { _ = try await agent(sim, server: "https://192.0.2.99:6443").join(token: token) } catch let e as AphexError {
+        await #expect(throws: AphexError.self) {
+            try await agent(sim, server: "https://192.0.2.99:6443").join(token: token)
+        }
+        do { _ = try await agent(sim, server: "https://192.0.2.99:6443").join(token: token) } catch let e as AphexError
+        {
             #expect(e.status == .usage)
             #expect(e.message.contains("already a k3s agent of \(SimWorld.k3sServerURL)"))
         }
@@ -130,7 +144,9 @@ import Testing
         let token = try #require(sim.world.k3sJoinToken)
         let r = try await agent(sim, gpu: true).join(token: token)
         #expect(r.node?.ready == true)
-        #expect(!sim.record.commands.contains { $0.argv.starts(with: ["systemctl", "restart"]) }, "the runtime was there: no restart")
+        #expect(
+            !sim.record.commands.contains { $0.argv.starts(with: ["systemctl", "restart"]) },
+            "the runtime was there: no restart")
     }
 
     @Test func notRootIsAPrerequisite() async throws {
@@ -139,7 +155,10 @@ import Testing
         var h = a.host
         h.effectiveUID = 1000
         a = K3sAgent(host: h, spec: a.spec)
-        do { _ = try await a.join(token: "t"); Issue.record("joined as non-root") } catch let e as AphexError {
+        do {
+            _ = try await a.join(token: "t")
+            Issue.record("joined as non-root")
+        } catch let e as AphexError {
             #expect(e.status == .prerequisite)
         }
         #expect(sim.record.commands.isEmpty)

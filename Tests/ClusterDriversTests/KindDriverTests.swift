@@ -17,30 +17,37 @@ final class KindWorld: @unchecked Sendable {
     var kindWritesKubeconfigLoosely = true
 
     func handle(_ c: Command) throws -> CommandOutput {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let a = c.argv
         let verb = a.first == "kubectl" ? ["kubectl"] + kubectlArgs(a).prefix(2) : Array(a.prefix(3))
         switch verb {
         case ["kind", "version"]:
             return CommandOutput(status: 0, stdout: "kind v0.26.0 go1.23.4 linux/amd64\n")
         case ["kind", "get", "clusters"]:
-            return clusters.isEmpty ? CommandOutput(status: 0, stdout: "", stderr: "No kind clusters found.\n")
+            return clusters.isEmpty
+                ? CommandOutput(status: 0, stdout: "", stderr: "No kind clusters found.\n")
                 : CommandOutput(status: 0, stdout: clusters.sorted().joined(separator: "\n") + "\n")
         case ["kind", "create", "cluster"]:
             let name = a[a.firstIndex(of: "--name")! + 1]
             #expect(c.stdin != nil, "kind config must be on stdin")
             if let i = a.firstIndex(of: "--kubeconfig"), kindWritesKubeconfigLoosely {
-                _ = FileManager.default.createFile(atPath: a[i + 1], contents: Data("stale".utf8), attributes: [.posixPermissions: 0o644])
+                _ = FileManager.default.createFile(
+                    atPath: a[i + 1], contents: Data("stale".utf8), attributes: [.posixPermissions: 0o644])
             }
             clusters.insert(name)
             if createFails {
-                return CommandOutput(status: 1, stdout: "", stderr: "ERROR: failed to create cluster: failed to init node with kubeadm\n")
+                return CommandOutput(
+                    status: 1, stdout: "", stderr: "ERROR: failed to create cluster: failed to init node with kubeadm\n"
+                )
             }
             return CommandOutput(status: 0, stdout: "", stderr: " ✓ Ensuring node image\n")
         case ["kind", "get", "kubeconfig"]:
             let name = a[a.firstIndex(of: "--name")! + 1]
             guard clusters.contains(name) else {
-                return CommandOutput(status: 1, stdout: "", stderr: "ERROR: could not locate any control plane nodes for cluster named '\(name)'")
+                return CommandOutput(
+                    status: 1, stdout: "",
+                    stderr: "ERROR: could not locate any control plane nodes for cluster named '\(name)'")
             }
             return CommandOutput(status: 0, stdout: kubeconfigYAML(context: "kind-\(name)"))
         case ["kind", "delete", "cluster"]:
@@ -54,7 +61,14 @@ final class KindWorld: @unchecked Sendable {
             let name = String(ctx.dropFirst("kind-".count))
             #expect(FileManager.default.fileExists(atPath: a[a.firstIndex(of: "--kubeconfig")! + 1]))
             if apiDown.contains(name) || !clusters.contains(name) {
-                return CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?\n")
+                return CommandOutput(
+                    status: 1, stdout: "",
+                    stderr:
+                        """
+                        The connection to the server 127.0.0.1:6443 was refused - did you specify the right host \
+                        or port?\n
+                        """
+                )
             }
             var nodes = [("\(name)-control-plane", nodesReady)]
             for i in 1..<max(nodeCount, 1) { nodes.append(("\(name)-worker\(i == 1 ? "" : String(i))", nodesReady)) }
@@ -85,13 +99,17 @@ struct KindFixture {
 }
 
 func createArgv(_ f: KindFixture, name: String = "dev", extra: [String] = []) -> [String] {
-    ["kind", "create", "cluster", "--name", name, "--config", "-", "--image", KindClusterSpec.defaultNodeImage,
-     "--wait", "0s", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig"] + extra
+    [
+        "kind", "create", "cluster", "--name", name, "--config", "-", "--image", KindClusterSpec.defaultNodeImage,
+        "--wait", "0s", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig"
+    ] + extra
 }
 
 func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
-    ["kubectl", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig",
-     "--context", "kind-\(name)", "get", "nodes", "-o", "json", "--request-timeout", "10s"]
+    [
+        "kubectl", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig",
+        "--context", "kind-\(name)", "get", "nodes", "-o", "json", "--request-timeout", "10s"
+    ]
 }
 
 @Suite struct KindConfigTests {
@@ -110,7 +128,9 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let patch = try #require((nodes[0]["kubeadmConfigPatches"] as? [String])?.first)
         let init_ = try #require(try Yams.load(yaml: patch) as? [String: Any])
         #expect(init_["kind"] as? String == "InitConfiguration")
-        let labels = ((init_["nodeRegistration"] as? [String: Any])?["kubeletExtraArgs"] as? [String: Any])?["node-labels"] as? String
+        let labels =
+            ((init_["nodeRegistration"] as? [String: Any])?["kubeletExtraArgs"] as? [String: Any])?["node-labels"]
+            as? String
         #expect(labels == "ingress-ready=true")
         let ports = try #require(nodes[0]["extraPortMappings"] as? [[String: Any]])
         #expect(ports.map { $0["containerPort"] as? Int } == [80, 443])
@@ -121,25 +141,38 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let cc = try #require(try Yams.load(yaml: cluster) as? [String: Any])
         #expect(cc["kind"] as? String == "ClusterConfiguration")
         let args = try #require((cc["apiServer"] as? [String: Any])?["extraArgs"] as? [String: String])
-        #expect(args == ["oidc-issuer-url": "https://dex.home.local", "oidc-client-id": "kubernetes",
-                         "oidc-username-claim": "email", "oidc-groups-claim": "groups"])
+        #expect(
+            args == [
+                "oidc-issuer-url": "https://dex.home.local", "oidc-client-id": "kubernetes",
+                "oidc-username-claim": "email", "oidc-groups-claim": "groups"
+            ])
         #expect(y["containerdConfigPatches"] == nil)
     }
 
     @Test func workersMirrorsIssuerOverrideAndNoOIDC() throws {
-        let spec = KindClusterSpec(name: "ci", workers: 2,
-                                   registryMirrors: ["docker.io": "http://mirror.local:5000", "ghcr.io": "https://ghcr-cache.local"],
-                                   oidc: OIDCSettings(issuerURL: "https://sso.example.com/dex"))
+        let spec = KindClusterSpec(
+            name: "ci", workers: 2,
+            registryMirrors: ["docker.io": "http://mirror.local:5000", "ghcr.io": "https://ghcr-cache.local"],
+            oidc: OIDCSettings(issuerURL: "https://sso.example.com/dex"))
         let y = try parse(spec)
         let nodes = try #require(y["nodes"] as? [[String: Any]])
         #expect(nodes.map { $0["role"] as? String } == ["control-plane", "worker", "worker"])
         let cc = try #require(try Yams.load(yaml: (y["kubeadmConfigPatches"] as! [String])[0]) as? [String: Any])
-        #expect(((cc["apiServer"] as? [String: Any])?["extraArgs"] as? [String: String])?["oidc-issuer-url"] == "https://sso.example.com/dex")
+        #expect(
+            ((cc["apiServer"] as? [String: Any])?["extraArgs"] as? [String: String])?["oidc-issuer-url"]
+                == "https://sso.example.com/dex")
         let patches = try #require(y["containerdConfigPatches"] as? [String])
-        #expect(patches == [
-            "[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"http://mirror.local:5000\"]",
-            "[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"ghcr.io\"]\n  endpoint = [\"https://ghcr-cache.local\"]",
-        ])
+        #expect(
+            patches == [
+                """
+                [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = \
+                [\"http://mirror.local:5000\"]
+                """,
+                """
+                [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"ghcr.io\"]\n  endpoint = \
+                [\"https://ghcr-cache.local\"]
+                """
+            ])
 
         let off = try parse(KindClusterSpec(name: "ci", oidc: nil))
         #expect(off["kubeadmConfigPatches"] == nil)
@@ -155,13 +188,14 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let spec = KindClusterSpec(name: "dev")
         let access = try await f.driver(spec).ensureCluster()
 
-        #expect(f.runner.argvs == [
-            ["kind", "version"],
-            ["kind", "get", "clusters"],
-            createArgv(f),
-            ["kind", "get", "kubeconfig", "--name", "dev"],
-            nodesArgv(f),
-        ])
+        #expect(
+            f.runner.argvs == [
+                ["kind", "version"],
+                ["kind", "get", "clusters"],
+                createArgv(f),
+                ["kind", "get", "kubeconfig", "--name", "dev"],
+                nodesArgv(f)
+            ])
         let create = f.runner.commands[2]
         #expect(create.stdinText == spec.renderConfig())
         #expect(access.outcome == .created)
@@ -170,10 +204,14 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(access.nodes.map(\.name) == ["dev-control-plane"])
         // kubeconfig: kind's content, mode 0600 (kind's looser file was replaced, not chmod'ed)
         #expect(PrivateFiles.mode(f.kubeconfig) == 0o600)
-        #expect(String(decoding: FileManager.default.contents(atPath: f.kubeconfig)!, as: UTF8.self) == kubeconfigYAML(context: "kind-dev"))
+        #expect(
+            String(decoding: FileManager.default.contents(atPath: f.kubeconfig)!, as: UTF8.self)
+                == kubeconfigYAML(context: "kind-dev"))
         #expect(PrivateFiles.mode(f.scratch.home + "/.aphex/clusters/dev") == 0o700)
         // the user's kubeconfig is untouched
-        #expect(String(decoding: FileManager.default.contents(atPath: f.userKubeconfig)!, as: UTF8.self) == "user's own kubeconfig\n")
+        #expect(
+            String(decoding: FileManager.default.contents(atPath: f.userKubeconfig)!, as: UTF8.self)
+                == "user's own kubeconfig\n")
         let after = try FileManager.default.attributesOfItem(atPath: f.userKubeconfig)
         #expect(before[.modificationDate] as? Date == after[.modificationDate] as? Date)
         // the record
@@ -238,18 +276,24 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let world = f.world
         // the new cluster's API answers
         let runner = RecordingRunner { c in
-            if c.argv.starts(with: ["kind", "delete"]) { world.lock.lock(); world.apiDown = []; world.lock.unlock() }
+            if c.argv.starts(with: ["kind", "delete"]) {
+                world.lock.lock()
+                world.apiDown = []
+                world.lock.unlock()
+            }
             return try world.handle(c)
         }
         let host = makeHost(f.scratch, runner: runner, clock: f.clock)
-        let access = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev", recreate: true)).ensureCluster()
+        let access = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev", recreate: true))
+            .ensureCluster()
         #expect(access.outcome == .created)
         let kinds = runner.argvs.filter { $0.first == "kind" }
-        #expect(kinds == [
-            ["kind", "version"], ["kind", "get", "clusters"], ["kind", "get", "kubeconfig", "--name", "dev"],
-            ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig],
-            createArgv(f), ["kind", "get", "kubeconfig", "--name", "dev"],
-        ])
+        #expect(
+            kinds == [
+                ["kind", "version"], ["kind", "get", "clusters"], ["kind", "get", "kubeconfig", "--name", "dev"],
+                ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig],
+                createArgv(f), ["kind", "get", "kubeconfig", "--name", "dev"]
+            ])
     }
 
     @Test func failedCreateIsDeletedUnlessRetained() async throws {
@@ -261,7 +305,10 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(error?.status == .failed)
         #expect(error?.message.contains("was deleted") == true)
         #expect(error?.detail?.contains("failed to init node with kubeadm") == true)
-        #expect(f.runner.argvs.suffix(2) == [createArgv(f), ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig]])
+        #expect(
+            f.runner.argvs.suffix(2) == [
+                createArgv(f), ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig]
+            ])
         #expect(f.world.clusters.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex/clusters/dev"))
 
@@ -283,7 +330,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
             _ = try await f.driver(KindClusterSpec(name: "dev", waitTimeout: .seconds(60))).ensureCluster()
         }
         #expect(error?.status == .timeout)
-        #expect(exitStatus(for: error!) .rawValue == 3)
+        #expect(exitStatus(for: error!).rawValue == 3)
         #expect(error?.message.contains("dev-control-plane") == true)
         #expect(error?.detail?.contains("Ready=False (KubeletNotReady: container runtime network not ready") == true)
         #expect(f.clock.now() == .seconds(60))
@@ -311,10 +358,11 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let n = f.runner.argvs.count
         let existed = try await f.driver(KindClusterSpec(name: "dev")).delete()
         #expect(existed)
-        #expect(Array(f.runner.argvs[n...]) == [
-            ["kind", "version"], ["kind", "get", "clusters"],
-            ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig],
-        ])
+        #expect(
+            Array(f.runner.argvs[n...]) == [
+                ["kind", "version"], ["kind", "get", "clusters"],
+                ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig]
+            ])
         #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex/clusters/dev"))
         // again: nothing to delete, no kind delete
         let again = try await f.driver(KindClusterSpec(name: "dev")).delete()
@@ -332,7 +380,10 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(create.text.contains("kind: Cluster"))
         #expect(create.text.contains("oidc-issuer-url"))
         #expect(try JSON.parse(JSONEncoder().encode(create))["stdin"]?.string == spec.renderConfig())
-        #expect(f.driver(spec).planDelete().contains { $0.command?.argv == ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig] })
+        #expect(
+            f.driver(spec).planDelete().contains {
+                $0.command?.argv == ["kind", "delete", "cluster", "--name", "dev", "--kubeconfig", f.kubeconfig]
+            })
         #expect(!FileManager.default.fileExists(atPath: f.scratch.home + "/.aphex"))
     }
 
@@ -354,7 +405,15 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let runner = RecordingRunner { c in
             if c.argv == ["kind", "version"] { return CommandOutput(status: 0, stdout: "kind v0.26.0\n") }
             if c.argv == ["kind", "get", "clusters"] {
-                return CommandOutput(status: 1, stdout: "", stderr: "ERROR: failed to list clusters: command \"docker ps -a --filter label=io.x-k8s.kind.cluster\" failed with error: exit status 1\nCommand Output: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+                return CommandOutput(
+                    status: 1, stdout: "",
+                    stderr:
+                        """
+                        ERROR: failed to list clusters: command \"docker ps -a --filter \
+                        label=io.x-k8s.kind.cluster\" failed with error: exit status 1\nCommand Output: Cannot \
+                        connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n
+                        """
+                )
             }
             throw UnscriptedCommand(argv: c.argv)
         }
@@ -404,8 +463,8 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let world = f.world
         let runner = RecordingRunner { c in
             if c.argv.starts(with: ["kind", "create"]) {
-                _ = try world.handle(c)   // nodes exist...
-                throw CancellationError() // ...and then Ctrl-C
+                _ = try world.handle(c)  // nodes exist...
+                throw CancellationError()  // ...and then Ctrl-C
             }
             return try world.handle(c)
         }
@@ -435,11 +494,15 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let f = KindFixture()
         let w = f.world
         let runner = RecordingRunner { c in
-            if c.argv.starts(with: ["kind", "get", "clusters"]) { throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero)) }
+            if c.argv.starts(with: ["kind", "get", "clusters"]) {
+                throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero))
+            }
             return try w.handle(c)
         }
         let host = makeHost(f.scratch, runner: runner, clock: f.clock)
-        let e = await #expect(throws: AphexError.self) { _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster() }
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
+        }
         #expect(e?.status == .timeout)
         #expect(e?.message.contains("`kind get clusters` did not finish within 30s") == true)
         #expect(e?.message.contains("docker info") == true)
@@ -449,11 +512,15 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         let f = KindFixture()
         let w = f.world
         let runner = RecordingRunner { c in
-            if c.argv.starts(with: ["kind", "create"]) { throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero)) }
+            if c.argv.starts(with: ["kind", "create"]) {
+                throw CommandError(argv: c.argv, reason: .timedOut(c.timeout ?? .zero))
+            }
             return try w.handle(c)
         }
         let host = makeHost(f.scratch, runner: runner, clock: f.clock)
-        let e = await #expect(throws: AphexError.self) { _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster() }
+        let e = await #expect(throws: AphexError.self) {
+            _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
+        }
         #expect(e?.status == .timeout)
         #expect(e?.message.contains("did not finish within 10m") == true)
         #expect(e?.message.contains("The half-made cluster was deleted.") == true)

@@ -6,7 +6,10 @@ import Testing
 import TestSupport
 
 private func status(_ code: Int, _ reason: String, _ message: String) -> HTTPTestServer.Response {
-    .json(code, #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"\#(reason)","code":\#(code)}"#)
+    .json(
+        code,
+        #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"\#(reason)","code":\#(code)}"#
+    )
 }
 
 private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClient {
@@ -36,16 +39,24 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
 
     @Test func listEncodesSelectorsAndReturnsTheListObject() async throws {
         let server = try HTTPTestServer { _ in
-            .json(200, #"{"kind":"PodList","metadata":{"resourceVersion":"812"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#)
+            .json(
+                200,
+                #"{"kind":"PodList","metadata":{"resourceVersion":"812"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#
+            )
         }
         defer { server.stop() }
         let api = client(server)
-        let list = try await api.list(.pods, namespace: "argocd", labelSelector: "app.kubernetes.io/name in (argocd-server,argocd-repo-server),tier!=db",
-                                      fieldSelector: "status.phase=Running")
+        let list = try await api.list(
+            .pods, namespace: "argocd",
+            labelSelector: "app.kubernetes.io/name in (argocd-server,argocd-repo-server),tier!=db",
+            fieldSelector: "status.phase=Running")
         #expect(list.items.map { $0.name } == ["a", "b"])
         #expect(list[path: "metadata", "resourceVersion"]?.string == "812")
         let target = try #require(server.requests.first?.target)
-        #expect(target == "/api/v1/namespaces/argocd/pods?labelSelector=app.kubernetes.io%2Fname%20in%20%28argocd-server%2Cargocd-repo-server%29%2Ctier%21%3Ddb&fieldSelector=status.phase%3DRunning")
+        #expect(
+            target
+                == "/api/v1/namespaces/argocd/pods?labelSelector=app.kubernetes.io%2Fname%20in%20%28argocd-server%2Cargocd-repo-server%29%2Ctier%21%3Ddb&fieldSelector=status.phase%3DRunning"
+        )
         // The convenience overload returns the items, cluster-scoped path.
         let nodes = try await api.list(.nodes)
         #expect(nodes.count == 2)
@@ -57,7 +68,10 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
     /// (a StatefulSet judged as a Deployment otherwise), so the client fills them in.
     @Test func itemsOfABuiltInListGetTheirKind() async throws {
         let server = try HTTPTestServer { _ in
-            .json(200, #"{"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"argocd-application-controller"}},{"kind":"Other","metadata":{"name":"x"}}]}"#)
+            .json(
+                200,
+                #"{"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"argocd-application-controller"}},{"kind":"Other","metadata":{"name":"x"}}]}"#
+            )
         }
         defer { server.stop() }
         let items = try await client(server).list(.statefulSets, namespace: "argocd")
@@ -70,7 +84,9 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
             let code = Int(req.path.split(separator: "/").last ?? "") ?? 200
             switch code {
             case 401: return status(401, "Unauthorized", "Unauthorized")
-            case 403: return status(403, "Forbidden", #"pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\""#)
+            case 403:
+                return status(
+                    403, "Forbidden", #"pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\""#)
             case 409: return status(409, "AlreadyExists", #"namespaces \"argocd\" already exists"#)
             case 410: return status(410, "Expired", "too old resource version: 5 (812)")
             case 422: return status(422, "Invalid", "spec.replicas: Invalid value")
@@ -84,13 +100,16 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let api = client(server)
         func failure(_ code: Int) async -> KubeAPIError? {
             do {
-                _ = try await api.list(ResourceRef(group: "", version: "v1", resource: "x/\(code)", kind: "X", namespaced: false),
-                                       namespace: nil, labelSelector: nil, fieldSelector: nil)
+                _ = try await api.list(
+                    ResourceRef(group: "", version: "v1", resource: "x/\(code)", kind: "X", namespaced: false),
+                    namespace: nil, labelSelector: nil, fieldSelector: nil)
                 return nil
             } catch { return error as? KubeAPIError }
         }
         #expect(await failure(401) == .unauthorized("Unauthorized"))
-        #expect(await failure(403) == .forbidden(#"pods is forbidden: User "system:anonymous" cannot list resource "pods""#))
+        #expect(
+            await failure(403) == .forbidden(#"pods is forbidden: User "system:anonymous" cannot list resource "pods""#)
+        )
         #expect(await failure(409) == .conflict(#"namespaces "argocd" already exists"#))
         #expect(await failure(410) == .gone("too old resource version: 5 (812)"))
         #expect(await failure(422) == .invalid("spec.replicas: Invalid value"))
@@ -99,20 +118,26 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         #expect(await failure(429)?.isTransient == true)
         #expect(await failure(403)?.isTransient == false)
         // get: 404 is nil, but other errors throw.
-        await #expect(throws: KubeAPIError.forbidden(#"pods is forbidden: User "system:anonymous" cannot list resource "pods""#)) {
-            _ = try await api.get(ResourceRef(group: "", version: "v1", resource: "x", kind: "X", namespaced: false), namespace: nil, name: "403")
+        await #expect(
+            throws: KubeAPIError.forbidden(#"pods is forbidden: User "system:anonymous" cannot list resource "pods""#)
+        ) {
+            _ = try await api.get(
+                ResourceRef(group: "", version: "v1", resource: "x", kind: "X", namespaced: false), namespace: nil,
+                name: "403")
         }
     }
 
     @Test func rawRequestReturnsNon2xxAndSendsTheBody() async throws {
         let server = try HTTPTestServer { req in
-            req.method == "POST" ? .json(201, "{\"echo\":\(String(decoding: req.body, as: UTF8.self))}")
-                                 : status(404, "NotFound", "nope")
+            req.method == "POST"
+                ? .json(201, "{\"echo\":\(String(decoding: req.body, as: UTF8.self))}")
+                : status(404, "NotFound", "nope")
         }
         defer { server.stop() }
         let api = client(server)
-        let created = try await api.request("POST", path: "/api/v1/namespaces?dryRun=All", body: Array(#"{"a":1}"#.utf8),
-                                            contentType: "application/json")
+        let created = try await api.request(
+            "POST", path: "/api/v1/namespaces?dryRun=All", body: Array(#"{"a":1}"#.utf8),
+            contentType: "application/json")
         #expect(created.status == 201)
         #expect(try JSON.parse(created.body)[path: "echo", "a"] == 1)
         #expect(server.requests[0].headers["content-type"] == "application/json")
@@ -138,7 +163,10 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
             _ = try await api.get(.pods, namespace: "x", name: "y")
             Issue.record("expected an error")
         } catch let e as KubeAPIError {
-            guard case .transport(.connectionRefused) = e else { Issue.record("got \(e)"); return }
+            guard case .transport(.connectionRefused) = e else {
+                Issue.record("got \(e)")
+                return
+            }
             #expect(e.isTransient)
         }
     }
@@ -147,25 +175,33 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
 
     @Test func watchParsesEventsSplitAcrossChunks() async throws {
         let events = [
-            #"{"type":"ADDED","object":{"kind":"Application","metadata":{"name":"cert-manager","resourceVersion":"10","annotations":{"note":"braces } { and \"quotes\" inside"}}}}"#,
+            #"""
+            {"type":"ADDED","object":{"kind":"Application","metadata":{"name":"cert-manager","resourceVersion":"10","annotations":{"note":"braces \#
+            } { and \"quotes\" inside"}}}}
+            """#,
             #"{"type":"MODIFIED","object":{"kind":"Application","metadata":{"name":"cert-manager","resourceVersion":"11"},"status":{"health":{"status":"Healthy"}}}}"#,
             #"{"type":"BOOKMARK","object":{"kind":"Application","metadata":{"resourceVersion":"12"}}}"#,
-            #"{"type":"DELETED","object":{"kind":"Application","metadata":{"name":"old","resourceVersion":"13"}}}"#,
+            #"{"type":"DELETED","object":{"kind":"Application","metadata":{"name":"old","resourceVersion":"13"}}}"#
         ]
         let stream = Array((events.joined(separator: "\n") + "\n").utf8)
         // Cut mid-string, right after a backslash, inside the nested object and between events.
         let cuts = [7, 95, 96, 150, 151, 152, stream.count - 40]
         var parts: [[UInt8]] = []
         var last = 0
-        for c in cuts { parts.append(Array(stream[last..<c])); last = c }
+        for c in cuts {
+            parts.append(Array(stream[last..<c]))
+            last = c
+        }
         parts.append(Array(stream[last...]))
         let chunks = parts
         let server = try HTTPTestServer { _ in .chunked(status: 200, parts: chunks, gap: .milliseconds(15)) }
         defer { server.stop() }
 
         var got: [WatchEvent] = []
-        for try await e in client(server).watch(.applications, namespace: "argocd", labelSelector: "a=b",
-                                                resourceVersion: "9", timeoutSeconds: 300) {
+        for try await e in client(server).watch(
+            .applications, namespace: "argocd", labelSelector: "a=b",
+            resourceVersion: "9", timeoutSeconds: 300)
+        {
             got.append(e)
         }
         #expect(got.count == 4)
@@ -173,17 +209,28 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         if case .added(let o) = got[0] {
             #expect(o.name == "cert-manager")
             #expect(o.annotations["note"] == #"braces } { and "quotes" inside"#)
-        } else { Issue.record("first is \(got[0])") }
-        if case .modified(let o) = got[1] { #expect(o[path: "status", "health", "status"] == "Healthy") } else { Issue.record("\(got[1])") }
+        } else {
+            Issue.record("first is \(got[0])")
+        }
+        if case .modified(let o) = got[1] {
+            #expect(o[path: "status", "health", "status"] == "Healthy")
+        } else {
+            Issue.record("\(got[1])")
+        }
         #expect(got[2] == .bookmark(resourceVersion: "12"))
         if case .deleted(let o) = got[3] { #expect(o.name == "old") } else { Issue.record("\(got[3])") }
 
         let target = try #require(server.requests.first?.target)
-        #expect(target == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&allowWatchBookmarks=true&resourceVersion=9&labelSelector=a%3Db&timeoutSeconds=300")
+        #expect(
+            target
+                == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&allowWatchBookmarks=true&resourceVersion=9&labelSelector=a%3Db&timeoutSeconds=300"
+        )
     }
 
     @Test func decoderHandlesEveryByteBoundary() throws {
-        let text = #"{"type":"ADDED","object":{"metadata":{"name":"x\"}"}}}"# + "\n" + #"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}"# + "\n"
+        let text =
+            #"{"type":"ADDED","object":{"metadata":{"name":"x\"}"}}}"# + "\n"
+            + #"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}"# + "\n"
         let bytes = Array(text.utf8)
         for split in 1..<bytes.count {
             let d = WatchStreamDecoder()
@@ -191,20 +238,30 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
             let b = d.feed(Array(bytes[split...]))
             let all = a.events + b.events
             #expect(all.count == 2, "split at \(split)")
-            if case .added(let o) = all.first { #expect(o.name == "x\"}") } else { Issue.record("split \(split): \(all)") }
+            if case .added(let o) = all.first {
+                #expect(o.name == "x\"}")
+            } else {
+                Issue.record("split \(split): \(all)")
+            }
             #expect(all.last == .bookmark(resourceVersion: "7"))
         }
     }
 
     @Test func watchErrorEvent410EndsWithGone() async throws {
-        let body = #"{"type":"ADDED","object":{"metadata":{"name":"a"}}}"# + "\n" +
-            #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 100 (250)","reason":"Expired","code":410}}"# + "\n" +
-            #"{"type":"ADDED","object":{"metadata":{"name":"never"}}}"# + "\n"
+        let body =
+            #"{"type":"ADDED","object":{"metadata":{"name":"a"}}}"# + "\n"
+                + #"""
+                {"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old \#
+                resource version: 100 (250)","reason":"Expired","code":410}}
+                """#
+            + "\n" + #"{"type":"ADDED","object":{"metadata":{"name":"never"}}}"# + "\n"
         let server = try HTTPTestServer { _ in .chunked(status: 200, parts: [Array(body.utf8)], gap: .milliseconds(1)) }
         defer { server.stop() }
         var names: [String] = []
         do {
-            for try await e in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: "100", timeoutSeconds: nil) {
+            for try await e in client(server).watch(
+                .pods, namespace: nil, labelSelector: nil, resourceVersion: "100", timeoutSeconds: nil)
+            {
                 if case .added(let o) = e { names.append(o.name ?? "") }
             }
             Issue.record("expected .gone")
@@ -222,10 +279,14 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         }
         defer { server.stop() }
         await #expect(throws: KubeAPIError.gone("too old resource version: 1 (900)")) {
-            for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: "1", timeoutSeconds: 5) {}
+            for try await _ in client(server).watch(
+                .pods, namespace: nil, labelSelector: nil, resourceVersion: "1", timeoutSeconds: 5)
+            {}
         }
         await #expect(throws: KubeAPIError.forbidden("cannot watch")) {
-            for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: 5) {}
+            for try await _ in client(server).watch(
+                .pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: 5)
+            {}
         }
     }
 
@@ -236,7 +297,9 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
     @Test func apiResponsesAreCappedAt32MiB() async throws {
         let items = String(repeating: #"{"metadata":{"name":"x"}},"#, count: (33 << 20) / 26)
         let huge = Array((#"{"kind":"ConfigMapList","items":["# + items + #"{}]}"#).utf8)
-        let server = try HTTPTestServer { _ in .full(status: 200, headers: ["Content-Type": "application/json"], body: huge) }
+        let server = try HTTPTestServer { _ in
+            .full(status: 200, headers: ["Content-Type": "application/json"], body: huge)
+        }
         defer { server.stop() }
         #expect(KubeClient.maxResponseBytes == 32 << 20)
         do {
@@ -256,17 +319,23 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let open = d.feed(Array(#"{"type":"ADDED","object":{"data":""#.utf8))
         #expect(open.failure == nil)
         let tooBig = d.feed([UInt8](repeating: UInt8(ascii: "x"), count: 2048))
-        guard case .transport(.tooLarge(let m))? = tooBig.failure else { Issue.record("got \(String(describing: tooBig.failure))"); return }
+        guard case .transport(.tooLarge(let m))? = tooBig.failure else {
+            Issue.record("got \(String(describing: tooBig.failure))")
+            return
+        }
         #expect(m.contains("larger than 1 KiB"), "\(m)")
         #expect(KubeClient.maxWatchEventBytes == 4 << 20)
 
         // Through the client: a stream whose one event keeps growing ends with that error.
         // (No closing brace anywhere: the object that started with the first byte never ends.)
-        let part = Array(#"{"type":"ADDED","object":{"data":""#.utf8) + Array(String(repeating: "y", count: 64 * 1024).utf8)
+        let part =
+            Array(#"{"type":"ADDED","object":{"data":""#.utf8) + Array(String(repeating: "y", count: 64 * 1024).utf8)
         let server = try HTTPTestServer { _ in .endless(status: 200, part: part, gap: .zero) }
         defer { server.stop() }
         do {
-            for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil) {}
+            for try await _ in client(server).watch(
+                .pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil)
+            {}
             Issue.record("the stream ended without an error")
         } catch KubeAPIError.transport(.tooLarge(let m)) {
             #expect(m.contains("larger than 4 MiB"), "\(m)")
@@ -278,7 +347,9 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let server = try HTTPTestServer { _ in .endless(status: 200, part: event, gap: .milliseconds(50)) }
         defer { server.stop() }
         var n = 0
-        for try await _ in client(server).watch(.pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil) {
+        for try await _ in client(server).watch(
+            .pods, namespace: nil, labelSelector: nil, resourceVersion: nil, timeoutSeconds: nil)
+        {
             n += 1
             if n == 3 { break }
         }
@@ -291,10 +362,15 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
     /// Applications plus 5 GETs over one kept-alive connection, decoded.
     @Test func benchmarkStatusShapedReads() async throws {
         @Sendable func app(_ i: Int) -> String {
-            let resources = (0..<12).map { #"{"group":"apps","kind":"Deployment","name":"d\#($0)","namespace":"ns\#(i)","status":"Synced","health":{"status":"Healthy"},"version":"v1"}"# }
-            return #"{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"app-\#(i)","namespace":"argocd","resourceVersion":"\#(1000 + i)","uid":"u\#(i)","annotations":{"argocd.argoproj.io/sync-wave":"\#(i % 5)"},"labels":{"app.kubernetes.io/part-of":"platform"}},"spec":{"project":"default","source":{"repoURL":"https://git.example/platform.git","path":"apps/app-\#(i)","targetRevision":"main"},"destination":{"server":"https://kubernetes.default.svc","namespace":"ns\#(i)"},"syncPolicy":{"automated":{"prune":true,"selfHeal":true}}},"status":{"sync":{"status":"Synced","revision":"abc123"},"health":{"status":"Healthy"},"reconciledAt":"2026-11-24T20:00:00Z","operationState":{"phase":"Succeeded","finishedAt":"2026-11-24T19:59:00Z"},"resources":[\#(resources.joined(separator: ","))]}}"#
+            let resources = (0..<12).map {
+                #"{"group":"apps","kind":"Deployment","name":"d\#($0)","namespace":"ns\#(i)","status":"Synced","health":{"status":"Healthy"},"version":"v1"}"#
+            }
+            return
+                #"{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"app-\#(i)","namespace":"argocd","resourceVersion":"\#(1000 + i)","uid":"u\#(i)","annotations":{"argocd.argoproj.io/sync-wave":"\#(i % 5)"},"labels":{"app.kubernetes.io/part-of":"platform"}},"spec":{"project":"default","source":{"repoURL":"https://git.example/platform.git","path":"apps/app-\#(i)","targetRevision":"main"},"destination":{"server":"https://kubernetes.default.svc","namespace":"ns\#(i)"},"syncPolicy":{"automated":{"prune":true,"selfHeal":true}}},"status":{"sync":{"status":"Synced","revision":"abc123"},"health":{"status":"Healthy"},"reconciledAt":"2026-11-24T20:00:00Z","operationState":{"phase":"Succeeded","finishedAt":"2026-11-24T19:59:00Z"},"resources":[\#(resources.joined(separator: ","))]}}"#
         }
-        let list = #"{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationList","metadata":{"resourceVersion":"2000"},"items":["# + (0..<25).map(app).joined(separator: ",") + "]}"
+        let list =
+            #"{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationList","metadata":{"resourceVersion":"2000"},"items":["#
+            + (0..<25).map(app).joined(separator: ",") + "]}"
         let server = try HTTPTestServer { req in
             req.path.hasSuffix("/applications") ? .json(200, list) : .json(200, app(1))
         }
@@ -313,16 +389,28 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         var raw = Duration.seconds(100), parse = Duration.seconds(100), foundation = Duration.seconds(100)
         for _ in 0..<5 {
             let s0 = ContinuousClock.now
-            let r = try await transport.send(HTTPRequest(url: server.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
+            let r = try await transport.send(
+                HTTPRequest(url: server.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
             let s1 = ContinuousClock.now
             _ = try KubeJSON.parse(r.body)
             let s2 = ContinuousClock.now
             _ = try JSON.parse(r.body)
             foundation = min(foundation, ContinuousClock.now - s2)
-            raw = min(raw, s1 - s0); parse = min(parse, s2 - s1)
+            raw = min(raw, s1 - s0)
+            parse = min(parse, s2 - s1)
         }
-        print("BENCH   of which: LIST transfer \(formatDuration(raw)), JSON decode \(formatDuration(parse)) (JSONSerialization path: \(formatDuration(foundation)))")
-        print("BENCH status-shaped reads (LIST 25 Applications = \(list.utf8.count / 1024) KiB + 5 GETs, decoded, 1 connection): best \(formatDuration(best))")
+        print(
+            """
+            BENCH   of which: LIST transfer \(formatDuration(raw)), JSON decode \(formatDuration(parse)) \
+            (JSONSerialization path: \(formatDuration(foundation)))
+            """
+        )
+        print(
+            """
+            BENCH status-shaped reads (LIST 25 Applications = \(list.utf8.count / 1024) KiB + 5 GETs, decoded, 1 \
+            connection): best \(formatDuration(best))
+            """
+        )
         #expect(transport.connectionsOpened == 1)
     }
 
@@ -334,8 +422,10 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let server = try await HTTPTestServer.TLSFront.statusPage(pki: pki)
         defer { server.stop() }
         let serverURL = "https://127.0.0.1:\(server.port)"
-        let good = try KubeconfigFixtures.write(KubeconfigFixtures.kind(
-            server: serverURL, ca: pki.base64("ca.crt"), cert: pki.base64("client.crt"), key: pki.base64("client.key")))
+        let good = try KubeconfigFixtures.write(
+            KubeconfigFixtures.kind(
+                server: serverURL, ca: pki.base64("ca.crt"), cert: pki.base64("client.crt"),
+                key: pki.base64("client.key")))
         defer { KubeconfigFixtures.remove(good) }
         let host = kubeTestHost()
         let api = try makeKubeAPI(host: host, kubeconfigPath: good, context: nil)
@@ -344,16 +434,16 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
 
         // The same kubeconfig without a client certificate: the server refuses the handshake.
         let anonymous = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: c
-          cluster: {server: "\(serverURL)", certificate-authority-data: \(try pki.base64("ca.crt"))}
-        contexts:
-        - name: c
-          context: {cluster: c, user: ""}
-        current-context: c
-        """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: c
+              cluster: {server: "\(serverURL)", certificate-authority-data: \(try pki.base64("ca.crt"))}
+            contexts:
+            - name: c
+              context: {cluster: c, user: ""}
+            current-context: c
+            """
         let anonymousPath = try KubeconfigFixtures.write(anonymous)
         defer { KubeconfigFixtures.remove(anonymousPath) }
         let noCert = try makeKubeAPI(host: host, kubeconfigPath: anonymousPath, context: "c")
@@ -368,15 +458,20 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         }
 
         // A kubeconfig whose CA did not sign the server: TLS error.
-        let wrongCA = try KubeconfigFixtures.write(KubeconfigFixtures.kind(
-            server: serverURL, ca: pki.base64("other-ca.crt"), cert: pki.base64("client.crt"), key: pki.base64("client.key")))
+        let wrongCA = try KubeconfigFixtures.write(
+            KubeconfigFixtures.kind(
+                server: serverURL, ca: pki.base64("other-ca.crt"), cert: pki.base64("client.crt"),
+                key: pki.base64("client.key")))
         defer { KubeconfigFixtures.remove(wrongCA) }
         do {
             _ = try await makeKubeAPI(host: host, kubeconfigPath: wrongCA, context: nil)
                 .request("GET", path: "/", body: nil, contentType: nil)
             Issue.record("accepted a server signed by another CA")
         } catch let e as KubeAPIError {
-            guard case .transport(.tls) = e else { Issue.record("got \(e)"); return }
+            guard case .transport(.tls) = e else {
+                Issue.record("got \(e)")
+                return
+            }
         }
     }
 }

@@ -13,8 +13,10 @@ enum KubeconfigFixtures {
     static func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
     /// What `kind export kubeconfig` writes.
-    static func kind(server: String = "https://127.0.0.1:41234", ca: String = b64(caPEM), cert: String = b64(certPEM),
-                     key: String = b64(keyPEM)) -> String {
+    static func kind(
+        server: String = "https://127.0.0.1:41234", ca: String = b64(caPEM), cert: String = b64(certPEM),
+        key: String = b64(keyPEM)
+    ) -> String {
         """
         apiVersion: v1
         clusters:
@@ -63,11 +65,14 @@ final class KubeTestTransports: @unchecked Sendable {
     }
 }
 
-func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
-              recorder: KubeTestTransports = KubeTestTransports(),
-              reporter: any Reporter = SilentReporter()) -> HostContext {
-    HostContext(runner: runner, reporter: reporter, environment: [:], homeDirectory: NSTemporaryDirectory(),
-                makeTransport: { recorder.make($0) })
+func kubeTestHost(
+    runner: any CommandRunner = RecordingRunner(),
+    recorder: KubeTestTransports = KubeTestTransports(),
+    reporter: any Reporter = SilentReporter()
+) -> HostContext {
+    HostContext(
+        runner: runner, reporter: reporter, environment: [:], homeDirectory: NSTemporaryDirectory(),
+        makeTransport: { recorder.make($0) })
 }
 
 @Suite struct KubeconfigTests {
@@ -88,16 +93,19 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
     }
 
     @Test func contextOverrideTokenUserNamespaceAndHTTPServer() throws {
-        let text = F.kind() + """
+        let text =
+            F.kind() + """
 
-        - name: proxy-user
-          user:
-            token: "0123456789"
-        """
+                - name: proxy-user
+                  user:
+                    token: "0123456789"
+                """
         var config = try Kubeconfig.parse(text)
-        config.clusters["proxy"] = .init(name: "proxy", server: "http://127.0.0.1:8001/", certificateAuthorityData: nil,
-                                         certificateAuthority: nil, insecureSkipTLSVerify: false, tlsServerName: nil, proxyURL: nil)
-        config.contexts["local-proxy"] = .init(name: "local-proxy", cluster: "proxy", user: "proxy-user", namespace: "argocd")
+        config.clusters["proxy"] = .init(
+            name: "proxy", server: "http://127.0.0.1:8001/", certificateAuthorityData: nil,
+            certificateAuthority: nil, insecureSkipTLSVerify: false, tlsServerName: nil, proxyURL: nil)
+        config.contexts["local-proxy"] = .init(
+            name: "local-proxy", cluster: "proxy", user: "proxy-user", namespace: "argocd")
         let e = try config.resolve(context: "local-proxy")
         #expect(e.server == "http://127.0.0.1:8001")
         #expect(e.tls.bearerToken == "0123456789")  // a numeric-looking token stays a string
@@ -108,17 +116,17 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
 
     @Test func httpServerKubeconfigFromYAML() throws {
         let text = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: local
-          cluster:
-            server: http://127.0.0.1:8001
-        contexts:
-        - name: local
-          context: {cluster: local, user: ""}
-        current-context: local
-        """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: local
+              cluster:
+                server: http://127.0.0.1:8001
+            contexts:
+            - name: local
+              context: {cluster: local, user: ""}
+            current-context: local
+            """
         let e = try Kubeconfig.parse(text).resolve()
         #expect(e.server == "http://127.0.0.1:8001")
         #expect(e.tls == TLSOptions())
@@ -126,29 +134,30 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
     }
 
     @Test func fileReferencesAreRelativeToTheKubeconfig() throws {
-        let path = try F.write("""
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: c
-          cluster:
-            server: https://10.0.0.1:6443
-            certificate-authority: pki/ca.crt
-        users:
-        - name: u
-          user:
-            client-certificate: pki/client.crt
-            client-key: pki/client.key
-        - name: t
-          user:
-            tokenFile: token
-        contexts:
-        - name: certs
-          context: {cluster: c, user: u}
-        - name: tokenfile
-          context: {cluster: c, user: t}
-        current-context: certs
-        """)
+        let path = try F.write(
+            """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: c
+              cluster:
+                server: https://10.0.0.1:6443
+                certificate-authority: pki/ca.crt
+            users:
+            - name: u
+              user:
+                client-certificate: pki/client.crt
+                client-key: pki/client.key
+            - name: t
+              user:
+                tokenFile: token
+            contexts:
+            - name: certs
+              context: {cluster: c, user: u}
+            - name: tokenfile
+              context: {cluster: c, user: t}
+            current-context: certs
+            """)
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir + "/pki", withIntermediateDirectories: true)
         try F.caPEM.write(toFile: dir + "/pki/ca.crt", atomically: true, encoding: .utf8)
@@ -173,7 +182,8 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
     }
 
     @Test func insecureSkipTLSVerifyDropsTheCA() throws {
-        let text = F.kind().replacingOccurrences(of: "    server:", with: "    insecure-skip-tls-verify: true\n    server:")
+        let text = F.kind().replacingOccurrences(
+            of: "    server:", with: "    insecure-skip-tls-verify: true\n    server:")
         let e = try Kubeconfig.parse(text).resolve()
         #expect(e.tls.insecureSkipVerify)
         #expect(e.tls.caPEM == nil)
@@ -182,31 +192,31 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
 
     @Test func execUserFallsBackToKubectl() throws {
         let text = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: eks
-          cluster:
-            server: https://ABC.gr7.eu-west-1.eks.amazonaws.com
-            certificate-authority-data: \(F.b64(F.caPEM))
-        users:
-        - name: eks-user
-          user:
-            exec:
-              apiVersion: client.authentication.k8s.io/v1beta1
-              command: aws
-              args: [eks, get-token, --cluster-name, prod]
-        - name: gcp-user
-          user:
-            auth-provider:
-              name: gcp
-        contexts:
-        - name: eks
-          context: {cluster: eks, user: eks-user}
-        - name: gke
-          context: {cluster: eks, user: gcp-user}
-        current-context: eks
-        """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: eks
+              cluster:
+                server: https://ABC.gr7.eu-west-1.eks.amazonaws.com
+                certificate-authority-data: \(F.b64(F.caPEM))
+            users:
+            - name: eks-user
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1beta1
+                  command: aws
+                  args: [eks, get-token, --cluster-name, prod]
+            - name: gcp-user
+              user:
+                auth-provider:
+                  name: gcp
+            contexts:
+            - name: eks
+              context: {cluster: eks, user: eks-user}
+            - name: gke
+              context: {cluster: eks, user: gcp-user}
+            current-context: eks
+            """
         let config = try Kubeconfig.parse(text)
         let eks = try config.resolve()
         #expect(eks.kubectlFallbackReason?.contains("exec plugin 'aws'") == true)
@@ -217,12 +227,16 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
         defer { F.remove(path) }
         let reporter = CollectingReporter()
         let recorder = KubeTestTransports()
-        let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder, reporter: reporter), kubeconfigPath: path, context: nil)
+        let api = try makeKubeAPI(
+            host: kubeTestHost(recorder: recorder, reporter: reporter), kubeconfigPath: path, context: nil)
         let raw = try #require(api as? KubectlRawAPI)
         #expect(raw.kubeconfigPath == path)
         #expect(raw.context == "eks")
         #expect(recorder.options.isEmpty)  // no libcurl transport was made
-        #expect(reporter.events.contains { if case .log(.debug, let m) = $0 { return m.contains("kubectl get --raw") } else { return false } })
+        #expect(
+            reporter.events.contains {
+                if case .log(.debug, let m) = $0 { return m.contains("kubectl get --raw") } else { return false }
+            })
     }
 
     @Test func kindKubeconfigMakesACurlClientWithItsCredentials() throws {
@@ -232,13 +246,18 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
         let api = try makeKubeAPI(host: kubeTestHost(recorder: recorder), kubeconfigPath: path, context: nil)
         let client = try #require(api as? KubeClient)
         #expect(client.server == "https://127.0.0.1:41234")
-        #expect(recorder.options == [TLSOptions(caPEM: Array(F.caPEM.utf8), clientCertPEM: Array(F.certPEM.utf8),
-                                                clientKeyPEM: Array(F.keyPEM.utf8))])
+        #expect(
+            recorder.options == [
+                TLSOptions(
+                    caPEM: Array(F.caPEM.utf8), clientCertPEM: Array(F.certPEM.utf8),
+                    clientKeyPEM: Array(F.keyPEM.utf8))
+            ])
     }
 
     @Test func unknownContextListsTheAvailableOnes() throws {
         var config = try Kubeconfig.parse(F.kind(), path: "/home/u/.kube/config")
-        config.contexts["lab"] = .init(name: "lab", cluster: "kind-platform-cluster", user: "kind-platform-cluster", namespace: nil)
+        config.contexts["lab"] = .init(
+            name: "lab", cluster: "kind-platform-cluster", user: "kind-platform-cluster", namespace: nil)
         let error = #expect(throws: AphexError.self) { try config.resolve(context: "prod") }
         #expect(error?.status == .usage)
         let message = error?.message ?? ""
@@ -249,13 +268,15 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
     }
 
     @Test func missingCurrentContextNamesTheFix() throws {
-        let text = F.kind().replacingOccurrences(of: "current-context: kind-platform-cluster", with: "current-context: \"\"")
+        let text = F.kind().replacingOccurrences(
+            of: "current-context: kind-platform-cluster", with: "current-context: \"\"")
         let error = #expect(throws: AphexError.self) { try Kubeconfig.parse(text, path: "/k").resolve() }
         #expect(error?.status == .usage)
         #expect(error?.message.contains("no current-context") == true)
         #expect(error?.message.contains("--context NAME (available contexts: kind-platform-cluster)") == true)
         // The stale current-context of a deleted cluster:
-        let stale = F.kind().replacingOccurrences(of: "current-context: kind-platform-cluster", with: "current-context: kind-old")
+        let stale = F.kind().replacingOccurrences(
+            of: "current-context: kind-platform-cluster", with: "current-context: kind-old")
         let e2 = #expect(throws: AphexError.self) { try Kubeconfig.parse(stale).resolve() }
         #expect(e2?.message.contains("The current-context 'kind-old' is not in") == true)
     }
@@ -272,10 +293,13 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
         #expect(b64?.message.contains("certificate-authority-data") == true)
         #expect(b64?.message.contains("base64") == true)
 
-        let badServer = #expect(throws: AphexError.self) { try Kubeconfig.parse(F.kind(server: "127.0.0.1:6443")).resolve() }
+        let badServer = #expect(throws: AphexError.self) {
+            try Kubeconfig.parse(F.kind(server: "127.0.0.1:6443")).resolve()
+        }
         #expect(badServer?.message.contains("not an http(s) URL") == true)
 
-        let noCluster = F.kind().replacingOccurrences(of: "    cluster: kind-platform-cluster", with: "    cluster: gone")
+        let noCluster = F.kind().replacingOccurrences(
+            of: "    cluster: kind-platform-cluster", with: "    cluster: gone")
         let e = #expect(throws: AphexError.self) { try Kubeconfig.parse(noCluster).resolve() }
         #expect(e?.message.contains("names the cluster 'gone'") == true)
 
@@ -312,8 +336,12 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
     @Test func firstFileWinsAndMissingFilesAreSkipped() throws {
         let a = try F.write(Self.config(server: "https://a.example:6443", context: "a", current: nil))
         let b = try F.write(Self.config(server: "https://b.example:6443", context: "b", current: "b", tokenFile: "tok"))
-        defer { F.remove(a); F.remove(b) }
-        try "tok-b-from-its-own-dir\n".write(toFile: (b as NSString).deletingLastPathComponent + "/tok", atomically: true, encoding: .utf8)
+        defer {
+            F.remove(a)
+            F.remove(b)
+        }
+        try "tok-b-from-its-own-dir\n".write(
+            toFile: (b as NSString).deletingLastPathComponent + "/tok", atomically: true, encoding: .utf8)
         let list = "/nonexistent/kubeconfig:\(a)::\(b)"
         #expect(Kubeconfig.isList(list))
         #expect(Kubeconfig.listedFiles(list) == ["/nonexistent/kubeconfig", a, b])
@@ -334,13 +362,16 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
     @Test func serverURLResolvesAListAsKubectlWould() throws {
         let a = try F.write(Self.config(server: "https://a.example:6443", context: "a", current: nil))
         let b = try F.write(Self.config(server: "https://b.example:6443", context: "b", current: "b"))
-        defer { F.remove(a); F.remove(b) }
+        defer {
+            F.remove(a)
+            F.remove(b)
+        }
         let list = "/nonexistent/kubeconfig:\(a):\(b)"
         #expect(Kubeconfig.serverURL(path: list, context: nil) == "https://b.example:6443")
         #expect(Kubeconfig.serverURL(path: list, context: "a") == "https://a.example:6443")
         #expect(Kubeconfig.serverURL(path: list, context: "shared") == "https://a.example:6443")
         #expect(Kubeconfig.serverURL(path: list, context: "missing") == nil)
-        #expect(Kubeconfig.serverURL(path: a, context: nil) == nil) // no current-context
+        #expect(Kubeconfig.serverURL(path: a, context: nil) == nil)  // no current-context
         #expect(Kubeconfig.serverURL(path: "/nonexistent/one:/nonexistent/two", context: nil) == nil)
     }
 
@@ -370,7 +401,8 @@ func kubeTestHost(runner: any CommandRunner = RecordingRunner(),
 
     /// A single file whose name has a colon is a file, not a list.
     @Test func anExistingPathWithAColonIsOneFile() throws {
-        let path = try F.write(Self.config(server: "https://c.example:6443", context: "c", current: "c"), name: "kube:config")
+        let path = try F.write(
+            Self.config(server: "https://c.example:6443", context: "c", current: "c"), name: "kube:config")
         defer { F.remove(path) }
         #expect(!Kubeconfig.isList(path))
         #expect(try Kubeconfig.load(path: path).resolve().server == "https://c.example:6443")

@@ -4,7 +4,7 @@ import KubeClient
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The transport half of the hand-written-infrastructure question (issue 16,
@@ -36,7 +36,7 @@ import FoundationNetworking
         "/apis/apps/v1/statefulsets?labelSelector=app.kubernetes.io%2Fpart-of%20in%20%28argocd%2Ctekton-pipelines%29",
         "/api/v1/secrets?labelSelector=app.kubernetes.io%2Fmanaged-by%3Daphex",
         "/api/v1/namespaces/argocd/secrets/argocd-secret",
-        "/api/v1/namespaces/argocd",
+        "/api/v1/namespaces/argocd"
     ]
     static let token = "aphex-sim-token"
 
@@ -56,8 +56,13 @@ import FoundationNetworking
         let transport: CurlTransport
         init(tls: TLSOptions) { transport = CurlTransport(tls: tls, redirectProtocols: "http,https") }
         func get(_ url: String) async throws -> (Int, Int) {
-            let r = try await transport.send(HTTPRequest(url: url, headers: ["Accept": "application/json",
-                                                                             "User-Agent": "bench-libcurl"]))
+            let r = try await transport.send(
+                HTTPRequest(
+                    url: url,
+                    headers: [
+                        "Accept": "application/json",
+                        "User-Agent": "bench-libcurl"
+                    ]))
             return (r.status, r.body.count)
         }
         func close() {}
@@ -111,31 +116,33 @@ import FoundationNetworking
     @Test(.enabled(if: TransportBenchmark.phase == "speed"))
     func statusShapedReads() async throws {
         let tls = TLSOptions(caPEM: Self.pem("APHEX_BENCH_CA"), bearerToken: Self.token)
-        let mtls = TLSOptions(caPEM: Self.pem("APHEX_BENCH_CA"), clientCertPEM: Self.pem("APHEX_BENCH_CERT"),
-                              clientKeyPEM: Self.pem("APHEX_BENCH_KEY"), bearerToken: Self.token)
+        let mtls = TLSOptions(
+            caPEM: Self.pem("APHEX_BENCH_CA"), clientCertPEM: Self.pem("APHEX_BENCH_CERT"),
+            clientKeyPEM: Self.pem("APHEX_BENCH_KEY"), bearerToken: Self.token)
         if let http = Self.env["APHEX_BENCH_HTTP_URL"] {
             await Self.measure("libcurl    http", base: http) { Curl(tls: TLSOptions(bearerToken: Self.token)) }
             #if canImport(FoundationNetworking)
-            await Self.measure("URLSession http", base: http) { URLSessionClient(cap: 32 << 20) }
+                await Self.measure("URLSession http", base: http) { URLSessionClient(cap: 32 << 20) }
             #endif
         }
         if let url = Self.env["APHEX_BENCH_TLS_URL"] {
             await Self.measure("libcurl    https, CA pinned", base: url) { Curl(tls: tls) }
             #if canImport(FoundationNetworking)
-            if Self.env["APHEX_BENCH_URLSESSION_TRUSTS_CA"] == "1" {
-                await Self.measure("URLSession https, CA in the system store", base: url) {
-                    URLSessionClient(cap: 32 << 20)
+                if Self.env["APHEX_BENCH_URLSESSION_TRUSTS_CA"] == "1" {
+                    await Self.measure("URLSession https, CA in the system store", base: url) {
+                        URLSessionClient(cap: 32 << 20)
+                    }
                 }
-            }
             #endif
         }
         if let url = Self.env["APHEX_BENCH_MTLS_URL"] {
             await Self.measure("libcurl    https + client certificate (mTLS)", base: url) { Curl(tls: mtls) }
             #if canImport(FoundationNetworking)
-            if Self.env["APHEX_BENCH_URLSESSION_TRUSTS_CA"] == "1" {
-                await Self.attempt("mTLS, the CA in the system store (no way to give it a client certificate)",
-                                   url + Self.paths[0])
-            }
+                if Self.env["APHEX_BENCH_URLSESSION_TRUSTS_CA"] == "1" {
+                    await Self.attempt(
+                        "mTLS, the CA in the system store (no way to give it a client certificate)",
+                        url + Self.paths[0])
+                }
             #endif
         }
     }
@@ -143,42 +150,45 @@ import FoundationNetworking
     // MARK: what URLSession can do, tried
 
     #if canImport(FoundationNetworking)
-    static func attempt(_ what: String, _ url: String?, cap: Int = 32 << 20) async {
-        guard let url else { return }
-        let c = URLSessionClient(cap: cap)
-        defer { c.close() }
-        do {
-            let (status, n) = try await c.get(url)
-            print("CAPABILITY URLSession \(what): HTTP \(status), \(n) bytes; challenges seen: \(c.challenges)")
-        } catch {
-            let why = error is TransportError ? "\(error)" : error.localizedDescription
-            print("CAPABILITY URLSession \(what): failed: \(why); challenges: \(c.challenges)")
+        static func attempt(_ what: String, _ url: String?, cap: Int = 32 << 20) async {
+            guard let url else { return }
+            let c = URLSessionClient(cap: cap)
+            defer { c.close() }
+            do {
+                let (status, n) = try await c.get(url)
+                print("CAPABILITY URLSession \(what): HTTP \(status), \(n) bytes; challenges seen: \(c.challenges)")
+            } catch {
+                let why = error is TransportError ? "\(error)" : error.localizedDescription
+                print("CAPABILITY URLSession \(what): failed: \(why); challenges: \(c.challenges)")
+            }
         }
-    }
     #endif
 
     @Test(.enabled(if: TransportBenchmark.phase == "capabilities"))
     func urlSessionCapabilities() async throws {
         #if canImport(FoundationNetworking)
-        let apps = Self.paths[0]
-        let tlsURL = Self.env["APHEX_BENCH_TLS_URL"].map { $0 + apps }
-        let mtlsURL = Self.env["APHEX_BENCH_MTLS_URL"].map { $0 + apps }
-        await Self.attempt("https with a private CA (not in the system store)", tlsURL)
-        await Self.attempt("https to a server demanding a client certificate", mtlsURL)
-        await Self.attempt("302 to plain http (delegate refuses non-https)", Self.env["APHEX_BENCH_REDIRECT_URL"])
-        await Self.attempt("the Application list with a 4 KiB cap (delegate cancels)",
-                           Self.env["APHEX_BENCH_HTTP_URL"].map { $0 + apps }, cap: 4096)
+            let apps = Self.paths[0]
+            let tlsURL = Self.env["APHEX_BENCH_TLS_URL"].map { $0 + apps }
+            let mtlsURL = Self.env["APHEX_BENCH_MTLS_URL"].map { $0 + apps }
+            await Self.attempt("https with a private CA (not in the system store)", tlsURL)
+            await Self.attempt("https to a server demanding a client certificate", mtlsURL)
+            await Self.attempt("302 to plain http (delegate refuses non-https)", Self.env["APHEX_BENCH_REDIRECT_URL"])
+            await Self.attempt(
+                "the Application list with a 4 KiB cap (delegate cancels)",
+                Self.env["APHEX_BENCH_HTTP_URL"].map { $0 + apps }, cap: 4096)
         #endif
         // libcurl, the same four, for comparison.
-        let curl = CurlTransport(tls: TLSOptions(caPEM: Self.pem("APHEX_BENCH_CA"),
-                                                 clientCertPEM: Self.pem("APHEX_BENCH_CERT"),
-                                                 clientKeyPEM: Self.pem("APHEX_BENCH_KEY"), bearerToken: Self.token))
+        let curl = CurlTransport(
+            tls: TLSOptions(
+                caPEM: Self.pem("APHEX_BENCH_CA"),
+                clientCertPEM: Self.pem("APHEX_BENCH_CERT"),
+                clientKeyPEM: Self.pem("APHEX_BENCH_KEY"), bearerToken: Self.token))
         let list = Self.paths[0]
         for (what, url, cap) in [
             ("https, kubeconfig CA pinned", Self.env["APHEX_BENCH_TLS_URL"].map { $0 + list }, 32 << 20),
             ("mTLS, client certificate from PEM data", Self.env["APHEX_BENCH_MTLS_URL"].map { $0 + list }, 32 << 20),
             ("302 to plain http", Self.env["APHEX_BENCH_REDIRECT_URL"], 32 << 20),
-            ("the Application list with a 4 KiB cap", Self.env["APHEX_BENCH_HTTP_URL"].map { $0 + list }, 4096),
+            ("the Application list with a 4 KiB cap", Self.env["APHEX_BENCH_HTTP_URL"].map { $0 + list }, 4096)
         ] {
             guard let url else { continue }
             do {
@@ -192,84 +202,92 @@ import FoundationNetworking
 }
 
 #if canImport(FoundationNetworking)
-/// A minimal URLSession transport with what aphex's transport guarantees that URLSession's API
-/// allows on Linux: redirects to https only (task delegate), a response size cap (refused on
-/// Content-Length, else cancelled as the bytes pass it), an ephemeral session per client (no
-/// cookies, no cache). Not possible here: a kubeconfig CA as the only trust anchor, a client
-/// certificate (URLCredential has neither `init(trust:)` nor `init(identity:certificates:persistence:)`
-/// in FoundationNetworking), so against a real cluster it cannot connect.
-final class URLSessionClient: NSObject, TransportBenchmark.Client, URLSessionDataDelegate, @unchecked Sendable {
-    private let lock = NSLock()
-    private var session: URLSession!
-    private let cap: Int
-    private var pending: [Int: Pending] = [:]
-    private struct Pending {
-        var continuation: CheckedContinuation<(Int, Int), any Error>
-        var body: [UInt8] = []
-        var overCap = false
-    }
-    private var _challenges: [String] = []
-    var challenges: [String] { lock.withLock { _challenges } }
+    /// A minimal URLSession transport with what aphex's transport guarantees that URLSession's API
+    /// allows on Linux: redirects to https only (task delegate), a response size cap (refused on
+    /// Content-Length, else cancelled as the bytes pass it), an ephemeral session per client (no
+    /// cookies, no cache). Not possible here: a kubeconfig CA as the only trust anchor, a client
+    /// certificate (URLCredential has neither `init(trust:)` nor `init(identity:certificates:persistence:)`
+    /// in FoundationNetworking), so against a real cluster it cannot connect.
+    final class URLSessionClient: NSObject, TransportBenchmark.Client, URLSessionDataDelegate, @unchecked Sendable {
+        private let lock = NSLock()
+        private var session: URLSession!
+        private let cap: Int
+        private var pending: [Int: Pending] = [:]
+        private struct Pending {
+            var continuation: CheckedContinuation<(Int, Int), any Error>
+            var body: [UInt8] = []
+            var overCap = false
+        }
+        private var _challenges: [String] = []
+        var challenges: [String] { lock.withLock { _challenges } }
 
-    init(cap: Int) {
-        self.cap = cap
-        super.init()
-        let config = URLSessionConfiguration.ephemeral
-        config.httpAdditionalHeaders = ["Accept": "application/json", "User-Agent": "bench-urlsession",
-                                        "Authorization": "Bearer \(TransportBenchmark.token)"]
-        config.timeoutIntervalForRequest = 60
-        session = URLSession(configuration: config, delegate: self, delegateQueue: nil)
-    }
+        init(cap: Int) {
+            self.cap = cap
+            super.init()
+            let config = URLSessionConfiguration.ephemeral
+            config.httpAdditionalHeaders = [
+                "Accept": "application/json", "User-Agent": "bench-urlsession",
+                "Authorization": "Bearer \(TransportBenchmark.token)"
+            ]
+            config.timeoutIntervalForRequest = 60
+            session = URLSession(configuration: config, delegate: self, delegateQueue: nil)
+        }
 
-    func get(_ url: String) async throws -> (Int, Int) {
-        try await withCheckedThrowingContinuation { cont in
-            let task = session.dataTask(with: URLRequest(url: URL(string: url)!))
-            lock.withLock { pending[task.taskIdentifier] = Pending(continuation: cont) }
-            task.resume()
+        func get(_ url: String) async throws -> (Int, Int) {
+            try await withCheckedThrowingContinuation { cont in
+                let task = session.dataTask(with: URLRequest(url: URL(string: url)!))
+                lock.withLock { pending[task.taskIdentifier] = Pending(continuation: cont) }
+                task.resume()
+            }
+        }
+
+        func close() { session.finishTasksAndInvalidate() }
+
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+            newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+        ) {
+            // nil: not followed; the 3xx response is the answer (aphex's transport fails it instead).
+            completionHandler(request.url?.scheme == "https" ? request : nil)
+        }
+
+        func urlSession(
+            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+            completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+        ) {
+            let over = response.expectedContentLength > cap
+            if over { lock.withLock { pending[dataTask.taskIdentifier]?.overCap = true } }
+            completionHandler(over ? .cancel : .allow)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            let over = lock.withLock { () -> Bool in
+                guard var entry = pending[dataTask.taskIdentifier] else { return false }
+                entry.body.append(contentsOf: data)
+                entry.overCap = entry.body.count > cap
+                pending[dataTask.taskIdentifier] = entry
+                return entry.overCap
+            }
+            if over { dataTask.cancel() }
+        }
+
+        func urlSession(
+            _ session: URLSession, didReceive challenge: URLAuthenticationChallenge,
+            completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
+        ) {
+            lock.withLock { _challenges.append(challenge.protectionSpace.authenticationMethod) }
+            completionHandler(.performDefaultHandling, nil)
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+            guard let p = lock.withLock({ pending.removeValue(forKey: task.taskIdentifier) }) else { return }
+            if p.overCap {
+                p.continuation.resume(throwing: TransportError.tooLarge("stopped past the \(cap)-byte cap"))
+            } else if let error {
+                p.continuation.resume(throwing: error)
+            } else {
+                p.continuation.resume(returning: ((task.response as? HTTPURLResponse)?.statusCode ?? 0, p.body.count))
+            }
         }
     }
-
-    func close() { session.finishTasksAndInvalidate() }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-        // nil: not followed; the 3xx response is the answer (aphex's transport fails it instead).
-        completionHandler(request.url?.scheme == "https" ? request : nil)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        let over = response.expectedContentLength > cap
-        if over { lock.withLock { pending[dataTask.taskIdentifier]?.overCap = true } }
-        completionHandler(over ? .cancel : .allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let over = lock.withLock { () -> Bool in
-            guard var entry = pending[dataTask.taskIdentifier] else { return false }
-            entry.body.append(contentsOf: data)
-            entry.overCap = entry.body.count > cap
-            pending[dataTask.taskIdentifier] = entry
-            return entry.overCap
-        }
-        if over { dataTask.cancel() }
-    }
-
-    func urlSession(_ session: URLSession, didReceive challenge: URLAuthenticationChallenge,
-                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
-        lock.withLock { _challenges.append(challenge.protectionSpace.authenticationMethod) }
-        completionHandler(.performDefaultHandling, nil)
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        guard let p = lock.withLock({ pending.removeValue(forKey: task.taskIdentifier) }) else { return }
-        if p.overCap {
-            p.continuation.resume(throwing: TransportError.tooLarge("stopped past the \(cap)-byte cap"))
-        } else if let error {
-            p.continuation.resume(throwing: error)
-        } else {
-            p.continuation.resume(returning: ((task.response as? HTTPURLResponse)?.statusCode ?? 0, p.body.count))
-        }
-    }
-}
 #endif

@@ -134,15 +134,19 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     /// CYamlEvents declares libyaml's functions and types with a copy of the yaml.h Yams
     /// compiles libyaml with; the two must stay identical (struct layouts are shared).
     @Test func libyamlHeaderMatchesTheOneYamsCompiles() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let ours = root.appendingPathComponent("Sources/CYamlEvents/libyaml.h").path
-        let candidates = [".build/checkouts/Yams/Sources/CYaml/include/yaml.h",
-                          ".build/repositories/Yams/Sources/CYaml/include/yaml.h"].map { root.appendingPathComponent($0).path }
+        let candidates = [
+            ".build/checkouts/Yams/Sources/CYaml/include/yaml.h",
+            ".build/repositories/Yams/Sources/CYaml/include/yaml.h"
+        ].map { root.appendingPathComponent($0).path }
         guard let yams = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             Issue.record("Yams' checkout was not found under .build; cannot compare libyaml headers")
             return
         }
-        #expect(FileManager.default.contents(atPath: ours) == FileManager.default.contents(atPath: yams),
-                "Sources/CYamlEvents/libyaml.h differs from \(yams): copy it again")
+        #expect(
+            FileManager.default.contents(atPath: ours) == FileManager.default.contents(atPath: yams),
+            "Sources/CYamlEvents/libyaml.h differs from \(yams): copy it again")
     }
 }

@@ -14,7 +14,8 @@ final class CountingRandom: RandomSource, @unchecked Sendable {
     private var next: UInt8 = 0
     private(set) var calls: [Int] = []
     func bytes(_ count: Int) throws -> [UInt8] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         calls.append(count)
         next &+= 1
         return [UInt8](repeating: next, count: count)
@@ -99,7 +100,8 @@ final class CountingRandom: RandomSource, @unchecked Sendable {
             .deletingLastPathComponent().deletingLastPathComponent()
         let dir = root.appendingPathComponent("shared/manifests")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        guard let name = files.first(where: { $0.contains("argocd") && $0.contains("3.3.0") && $0.hasSuffix(".yaml") }) else {
+        guard let name = files.first(where: { $0.contains("argocd") && $0.contains("3.3.0") && $0.hasSuffix(".yaml") })
+        else {
             Issue.record("no ArgoCD v3.3.0 manifest under \(dir.path): \(files)")
             return
         }

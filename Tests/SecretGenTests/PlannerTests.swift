@@ -33,7 +33,9 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         #expect(c.keySpec(KeyRef(ak, "secret-key"))?.source == .random(bytes: 50, encoding: .base64))
         #expect(c.keySpec(KeyRef(ak, "bootstrap-token"))?.source == .random(bytes: 32, encoding: .hex))
         #expect(c.keySpec(KeyRef(dex, "authentik-client-secret"))?.source == .sameAs(key: "client-secret"))
-        #expect(c.keySpec(KeyRef(argo, "oidc.dex.clientSecret"))?.source == .derivedFrom(KeyRef(dex, "argocd-client-secret")))
+        #expect(
+            c.keySpec(KeyRef(argo, "oidc.dex.clientSecret"))?.source
+                == .derivedFrom(KeyRef(dex, "argocd-client-secret")))
         #expect(c.keySpec(KeyRef(tekton, "client-secret"))?.source == .derivedFrom(KeyRef(dex, "tekton-client-secret")))
         #expect(c.spec(argo)?.ownership == .mergeKeys)
         #expect(c.secrets(for: "kind").map(\.id).contains(cfCertManager) == false)
@@ -47,7 +49,8 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     @Test func problemsCatchesBrokenForks() {
         var c = SecretCatalog.platform
         c.secrets[0].keys.append(KeySpec("x", .derivedFrom(KeyRef(dex, "nope")), consumer: "", displayName: "x"))
-        c.secrets[0].keys.append(KeySpec("y", .random(bytes: 4, encoding: .hex), consumer: "", displayName: "postgresql-password"))
+        c.secrets[0].keys.append(
+            KeySpec("y", .random(bytes: 4, encoding: .hex), consumer: "", displayName: "postgresql-password"))
         let p = c.problems()
         #expect(p.contains { $0.contains("not in the catalog") })
         #expect(p.contains { $0.contains("too few") })
@@ -57,8 +60,10 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
 
 @Suite struct PlannerTests {
     @Test func nothingExistsCreatesEverythingWithCopiesEqualToSources() throws {
-        let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:],
-                                                    environment: ["CLOUDFLARE_API_TOKEN": "cf-token-1"]))
+        let plan = try planSecrets(
+            SecretsPlanInput(
+                deployment: "kind", existing: [:],
+                environment: ["CLOUDFLARE_API_TOKEN": "cf-token-1"]))
         let v = plan.values
         #expect(plan.decision(KeyRef(pg, "postgresql-password"))?.action == .create)
         #expect(plan.decision(KeyRef(pg, "postgresql-password"))?.origin == .generated)
@@ -95,13 +100,18 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     }
 
     @Test func allExistIsANoOpAndKeepsEveryValue() throws {
-        let first = try planSecrets(SecretsPlanInput(deployment: "k3s", existing: [:],
-                                                     environment: ["CLOUDFLARE_API_TOKEN": "tok"]))
+        let first = try planSecrets(
+            SecretsPlanInput(
+                deployment: "k3s", existing: [:],
+                environment: ["CLOUDFLARE_API_TOKEN": "tok"]))
         var cluster = applied(first, onto: [:])
-        cluster[argo] = StoredSecret(data: ["oidc.dex.clientSecret": first.values[KeyRef(dex, "argocd-client-secret")]!])
+        cluster[argo] = StoredSecret(data: ["oidc.dex.clientSecret": first.values[KeyRef(dex, "argocd-client-secret")]!]
+        )
         for _ in 0..<3 {
-            let again = try planSecrets(SecretsPlanInput(deployment: "k3s", existing: cluster,
-                                                         environment: ["CLOUDFLARE_API_TOKEN": "tok"]))
+            let again = try planSecrets(
+                SecretsPlanInput(
+                    deployment: "k3s", existing: cluster,
+                    environment: ["CLOUDFLARE_API_TOKEN": "tok"]))
             #expect(again.writes.isEmpty)
             #expect(again.decisions.allSatisfy { $0.action == .keep })
             #expect(again.warnings.isEmpty)
@@ -111,7 +121,9 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
 
     @Test func someKeysMissingAddsOnlyThoseAndResendsStoredOnesUnchanged() throws {
         let cluster: [SecretID: StoredSecret] = [
-            ak: StoredSecret(data: ["secret-key": "SK", "admin-password": "AP"], annotations: [SecretAnnotations.createdAt: "2026-01-01T00:00:00Z"]),
+            ak: StoredSecret(
+                data: ["secret-key": "SK", "admin-password": "AP"],
+                annotations: [SecretAnnotations.createdAt: "2026-01-01T00:00:00Z"])
         ]
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: cluster))
         #expect(plan.decision(KeyRef(ak, "secret-key"))?.action == .keep)
@@ -126,9 +138,11 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
 
     @Test func copyUsesTheStoredSourceNeverANewValue() throws {
         let cluster: [SecretID: StoredSecret] = [
-            dex: StoredSecret(data: ["client-secret": "C", "authentik-client-secret": "C", "argocd-client-secret": "A",
-                                     "tekton-client-secret": "T", "kubernetes-client-secret": "K"]),
-            argo: StoredSecret(data: ["server.secretkey": "x"]),
+            dex: StoredSecret(data: [
+                "client-secret": "C", "authentik-client-secret": "C", "argocd-client-secret": "A",
+                "tekton-client-secret": "T", "kubernetes-client-secret": "K"
+            ]),
+            argo: StoredSecret(data: ["server.secretkey": "x"])
         ]
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: cluster))
         #expect(plan.values[KeyRef(tekton, "client-secret")] == "T")
@@ -138,10 +152,12 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
 
     @Test func derivedMismatchIsReportedNotFixed() throws {
         let cluster: [SecretID: StoredSecret] = [
-            dex: StoredSecret(data: ["client-secret": "C", "authentik-client-secret": "OTHER", "argocd-client-secret": "A",
-                                     "tekton-client-secret": "T", "kubernetes-client-secret": "K"]),
+            dex: StoredSecret(data: [
+                "client-secret": "C", "authentik-client-secret": "OTHER", "argocd-client-secret": "A",
+                "tekton-client-secret": "T", "kubernetes-client-secret": "K"
+            ]),
             argo: StoredSecret(data: ["oidc.dex.clientSecret": "STALE"]),
-            tekton: StoredSecret(data: ["client-secret": "T"]),
+            tekton: StoredSecret(data: ["client-secret": "T"])
         ]
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: cluster))
         #expect(plan.decision(KeyRef(argo, "oidc.dex.clientSecret"))?.action == .derivedMismatch)
@@ -152,16 +168,21 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         #expect(!plan.warnings.joined().contains("STALE"))
 
         let h = SecretsHealth.assess(deployment: "kind", existing: cluster)
-        #expect(h.derivedMismatches.sorted() == ["argocd/argocd-secret[oidc.dex.clientSecret]", "auth-system/dex-secrets[authentik-client-secret]"])
+        #expect(
+            h.derivedMismatches.sorted() == [
+                "argocd/argocd-secret[oidc.dex.clientSecret]", "auth-system/dex-secrets[authentik-client-secret]"
+            ])
         #expect(!h.ok)
     }
 
     @Test func repairCopiesSourcesIntoCopiesOnly() throws {
         let cluster: [SecretID: StoredSecret] = [
-            dex: StoredSecret(data: ["client-secret": "C", "authentik-client-secret": "OTHER", "argocd-client-secret": "A",
-                                     "tekton-client-secret": "T", "kubernetes-client-secret": "K"]),
+            dex: StoredSecret(data: [
+                "client-secret": "C", "authentik-client-secret": "OTHER", "argocd-client-secret": "A",
+                "tekton-client-secret": "T", "kubernetes-client-secret": "K"
+            ]),
             argo: StoredSecret(data: ["oidc.dex.clientSecret": "STALE", "server.secretkey": "s"]),
-            tekton: StoredSecret(data: ["client-secret": "T"]),
+            tekton: StoredSecret(data: ["client-secret": "T"])
         ]
         let plan = planRepair(deployment: "kind", existing: cluster)
         #expect(plan.decision(KeyRef(argo, "oidc.dex.clientSecret"))?.action == .repair)
@@ -182,9 +203,11 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     @Test func missingSourceAdoptsItsStoredCopy() throws {
         // dex-secrets lost its argocd key but ArgoCD still has the value: keep them agreeing.
         let cluster: [SecretID: StoredSecret] = [
-            dex: StoredSecret(data: ["client-secret": "C", "authentik-client-secret": "C",
-                                     "tekton-client-secret": "T", "kubernetes-client-secret": "K"]),
-            argo: StoredSecret(data: ["oidc.dex.clientSecret": "A-STORED"]),
+            dex: StoredSecret(data: [
+                "client-secret": "C", "authentik-client-secret": "C",
+                "tekton-client-secret": "T", "kubernetes-client-secret": "K"
+            ]),
+            argo: StoredSecret(data: ["oidc.dex.clientSecret": "A-STORED"])
         ]
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: cluster))
         #expect(plan.values[KeyRef(dex, "argocd-client-secret")] == "A-STORED")
@@ -197,7 +220,7 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
             pg: ["postgresql-password": "PG-IMPORTED", "unknown-key": "zzz"],
             dex: ["argocd-client-secret": "A-IMP", "client-secret": "C-IMP", "authentik-client-secret": "C-IMP"],
             tekton: ["client-secret": "NOT-T"],
-            SecretID(namespace: "x", name: "not-in-catalog"): ["k": "v"],
+            SecretID(namespace: "x", name: "not-in-catalog"): ["k": "v"]
         ])
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:], imported: file))
         #expect(plan.values[KeyRef(pg, "postgresql-password")] == "PG-IMPORTED")
@@ -215,8 +238,11 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     }
 
     @Test func storedValueWinsOverADifferentImportedOne() throws {
-        let cluster: [SecretID: StoredSecret] = [pg: StoredSecret(data: ["postgresql-password": "STORED", "postgresql-postgres-password": "S2"])]
-        let file = SecretsFile(secrets: [pg: ["postgresql-password": "FROM-FILE", "postgresql-postgres-password": "S2"]])
+        let cluster: [SecretID: StoredSecret] = [
+            pg: StoredSecret(data: ["postgresql-password": "STORED", "postgresql-postgres-password": "S2"])
+        ]
+        let file = SecretsFile(secrets: [pg: ["postgresql-password": "FROM-FILE", "postgresql-postgres-password": "S2"]]
+        )
         let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: cluster, imported: file))
         #expect(plan.values[KeyRef(pg, "postgresql-password")] == "STORED")
         #expect(plan.decision(KeyRef(pg, "postgresql-password"))?.action == .keep)
@@ -230,30 +256,40 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
             #expect(plan.decisions.first { $0.ref.secret == id }?.action == .skip)
             #expect(!plan.writes.contains { $0.id == id })
         }
-        #expect(plan.warnings.contains { $0.contains("CLOUDFLARE_API_TOKEN") && $0.contains("organization controller") })
+        #expect(
+            plan.warnings.contains { $0.contains("CLOUDFLARE_API_TOKEN") && $0.contains("organization controller") })
         #expect(plan.warnings.contains { $0.contains("external-dns") })
         // Empty is as good as unset.
-        let empty = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:], environment: ["CLOUDFLARE_API_TOKEN": ""]))
+        let empty = try planSecrets(
+            SecretsPlanInput(deployment: "kind", existing: [:], environment: ["CLOUDFLARE_API_TOKEN": ""]))
         #expect(empty.decision(KeyRef(cfPlatform, "token"))?.action == .skip)
         // The import file can supply it when the environment does not.
-        let imported = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:],
-                                                        imported: SecretsFile(secrets: [cfPlatform: ["token": "T-FILE"]])))
+        let imported = try planSecrets(
+            SecretsPlanInput(
+                deployment: "kind", existing: [:],
+                imported: SecretsFile(secrets: [cfPlatform: ["token": "T-FILE"]])))
         #expect(imported.values[KeyRef(cfPlatform, "token")] == "T-FILE")
     }
 
     @Test func environmentDifferingFromStoredKeepsStoredAndWarns() throws {
         let cluster = [cfPlatform: StoredSecret(data: ["token": "OLD"])]
-        let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: cluster, environment: ["CLOUDFLARE_API_TOKEN": "NEW"]))
+        let plan = try planSecrets(
+            SecretsPlanInput(deployment: "kind", existing: cluster, environment: ["CLOUDFLARE_API_TOKEN": "NEW"]))
         #expect(plan.decision(KeyRef(cfPlatform, "token"))?.action == .keep)
         #expect(plan.values[KeyRef(cfPlatform, "token")] == "OLD")
-        #expect(plan.warnings.contains { $0.contains("CLOUDFLARE_API_TOKEN differs") && !$0.contains("NEW") && !$0.contains("OLD") })
+        #expect(
+            plan.warnings.contains {
+                $0.contains("CLOUDFLARE_API_TOKEN differs") && !$0.contains("NEW") && !$0.contains("OLD")
+            })
     }
 
     @Test func deterministicSourceGivesExactValues() throws {
         let r = CountingRandom()
-        let plan = try planSecrets(SecretsPlanInput(deployment: "kind", existing: [:]), generator: SecretGenerator(random: r))
+        let plan = try planSecrets(
+            SecretsPlanInput(deployment: "kind", existing: [:]), generator: SecretGenerator(random: r))
         #expect(r.calls == [32, 32, 50, 32, 32, 32, 32, 32, 32])
-        #expect(plan.values[KeyRef(pg, "postgresql-password")] == SecretEncoding.base64([UInt8](repeating: 1, count: 32)))
+        #expect(
+            plan.values[KeyRef(pg, "postgresql-password")] == SecretEncoding.base64([UInt8](repeating: 1, count: 32)))
         #expect(plan.values[KeyRef(ak, "bootstrap-token")] == String(repeating: "05", count: 32))
     }
 
@@ -277,8 +313,11 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
 
 @Suite struct SecretsFileTests {
     @Test func roundTrips() throws {
-        let f = SecretsFile(exportedAt: "2026-11-24T00:00:00Z",
-                            secrets: [pg: ["postgresql-password": "a/b+c="], cfPlatform: ["token": "t"], cfKubeSystem: ["api-token": "t"]])
+        let f = SecretsFile(
+            exportedAt: "2026-11-24T00:00:00Z",
+            secrets: [
+                pg: ["postgresql-password": "a/b+c="], cfPlatform: ["token": "t"], cfKubeSystem: ["api-token": "t"]
+            ])
         let text = f.render()
         #expect(text.contains("\"a/b+c=\""))
         #expect(try SecretsFile.parse(Array(text.utf8), source: "f") == f)
@@ -288,7 +327,9 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     /// bounded before the JSON parser runs.
     @Test func oversizedAndDeeplyNestedFilesAreRefusedFast() {
         let start = ContinuousClock.now
-        let deep = Array(("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":" + String(repeating: "[", count: 500_000)).utf8)
+        let deep = Array(
+            ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":"
+                + String(repeating: "[", count: 500_000)).utf8)
         let huge = Array(("{\"x\":\"" + String(repeating: "a", count: SecretsFile.maxBytes) + "\"}").utf8)
         for (bytes, expected) in [(deep, "more than 16 deep"), (huge, "more than an export can be (1024 KiB)")] {
             do {
@@ -310,18 +351,36 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         ("{\"apiVersion\":\"aphex.dev/v9\",\"kind\":\"SecretsExport\",\"secrets\":[]}", "v9"),
         ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"Other\",\"secrets\":[]}", "kind"),
         ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\"}", "\"secrets\""),
-        ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"namespace\":\"a\",\"data\":{}}]}", "no \"name\""),
-        ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"data\":{}}]}", "namespace"),
-        ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":5}}]}", "not a string"),
-        ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":\"\"}}]}", "empty"),
-        ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}},{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}}]}", "twice"),
+        (
+            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"namespace\":\"a\",\"data\":{}}]}",
+            "no \"name\""
+        ),
+        (
+            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"data\":{}}]}",
+            "namespace"
+        ),
+        (
+            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":5}}]}",
+            "not a string"
+        ),
+        (
+            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":\"\"}}]}",
+            "empty"
+        ),
+        (
+            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}},{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}}]}",
+            "twice"
+        )
     ])
     func malformedFilesNameTheProblem(text: String, expected: String) {
         do {
             _ = try SecretsFile.parse(Array(text.utf8), source: "backup.json")
             Issue.record("parsed a malformed file: \(text)")
         } catch let e as SecretGenError {
-            guard case .badImportFile(let why) = e else { Issue.record("wrong error \(e)"); return }
+            guard case .badImportFile(let why) = e else {
+                Issue.record("wrong error \(e)")
+                return
+            }
             #expect(why.contains("backup.json"))
             #expect(why.contains(expected), "\(why)")
         } catch {
@@ -338,13 +397,16 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     @Test func base64IsOneLineOfTheStandardAlphabetAtTheGeneratedLength() throws {
         let good = try SecretGenerator().generate(bytes: 32, encoding: .base64)
         #expect(b64.problem(good) == nil)
-        #expect(ValueShape.base64(bytes: 50).problem(try SecretGenerator().generate(bytes: 50, encoding: .base64)) == nil)
+        #expect(
+            ValueShape.base64(bytes: 50).problem(try SecretGenerator().generate(bytes: 50, encoding: .base64)) == nil)
         #expect(b64.problem(String(good.dropLast())) == "has 43 characters, expected 44")
         #expect(b64.problem(good + "\n") == "has 45 characters, expected 44")
         let urlSafe = String(good.dropFirst(2)) + "-_"
         #expect(b64.problem(urlSafe)?.contains("outside standard base64") == true)
-        #expect(b64.problem(String(repeating: "A", count: 44))?.contains("outside standard base64") == true) // no '=' padding
-        #expect(b64.problem("é" + String(good.dropFirst(2)))?.contains("outside standard base64") == true)  // 2 UTF-8 bytes
+        // no '=' padding
+        #expect(b64.problem(String(repeating: "A", count: 44))?.contains("outside standard base64") == true)
+        // 2 UTF-8 bytes
+        #expect(b64.problem("é" + String(good.dropFirst(2)))?.contains("outside standard base64") == true)
     }
 
     @Test func hexIsLowercaseAtTheGeneratedLength() throws {
@@ -359,7 +421,9 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         #expect(ValueShape.token.problem("cf-Token_40chars.abcdefghijklmnopqrstuvwx") == nil)
         #expect(ValueShape.token.problem("t") == nil)
         for bad in ["with space", "line\n", "tab\t", "nul\u{0}", "naïve"] {
-            #expect(ValueShape.token.problem(bad) == "has a space, line break, control or non-ASCII character", "\(bad.debugDescription)")
+            #expect(
+                ValueShape.token.problem(bad) == "has a space, line break, control or non-ASCII character",
+                "\(bad.debugDescription)")
         }
         #expect(ValueShape.token.problem(String(repeating: "a", count: 4097)) == "has 4097 characters, more than 4096")
     }
@@ -382,9 +446,9 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         let secretLooking = "hunter2-not-base64"
         let file = SecretsFile(secrets: [
             pg: ["postgresql-password": good, "postgresql-postgres-password": secretLooking],
-            ak: ["bootstrap-token": good],                 // base64 where hex belongs
+            ak: ["bootstrap-token": good],  // base64 where hex belongs
             cfPlatform: ["token": "two words"],
-            SecretID(namespace: "x", name: "unknown"): ["k": "anything"],   // not in the catalog: ignored
+            SecretID(namespace: "x", name: "unknown"): ["k": "anything"]  // not in the catalog: ignored
         ])
         do {
             try file.validateValues(against: .platform, source: "backup.json")
@@ -392,21 +456,30 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         } catch let e as SecretGenError {
             let text = e.description
             #expect(text.contains("'backup.json' cannot be used: 3 values do not have the shape aphex generates"))
-            #expect(text.contains("auth-system/authentik-postgresql[postgresql-postgres-password] has 18 characters, expected 44 (32 random bytes as one line of base64, 44 characters)"))
+            #expect(
+                text.contains(
+                    """
+                    auth-system/authentik-postgresql[postgresql-postgres-password] has 18 characters, expected 44 \
+                    (32 random bytes as one line of base64, 44 characters)
+                    """
+                ))
             #expect(text.contains("auth-system/authentik-secrets[bootstrap-token] has 44 characters, expected 64"))
             #expect(text.contains("platform-system/cloudflare-api-token[token] has a space"))
             for v in [good, secretLooking, "two words"] { #expect(!text.contains(v)) }
         }
         // What aphex exports passes.
-        try SecretsFile(secrets: [pg: ["postgresql-password": good], ak: ["bootstrap-token": try g.generate(bytes: 32, encoding: .hex)],
-                                  cfPlatform: ["token": "cf-token"]]).validateValues(against: .platform, source: "f")
+        try SecretsFile(secrets: [
+            pg: ["postgresql-password": good], ak: ["bootstrap-token": try g.generate(bytes: 32, encoding: .hex)],
+            cfPlatform: ["token": "cf-token"]
+        ]).validateValues(against: .platform, source: "f")
     }
 }
 
 @Suite struct RenderTests {
     @Test func manifestIsBase64DataWithLabelAndAnnotation() throws {
-        let w = SecretWrite(id: dex, method: .serverSideApply, exists: false,
-                            data: ["client-secret": "abc", "argocd-client-secret": "x\"y"], changedKeys: ["client-secret"])
+        let w = SecretWrite(
+            id: dex, method: .serverSideApply, exists: false,
+            data: ["client-secret": "abc", "argocd-client-secret": "x\"y"], changedKeys: ["client-secret"])
         let y = SecretManifest.yaml(w, createdAt: "2026-11-24T19:00:00Z")
         #expect(y.contains("kind: Secret\n"))
         #expect(y.contains("  name: \"dex-secrets\"\n  namespace: \"auth-system\"\n"))
@@ -425,8 +498,12 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
     }
 
     @Test func mergePatchHoldsOnlyTheKeys() throws {
-        let w = SecretWrite(id: argo, method: .mergePatch, exists: true, data: ["oidc.dex.clientSecret": "A/B"], changedKeys: ["oidc.dex.clientSecret"])
-        #expect(String(decoding: SecretManifest.mergePatch(w), as: UTF8.self) == "{\"data\":{\"oidc.dex.clientSecret\":\"QS9C\"}}")
+        let w = SecretWrite(
+            id: argo, method: .mergePatch, exists: true, data: ["oidc.dex.clientSecret": "A/B"],
+            changedKeys: ["oidc.dex.clientSecret"])
+        #expect(
+            String(decoding: SecretManifest.mergePatch(w), as: UTF8.self)
+                == "{\"data\":{\"oidc.dex.clientSecret\":\"QS9C\"}}")
     }
 
     @Test func timestampIsRFC3339UTC() {
@@ -468,12 +545,16 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
             if rng.chance(30) {
                 var s: [SecretID: [String: String]] = [:]
                 for spec in catalog.secrets(for: deployment) where rng.chance(50) {
-                    s[spec.id] = Dictionary(uniqueKeysWithValues: spec.keys.filter { _ in rng.chance(50) }.map { ($0.key, "imp\(rng.next() % 1000)") })
+                    s[spec.id] = Dictionary(
+                        uniqueKeysWithValues: spec.keys.filter { _ in rng.chance(50) }.map {
+                            ($0.key, "imp\(rng.next() % 1000)")
+                        })
                 }
                 imported = SecretsFile(secrets: s)
             }
             let env = rng.chance(50) ? ["CLOUDFLARE_API_TOKEN": "cf"] : [:]
-            let input = SecretsPlanInput(deployment: deployment, existing: existing, imported: imported, environment: env)
+            let input = SecretsPlanInput(
+                deployment: deployment, existing: existing, imported: imported, environment: env)
             let plan = try planSecrets(input)
 
             // 1. Nothing stored is ever changed: stored values are kept and written unchanged.
@@ -493,7 +574,8 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
             // 3. A copy that is written equals the value its source will hold.
             for ref in written {
                 if let src = catalog.keySpec(ref)?.source.source(in: ref.secret) {
-                    #expect(plan.values[ref] == plan.values[src], "round \(round): \(ref) written differently from \(src)")
+                    #expect(
+                        plan.values[ref] == plan.values[src], "round \(round): \(ref) written differently from \(src)")
                 }
             }
             // 4. Applying the writes and planning again changes nothing (idempotent), except
@@ -504,11 +586,14 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
                 for (k, v) in w.data { s.data[k] = v }
                 after[w.id] = s
             }
-            let again = try planSecrets(SecretsPlanInput(deployment: deployment, existing: after, imported: imported, environment: env))
+            let again = try planSecrets(
+                SecretsPlanInput(deployment: deployment, existing: after, imported: imported, environment: env))
             #expect(again.writes.isEmpty, "round \(round): a re-run wrote \(again.writes.map(\.id))")
             // 5. Mismatches reported are exactly those the health check sees.
             let mismatches = Set(again.decisions.filter { $0.action == .derivedMismatch }.map(\.ref.description))
-            #expect(mismatches == Set(SecretsHealth.assess(deployment: deployment, existing: after).derivedMismatches), "round \(round)")
+            #expect(
+                mismatches == Set(SecretsHealth.assess(deployment: deployment, existing: after).derivedMismatches),
+                "round \(round)")
         }
     }
 }

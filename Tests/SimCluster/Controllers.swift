@@ -33,23 +33,37 @@ func shortHash(_ s: String, _ n: Int) -> String {
 final class CRDController: SimController {
     static func establishedStatus(_ crd: JSON, at time: String) -> JSON {
         let names = crd[path: "spec", "names"] ?? [:]
-        return ["acceptedNames": names,
-                "storedVersions": .array((crd[path: "spec", "versions"]?.array ?? []).filter { $0["storage"]?.bool == true }.compactMap { $0["name"] }),
-                "conditions": [
-                    ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
-                     "lastTransitionTime": .string(time)],
-                    ["type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                     "message": "the initial names have been accepted", "lastTransitionTime": .string(time)]]]
+        return [
+            "acceptedNames": names,
+            "storedVersions": .array(
+                (crd[path: "spec", "versions"]?.array ?? []).filter { $0["storage"]?.bool == true }.compactMap {
+                    $0["name"]
+                }),
+            "conditions": [
+                [
+                    "type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
+                    "lastTransitionTime": .string(time)
+                ],
+                [
+                    "type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted", "lastTransitionTime": .string(time)
+                ]
+            ]
+        ]
     }
 
     func step(_ w: SimWorld, now: Duration) -> Bool {
         var changed = false
         for (k, crd) in w.objects where k.resource == "customresourcedefinitions" && k.group == "apiextensions.k8s.io" {
-            let established = (crd[path: "status", "conditions"]?.array ?? []).contains { $0["type"] == "Established" && $0["status"] == "True" }
-            let group = crd[path: "spec", "group"]?.string ?? "", plural = crd[path: "spec", "names", "plural"]?.string ?? ""
+            let established = (crd[path: "status", "conditions"]?.array ?? []).contains {
+                $0["type"] == "Established" && $0["status"] == "True"
+            }
+            let group = crd[path: "spec", "group"]?.string ?? "",
+                plural = crd[path: "spec", "names", "plural"]?.string ?? ""
             if established {
                 // Re-register when the served versions changed (an apply of a newer CRD).
-                let versions = (crd[path: "spec", "versions"]?.array ?? []).filter { $0["served"]?.bool ?? true }.compactMap { $0["name"]?.string }
+                let versions = (crd[path: "spec", "versions"]?.array ?? []).filter { $0["served"]?.bool ?? true }
+                    .compactMap { $0["name"]?.string }
                 if w.types[w.typeKey(group, plural)]?.versions != versions { w.registerCRD(crd, established: true) }
                 continue
             }
@@ -57,20 +71,25 @@ final class CRDController: SimController {
             if now >= due {
                 var o = crd
                 var status = crd["status"] ?? [:]
-                let namesAt = (status["conditions"]?.array ?? []).first { $0["type"] == "NamesAccepted" }?["lastTransitionTime"]
-                for (key, value) in Self.establishedStatus(crd, at: w.wall(due)).object ?? [:] where key != "storedVersions" || status[key] == nil {
+                let namesAt = (status["conditions"]?.array ?? []).first { $0["type"] == "NamesAccepted" }?[
+                    "lastTransitionTime"]
+                for (key, value) in Self.establishedStatus(crd, at: w.wall(due)).object ?? [:]
+                where key != "storedVersions" || status[key] == nil {
                     status[key] = value
                 }
                 if let namesAt, var conditions = status["conditions"]?.array, !conditions.isEmpty {
-                    conditions[0]["lastTransitionTime"] = namesAt   // NamesAccepted did not transition again
+                    conditions[0]["lastTransitionTime"] = namesAt  // NamesAccepted did not transition again
                     status["conditions"] = .array(conditions)
                 }
                 o["status"] = status
                 // The apiextensions server writes this through the status subresource, as
                 // manager kube-apiserver (ssa/crd-applicationsets-2-reapply.json).
-                let schema = w.openAPI.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition") ?? .open
-                o = SimFieldManager.update(old: crd, new: o, manager: "kube-apiserver", schema: schema, apiVersion: "apiextensions.k8s.io/v1",
-                                           time: w.wall(due), subresource: "status")
+                let schema =
+                    w.openAPI.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition")
+                    ?? .open
+                o = SimFieldManager.update(
+                    old: crd, new: o, manager: "kube-apiserver", schema: schema, apiVersion: "apiextensions.k8s.io/v1",
+                    time: w.wall(due), subresource: "status")
                 w.store(o, key: k, at: due)
                 w.registerCRD(w.objects[k]!, established: true)
                 changed = true
@@ -80,14 +99,24 @@ final class CRDController: SimController {
                 var o = crd
                 var status = crd["status"] ?? [:]
                 status["acceptedNames"] = crd[path: "spec", "names"] ?? [:]
-                status["conditions"] = [["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
-                                         "lastTransitionTime": .string(w.wall(now))],
-                                        ["type": "Established", "status": "False", "reason": "Installing",
-                                         "message": "the initial names have been accepted", "lastTransitionTime": .string(w.wall(now))]]
+                status["conditions"] = [
+                    [
+                        "type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                        "message": "no conflicts found",
+                        "lastTransitionTime": .string(w.wall(now))
+                    ],
+                    [
+                        "type": "Established", "status": "False", "reason": "Installing",
+                        "message": "the initial names have been accepted", "lastTransitionTime": .string(w.wall(now))
+                    ]
+                ]
                 o["status"] = status
-                let schema = w.openAPI.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition") ?? .open
-                o = SimFieldManager.update(old: crd, new: o, manager: "kube-apiserver", schema: schema, apiVersion: "apiextensions.k8s.io/v1",
-                                           time: w.wall(now), subresource: "status")
+                let schema =
+                    w.openAPI.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition")
+                    ?? .open
+                o = SimFieldManager.update(
+                    old: crd, new: o, manager: "kube-apiserver", schema: schema, apiVersion: "apiextensions.k8s.io/v1",
+                    time: w.wall(now), subresource: "status")
                 w.store(o, key: k)
                 changed = true
             }
@@ -100,8 +129,12 @@ final class CRDController: SimController {
 final class NamespaceController: SimController {
     func step(_ w: SimWorld, now: Duration) -> Bool {
         var changed = false
-        for (k, ns) in w.objects where k.group == "" && k.resource == "namespaces" && ns[path: "metadata", "deletionTimestamp"] != nil {
-            let contents = w.objects.filter { $0.key.namespace == k.name && !(w.types[w.typeKey($0.key.group, $0.key.resource)]?.ref.namespaced == false) }
+        for (k, ns) in w.objects
+        where k.group == "" && k.resource == "namespaces" && ns[path: "metadata", "deletionTimestamp"] != nil {
+            let contents = w.objects.filter {
+                $0.key.namespace == k.name
+                    && !(w.types[w.typeKey($0.key.group, $0.key.resource)]?.ref.namespaced == false)
+            }
             if contents.isEmpty {
                 w.remove(k, by: nil)
                 changed = true
@@ -120,17 +153,35 @@ final class NamespaceController: SimController {
 /// cluster CA in every namespace that is not terminating (kubectl get cm -A shows them on any
 /// real cluster; the recorded LIST of ConfigMaps in default has it).
 final class RootCAController: SimController {
-    static let caPEM = "-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\ncm5ldGVzMB4XDTI2MTIwMjAwMDAwMFoXDTM2MTEzMDAwMDAwMFowFTETMBEGA1UE\nAxMKa3ViZXJuZXRlczCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAKSIM\n-----END CERTIFICATE-----\n"
+    static let caPEM =
+        """
+        -----BEGIN \
+        CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\ncm5ldGVzMB4XDTI2MTIwMjAwMDAwMFoXDTM2MTEzMDAwMDAwMFowFTETMBEGA1UE\nAxMKa3ViZXJuZXRlczCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAKSIM\n-----END \
+        CERTIFICATE-----\n
+        """
 
     func step(_ w: SimWorld, now: Duration) -> Bool {
         var changed = false
-        for (k, ns) in w.objects where k.group == "" && k.resource == "namespaces" && ns[path: "metadata", "deletionTimestamp"] == nil {
+        for (k, ns) in w.objects
+        where k.group == "" && k.resource == "namespaces" && ns[path: "metadata", "deletionTimestamp"] == nil {
             let cm = ObjectKey(ResourceRef.configMaps, namespace: k.name, name: "kube-root-ca.crt")
             guard w.objects[cm] == nil else { continue }
-            w.store(["apiVersion": "v1", "kind": "ConfigMap",
-                     "metadata": ["name": "kube-root-ca.crt", "namespace": .string(k.name),
-                                  "annotations": ["kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."]],
-                     "data": ["ca.crt": .string(Self.caPEM)]], key: cm)
+            w.store(
+                [
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": [
+                        "name": "kube-root-ca.crt", "namespace": .string(k.name),
+                        "annotations": [
+                            "kubernetes.io/description":
+                                """
+                            Contains a CA bundle that can be used to verify the kube-apiserver when using \
+                            internal endpoints such as the internal service IP or kubernetes.default.svc. No \
+                            other usage is guaranteed across distributions of Kubernetes clusters.
+                            """
+                        ]
+                    ],
+                    "data": ["ca.crt": .string(Self.caPEM)]
+                ], key: cm)
             changed = true
         }
         return changed
@@ -159,7 +210,10 @@ final class WorkloadController: SimController {
         }
         // Pods of deleted workloads go away.
         for (owner, pods) in podsOf where !live.contains(owner) {
-            for p in pods where w.objects[p] != nil { w.remove(p, by: nil); changed = true }
+            for p in pods where w.objects[p] != nil {
+                w.remove(p, by: nil)
+                changed = true
+            }
             podsOf[owner] = nil
             w.workloadReadyAt[owner] = nil
         }
@@ -174,10 +228,19 @@ final class WorkloadController: SimController {
         for (k, n) in w.objects where k.group == "" && k.resource == "nodes" {
             let due = (w.createdAt[k] ?? now) + w.scenario.delay(w.scenario.timings.nodeReady)
             guard now >= due, n.annotations["aphex-sim/kubelet-stopped"] == nil,
-                  !(n[path: "status", "conditions"]?.array ?? []).contains(where: { $0["type"] == "Ready" && $0["status"] == "True" }) else { continue }
+                !(n[path: "status", "conditions"]?.array ?? []).contains(where: {
+                    $0["type"] == "Ready" && $0["status"] == "True"
+                })
+            else { continue }
             var next = n
-            next.set(["status", "conditions"], to: [["type": "Ready", "status": "True", "reason": "KubeletReady",
-                                                      "message": "kubelet is posting ready status", "lastTransitionTime": .string(w.wall(due))]])
+            next.set(
+                ["status", "conditions"],
+                to: [
+                    [
+                        "type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status", "lastTransitionTime": .string(w.wall(due))
+                    ]
+                ])
             w.store(next, key: k, at: due)
             changed = true
         }
@@ -193,7 +256,8 @@ final class WorkloadController: SimController {
         let badImage = images.first { neverPulls($0, w) }
         let crashLoop = k.name == "cert-manager-cainjector" && w.scenario.cainjector == "crashloop"
         let changedAt = w.changedAt[k] ?? now
-        let delaySeconds = w.scenario.timings.workloadOverrides["\(k.namespace)/\(k.name)"] ?? w.scenario.timings.workloadReady
+        let delaySeconds =
+            w.scenario.timings.workloadOverrides["\(k.namespace)/\(k.name)"] ?? w.scenario.timings.workloadReady
         let readyAt: Duration? = (badImage != nil || crashLoop) ? nil : changedAt + w.scenario.delay(delaySeconds)
         if let r = readyAt { w.workloadReadyAt[k] = r } else { w.workloadReadyAt[k] = nil }
         let ready = readyAt.map { now >= $0 } ?? false
@@ -210,27 +274,46 @@ final class WorkloadController: SimController {
                 status["readyReplicas"] = .int(n)
                 status["availableReplicas"] = .int(n)
                 status["conditions"] = [
-                    ["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.",
-                     "lastTransitionTime": .string(readyTime), "lastUpdateTime": .string(readyTime)],
-                    ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                     "message": .string("ReplicaSet \"\(k.name)-\(hash)\" has successfully progressed."),
-                     "lastTransitionTime": .string(since), "lastUpdateTime": .string(readyTime)]]
+                    [
+                        "type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                        "message": "Deployment has minimum availability.",
+                        "lastTransitionTime": .string(readyTime), "lastUpdateTime": .string(readyTime)
+                    ],
+                    [
+                        "type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                        "message": .string("ReplicaSet \"\(k.name)-\(hash)\" has successfully progressed."),
+                        "lastTransitionTime": .string(since), "lastUpdateTime": .string(readyTime)
+                    ]
+                ]
             } else {
                 status["unavailableReplicas"] = .int(n)
                 status["conditions"] = [
-                    ["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability.",
-                     "lastTransitionTime": .string(since), "lastUpdateTime": .string(since)],
-                    ["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
-                     "message": .string("ReplicaSet \"\(k.name)-\(hash)\" is progressing."),
-                     "lastTransitionTime": .string(since), "lastUpdateTime": .string(since)]]
+                    [
+                        "type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+                        "message": "Deployment does not have minimum availability.",
+                        "lastTransitionTime": .string(since), "lastUpdateTime": .string(since)
+                    ],
+                    [
+                        "type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                        "message": .string("ReplicaSet \"\(k.name)-\(hash)\" is progressing."),
+                        "lastTransitionTime": .string(since), "lastUpdateTime": .string(since)
+                    ]
+                ]
             }
         case "statefulsets":
-            status = ["observedGeneration": .int(gen), "replicas": .int(n), "currentReplicas": .int(n), "updatedReplicas": .int(n),
-                      "currentRevision": .string("\(k.name)-\(hash)"), "updateRevision": .string("\(k.name)-\(hash)"), "collisionCount": 0,
-                      "readyReplicas": .int(ready ? n : 0), "availableReplicas": .int(ready ? n : 0)]
+            status = [
+                "observedGeneration": .int(gen), "replicas": .int(n), "currentReplicas": .int(n),
+                "updatedReplicas": .int(n),
+                "currentRevision": .string("\(k.name)-\(hash)"), "updateRevision": .string("\(k.name)-\(hash)"),
+                "collisionCount": 0,
+                "readyReplicas": .int(ready ? n : 0), "availableReplicas": .int(ready ? n : 0)
+            ]
         default:
-            status = ["observedGeneration": .int(gen), "currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberMisscheduled": 0,
-                      "updatedNumberScheduled": 1, "numberReady": .int(ready ? 1 : 0), "numberAvailable": .int(ready ? 1 : 0)]
+            status = [
+                "observedGeneration": .int(gen), "currentNumberScheduled": 1, "desiredNumberScheduled": 1,
+                "numberMisscheduled": 0,
+                "updatedNumberScheduled": 1, "numberReady": .int(ready ? 1 : 0), "numberAvailable": .int(ready ? 1 : 0)
+            ]
             if !ready { status["numberUnavailable"] = 1 }
         }
         if o["status"] != status {
@@ -257,19 +340,39 @@ final class WorkloadController: SimController {
             var cstatuses: [JSON] = []
             for c in containers {
                 let image = c["image"]?.string ?? ""
-                var cs: JSON = ["name": c["name"] ?? "main", "image": .string(image), "imageID": "", "ready": .bool(ready),
-                                "restartCount": 0, "started": .bool(ready)]
+                var cs: JSON = [
+                    "name": c["name"] ?? "main", "image": .string(image), "imageID": "", "ready": .bool(ready),
+                    "restartCount": 0, "started": .bool(ready)
+                ]
                 if ready {
                     cs["state"] = ["running": ["startedAt": .string(readyTime)]]
                     cs["imageID"] = .string("\(image.split(separator: ":").first ?? "")@sha256:\(nameHash(image))")
                 } else if let bad = badImage, bad == image {
-                    cs["state"] = ["waiting": ["reason": "ImagePullBackOff",
-                                               "message": .string("Back-off pulling image \"\(image)\": ErrImagePull: failed to pull and unpack image \"\(image)\": failed to resolve reference \"\(image)\": \(image): not found")]]
+                    cs["state"] = [
+                        "waiting": [
+                            "reason": "ImagePullBackOff",
+                            "message": .string(
+                                """
+                                Back-off pulling image \"\(image)\": ErrImagePull: failed to pull and unpack \
+                                image \"\(image)\": failed to resolve reference \"\(image)\": \(image): not found
+                                """
+                            )
+                        ]
+                    ]
                 } else if crashLoop {
                     let restarts = Int64(max(0, (now - changedAt).seconds / 10))
                     cs["restartCount"] = .int(restarts)
-                    cs["state"] = ["waiting": ["reason": "CrashLoopBackOff",
-                                               "message": .string("back-off 5m0s restarting failed container=\(c["name"]?.string ?? "main") pod=\(podName)_\(k.namespace)(\(shortHash(podName, 8)))")]]
+                    cs["state"] = [
+                        "waiting": [
+                            "reason": "CrashLoopBackOff",
+                            "message": .string(
+                                """
+                                back-off 5m0s restarting failed container=\(c["name"]?.string ?? "main") \
+                                pod=\(podName)_\(k.namespace)(\(shortHash(podName, 8)))
+                                """
+                            )
+                        ]
+                    ]
                     cs["lastState"] = ["terminated": ["exitCode": 1, "reason": "Error", "finishedAt": .string(since)]]
                 } else {
                     cs["state"] = ["waiting": ["reason": "ContainerCreating"]]
@@ -278,22 +381,45 @@ final class WorkloadController: SimController {
             }
             let pod: JSON = [
                 "apiVersion": "v1", "kind": "Pod",
-                "metadata": ["name": .string(podName), "namespace": .string(k.namespace), "labels": podLabels,
-                             "ownerReferences": [["apiVersion": "apps/v1", "kind": k.resource == "deployments" ? "ReplicaSet" : (k.resource == "statefulsets" ? "StatefulSet" : "DaemonSet"),
-                                                  "name": .string(k.resource == "deployments" ? "\(k.name)-\(hash)" : k.name), "controller": true,
-                                                  "uid": .string(uid)]]],
+                "metadata": [
+                    "name": .string(podName), "namespace": .string(k.namespace), "labels": podLabels,
+                    "ownerReferences": [
+                        [
+                            "apiVersion": "apps/v1",
+                            "kind": k.resource == "deployments"
+                                ? "ReplicaSet" : (k.resource == "statefulsets" ? "StatefulSet" : "DaemonSet"),
+                            "name": .string(k.resource == "deployments" ? "\(k.name)-\(hash)" : k.name),
+                            "controller": true,
+                            "uid": .string(uid)
+                        ]
+                    ]
+                ],
                 "spec": ["containers": .array(containers), "nodeName": .string(nodeName(w))],
-                "status": ["phase": ready || crashLoop ? "Running" : "Pending", "podIP": .string(ip), "hostIP": "172.18.0.2",
-                           "startTime": .string(since), "containerStatuses": .array(cstatuses),
-                           "conditions": [["type": "Ready", "status": ready ? "True" : "False", "lastTransitionTime": .string(ready ? readyTime : since)],
-                                          ["type": "ContainersReady", "status": ready ? "True" : "False", "lastTransitionTime": .string(ready ? readyTime : since)],
-                                          ["type": "PodScheduled", "status": "True", "lastTransitionTime": .string(since)]]]]
+                "status": [
+                    "phase": ready || crashLoop ? "Running" : "Pending", "podIP": .string(ip), "hostIP": "172.18.0.2",
+                    "startTime": .string(since), "containerStatuses": .array(cstatuses),
+                    "conditions": [
+                        [
+                            "type": "Ready", "status": ready ? "True" : "False",
+                            "lastTransitionTime": .string(ready ? readyTime : since)
+                        ],
+                        [
+                            "type": "ContainersReady", "status": ready ? "True" : "False",
+                            "lastTransitionTime": .string(ready ? readyTime : since)
+                        ],
+                        ["type": "PodScheduled", "status": "True", "lastTransitionTime": .string(since)]
+                    ]
+                ]
+            ]
             if w.objects[pk] != pod.merging(w.objects[pk]) {
                 if let existing = w.objects[pk] {
                     var next = existing
                     next["status"] = pod["status"]
                     next["metadata"] = SimJSON.applyMerge(existing["metadata"] ?? [:], pod["metadata"]!)
-                    if next != existing { w.store(next, key: pk); changed = true }
+                    if next != existing {
+                        w.store(next, key: pk)
+                        changed = true
+                    }
                 } else {
                     w.store(pod, key: pk, at: changedAt)
                     changed = true
@@ -316,20 +442,31 @@ final class WorkloadController: SimController {
     func makePullEvents(_ w: SimWorld, pod: ObjectKey, image: String, at: Duration) -> Bool {
         var changed = false
         for (reason, message) in [
-            ("Failed", "Failed to pull image \"\(image)\": rpc error: code = NotFound desc = failed to pull and unpack image \"\(image)\": failed to resolve reference \"\(image)\": \(image): not found"),
+            (
+                "Failed",
+                """
+                Failed to pull image \"\(image)\": rpc error: code = NotFound desc = failed to pull and unpack \
+                image \"\(image)\": failed to resolve reference \"\(image)\": \(image): not found
+                """
+            ),
             ("Failed", "Error: ErrImagePull"),
             ("BackOff", "Back-off pulling image \"\(image)\""),
-            ("Failed", "Error: ImagePullBackOff")] {
+            ("Failed", "Error: ImagePullBackOff")
+        ] {
             let name = "\(pod.name).\(shortHash(reason + message, 16))"
             if eventsMade.contains("\(pod.namespace)/\(name)") { continue }
             eventsMade.insert("\(pod.namespace)/\(name)")
-            let ev: JSON = ["apiVersion": "v1", "kind": "Event",
-                            "metadata": ["name": .string(name), "namespace": .string(pod.namespace)],
-                            "type": "Warning", "reason": .string(reason), "message": .string(message),
-                            "involvedObject": ["kind": "Pod", "namespace": .string(pod.namespace), "name": .string(pod.name),
-                                               "apiVersion": "v1", "fieldPath": "spec.containers{main}"],
-                            "source": ["component": "kubelet", "host": .string(nodeName(w))],
-                            "firstTimestamp": .string(w.wall(at)), "lastTimestamp": .string(w.wall(at)), "count": 1]
+            let ev: JSON = [
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": ["name": .string(name), "namespace": .string(pod.namespace)],
+                "type": "Warning", "reason": .string(reason), "message": .string(message),
+                "involvedObject": [
+                    "kind": "Pod", "namespace": .string(pod.namespace), "name": .string(pod.name),
+                    "apiVersion": "v1", "fieldPath": "spec.containers{main}"
+                ],
+                "source": ["component": "kubelet", "host": .string(nodeName(w))],
+                "firstTimestamp": .string(w.wall(at)), "lastTimestamp": .string(w.wall(at)), "count": 1
+            ]
             w.store(ev, key: ObjectKey(ResourceRef.events, namespace: pod.namespace, name: name), at: at)
             changed = true
         }
@@ -346,38 +483,61 @@ final class WorkloadController: SimController {
                     && selector.allSatisfy { p.labels[$0.key] == $0.value }
             }.sorted { $0.key < $1.key }
             let endpoints: [JSON] = pods.map { _, p in
-                let ready = (p[path: "status", "conditions"]?.array ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
-                return ["addresses": [p[path: "status", "podIP"] ?? "10.244.0.9"],
-                        "conditions": ["ready": .bool(ready), "serving": .bool(ready), "terminating": false],
-                        "nodeName": p[path: "spec", "nodeName"] ?? "node",
-                        "targetRef": ["kind": "Pod", "namespace": .string(sk.namespace), "name": .string(p.name ?? ""),
-                                      "uid": p[path: "metadata", "uid"] ?? ""]]
+                let ready = (p[path: "status", "conditions"]?.array ?? []).contains {
+                    $0["type"] == "Ready" && $0["status"] == "True"
+                }
+                return [
+                    "addresses": [p[path: "status", "podIP"] ?? "10.244.0.9"],
+                    "conditions": ["ready": .bool(ready), "serving": .bool(ready), "terminating": false],
+                    "nodeName": p[path: "spec", "nodeName"] ?? "node",
+                    "targetRef": [
+                        "kind": "Pod", "namespace": .string(sk.namespace), "name": .string(p.name ?? ""),
+                        "uid": p[path: "metadata", "uid"] ?? ""
+                    ]
+                ]
             }
             let ports: [JSON] = (svc[path: "spec", "ports"]?.array ?? []).map { p in
                 let target = p["targetPort"]?.int ?? p["port"]?.int ?? 80
                 return ["name": p["name"] ?? "", "port": .int(target), "protocol": p["protocol"] ?? "TCP"]
             }
             let name = "\(sk.name)-\(shortHash(sk.description, 5))"
-            let slice: JSON = ["apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                               "metadata": ["name": .string(name), "namespace": .string(sk.namespace),
-                                            "labels": ["kubernetes.io/service-name": .string(sk.name),
-                                                       "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"],
-                                            "ownerReferences": [["apiVersion": "v1", "kind": "Service", "name": .string(sk.name),
-                                                                 "uid": svc[path: "metadata", "uid"] ?? ""]]],
-                               "addressType": "IPv4", "endpoints": .array(endpoints), "ports": .array(ports)]
+            let slice: JSON = [
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": [
+                    "name": .string(name), "namespace": .string(sk.namespace),
+                    "labels": [
+                        "kubernetes.io/service-name": .string(sk.name),
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"
+                    ],
+                    "ownerReferences": [
+                        [
+                            "apiVersion": "v1", "kind": "Service", "name": .string(sk.name),
+                            "uid": svc[path: "metadata", "uid"] ?? ""
+                        ]
+                    ]
+                ],
+                "addressType": "IPv4", "endpoints": .array(endpoints), "ports": .array(ports)
+            ]
             let ek = ObjectKey(ResourceRef.endpointSlices, namespace: sk.namespace, name: name)
             if let existing = w.objects[ek] {
                 var next = existing
                 next["endpoints"] = slice["endpoints"]
                 next["ports"] = slice["ports"]
-                if next != existing { w.store(next, key: ek); changed = true }
+                if next != existing {
+                    w.store(next, key: ek)
+                    changed = true
+                }
             } else {
                 w.store(slice, key: ek)
                 changed = true
             }
         }
         // Slices of deleted services go.
-        for (ek, e) in w.objects where ek.resource == "endpointslices" && e[path: "metadata", "labels", "endpointslice.kubernetes.io/managed-by"]?.string == "endpointslice-controller.k8s.io" {
+        for (ek, e) in w.objects
+        where ek.resource == "endpointslices"
+            && e[path: "metadata", "labels", "endpointslice.kubernetes.io/managed-by"]?.string
+                == "endpointslice-controller.k8s.io"
+        {
             let svcName = e.labels["kubernetes.io/service-name"] ?? ""
             if w.objects[ObjectKey(ResourceRef.services, namespace: ek.namespace, name: svcName)] == nil {
                 w.remove(ek, by: nil)
@@ -405,7 +565,9 @@ final class CertManagerController: SimController {
         guard w.scenario.cainjector == "ok" else { return false }
         let webhookDeploy = ObjectKey(ResourceRef.deployments, namespace: "cert-manager", name: "cert-manager-webhook")
         let cainjector = ObjectKey(ResourceRef.deployments, namespace: "cert-manager", name: "cert-manager-cainjector")
-        guard let ready = w.workloadReadyAt[webhookDeploy], let injReady = w.workloadReadyAt[cainjector] else { return false }
+        guard let ready = w.workloadReadyAt[webhookDeploy], let injReady = w.workloadReadyAt[cainjector] else {
+            return false
+        }
         let due = max(ready, injReady) + w.scenario.delay(w.scenario.timings.caBundle)
         guard now >= due else { return false }
         var changed = false
@@ -415,7 +577,10 @@ final class CertManagerController: SimController {
             var hooks = o["webhooks"]?.array ?? []
             for i in hooks.indices { hooks[i].set(["clientConfig", "caBundle"], to: .string(SimCerts.webhookCABase64)) }
             o["webhooks"] = .array(hooks)
-            if o != w.objects[k] { w.store(o, key: k, at: due); changed = true }
+            if o != w.objects[k] {
+                w.store(o, key: k, at: due)
+                changed = true
+            }
         }
         return changed
     }
@@ -427,7 +592,8 @@ final class LockedBox<Value>: @unchecked Sendable {
     private var value: Value
     init(_ value: Value) { self.value = value }
     func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return body(&value)
     }
 }

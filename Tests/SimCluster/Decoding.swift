@@ -11,7 +11,9 @@ import Yams
 public enum SimDecoding {
     /// `?fieldValidation=`: the server's default is Warn.
     public enum FieldValidation: String, Sendable {
-        case ignore = "Ignore", warn = "Warn", strict = "Strict"
+        case ignore = "Ignore"
+        case warn = "Warn"
+        case strict = "Strict"
     }
 
     /// A PATCH's type, from its Content-Type.
@@ -41,7 +43,8 @@ public enum SimDecoding {
     /// PUT: media type (415) -> options (422) -> syntax (400) -> group/version/kind -> strict
     /// decoding against `schema` (400 under Strict, warnings under Warn) -> PUT's name against the
     /// URL -> namespace (taken from the URL when the body has none; 400 when they differ; cleared
-    /// for cluster-scoped kinds). The returned object has undeclared fields dropped, as stored. PATCH: media type (415 `415: Unsupported Media Type`) -> options
+    /// for cluster-scoped kinds). The returned object has undeclared fields dropped, as stored. PATCH: media type (415
+    /// `415: Unsupported Media Type`) -> options
     /// (apply needs `fieldManager`) -> the patch document (apply: YAML/JSON, then its
     /// group/version/kind must be the URL's). What a PATCH needs after it has been applied to the
     /// stored object (`checkName`, `ensureNamespace`, `strictCheck` of the result) is the caller's.
@@ -51,27 +54,34 @@ public enum SimDecoding {
     ///   no protobuf; strict errors sorted); `name`/`namespace`: the URL's.
     /// - schema: the type's schema (recorded OpenAPI for built-ins, the CRD's for custom
     ///   resources); nil skips strict decoding.
-    public static func decode(body: [UInt8], contentType: String?, method: String, query: [String: String] = [:],
-                              kind: String, group: String, version: String, namespaced: Bool, customResource: Bool = false,
-                              name: String? = nil, namespace: String? = nil, schema: SimSchema? = nil) throws -> Decoded {
+    public static func decode(
+        body: [UInt8], contentType: String?, method: String, query: [String: String] = [:],
+        kind: String, group: String, version: String, namespaced: Bool, customResource: Bool = false,
+        name: String? = nil, namespace: String? = nil, schema: SimSchema? = nil
+    ) throws -> Decoded {
         switch method.uppercased() {
         case "PATCH":
             let type = try patchType(contentType: contentType, customResource: customResource)
             let directive = try validateOptions("PatchOptions", query: query, patchType: type)
             if type == .apply {
-                return Decoded(object: try decodeApply(body, kind: kind, group: group, version: version), order: .sorted, warnings: [],
-                               patchType: type, fieldValidation: directive)
+                return Decoded(
+                    object: try decodeApply(body, kind: kind, group: group, version: version), order: .sorted,
+                    warnings: [],
+                    patchType: type, fieldValidation: directive)
             }
             let (value, order) = try parsePatch(body, type: type, fieldValidation: directive)
             return Decoded(object: value, order: order, warnings: [], patchType: type, fieldValidation: directive)
         default:
             try checkMediaType(contentType, customResource: customResource)
-            let directive = try validateOptions(method.uppercased() == "PUT" ? "UpdateOptions" : "CreateOptions", query: query, patchType: nil)
-            var (object, order) = try decodeObject(body, contentType: contentType, kind: kind, group: group, version: version)
+            let directive = try validateOptions(
+                method.uppercased() == "PUT" ? "UpdateOptions" : "CreateOptions", query: query, patchType: nil)
+            var (object, order) = try decodeObject(
+                body, contentType: contentType, kind: kind, group: group, version: version)
             var warnings: [String] = []
             if let schema {
-                warnings = try strictCheck(object, schema: schema, customResource: customResource, kind: kind,
-                                           version: object.apiVersion.map(versionOf) ?? version, fieldValidation: directive, order: order)
+                warnings = try strictCheck(
+                    object, schema: schema, customResource: customResource, kind: kind,
+                    version: object.apiVersion.map(versionOf) ?? version, fieldValidation: directive, order: order)
                 object = SimValidation.pruneUnknownFields(object, schema: schema, customResource: customResource)
             }
             if method.uppercased() == "PUT", let name { try checkName(object, name: name, namespace: namespace ?? "") }
@@ -99,15 +109,18 @@ public enum SimDecoding {
         let mt = mediaType(contentType)
         if mt.isEmpty || mt == "application/json" || mt == "application/yaml" { return }
         let accepted = customResource ? customResourceMediaTypes : builtinMediaTypes
-        throw SimValidation.statusError(code: 415, reason: "UnsupportedMediaType",
-                                        message: "the body of the request was in an unknown format - accepted media types include: " + accepted.joined(separator: ", "))
+        throw SimValidation.statusError(
+            code: 415, reason: "UnsupportedMediaType",
+            message: "the body of the request was in an unknown format - accepted media types include: "
+                + accepted.joined(separator: ", "))
     }
 
     /// PATCH: the patch type, or 415 `415: Unsupported Media Type` with empty details
     /// (errors/415-patch-unsupported-content-type.json). Custom resources take no strategic merge patch.
     public static func patchType(contentType: String?, customResource: Bool = false) throws -> PatchType {
         guard let t = PatchType(rawValue: mediaType(contentType)), !(customResource && t == .strategic) else {
-            throw SimValidation.statusError(code: 415, reason: "UnsupportedMediaType", message: "415: Unsupported Media Type", details: [:])
+            throw SimValidation.statusError(
+                code: 415, reason: "UnsupportedMediaType", message: "415: Unsupported Media Type", details: [:])
         }
         return t
     }
@@ -117,7 +130,9 @@ public enum SimDecoding {
     /// `ValidateCreateOptions` / `ValidateUpdateOptions` / `ValidatePatchOptions`: 422
     /// `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch`.
     /// Returns the field validation directive (Warn when absent).
-    public static func validateOptions(_ kind: String, query: [String: String], patchType: PatchType?) throws -> FieldValidation {
+    public static func validateOptions(_ kind: String, query: [String: String], patchType: PatchType?) throws
+        -> FieldValidation
+    {
         var errs: [SimFieldError] = []
         let manager = query["fieldManager"] ?? ""
         if kind == "PatchOptions" {
@@ -130,7 +145,9 @@ public enum SimDecoding {
         if manager.utf8.count > 128 { errs.append(.tooLong("fieldManager", max: 128)) }
         if let dry = query["dryRun"], dry != "All" { errs.append(.notSupported("dryRun", [.string(dry)], ["All"])) }
         let fv = query["fieldValidation"] ?? ""
-        if !["", "Ignore", "Strict", "Warn"].contains(fv) { errs.append(.notSupported("fieldValidation", .string(fv), ["", "Ignore", "Strict", "Warn"])) }
+        if !["", "Ignore", "Strict", "Warn"].contains(fv) {
+            errs.append(.notSupported("fieldValidation", .string(fv), ["", "Ignore", "Strict", "Warn"]))
+        }
         if !errs.isEmpty { throw SimValidation.invalid(kind: kind, group: "meta.k8s.io", name: "", errs) }
         return FieldValidation(rawValue: fv) ?? .warn
     }
@@ -156,17 +173,23 @@ public enum SimDecoding {
     static func summarize(_ body: [UInt8]) -> String {
         if body.isEmpty { return "<empty>" }
         let head = body.prefix(30)
-        let text = body.first == UInt8(ascii: "{") ? String(decoding: head, as: UTF8.self) : head.map { String(format: "%02x", $0) }.joined()
+        let text =
+            body.first == UInt8(ascii: "{")
+            ? String(decoding: head, as: UTF8.self) : head.map { String(format: "%02x", $0) }.joined()
         return body.count > 30 ? text + " ..." : text
     }
 
     /// Decodes a create/update body into the URL's kind: JSON (Go's syntax errors) or YAML
     /// (go-yaml's), a missing apiVersion/kind taken from the URL (the handler decodes with the
     /// URL's kind as default), a different kind refused.
-    public static func decodeObject(_ body: [UInt8], contentType: String?, kind: String, group: String, version: String) throws -> (JSON, SimKeyOrder) {
+    public static func decodeObject(_ body: [UInt8], contentType: String?, kind: String, group: String, version: String)
+        throws -> (JSON, SimKeyOrder)
+    {
         let unrecognized = { (detail: String) -> SimAPIError in
-            SimValidation.statusError(code: 400, reason: "BadRequest",
-                                      message: "the object provided is unrecognized (must be of type \(kind)): \(detail) (\(summarize(body)))")
+            SimValidation.statusError(
+                code: 400, reason: "BadRequest",
+                message: "the object provided is unrecognized (must be of type \(kind)): \(detail) (\(summarize(body)))"
+            )
         }
         var value: JSON
         var order = SimKeyOrder.sorted
@@ -177,18 +200,32 @@ public enum SimDecoding {
             case .failure(let e): throw unrecognized("couldn't get version/kind; json parse error: " + e.message)
             case .success(let keys): order = keys
             }
-            do { value = try JSON.parse(body) } catch { throw unrecognized("couldn't get version/kind; json parse error: \(error)") }
+            do { value = try JSON.parse(body) } catch {
+                throw unrecognized("couldn't get version/kind; json parse error: \(error)")
+            }
         }
         // SimpleMetaFactory.Interpret: apiVersion and kind, as strings, from an object.
-        let findKind = #"struct { APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }"#
+        let findKind =
+            #"struct { APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }"#
         switch value {
         case .object: break
         case .null: value = [:]
-        default: throw unrecognized("couldn't get version/kind; json parse error: json: cannot unmarshal \(GoJSONSyntax.typeName(value)) into Go value of type \(findKind)")
+        default:
+            throw unrecognized(
+                """
+                couldn't get version/kind; json parse error: json: cannot unmarshal \
+                \(GoJSONSyntax.typeName(value)) into Go value of type \(findKind)
+                """
+            )
         }
         for f in ["apiVersion", "kind"] {
             if let v = value[f], v != .null, v.string == nil {
-                throw unrecognized("couldn't get version/kind; json parse error: json: cannot unmarshal \(GoJSONSyntax.typeName(v)) into Go struct field .\(f) of type string")
+                throw unrecognized(
+                    """
+                    couldn't get version/kind; json parse error: json: cannot unmarshal \
+                    \(GoJSONSyntax.typeName(v)) into Go struct field .\(f) of type string
+                    """
+                )
             }
         }
         let apiVersion = value.apiVersion ?? "", bodyKind = value.kind ?? ""
@@ -200,8 +237,15 @@ public enum SimDecoding {
         // version of the same group is accepted as it is: conversion is not modelled.) The text
         // follows apimachinery's codec errors; unrecorded.
         if actualKind != kind || gv.group != group {
-            throw SimValidation.statusError(code: 400, reason: "BadRequest",
-                                            message: "\(actualKind) in version \(GoFormat.quote(gv.version)) cannot be handled as a \(kind): no kind \(GoFormat.quote(actualKind)) is registered for version \(GoFormat.quote(value.apiVersion ?? "")) in scheme \"pkg/api/legacyscheme/scheme.go:30\"")
+            throw SimValidation.statusError(
+                code: 400, reason: "BadRequest",
+                message:
+                    """
+                    \(actualKind) in version \(GoFormat.quote(gv.version)) cannot be handled as a \(kind): no \
+                    kind \(GoFormat.quote(actualKind)) is registered for version \
+                    \(GoFormat.quote(value.apiVersion ?? "")) in scheme \"pkg/api/legacyscheme/scheme.go:30\"
+                    """
+            )
         }
         return (value, order)
     }
@@ -211,8 +255,10 @@ public enum SimDecoding {
     /// decoding error: unknown field "bogus", unknown field "spec"`), under Warn the `Warning`
     /// header values, under Ignore nothing. `patch: true` for the result of a JSON merge / JSON
     /// / strategic patch, whose strict failure is the patch handler's 422 instead.
-    public static func strictCheck(_ object: JSON, schema: SimSchema, customResource: Bool = false, kind: String, version: String,
-                                   fieldValidation: FieldValidation, order: SimKeyOrder = .sorted, patch: Bool = false) throws -> [String] {
+    public static func strictCheck(
+        _ object: JSON, schema: SimSchema, customResource: Bool = false, kind: String, version: String,
+        fieldValidation: FieldValidation, order: SimKeyOrder = .sorted, patch: Bool = false
+    ) throws -> [String] {
         guard fieldValidation != .ignore else { return [] }
         let errors = SimValidation.strictErrors(object, schema: schema, customResource: customResource, order: order)
         guard !errors.isEmpty else { return [] }
@@ -228,10 +274,12 @@ public enum SimDecoding {
     public static func checkName(_ object: JSON, name: String, namespace: String) throws {
         let objName = object.name ?? ""
         if objName != name {
-            throw SimAPIError.badRequest("the name of the object (\(objName)) does not match the name on the URL (\(name))")
+            throw SimAPIError.badRequest(
+                "the name of the object (\(objName)) does not match the name on the URL (\(name))")
         }
         if !namespace.isEmpty, let objNamespace = object.namespace, !objNamespace.isEmpty, objNamespace != namespace {
-            throw SimAPIError.badRequest("the namespace of the object (\(objNamespace)) does not match the namespace on the URL (\(namespace))")
+            throw SimAPIError.badRequest(
+                "the namespace of the object (\(objNamespace)) does not match the namespace on the URL (\(namespace))")
         }
     }
 
@@ -242,9 +290,16 @@ public enum SimDecoding {
         var o = object
         let objNamespace = object.namespace ?? ""
         if objNamespace == requestNamespace { return o }
-        if objNamespace.isEmpty { o.set(["metadata", "namespace"], to: .string(requestNamespace)); return o }
-        if requestNamespace.isEmpty { o.set(["metadata", "namespace"], to: nil); return o }
-        throw SimAPIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        if objNamespace.isEmpty {
+            o.set(["metadata", "namespace"], to: .string(requestNamespace))
+            return o
+        }
+        if requestNamespace.isEmpty {
+            o.set(["metadata", "namespace"], to: nil)
+            return o
+        }
+        throw SimAPIError.badRequest(
+            "the namespace of the provided object does not match the namespace sent on the request")
     }
 
     // MARK: patches
@@ -263,7 +318,12 @@ public enum SimDecoding {
         case .object: break
         case .null: value = [:]
         default:
-            throw SimAPIError.badRequest("error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal \(GoJSONSyntax.typeName(value)) into Go value of type map[string]interface {}")
+            throw SimAPIError.badRequest(
+                """
+                error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal \
+                \(GoJSONSyntax.typeName(value)) into Go value of type map[string]interface {}
+                """
+            )
         }
         let gv = groupVersion(value["apiVersion"]?.string ?? "")
         let k = value["kind"]?.string ?? ""
@@ -276,7 +336,9 @@ public enum SimDecoding {
     /// A JSON merge, strategic merge or JSON patch document. Its syntax errors (unrecorded):
     /// under Warn or Strict the patch handler's strict pre-read, 400 `error decoding patch:
     /// <Go's error>`; under Ignore 400 `Invalid JSON Patch` (merge) or Go's error (JSON patch).
-    public static func parsePatch(_ body: [UInt8], type: PatchType, fieldValidation: FieldValidation) throws -> (JSON, SimKeyOrder) {
+    public static func parsePatch(_ body: [UInt8], type: PatchType, fieldValidation: FieldValidation) throws -> (
+        JSON, SimKeyOrder
+    ) {
         switch GoJSONSyntax.check(body) {
         case .failure(let e):
             if fieldValidation != .ignore { throw SimAPIError.badRequest("error decoding patch: " + e.message) }
@@ -284,10 +346,16 @@ public enum SimDecoding {
         case .success(let order):
             let value = try JSON.parse(body)
             if type == .json, value.array == nil {
-                throw SimAPIError.badRequest("json: cannot unmarshal \(GoJSONSyntax.typeName(value)) into Go value of type jsonpatch.Patch")
+                throw SimAPIError.badRequest(
+                    "json: cannot unmarshal \(GoJSONSyntax.typeName(value)) into Go value of type jsonpatch.Patch")
             }
             if type != .json, value.object == nil, value != .null {
-                throw SimAPIError.badRequest("error decoding patch: json: cannot unmarshal \(GoJSONSyntax.typeName(value)) into Go value of type map[string]interface {}")
+                throw SimAPIError.badRequest(
+                    """
+                    error decoding patch: json: cannot unmarshal \(GoJSONSyntax.typeName(value)) into Go value of \
+                    type map[string]interface {}
+                    """
+                )
             }
             return (value, order)
         }
@@ -316,17 +384,25 @@ public enum SimDecoding {
         func location(_ problemLine1: Int, _ context: YamlError.Context?, scanner: Bool) -> String {
             let problem0 = problemLine1 - 1
             var line = 0
-            if problem0 != 0 { line = scanner ? problem0 + 1 : problem0 }
-            else if let c = context, c.mark.line - 1 != 0 { line = c.mark.line - 1 }
+            if problem0 != 0 {
+                line = scanner ? problem0 + 1 : problem0
+            } else if let c = context, c.mark.line - 1 != 0 {
+                line = c.mark.line - 1
+            }
             return line != 0 ? "line \(line): " : ""
         }
         switch e {
-        case let .scanner(context, problem, mark, _): return "yaml: " + location(mark.line, context, scanner: true) + problem
-        case let .parser(context, problem, mark, _): return "yaml: " + location(mark.line, context, scanner: false) + problem
-        case let .composer(context, problem, mark, _): return "yaml: " + location(mark.line, context, scanner: false) + problem
+        case let .scanner(context, problem, mark, _):
+            return "yaml: " + location(mark.line, context, scanner: true) + problem
+        case let .parser(context, problem, mark, _):
+            return "yaml: " + location(mark.line, context, scanner: false) + problem
+        case let .composer(context, problem, mark, _):
+            return "yaml: " + location(mark.line, context, scanner: false) + problem
         case let .reader(problem, _, _, _): return "yaml: " + problem
         case let .duplicatedKeysInMapping(duplicates, context):
-            return "yaml: unmarshal errors:\n" + duplicates.map { "  line \(context.mark.line): key \(GoFormat.quote($0)) already set in map" }.joined(separator: "\n")
+            return "yaml: unmarshal errors:\n"
+                + duplicates.map { "  line \(context.mark.line): key \(GoFormat.quote($0)) already set in map" }.joined(
+                    separator: "\n")
         default: return "yaml: \(e)"
         }
     }
@@ -381,7 +457,9 @@ enum GoJSONSyntax {
 
         init(b: [UInt8]) { self.b = b }
 
-        func invalid(_ context: String) -> SyntaxError { SyntaxError(message: "invalid character \(GoJSONSyntax.quoteChar(b[i])) \(context)") }
+        func invalid(_ context: String) -> SyntaxError {
+            SyntaxError(message: "invalid character \(GoJSONSyntax.quoteChar(b[i])) \(context)")
+        }
         var end: SyntaxError { SyntaxError(message: "unexpected end of JSON input") }
 
         mutating func skipSpace() {
@@ -409,7 +487,11 @@ enum GoJSONSyntax {
             defer { if keys[path] == nil { keys[path] = list } }
             skipSpace()
             guard i < b.count else { throw end }
-            if b[i] == UInt8(ascii: "}") { i += 1; keys[path] = list; return }
+            if b[i] == UInt8(ascii: "}") {
+                i += 1
+                keys[path] = list
+                return
+            }
             while true {
                 skipSpace()
                 guard i < b.count else { throw end }
@@ -423,8 +505,15 @@ enum GoJSONSyntax {
                 try value(path: SimKeyOrder.child(path, key))
                 skipSpace()
                 guard i < b.count else { throw end }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "}") { i += 1; keys[path] = list; return }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    keys[path] = list
+                    return
+                }
                 throw invalid("after object key:value pair")
             }
         }
@@ -433,15 +522,24 @@ enum GoJSONSyntax {
             i += 1
             skipSpace()
             guard i < b.count else { throw end }
-            if b[i] == UInt8(ascii: "]") { i += 1; return }
+            if b[i] == UInt8(ascii: "]") {
+                i += 1
+                return
+            }
             var n = 0
             while true {
                 try value(path: SimKeyOrder.index(path, n))
                 n += 1
                 skipSpace()
                 guard i < b.count else { throw end }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "]") { i += 1; return }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return
+                }
                 throw invalid("after array element")
             }
         }
@@ -461,12 +559,24 @@ enum GoJSONSyntax {
                     i += 1
                     guard i < b.count else { throw end }
                     switch b[i] {
-                    case UInt8(ascii: "b"): out.append(8); i += 1
-                    case UInt8(ascii: "f"): out.append(12); i += 1
-                    case UInt8(ascii: "n"): out.append(10); i += 1
-                    case UInt8(ascii: "r"): out.append(13); i += 1
-                    case UInt8(ascii: "t"): out.append(9); i += 1
-                    case UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "\""): out.append(b[i]); i += 1
+                    case UInt8(ascii: "b"):
+                        out.append(8)
+                        i += 1
+                    case UInt8(ascii: "f"):
+                        out.append(12)
+                        i += 1
+                    case UInt8(ascii: "n"):
+                        out.append(10)
+                        i += 1
+                    case UInt8(ascii: "r"):
+                        out.append(13)
+                        i += 1
+                    case UInt8(ascii: "t"):
+                        out.append(9)
+                        i += 1
+                    case UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "\""):
+                        out.append(b[i])
+                        i += 1
                     case UInt8(ascii: "u"):
                         i += 1
                         var code: UInt32 = 0
@@ -477,9 +587,12 @@ enum GoJSONSyntax {
                             i += 1
                         }
                         // A surrogate pair decodes to one scalar; a lone surrogate to U+FFFD (as Go).
-                        if (0xD800...0xDBFF).contains(code), i + 5 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u"),
-                           let lo = (2...5).reduce(Optional<UInt32>(0), { acc, k in acc.flatMap { a in hexValue(b[i + k]).map { a << 4 | $0 } } }),
-                           (0xDC00...0xDFFF).contains(lo) {
+                        if (0xD800...0xDBFF).contains(code), i + 5 < b.count, b[i] == UInt8(ascii: "\\"),
+                            b[i + 1] == UInt8(ascii: "u"),
+                            let lo = (2...5).reduce(
+                                UInt32?(0), { acc, k in acc.flatMap { a in hexValue(b[i + k]).map { a << 4 | $0 } } }),
+                            (0xDC00...0xDFFF).contains(lo)
+                        {
                             code = 0x10000 + ((code - 0xD800) << 10) + (lo - 0xDC00)
                             i += 6
                         }
@@ -521,7 +634,10 @@ enum GoJSONSyntax {
             if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
                 i += 1
                 guard i < b.count else { throw end }
-                if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1; guard i < b.count else { throw end } }
+                if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                    i += 1
+                    guard i < b.count else { throw end }
+                }
                 guard isDigit(b[i]) else { throw invalid("in exponent of numeric literal") }
                 while i < b.count, isDigit(b[i]) { i += 1 }
             }
@@ -532,7 +648,9 @@ enum GoJSONSyntax {
             i += 1
             for k in 1..<w.count {
                 guard i < b.count else { throw end }
-                guard b[i] == w[k] else { throw invalid("in literal \(word) (expecting \(GoJSONSyntax.quoteChar(w[k])))") }
+                guard b[i] == w[k] else {
+                    throw invalid("in literal \(word) (expecting \(GoJSONSyntax.quoteChar(w[k])))")
+                }
                 i += 1
             }
         }

@@ -34,12 +34,20 @@ public enum SimDefaults {
     /// - uid: the uid the store will give the object (a Job's generated selector uses it).
     /// - clusterIP: a Service's allocated address, set when the body asks for none (the
     ///   simulator's allocator is the caller's business; NodePorts are not allocated here).
-    public static func apply(_ obj: JSON, kind: String, group: String, operation: Operation = .create, schema: SimSchema? = nil,
-                             statusSubresource: Bool = false, uid: String? = nil, clusterIP: String? = nil) -> JSON {
+    public static func apply(
+        _ obj: JSON, kind: String, group: String, operation: Operation = .create, schema: SimSchema? = nil,
+        statusSubresource: Bool = false, uid: String? = nil, clusterIP: String? = nil
+    ) -> JSON {
         let o = defaults(obj, kind: kind, group: group, schema: schema, clusterIP: clusterIP)
         switch operation {
-        case .create: return prepareForCreate(o, kind: kind, group: group, customResource: schema != nil, statusSubresource: statusSubresource, uid: uid)
-        case .update(let old): return prepareForUpdate(o, old: old, kind: kind, group: group, customResource: schema != nil, statusSubresource: statusSubresource)
+        case .create:
+            return prepareForCreate(
+                o, kind: kind, group: group, customResource: schema != nil, statusSubresource: statusSubresource,
+                uid: uid)
+        case .update(let old):
+            return prepareForUpdate(
+                o, old: old, kind: kind, group: group, customResource: schema != nil,
+                statusSubresource: statusSubresource)
         }
     }
 
@@ -50,8 +58,8 @@ public enum SimDefaults {
         if customResource { return true }
         switch (group, kind) {
         case ("apps", _), ("batch", _), ("apiextensions.k8s.io", _), ("admissionregistration.k8s.io", _),
-             ("networking.k8s.io", "NetworkPolicy"), ("networking.k8s.io", "Ingress"), ("policy", _), ("autoscaling", _),
-             ("", "Pod"), ("", "ReplicationController"):
+            ("networking.k8s.io", "NetworkPolicy"), ("networking.k8s.io", "Ingress"), ("policy", _), ("autoscaling", _),
+            ("", "Pod"), ("", "ReplicationController"):
             return true
         default: return false
         }
@@ -60,10 +68,13 @@ public enum SimDefaults {
     /// Built-in kinds whose `status` is a subresource (the main resource's writes don't change it).
     public static func hasStatusSubresource(kind: String, group: String) -> Bool {
         switch (group, kind) {
-        case ("", "Namespace"), ("", "Service"), ("", "Pod"), ("", "Node"), ("", "PersistentVolume"), ("", "PersistentVolumeClaim"),
-             ("", "ReplicationController"), ("", "ResourceQuota"), ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-             ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
-             ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"), ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        case ("", "Namespace"), ("", "Service"), ("", "Pod"), ("", "Node"), ("", "PersistentVolume"),
+            ("", "PersistentVolumeClaim"),
+            ("", "ReplicationController"), ("", "ResourceQuota"), ("apps", "Deployment"), ("apps", "StatefulSet"),
+            ("apps", "DaemonSet"),
+            ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
+            ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
+            ("apiextensions.k8s.io", "CustomResourceDefinition"):
             return true
         default: return false
         }
@@ -73,7 +84,9 @@ public enum SimDefaults {
 
     private static func unset(_ v: JSON?) -> Bool { v == nil || v == .null }
     /// Go pointer fields: nil (absent or null) gets the default.
-    private static func def(_ o: inout JSON, _ path: [String], _ v: JSON) { if unset(o.value(at: path)) { o.set(path, to: v) } }
+    private static func def(_ o: inout JSON, _ path: [String], _ v: JSON) {
+        if unset(o.value(at: path)) { o.set(path, to: v) }
+    }
     /// Go string fields: "" counts as unset too.
     private static func defString(_ o: inout JSON, _ path: [String], _ v: String) {
         let c = o.value(at: path)
@@ -87,21 +100,32 @@ public enum SimDefaults {
     }
     private static func eachItem(_ o: inout JSON, _ path: [String], _ f: (inout JSON) -> Void) {
         guard let a = o.value(at: path)?.array else { return }
-        o.set(path, to: .array(a.map { var x = $0; f(&x); return x }))
+        o.set(
+            path,
+            to: .array(
+                a.map {
+                    var x = $0
+                    f(&x)
+                    return x
+                }))
     }
 
     // MARK: defaulters
 
     /// The decoding defaulters (`SetObjectDefaults_*` of the kind's external version):
     /// idempotent, run on every create and update.
-    public static func defaults(_ obj: JSON, kind: String, group: String, schema: SimSchema? = nil, clusterIP: String? = nil) -> JSON {
+    public static func defaults(
+        _ obj: JSON, kind: String, group: String, schema: SimSchema? = nil, clusterIP: String? = nil
+    ) -> JSON {
         guard case .object = obj else { return obj }
         if let schema { return customResource(obj, schema: schema) }
         var o = obj
         switch (group, kind) {
         case ("", "Namespace"):
             // SetDefaults_Namespace: the name label, always (it cannot be changed).
-            if let name = o[path: "metadata", "name"]?.string, !name.isEmpty { o.set(["metadata", "labels", "kubernetes.io/metadata.name"], to: .string(name)) }
+            if let name = o[path: "metadata", "name"]?.string, !name.isEmpty {
+                o.set(["metadata", "labels", "kubernetes.io/metadata.name"], to: .string(name))
+            }
             defString(&o, ["status", "phase"], "Active")
         case ("", "Secret"):
             defString(&o, ["type"], "Opaque")
@@ -114,7 +138,9 @@ public enum SimDefaults {
             for list in ["containers", "initContainers"] {
                 eachItem(&o, ["spec", list]) { c in
                     guard let limits = c[path: "resources", "limits"]?.object else { return }
-                    for (r, q) in limits where c[path: "resources", "requests", r] == nil { c.set(["resources", "requests", r], to: q) }
+                    for (r, q) in limits where c[path: "resources", "requests", r] == nil {
+                        c.set(["resources", "requests", r], to: q)
+                    }
                 }
             }
         case ("", "PersistentVolumeClaim"):
@@ -147,7 +173,9 @@ public enum SimDefaults {
                 o.set(["spec", "updateStrategy", "type"], to: "RollingUpdate")
                 def(&o, ["spec", "updateStrategy", "rollingUpdate"], [:])
             }
-            if o[path: "spec", "updateStrategy", "type"] == "RollingUpdate", o[path: "spec", "updateStrategy", "rollingUpdate"]?.object != nil {
+            if o[path: "spec", "updateStrategy", "type"] == "RollingUpdate",
+                o[path: "spec", "updateStrategy", "rollingUpdate"]?.object != nil
+            {
                 def(&o, ["spec", "updateStrategy", "rollingUpdate", "partition"], 0)
             }
             defString(&o, ["spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"], "Retain")
@@ -182,7 +210,10 @@ public enum SimDefaults {
             def(&o, ["spec", "failedJobsHistoryLimit"], 1)
             podTemplate(&o, ["spec", "jobTemplate", "spec", "template"])
         case ("discovery.k8s.io", "EndpointSlice"):
-            eachItem(&o, ["ports"]) { p in def(&p, ["name"], ""); def(&p, ["protocol"], "TCP") }
+            eachItem(&o, ["ports"]) { p in
+                def(&p, ["name"], "")
+                def(&p, ["protocol"], "TCP")
+            }
         case ("networking.k8s.io", "NetworkPolicy"):
             for dir in ["ingress", "egress"] {
                 eachItem(&o, ["spec", dir]) { rule in eachItem(&rule, ["ports"]) { def(&$0, ["protocol"], "TCP") } }
@@ -197,12 +228,15 @@ public enum SimDefaults {
         case ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
             defString(&o, ["roleRef", "apiGroup"], "rbac.authorization.k8s.io")
             eachItem(&o, ["subjects"]) { s in
-                if (s["kind"]?.string == "User" || s["kind"]?.string == "Group") { defString(&s, ["apiGroup"], "rbac.authorization.k8s.io") }
+                if s["kind"]?.string == "User" || s["kind"]?.string == "Group" {
+                    defString(&s, ["apiGroup"], "rbac.authorization.k8s.io")
+                }
             }
         case ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"):
             // `rules` has no omitempty: a role without rules (an aggregated ClusterRole) is written `"rules": null`.
             if o["rules"] == nil { o["rules"] = .null }
-        case ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"), ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"):
+        case ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+            ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"):
             let mutating = kind.hasPrefix("Mutating")
             eachItem(&o, ["webhooks"]) { w in
                 defString(&w, ["failurePolicy"], "Fail")
@@ -269,7 +303,9 @@ public enum SimDefaults {
         def(&c, ["resources"], [:])
         eachItem(&c, ["ports"]) { p in
             defString(&p, ["protocol"], "TCP")
-            if hostNetwork, unset(p["hostPort"]) || p["hostPort"] == 0, let cp = p["containerPort"] { p["hostPort"] = cp }
+            if hostNetwork, unset(p["hostPort"]) || p["hostPort"] == 0, let cp = p["containerPort"] {
+                p["hostPort"] = cp
+            }
         }
         eachItem(&c, ["env"]) { e in
             edit(&e, ["valueFrom", "fieldRef"]) { defString(&$0, ["apiVersion"], "v1") }
@@ -297,28 +333,39 @@ public enum SimDefaults {
     static func imageTag(_ image: String) -> String {
         var ref = image
         var digest = false
-        if let at = ref.firstIndex(of: "@") { ref = String(ref[..<at]); digest = true }
+        if let at = ref.firstIndex(of: "@") {
+            ref = String(ref[..<at])
+            digest = true
+        }
         let lastSlash = ref.lastIndex(of: "/")
         let nameStart = lastSlash.map { ref.index(after: $0) } ?? ref.startIndex
         if let colon = ref[nameStart...].lastIndex(of: ":") { return String(ref[ref.index(after: colon)...]) }
         return digest ? "" : "latest"
     }
 
-    static let volumeSources = ["hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs",
-                                "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker",
-                                "downwardAPI", "fc", "azureFile", "configMap", "vsphereVolume", "quobyte", "azureDisk",
-                                "photonPersistentDisk", "projected", "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image"]
+    static let volumeSources = [
+        "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs",
+        "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker",
+        "downwardAPI", "fc", "azureFile", "configMap", "vsphereVolume", "quobyte", "azureDisk",
+        "photonPersistentDisk", "projected", "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image"
+    ]
 
     /// SetDefaults_Volume (no source: emptyDir) and the sources' defaulters: file modes 0644
     /// (420), hostPath `type: ""`, projected token expiry 3600 s, downward API `apiVersion: v1`.
     static func volume(_ v: inout JSON) {
         if !volumeSources.contains(where: { !unset(v[$0]) }) { v["emptyDir"] = [:] }
-        for source in ["secret", "configMap", "downwardAPI", "projected"] { edit(&v, [source]) { def(&$0, ["defaultMode"], 420) } }
+        for source in ["secret", "configMap", "downwardAPI", "projected"] {
+            edit(&v, [source]) { def(&$0, ["defaultMode"], 420) }
+        }
         edit(&v, ["hostPath"]) { def(&$0, ["type"], "") }
-        edit(&v, ["downwardAPI"]) { d in eachItem(&d, ["items"]) { i in edit(&i, ["fieldRef"]) { defString(&$0, ["apiVersion"], "v1") } } }
+        edit(&v, ["downwardAPI"]) { d in
+            eachItem(&d, ["items"]) { i in edit(&i, ["fieldRef"]) { defString(&$0, ["apiVersion"], "v1") } }
+        }
         eachItem(&v, ["projected", "sources"]) { s in
             edit(&s, ["serviceAccountToken"]) { def(&$0, ["expirationSeconds"], 3600) }
-            edit(&s, ["downwardAPI"]) { d in eachItem(&d, ["items"]) { i in edit(&i, ["fieldRef"]) { defString(&$0, ["apiVersion"], "v1") } } }
+            edit(&s, ["downwardAPI"]) { d in
+                eachItem(&d, ["items"]) { i in edit(&i, ["fieldRef"]) { defString(&$0, ["apiVersion"], "v1") } }
+            }
         }
         edit(&v, ["ephemeral", "volumeClaimTemplate", "spec"]) { defString(&$0, ["volumeMode"], "Filesystem") }
     }
@@ -330,20 +377,32 @@ public enum SimDefaults {
     static func service(_ o: inout JSON, clusterIP: String?) {
         defString(&o, ["spec", "sessionAffinity"], "None")
         if o[path: "spec", "sessionAffinity"] == "None" { o.set(["spec", "sessionAffinityConfig"], to: nil) }
-        if o[path: "spec", "sessionAffinity"] == "ClientIP" { def(&o, ["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"], 10800) }
+        if o[path: "spec", "sessionAffinity"] == "ClientIP" {
+            def(&o, ["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"], 10800)
+        }
         defString(&o, ["spec", "type"], "ClusterIP")
         let type = o[path: "spec", "type"]?.string ?? "ClusterIP"
         eachItem(&o, ["spec", "ports"]) { p in
             defString(&p, ["protocol"], "TCP")
-            if unset(p["targetPort"]) || p["targetPort"] == 0 || p["targetPort"] == "" { p["targetPort"] = p["port"] ?? 0 }
+            if unset(p["targetPort"]) || p["targetPort"] == 0 || p["targetPort"] == "" {
+                p["targetPort"] = p["port"] ?? 0
+            }
         }
-        let external = type == "NodePort" || type == "LoadBalancer" || (type == "ClusterIP" && !(o[path: "spec", "externalIPs"]?.array ?? []).isEmpty)
+        let external =
+            type == "NodePort" || type == "LoadBalancer"
+            || (type == "ClusterIP" && !(o[path: "spec", "externalIPs"]?.array ?? []).isEmpty)
         if external { defString(&o, ["spec", "externalTrafficPolicy"], "Cluster") }
-        if ["ClusterIP", "NodePort", "LoadBalancer"].contains(type) { def(&o, ["spec", "internalTrafficPolicy"], "Cluster") }
+        if ["ClusterIP", "NodePort", "LoadBalancer"].contains(type) {
+            def(&o, ["spec", "internalTrafficPolicy"], "Cluster")
+        }
         if type == "LoadBalancer" { def(&o, ["spec", "allocateLoadBalancerNodePorts"], true) }
         guard type != "ExternalName" else { return }
-        if let ip = clusterIP, unset(o[path: "spec", "clusterIP"]) || o[path: "spec", "clusterIP"] == "" { o.set(["spec", "clusterIP"], to: .string(ip)) }
-        if let ip = o[path: "spec", "clusterIP"]?.string, !ip.isEmpty, (o[path: "spec", "clusterIPs"]?.array ?? []).isEmpty {
+        if let ip = clusterIP, unset(o[path: "spec", "clusterIP"]) || o[path: "spec", "clusterIP"] == "" {
+            o.set(["spec", "clusterIP"], to: .string(ip))
+        }
+        if let ip = o[path: "spec", "clusterIP"]?.string, !ip.isEmpty,
+            (o[path: "spec", "clusterIPs"]?.array ?? []).isEmpty
+        {
             o.set(["spec", "clusterIPs"], to: [.string(ip)])
         }
         if (o[path: "spec", "ipFamilies"]?.array ?? []).isEmpty { o.set(["spec", "ipFamilies"], to: ["IPv4"]) }
@@ -359,12 +418,15 @@ public enum SimDefaults {
         def(&o, ["spec", "parallelism"], 1)
         def(&o, ["spec", "backoffLimit"], unset(o[path: "spec", "backoffLimitPerIndex"]) ? 6 : .int(Int64(Int32.max)))
         if let labels = o[path: "spec", "template", "metadata", "labels"], labels.object?.isEmpty == false,
-           (o[path: "metadata", "labels"]?.object ?? [:]).isEmpty {
+            (o[path: "metadata", "labels"]?.object ?? [:]).isEmpty
+        {
             o.set(["metadata", "labels"], to: labels)
         }
         def(&o, ["spec", "completionMode"], "NonIndexed")
         def(&o, ["spec", "suspend"], false)
-        def(&o, ["spec", "podReplacementPolicy"], unset(o[path: "spec", "podFailurePolicy"]) ? "TerminatingOrFailed" : "Failed")
+        def(
+            &o, ["spec", "podReplacementPolicy"],
+            unset(o[path: "spec", "podFailurePolicy"]) ? "TerminatingOrFailed" : "Failed")
         podTemplate(&o, ["spec", "template"])
     }
 
@@ -373,16 +435,35 @@ public enum SimDefaults {
     static func hpa(_ o: inout JSON) {
         def(&o, ["spec", "minReplicas"], 1)
         if (o[path: "spec", "metrics"]?.array ?? []).isEmpty {
-            o.set(["spec", "metrics"], to: [["type": "Resource", "resource": ["name": "cpu", "target": ["type": "Utilization", "averageUtilization": 80]]]])
+            o.set(
+                ["spec", "metrics"],
+                to: [
+                    [
+                        "type": "Resource",
+                        "resource": ["name": "cpu", "target": ["type": "Utilization", "averageUtilization": 80]]
+                    ]
+                ])
         }
         guard o[path: "spec", "behavior"]?.object != nil else { return }
-        let up: JSON = ["stabilizationWindowSeconds": 0, "selectPolicy": "Max",
-                        "policies": [["type": "Pods", "value": 4, "periodSeconds": 15], ["type": "Percent", "value": 100, "periodSeconds": 15]]]
-        let down: JSON = ["stabilizationWindowSeconds": 300, "selectPolicy": "Max", "policies": [["type": "Percent", "value": 100, "periodSeconds": 15]]]
+        let up: JSON = [
+            "stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+            "policies": [
+                ["type": "Pods", "value": 4, "periodSeconds": 15],
+                ["type": "Percent", "value": 100, "periodSeconds": 15]
+            ]
+        ]
+        let down: JSON = [
+            "stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+            "policies": [["type": "Percent", "value": 100, "periodSeconds": 15]]
+        ]
         for (key, rules) in [("scaleUp", up), ("scaleDown", down)] {
             var r = o[path: "spec", "behavior", key] ?? .null
-            if r == .null { r = rules } else {
-                for f in ["stabilizationWindowSeconds", "selectPolicy", "policies"] where unset(r[f]) { r[f] = rules[f] }
+            if r == .null {
+                r = rules
+            } else {
+                for f in ["stabilizationWindowSeconds", "selectPolicy", "policies"] where unset(r[f]) {
+                    r[f] = rules[f]
+                }
             }
             o.set(["spec", "behavior", key], to: r)
         }
@@ -404,20 +485,27 @@ public enum SimDefaults {
             for (k, p) in props {
                 if skipMetadata, k == "metadata" { continue }
                 let child = SimSchema(node: p, components: schema.components)
-                if let d = child.defaultValue, unset(o[k]) { o[k] = d }
-                else if o[k] == .null, child.node["nullable"]?.bool != true { o[k] = nil }
+                if let d = child.defaultValue, unset(o[k]) {
+                    o[k] = d
+                } else if o[k] == .null, child.node["nullable"]?.bool != true {
+                    o[k] = nil
+                }
             }
             for (k, v) in o {
                 if skipMetadata, k == "metadata" { continue }
                 if let p = props[k] {
-                    o[k] = applySchemaDefaults(v, SimSchema(node: p, components: schema.components), skipMetadata: SimSchema(node: p, components: schema.components).isEmbeddedResource)
+                    o[k] = applySchemaDefaults(
+                        v, SimSchema(node: p, components: schema.components),
+                        skipMetadata: SimSchema(node: p, components: schema.components).isEmbeddedResource)
                 } else if let ap = schema.additionalProperties {
                     o[k] = applySchemaDefaults(v, ap)
                 }
             }
             return .object(o)
         case .array(let a):
-            guard let items = schema.node["items"].map({ SimSchema(node: $0, components: schema.components) }) else { return value }
+            guard let items = schema.node["items"].map({ SimSchema(node: $0, components: schema.components) }) else {
+                return value
+            }
             return .array(a.map { applySchemaDefaults($0, items, skipMetadata: items.isEmbeddedResource) })
         default:
             return value
@@ -431,8 +519,10 @@ public enum SimDefaults {
     /// counters as 0), a Namespace's `kubernetes` finalizer, a CRD's status, a Job's generated
     /// selector and pod labels (with `uid`), a custom resource's status dropped when the CRD
     /// has a status subresource.
-    public static func prepareForCreate(_ obj: JSON, kind: String, group: String, customResource: Bool = false,
-                                        statusSubresource: Bool = false, uid: String? = nil) -> JSON {
+    public static func prepareForCreate(
+        _ obj: JSON, kind: String, group: String, customResource: Bool = false,
+        statusSubresource: Bool = false, uid: String? = nil
+    ) -> JSON {
         var o = obj
         if customResource {
             if statusSubresource { o["status"] = nil }
@@ -457,13 +547,18 @@ public enum SimDefaults {
         case ("apps", "StatefulSet"):
             o["status"] = ["replicas": 0, "availableReplicas": 0]
         case ("apps", "DaemonSet"):
-            o["status"] = ["currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0]
+            o["status"] = [
+                "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0
+            ]
         case ("batch", "Job"):
             o["status"] = [:]
             if o[path: "spec", "manualSelector"]?.bool != true, let uid {
                 let name = o[path: "metadata", "name"]?.string ?? ""
                 o.set(["spec", "selector"], to: ["matchLabels": ["batch.kubernetes.io/controller-uid": .string(uid)]])
-                for (k, v) in [("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", name), ("controller-uid", uid), ("job-name", name)] {
+                for (k, v) in [
+                    ("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", name),
+                    ("controller-uid", uid), ("job-name", name)
+                ] {
                     o.set(["spec", "template", "metadata", "labels", k], to: .string(v))
                 }
             }
@@ -475,8 +570,10 @@ public enum SimDefaults {
             // conditions and acceptedNames' plural/kind have no omitempty; storedVersions starts
             // with the storage version (the CRD controller fills the rest in later).
             let storage = (o[path: "spec", "versions"]?.array ?? []).first { $0["storage"]?.bool == true }?["name"]
-            o["status"] = ["conditions": .null, "acceptedNames": ["plural": "", "kind": ""],
-                           "storedVersions": storage.map { [$0] } ?? .null]
+            o["status"] = [
+                "conditions": .null, "acceptedNames": ["plural": "", "kind": ""],
+                "storedVersions": storage.map { [$0] } ?? .null
+            ]
         default:
             break
         }
@@ -485,20 +582,26 @@ public enum SimDefaults {
 
     /// The strategies' `PrepareForUpdate`: status is the stored one for kinds with a status
     /// subresource (a Namespace keeps its finalizers too); other kinds take the body's.
-    public static func prepareForUpdate(_ obj: JSON, old: JSON, kind: String, group: String, customResource: Bool = false,
-                                        statusSubresource: Bool = false) -> JSON {
+    public static func prepareForUpdate(
+        _ obj: JSON, old: JSON, kind: String, group: String, customResource: Bool = false,
+        statusSubresource: Bool = false
+    ) -> JSON {
         var o = obj
-        if customResource ? statusSubresource : hasStatusSubresource(kind: kind, group: group) { o["status"] = old["status"] }
+        if customResource ? statusSubresource : hasStatusSubresource(kind: kind, group: group) {
+            o["status"] = old["status"]
+        }
         if group.isEmpty, kind == "Namespace" { o.set(["spec", "finalizers"], to: old[path: "spec", "finalizers"]) }
         return o
     }
 
     /// A pod's QoS class from its containers' requests and limits.
     static func qosClass(_ pod: JSON) -> String {
-        let containers = (pod[path: "spec", "containers"]?.array ?? []) + (pod[path: "spec", "initContainers"]?.array ?? [])
+        let containers =
+            (pod[path: "spec", "containers"]?.array ?? []) + (pod[path: "spec", "initContainers"]?.array ?? [])
         var any = false, guaranteed = true
         for c in containers {
-            let req = c[path: "resources", "requests"]?.object ?? [:], lim = c[path: "resources", "limits"]?.object ?? [:]
+            let req = c[path: "resources", "requests"]?.object ?? [:],
+                lim = c[path: "resources", "limits"]?.object ?? [:]
             if !req.isEmpty || !lim.isEmpty { any = true }
             for r in ["cpu", "memory"] where lim[r] == nil || (req[r] != nil && req[r] != lim[r]) { guaranteed = false }
         }

@@ -20,9 +20,15 @@ enum Discovery {
         let accept = headers["accept"]
         switch negotiate(accept, aggregated: c.count == 1) {
         case .notAcceptable:
-            let status: OrderedJSON = ["kind": "Status", "apiVersion": "v1", "metadata": .object([]), "status": "Failure",
-                                       "message": "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
-                                       "reason": "NotAcceptable", "code": .value(406)]
+            let status: OrderedJSON = [
+                "kind": "Status", "apiVersion": "v1", "metadata": .object([]), "status": "Failure",
+                "message":
+                    """
+                only the following media types are accepted: application/json, application/yaml, \
+                application/vnd.kubernetes.protobuf
+                """,
+                "reason": "NotAcceptable", "code": .value(406)
+            ]
             return legacy(406, status)
         case .aggregated:
             let body = GoJSON.bytes(aggregated(world, core: c[0] == "api"))
@@ -30,7 +36,9 @@ enum Discovery {
             // (X-Varied-Accept, seen in kubectl's -v=9 logs, is added by kubectl's HTTP cache, not
             // the server: the direct recordings have none.) A 304 carries no Content-Type.
             var h = ["cache-control": "public", "etag": etag, "vary": "Accept"]
-            let match = (headers["if-none-match"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let match = (headers["if-none-match"] ?? "").split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             if match.contains(etag) || match.contains("*") { return HTTPResponse(status: 304, headers: h) }
             h["content-type"] = aggregatedMediaType
             return HTTPResponse(status: 200, headers: h, body: body)
@@ -40,11 +48,21 @@ enum Discovery {
         let groups = servedGroups(world)
         switch c.count {
         case 1 where c[0] == "api":
-            return legacy(200, ["kind": "APIVersions", "versions": .value(["v1"]),
-                                "serverAddressByClientCIDRs": .array([["clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"]])])
+            return legacy(
+                200,
+                [
+                    "kind": "APIVersions", "versions": .value(["v1"]),
+                    "serverAddressByClientCIDRs": .array([
+                        ["clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"]
+                    ])
+                ])
         case 1:
-            return legacy(200, ["kind": "APIGroupList", "apiVersion": "v1",
-                                "groups": .array(groups.filter { !$0.name.isEmpty }.map { groupJSON($0) })])
+            return legacy(
+                200,
+                [
+                    "kind": "APIGroupList", "apiVersion": "v1",
+                    "groups": .array(groups.filter { !$0.name.isEmpty }.map { groupJSON($0) })
+                ])
         case 2 where c[0] == "api":
             guard c[1] == "v1" else { return notFound }
             return legacy(200, resourceList(world, group: "", version: "v1"))
@@ -54,7 +72,9 @@ enum Discovery {
             if case .object(let rest) = groupJSON(g) { entries += rest }
             return legacy(200, .object(entries))
         default:
-            guard groups.contains(where: { $0.name == c[1] && !$0.name.isEmpty && $0.versions.contains(c[2]) }) else { return notFound }
+            guard groups.contains(where: { $0.name == c[1] && !$0.name.isEmpty && $0.versions.contains(c[2]) }) else {
+                return notFound
+            }
             return legacy(200, resourceList(world, group: c[1], version: c[2]))
         }
     }
@@ -65,24 +85,34 @@ enum Discovery {
     static func version(_ info: JSON) -> HTTPResponse {
         let major = info["major"]?.string ?? "1", minor = info["minor"]?.string ?? "32"
         let s = { (k: String) in OrderedJSON.value(info[k] ?? "") }
-        return legacy(200, ["major": .value(.string(major)), "minor": .value(.string(minor)),
-                            "emulationMajor": .value(.string(major)), "emulationMinor": .value(.string(minor)),
-                            "minCompatibilityMajor": .value(.string(major)),
-                            "minCompatibilityMinor": .value(.string(Int(minor).map { String($0 - 1) } ?? minor)),
-                            "gitVersion": s("gitVersion"), "gitCommit": s("gitCommit"), "gitTreeState": s("gitTreeState"),
-                            "buildDate": s("buildDate"), "goVersion": s("goVersion"), "compiler": s("compiler"), "platform": s("platform")])
+        return legacy(
+            200,
+            [
+                "major": .value(.string(major)), "minor": .value(.string(minor)),
+                "emulationMajor": .value(.string(major)), "emulationMinor": .value(.string(minor)),
+                "minCompatibilityMajor": .value(.string(major)),
+                "minCompatibilityMinor": .value(.string(Int(minor).map { String($0 - 1) } ?? minor)),
+                "gitVersion": s("gitVersion"), "gitCommit": s("gitCommit"), "gitTreeState": s("gitTreeState"),
+                "buildDate": s("buildDate"), "goVersion": s("goVersion"), "compiler": s("compiler"),
+                "platform": s("platform")
+            ])
     }
 
     /// What the API server answers for a group or version it does not serve (a CRD not yet
     /// installed): the mux's plain-text 404, not a Status.
     static var notFound: HTTPResponse {
-        HTTPResponse(status: 404, headers: ["content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff",
-                                            "cache-control": "no-cache, private"], body: Array("404 page not found\n".utf8))
+        HTTPResponse(
+            status: 404,
+            headers: [
+                "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff",
+                "cache-control": "no-cache, private"
+            ], body: Array("404 page not found\n".utf8))
     }
 
     static func legacy(_ status: Int, _ body: OrderedJSON) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["content-type": "application/json", "cache-control": "no-cache, private"],
-                     body: GoJSON.bytes(body))
+        HTTPResponse(
+            status: status, headers: ["content-type": "application/json", "cache-control": "no-cache, private"],
+            body: GoJSON.bytes(body))
     }
 
     // MARK: content negotiation
@@ -104,10 +134,17 @@ enum Discovery {
                 if kv.count == 2, kv[0] != "q" { params[kv[0]] = kv[1] }
             }
             if params.isEmpty {
-                if ["application/json", "application/*", "*/*", "application/yaml", "application/vnd.kubernetes.protobuf"].contains(type) { return .legacy }
+                if [
+                    "application/json", "application/*", "*/*", "application/yaml",
+                    "application/vnd.kubernetes.protobuf"
+                ].contains(type) {
+                    return .legacy
+                }
                 continue
             }
-            if aggregated, type == "application/json", params == ["g": "apidiscovery.k8s.io", "v": "v2", "as": "APIGroupDiscoveryList"] {
+            if aggregated, type == "application/json",
+                params == ["g": "apidiscovery.k8s.io", "v": "v2", "as": "APIGroupDiscoveryList"]
+            {
                 return .aggregated
             }
         }
@@ -129,23 +166,33 @@ enum Discovery {
         let types = world.allTypes()
         var builtin: [Group] = []
         for g in BuiltinTypes.groups {
-            let versions = g.versions.filter { v in types.contains { $0.crdName == nil && $0.ref.group == g.name && $0.versions.contains(v) } }
+            let versions = g.versions.filter { v in
+                types.contains { $0.crdName == nil && $0.ref.group == g.name && $0.versions.contains(v) }
+            }
             if !versions.isEmpty { builtin.append(Group(name: g.name, versions: versions, crd: false)) }
         }
         var crdVersions: [String: Set<String>] = [:]
         for t in types where t.crdName != nil && !builtin.contains(where: { $0.name == t.ref.group }) {
             crdVersions[t.ref.group, default: []].formUnion(t.versions)
         }
-        return builtin + crdVersions.keys.sorted().map { Group(name: $0, versions: sortedVersions(crdVersions[$0]!), crd: true) }
+        return builtin
+            + crdVersions.keys.sorted().map { Group(name: $0, versions: sortedVersions(crdVersions[$0]!), crd: true) }
     }
 
     static func types(_ world: SimWorld, group: String, version: String) -> [SimType] {
-        world.allTypes().filter { $0.ref.group == group && $0.versions.contains(version) }.sorted { $0.ref.resource < $1.ref.resource }
+        world.allTypes().filter { $0.ref.group == group && $0.versions.contains(version) }.sorted {
+            $0.ref.resource < $1.ref.resource
+        }
     }
 
     static func groupJSON(_ g: Group) -> OrderedJSON {
-        let gv = { (v: String) -> OrderedJSON in ["groupVersion": .value(.string("\(g.name)/\(v)")), "version": .value(.string(v))] }
-        return ["name": .value(.string(g.name)), "versions": .array(g.versions.map(gv)), "preferredVersion": gv(g.versions[0])]
+        let gv = { (v: String) -> OrderedJSON in
+            ["groupVersion": .value(.string("\(g.name)/\(v)")), "version": .value(.string(v))]
+        }
+        return [
+            "name": .value(.string(g.name)), "versions": .array(g.versions.map(gv)),
+            "preferredVersion": gv(g.versions[0])
+        ]
     }
 
     // MARK: documents
@@ -155,13 +202,19 @@ enum Discovery {
         let groups = servedGroups(world).filter { $0.name.isEmpty == core }
         let items: [OrderedJSON] = groups.map { g in
             let versions: [OrderedJSON] = g.versions.map { v in
-                ["version": .value(.string(v)),
-                 "resources": .array(types(world, group: g.name, version: v).map { aggregatedResource(world, $0, version: v) }),
-                 "freshness": "Current"]
+                [
+                    "version": .value(.string(v)),
+                    "resources": .array(
+                        types(world, group: g.name, version: v).map { aggregatedResource(world, $0, version: v) }),
+                    "freshness": "Current"
+                ]
             }
             return ["metadata": core ? .object([]) : ["name": .value(.string(g.name))], "versions": .array(versions)]
         }
-        return ["kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": .object([]), "items": .array(items)]
+        return [
+            "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": .object([]),
+            "items": .array(items)
+        ]
     }
 
     static func aggregatedResource(_ world: SimWorld, _ t: SimType, version: String) -> OrderedJSON {
@@ -173,13 +226,18 @@ enum Discovery {
         }
         let subs = subresources(world, t, version: version).map { s -> OrderedJSON in
             let gv = s.group.isEmpty && s.version.isEmpty ? own : (s.group, s.version)
-            return ["subresource": .value(.string(s.name)), "responseKind": kind(gv.0, gv.1, s.kind), "verbs": strings(s.verbs)]
+            return [
+                "subresource": .value(.string(s.name)), "responseKind": kind(gv.0, gv.1, s.kind),
+                "verbs": strings(s.verbs)
+            ]
         }
-        return ["resource": .value(.string(t.ref.resource)), "responseKind": kind(own.0, own.1, t.ref.kind),
-                "scope": t.ref.namespaced ? "Namespaced" : "Cluster", "singularResource": .value(.string(t.singular)),
-                "verbs": strings(t.verbs), "shortNames": t.shortNames.isEmpty ? .absent : strings(t.shortNames),
-                "categories": t.categories.isEmpty ? .absent : strings(t.categories),
-                "subresources": subs.isEmpty ? .absent : .array(subs)]
+        return [
+            "resource": .value(.string(t.ref.resource)), "responseKind": kind(own.0, own.1, t.ref.kind),
+            "scope": t.ref.namespaced ? "Namespaced" : "Cluster", "singularResource": .value(.string(t.singular)),
+            "verbs": strings(t.verbs), "shortNames": t.shortNames.isEmpty ? .absent : strings(t.shortNames),
+            "categories": t.categories.isEmpty ? .absent : strings(t.categories),
+            "subresources": subs.isEmpty ? .absent : .array(subs)
+        ]
     }
 
     /// The APIResourceList of a group/version: resources and their subresources by name.
@@ -187,25 +245,41 @@ enum Discovery {
         var entries: [(name: String, json: OrderedJSON)] = []
         for t in types(world, group: group, version: version) {
             let ns: OrderedJSON = .value(.bool(t.ref.namespaced))
-            let hash = t.crdName != nil || t.verbs.contains("watch")
-                ? OrderedJSON.value(.string(storageVersionHash(group: t.ref.group, version: t.ref.version, kind: t.ref.kind))) : .absent
-            entries.append((t.ref.resource, ["name": .value(.string(t.ref.resource)), "singularName": .value(.string(t.singular)),
-                                             "namespaced": ns, "kind": .value(.string(t.ref.kind)), "verbs": strings(t.verbs),
-                                             "shortNames": t.shortNames.isEmpty ? .absent : strings(t.shortNames),
-                                             "categories": t.categories.isEmpty ? .absent : strings(t.categories),
-                                             "storageVersionHash": hash]))
+            let hash =
+                t.crdName != nil || t.verbs.contains("watch")
+                ? OrderedJSON.value(
+                    .string(storageVersionHash(group: t.ref.group, version: t.ref.version, kind: t.ref.kind))) : .absent
+            entries.append(
+                (
+                    t.ref.resource,
+                    [
+                        "name": .value(.string(t.ref.resource)), "singularName": .value(.string(t.singular)),
+                        "namespaced": ns, "kind": .value(.string(t.ref.kind)), "verbs": strings(t.verbs),
+                        "shortNames": t.shortNames.isEmpty ? .absent : strings(t.shortNames),
+                        "categories": t.categories.isEmpty ? .absent : strings(t.categories),
+                        "storageVersionHash": hash
+                    ]
+                ))
             for s in subresources(world, t, version: version) {
                 let name = "\(t.ref.resource)/\(s.name)"
-                entries.append((name, ["name": .value(.string(name)), "singularName": "", "namespaced": ns,
-                                       "group": s.group.isEmpty ? .absent : .value(.string(s.group)),
-                                       "version": s.version.isEmpty ? .absent : .value(.string(s.version)),
-                                       "kind": .value(.string(s.kind)), "verbs": strings(s.verbs)]))
+                entries.append(
+                    (
+                        name,
+                        [
+                            "name": .value(.string(name)), "singularName": "", "namespaced": ns,
+                            "group": s.group.isEmpty ? .absent : .value(.string(s.group)),
+                            "version": s.version.isEmpty ? .absent : .value(.string(s.version)),
+                            "kind": .value(.string(s.kind)), "verbs": strings(s.verbs)
+                        ]
+                    ))
             }
         }
         // The core list has no apiVersion (as recorded).
-        return ["kind": "APIResourceList", "apiVersion": group.isEmpty ? .absent : "v1",
-                "groupVersion": .value(.string(group.isEmpty ? version : "\(group)/\(version)")),
-                "resources": .array(entries.sorted { $0.name < $1.name }.map(\.json))]
+        return [
+            "kind": "APIResourceList", "apiVersion": group.isEmpty ? .absent : "v1",
+            "groupVersion": .value(.string(group.isEmpty ? version : "\(group)/\(version)")),
+            "resources": .array(entries.sorted { $0.name < $1.name }.map(\.json))
+        ]
     }
 
     static func strings(_ s: [String]) -> OrderedJSON { .value(.array(s.map { .string($0) })) }
@@ -220,8 +294,10 @@ enum Discovery {
 
     /// The CRD object named `name`.
     static func crd(_ world: SimWorld, _ name: String) -> JSON? {
-        world.lock.lock(); defer { world.lock.unlock() }
-        return world.objects[ObjectKey(group: "apiextensions.k8s.io", resource: "customresourcedefinitions", namespace: "", name: name)]
+        world.lock.lock()
+        defer { world.lock.unlock() }
+        return world.objects[
+            ObjectKey(group: "apiextensions.k8s.io", resource: "customresourcedefinitions", namespace: "", name: name)]
     }
 
     /// The subresources a CRD version declares (`scale`, `status`), as discovery lists them.
@@ -230,9 +306,14 @@ enum Discovery {
         let v = (crd[path: "spec", "versions"]?.array ?? []).first { $0["name"]?.string == version }
         var out: [SimSubresource] = []
         if v?[path: "subresources", "scale"] != nil {
-            out.append(SimSubresource(name: "scale", kind: "Scale", group: "autoscaling", version: "v1", verbs: ["get", "patch", "update"]))
+            out.append(
+                SimSubresource(
+                    name: "scale", kind: "Scale", group: "autoscaling", version: "v1", verbs: ["get", "patch", "update"]
+                ))
         }
-        if v?[path: "subresources", "status"] != nil { out.append(SimSubresource(name: "status", kind: kind, verbs: ["get", "patch", "update"])) }
+        if v?[path: "subresources", "status"] != nil {
+            out.append(SimSubresource(name: "status", kind: kind, verbs: ["get", "patch", "update"]))
+        }
         return out
     }
 
@@ -243,7 +324,10 @@ enum Discovery {
             let s = Array(v.utf8)
             guard s.first == UInt8(ascii: "v") else { return nil }
             var i = 1, major = 0
-            while i < s.count, s[i] >= 48, s[i] <= 57 { major = major * 10 + Int(s[i] - 48); i += 1 }
+            while i < s.count, s[i] >= 48, s[i] <= 57 {
+                major = major * 10 + Int(s[i] - 48)
+                i += 1
+            }
             guard i > 1 else { return nil }
             if i == s.count { return (2, major, 0) }
             let rest = String(decoding: s[i...], as: UTF8.self)
@@ -338,7 +422,8 @@ enum GoJSON {
         case .null: out += "null".utf8
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .int(let i): out += String(i).utf8
-        case .double(let d): out += (d.isFinite ? (d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)) : "null").utf8
+        case .double(let d):
+            out += (d.isFinite ? (d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)) : "null").utf8
         case .string(let s): escape(s, into: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
@@ -422,14 +507,25 @@ enum GoJSON {
         }
         while i < n {
             let c = b[i]
-            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1; continue }
-            guard c == UInt8(ascii: "\"") else { out.append(c); i += 1; continue }
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 {
+                i += 1
+                continue
+            }
+            guard c == UInt8(ascii: "\"") else {
+                out.append(c)
+                i += 1
+                continue
+            }
             out.append(c)
             i += 1
             while true {
                 guard i < n else { throw SimError("unterminated string") }
                 let s = b[i]
-                if s == UInt8(ascii: "\"") { out.append(s); i += 1; break }
+                if s == UInt8(ascii: "\"") {
+                    out.append(s)
+                    i += 1
+                    break
+                }
                 if s == 0xE2, i + 2 < n, b[i + 1] == 0x80, b[i + 2] == 0xA8 || b[i + 2] == 0xA9 {
                     out += "\\u202".utf8
                     out.append(b[i + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
@@ -456,12 +552,21 @@ enum GoJSON {
                     i += 4
                     if scalar >= 0xD800, scalar < 0xDC00, i + 6 <= n, b[i] == 92, b[i + 1] == UInt8(ascii: "u") {
                         let low = try hexValue(i + 2)
-                        if low >= 0xDC00, low < 0xE000 { scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00); i += 6 }
+                        if low >= 0xDC00, low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            i += 6
+                        }
                     }
-                default: scalar = UInt32(e)   // \" \\ \/
+                default: scalar = UInt32(e)  // \" \\ \/
                 }
-                if scalar < 0x80 { escapeASCII(UInt8(scalar), into: &out); continue }
-                if scalar == 0x2028 || scalar == 0x2029 { out += "\\u\(String(scalar, radix: 16))".utf8; continue }
+                if scalar < 0x80 {
+                    escapeASCII(UInt8(scalar), into: &out)
+                    continue
+                }
+                if scalar == 0x2028 || scalar == 0x2029 {
+                    out += "\\u\(String(scalar, radix: 16))".utf8
+                    continue
+                }
                 out += Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
             }
         }
@@ -479,8 +584,11 @@ enum GoJSON {
             while pos < b.count, b[pos] != UInt8(ascii: "}") {
                 let keyEnd = skip(b, pos)
                 let isKey = keyEnd - pos == want.count && b[pos..<keyEnd].elementsEqual(want)
-                pos = keyEnd + 1   // ':'
-                if isKey { found = true; break }
+                pos = keyEnd + 1  // ':'
+                if isKey {
+                    found = true
+                    break
+                }
                 pos = skip(b, pos)
                 if pos < b.count, b[pos] == UInt8(ascii: ",") { pos += 1 }
             }
@@ -499,11 +607,17 @@ enum GoJSON {
                 i += 1
                 while i < b.count, b[i] != UInt8(ascii: "\"") { i += b[i] == UInt8(ascii: "\\") ? 2 : 1 }
                 i += 1
-            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; i += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1; i += 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                i += 1
             default:
                 if depth == 0 {
-                    while i < b.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")].contains(b[i]) { i += 1 }
+                    while i < b.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")].contains(b[i]) {
+                        i += 1
+                    }
                     return i
                 }
                 i += 1

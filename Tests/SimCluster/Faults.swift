@@ -33,39 +33,50 @@ public final class FaultInjector: @unchecked Sendable {
         self.rng = plan.seed == 0 ? 0x9E3779B97F4A7C15 : plan.seed
     }
 
-    public var current: Scenario.Faults { lock.lock(); defer { lock.unlock() }; return plan }
+    public var current: Scenario.Faults {
+        lock.lock()
+        defer { lock.unlock() }
+        return plan
+    }
 
     /// Replaces the plan (e.g. `errorRate: 0.2, kinds: ["http503"]`).
     public func configure(_ update: (inout Scenario.Faults) -> Void) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         update(&plan)
         rng = plan.seed == 0 ? 0x9E3779B97F4A7C15 : plan.seed
     }
 
     /// The API server refuses connections between `from` and `to` (scenario seconds).
     public func down(from: Double, to: Double) {
-        lock.lock(); manualDown = from...to; lock.unlock()
+        lock.lock()
+        manualDown = from...to
+        lock.unlock()
     }
 
     public func isDown(at t: Double) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let m = manualDown, m.contains(t) { return true }
         return plan.downWindows.contains { $0.contains(t) }
     }
 
     public var latency: Duration {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return .milliseconds(Int64(plan.latencyMs.rounded()))
     }
     public var timeoutHold: Duration {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return .milliseconds(Int64((plan.timeoutSeconds * 1000).rounded()))
     }
 
     /// Draws the fate of one API call at scenario time `t`.
     public func decide(at t: Double) -> SimFault? {
         if isDown(at: t) { return .down }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         served += 1
         guard plan.errorRate > 0, served > plan.graceRequests, !plan.kinds.isEmpty else { return nil }
         let r = next()
@@ -87,5 +98,6 @@ public final class FaultInjector: @unchecked Sendable {
 public enum SimCerts {
     /// base64 of a self-signed PEM certificate (CN=cert-manager-webhook-ca): the caBundle
     /// cainjector writes.
-    public static let webhookCABase64 = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtekNDQVVHZ0F3SUJBZ0lVRkhKWVVTbnBJeGhoWlpTQmNLa3BFVTNYWThnd0NnWUlLb1pJemowRUF3SXcKSWpFZ01CNEdBMVVFQXd3WFkyVnlkQzF0WVc1aFoyVnlMWGRsWW1odmIyc3RZMkV3SUJjTk1qWXhNVEkwTVRregpOekF5V2hnUE1qRXlOakV3TXpFeE9UTTNNREphTUNJeElEQWVCZ05WQkFNTUYyTmxjblF0YldGdVlXZGxjaTEzClpXSm9iMjlyTFdOaE1Ga3dFd1lIS29aSXpqMENBUVlJS29aSXpqMERBUWNEUWdBRWlkL1pvSkczZTgyT20rdU4Kc1VRc0lXcFNjSGlhQ3Zob2xtcnRjbXhhOXQrSmZiZ2M0L1NxdWRqb2NlcXl2Y1F1Um4rZExtbG1pUmdrR1NRSworcXZwY0tOVE1GRXdIUVlEVlIwT0JCWUVGTlFzcmVQOEZSQTQ5bWdkZ1VhOG14YzhTVFFhTUI4R0ExVWRJd1FZCk1CYUFGTlFzcmVQOEZSQTQ5bWdkZ1VhOG14YzhTVFFhTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3Q2dZSUtvWkkKemowRUF3SURTQUF3UlFJZ2ZvcThPRWZrNUNqNkg3WWZ6T2llOWpCclpvVTI2blpOTEtEcWJnQlhYNjhDSVFEOQp0dUJIZ0FiTXB0WGsxUkpURkVXQ1BxS09seEo5Tnk5TFgyQlhWN0hxb3c9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg=="
+    public static let webhookCABase64 =
+        "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtekNDQVVHZ0F3SUJBZ0lVRkhKWVVTbnBJeGhoWlpTQmNLa3BFVTNYWThnd0NnWUlLb1pJemowRUF3SXcKSWpFZ01CNEdBMVVFQXd3WFkyVnlkQzF0WVc1aFoyVnlMWGRsWW1odmIyc3RZMkV3SUJjTk1qWXhNVEkwTVRregpOekF5V2hnUE1qRXlOakV3TXpFeE9UTTNNREphTUNJeElEQWVCZ05WQkFNTUYyTmxjblF0YldGdVlXZGxjaTEzClpXSm9iMjlyTFdOaE1Ga3dFd1lIS29aSXpqMENBUVlJS29aSXpqMERBUWNEUWdBRWlkL1pvSkczZTgyT20rdU4Kc1VRc0lXcFNjSGlhQ3Zob2xtcnRjbXhhOXQrSmZiZ2M0L1NxdWRqb2NlcXl2Y1F1Um4rZExtbG1pUmdrR1NRSworcXZwY0tOVE1GRXdIUVlEVlIwT0JCWUVGTlFzcmVQOEZSQTQ5bWdkZ1VhOG14YzhTVFFhTUI4R0ExVWRJd1FZCk1CYUFGTlFzcmVQOEZSQTQ5bWdkZ1VhOG14YzhTVFFhTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3Q2dZSUtvWkkKemowRUF3SURTQUF3UlFJZ2ZvcThPRWZrNUNqNkg3WWZ6T2llOWpCclpvVTI2blpOTEtEcWJnQlhYNjhDSVFEOQp0dUJIZ0FiTXB0WGsxUkpURkVXQ1BxS09seEo5Tnk5TFgyQlhWN0hxb3c9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg=="
 }

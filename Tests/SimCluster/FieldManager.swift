@@ -35,8 +35,11 @@ public struct SimFieldSet: Equatable, Sendable, CustomStringConvertible {
     public mutating func insert(_ path: [String]) { insert(path, from: 0) }
 
     mutating func insert(_ path: [String], from i: Int) {
-        guard i < path.count else { return }   // the empty path is never a member (as in SMD)
-        if i == path.count - 1 { members.insert(path[i]); return }
+        guard i < path.count else { return }  // the empty path is never a member (as in SMD)
+        if i == path.count - 1 {
+            members.insert(path[i])
+            return
+        }
         children[path[i], default: SimFieldSet()].insert(path, from: i + 1)
     }
 
@@ -147,7 +150,8 @@ public enum SimFieldPath {
     public static func value(_ v: JSON) -> String { "v:" + goJSON(v) }
     /// A keyed list item: key fields sorted by name (SMD sorts them), values as Go writes JSON.
     public static func key(_ fields: [(String, JSON)]) -> String {
-        "k:{" + fields.sorted { $0.0 < $1.0 }.map { goJSON(.string($0.0)) + ":" + goJSON($0.1) }.joined(separator: ",") + "}"
+        "k:{" + fields.sorted { $0.0 < $1.0 }.map { goJSON(.string($0.0)) + ":" + goJSON($0.1) }.joined(separator: ",")
+            + "}"
     }
 
     /// A stored element re-spelled canonically (key order, number and string escaping).
@@ -178,7 +182,13 @@ public enum SimFieldPath {
     /// SMD's element order: field names, then keys, then values, then indexes.
     static func less(_ a: String, _ b: String) -> Bool {
         func rank(_ s: String) -> Int {
-            switch s.prefix(2) { case "f:": return 0; case "k:": return 1; case "v:": return 2; case "i:": return 3; default: return 4 }
+            switch s.prefix(2) {
+            case "f:": return 0
+            case "k:": return 1
+            case "v:": return 2
+            case "i:": return 3
+            default: return 4
+            }
         }
         let ra = rank(a), rb = rank(b)
         if ra != rb { return ra < rb }
@@ -204,12 +214,17 @@ public enum SimFieldPath {
                 case "\t": out += "\\t"
                 case "<", ">", "&", "\u{2028}", "\u{2029}": out += String(format: "\\u%04x", u.value)
                 default:
-                    if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+                    if u.value < 0x20 {
+                        out += String(format: "\\u%04x", u.value)
+                    } else {
+                        out.unicodeScalars.append(u)
+                    }
                 }
             }
             return out + "\""
         case .array(let a): return "[" + a.map(goJSON).joined(separator: ",") + "]"
-        case .object(let o): return "{" + o.keys.sorted().map { goJSON(.string($0)) + ":" + goJSON(o[$0]!) }.joined(separator: ",") + "}"
+        case .object(let o):
+            return "{" + o.keys.sorted().map { goJSON(.string($0)) + ":" + goJSON(o[$0]!) }.joined(separator: ",") + "}"
         }
     }
 
@@ -290,7 +305,10 @@ final class SSAType {
     }
 
     enum Scalar { case string, numeric, boolean, untyped }
-    enum ListKind: Equatable { case atomic, set, keyed([String]) }
+    enum ListKind: Equatable {
+        case atomic, set
+        case keyed([String])
+    }
     enum Shape {
         case scalar(Scalar)
         case list(ListKind, SSAType)
@@ -358,7 +376,11 @@ final class SSAType {
         return .atomic
     }
 
-    enum Element { case none, typed(JSON), deduced }
+    enum Element {
+        case none
+        case typed(JSON)
+        case deduced
+    }
 
     /// What fields a map allows besides its properties (additionalProperties, or any when it
     /// preserves unknown fields or declares none).
@@ -421,12 +443,14 @@ public enum SimFieldManager {
         ["f:apiVersion"], ["f:kind"], ["f:metadata"],
         ["f:metadata", "f:name"], ["f:metadata", "f:namespace"], ["f:metadata", "f:creationTimestamp"],
         ["f:metadata", "f:selfLink"], ["f:metadata", "f:uid"], ["f:metadata", "f:clusterName"],
-        ["f:metadata", "f:generation"], ["f:metadata", "f:managedFields"], ["f:metadata", "f:resourceVersion"],
+        ["f:metadata", "f:generation"], ["f:metadata", "f:managedFields"], ["f:metadata", "f:resourceVersion"]
     ])
 
     /// Metadata the API server keeps from the stored object whatever an apply says (BeforeUpdate).
-    static let serverMetadata = ["uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
-                                 "deletionGracePeriodSeconds", "selfLink"]
+    static let serverMetadata = [
+        "uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
+        "deletionGracePeriodSeconds", "selfLink"
+    ]
 
     static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
     static let maxUpdateManagers = 10
@@ -436,22 +460,33 @@ public enum SimFieldManager {
     static let objectMetaSchema: SimSchema = {
         let str: JSON = ["type": "string"]
         let strMap: JSON = ["type": "object", "additionalProperties": ["type": "string"]]
-        let owner: JSON = ["type": "object", "properties": [
-            "apiVersion": ["type": "string", "default": ""], "blockOwnerDeletion": ["type": "boolean"],
-            "controller": ["type": "boolean"], "kind": ["type": "string", "default": ""],
-            "name": ["type": "string", "default": ""], "uid": ["type": "string", "default": ""]]]
-        return SimSchema(node: ["type": "object", "properties": [
-            "annotations": strMap, "labels": strMap,
-            "creationTimestamp": ["type": "string", "format": "date-time"],
-            "deletionTimestamp": ["type": "string", "format": "date-time"],
-            "deletionGracePeriodSeconds": ["type": "integer"], "generation": ["type": "integer"],
-            "finalizers": ["type": "array", "items": str, "x-kubernetes-list-type": "set"],
-            "generateName": str, "name": str, "namespace": str, "resourceVersion": str, "selfLink": str, "uid": str,
-            "managedFields": ["type": "array", "items": ["type": "object", "x-kubernetes-preserve-unknown-fields": true],
-                              "x-kubernetes-list-type": "atomic"],
-            "ownerReferences": ["type": "array", "items": owner, "x-kubernetes-list-type": "map",
-                                "x-kubernetes-list-map-keys": ["uid"]],
-        ]])
+        let owner: JSON = [
+            "type": "object",
+            "properties": [
+                "apiVersion": ["type": "string", "default": ""], "blockOwnerDeletion": ["type": "boolean"],
+                "controller": ["type": "boolean"], "kind": ["type": "string", "default": ""],
+                "name": ["type": "string", "default": ""], "uid": ["type": "string", "default": ""]
+            ]
+        ]
+        return SimSchema(node: [
+            "type": "object",
+            "properties": [
+                "annotations": strMap, "labels": strMap,
+                "creationTimestamp": ["type": "string", "format": "date-time"],
+                "deletionTimestamp": ["type": "string", "format": "date-time"],
+                "deletionGracePeriodSeconds": ["type": "integer"], "generation": ["type": "integer"],
+                "finalizers": ["type": "array", "items": str, "x-kubernetes-list-type": "set"],
+                "generateName": str, "name": str, "namespace": str, "resourceVersion": str, "selfLink": str, "uid": str,
+                "managedFields": [
+                    "type": "array", "items": ["type": "object", "x-kubernetes-preserve-unknown-fields": true],
+                    "x-kubernetes-list-type": "atomic"
+                ],
+                "ownerReferences": [
+                    "type": "array", "items": owner, "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["uid"]
+                ]
+            ]
+        ])
     }()
 
     // MARK: public entry points
@@ -473,9 +508,11 @@ public enum SimFieldManager {
     /// field or a value of the wrong type, 400 for `metadata.managedFields` in the config.
     /// The result still needs the server's defaults for fields the config added, and on create
     /// uid/creationTimestamp/resourceVersion/generation (removed here when the config had them).
-    public static func apply(live: JSON?, config: JSON, manager: String, force: Bool, schema: SimSchema,
-                             apiVersion: String, time: String, resetFields: [[String]] = [["status"]],
-                             kind: String? = nil) throws -> JSON {
+    public static func apply(
+        live: JSON?, config: JSON, manager: String, force: Bool, schema: SimSchema,
+        apiVersion: String, time: String, resetFields: [[String]] = [["status"]],
+        kind: String? = nil
+    ) throws -> JSON {
         if let kind, config.apiVersion != apiVersion || config.kind != kind {
             let (g, v) = splitAPIVersion(config.apiVersion ?? "")
             throw SimAPIError.badRequest("invalid object type: \(g)/\(v), Kind=\(config.kind ?? "")")
@@ -498,10 +535,12 @@ public enum SimFieldManager {
         // An object nobody manages yet (created before apply, or by an apply that owned
         // nothing): the fields it has are first given to `before-first-apply`.
         if let liveBody, managed.isEmpty {
-            let empty = emptyObject(apiVersion: liveBody.apiVersion ?? apiVersion, kind: liveBody.kind ?? config.kind ?? "", schema: schema)
-            managed = updateManaged(old: empty, new: liveBody, managed: managed,
-                                    key: ManagerKey(manager: "before-first-apply", operation: "Update", apiVersion: apiVersion),
-                                    apiVersion: apiVersion, time: time, root: root, ignored: ignored)
+            let empty = emptyObject(
+                apiVersion: liveBody.apiVersion ?? apiVersion, kind: liveBody.kind ?? config.kind ?? "", schema: schema)
+            managed = updateManaged(
+                old: empty, new: liveBody, managed: managed,
+                key: ManagerKey(manager: "before-first-apply", operation: "Update", apiVersion: apiVersion),
+                apiVersion: apiVersion, time: time, root: root, ignored: ignored)
         }
         let key = ManagerKey(manager: manager, operation: "Apply")
         var result: (object: JSON, managed: Managed)
@@ -535,8 +574,10 @@ public enum SimFieldManager {
     /// object nobody manages stays unmanaged; a subresource write uses the stored entries.
     /// `resetFields` (default: `status` for the main resource; `spec` and `metadata` for the
     /// status subresource) are never owned.
-    public static func update(old: JSON?, new: JSON, manager: String, schema: SimSchema, apiVersion: String,
-                              time: String, subresource: String? = nil, resetFields: [[String]]? = nil) -> JSON {
+    public static func update(
+        old: JSON?, new: JSON, manager: String, schema: SimSchema, apiVersion: String,
+        time: String, subresource: String? = nil, resetFields: [[String]]? = nil
+    ) -> JSON {
         let sub = subresource ?? ""
         let newMF = new[path: "metadata", "managedFields"]
         let oldMF = old?[path: "metadata", "managedFields"]
@@ -557,12 +598,14 @@ public enum SimFieldManager {
         let reset = resetFields ?? (sub == "status" ? [["spec"], ["metadata"]] : sub.isEmpty ? [["status"]] : [])
         let types = SSATypes()
         let root = types.root(schema)
-        let oldBody = old.map(withoutManagedFields)
+        let oldBody =
+            old.map(withoutManagedFields)
             ?? emptyObject(apiVersion: new.apiVersion ?? apiVersion, kind: new.kind ?? "", schema: schema)
-        managed = updateManaged(old: oldBody, new: newBody, managed: managed,
-                                key: ManagerKey(manager: manager, operation: "Update", apiVersion: apiVersion, subresource: sub),
-                                apiVersion: apiVersion, time: time, root: root,
-                                ignored: SimFieldSet(paths: reset.map { $0.map(SimFieldPath.field) }))
+        managed = updateManaged(
+            old: oldBody, new: newBody, managed: managed,
+            key: ManagerKey(manager: manager, operation: "Update", apiVersion: apiVersion, subresource: sub),
+            apiVersion: apiVersion, time: time, root: root,
+            ignored: SimFieldSet(paths: reset.map { $0.map(SimFieldPath.field) }))
         managed = capManagers(managed)
         return withManagedFields(newBody, managed, original: managed == decoded ? source : nil)
     }
@@ -570,7 +613,9 @@ public enum SimFieldManager {
     /// The manager of a write without `fieldManager`: the User-Agent up to its first '/',
     /// printable characters only, at most 128 bytes (the API server's prefixFromUserAgent).
     public static func defaultManager(userAgent: String?) -> String {
-        let prefix = (userAgent ?? "").split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let prefix =
+            (userAgent ?? "").split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(
+                String.init) ?? ""
         var out = ""
         for ch in prefix.unicodeScalars where isPrint(ch) {
             if out.utf8.count + String(ch).utf8.count > 128 { break }
@@ -584,9 +629,9 @@ public enum SimFieldManager {
         if u == " " { return true }
         switch u.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
-             .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
+            .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+            .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
             return true
         default:
             return false
@@ -597,8 +642,10 @@ public enum SimFieldManager {
     /// but managedFields times (the object and every entry otherwise equal), it keeps the old
     /// times so that nothing is written. Call with the final object (after defaulting).
     public static func revertTimestampOnlyChanges(new: JSON, old: JSON) -> JSON {
-        guard let n = new[path: "metadata", "managedFields"]?.array, let o = old[path: "metadata", "managedFields"]?.array,
-              n.count == o.count, n != o else { return new }
+        guard let n = new[path: "metadata", "managedFields"]?.array,
+            let o = old[path: "metadata", "managedFields"]?.array,
+            n.count == o.count, n != o
+        else { return new }
         for (a, b) in zip(n, o) {
             var a = a, b = b
             a["time"] = nil
@@ -671,9 +718,11 @@ public enum SimFieldManager {
         var out: Managed = [:]
         for e in a {
             guard let op = e["operation"]?.string, op == "Apply" || op == "Update",
-                  let av = e["apiVersion"]?.string, !av.isEmpty, e["fieldsType"]?.string == "FieldsV1" else { return nil }
-            let key = ManagerKey(manager: e["manager"]?.string ?? "", operation: op, apiVersion: av,
-                                 subresource: e["subresource"]?.string ?? "")
+                let av = e["apiVersion"]?.string, !av.isEmpty, e["fieldsType"]?.string == "FieldsV1"
+            else { return nil }
+            let key = ManagerKey(
+                manager: e["manager"]?.string ?? "", operation: op, apiVersion: av,
+                subresource: e["subresource"]?.string ?? "")
             let set = SimFieldSet(fieldsV1: e["fieldsV1"] ?? .object([:]))
             if let prev = out[key] {
                 out[key] = Entry(apiVersion: av, time: prev.time ?? e["time"]?.string, set: prev.set.union(set))
@@ -695,14 +744,17 @@ public enum SimFieldManager {
             return a.key.subresource < b.key.subresource
         }
         guard !entries.isEmpty else { return nil }
-        return .array(entries.map { k, e in
-            var o: [String: JSON] = ["operation": .string(k.operation), "apiVersion": .string(e.apiVersion),
-                                     "fieldsType": "FieldsV1", "fieldsV1": e.set.fieldsV1]
-            if !k.manager.isEmpty { o["manager"] = .string(k.manager) }
-            if let t = e.time { o["time"] = .string(t) }
-            if !k.subresource.isEmpty { o["subresource"] = .string(k.subresource) }
-            return .object(o)
-        })
+        return .array(
+            entries.map { k, e in
+                var o: [String: JSON] = [
+                    "operation": .string(k.operation), "apiVersion": .string(e.apiVersion),
+                    "fieldsType": "FieldsV1", "fieldsV1": e.set.fieldsV1
+                ]
+                if !k.manager.isEmpty { o["manager"] = .string(k.manager) }
+                if let t = e.time { o["time"] = .string(t) }
+                if !k.subresource.isEmpty { o["subresource"] = .string(k.subresource) }
+                return .object(o)
+            })
     }
 
     static func withoutManagedFields(_ o: JSON) -> JSON {
@@ -729,8 +781,10 @@ public enum SimFieldManager {
     /// SMD's Updater.Update plus the managedFieldsUpdater and strip decorators: the write runs
     /// as its own manager, so every existing entry (the manager's previous one included) loses
     /// what it changed or removed; the manager then owns what it added or changed.
-    static func updateManaged(old: JSON, new: JSON, managed: Managed, key: ManagerKey, apiVersion: String,
-                              time: String, root: SSAType, ignored: SimFieldSet) -> Managed {
+    static func updateManaged(
+        old: JSON, new: JSON, managed: Managed, key: ManagerKey, apiVersion: String,
+        time: String, root: SSAType, ignored: SimFieldSet
+    ) -> Managed {
         var c = Comparison()
         _ = compare(old, new, root, &c)
         let changed = c.modified.union(c.added)
@@ -762,7 +816,10 @@ public enum SimFieldManager {
             guard let e = m[k] else { continue }
             let bucket = ManagerKey(manager: "ancient-changes", operation: "Update", apiVersion: e.apiVersion)
             if let first = firstOfVersion[e.apiVersion] {
-                if m[bucket] == nil { m[bucket] = m[first]; m[first] = nil }
+                if m[bucket] == nil {
+                    m[bucket] = m[first]
+                    m[first] = nil
+                }
                 m[bucket]!.set = e.set.union(m[bucket]!.set)
                 m[bucket]!.time = e.time
                 m[k] = nil
@@ -781,10 +838,11 @@ public enum SimFieldManager {
         var items: [(key: ManagerKey, paths: [[String]])]
 
         func removing(_ allowed: SimFieldSet) -> Conflicts {
-            Conflicts(items: items.compactMap { k, ps in
-                let rest = ps.filter { !allowed.contains($0) }
-                return rest.isEmpty ? nil : (k, rest)
-            })
+            Conflicts(
+                items: items.compactMap { k, ps in
+                    let rest = ps.filter { !allowed.contains($0) }
+                    return rest.isEmpty ? nil : (k, rest)
+                })
         }
 
         var error: SimAPIError {
@@ -792,7 +850,11 @@ public enum SimFieldManager {
             let count = items.reduce(0) { $0 + $1.paths.count }
             let message: String
             if count == 1, let only = sorted.first {
-                message = "Apply failed with 1 conflict: conflict with \(only.key.printed): \(SimFieldPath.describe(only.paths[0]))"
+                message =
+                    """
+                    Apply failed with 1 conflict: conflict with \(only.key.printed): \
+                    \(SimFieldPath.describe(only.paths[0]))
+                    """
             } else {
                 var lines: [String] = []
                 for (k, ps) in sorted {
@@ -806,8 +868,10 @@ public enum SimFieldManager {
             var causes: [JSON] = []
             for (k, ps) in sorted.reversed() {
                 for p in ps {
-                    causes.append(["reason": "FieldManagerConflict", "message": .string("conflict with \(k.printed)"),
-                                   "field": .string(SimFieldPath.describe(p))])
+                    causes.append([
+                        "reason": "FieldManagerConflict", "message": .string("conflict with \(k.printed)"),
+                        "field": .string(SimFieldPath.describe(p))
+                    ])
                 }
             }
             var e = SimAPIError(code: 409, reason: "Conflict", message: message)
@@ -818,9 +882,11 @@ public enum SimFieldManager {
 
     /// SMD's Updater.Apply with the strategy's resets: merge, own the config's fields, prune
     /// what the applier stopped applying, then take (or refuse) fields from other managers.
-    static func applyCore(_ liveBody: JSON?, _ config: JSON, _ managed: Managed, _ key: ManagerKey, _ force: Bool,
-                          _ root: SSAType, _ ignored: SimFieldSet, _ resetFields: [[String]], _ apiVersion: String,
-                          _ time: String) throws -> (object: JSON, managed: Managed) {
+    static func applyCore(
+        _ liveBody: JSON?, _ config: JSON, _ managed: Managed, _ key: ManagerKey, _ force: Bool,
+        _ root: SSAType, _ ignored: SimFieldSet, _ resetFields: [[String]], _ apiVersion: String,
+        _ time: String
+    ) throws -> (object: JSON, managed: Managed) {
         let base = liveBody ?? .object([:])
         var merged = merge(base, config, root) ?? .object([:])
         let lastSet = managed[key]?.set
@@ -881,7 +947,8 @@ public enum SimFieldManager {
     /// The fields kubectl's last-applied annotation holds with the live values.
     static func lastAppliedFields(_ live: JSON?, _ root: SSAType) -> SimFieldSet? {
         guard let live, let text = live.annotations[lastAppliedAnnotation], !text.isEmpty,
-              let la = try? JSON.parse(text), la.object != nil else { return nil }
+            let la = try? JSON.parse(text), la.object != nil
+        else { return nil }
         var errors: [String] = []
         var path: [String] = []
         validate(la, root, &path, &errors)
@@ -912,7 +979,7 @@ public enum SimFieldManager {
         "apiregistration.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "certificates.k8s.io",
         "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "flowcontrol.apiserver.k8s.io",
         "internal.apiserver.k8s.io", "networking.k8s.io", "node.k8s.io", "rbac.authorization.k8s.io",
-        "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "storagemigration.k8s.io",
+        "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "storagemigration.k8s.io"
     ]
 
     static let podTemplate: JSON = ["metadata": ["creationTimestamp": .null], "spec": ["containers": .null]]
@@ -930,12 +997,23 @@ public enum SimFieldManager {
         "ResourceQuota": ["spec": [:], "status": [:]],
         "Deployment": ["spec": ["template": podTemplate, "strategy": [:]], "status": [:]],
         "ReplicaSet": ["spec": ["template": podTemplate], "status": ["replicas": 0]],
-        "StatefulSet": ["spec": ["template": podTemplate, "updateStrategy": [:]], "status": ["replicas": 0, "availableReplicas": 0]],
-        "DaemonSet": ["spec": ["template": podTemplate, "updateStrategy": [:]],
-                      "status": ["currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0]],
+        "StatefulSet": [
+            "spec": ["template": podTemplate, "updateStrategy": [:]], "status": ["replicas": 0, "availableReplicas": 0]
+        ],
+        "DaemonSet": [
+            "spec": ["template": podTemplate, "updateStrategy": [:]],
+            "status": [
+                "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0
+            ]
+        ],
         "Job": ["spec": ["template": podTemplate], "status": [:]],
-        "CronJob": ["spec": ["schedule": "", "jobTemplate": ["metadata": ["creationTimestamp": .null], "spec": ["template": podTemplate]]],
-                    "status": [:]],
+        "CronJob": [
+            "spec": [
+                "schedule": "",
+                "jobTemplate": ["metadata": ["creationTimestamp": .null], "spec": ["template": podTemplate]]
+            ],
+            "status": [:]
+        ],
         "Role": ["rules": .null], "ClusterRole": ["rules": .null],
         "RoleBinding": ["roleRef": ["apiGroup": "", "kind": "", "name": ""]],
         "ClusterRoleBinding": ["roleRef": ["apiGroup": "", "kind": "", "name": ""]],
@@ -943,15 +1021,22 @@ public enum SimFieldManager {
         "Ingress": ["spec": [:], "status": ["loadBalancer": [:]]],
         "IngressClass": ["spec": [:]],
         "EndpointSlice": ["addressType": "", "endpoints": .null],
-        "PodDisruptionBudget": ["spec": [:], "status": ["disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0]],
-        "HorizontalPodAutoscaler": ["spec": ["scaleTargetRef": ["kind": "", "name": ""], "maxReplicas": 0], "status": ["desiredReplicas": 0]],
+        "PodDisruptionBudget": [
+            "spec": [:],
+            "status": ["disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0]
+        ],
+        "HorizontalPodAutoscaler": [
+            "spec": ["scaleTargetRef": ["kind": "", "name": ""], "maxReplicas": 0], "status": ["desiredReplicas": 0]
+        ],
         "Lease": ["spec": [:]],
         "PriorityClass": ["value": 0],
         "StorageClass": ["provisioner": ""],
-        "CustomResourceDefinition": ["spec": ["group": "", "names": ["plural": "", "kind": ""], "scope": "", "versions": .null],
-                                     "status": ["conditions": .null, "acceptedNames": ["plural": "", "kind": ""], "storedVersions": .null]],
+        "CustomResourceDefinition": [
+            "spec": ["group": "", "names": ["plural": "", "kind": ""], "scope": "", "versions": .null],
+            "status": ["conditions": .null, "acceptedNames": ["plural": "", "kind": ""], "storedVersions": .null]
+        ],
         "ConfigMap": [:], "Secret": [:], "ServiceAccount": [:], "Endpoints": [:],
-        "ValidatingWebhookConfiguration": [:], "MutatingWebhookConfiguration": [:],
+        "ValidatingWebhookConfiguration": [:], "MutatingWebhookConfiguration": [:]
     ]
 
     static func splitAPIVersion(_ apiVersion: String) -> (group: String, version: String) {
@@ -962,15 +1047,21 @@ public enum SimFieldManager {
     static func typedObjectError(_ what: String, _ obj: JSON, _ errors: [String]) -> SimAPIError {
         let (g, v) = splitAPIVersion(obj.apiVersion ?? "")
         let detail = errors.count == 1 ? errors[0] : (["errors:"] + errors.map { "  " + $0 }).joined(separator: "\n")
-        return SimAPIError(code: 500, reason: "",
-                           message: "failed to create typed \(what) object (\(obj.namespace ?? "")/\(obj.name ?? ""); \(g)/\(v), Kind=\(obj.kind ?? "")): \(detail)")
+        return SimAPIError(
+            code: 500, reason: "",
+            message:
+                """
+                failed to create typed \(what) object (\(obj.namespace ?? "")/\(obj.name ?? ""); \(g)/\(v), \
+                Kind=\(obj.kind ?? "")): \(detail)
+                """
+        )
     }
 
     // MARK: typed walks (SMD's validating, toFieldSet, merging, comparing, removing walkers)
 
     /// Numbers compare by value (1 == 1.0), as SMD's value equality does.
     static func equal(_ a: JSON, _ b: JSON) -> Bool {
-        if a == b { return true }   // the common case, and much faster than walking
+        if a == b { return true }  // the common case, and much faster than walking
         switch (a, b) {
         case (.object(let x), .object(let y)):
             guard x.count == y.count else { return false }
@@ -991,24 +1082,40 @@ public enum SimFieldManager {
         case .atomic: return .failure(ItemError(message: "atomic"))
         case .set:
             switch item {
-            case .object: return .failure(ItemError(message: "associative list without keys has an element that's a map type"))
+            case .object:
+                return .failure(ItemError(message: "associative list without keys has an element that's a map type"))
             case .array: return .failure(ItemError(message: "not supported: associative list with lists as elements"))
-            case .null: return .failure(ItemError(message: "associative list without keys has an element that's an explicit null"))
+            case .null:
+                return .failure(
+                    ItemError(message: "associative list without keys has an element that's an explicit null"))
             default: return .success(SimFieldPath.value(item))
             }
         case .keyed(let keys):
             guard case .object(let o) = item else {
-                return .failure(ItemError(message: item == .null ? "associative list with keys may not have a null element"
-                                          : "associative list with keys may not have non-map elements"))
+                return .failure(
+                    ItemError(
+                        message: item == .null
+                            ? "associative list with keys may not have a null element"
+                            : "associative list with keys may not have non-map elements"))
             }
             var fields: [(String, JSON)] = []
             for k in keys {
-                if let v = o[k] { fields.append((k, v)); continue }
+                if let v = o[k] {
+                    fields.append((k, v))
+                    continue
+                }
                 if let s = itemType.schema, let p = s.properties?[k], let d = s.child(p).defaultValue {
                     fields.append((k, d))
                     continue
                 }
-                return .failure(ItemError(message: "associative list with keys has an element that omits key field \(SimFieldPath.goQuote(k)) (and doesn't have default value)"))
+                return .failure(
+                    ItemError(
+                        message:
+                            """
+                            associative list with keys has an element that omits key field \
+                            \(SimFieldPath.goQuote(k)) (and doesn't have default value)
+                            """
+                    ))
             }
             return .success(SimFieldPath.key(fields))
         }
@@ -1043,7 +1150,8 @@ public enum SimFieldManager {
         case .null: return "<nil>"
         case .string(let s): return s
         case .array(let a): return "[" + a.map(goValue).joined(separator: " ") + "]"
-        case .object(let o): return "map[" + o.keys.sorted().map { "\($0):\(goValue(o[$0]!))" }.joined(separator: " ") + "]"
+        case .object(let o):
+            return "map[" + o.keys.sorted().map { "\($0):\(goValue(o[$0]!))" }.joined(separator: " ") + "]"
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
         case .double(let d): return String(d)
@@ -1066,11 +1174,17 @@ public enum SimFieldManager {
             case .string:
                 if v.string == nil { fail("expected string, got &value.valueUnstructured{Value:\(goValue(v))}") }
             case .numeric:
-                switch v { case .int, .double: break; default: fail("expected numeric (int or float), got \(goType(v))") }
+                switch v {
+                case .int, .double: break
+                default: fail("expected numeric (int or float), got \(goType(v))")
+                }
             case .boolean:
                 if v.bool == nil { fail("expected boolean, got &{\(goValue(v))}") }
             case .untyped:
-                switch v { case .array, .object: fail("expected any scalar, got &{\(goValue(v))}"); default: break }
+                switch v {
+                case .array, .object: fail("expected any scalar, got &{\(goValue(v))}")
+                default: break
+                }
             }
         case .list(let kind, let item):
             if v == .null { return }
@@ -1096,7 +1210,10 @@ public enum SimFieldManager {
             let before = errors.count
             var unknown = false
             for (k, child) in o {
-                guard let field = t.field(k) else { unknown = true; break }
+                guard let field = t.field(k) else {
+                    unknown = true
+                    break
+                }
                 path.append(SimFieldPath.field(k))
                 validate(child, field.type, &path, &errors)
                 path.removeLast()
@@ -1284,7 +1401,7 @@ public enum SimFieldManager {
             if let l, let r, l != .null, r != .null, (lo == nil) != (ro == nil) { return leaf() }
             if atomic || ((lo?.isEmpty ?? true) && (ro?.isEmpty ?? true)) { return leaf() }
             func visit(_ k: String, _ lv: JSON?, _ rv: JSON?) {
-                if let lv, let rv, lv == rv { return }   // identical: nothing below can differ
+                if let lv, let rv, lv == rv { return }  // identical: nothing below can differ
                 var sub = Comparison()
                 let mark = compare(lv, rv, t.field(k)?.type ?? t.types.deduced, &sub)
                 c.attach(SimFieldPath.field(k), sub, mark)

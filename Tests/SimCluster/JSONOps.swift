@@ -20,7 +20,10 @@ public enum SimJSON {
         for doc in try Yams.load_all(yaml: text, resolver) {
             let value = fromYAML(doc)
             if value == .null { continue }
-            if value.kind == "List", let items = value["items"]?.array { out += items; continue }
+            if value.kind == "List", let items = value["items"]?.array {
+                out += items
+                continue
+            }
             out.append(value)
         }
         return out
@@ -90,7 +93,9 @@ public enum SimJSON {
             case "remove":
                 doc = try removePointer(doc, Array(keys))
             case "test":
-                if pointer(doc, Array(keys)) != op["value"] { throw SimAPIError.invalid("test operation failed at \(path)") }
+                if pointer(doc, Array(keys)) != op["value"] {
+                    throw SimAPIError.invalid("test operation failed at \(path)")
+                }
             default:
                 throw SimAPIError.badRequest("json patch operation \(kind) is not supported by the simulator")
             }
@@ -101,7 +106,12 @@ public enum SimJSON {
     static func pointer(_ doc: JSON, _ keys: [String]) -> JSON? {
         var cur: JSON? = doc
         for k in keys {
-            if case .array(let a)? = cur { guard let i = Int(k), i < a.count else { return nil }; cur = a[i] } else { cur = cur?[k] }
+            if case .array(let a)? = cur {
+                guard let i = Int(k), i < a.count else { return nil }
+                cur = a[i]
+            } else {
+                cur = cur?[k]
+            }
         }
         return cur
     }
@@ -111,15 +121,29 @@ public enum SimJSON {
         let rest = Array(keys.dropFirst())
         switch doc {
         case .object(var o):
-            if rest.isEmpty { o[first] = value; return .object(o) }
-            guard let child = o[first] else { throw SimAPIError.invalid("path /\(keys.joined(separator: "/")) does not exist") }
+            if rest.isEmpty {
+                o[first] = value
+                return .object(o)
+            }
+            guard let child = o[first] else {
+                throw SimAPIError.invalid("path /\(keys.joined(separator: "/")) does not exist")
+            }
             o[first] = try setPointer(child, rest, value, add: add)
             return .object(o)
         case .array(var a):
             if rest.isEmpty {
-                if first == "-" { a.append(value); return .array(a) }
+                if first == "-" {
+                    a.append(value)
+                    return .array(a)
+                }
                 guard let i = Int(first), i <= a.count else { throw SimAPIError.invalid("bad array index \(first)") }
-                if add { a.insert(value, at: i) } else if i < a.count { a[i] = value } else { throw SimAPIError.invalid("bad array index \(first)") }
+                if add {
+                    a.insert(value, at: i)
+                } else if i < a.count {
+                    a[i] = value
+                } else {
+                    throw SimAPIError.invalid("bad array index \(first)")
+                }
                 return .array(a)
             }
             guard let i = Int(first), i < a.count else { throw SimAPIError.invalid("bad array index \(first)") }
@@ -169,16 +193,27 @@ public struct LabelSelector: Sendable, Equatable {
         var cur = ""
         for c in text {
             if c == "(" { depth += 1 } else if c == ")" { depth -= 1 }
-            if c == "," && depth == 0 { parts.append(cur); cur = "" } else { cur.append(c) }
+            if c == "," && depth == 0 {
+                parts.append(cur)
+                cur = ""
+            } else {
+                cur.append(c)
+            }
         }
         parts.append(cur)
         for raw in parts {
             let p = raw.trimmingCharacters(in: .whitespaces)
             if p.isEmpty { throw SimAPIError.badRequest("unable to parse requirement: found '', expected: identifier") }
             if let r = p.range(of: " notin ") {
-                requirements.append(.notIn(String(p[..<r.lowerBound]).trimmingCharacters(in: .whitespaces), try Self.set(String(p[r.upperBound...]))))
+                requirements.append(
+                    .notIn(
+                        String(p[..<r.lowerBound]).trimmingCharacters(in: .whitespaces),
+                        try Self.set(String(p[r.upperBound...]))))
             } else if let r = p.range(of: " in ") {
-                requirements.append(.isIn(String(p[..<r.lowerBound]).trimmingCharacters(in: .whitespaces), try Self.set(String(p[r.upperBound...]))))
+                requirements.append(
+                    .isIn(
+                        String(p[..<r.lowerBound]).trimmingCharacters(in: .whitespaces),
+                        try Self.set(String(p[r.upperBound...]))))
             } else if let r = p.range(of: "!=") {
                 requirements.append(.notEquals(Self.key(p[..<r.lowerBound]), Self.key(p[r.upperBound...])))
             } else if let r = p.range(of: "==") {
@@ -199,7 +234,9 @@ public struct LabelSelector: Sendable, Equatable {
     static func key<S: StringProtocol>(_ s: S) -> String { s.trimmingCharacters(in: .whitespaces) }
     static func set(_ s: String) throws -> Set<String> {
         let t = s.trimmingCharacters(in: .whitespaces)
-        guard t.hasPrefix("("), t.hasSuffix(")") else { throw SimAPIError.badRequest("unable to parse requirement: expected (values) in \(s)") }
+        guard t.hasPrefix("("), t.hasSuffix(")") else {
+            throw SimAPIError.badRequest("unable to parse requirement: expected (values) in \(s)")
+        }
         return Set(t.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
@@ -239,9 +276,11 @@ public struct FieldSelector: Sendable, Equatable {
                 throw SimAPIError.badRequest("invalid selector: '\(text)'; can't understand '\(s)'")
             }
         }
-        let allowed: Set<String> = ["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
-                                    "type", "involvedObject.name", "involvedObject.kind", "involvedObject.namespace",
-                                    "reason", "spec.unschedulable"]
+        let allowed: Set<String> = [
+            "metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
+            "type", "involvedObject.name", "involvedObject.kind", "involvedObject.namespace",
+            "reason", "spec.unschedulable"
+        ]
         for t in terms where !allowed.contains(t.field) {
             throw SimAPIError.badRequest("field label not supported: \(t.field)")
         }

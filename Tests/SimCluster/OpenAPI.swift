@@ -45,7 +45,8 @@ public final class SimOpenAPI: @unchecked Sendable {
 
         /// The document as JSON (parsed from the bytes the first time).
         public var document: JSON {
-            lock.lock(); defer { lock.unlock() }
+            lock.lock()
+            defer { lock.unlock() }
             if let json { return json }
             let j = (try? JSON.parse(bytes)) ?? [:]
             json = j
@@ -56,12 +57,14 @@ public final class SimOpenAPI: @unchecked Sendable {
         /// schemas' `x-kubernetes-group-version-kind`).
         func schemas() -> (components: [String: JSON], kinds: [String: String]) {
             let components = document[path: "components", "schemas"]?.object ?? [:]
-            lock.lock(); defer { lock.unlock() }
+            lock.lock()
+            defer { lock.unlock() }
             if let kinds { return (components, kinds) }
             var k: [String: String] = [:]
             for (name, s) in components.sorted(by: { $0.key < $1.key }) {
                 for gvk in s["x-kubernetes-group-version-kind"]?.array ?? [] {
-                    let id = "\(gvk["group"]?.string ?? "")/\(gvk["version"]?.string ?? "")/\(gvk["kind"]?.string ?? "")"
+                    let id =
+                        "\(gvk["group"]?.string ?? "")/\(gvk["version"]?.string ?? "")/\(gvk["kind"]?.string ?? "")"
                     if k[id] == nil { k[id] = name }
                 }
             }
@@ -71,7 +74,9 @@ public final class SimOpenAPI: @unchecked Sendable {
     }
 
     /// "api/v1" / "apis/apps/v1": a group/version's key in the index and its URL.
-    public static func key(group: String, version: String) -> String { group.isEmpty ? "api/\(version)" : "apis/\(group)/\(version)" }
+    public static func key(group: String, version: String) -> String {
+        group.isEmpty ? "api/\(version)" : "apis/\(group)/\(version)"
+    }
 
     // MARK: lookups
 
@@ -93,26 +98,41 @@ public final class SimOpenAPI: @unchecked Sendable {
         guard c.count == 3, c[0] == "apis" else { return nil }
         let (fingerprint, crds) = Self.crdsServing(world, group: c[1], version: c[2])
         guard !crds.isEmpty else {
-            lock.lock(); crdDocs[key] = nil; lock.unlock()
+            lock.lock()
+            crdDocs[key] = nil
+            lock.unlock()
             return nil
         }
         lock.lock()
-        if let d = crdDocs[key], d.fingerprint == fingerprint { lock.unlock(); return d }
+        if let d = crdDocs[key], d.fingerprint == fingerprint {
+            lock.unlock()
+            return d
+        }
         lock.unlock()
         let json = Generator.crdDocument(group: c[1], version: c[2], crds: crds)
         let d = Document(bytes: GoJSON.bytes(json), json: json, fingerprint: fingerprint)
-        lock.lock(); crdDocs[key] = d; lock.unlock()
+        lock.lock()
+        crdDocs[key] = d
+        lock.unlock()
         return d
     }
 
     /// The established CRDs serving group/version, and a fingerprint of their versions (the
     /// document is regenerated when it changes: a CRD applied, updated or deleted).
     static func crdsServing(_ world: SimWorld, group: String, version: String) -> (String, [JSON]) {
-        world.lock.lock(); defer { world.lock.unlock() }
-        let names = world.types.values.filter { $0.crdName != nil && $0.ref.group == group && $0.versions.contains(version) }
-            .compactMap(\.crdName).sorted()
-        let crds = names.compactMap { world.objects[ObjectKey(group: "apiextensions.k8s.io", resource: "customresourcedefinitions", namespace: "", name: $0)] }
-        let fingerprint = crds.map { "\($0.name ?? "")@\($0[path: "metadata", "resourceVersion"]?.string ?? "")" }.joined(separator: ",")
+        world.lock.lock()
+        defer { world.lock.unlock() }
+        let names = world.types.values.filter {
+            $0.crdName != nil && $0.ref.group == group && $0.versions.contains(version)
+        }
+        .compactMap(\.crdName).sorted()
+        let crds = names.compactMap {
+            world.objects[
+                ObjectKey(group: "apiextensions.k8s.io", resource: "customresourcedefinitions", namespace: "", name: $0)
+            ]
+        }
+        let fingerprint = crds.map { "\($0.name ?? "")@\($0[path: "metadata", "resourceVersion"]?.string ?? "")" }
+            .joined(separator: ",")
         return (fingerprint, crds)
     }
 
@@ -124,7 +144,9 @@ public final class SimOpenAPI: @unchecked Sendable {
             for g in Discovery.servedGroups(world) where g.crd {
                 for v in g.versions {
                     let key = Self.key(group: g.name, version: v)
-                    if let d = document(key) { paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)?hash=\(d.hash)")] }
+                    if let d = document(key) {
+                        paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)?hash=\(d.hash)")]
+                    }
                 }
             }
         }
@@ -143,11 +165,16 @@ public final class SimOpenAPI: @unchecked Sendable {
             let modified = crdDocs.values.map(\.lastModified).reduce(Self.started, max)
             lock.unlock()
             if Self.notModified(headers, since: modified, etag: nil) {
-                return HTTPResponse(status: 304, headers: ["cache-control": "no-cache, private", "last-modified": httpDate(modified)])
+                return HTTPResponse(
+                    status: 304, headers: ["cache-control": "no-cache, private", "last-modified": httpDate(modified)])
             }
-            return HTTPResponse(status: 200, headers: ["content-type": "text/plain; charset=utf-8", "cache-control": "no-cache, private",
-                                                       "accept-ranges": "bytes", "last-modified": httpDate(modified),
-                                                       "content-length": String(body.count)], body: body)
+            return HTTPResponse(
+                status: 200,
+                headers: [
+                    "content-type": "text/plain; charset=utf-8", "cache-control": "no-cache, private",
+                    "accept-ranges": "bytes", "last-modified": httpDate(modified),
+                    "content-length": String(body.count)
+                ], body: body)
         }
         guard let doc = document(key) else {
             return HTTPResponse(status: 404, headers: ["cache-control": "no-cache, private", "content-length": "0"])
@@ -162,7 +189,8 @@ public final class SimOpenAPI: @unchecked Sendable {
         }
         if query["hash"] != nil {
             h["cache-control"] = "public, immutable"
-            h["expires"] = httpDate(Date().addingTimeInterval(365 * 86400)).replacingOccurrences(of: " GMT", with: " UTC")
+            h["expires"] = httpDate(Date().addingTimeInterval(365 * 86400)).replacingOccurrences(
+                of: " GMT", with: " UTC")
         } else {
             h["cache-control"] = "no-cache, private"
         }
@@ -182,7 +210,9 @@ public final class SimOpenAPI: @unchecked Sendable {
     static func notModified(_ headers: [String: String], since: Date, etag: String?) -> Bool {
         if let inm = headers["if-none-match"] {
             guard let etag else { return false }
-            return inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains { $0 == etag || $0 == "*" }
+            return inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains {
+                $0 == etag || $0 == "*"
+            }
         }
         guard let ims = headers["if-modified-since"], let date = parseHTTPDate(ims) else { return false }
         return since.timeIntervalSince1970.rounded(.down) <= date.timeIntervalSince1970
@@ -196,16 +226,23 @@ public final class SimOpenAPI: @unchecked Sendable {
         let version = world?.scenario.cluster.kubernetesVersion ?? "v1.32.2"
         let accept = headers["accept"] ?? ""
         let body: [UInt8]
-        var h = ["cache-control": "no-cache, private", "vary": "Accept", "accept-ranges": "bytes",
-                 "last-modified": httpDate(Self.started)]
+        var h = [
+            "cache-control": "no-cache, private", "vary": "Accept", "accept-ranges": "bytes",
+            "last-modified": httpDate(Self.started)
+        ]
         if accept.contains("protobuf") {
             // openapi_v2.Document {swagger: 1, info: 2 {title: 1, version: 2}, paths: 8, definitions: 9}
             func field(_ tag: UInt8, _ bytes: [UInt8]) -> [UInt8] { [tag, UInt8(bytes.count)] + bytes }
-            body = field(0x0A, Array("2.0".utf8)) + field(0x12, field(0x0A, Array("Kubernetes".utf8)) + field(0x12, Array(version.utf8)))
+            body =
+                field(0x0A, Array("2.0".utf8))
+                + field(0x12, field(0x0A, Array("Kubernetes".utf8)) + field(0x12, Array(version.utf8)))
                 + field(0x42, []) + field(0x4A, [])
             h["content-type"] = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
         } else {
-            body = GoJSON.bytes(["swagger": "2.0", "info": ["title": "Kubernetes", "version": .value(.string(version))], "paths": .object([])])
+            body = GoJSON.bytes([
+                "swagger": "2.0", "info": ["title": "Kubernetes", "version": .value(.string(version))],
+                "paths": .object([])
+            ])
             h["content-type"] = "application/json"
         }
         h["etag"] = "\"\(sha512HexUpper(body))\""
@@ -219,7 +256,7 @@ public final class SimOpenAPI: @unchecked Sendable {
     static let recorded: [String: String] = [
         "api/v1": "openapi/get-openapi-v3-api-v1.json.gz",
         "apis/apps/v1": "openapi/get-openapi-v3-apis-apps-v1.json.gz",
-        "apis/apiextensions.k8s.io/v1": "openapi/get-openapi-v3-apis-apiextensions.k8s.io-v1.json.gz",
+        "apis/apiextensions.k8s.io/v1": "openapi/get-openapi-v3-apis-apiextensions.k8s.io-v1.json.gz"
     ]
     static let indexRecording = "openapi/get-openapi-v3-index.json"
     static let started = Date()
@@ -235,14 +272,18 @@ public final class SimOpenAPI: @unchecked Sendable {
         let d: Document
         if let file = recorded[key] {
             guard let raw = try? RealAPI.bytes(file), let compact = try? GoJSON.reencode(raw),
-                  let body = GoJSON.span(of: ["response", "body"], in: compact) else { return nil }
+                let body = GoJSON.span(of: ["response", "body"], in: compact)
+            else { return nil }
             d = Document(bytes: Array(compact[body]), json: nil, lastModified: started)
         } else {
             let c = key.split(separator: "/").map(String.init)
             let (group, version) = c.count == 2 ? ("", c[1]) : (c.count == 3 ? c[1] : "", c.count == 3 ? c[2] : "")
-            guard BuiltinTypes.groups.contains(where: { $0.name == group && $0.versions.contains(version) }) else { return nil }
-            let json = Generator.builtinDocument(group: group, version: version,
-                                                 types: BuiltinTypes.all.filter { $0.ref.group == group && $0.versions.contains(version) })
+            guard BuiltinTypes.groups.contains(where: { $0.name == group && $0.versions.contains(version) }) else {
+                return nil
+            }
+            let json = Generator.builtinDocument(
+                group: group, version: version,
+                types: BuiltinTypes.all.filter { $0.ref.group == group && $0.versions.contains(version) })
             d = Document(bytes: GoJSON.bytes(json), json: json, lastModified: started)
         }
         return builtins.withLock { b in
@@ -264,14 +305,19 @@ public final class SimOpenAPI: @unchecked Sendable {
             if !isGV || served.contains(k) { paths[k] = v }
         }
         for k in builtinKeys {
-            if let d = builtinDocument(k) { paths[k] = ["serverRelativeURL": .string("/openapi/v3/\(k)?hash=\(d.hash)")] }
+            if let d = builtinDocument(k) {
+                paths[k] = ["serverRelativeURL": .string("/openapi/v3/\(k)?hash=\(d.hash)")]
+            }
         }
         return paths
     }()
 
     // MARK: the world's SimOpenAPI
 
-    private final class WeakWorld { weak var world: SimWorld?; init(_ w: SimWorld) { world = w } }
+    private final class WeakWorld {
+        weak var world: SimWorld?
+        init(_ w: SimWorld) { world = w }
+    }
     private static let registry = LockedBox<[ObjectIdentifier: (world: WeakWorld, api: SimOpenAPI)]>([:])
 
     /// The world's OpenAPI (one per world, created on first use).
@@ -320,14 +366,17 @@ enum Generator {
     }
 
     static let template: Template = {
-        do { return try makeTemplate() } catch { fatalError("the OpenAPI generator's template is the recorded \(templateRecording): \(error)") }
+        do { return try makeTemplate() } catch {
+            fatalError("the OpenAPI generator's template is the recorded \(templateRecording): \(error)")
+        }
     }()
 
     static func makeTemplate() throws -> Template {
         let doc = try RealAPI.responseBody(templateRecording)
         let apps = try RealAPI.responseBody(appsRecording)
         guard let paths = doc["paths"]?.object, let schemas = doc[path: "components", "schemas"]?.object,
-              let appsSchemas = apps[path: "components", "schemas"]?.object else { throw SimError("no paths or schemas") }
+            let appsSchemas = apps[path: "components", "schemas"]?.object
+        else { throw SimError("no paths or schemas") }
         let root = "/apis/argoproj.io/v1alpha1"
         func path(_ p: String) throws -> JSON {
             guard let item = paths[root + p] else { throw SimError("the template has no path \(root + p)") }
@@ -335,34 +384,44 @@ enum Generator {
         }
         let status = try path("/namespaces/{namespace}/applicationsets/{name}/status")
         let scale = mapStrings(status) {
-            $0.replacingOccurrences(of: "{KIND}Status", with: "{KIND}Scale").replacingOccurrences(of: "status of", with: "scale of")
-                .replacingOccurrences(of: "#/components/schemas/{DEF}", with: "#/components/schemas/io.k8s.api.autoscaling.v1.Scale")
+            $0.replacingOccurrences(of: "{KIND}Status", with: "{KIND}Scale").replacingOccurrences(
+                of: "status of", with: "scale of"
+            )
+            .replacingOccurrences(
+                of: "#/components/schemas/{DEF}", with: "#/components/schemas/io.k8s.api.autoscaling.v1.Scale")
         }
-        guard let app = schemas["io.argoproj.v1alpha1.Application"], let list = schemas["io.argoproj.v1alpha1.ApplicationList"],
-              let apiVersion = app[path: "properties", "apiVersion"], let kind = app[path: "properties", "kind"],
-              let metadata = app[path: "properties", "metadata"], let resources = apps[path: "paths", "/apis/apps/v1/"] else {
+        guard let app = schemas["io.argoproj.v1alpha1.Application"],
+            let list = schemas["io.argoproj.v1alpha1.ApplicationList"],
+            let apiVersion = app[path: "properties", "apiVersion"], let kind = app[path: "properties", "kind"],
+            let metadata = app[path: "properties", "metadata"], let resources = apps[path: "paths", "/apis/apps/v1/"]
+        else {
             throw SimError("the template lacks Application, ApplicationList or /apis/apps/v1/")
         }
-        return Template(allNamespaces: try path("/applicationsets"), collection: try path("/namespaces/{namespace}/applicationsets"),
-                        item: try path("/namespaces/{namespace}/applicationsets/{name}"), status: status, scale: scale,
-                        list: list, apiVersion: apiVersion, kind: kind, metadata: metadata,
-                        meta: schemas.filter { $0.key.hasPrefix("io.k8s.apimachinery.") },
-                        scaleSchemas: appsSchemas.filter { $0.key.hasPrefix("io.k8s.api.autoscaling.v1.Scale") },
-                        resourcesPath: mapStrings(resources) {
-                            $0.replacingOccurrences(of: "AppsV1", with: "{OP}").replacingOccurrences(of: "apps_v1", with: "{TAG}")
-                        },
-                        builtinSchemas: appsSchemas.filter { $0.key.hasPrefix("io.k8s.apimachinery.pkg.apis.meta.v1.APIResource") },
-                        securitySchemes: apps[path: "components", "securitySchemes"] ?? [:])
+        return Template(
+            allNamespaces: try path("/applicationsets"),
+            collection: try path("/namespaces/{namespace}/applicationsets"),
+            item: try path("/namespaces/{namespace}/applicationsets/{name}"), status: status, scale: scale,
+            list: list, apiVersion: apiVersion, kind: kind, metadata: metadata,
+            meta: schemas.filter { $0.key.hasPrefix("io.k8s.apimachinery.") },
+            scaleSchemas: appsSchemas.filter { $0.key.hasPrefix("io.k8s.api.autoscaling.v1.Scale") },
+            resourcesPath: mapStrings(resources) {
+                $0.replacingOccurrences(of: "AppsV1", with: "{OP}").replacingOccurrences(of: "apps_v1", with: "{TAG}")
+            },
+            builtinSchemas: appsSchemas.filter { $0.key.hasPrefix("io.k8s.apimachinery.pkg.apis.meta.v1.APIResource") },
+            securitySchemes: apps[path: "components", "securitySchemes"] ?? [:])
     }
 
     /// The template's names as placeholders (most specific first).
     static func placeholders(_ j: JSON) -> JSON {
         mapStrings(j) { s in
             var s = s
-            for (from, to) in [("io.argoproj.v1alpha1.ApplicationSetList", "{LISTDEF}"), ("io.argoproj.v1alpha1.ApplicationSet", "{DEF}"),
-                               ("ArgoprojIoV1alpha1", "{OP}"), ("argoprojIo_v1alpha1", "{TAG}"), ("Namespaced", "{NS}"),
-                               ("an ApplicationSet", "{A}{KIND}"), ("ApplicationSet", "{KIND}"), ("argoproj.io", "{GROUP}"),
-                               ("v1alpha1", "{VERSION}")] {
+            for (from, to) in [
+                ("io.argoproj.v1alpha1.ApplicationSetList", "{LISTDEF}"),
+                ("io.argoproj.v1alpha1.ApplicationSet", "{DEF}"),
+                ("ArgoprojIoV1alpha1", "{OP}"), ("argoprojIo_v1alpha1", "{TAG}"), ("Namespaced", "{NS}"),
+                ("an ApplicationSet", "{A}{KIND}"), ("ApplicationSet", "{KIND}"), ("argoproj.io", "{GROUP}"),
+                ("v1alpha1", "{VERSION}")
+            ] {
                 s = s.replacingOccurrences(of: from, with: to)
             }
             return s
@@ -400,8 +459,10 @@ enum Generator {
     /// ("argoprojIo_v1alpha1"): GetOperationIDAndTags trims ".k8s.io" and calls the core group "core".
     static func names(group: String, version: String) -> (op: String, tag: String) {
         let g = group.isEmpty ? "core" : (group.hasSuffix(".k8s.io") ? String(group.dropLast(".k8s.io".count)) : group)
-        return (validOperationID(g, capitalizeFirst: true) + validOperationID(version, capitalizeFirst: true),
-                validOperationID(g, capitalizeFirst: false) + "_" + validOperationID(version, capitalizeFirst: false))
+        return (
+            validOperationID(g, capitalizeFirst: true) + validOperationID(version, capitalizeFirst: true),
+            validOperationID(g, capitalizeFirst: false) + "_" + validOperationID(version, capitalizeFirst: false)
+        )
     }
 
     /// GetArticleForNoun: "an" before a vowel, none for a plural ("Endpoints").
@@ -432,7 +493,7 @@ enum Generator {
         var plural, kind, listKind: String
         var namespaced: Bool
         var verbs: Set<String>
-        var subresources: [String: Set<String>]   // status / scale -> verbs
+        var subresources: [String: Set<String>]  // status / scale -> verbs
         /// The kind's schema before apiVersion/kind/metadata are set.
         var schema: JSON
     }
@@ -440,32 +501,50 @@ enum Generator {
     /// A CRD group/version's document (every CRD serving it).
     static func crdDocument(group: String, version: String, crds: [JSON]) -> JSON {
         let resources: [Resource] = crds.compactMap { crd in
-            guard let names = crd[path: "spec", "names"], let kind = names["kind"]?.string, let plural = names["plural"]?.string,
-                  let v = (crd[path: "spec", "versions"]?.array ?? []).first(where: { $0["name"]?.string == version && $0["served"]?.bool != false })
+            guard let names = crd[path: "spec", "names"], let kind = names["kind"]?.string,
+                let plural = names["plural"]?.string,
+                let v = (crd[path: "spec", "versions"]?.array ?? []).first(where: {
+                    $0["name"]?.string == version && $0["served"]?.bool != false
+                })
             else { return nil }
             var subs: [String: Set<String>] = [:]
-            for s in ["status", "scale"] where v[path: "subresources", s] != nil { subs[s] = ["get", "update", "patch"] }
-            return Resource(plural: plural, kind: kind, listKind: names["listKind"]?.string ?? kind + "List",
-                            namespaced: crd[path: "spec", "scope"]?.string != "Cluster", verbs: Set(SimType.crdVerbs), subresources: subs,
-                            schema: v[path: "schema", "openAPIV3Schema"] ?? ["type": "object", "x-kubernetes-preserve-unknown-fields": true])
+            for s in ["status", "scale"] where v[path: "subresources", s] != nil {
+                subs[s] = ["get", "update", "patch"]
+            }
+            return Resource(
+                plural: plural, kind: kind, listKind: names["listKind"]?.string ?? kind + "List",
+                namespaced: crd[path: "spec", "scope"]?.string != "Cluster", verbs: Set(SimType.crdVerbs),
+                subresources: subs,
+                schema: v[path: "schema", "openAPIV3Schema"] ?? [
+                    "type": "object", "x-kubernetes-preserve-unknown-fields": true
+                ])
         }
-        return document(group: group, version: version, resources: resources, prefix: crdDefinitionPrefix(group: group, version: version),
-                        info: ["title": "Kubernetes CRD Swagger", "version": "v0.1.0"], builtin: false)
+        return document(
+            group: group, version: version, resources: resources,
+            prefix: crdDefinitionPrefix(group: group, version: version),
+            info: ["title": "Kubernetes CRD Swagger", "version": "v0.1.0"], builtin: false)
     }
 
     /// A built-in group/version without a recording: the type table's resources, permissive schemas.
     static func builtinDocument(group: String, version: String, types: [SimType]) -> JSON {
         let resources = types.map { t in
-            Resource(plural: t.ref.resource, kind: t.ref.kind, listKind: t.ref.kind + "List", namespaced: t.ref.namespaced,
-                     verbs: Set(t.verbs),
-                     subresources: Dictionary(t.subresources.filter { ["status", "scale"].contains($0.name) }.map { ($0.name, Set($0.verbs)) }) { a, _ in a },
-                     schema: ["type": "object", "x-kubernetes-preserve-unknown-fields": true])
+            Resource(
+                plural: t.ref.resource, kind: t.ref.kind, listKind: t.ref.kind + "List", namespaced: t.ref.namespaced,
+                verbs: Set(t.verbs),
+                subresources: Dictionary(
+                    t.subresources.filter { ["status", "scale"].contains($0.name) }.map { ($0.name, Set($0.verbs)) }
+                ) { a, _ in a },
+                schema: ["type": "object", "x-kubernetes-preserve-unknown-fields": true])
         }
-        return document(group: group, version: version, resources: resources, prefix: builtinDefinitionPrefix(group: group, version: version),
-                        info: ["title": "Kubernetes", "version": "1.36"], builtin: true)
+        return document(
+            group: group, version: version, resources: resources,
+            prefix: builtinDefinitionPrefix(group: group, version: version),
+            info: ["title": "Kubernetes", "version": "1.36"], builtin: true)
     }
 
-    static func document(group: String, version: String, resources: [Resource], prefix: String, info: JSON, builtin: Bool) -> JSON {
+    static func document(
+        group: String, version: String, resources: [Resource], prefix: String, info: JSON, builtin: Bool
+    ) -> JSON {
         let t = template
         let (op, tag) = names(group: group, version: version)
         let root = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
@@ -474,8 +553,11 @@ enum Generator {
         for r in resources.sorted(by: { $0.plural < $1.plural }) {
             let def = "\(prefix).\(r.kind)", listDef = "\(prefix).\(r.listKind)"
             // {LISTDEF} before {DEF}: the one contains the other.
-            let vars = [("{LISTDEF}", listDef), ("{DEF}", def), ("{OP}", op), ("{TAG}", tag), ("{NS}", r.namespaced ? "Namespaced" : ""),
-                        ("{A}", article(r.kind)), ("{KIND}", r.kind), ("{GROUP}", group), ("{VERSION}", version)]
+            let vars = [
+                ("{LISTDEF}", listDef), ("{DEF}", def), ("{OP}", op), ("{TAG}", tag),
+                ("{NS}", r.namespaced ? "Namespaced" : ""),
+                ("{A}", article(r.kind)), ("{KIND}", r.kind), ("{GROUP}", group), ("{VERSION}", version)
+            ]
             func add(_ path: String, _ template: JSON, _ verbs: [String: String], allowed: Set<String>) {
                 var item = mapStrings(template) { s in
                     guard s.contains("{") else { return s }
@@ -486,14 +568,17 @@ enum Generator {
                 for (method, verb) in verbs where !allowed.contains(verb) { item[method] = nil }
                 guard verbs.keys.contains(where: { item[$0] != nil }) else { return }
                 if !r.namespaced, let params = item["parameters"]?.array {
-                    item["parameters"] = .array(params.filter { $0["name"]?.string != "namespace" || $0["in"]?.string != "path" })
+                    item["parameters"] = .array(
+                        params.filter { $0["name"]?.string != "namespace" || $0["in"]?.string != "path" })
                 }
                 paths[path] = item
             }
             let base = root + (r.namespaced ? "/namespaces/{namespace}" : "") + "/" + r.plural
             if r.namespaced { add(root + "/" + r.plural, t.allNamespaces, ["get": "list"], allowed: r.verbs) }
             add(base, t.collection, ["get": "list", "post": "create", "delete": "deletecollection"], allowed: r.verbs)
-            add(base + "/{name}", t.item, ["get": "get", "put": "update", "patch": "patch", "delete": "delete"], allowed: r.verbs)
+            add(
+                base + "/{name}", t.item, ["get": "get", "put": "update", "patch": "patch", "delete": "delete"],
+                allowed: r.verbs)
             for (sub, tmpl) in [("status", t.status), ("scale", t.scale)] {
                 guard let verbs = r.subresources[sub] else { continue }
                 add(base + "/{name}/" + sub, tmpl, ["get": "get", "put": "update", "patch": "patch"], allowed: verbs)
@@ -502,15 +587,25 @@ enum Generator {
             schemas[def] = kindSchema(r.schema, group: group, version: version, kind: r.kind)
             var list = t.list
             list["description"] = .string("\(r.listKind) is a list of \(r.kind)")
-            list.set(["properties", "items", "description"],
-                     to: .string("List of \(r.plural). More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"))
+            list.set(
+                ["properties", "items", "description"],
+                to: .string(
+                    """
+                    List of \(r.plural). More info: \
+                    https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md
+                    """
+                ))
             list.set(["properties", "items", "items"], to: ["$ref": .string("#/components/schemas/\(def)")])
-            list["x-kubernetes-group-version-kind"] = [["group": .string(group), "kind": .string(r.listKind), "version": .string(version)]]
+            list["x-kubernetes-group-version-kind"] = [
+                ["group": .string(group), "kind": .string(r.listKind), "version": .string(version)]
+            ]
             schemas[listDef] = list
         }
         var components: JSON = ["schemas": .object(schemas)]
         if builtin {
-            paths[root + "/"] = mapStrings(t.resourcesPath) { $0.replacingOccurrences(of: "{OP}", with: op).replacingOccurrences(of: "{TAG}", with: tag) }
+            paths[root + "/"] = mapStrings(t.resourcesPath) {
+                $0.replacingOccurrences(of: "{OP}", with: op).replacingOccurrences(of: "{TAG}", with: tag)
+            }
             schemas.merge(t.builtinSchemas) { a, _ in a }
             components = ["schemas": .object(schemas), "securitySchemes": t.securitySchemes]
         }
@@ -525,7 +620,9 @@ enum Generator {
         s.set(["properties", "apiVersion"], to: template.apiVersion)
         s.set(["properties", "kind"], to: template.kind)
         s.set(["properties", "metadata"], to: template.metadata)
-        s["x-kubernetes-group-version-kind"] = [["group": .string(group), "kind": .string(kind), "version": .string(version)]]
+        s["x-kubernetes-group-version-kind"] = [
+            ["group": .string(group), "kind": .string(kind), "version": .string(version)]
+        ]
         return s
     }
 
@@ -538,8 +635,24 @@ enum Generator {
         if let ap = o["additionalProperties"], ap.object != nil { o["additionalProperties"] = embedded(ap) }
         guard o["x-kubernetes-embedded-resource"]?.bool == true else { return .object(o) }
         var props = o["properties"]?.object ?? [:]
-        props["apiVersion"] = ["description": "apiVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources", "type": "string"]
-        props["kind"] = ["description": "kind is a string value representing the type of this object. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds", "type": "string"]
+        props["apiVersion"] = [
+            "description":
+                """
+            apiVersion defines the versioned schema of this representation of an object. Servers should \
+            convert recognized schemas to the latest internal value, and may reject unrecognized values. More \
+            info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+            """,
+            "type": "string"
+        ]
+        props["kind"] = [
+            "description":
+                """
+            kind is a string value representing the type of this object. Servers may infer this from the \
+            endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: \
+            https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+            """,
+            "type": "string"
+        ]
         props["metadata"] = template.metadata
         o["properties"] = .object(props)
         var required = o["required"]?.array ?? []

@@ -13,7 +13,8 @@ public enum RealAPI {
     /// ../shared/realapi, found from this source file's location (the package root's sibling).
     public static let directory: String = {
         if let d = ProcessInfo.processInfo.environment["APHEX_REALAPI_DIR"], !d.isEmpty { return d }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.deletingLastPathComponent().appendingPathComponent("shared/realapi").path
     }()
 
@@ -23,7 +24,12 @@ public enum RealAPI {
     public static func bytes(_ relativePath: String) throws -> [UInt8] {
         let path = directory + "/" + relativePath
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SimError("the recording \(path) is missing: the simulator and its conformance suite read ../shared/realapi beside the checkout (or set APHEX_REALAPI_DIR)")
+            throw SimError(
+                """
+                the recording \(path) is missing: the simulator and its conformance suite read ../shared/realapi \
+                beside the checkout (or set APHEX_REALAPI_DIR)
+                """
+            )
         }
         let raw = [UInt8](data)
         return relativePath.hasSuffix(".gz") ? try Gzip.decompress(raw) : raw
@@ -109,6 +115,9 @@ public func sha512HexUpper(_ bytes: [UInt8]) -> String {
     let hex = Array("0123456789ABCDEF".utf8)
     var out = [UInt8]()
     out.reserveCapacity(128)
-    for byte in digest { out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xF)]) }
+    for byte in digest {
+        out.append(hex[Int(byte >> 4)])
+        out.append(hex[Int(byte & 0xF)])
+    }
     return String(decoding: out, as: UTF8.self)
 }

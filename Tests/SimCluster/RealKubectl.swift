@@ -12,12 +12,18 @@ public enum RealKubectl {
 
     public static let path: String? = {
         let env = ProcessInfo.processInfo.environment
-        if let p = env["APHEX_REAL_KUBECTL"], !p.isEmpty { return FileManager.default.isExecutableFile(atPath: p) ? p : nil }
+        if let p = env["APHEX_REAL_KUBECTL"], !p.isEmpty {
+            return FileManager.default.isExecutableFile(atPath: p) ? p : nil
+        }
         for dir in (env["PATH"] ?? "").split(separator: ":").map(String.init) where !dir.hasSuffix("/sim/bin") {
             let candidate = dir + "/kubectl"
             guard FileManager.default.isExecutableFile(atPath: candidate) else { continue }
             // A simulator stand-in is a symlink to aphex-sim: not kubectl.
-            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate), target.hasSuffix("aphex-sim") { continue }
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate),
+                target.hasSuffix("aphex-sim")
+            {
+                continue
+            }
             return candidate
         }
         return FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") ? "/usr/bin/kubectl" : nil
@@ -26,7 +32,13 @@ public enum RealKubectl {
     /// The path, or an error that says how to get one.
     public static func require() throws -> String {
         guard let p = path else {
-            throw SimError("no kubectl found (PATH, /usr/bin/kubectl, or APHEX_REAL_KUBECTL): the tests drive the real kubectl ≥ 1.\(minimumMinor) against the simulated cluster. Install it (https://kubernetes.io/docs/tasks/tools/) and run again.")
+            throw SimError(
+                """
+                no kubectl found (PATH, /usr/bin/kubectl, or APHEX_REAL_KUBECTL): the tests drive the real \
+                kubectl ≥ 1.\(minimumMinor) against the simulated cluster. Install it \
+                (https://kubernetes.io/docs/tasks/tools/) and run again.
+                """
+            )
         }
         return p
     }
@@ -39,12 +51,17 @@ public enum RealKubectl {
 
     /// Runs the real kubectl with `args` and optional stdin; HOME (its discovery cache) and
     /// KUBECONFIG come from `environment` (default: none, so it cannot touch a real cluster).
-    public static func run(_ args: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
-                           timeout: Double = 60) throws -> Result {
+    public static func run(
+        _ args: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
+        timeout: Double = 60
+    ) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try require())
         p.arguments = args
-        var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": NSTemporaryDirectory(), "KUBECONFIG": "/nonexistent/kubeconfig"]
+        var env = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": NSTemporaryDirectory(),
+            "KUBECONFIG": "/nonexistent/kubeconfig"
+        ]
         env.merge(environment) { _, b in b }
         p.environment = env
         let out = Pipe(), err = Pipe(), inp = Pipe()
@@ -53,8 +70,16 @@ public enum RealKubectl {
         p.standardInput = inp
         let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
         let group = DispatchGroup()
-        group.enter(); blockingThread { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); blockingThread { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        blockingThread {
+            outBox.value = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        blockingThread {
+            errBox.value = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
         try p.run()
         ignoreSIGPIPE
         if let stdin { try? inp.fileHandleForWriting.write(contentsOf: Data(stdin)) }
@@ -64,8 +89,9 @@ public enum RealKubectl {
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
         group.wait()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
-                      stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
+            stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
     }
 
     /// How kubectl splits a stream it reads on stdin, without a server: `kubectl annotate
@@ -73,7 +99,9 @@ public enum RealKubectl {
     /// (JSON stream when the first non-blank byte is `{`, else YAML documents split on `---`)
     /// and prints `kind[.group]/name` for every object it decoded, in order.
     public static func objectsDecoded(from stream: [UInt8]) throws -> Result {
-        try run(["annotate", "--local", "--dry-run=client", "-o", "name", "-f", "-", "aphex.dev/stdin-check=1"], stdin: stream)
+        try run(
+            ["annotate", "--local", "--dry-run=client", "-o", "name", "-f", "-", "aphex.dev/stdin-check=1"],
+            stdin: stream)
     }
 }
 
@@ -82,7 +110,10 @@ public enum RealKubectl {
 /// Only the record is the simulator's: argv, stdin digest, exit status and output, so tests can
 /// still assert "no secret in any argv" and "a re-run ran no mutating command".
 /// Writing a child's stdin after it exited must fail with EPIPE, not kill the test process.
-let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+let ignoreSIGPIPE: Void = {
+    signal(SIGPIPE, SIG_IGN)
+    return ()
+}()
 
 public enum KubectlPassthrough {
     /// Whether argv makes kubectl read stdin (`-f -`, `--filename=-`, `--from-file=k=/dev/stdin`).
@@ -91,10 +122,17 @@ public enum KubectlPassthrough {
     }
 
     /// Runs the real kubectl (blocking: call it off the cooperative pool). `timeout` is real time.
-    public static func run(args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
-                           timeout: Double?) -> ToolResult {
+    public static func run(
+        args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
+        timeout: Double?
+    ) -> ToolResult {
         guard let kubectl = RealKubectl.path else {
-            return .fail("kubectl: the real kubectl was not found (PATH, /usr/bin/kubectl or APHEX_REAL_KUBECTL); the simulator has no stand-in for it", status: 127)
+            return .fail(
+                """
+                kubectl: the real kubectl was not found (PATH, /usr/bin/kubectl or APHEX_REAL_KUBECTL); the \
+                simulator has no stand-in for it
+                """,
+                status: 127)
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: kubectl)
@@ -109,8 +147,16 @@ public enum KubectlPassthrough {
         p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inp
         let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
         let group = DispatchGroup()
-        group.enter(); blockingThread { outBox.value = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); blockingThread { errBox.value = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        blockingThread {
+            outBox.value = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        blockingThread {
+            errBox.value = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
         do { try p.run() } catch {
             return .fail("kubectl: cannot start \(kubectl): \(error)", status: 127)
         }
@@ -118,29 +164,43 @@ public enum KubectlPassthrough {
             let writer = inp.fileHandleForWriting
             // kubectl may exit before reading everything (a parse error): EPIPE, not SIGPIPE.
             ignoreSIGPIPE
-            blockingThread { try? writer.write(contentsOf: Data(stdin)); try? writer.close() }
+            blockingThread {
+                try? writer.write(contentsOf: Data(stdin))
+                try? writer.close()
+            }
         }
         var timedOut = false
         if let timeout {
             let deadline = Date().addingTimeInterval(timeout)
             while p.isRunning {
-                if Date() >= deadline { timedOut = true; kill(p.processIdentifier, SIGKILL); break }
+                if Date() >= deadline {
+                    timedOut = true
+                    kill(p.processIdentifier, SIGKILL)
+                    break
+                }
                 usleep(2_000)
             }
         }
         p.waitUntilExit()
         group.wait()
-        let status: Int32 = timedOut ? 137 : (p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus)
-        return ToolResult(status: status, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
-                          stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
+        let status: Int32 =
+            timedOut ? 137 : (p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus)
+        return ToolResult(
+            status: status, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
+            stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
     }
 
     /// `run` without blocking a Swift concurrency thread.
-    public static func runAsync(args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
-                                timeout: Double?) async -> ToolResult {
+    public static func runAsync(
+        args: [String], stdin: [UInt8]?, environment: [String: String], workingDirectory: String?,
+        timeout: Double?
+    ) async -> ToolResult {
         await withCheckedContinuation { c in
             blockingThread {
-                c.resume(returning: run(args: args, stdin: stdin, environment: environment, workingDirectory: workingDirectory, timeout: timeout))
+                c.resume(
+                    returning: run(
+                        args: args, stdin: stdin, environment: environment, workingDirectory: workingDirectory,
+                        timeout: timeout))
             }
         }
     }

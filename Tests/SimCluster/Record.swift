@@ -81,7 +81,9 @@ public struct SimRecordSnapshot: Sendable, Equatable, Codable {
                 if c.stdout.contains(n) { found.append("stdout of \(Shell.quote(c.argv))") }
                 if c.stderr.contains(n) { found.append("stderr of \(Shell.quote(c.argv))") }
             }
-            for r in requests where r.path.contains(n) || r.query.contains(n) { found.append("request \(r.method) \(r.path)") }
+            for r in requests where r.path.contains(n) || r.query.contains(n) {
+                found.append("request \(r.method) \(r.path)")
+            }
             for (i, e) in extra.enumerated() where e.contains(n) { found.append("extra text #\(i)") }
         }
         return found
@@ -105,36 +107,60 @@ public final class SimRecord: @unchecked Sendable {
 
     public init() {}
 
-    public func snapshot() -> SimRecordSnapshot { lock.lock(); defer { lock.unlock() }; return data }
+    public func snapshot() -> SimRecordSnapshot {
+        lock.lock()
+        defer { lock.unlock() }
+        return data
+    }
     public var commands: [RecordedCommand] { snapshot().commands }
     public var requests: [RecordedRequest] { snapshot().requests }
     public var changes: [RecordedChange] { snapshot().changes }
     public var writes: [String] { snapshot().writes }
-    public func leaks(of needles: [String], extra: [String] = []) -> [String] { snapshot().leaks(of: needles, extra: extra) }
-
-    /// Forgets everything recorded so far (e.g. between a first run and a re-run).
-    public func reset() { lock.lock(); data = SimRecordSnapshot(); lock.unlock() }
-
-    func next() -> Int { seq += 1; return seq }
-
-    public func addCommand(time: Double, argv: [String], stdin: [UInt8]?, output: CommandOutput, via: String, mutating: Bool) {
-        lock.lock(); defer { lock.unlock() }
-        data.commands.append(RecordedCommand(
-            seq: next(), time: time, argv: argv, stdinSHA256: stdin.map { sha256Hex($0) }, stdinBytes: stdin?.count ?? 0,
-            status: output.status, stdout: output.stdoutText, stderr: output.stderrText, via: via, mutating: mutating))
+    public func leaks(of needles: [String], extra: [String] = []) -> [String] {
+        snapshot().leaks(of: needles, extra: extra)
     }
 
-    public func addRequest(time: Double, method: String, path: String, query: String, status: Int, fault: String?,
-                           body: [UInt8]?, mutating: Bool, via: String, serverMs: Double? = nil) {
+    /// Forgets everything recorded so far (e.g. between a first run and a re-run).
+    public func reset() {
+        lock.lock()
+        data = SimRecordSnapshot()
+        lock.unlock()
+    }
+
+    func next() -> Int {
+        seq += 1
+        return seq
+    }
+
+    public func addCommand(
+        time: Double, argv: [String], stdin: [UInt8]?, output: CommandOutput, via: String, mutating: Bool
+    ) {
+        lock.lock()
+        defer { lock.unlock() }
+        data.commands.append(
+            RecordedCommand(
+                seq: next(), time: time, argv: argv, stdinSHA256: stdin.map { sha256Hex($0) },
+                stdinBytes: stdin?.count ?? 0,
+                status: output.status, stdout: output.stdoutText, stderr: output.stderrText, via: via,
+                mutating: mutating))
+    }
+
+    public func addRequest(
+        time: Double, method: String, path: String, query: String, status: Int, fault: String?,
+        body: [UInt8]?, mutating: Bool, via: String, serverMs: Double? = nil
+    ) {
         let bodyHash = body.flatMap { $0.isEmpty ? nil : sha256Hex($0) }
-        lock.lock(); defer { lock.unlock() }
-        data.requests.append(RecordedRequest(
-            seq: next(), time: time, method: method, path: path, query: query, status: status, fault: fault,
-            bodySHA256: bodyHash, mutating: mutating, via: via, serverMs: serverMs))
+        lock.lock()
+        defer { lock.unlock() }
+        data.requests.append(
+            RecordedRequest(
+                seq: next(), time: time, method: method, path: path, query: query, status: status, fault: fault,
+                bodySHA256: bodyHash, mutating: mutating, via: via, serverMs: serverMs))
     }
 
     func addChange(time: Double, action: String, key: ObjectKey, by: String) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         data.changes.append(RecordedChange(seq: next(), time: time, action: action, object: key.description, by: by))
     }
 
@@ -158,7 +184,8 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
         0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
         0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
         0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+    ]
     var msg = bytes
     let bitLen = UInt64(bytes.count) * 8
     msg.append(0x80)
@@ -184,14 +211,29 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
             let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+            hh = g
+            g = f
+            f = e
+            e = d &+ t1
+            d = c
+            c = b
+            b = a
+            a = t1 &+ t2
         }
-        h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
-        h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
+        h[0] = h[0] &+ a
+        h[1] = h[1] &+ b
+        h[2] = h[2] &+ c
+        h[3] = h[3] &+ d
+        h[4] = h[4] &+ e
+        h[5] = h[5] &+ f
+        h[6] = h[6] &+ g
+        h[7] = h[7] &+ hh
     }
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []
     hex.reserveCapacity(64)
-    for word in h { for shift in stride(from: 28, through: 0, by: -4) { hex.append(digits[Int((word >> UInt32(shift)) & 0xf)]) } }
+    for word in h {
+        for shift in stride(from: 28, through: 0, by: -4) { hex.append(digits[Int((word >> UInt32(shift)) & 0xf)]) }
+    }
     return String(decoding: hex, as: UTF8.self)
 }

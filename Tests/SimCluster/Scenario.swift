@@ -6,7 +6,7 @@ import Foundation
 /// Loaded from Tests/SimCluster/Scenarios/NAME.yaml (see docs/testing.md for the format).
 public struct Scenario: Sendable {
     public struct Workload: Sendable, Equatable {
-        public var kind: String        // Deployment | StatefulSet | DaemonSet
+        public var kind: String  // Deployment | StatefulSet | DaemonSet
         public var name: String
         public var namespace: String
         public var image: String
@@ -144,8 +144,10 @@ public struct Scenario: Sendable {
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".yaml") {
             return try parse(String(contentsOfFile: nameOrPath, encoding: .utf8))
         }
-        guard let url = Bundle.module.url(forResource: nameOrPath, withExtension: "yaml", subdirectory: "Scenarios")
-                ?? Bundle.module.url(forResource: nameOrPath, withExtension: "yaml") else {
+        guard
+            let url = Bundle.module.url(forResource: nameOrPath, withExtension: "yaml", subdirectory: "Scenarios")
+                ?? Bundle.module.url(forResource: nameOrPath, withExtension: "yaml")
+        else {
             throw SimError("no scenario named '\(nameOrPath)'. Available: \(available().joined(separator: ", "))")
         }
         return try parse(String(contentsOf: url, encoding: .utf8))
@@ -154,12 +156,15 @@ public struct Scenario: Sendable {
     /// Names of the bundled scenarios.
     public static func available() -> [String] {
         guard let dir = Bundle.module.url(forResource: "Scenarios", withExtension: nil),
-              let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return [] }
+            let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path)
+        else { return [] }
         return files.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
     }
 
     public static func parse(_ text: String) throws -> Scenario {
-        guard let doc = try SimJSON.documents(text).first else { throw SimError("empty scenario (or a YAML error: quote values that contain \": \")") }
+        guard let doc = try SimJSON.documents(text).first else {
+            throw SimError("empty scenario (or a YAML error: quote values that contain \": \")")
+        }
         return try Scenario(json: doc)
     }
 
@@ -221,7 +226,9 @@ public struct Scenario: Sendable {
         host = h
         let argo = doc["argocd"] ?? [:]
         rootName = argo["root"]?.string ?? "platform-root"
-        rootPath = argo["path"]?.string ?? (deployment == "k3s" ? "platform/deployments/k3s/argocd/apps" : "platform/base/argocd/apps")
+        rootPath =
+            argo["path"]?.string
+            ?? (deployment == "k3s" ? "platform/deployments/k3s/argocd/apps" : "platform/base/argocd/apps")
         argocdFinalizers = argo["finalizers"]?.string ?? "process"
         guard ["process", "ignore"].contains(argocdFinalizers) else {
             throw SimError("argocd.finalizers must be process or ignore, not '\(argocdFinalizers)'")
@@ -233,10 +240,12 @@ public struct Scenario: Sendable {
             var wl: [Workload] = []
             for w in a["workloads"]?.array ?? [] {
                 guard let wn = w["name"]?.string else { throw SimError("a workload of app \(n) has no name") }
-                wl.append(Workload(kind: w["kind"]?.string ?? "Deployment", name: wn,
-                                   namespace: w["namespace"]?.string ?? ns,
-                                   image: w["image"]?.string ?? "registry.example/\(wn):1.0",
-                                   replicas: Int(w["replicas"]?.int ?? 1)))
+                wl.append(
+                    Workload(
+                        kind: w["kind"]?.string ?? "Deployment", name: wn,
+                        namespace: w["namespace"]?.string ?? ns,
+                        image: w["image"]?.string ?? "registry.example/\(wn):1.0",
+                        replicas: Int(w["replicas"]?.int ?? 1)))
             }
             var hook: Hook? = nil
             if let h = a["hook"] {
@@ -245,12 +254,15 @@ public struct Scenario: Sendable {
                 }
                 hook = Hook(name: hn, type: h["type"]?.string ?? "PostSync", failsAfter: fails)
             }
-            apps.append(App(name: n, wave: Int(a["wave"]?.int ?? 0), namespace: ns,
-                            path: a["path"]?.string ?? "\(rootPath.replacingOccurrences(of: "/argocd/apps", with: ""))/\(n)",
-                            workloads: wl, neverSyncs: a["neverSyncs"]?.bool ?? false,
-                            degradeAfter: a["degradeAfter"]?.double,
-                            degradedMessage: a["degradedMessage"]?.string ?? "Deployment \"\(wl.first?.name ?? n)\" exceeded its progress deadline",
-                            role: a["role"]?.string, hook: hook, retryLimit: Int(a["retryLimit"]?.int ?? 5)))
+            apps.append(
+                App(
+                    name: n, wave: Int(a["wave"]?.int ?? 0), namespace: ns,
+                    path: a["path"]?.string ?? "\(rootPath.replacingOccurrences(of: "/argocd/apps", with: ""))/\(n)",
+                    workloads: wl, neverSyncs: a["neverSyncs"]?.bool ?? false,
+                    degradeAfter: a["degradeAfter"]?.double,
+                    degradedMessage: a["degradedMessage"]?.string
+                        ?? "Deployment \"\(wl.first?.name ?? n)\" exceeded its progress deadline",
+                    role: a["role"]?.string, hook: hook, retryLimit: Int(a["retryLimit"]?.int ?? 5)))
         }
         self.apps = apps
         neverPull = doc["images"]?["neverPull"]?.array?.compactMap(\.string) ?? []
@@ -261,7 +273,12 @@ public struct Scenario: Sendable {
         cainjector = doc["certManager"]?["cainjector"]?.string ?? "ok"
         controllers = doc["controllers"]?.array?.compactMap(\.string) ?? Self.allControllers
         if let unknown = controllers.first(where: { !Self.allControllers.contains($0) }) {
-            throw SimError("unknown controller '\(unknown)' in the scenario (known: \(Self.allControllers.joined(separator: ", ")))")
+            throw SimError(
+                """
+                unknown controller '\(unknown)' in the scenario (known: \
+                \(Self.allControllers.joined(separator: ", ")))
+                """
+            )
         }
     }
 

@@ -28,7 +28,9 @@ public struct SimSchema: Sendable {
                 let key = ref.replacingOccurrences(of: "#/components/schemas/", with: "")
                 var target = components[key] ?? ["type": "object", "x-kubernetes-preserve-unknown-fields": true]
                 // Keep the referring node's own annotations (description, list type ...).
-                if case .object(let own) = n { for (k, v) in own where k != "$ref" && target[k] == nil { target[k] = v } }
+                if case .object(let own) = n {
+                    for (k, v) in own where k != "$ref" && target[k] == nil { target[k] = v }
+                }
                 n = target
                 continue
             }
@@ -57,7 +59,9 @@ public struct SimSchema: Sendable {
     /// `x-kubernetes-preserve-unknown-fields: true`: any field is accepted below this node.
     public var preservesUnknownFields: Bool { node["x-kubernetes-preserve-unknown-fields"]?.bool == true }
     /// `x-kubernetes-int-or-string` / `x-kubernetes-embedded-resource`
-    public var isIntOrString: Bool { node["x-kubernetes-int-or-string"]?.bool == true || node["format"]?.string == "int-or-string" }
+    public var isIntOrString: Bool {
+        node["x-kubernetes-int-or-string"]?.bool == true || node["format"]?.string == "int-or-string"
+    }
     public var isEmbeddedResource: Bool { node["x-kubernetes-embedded-resource"]?.bool == true }
 
     /// Declared properties (nil for maps and free-form objects).

@@ -3,18 +3,24 @@ import KubeClient
 import Foundation
 import TestSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking-bridge for running async work on a plain thread.
-final class ResultBox<T>: @unchecked Sendable { var value: T?; init() {} }
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+    init() {}
+}
 func runBlocking<T>(_ work: @escaping @Sendable () async -> T) -> T {
     let sem = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
     // On the server's own threads, not Swift's cooperative pool: an in-process test that blocks
     // a pool thread (waiting for the real kubectl, which talks to this server) must not starve
     // the server that kubectl is waiting for.
-    Task(executorPreference: ServerExecutor.shared) { box.value = await work(); sem.signal() }
+    Task(executorPreference: ServerExecutor.shared) {
+        box.value = await work()
+        sem.signal()
+    }
     sem.wait()
     return box.value!
 }
@@ -55,21 +61,35 @@ public final class SimAPIServer: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { close(fd); throw SimError("bind(127.0.0.1:\(port)) failed: errno \(errno)") }
-        guard listen(fd, 128) == 0 else { close(fd); throw SimError("listen() failed: errno \(errno)") }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw SimError("bind(127.0.0.1:\(port)) failed: errno \(errno)")
+        }
+        guard listen(fd, 128) == 0 else {
+            close(fd)
+            throw SimError("listen() failed: errno \(errno)")
+        }
         var bound = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return (fd, UInt16(bigEndian: bound.sin_port))
     }
 
     /// Starts both listeners (port 0 = any free port) and the availability monitor.
     public func start(port requested: UInt16 = 0, controlPort requestedControl: UInt16 = 0) throws {
         let (fd, p) = try Self.listenSocket(port: requested)
-        apiFD = fd; port = p
+        apiFD = fd
+        port = p
         let (cfd, cp) = try Self.listenSocket(port: requestedControl)
-        controlFD = cfd; controlPort = cp
+        controlFD = cfd
+        controlPort = cp
         startAcceptLoop(fd: fd, faults: true)
         startAcceptLoop(fd: cfd, faults: false)
         let monitor = Thread { [weak self] in self?.monitorLoop() }
@@ -77,9 +97,20 @@ public final class SimAPIServer: @unchecked Sendable {
     }
 
     public func stop() {
-        lock.lock(); stopped = true; let a = apiFD, c = controlFD; apiFD = -1; controlFD = -1; lock.unlock()
-        if a >= 0 { shutdown(a, Int32(SHUT_RDWR)); close(a) }
-        if c >= 0 { shutdown(c, Int32(SHUT_RDWR)); close(c) }
+        lock.lock()
+        stopped = true
+        let a = apiFD, c = controlFD
+        apiFD = -1
+        controlFD = -1
+        lock.unlock()
+        if a >= 0 {
+            shutdown(a, Int32(SHUT_RDWR))
+            close(a)
+        }
+        if c >= 0 {
+            shutdown(c, Int32(SHUT_RDWR))
+            close(c)
+        }
     }
 
     private func startAcceptLoop(fd: Int32, faults: Bool) {
@@ -88,7 +119,7 @@ public final class SimAPIServer: @unchecked Sendable {
                 let client = accept(fd, nil, nil)
                 if client < 0 {
                     if errno == EINTR { continue }
-                    return   // listener closed
+                    return  // listener closed
                 }
                 var one: Int32 = 1
                 setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -106,13 +137,17 @@ public final class SimAPIServer: @unchecked Sendable {
         while true {
             usleep(25_000)
             lock.lock()
-            if stopped { lock.unlock(); return }
+            if stopped {
+                lock.unlock()
+                return
+            }
             let up = api.world.apiReachable
             if !up && apiFD >= 0 {
                 let fd = apiFD
                 apiFD = -1
                 lock.unlock()
-                shutdown(fd, Int32(SHUT_RDWR)); close(fd)
+                shutdown(fd, Int32(SHUT_RDWR))
+                close(fd)
                 continue
             }
             if up && apiFD < 0 {
@@ -139,7 +174,8 @@ public final class SimAPIServer: @unchecked Sendable {
                 return
             }
             let result = runBlocking { [api] in
-                await api.handle(method: method, target: target, headers: headers, body: body, via: faults ? "loopback" : "control")
+                await api.handle(
+                    method: method, target: target, headers: headers, body: body, via: faults ? "loopback" : "control")
             }
             switch result {
             case .fault(.reset):
@@ -168,7 +204,11 @@ public final class SimAPIServer: @unchecked Sendable {
         hs["date"] = httpDate()
         if faults { for (k, v) in serverHeaders() where hs[k] == nil { hs[k] = v } }
         let chunked = hs["content-length"] == nil && r.body.count > 2048 && r.status != 304
-        if chunked { hs["transfer-encoding"] = "chunked" } else if r.status != 304 { hs["content-length"] = String(r.body.count) }
+        if chunked {
+            hs["transfer-encoding"] = "chunked"
+        } else if r.status != 304 {
+            hs["content-length"] = String(r.body.count)
+        }
         var head = "HTTP/1.1 \(r.status) \(reason(r.status))\r\n"
         for (k, v) in hs.sorted(by: { $0.key < $1.key }) { head += "\(canonical(k)): \(v)\r\n" }
         head += "\r\n"
@@ -184,14 +224,17 @@ public final class SimAPIServer: @unchecked Sendable {
 
     /// Audit-Id and the API Priority and Fairness headers every API server response carries.
     static func serverHeaders() -> [String: String] {
-        ["audit-id": UUID().uuidString.lowercased(),
-         "x-kubernetes-pf-flowschema-uid": "6a6e2c2a-4d1e-4c4b-9d4f-1b2f6c0e7a11",
-         "x-kubernetes-pf-prioritylevel-uid": "0f1f7a3c-9e2d-4f5b-8c6a-2d3e4f5a6b70"]
+        [
+            "audit-id": UUID().uuidString.lowercased(),
+            "x-kubernetes-pf-flowschema-uid": "6a6e2c2a-4d1e-4c4b-9d4f-1b2f6c0e7a11",
+            "x-kubernetes-pf-prioritylevel-uid": "0f1f7a3c-9e2d-4f5b-8c6a-2d3e4f5a6b70"
+        ]
     }
 
     /// Go's canonical header form (Content-Type, X-Kubernetes-Pf-Flowschema-Uid).
     static func canonical(_ k: String) -> String {
-        k.split(separator: "-", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
+        k.split(separator: "-", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }
+            .joined(separator: "-")
     }
 
     /// A watch: 200 with chunked newline-delimited events, written through a 2048-byte buffer
@@ -205,31 +248,48 @@ public final class SimAPIServer: @unchecked Sendable {
         hs["cache-control"] = "no-cache, private"
         hs["date"] = httpDate()
         hs["transfer-encoding"] = "chunked"
-        let headText = "HTTP/1.1 200 OK\r\n" + hs.sorted { $0.key < $1.key }.map { "\(Self.canonical($0.key)): \($0.value)\r\n" }.joined() + "\r\n"
+        let headText =
+            "HTTP/1.1 200 OK\r\n"
+            + hs.sorted { $0.key < $1.key }.map { "\(Self.canonical($0.key)): \($0.value)\r\n" }.joined() + "\r\n"
         let fdCopy = fd
         let started = ResultBox<Bool>()
         let buffer = ResultBox<[UInt8]>()
         buffer.value = []
         func startIfNeeded() -> Bool {
-            if started.value == nil { started.value = true; return writeAll(fdCopy, Array(headText.utf8)) }
+            if started.value == nil {
+                started.value = true
+                return writeAll(fdCopy, Array(headText.utf8))
+            }
             return true
         }
         let outcome = runBlocking { [api] () -> Result<HTTPResponse?, Error> in
             do {
-                let r = try await api.watchStream(target: target, headers: headers, via: "loopback", poll: .milliseconds(50)) { event in
+                let r = try await api.watchStream(
+                    target: target, headers: headers, via: "loopback", poll: .milliseconds(50)
+                ) { event in
                     guard startIfNeeded() else { return false }
                     var buf = buffer.value ?? []
                     defer { buffer.value = buf }
-                    if event.isEmpty {   // nothing more pending: flush
-                        if !buf.isEmpty { let b = buf; buf = []; return writeAll(fdCopy, Self.chunk(b)) }
+                    if event.isEmpty {  // nothing more pending: flush
+                        if !buf.isEmpty {
+                            let b = buf
+                            buf = []
+                            return writeAll(fdCopy, Self.chunk(b))
+                        }
                         return true
                     }
                     var p = event[...]
                     while p.count > 2048 - buf.count {
-                        if buf.isEmpty { let whole = Array(p); p = []; if !writeAll(fdCopy, Self.chunk(whole)) { return false } } else {
+                        if buf.isEmpty {
+                            let whole = Array(p)
+                            p = []
+                            if !writeAll(fdCopy, Self.chunk(whole)) { return false }
+                        } else {
                             let n = 2048 - buf.count
-                            buf += p.prefix(n); p = p.dropFirst(n)
-                            let b = buf; buf = []
+                            buf += p.prefix(n)
+                            p = p.dropFirst(n)
+                            let b = buf
+                            buf = []
                             if !writeAll(fdCopy, Self.chunk(b)) { return false }
                         }
                     }
@@ -263,7 +323,10 @@ public final class SimAPIServer: @unchecked Sendable {
         }
         var headerEnd: Int? = nil
         while headerEnd == nil {
-            if let r = findCRLFCRLF(buffer) { headerEnd = r; break }
+            if let r = findCRLFCRLF(buffer) {
+                headerEnd = r
+                break
+            }
             if !fill() { return nil }
         }
         let head = String(decoding: buffer[0..<headerEnd!], as: UTF8.self)
@@ -287,7 +350,10 @@ public final class SimAPIServer: @unchecked Sendable {
                 while lineEnd == nil {
                     if let i = findCRLF(buffer) { lineEnd = i } else if !fill() { return nil }
                 }
-                let size = Int(String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";")[0].trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
+                let size =
+                    Int(
+                        String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";")[0]
+                            .trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
                 buffer.removeFirst(lineEnd! + 2)
                 while buffer.count < size + 2 { if !fill() { return nil } }
                 body += buffer[0..<size]
@@ -299,10 +365,14 @@ public final class SimAPIServer: @unchecked Sendable {
     }
 
     static func reason(_ s: Int) -> String {
-        [200: "OK", 201: "Created", 202: "Accepted", 301: "Moved Permanently", 304: "Not Modified", 400: "Bad Request",
-         401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-         410: "Gone", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
-         500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"][s] ?? "Status"
+        [
+            200: "OK", 201: "Created", 202: "Accepted", 301: "Moved Permanently", 304: "Not Modified",
+            400: "Bad Request",
+            401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+            409: "Conflict",
+            410: "Gone", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"
+        ][s] ?? "Status"
     }
 }
 
@@ -322,7 +392,10 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
     var off = 0
     while off < bytes.count {
         let n = bytes[off...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        if n <= 0 { if errno == EINTR { continue }; return false }
+        if n <= 0 {
+            if errno == EINTR { continue }
+            return false
+        }
         off += n
     }
     return true
@@ -331,7 +404,7 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
 /// The Date header (RFC 7231 IMF-fixdate), formatted by hand: a DateFormatter per response
 /// cost the simulator more than the request itself.
 func httpDate(_ date: Date = Date()) -> String {
-    let iso = Array(RFC3339.format(date).utf8)   // 2026-12-01T07:01:49Z
+    let iso = Array(RFC3339.format(date).utf8)  // 2026-12-01T07:01:49Z
     func n(_ from: Int, _ len: Int) -> Int { iso[from..<(from + len)].reduce(0) { $0 * 10 + Int($1 - 48) } }
     let days = Int((date.timeIntervalSince1970 / 86400).rounded(.down))
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((days % 7) + 7) % 7]
@@ -351,12 +424,19 @@ func parseHTTPDate(_ s: String) -> Date? {
 
 /// A minimal blocking HTTP/1.1 client for the control port (stand-ins, harness).
 public enum SimHTTPClient {
-    public static func request(port: UInt16, method: String, path: String, body: [UInt8] = [], timeout: Double = 600) throws -> (Int, [UInt8]) {
+    public static func request(port: UInt16, method: String, path: String, body: [UInt8] = [], timeout: Double = 600)
+        throws -> (Int, [UInt8])
+    {
         guard let fd = try loopbackSocket(port: port, timeout: timeout) else {
-            throw SimError("cannot connect to the simulator at 127.0.0.1:\(port) (errno \(errno)); is `aphex-sim serve` running?")
+            throw SimError(
+                "cannot connect to the simulator at 127.0.0.1:\(port) (errno \(errno)); is `aphex-sim serve` running?")
         }
         defer { close(fd) }
-        let head = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1:\(port)\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n\r\n"
+        let head =
+            """
+            \(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1:\(port)\r\nconnection: close\r\ncontent-type: \
+            application/json\r\ncontent-length: \(body.count)\r\n\r\n
+            """
         guard writeAll(fd, Array(head.utf8) + body) else { throw SimError("write to the simulator failed") }
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -380,10 +460,14 @@ public enum SimHTTPClient {
         while i < raw.count {
             var j = i
             while j + 1 < raw.count, !(raw[j] == 13 && raw[j + 1] == 10) { j += 1 }
-            let sizeText = String(decoding: raw[i..<j], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
+            let sizeText =
+                String(decoding: raw[i..<j], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
             guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size > 0 else { break }
             let start = j + 2
-            guard start + size <= raw.count else { out += raw[start...]; break }
+            guard start + size <= raw.count else {
+                out += raw[start...]
+                break
+            }
             out += raw[start..<(start + size)]
             i = start + size + 2
         }

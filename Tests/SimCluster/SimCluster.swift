@@ -53,13 +53,18 @@ public final class SimCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir + "/.kube", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: hostRoot, withIntermediateDirectories: true)
         if scenario.cluster.exists {
-            let kc = simKubeconfig(server: baseURL, contextName: scenario.cluster.flavor == "k3s" ? "default" : "kind-\(scenario.cluster.name)")
-            FileManager.default.createFile(atPath: kubeconfigPath, contents: Data(yamlText(kc).utf8), attributes: [.posixPermissions: 0o600])
+            let kc = simKubeconfig(
+                server: baseURL,
+                contextName: scenario.cluster.flavor == "k3s" ? "default" : "kind-\(scenario.cluster.name)")
+            FileManager.default.createFile(
+                atPath: kubeconfigPath, contents: Data(yamlText(kc).utf8), attributes: [.posixPermissions: 0o600])
         }
     }
 
     /// Loads a bundled scenario by name (or a path to a scenario file).
-    public convenience init(scenario name: String, clock: (any TimeSource)? = nil, home: String? = nil, uid: UInt32 = 0) throws {
+    public convenience init(scenario name: String, clock: (any TimeSource)? = nil, home: String? = nil, uid: UInt32 = 0)
+        throws
+    {
         try self.init(scenario: Scenario.load(name), clock: clock, home: home, uid: uid)
     }
 
@@ -87,8 +92,10 @@ public final class SimCluster: @unchecked Sendable {
 
     /// Advances virtual time in steps until `condition` holds or `limit` passes. Returns whether it held.
     @discardableResult
-    public func run(until limit: Duration = .seconds(600), step: Duration = .milliseconds(500),
-                    _ condition: (SimWorld) -> Bool) -> Bool {
+    public func run(
+        until limit: Duration = .seconds(600), step: Duration = .milliseconds(500),
+        _ condition: (SimWorld) -> Bool
+    ) -> Bool {
         let end = world.now + limit
         while world.now < end {
             world.tick()
@@ -115,18 +122,24 @@ public final class SimCluster: @unchecked Sendable {
     /// Runs a simulated tool invocation (what the runner and the stand-ins call). kubectl (and
     /// `k3s kubectl`) is the real kubectl against this world's loopback API.
     public func execute(_ command: Command, via: String = "in-process", toolEnv: ToolEnv? = nil) async -> ToolResult {
-        let env = toolEnv ?? ToolEnv(environment: environment.merging(command.environment) { _, b in b }, uid: uid,
-                                     workingDirectory: command.workingDirectory ?? home, serverURL: baseURL, binDir: nil)
+        let env =
+            toolEnv
+            ?? ToolEnv(
+                environment: environment.merging(command.environment) { _, b in b }, uid: uid,
+                workingDirectory: command.workingDirectory ?? home, serverURL: baseURL, binDir: nil)
         if let args = SimTools.kubectlArguments(command.argv, env: env) {
-            let result = await KubectlPassthrough.runAsync(args: args, stdin: command.stdin, environment: env.environment,
-                                                           workingDirectory: env.workingDirectory, timeout: command.timeout?.seconds)
-            world.record.addCommand(time: world.nowSeconds, argv: command.argv, stdin: command.stdin, output: result.output,
-                                    via: "real-kubectl", mutating: SimTools.isMutating(command.argv))
+            let result = await KubectlPassthrough.runAsync(
+                args: args, stdin: command.stdin, environment: env.environment,
+                workingDirectory: env.workingDirectory, timeout: command.timeout?.seconds)
+            world.record.addCommand(
+                time: world.nowSeconds, argv: command.argv, stdin: command.stdin, output: result.output,
+                via: "real-kubectl", mutating: SimTools.isMutating(command.argv))
             return result
         }
         let result = await SimTools.dispatch(world: world, api: api, env: env, argv: command.argv, stdin: command.stdin)
-        world.record.addCommand(time: world.nowSeconds, argv: command.argv, stdin: command.stdin, output: result.output, via: via,
-                                mutating: SimTools.isMutating(command.argv))
+        world.record.addCommand(
+            time: world.nowSeconds, argv: command.argv, stdin: command.stdin, output: result.output, via: via,
+            mutating: SimTools.isMutating(command.argv))
         return result
     }
 }
@@ -137,20 +150,28 @@ struct SimRunner: CommandRunner {
     let sim: SimCluster
 
     func run(_ command: Command) async throws -> CommandOutput {
-        guard let exe = command.argv.first else { throw CommandError(argv: command.argv, reason: .launchFailed("empty argv")) }
+        guard let exe = command.argv.first else {
+            throw CommandError(argv: command.argv, reason: .launchFailed("empty argv"))
+        }
         let name = (exe as NSString).lastPathComponent
         var command = command
         if name == "sh" || name == "bash", command.stdin == nil, command.argv.count == 2,
-           let script = FileManager.default.contents(atPath: command.argv[1]), SimTools.isInstallerStdin([UInt8](script)) {
+            let script = FileManager.default.contents(atPath: command.argv[1]),
+            SimTools.isInstallerStdin([UInt8](script))
+        {
             // `sh FILE` with the simulated installer in FILE: the shell reads it as `sh -s` would.
             command.stdin = [UInt8](script)
         }
         guard SimTools.known(name, stdin: command.stdin) else {
-            sim.record.addCommand(time: sim.world.nowSeconds, argv: command.argv, stdin: command.stdin,
-                                  output: CommandOutput(status: 127, stdout: "", stderr: "\(name): not simulated"), via: "in-process", mutating: false)
+            sim.record.addCommand(
+                time: sim.world.nowSeconds, argv: command.argv, stdin: command.stdin,
+                output: CommandOutput(status: 127, stdout: "", stderr: "\(name): not simulated"), via: "in-process",
+                mutating: false)
             throw CommandError(argv: command.argv, reason: .notFound)
         }
-        if name == "nvidia-smi" || name == "nvidia-container-runtime" || name == "nvidia-ctk", sim.scenario.host.gpu == "none" {
+        if name == "nvidia-smi" || name == "nvidia-container-runtime" || name == "nvidia-ctk",
+            sim.scenario.host.gpu == "none"
+        {
             throw CommandError(argv: command.argv, reason: .notFound)
         }
         if name == "k3s" && !sim.world.k3sInstalledLocked {
@@ -171,7 +192,10 @@ struct SimRunner: CommandRunner {
             // "not finished within 2m" after a few real milliseconds.
             result = try await withThrowingTaskGroup(of: ToolResult?.self) { group in
                 group.addTask { await work() }
-                group.addTask { try await sim.clock.sleep(for: timeout); return nil }
+                group.addTask {
+                    try await sim.clock.sleep(for: timeout)
+                    return nil
+                }
                 let first = try await group.next()!
                 group.cancelAll()
                 guard let first else { throw CommandError(argv: command.argv, reason: .timedOut(timeout)) }
@@ -183,21 +207,28 @@ struct SimRunner: CommandRunner {
         result.applyFiles()
         let out = result.output
         if command.checkExit && out.status != 0 {
-            throw CommandError(argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText, stderr: out.stderrText)
+            throw CommandError(
+                argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText, stderr: out.stderrText)
         }
         return out
     }
 }
 
 extension SimWorld {
-    var k3sInstalledLocked: Bool { lock.lock(); defer { lock.unlock() }; return k3sInstalled }
+    var k3sInstalledLocked: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return k3sInstalled
+    }
 }
 
 /// Dispatch of simulated host tools (shared by the in-process runner and the stand-ins).
 public enum SimTools {
-    static let names: Set<String> = ["kubectl", "kind", "k3s", "systemctl", "docker", "nvidia-smi", "nvidia-container-runtime",
-                                     "nvidia-ctk", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall",
-                                     "k3s-agent-uninstall.sh", "k3s-agent-uninstall"]
+    static let names: Set<String> = [
+        "kubectl", "kind", "k3s", "systemctl", "docker", "nvidia-smi", "nvidia-container-runtime",
+        "nvidia-ctk", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall",
+        "k3s-agent-uninstall.sh", "k3s-agent-uninstall"
+    ]
 
     static func known(_ name: String, stdin: [UInt8]?) -> Bool {
         if names.contains(name) { return true }
@@ -216,7 +247,9 @@ public enum SimTools {
         let dryRun = rest.contains { $0.hasPrefix("--dry-run") && $0 != "--dry-run=none" }
         switch name {
         case "kubectl":
-            let verbs: Set<String> = ["apply", "create", "patch", "annotate", "label", "delete", "replace", "edit", "scale"]
+            let verbs: Set<String> = [
+                "apply", "create", "patch", "annotate", "label", "delete", "replace", "edit", "scale"
+            ]
             if let v = rest.first(where: { verbs.contains($0) }) { return !dryRun || v == "delete" && !dryRun }
             if rest.contains("rollout") && rest.contains("restart") { return true }
             if rest.contains("config") && rest.contains("use-context") { return true }
@@ -228,7 +261,8 @@ public enum SimTools {
             return rest.first == "create" || rest.first == "delete" || rest.first == "export"
         case "systemctl":
             return ["restart", "start", "stop", "enable", "disable"].contains(rest.first ?? "")
-        case "sh", "bash", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall", "k3s-agent-uninstall.sh", "k3s-agent-uninstall", "nvidia-ctk":
+        case "sh", "bash", "k3s-install", "k3s-uninstall.sh", "k3s-uninstall", "k3s-agent-uninstall.sh",
+            "k3s-agent-uninstall", "nvidia-ctk":
             return true
         default:
             return false
@@ -241,7 +275,9 @@ public enum SimTools {
         guard runsKubectl(argv) else { return nil }
         if argv.count > 1, argv[1] == "kubectl", (argv[0] as NSString).lastPathComponent == "k3s" {
             var args = Array(argv.dropFirst(2))
-            if !args.contains(where: { $0 == "--kubeconfig" || $0.hasPrefix("--kubeconfig=") }) && env.environment["KUBECONFIG"] == nil {
+            if !args.contains(where: { $0 == "--kubeconfig" || $0.hasPrefix("--kubeconfig=") })
+                && env.environment["KUBECONFIG"] == nil
+            {
                 args.insert(contentsOf: ["--kubeconfig", env.hostRoot + "/etc/rancher/k3s/k3s.yaml"], at: 0)
             }
             return args
@@ -254,12 +290,15 @@ public enum SimTools {
         return name == "kubectl" || (name == "k3s" && argv.count > 1 && argv[1] == "kubectl")
     }
 
-    static func dispatch(world: SimWorld, api: SimAPI, env: ToolEnv, argv: [String], stdin: [UInt8]?) async -> ToolResult {
+    static func dispatch(world: SimWorld, api: SimAPI, env: ToolEnv, argv: [String], stdin: [UInt8]?) async
+        -> ToolResult
+    {
         let name = (argv.first.map { ($0 as NSString).lastPathComponent }) ?? ""
         let host = HostTools(world: world, api: api, env: env)
         if let args = kubectlArguments(argv, env: env) {
-            return await KubectlPassthrough.runAsync(args: args, stdin: stdin, environment: env.environment,
-                                                     workingDirectory: env.workingDirectory, timeout: nil)
+            return await KubectlPassthrough.runAsync(
+                args: args, stdin: stdin, environment: env.environment,
+                workingDirectory: env.workingDirectory, timeout: nil)
         }
         switch name {
         case "kind": return host.kind(argv, stdin: stdin)

@@ -101,25 +101,39 @@ struct Flags {
 
     /// `spec`: long name -> takes a value. `short`: one-letter alias -> long name.
     /// `boolWithValue`: bool flags that may be written `--flag=false`.
-    static func parse(_ args: [String], spec: [String: Bool], short: [Character: String], tool: String, command: String) throws -> Flags {
+    static func parse(_ args: [String], spec: [String: Bool], short: [Character: String], tool: String, command: String)
+        throws -> Flags
+    {
         var f = Flags()
         var i = 0
         var onlyPositionals = false
         while i < args.count {
             let a = args[i]
             i += 1
-            if onlyPositionals || a == "-" || !a.hasPrefix("-") { f.positionals.append(a); continue }
-            if a == "--" { onlyPositionals = true; continue }
+            if onlyPositionals || a == "-" || !a.hasPrefix("-") {
+                f.positionals.append(a)
+                continue
+            }
+            if a == "--" {
+                onlyPositionals = true
+                continue
+            }
             if a.hasPrefix("--") {
                 let body = String(a.dropFirst(2))
                 let parts = body.split(separator: "=", maxSplits: 1).map(String.init)
                 let name = parts[0]
-                guard let takes = spec[name] else { throw ToolError.unknownFlag("--\(name)", tool: tool, command: command) }
+                guard let takes = spec[name] else {
+                    throw ToolError.unknownFlag("--\(name)", tool: tool, command: command)
+                }
                 if takes {
-                    if parts.count == 2 { f.values[name, default: []].append(parts[1]) }
-                    else {
-                        guard i < args.count else { throw ToolError.usage("flag needs an argument: --\(name)", tool: tool, command: command) }
-                        f.values[name, default: []].append(args[i]); i += 1
+                    if parts.count == 2 {
+                        f.values[name, default: []].append(parts[1])
+                    } else {
+                        guard i < args.count else {
+                            throw ToolError.usage("flag needs an argument: --\(name)", tool: tool, command: command)
+                        }
+                        f.values[name, default: []].append(args[i])
+                        i += 1
                     }
                 } else {
                     f.values[name, default: []].append(parts.count == 2 ? parts[1] : "true")
@@ -138,8 +152,12 @@ struct Flags {
                     var rest = String(chars[(j + 1)...])
                     if rest.hasPrefix("=") { rest.removeFirst() }
                     if rest.isEmpty {
-                        guard i < args.count else { throw ToolError.usage("flag needs an argument: '\(c)' in \(a)", tool: tool, command: command) }
-                        rest = args[i]; i += 1
+                        guard i < args.count else {
+                            throw ToolError.usage(
+                                "flag needs an argument: '\(c)' in \(a)", tool: tool, command: command)
+                        }
+                        rest = args[i]
+                        i += 1
                     }
                     f.values[name, default: []].append(rest)
                     break
@@ -161,7 +179,8 @@ enum ToolError: Error {
         switch self {
         case .unknownFlag(let flag, let tool, let command):
             if tool == "kind" { return .fail("ERROR: unknown flag: \(flag)") }
-            return .fail("error: unknown flag: \(flag)\nSee '\(tool)\(command.isEmpty ? "" : " " + command) --help' for usage.")
+            return .fail(
+                "error: unknown flag: \(flag)\nSee '\(tool)\(command.isEmpty ? "" : " " + command) --help' for usage.")
         case .usage(let m, let tool, let command):
             if tool == "kind" { return .fail("ERROR: \(m)") }
             return .fail("error: \(m)\nSee '\(tool)\(command.isEmpty ? "" : " " + command) --help' for usage.")
@@ -189,16 +208,23 @@ func yamlText(_ json: JSON) -> String {
 
 /// A kubeconfig for the simulated API (kind's naming: cluster/user/context `kind-NAME`).
 public func simKubeconfig(server: String, contextName: String) -> JSON {
-    ["apiVersion": "v1", "kind": "Config", "preferences": [:],
-     "clusters": [["name": .string(contextName), "cluster": ["server": .string(server)]]],
-     "users": [["name": .string(contextName), "user": ["token": "aphex-sim-token"]]],
-     "contexts": [["name": .string(contextName), "context": ["cluster": .string(contextName), "user": .string(contextName)]]],
-     "current-context": .string(contextName)]
+    [
+        "apiVersion": "v1", "kind": "Config", "preferences": [:],
+        "clusters": [["name": .string(contextName), "cluster": ["server": .string(server)]]],
+        "users": [["name": .string(contextName), "user": ["token": "aphex-sim-token"]]],
+        "contexts": [
+            ["name": .string(contextName), "context": ["cluster": .string(contextName), "user": .string(contextName)]]
+        ],
+        "current-context": .string(contextName)
+    ]
 }
 
 /// Merges a cluster/user/context into an existing kubeconfig (kind export kubeconfig).
 func mergeKubeconfig(_ existing: JSON?, _ add: JSON, setCurrent: Bool = true) -> JSON {
-    var out = existing ?? ["apiVersion": "v1", "kind": "Config", "preferences": [:], "clusters": [], "users": [], "contexts": []]
+    var out =
+        existing ?? [
+            "apiVersion": "v1", "kind": "Config", "preferences": [:], "clusters": [], "users": [], "contexts": []
+        ]
     for section in ["clusters", "users", "contexts"] {
         var list = out[section]?.array ?? []
         for item in add[section]?.array ?? [] {

@@ -16,8 +16,9 @@ public struct SimTransport: HTTPTransport {
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var headers: [String: String] = [:]
         for (k, v) in request.headers { headers[k.lowercased()] = v }
-        let result = await api.handle(method: request.method, target: request.url, headers: headers, body: request.body ?? [],
-                                      via: "in-process")
+        let result = await api.handle(
+            method: request.method, target: request.url, headers: headers, body: request.body ?? [],
+            via: "in-process")
         switch result {
         case .response(let r): return r
         case .fault(let f): throw await Self.transportError(f, request, api.world)

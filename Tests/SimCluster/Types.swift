@@ -52,19 +52,27 @@ public struct SimAPIError: Error, Sendable, Equatable, CustomStringConvertible {
         e.details = [:]
         return e
     }()
-    public static func invalid(_ message: String) -> SimAPIError { SimAPIError(code: 422, reason: "Invalid", message: message) }
-    public static func badRequest(_ message: String) -> SimAPIError { SimAPIError(code: 400, reason: "BadRequest", message: message) }
+    public static func invalid(_ message: String) -> SimAPIError {
+        SimAPIError(code: 422, reason: "Invalid", message: message)
+    }
+    public static func badRequest(_ message: String) -> SimAPIError {
+        SimAPIError(code: 400, reason: "BadRequest", message: message)
+    }
     public static func internalError(_ message: String) -> SimAPIError {
         SimAPIError(code: 500, reason: "InternalError", message: "Internal error occurred: " + message)
     }
     public static func noMatch(kind: String, apiVersion: String) -> SimAPIError {
-        SimAPIError(code: 404, reason: "NotFound", message: "no matches for kind \"\(kind)\" in version \"\(apiVersion)\"", noKindMatch: true)
+        SimAPIError(
+            code: 404, reason: "NotFound", message: "no matches for kind \"\(kind)\" in version \"\(apiVersion)\"",
+            noKindMatch: true)
     }
 
     /// The `Status` object the API server returns.
     public var status: JSON {
-        var s: JSON = ["kind": "Status", "apiVersion": "v1", "metadata": statusMetadata ?? [:], "status": "Failure",
-                       "message": .string(message), "code": .int(Int64(code))]
+        var s: JSON = [
+            "kind": "Status", "apiVersion": "v1", "metadata": statusMetadata ?? [:], "status": "Failure",
+            "message": .string(message), "code": .int(Int64(code))
+        ]
         if !reason.isEmpty { s["reason"] = .string(reason) }
         if let details { s["details"] = details }
         return s
@@ -133,7 +141,8 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
         self.name = name
     }
     public init(_ ref: ResourceRef, namespace: String?, name: String) {
-        self.init(group: ref.group, resource: ref.resource, namespace: ref.namespaced ? (namespace ?? "") : "", name: name)
+        self.init(
+            group: ref.group, resource: ref.resource, namespace: ref.namespaced ? (namespace ?? "") : "", name: name)
     }
     public static func < (a: ObjectKey, b: ObjectKey) -> Bool {
         (a.group, a.resource, a.namespace, a.name) < (b.group, b.resource, b.namespace, b.name)
@@ -157,14 +166,18 @@ enum BuiltinTypes {
     static var all: [SimType] { table.types }
 
     private static let table: (types: [SimType], groups: [(name: String, versions: [String])]) = {
-        do { return try parse(core: RealAPI.responseBody(coreRecording), groups: RealAPI.responseBody(groupsRecording)) } catch {
+        do {
+            return try parse(core: RealAPI.responseBody(coreRecording), groups: RealAPI.responseBody(groupsRecording))
+        } catch {
             fatalError("the simulator's built-in types come from the recorded discovery: \(error)")
         }
     }()
 
     /// Types from APIGroupDiscoveryList bodies. A resource served in several versions
     /// (autoscaling v2 and v1) is one type whose preferred version is the first listed.
-    static func parse(core: JSON, groups: JSON) throws -> (types: [SimType], groups: [(name: String, versions: [String])]) {
+    static func parse(core: JSON, groups: JSON) throws -> (
+        types: [SimType], groups: [(name: String, versions: [String])]
+    ) {
         var types: [String: SimType] = [:]
         var order: [String] = []
         var groupList: [(name: String, versions: [String])] = []
@@ -176,23 +189,31 @@ enum BuiltinTypes {
                     guard let version = v["version"]?.string else { continue }
                     versions.append(version)
                     for r in v["resources"]?.array ?? [] {
-                        guard let resource = r["resource"]?.string, let kind = r[path: "responseKind", "kind"]?.string else {
+                        guard let resource = r["resource"]?.string, let kind = r[path: "responseKind", "kind"]?.string
+                        else {
                             throw SimError("a recorded discovery resource in \(group)/\(version) has no name or kind")
                         }
                         let key = "\(group)/\(resource)"
-                        if types[key] != nil { types[key]!.versions.append(version); continue }
+                        if types[key] != nil {
+                            types[key]!.versions.append(version)
+                            continue
+                        }
                         let strings = { (k: String) in r[k]?.array?.compactMap(\.string) ?? [] }
                         let subs = (r["subresources"]?.array ?? []).map { s in
-                            SimSubresource(name: s["subresource"]?.string ?? "", kind: s[path: "responseKind", "kind"]?.string ?? "",
-                                           group: s[path: "responseKind", "group"]?.string ?? "",
-                                           version: s[path: "responseKind", "version"]?.string ?? "",
-                                           verbs: s["verbs"]?.array?.compactMap(\.string) ?? [])
+                            SimSubresource(
+                                name: s["subresource"]?.string ?? "",
+                                kind: s[path: "responseKind", "kind"]?.string ?? "",
+                                group: s[path: "responseKind", "group"]?.string ?? "",
+                                version: s[path: "responseKind", "version"]?.string ?? "",
+                                verbs: s["verbs"]?.array?.compactMap(\.string) ?? [])
                         }
-                        types[key] = SimType(ref: ResourceRef(group: group, version: version, resource: resource, kind: kind,
-                                                              namespaced: r["scope"]?.string == "Namespaced"),
-                                             versions: [version], singular: r["singularResource"]?.string ?? kind.lowercased(),
-                                             shortNames: strings("shortNames"), categories: strings("categories"), crdName: nil,
-                                             verbs: strings("verbs"), subresources: subs)
+                        types[key] = SimType(
+                            ref: ResourceRef(
+                                group: group, version: version, resource: resource, kind: kind,
+                                namespaced: r["scope"]?.string == "Namespaced"),
+                            versions: [version], singular: r["singularResource"]?.string ?? kind.lowercased(),
+                            shortNames: strings("shortNames"), categories: strings("categories"), crdName: nil,
+                            verbs: strings("verbs"), subresources: subs)
                         order.append(key)
                     }
                 }

@@ -15,9 +15,15 @@ import Foundation
 public struct SimFieldError: Sendable, Equatable, CustomStringConvertible {
     /// `field.ErrorType`: the cause's `reason`.
     public enum ErrorType: String, Sendable {
-        case notFound = "FieldValueNotFound", required = "FieldValueRequired", duplicate = "FieldValueDuplicate"
-        case invalid = "FieldValueInvalid", notSupported = "FieldValueNotSupported", forbidden = "FieldValueForbidden"
-        case tooLong = "FieldValueTooLong", tooMany = "FieldValueTooMany", internalError = "InternalError"
+        case notFound = "FieldValueNotFound"
+        case required = "FieldValueRequired"
+        case duplicate = "FieldValueDuplicate"
+        case invalid = "FieldValueInvalid"
+        case notSupported = "FieldValueNotSupported"
+        case forbidden = "FieldValueForbidden"
+        case tooLong = "FieldValueTooLong"
+        case tooMany = "FieldValueTooMany"
+        case internalError = "InternalError"
         case typeInvalid = "FieldValueTypeInvalid"
 
         var text: String {
@@ -49,19 +55,31 @@ public struct SimFieldError: Sendable, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public static func invalid(_ field: String, _ value: JSON, _ detail: String) -> SimFieldError { .init(.invalid, field, value: value, detail: detail) }
-    public static func required(_ field: String, _ detail: String = "") -> SimFieldError { .init(.required, field, detail: detail) }
-    public static func forbidden(_ field: String, _ detail: String) -> SimFieldError { .init(.forbidden, field, detail: detail) }
+    public static func invalid(_ field: String, _ value: JSON, _ detail: String) -> SimFieldError {
+        .init(.invalid, field, value: value, detail: detail)
+    }
+    public static func required(_ field: String, _ detail: String = "") -> SimFieldError {
+        .init(.required, field, detail: detail)
+    }
+    public static func forbidden(_ field: String, _ detail: String) -> SimFieldError {
+        .init(.forbidden, field, detail: detail)
+    }
     /// `field.TooLong`: the value is never shown.
     public static func tooLong(_ field: String, max: Int) -> SimFieldError {
-        .init(.tooLong, field, detail: max >= 0 ? "may not be more than \(max) \(max == 1 ? "byte" : "bytes")" : "value is too long")
+        .init(
+            .tooLong, field,
+            detail: max >= 0 ? "may not be more than \(max) \(max == 1 ? "byte" : "bytes")" : "value is too long")
     }
     public static func notSupported(_ field: String, _ value: JSON, _ supported: [String]) -> SimFieldError {
-        .init(.notSupported, field, value: value,
-              detail: supported.isEmpty ? "" : "supported values: " + supported.map(GoFormat.quote).joined(separator: ", "))
+        .init(
+            .notSupported, field, value: value,
+            detail: supported.isEmpty
+                ? "" : "supported values: " + supported.map(GoFormat.quote).joined(separator: ", "))
     }
     public static func tooMany(_ field: String, actual: Int, max: Int) -> SimFieldError {
-        .init(.tooMany, field, value: .int(Int64(actual)), detail: "must have at most \(max) \(max == 1 ? "item" : "items")")
+        .init(
+            .tooMany, field, value: .int(Int64(actual)),
+            detail: "must have at most \(max) \(max == 1 ? "item" : "items")")
     }
 
     /// `ErrorBody()`: the cause's message, e.g. `Invalid value: "x---": a valid label must be ...`.
@@ -104,9 +122,13 @@ enum GoFormat {
             case "\t": out += "\\t"
             case "\u{0B}": out += "\\v"
             default:
-                if u.value < 0x20 || u.value == 0x7F { out += String(format: "\\x%02x", u.value) }
-                else if (0x80...0xA0).contains(u.value) || u.value == 0xAD { out += String(format: "\\u%04x", u.value) }
-                else { out.unicodeScalars.append(u) }
+                if u.value < 0x20 || u.value == 0x7F {
+                    out += String(format: "\\x%02x", u.value)
+                } else if (0x80...0xA0).contains(u.value) || u.value == 0xAD {
+                    out += String(format: "\\u%04x", u.value)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
             }
         }
         return out + "\""
@@ -136,7 +158,10 @@ enum GoFormat {
         let intPart = String(mant[0]), frac = mant.count > 1 ? String(mant[1]) : ""
         var digits = Array(intPart + frac)
         var dp = intPart.count + exp10
-        while digits.first == "0" { digits.removeFirst(); dp -= 1 }
+        while digits.first == "0" {
+            digits.removeFirst()
+            dp -= 1
+        }
         while digits.last == "0" { digits.removeLast() }
         if digits.isEmpty { return "0" }
         exp10 = dp - 1
@@ -219,7 +244,11 @@ public enum SimValidation {
         var distinct: [String] = []
         for e in errors where seen.insert(e.description).inserted { distinct.append(e.description) }
         var message = "\(qualified) \(GoFormat.quote(name)) is invalid"
-        if distinct.count == 1 { message += ": " + distinct[0] } else if distinct.count > 1 { message += ": [" + distinct.joined(separator: ", ") + "]" }
+        if distinct.count == 1 {
+            message += ": " + distinct[0]
+        } else if distinct.count > 1 {
+            message += ": [" + distinct.joined(separator: ", ") + "]"
+        }
         var details: [String: JSON] = [:]
         if !name.isEmpty { details["name"] = .string(name) }
         if !group.isEmpty { details["group"] = .string(group) }
@@ -239,7 +268,10 @@ public enum SimValidation {
     static func regexError(_ msg: String, _ fmt: String, _ examples: String...) -> String {
         if examples.isEmpty { return msg + " (regex used for validation is '\(fmt)')" }
         var m = msg + " (e.g. "
-        for (i, e) in examples.enumerated() { if i > 0 { m += " or " }; m += "'\(e)', " }
+        for (i, e) in examples.enumerated() {
+            if i > 0 { m += " or " }
+            m += "'\(e)', "
+        }
         return m + "regex used for validation is '\(fmt)')"
     }
     static func maxLenError(_ n: Int) -> String { "must be no more than \(n) characters" }
@@ -266,8 +298,16 @@ public enum SimValidation {
         var errs: [String] = []
         if s.utf8.count > 63 { errs.append(maxLenError(63)) }
         if !matchesDNS1123Label(s) {
-            if matchesDNS1123Subdomain(s) { errs.append("must not contain dots") } else {
-                errs.append(regexError("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character", dns1123LabelFmt, "my-name", "123-abc"))
+            if matchesDNS1123Subdomain(s) {
+                errs.append("must not contain dots")
+            } else {
+                errs.append(
+                    regexError(
+                        """
+                        a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and \
+                        must start and end with an alphanumeric character
+                        """,
+                        dns1123LabelFmt, "my-name", "123-abc"))
             }
         }
         return errs
@@ -278,7 +318,13 @@ public enum SimValidation {
         var errs: [String] = []
         if s.utf8.count > 253 { errs.append(maxLenError(253)) }
         if !matchesDNS1123Subdomain(s) {
-            errs.append(regexError("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", dns1123SubdomainFmt, "example.com"))
+            errs.append(
+                regexError(
+                    """
+                    a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or \
+                    '.', and must start and end with an alphanumeric character
+                    """,
+                    dns1123SubdomainFmt, "example.com"))
         }
         return errs
     }
@@ -292,15 +338,37 @@ public enum SimValidation {
         case 1: name = parts[0]
         case 2:
             name = parts[1]
-            if parts[0].isEmpty { errs.append("prefix part must be non-empty") }
-            else { errs += dns1123Subdomain(parts[0]).map { "prefix part " + $0 } }
+            if parts[0].isEmpty {
+                errs.append("prefix part must be non-empty")
+            } else {
+                errs += dns1123Subdomain(parts[0]).map { "prefix part " + $0 }
+            }
         default:
-            return ["a qualified name " + regexError("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", qualifiedNameFmt, "MyName", "my.name", "123-abc") + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+            return [
+                "a qualified name "
+                    + regexError(
+                        """
+                        must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
+                        alphanumeric character
+                        """,
+                        qualifiedNameFmt, "MyName", "my.name", "123-abc")
+                    + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            ]
         }
-        if name.isEmpty { errs.append("name part must be non-empty") }
-        else if name.utf8.count > 63 { errs.append("name part " + maxLenError(63)) }
+        if name.isEmpty {
+            errs.append("name part must be non-empty")
+        } else if name.utf8.count > 63 {
+            errs.append("name part " + maxLenError(63))
+        }
         if !matchesQualifiedNamePart(name) {
-            errs.append("name part " + regexError("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", qualifiedNameFmt, "MyName", "my.name", "123-abc"))
+            errs.append(
+                "name part "
+                    + regexError(
+                        """
+                        must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
+                        alphanumeric character
+                        """,
+                        qualifiedNameFmt, "MyName", "my.name", "123-abc"))
         }
         return errs
     }
@@ -310,7 +378,13 @@ public enum SimValidation {
         var errs: [String] = []
         if value.utf8.count > 63 { errs.append(maxLenError(63)) }
         if !(value.isEmpty || matchesQualifiedNamePart(value)) {
-            errs.append(regexError("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", labelValueFmt, "MyValue", "my_value", "12345"))
+            errs.append(
+                regexError(
+                    """
+                    a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', \
+                    and must start and end with an alphanumeric character
+                    """,
+                    labelValueFmt, "MyValue", "my_value", "12345"))
         }
         return errs
     }
@@ -320,9 +394,18 @@ public enum SimValidation {
         var errs: [String] = []
         if value.utf8.count > 253 { errs.append(maxLenError(253)) }
         if value.isEmpty || !value.utf8.allSatisfy({ isAlnum($0) || $0 == 45 || $0 == 46 || $0 == 95 }) {
-            errs.append(regexError("a valid config key must consist of alphanumeric characters, '-', '_' or '.'", configMapKeyFmt, "key.name", "KEY_NAME", "key-name"))
+            errs.append(
+                regexError(
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'", configMapKeyFmt,
+                    "key.name", "KEY_NAME", "key-name"))
         }
-        if value == "." { errs.append("must not be '.'") } else if value == ".." { errs.append("must not be '..'") } else if value.hasPrefix("..") { errs.append("must not start with '..'") }
+        if value == "." {
+            errs.append("must not be '.'")
+        } else if value == ".." {
+            errs.append("must not be '..'")
+        } else if value.hasPrefix("..") {
+            errs.append("must not start with '..'")
+        }
         return errs
     }
 
@@ -335,8 +418,11 @@ public enum SimValidation {
         guard s.utf8.count > 1, s.hasSuffix("-") else { return s }
         return String(s.dropLast(2)) + "a"
     }
-    public static let nameIsDNSSubdomain: NameRule = { name, prefix in dns1123Subdomain(prefix ? maskTrailingDash(name) : name) }
-    public static let nameIsDNSLabel: NameRule = { name, prefix in dns1123Label(prefix ? maskTrailingDash(name) : name) }
+    public static let nameIsDNSSubdomain: NameRule = { name, prefix in
+        dns1123Subdomain(prefix ? maskTrailingDash(name) : name)
+    }
+    public static let nameIsDNSLabel: NameRule = { name, prefix in dns1123Label(prefix ? maskTrailingDash(name) : name)
+    }
     /// `path.ValidatePathSegmentName` (RBAC objects; the generic store's check for every kind).
     public static let pathSegmentName: NameRule = { name, prefix in
         if !prefix, name == "." || name == ".." { return ["may not be '\(name)'"] }
@@ -352,10 +438,12 @@ public enum SimValidation {
         switch (group, kind) {
         case ("", "Namespace"), ("", "Service"), ("apps", "StatefulSet"): return nameIsDNSLabel
         case ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "RoleBinding"),
-             ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
+            ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
             return pathSegmentName
         case ("apiextensions.k8s.io", "CustomResourceDefinition"):
-            let required = (object[path: "spec", "names", "plural"]?.string ?? "") + "." + (object[path: "spec", "group"]?.string ?? "")
+            let required =
+                (object[path: "spec", "names", "plural"]?.string ?? "") + "."
+                + (object[path: "spec", "group"]?.string ?? "")
             return { name, prefix in
                 var errs = dns1123Subdomain(prefix ? maskTrailingDash(name) : name)
                 if name != required { errs.append("must be spec.names.plural+\".\"+spec.group") }
@@ -398,7 +486,9 @@ public enum SimValidation {
         for ref in refs?.array ?? [] {
             let apiVersion = string(ref["apiVersion"])
             let version = apiVersion.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? ""
-            if version.isEmpty { errs.append(.invalid(path + ".apiVersion", .string(apiVersion), "version must not be empty")) }
+            if version.isEmpty {
+                errs.append(.invalid(path + ".apiVersion", .string(apiVersion), "version must not be empty"))
+            }
             for f in ["kind", "name", "uid"] where string(ref[f]).isEmpty {
                 errs.append(.invalid(path + "." + f, .string(string(ref[f])), "must not be empty"))
             }
@@ -408,7 +498,9 @@ public enum SimValidation {
 
     /// `ValidateObjectMetaAccessor` (apimachinery/pkg/api/validation): generateName, name,
     /// namespace, generation, labels, annotations, ownerReferences, finalizers, in that order.
-    public static func objectMetaErrors(_ obj: JSON, namespaced: Bool, nameRule: NameRule, order: SimKeyOrder = .sorted) -> [SimFieldError] {
+    public static func objectMetaErrors(_ obj: JSON, namespaced: Bool, nameRule: NameRule, order: SimKeyOrder = .sorted)
+        -> [SimFieldError]
+    {
         let meta = obj["metadata"] ?? [:]
         var errs: [SimFieldError] = []
         let generateName = string(meta["generateName"])
@@ -416,16 +508,24 @@ public enum SimValidation {
             errs += nameRule(generateName, true).map { .invalid("metadata.generateName", .string(generateName), $0) }
         }
         let name = string(meta["name"])
-        if name.isEmpty { errs.append(.required("metadata.name", "name or generateName is required")) }
-        else { errs += nameRule(name, false).map { .invalid("metadata.name", .string(name), $0) } }
+        if name.isEmpty {
+            errs.append(.required("metadata.name", "name or generateName is required"))
+        } else {
+            errs += nameRule(name, false).map { .invalid("metadata.name", .string(name), $0) }
+        }
         let namespace = string(meta["namespace"])
         if namespaced {
-            if namespace.isEmpty { errs.append(.required("metadata.namespace")) }
-            else { errs += nameIsDNSLabel(namespace, false).map { .invalid("metadata.namespace", .string(namespace), $0) } }
+            if namespace.isEmpty {
+                errs.append(.required("metadata.namespace"))
+            } else {
+                errs += nameIsDNSLabel(namespace, false).map { .invalid("metadata.namespace", .string(namespace), $0) }
+            }
         } else if !namespace.isEmpty {
             errs.append(.forbidden("metadata.namespace", "not allowed on this type"))
         }
-        if let g = meta["generation"]?.int, g < 0 { errs.append(.invalid("metadata.generation", .int(g), "must be greater than or equal to 0")) }
+        if let g = meta["generation"]?.int, g < 0 {
+            errs.append(.invalid("metadata.generation", .int(g), "must be greater than or equal to 0"))
+        }
         errs += labelErrors(meta["labels"], "metadata.labels", order)
         errs += annotationErrors(meta["annotations"], "metadata.annotations", order)
         errs += ownerReferenceErrors(meta["ownerReferences"], "metadata.ownerReferences")
@@ -446,11 +546,20 @@ public enum SimValidation {
             let added = (n["finalizers"]?.array ?? []).compactMap(\.string).filter { !before.contains($0) }
             if !added.isEmpty {
                 let list = Set(added).sorted(by: GoFormat.less).map(GoFormat.quote).joined(separator: ", ")
-                errs.append(.forbidden("metadata.finalizers", "no new finalizers can be added if the object is being deleted, found new finalizers []string{\(list)}"))
+                errs.append(
+                    .forbidden(
+                        "metadata.finalizers",
+                        """
+                        no new finalizers can be added if the object is being deleted, found new finalizers \
+                        []string{\(list)}
+                        """
+                    ))
             }
         }
         for f in ["name", "namespace", "uid", "creationTimestamp"] {
-            if let nv = n[f], nv != .string(""), let ov = o[f], nv != ov { errs.append(.invalid("metadata." + f, nv, "field is immutable")) }
+            if let nv = n[f], nv != .string(""), let ov = o[f], nv != ov {
+                errs.append(.invalid("metadata." + f, nv, "field is immutable"))
+            }
         }
         errs += labelErrors(n["labels"], "metadata.labels", order)
         errs += annotationErrors(n["annotations"], "metadata.annotations", order)
@@ -465,18 +574,26 @@ public enum SimValidation {
     /// ObjectMeta check with the path-segment rule. `schema`: the CRD's schema of a custom
     /// resource (nil for built-in kinds, whose validation is Go code, not their OpenAPI).
     /// Call it after defaulting and mutating admission, with a generated name already set.
-    public static func createErrors(_ obj: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
-                                    order: SimKeyOrder = .sorted) -> [SimFieldError] {
+    public static func createErrors(
+        _ obj: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
+        order: SimKeyOrder = .sorted
+    ) -> [SimFieldError] {
         let rule = nameRule(kind: kind, group: group, object: obj)
         var errs = objectMetaErrors(obj, namespaced: namespaced, nameRule: rule, order: order)
-        if let schema { errs += customResourceErrors(obj, schema: schema) } else { errs += specErrors(obj, kind: kind, group: group) }
+        if let schema {
+            errs += customResourceErrors(obj, schema: schema)
+        } else {
+            errs += specErrors(obj, kind: kind, group: group)
+        }
         if !errs.isEmpty { return errs }
         return objectMetaErrors(obj, namespaced: namespaced, nameRule: pathSegmentName, order: order)
     }
 
     /// Throws the 422 for `createErrors`.
-    public static func validateCreate(_ obj: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
-                                      order: SimKeyOrder = .sorted) throws {
+    public static func validateCreate(
+        _ obj: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
+        order: SimKeyOrder = .sorted
+    ) throws {
         let errs = createErrors(obj, kind: kind, group: group, namespaced: namespaced, schema: schema, order: order)
         if !errs.isEmpty { throw invalid(kind: kind, group: group, name: string(obj[path: "metadata", "name"]), errs) }
     }
@@ -487,7 +604,8 @@ public enum SimValidation {
     static func updateRevalidatesMeta(kind: String, group: String) -> Bool {
         switch (group, kind) {
         case ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"), ("", "Endpoints"),
-             ("rbac.authorization.k8s.io", _): return true
+            ("rbac.authorization.k8s.io", _):
+            return true
         default: return false
         }
     }
@@ -496,21 +614,31 @@ public enum SimValidation {
     /// ObjectMeta and ObjectMeta-update checks, then the kind's `ValidateUpdate`; so an invalid
     /// label on a ConfigMap update is reported four times (message once). `new` is the object
     /// that would be stored (after the patch, defaulting and mutating admission).
-    public static func updateErrors(_ new: JSON, old: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
-                                    order: SimKeyOrder = .sorted) -> [SimFieldError] {
+    public static func updateErrors(
+        _ new: JSON, old: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
+        order: SimKeyOrder = .sorted
+    ) -> [SimFieldError] {
         var errs = objectMetaErrors(new, namespaced: namespaced, nameRule: pathSegmentName, order: order)
         errs += objectMetaUpdateErrors(new, old: old, order: order)
         errs += objectMetaUpdateErrors(new, old: old, order: order)
         if updateRevalidatesMeta(kind: kind, group: group) {
-            errs += objectMetaErrors(new, namespaced: namespaced, nameRule: nameRule(kind: kind, group: group, object: new), order: order)
+            errs += objectMetaErrors(
+                new, namespaced: namespaced, nameRule: nameRule(kind: kind, group: group, object: new), order: order)
         }
-        if let schema { errs += customResourceErrors(new, schema: schema) } else { errs += specErrors(new, kind: kind, group: group) }
+        if let schema {
+            errs += customResourceErrors(new, schema: schema)
+        } else {
+            errs += specErrors(new, kind: kind, group: group)
+        }
         return errs
     }
 
-    public static func validateUpdate(_ new: JSON, old: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
-                                      order: SimKeyOrder = .sorted) throws {
-        let errs = updateErrors(new, old: old, kind: kind, group: group, namespaced: namespaced, schema: schema, order: order)
+    public static func validateUpdate(
+        _ new: JSON, old: JSON, kind: String, group: String, namespaced: Bool, schema: SimSchema? = nil,
+        order: SimKeyOrder = .sorted
+    ) throws {
+        let errs = updateErrors(
+            new, old: old, kind: kind, group: group, namespaced: namespaced, schema: schema, order: order)
         if !errs.isEmpty { throw invalid(kind: kind, group: group, name: string(new[path: "metadata", "name"]), errs) }
     }
 
@@ -518,9 +646,11 @@ public enum SimValidation {
     /// kinds whose name is not a DNS label (`metadata.name: a DNS label is recommended: [...]`).
     public static func createWarnings(_ obj: JSON, kind: String, group: String) -> [String] {
         switch (group, kind) {
-        case ("", "Pod"), ("apps", "ReplicaSet"), ("apps", "Deployment"), ("batch", "Job"), ("batch", "CronJob"), ("", "ReplicationController"):
+        case ("", "Pod"), ("apps", "ReplicaSet"), ("apps", "Deployment"), ("batch", "Job"), ("batch", "CronJob"),
+            ("", "ReplicationController"):
             let msgs = dns1123Label(string(obj[path: "metadata", "name"]))
-            return msgs.isEmpty || string(obj[path: "metadata", "name"]).isEmpty ? [] : ["metadata.name: a DNS label is recommended: [" + msgs.joined(separator: " ") + "]"]
+            return msgs.isEmpty || string(obj[path: "metadata", "name"]).isEmpty
+                ? [] : ["metadata.name: a DNS label is recommended: [" + msgs.joined(separator: " ") + "]"]
         default: return []
         }
     }
@@ -541,7 +671,9 @@ public enum SimValidation {
                 guard let o = values?.object else { continue }
                 for k in o.keys.sorted(by: GoFormat.less) {
                     errs += configMapKey(k).map { .invalid("\(field)[\(k)]", .string(k), $0) }
-                    if field == "data", obj[path: "binaryData", k] != nil { errs.append(.invalid("data[\(k)]", .string(k), "duplicate of key present in binaryData")) }
+                    if field == "data", obj[path: "binaryData", k] != nil {
+                        errs.append(.invalid("data[\(k)]", .string(k), "duplicate of key present in binaryData"))
+                    }
                     size += field == "data" ? string(o[k]).utf8.count : (Data(base64Encoded: string(o[k]))?.count ?? 0)
                 }
             }
@@ -554,41 +686,64 @@ public enum SimValidation {
             }
             if size > maxConfigSize { errs.append(.tooLong("data", max: maxConfigSize)) }
             if string(obj["type"]) == "kubernetes.io/tls" {
-                for k in ["tls.crt", "tls.key"] where obj[path: "data", k] == nil { errs.append(.required("data[\(k)]")) }
+                for k in ["tls.crt", "tls.key"] where obj[path: "data", k] == nil {
+                    errs.append(.required("data[\(k)]"))
+                }
             }
         case ("", "Namespace"):
             for f in obj[path: "spec", "finalizers"]?.array ?? [] {
                 let s = string(f)
                 errs += qualifiedName(s).map { .invalid("spec.finalizers", f, $0) }
-                if !s.contains("/"), s != "kubernetes" { errs.append(.invalid("spec.finalizers", f, "name is neither a standard finalizer name nor is it fully qualified")) }
+                if !s.contains("/"), s != "kubernetes" {
+                    errs.append(
+                        .invalid(
+                            "spec.finalizers", f, "name is neither a standard finalizer name nor is it fully qualified")
+                    )
+                }
             }
         case ("", "Service"):
             let type = string(obj[path: "spec", "type"])
             let ports = obj[path: "spec", "ports"]?.array ?? []
-            if ports.isEmpty, string(obj[path: "spec", "clusterIP"]) != "None", type != "ExternalName" { errs.append(.required("spec.ports")) }
+            if ports.isEmpty, string(obj[path: "spec", "clusterIP"]) != "None", type != "ExternalName" {
+                errs.append(.required("spec.ports"))
+            }
             for (i, p) in ports.enumerated() {
                 if ports.count > 1, string(p["name"]).isEmpty { errs.append(.required("spec.ports[\(i)].name")) }
                 let port = p["port"]?.int ?? 0
-                if port < 1 || port > 65535 { errs.append(.invalid("spec.ports[\(i)].port", .int(port), "must be between 1 and 65535, inclusive")) }
+                if port < 1 || port > 65535 {
+                    errs.append(.invalid("spec.ports[\(i)].port", .int(port), "must be between 1 and 65535, inclusive"))
+                }
             }
         case ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"):
-            if let r = obj[path: "spec", "replicas"]?.int, r < 0 { errs.append(.invalid("spec.replicas", .int(r), "must be greater than or equal to 0")) }
+            if let r = obj[path: "spec", "replicas"]?.int, r < 0 {
+                errs.append(.invalid("spec.replicas", .int(r), "must be greater than or equal to 0"))
+            }
             let selector = obj[path: "spec", "selector"]
-            if selector == nil || selector == .null { errs.append(.required("spec.selector")) }
-            else if (selector?["matchLabels"]?.object ?? [:]).isEmpty, (selector?["matchExpressions"]?.array ?? []).isEmpty {
+            if selector == nil || selector == .null {
+                errs.append(.required("spec.selector"))
+            } else if (selector?["matchLabels"]?.object ?? [:]).isEmpty,
+                (selector?["matchExpressions"]?.array ?? []).isEmpty
+            {
                 errs.append(.invalid("spec.selector", selector!, "empty selector is invalid for deployment"))
             }
             let labels = obj[path: "spec", "template", "metadata", "labels"] ?? .null
             if let selector, selector != .null, !selectorMatches(selector, labels.stringMap) {
-                errs.append(.invalid("spec.template.metadata.labels", labels == .null ? .object([:]) : labels, "`selector` does not match template `labels`"))
+                errs.append(
+                    .invalid(
+                        "spec.template.metadata.labels", labels == .null ? .object([:]) : labels,
+                        "`selector` does not match template `labels`"))
             }
             errs += podTemplateErrors(obj[path: "spec", "template"], "spec.template")
             let policy = string(obj[path: "spec", "template", "spec", "restartPolicy"])
-            if policy != "Always" { errs.append(.notSupported("spec.template.spec.restartPolicy", .string(policy), ["Always"])) }
+            if policy != "Always" {
+                errs.append(.notSupported("spec.template.spec.restartPolicy", .string(policy), ["Always"]))
+            }
         case ("batch", "Job"):
             errs += podTemplateErrors(obj[path: "spec", "template"], "spec.template")
             let policy = string(obj[path: "spec", "template", "spec", "restartPolicy"])
-            if policy != "OnFailure", policy != "Never" { errs.append(.notSupported("spec.template.spec.restartPolicy", .string(policy), ["OnFailure", "Never"])) }
+            if policy != "OnFailure", policy != "Never" {
+                errs.append(.notSupported("spec.template.spec.restartPolicy", .string(policy), ["OnFailure", "Never"]))
+            }
         default: break
         }
         return errs
@@ -623,11 +778,19 @@ public enum SimValidation {
             for (i, c) in items.enumerated() {
                 let p = "\(path).spec.\(list)[\(i)]"
                 let name = string(c["name"])
-                if name.isEmpty { errs.append(.required(p + ".name")) } else { errs += dns1123Label(name).map { .invalid(p + ".name", .string(name), $0) } }
+                if name.isEmpty {
+                    errs.append(.required(p + ".name"))
+                } else {
+                    errs += dns1123Label(name).map { .invalid(p + ".name", .string(name), $0) }
+                }
                 if string(c["image"]).isEmpty { errs.append(.required(p + ".image")) }
                 for (j, port) in (c["ports"]?.array ?? []).enumerated() {
                     let n = port["containerPort"]?.int ?? 0
-                    if n < 1 || n > 65535 { errs.append(.invalid("\(p).ports[\(j)].containerPort", .int(n), "must be between 1 and 65535, inclusive")) }
+                    if n < 1 || n > 65535 {
+                        errs.append(
+                            .invalid(
+                                "\(p).ports[\(j)].containerPort", .int(n), "must be between 1 and 65535, inclusive"))
+                    }
                 }
             }
         }
@@ -643,9 +806,14 @@ public enum SimValidation {
     public static func customResourceErrors(_ obj: JSON, schema: SimSchema) -> [SimFieldError] {
         var errs: [SimFieldError] = []
         guard case .object(let o) = obj else { return [.invalid("", obj, "must be an object")] }
-        for r in (schema.node["required"]?.array ?? []).compactMap(\.string) where o[r] == nil { errs.append(.required(r)) }
+        for r in (schema.node["required"]?.array ?? []).compactMap(\.string) where o[r] == nil {
+            errs.append(.required(r))
+        }
         for k in o.keys.sorted(by: GoFormat.less) where !["apiVersion", "kind", "metadata"].contains(k) {
-            guard let child = schema.properties?[k].map({ SimSchema(node: $0, components: schema.components) }) ?? schema.additionalProperties else { continue }
+            guard
+                let child = schema.properties?[k].map({ SimSchema(node: $0, components: schema.components) })
+                    ?? schema.additionalProperties
+            else { continue }
             validateValue(o[k]!, child, k, &errs)
         }
         return errs
@@ -672,7 +840,10 @@ public enum SimValidation {
             let actual = jsonType(value)
             let ok = actual == t || (t == "number" && actual == "integer")
             if !ok {
-                errs.append(.init(.typeInvalid, path, value: .string(actual), detail: "\(path) in body must be of type \(t): \(GoFormat.quote(actual))"))
+                errs.append(
+                    .init(
+                        .typeInvalid, path, value: .string(actual),
+                        detail: "\(path) in body must be of type \(t): \(GoFormat.quote(actual))"))
                 return
             }
         }
@@ -683,9 +854,12 @@ public enum SimValidation {
         case .string(let s):
             let n = s.count
             if let max = node["maxLength"]?.int, n > max { errs.append(.tooLong(path, max: Int(max))) }
-            if let min = node["minLength"]?.int, n < min { errs.append(.invalid(path, value, "\(path) in body should be at least \(min) chars long")) }
+            if let min = node["minLength"]?.int, n < min {
+                errs.append(.invalid(path, value, "\(path) in body should be at least \(min) chars long"))
+            }
             if let p = node["pattern"]?.string, let re = try? NSRegularExpression(pattern: p),
-               re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) == nil {
+                re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) == nil
+            {
                 errs.append(.invalid(path, value, "\(path) in body should match '\(p)'"))
             }
         case .int, .double:
@@ -693,33 +867,64 @@ public enum SimValidation {
             if let min = node["minimum"]?.double {
                 let excl = node["exclusiveMinimum"]?.bool == true
                 if excl ? d <= min : d < min {
-                    errs.append(.invalid(path, value, "\(path) in body should be greater than \(excl ? "" : "or equal to ")\(GoFormat.value(node["minimum"]!))"))
+                    errs.append(
+                        .invalid(
+                            path, value,
+                            """
+                            \(path) in body should be greater than \
+                            \(excl ? "" : "or equal to ")\(GoFormat.value(node["minimum"]!))
+                            """
+                        ))
                 }
             }
             if let max = node["maximum"]?.double {
                 let excl = node["exclusiveMaximum"]?.bool == true
                 if excl ? d >= max : d > max {
-                    errs.append(.invalid(path, value, "\(path) in body should be less than \(excl ? "" : "or equal to ")\(GoFormat.value(node["maximum"]!))"))
+                    errs.append(
+                        .invalid(
+                            path, value,
+                            """
+                            \(path) in body should be less than \
+                            \(excl ? "" : "or equal to ")\(GoFormat.value(node["maximum"]!))
+                            """
+                        ))
                 }
             }
             if let m = node["multipleOf"]?.double, m > 0, (d / m).rounded() != d / m {
-                errs.append(.invalid(path, value, "\(path) in body should be a multiple of \(GoFormat.value(node["multipleOf"]!))"))
+                errs.append(
+                    .invalid(
+                        path, value, "\(path) in body should be a multiple of \(GoFormat.value(node["multipleOf"]!))"))
             }
         case .array(let a):
-            if let max = node["maxItems"]?.int, a.count > max { errs.append(.tooMany(path, actual: a.count, max: Int(max))) }
-            if let min = node["minItems"]?.int, a.count < min { errs.append(.invalid(path, value, "\(path) in body should have at least \(min) items")) }
-            if node["uniqueItems"]?.bool == true, Set(a).count != a.count { errs.append(.invalid(path, value, "\(path) in body shouldn't contain duplicates")) }
+            if let max = node["maxItems"]?.int, a.count > max {
+                errs.append(.tooMany(path, actual: a.count, max: Int(max)))
+            }
+            if let min = node["minItems"]?.int, a.count < min {
+                errs.append(.invalid(path, value, "\(path) in body should have at least \(min) items"))
+            }
+            if node["uniqueItems"]?.bool == true, Set(a).count != a.count {
+                errs.append(.invalid(path, value, "\(path) in body shouldn't contain duplicates"))
+            }
             if let items = node["items"].map({ SimSchema(node: $0, components: schema.components) }) {
                 for (i, v) in a.enumerated() { validateValue(v, items, "\(path)[\(i)]", &errs) }
             }
         case .object(let o):
-            if let max = node["maxProperties"]?.int, o.count > max { errs.append(.tooMany(path, actual: o.count, max: Int(max))) }
-            if let min = node["minProperties"]?.int, o.count < min { errs.append(.invalid(path, value, "\(path) in body should have at least \(min) properties")) }
-            for r in (node["required"]?.array ?? []).compactMap(\.string) where o[r] == nil { errs.append(.required(path + "." + r)) }
+            if let max = node["maxProperties"]?.int, o.count > max {
+                errs.append(.tooMany(path, actual: o.count, max: Int(max)))
+            }
+            if let min = node["minProperties"]?.int, o.count < min {
+                errs.append(.invalid(path, value, "\(path) in body should have at least \(min) properties"))
+            }
+            for r in (node["required"]?.array ?? []).compactMap(\.string) where o[r] == nil {
+                errs.append(.required(path + "." + r))
+            }
             if schema.isEmbeddedResource { break }
             for k in o.keys.sorted(by: GoFormat.less) {
-                if let p = schema.properties?[k] { validateValue(o[k]!, SimSchema(node: p, components: schema.components), path + "." + k, &errs) }
-                else if let ap = schema.additionalProperties { validateValue(o[k]!, ap, path + "." + k, &errs) }
+                if let p = schema.properties?[k] {
+                    validateValue(o[k]!, SimSchema(node: p, components: schema.components), path + "." + k, &errs)
+                } else if let ap = schema.additionalProperties {
+                    validateValue(o[k]!, ap, path + "." + k, &errs)
+                }
             }
         default: break
         }
@@ -744,22 +949,33 @@ public enum SimValidation {
     /// root's `metadata` (ObjectMeta, whatever the CRD declares). In a built-in kind an object
     /// with no declared properties (RawExtension, FieldsV1, apiextensions JSON) is free-form; in a
     /// custom resource's structural schema it is empty: every field in it is unknown.
-    public static func unknownFields(_ obj: JSON, schema: SimSchema, customResource: Bool = false, style: PathStyle = .decoder,
-                                     order: SimKeyOrder = .sorted) -> [String] {
-        strictEntries(obj, schema: schema, customResource: customResource, style: style, order: order).compactMap { $0.duplicate ? nil : $0.path }
+    public static func unknownFields(
+        _ obj: JSON, schema: SimSchema, customResource: Bool = false, style: PathStyle = .decoder,
+        order: SimKeyOrder = .sorted
+    ) -> [String] {
+        strictEntries(obj, schema: schema, customResource: customResource, style: style, order: order).compactMap {
+            $0.duplicate ? nil : $0.path
+        }
     }
 
     /// The strict-decoding errors of a create/update body, in the server's order: `unknown field
     /// "spec.bogus"` for undeclared fields and `duplicate field "x"` for a key the JSON body
     /// repeats (`order` holds repeats). Custom resources: duplicates (the JSON decoder's) first.
-    public static func strictErrors(_ obj: JSON, schema: SimSchema, customResource: Bool = false, order: SimKeyOrder = .sorted) -> [String] {
+    public static func strictErrors(
+        _ obj: JSON, schema: SimSchema, customResource: Bool = false, order: SimKeyOrder = .sorted
+    ) -> [String] {
         strictEntries(obj, schema: schema, customResource: customResource, style: .decoder, order: order)
             .map { "\($0.duplicate ? "duplicate" : "unknown") field \"\($0.path)\"" }
     }
 
-    struct StrictEntry { var path: String; var duplicate: Bool }
+    struct StrictEntry {
+        var path: String
+        var duplicate: Bool
+    }
 
-    static func strictEntries(_ obj: JSON, schema: SimSchema, customResource: Bool, style: PathStyle, order: SimKeyOrder) -> [StrictEntry] {
+    static func strictEntries(
+        _ obj: JSON, schema: SimSchema, customResource: Bool, style: PathStyle, order: SimKeyOrder
+    ) -> [StrictEntry] {
         var walker = UnknownFieldWalker(customResource: customResource, style: style, order: order)
         walker.walk(obj, schema, path: "", root: true)
         let found = walker.found
@@ -775,19 +991,38 @@ public enum SimValidation {
     static let objectMetaSchema: SimSchema = {
         let string: JSON = ["type": "string"]
         let map: JSON = ["type": "object", "additionalProperties": ["type": "string"]]
-        let meta: JSON = ["type": "object", "properties": [
-            "name": string, "generateName": string, "namespace": string, "selfLink": string, "uid": string,
-            "resourceVersion": string, "generation": ["type": "integer"], "creationTimestamp": string,
-            "deletionTimestamp": string, "deletionGracePeriodSeconds": ["type": "integer"],
-            "labels": map, "annotations": map,
-            "ownerReferences": ["type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["uid"], "items": ["type": "object", "properties": [
-                "apiVersion": string, "kind": string, "name": string, "uid": string,
-                "controller": ["type": "boolean"], "blockOwnerDeletion": ["type": "boolean"]]]],
-            "finalizers": ["type": "array", "items": string],
-            "managedFields": ["type": "array", "items": ["type": "object", "properties": [
-                "manager": string, "operation": string, "apiVersion": string, "time": string, "fieldsType": string,
-                "fieldsV1": ["type": "object", "x-kubernetes-preserve-unknown-fields": true], "subresource": string]]],
-        ]]
+        let meta: JSON = [
+            "type": "object",
+            "properties": [
+                "name": string, "generateName": string, "namespace": string, "selfLink": string, "uid": string,
+                "resourceVersion": string, "generation": ["type": "integer"], "creationTimestamp": string,
+                "deletionTimestamp": string, "deletionGracePeriodSeconds": ["type": "integer"],
+                "labels": map, "annotations": map,
+                "ownerReferences": [
+                    "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["uid"],
+                    "items": [
+                        "type": "object",
+                        "properties": [
+                            "apiVersion": string, "kind": string, "name": string, "uid": string,
+                            "controller": ["type": "boolean"], "blockOwnerDeletion": ["type": "boolean"]
+                        ]
+                    ]
+                ],
+                "finalizers": ["type": "array", "items": string],
+                "managedFields": [
+                    "type": "array",
+                    "items": [
+                        "type": "object",
+                        "properties": [
+                            "manager": string, "operation": string, "apiVersion": string, "time": string,
+                            "fieldsType": string,
+                            "fieldsV1": ["type": "object", "x-kubernetes-preserve-unknown-fields": true],
+                            "subresource": string
+                        ]
+                    ]
+                ]
+            ]
+        ]
         return SimSchema(node: meta)
     }()
 
@@ -801,7 +1036,8 @@ public enum SimValidation {
             style == .typed ? path + "." + key : SimKeyOrder.child(path, key)
         }
 
-        /// A list element in structured-merge-diff's notation: `[name="web"]`, `[containerPort=80,protocol="TCP"]`, `[="x"]`, `[3]`.
+        /// A list element in structured-merge-diff's notation: `[name="web"]`, `[containerPort=80,protocol="TCP"]`,
+        /// `[="x"]`, `[3]`.
         func itemPath(_ path: String, _ i: Int, _ item: JSON, _ schema: SimSchema?) -> String {
             guard style == .typed else { return SimKeyOrder.index(path, i) }
             switch schema?.listType {
@@ -822,7 +1058,9 @@ public enum SimValidation {
                 let embedded = root || schema.isEmbeddedResource
                 let free = !customResource && schema.properties == nil && schema.additionalProperties == nil
                 var seen = Set<String>()
-                let keys = style == .typed ? o.keys.sorted(by: GoFormat.less) : order.order(of: o, at: root ? "" : path, repeats: true)
+                let keys =
+                    style == .typed
+                    ? o.keys.sorted(by: GoFormat.less) : order.order(of: o, at: root ? "" : path, repeats: true)
                 for k in keys {
                     let p = fieldPath(path, k)
                     if !seen.insert(k).inserted {
@@ -834,15 +1072,24 @@ public enum SimValidation {
                         walk(v, SimValidation.objectMetaSchema, path: p)
                         continue
                     }
-                    if embedded, customResource || schema.isEmbeddedResource, k == "apiVersion" || k == "kind" { continue }
-                    if let child = schema.properties?[k] { walk(v, SimSchema(node: child, components: schema.components), path: p); continue }
-                    if let ap = schema.additionalProperties { walk(v, ap, path: p); continue }
+                    if embedded, customResource || schema.isEmbeddedResource, k == "apiVersion" || k == "kind" {
+                        continue
+                    }
+                    if let child = schema.properties?[k] {
+                        walk(v, SimSchema(node: child, components: schema.components), path: p)
+                        continue
+                    }
+                    if let ap = schema.additionalProperties {
+                        walk(v, ap, path: p)
+                        continue
+                    }
                     if schema.preservesUnknownFields || free { continue }
                     found.append(StrictEntry(path: p, duplicate: false))
                 }
             case .array(let a):
                 if let t = schema.type, t != "array" { return }
-                guard let items = schema.node["items"].map({ SimSchema(node: $0, components: schema.components) }) else { return }
+                guard let items = schema.node["items"].map({ SimSchema(node: $0, components: schema.components) })
+                else { return }
                 for (i, v) in a.enumerated() { walk(v, items, path: itemPath(path, i, v, schema)) }
             default: return
             }
@@ -867,16 +1114,28 @@ public enum SimValidation {
             let free = !customResource && schema.properties == nil && schema.additionalProperties == nil
             var out: [String: JSON] = [:]
             for (k, v) in o {
-                if typeMetaImplicit, k == "metadata" { out[k] = prune(v, objectMetaSchema, customResource: customResource); continue }
-                if typeMetaImplicit, k == "apiVersion" || k == "kind" { out[k] = v; continue }
-                if let p = schema.properties?[k] { out[k] = prune(v, SimSchema(node: p, components: schema.components), customResource: customResource) }
-                else if let ap = schema.additionalProperties { out[k] = prune(v, ap, customResource: customResource) }
-                else if schema.preservesUnknownFields || free { out[k] = v }
+                if typeMetaImplicit, k == "metadata" {
+                    out[k] = prune(v, objectMetaSchema, customResource: customResource)
+                    continue
+                }
+                if typeMetaImplicit, k == "apiVersion" || k == "kind" {
+                    out[k] = v
+                    continue
+                }
+                if let p = schema.properties?[k] {
+                    out[k] = prune(v, SimSchema(node: p, components: schema.components), customResource: customResource)
+                } else if let ap = schema.additionalProperties {
+                    out[k] = prune(v, ap, customResource: customResource)
+                } else if schema.preservesUnknownFields || free {
+                    out[k] = v
+                }
             }
             return .object(out)
         case .array(let a):
             if let t = schema.type, t != "array" { return value }
-            guard let items = schema.node["items"].map({ SimSchema(node: $0, components: schema.components) }) else { return value }
+            guard let items = schema.node["items"].map({ SimSchema(node: $0, components: schema.components) }) else {
+                return value
+            }
             return .array(a.map { prune($0, items, customResource: customResource) })
         default:
             return value
@@ -885,15 +1144,19 @@ public enum SimValidation {
 
     /// `errors` as `strictErrors` writes them.
     public static func strictDecodingError(kind: String, version: String, errors: [String]) -> SimAPIError {
-        statusError(code: 400, reason: "BadRequest",
-                    message: "\(kind) in version \(GoFormat.quote(version)) cannot be handled as a \(kind): strict decoding error: " + errors.joined(separator: ", "))
+        statusError(
+            code: 400, reason: "BadRequest",
+            message:
+                "\(kind) in version \(GoFormat.quote(version)) cannot be handled as a \(kind): strict decoding error: "
+                + errors.joined(separator: ", "))
     }
 
     /// `fieldValidation=Strict` on a JSON merge patch or JSON patch whose result has undeclared
     /// fields (unrecorded; from apiserver's patch handler): 422 with an empty kind and name,
     /// the patched object as the bad value of field `patch`.
     public static func patchStrictError(patched: JSON, errors: [String]) -> SimAPIError {
-        let err = SimFieldError.invalid("patch", .string(GoFormat.json(patched)), "strict decoding error: " + errors.joined(separator: ", "))
+        let err = SimFieldError.invalid(
+            "patch", .string(GoFormat.json(patched)), "strict decoding error: " + errors.joined(separator: ", "))
         return invalid(kind: "", group: "", name: "", [err])
     }
 
@@ -906,18 +1169,30 @@ public enum SimValidation {
 
     /// A `Warning` header value: `299 - "<text with quotes and backslashes escaped>"`.
     public static func warningHeader(_ text: String) -> String {
-        "299 - \"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "299 - \"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            + "\""
     }
 
     /// Server-side apply of a body with undeclared fields, whatever `fieldValidation` says: 500,
-    /// no reason, `failed to create typed patch object (ns/name; group/version, Kind=K): .bogus: field not declared in schema`
+    /// no reason, `failed to create typed patch object (ns/name; group/version, Kind=K): .bogus: field not declared in
+    /// schema`
     /// (namespace and name as the body has them). Several: `errors:\n  .a: ...\n  .b: ...`.
     public static func typedPatchError(patch: JSON, unknown paths: [String]) -> SimAPIError {
         let ns = string(patch[path: "metadata", "namespace"]), name = string(patch[path: "metadata", "name"])
         let gv = string(patch["apiVersion"])
-        let (group, version) = gv.contains("/") ? (String(gv.split(separator: "/", maxSplits: 1)[0]), String(gv.split(separator: "/", maxSplits: 1)[1])) : ("", gv)
+        let (group, version) =
+            gv.contains("/")
+            ? (String(gv.split(separator: "/", maxSplits: 1)[0]), String(gv.split(separator: "/", maxSplits: 1)[1]))
+            : ("", gv)
         let lines = paths.map { "\($0): field not declared in schema" }
         let detail = lines.count == 1 ? lines[0] : (["errors:"] + lines.map { "  " + $0 }).joined(separator: "\n")
-        return statusError(code: 500, reason: "", message: "failed to create typed patch object (\(ns)/\(name); \(group)/\(version), Kind=\(string(patch["kind"]))): \(detail)")
+        return statusError(
+            code: 500, reason: "",
+            message:
+                """
+                failed to create typed patch object (\(ns)/\(name); \(group)/\(version), \
+                Kind=\(string(patch["kind"]))): \(detail)
+                """
+        )
     }
 }

@@ -19,7 +19,11 @@ public enum SimWire {
             first = false
             out += JSON.string(k).serializedBytes()
             out.append(58)
-            if let lead = child(k), case .object = v { out += ordered(v, leading: lead) } else { out += v.serializedBytes() }
+            if let lead = child(k), case .object = v {
+                out += ordered(v, leading: lead)
+            } else {
+                out += v.serializedBytes()
+            }
         }
         for k in leading { if let v = o[k] { member(k, v) } }
         let lead = Set(leading)
@@ -31,9 +35,11 @@ public enum SimWire {
     static let statusKeys = ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]
     static let detailsKeys = ["name", "group", "kind", "uid", "causes", "retryAfterSeconds"]
     static let objectKeys = ["kind", "apiVersion", "metadata"]
-    static let metadataKeys = ["name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-                               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-                               "ownerReferences", "finalizers", "managedFields"]
+    static let metadataKeys = [
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+        "ownerReferences", "finalizers", "managedFields"
+    ]
 
     /// A `Status` body in the API server's key order.
     public static func status(_ s: JSON) -> [UInt8] {
@@ -53,7 +59,9 @@ public enum SimWire {
         guard builtin, case .object(let o) = l else { return l.serializedBytes() }
         var out: [UInt8] = Array(#"{"kind":"#.utf8) + (o["kind"] ?? .null).serializedBytes()
         out += Array(#","apiVersion":"#.utf8) + (o["apiVersion"] ?? .null).serializedBytes()
-        out += Array(#","metadata":"#.utf8) + ordered(o["metadata"] ?? [:], leading: ["selfLink", "resourceVersion", "continue", "remainingItemCount"])
+        out +=
+            Array(#","metadata":"#.utf8)
+            + ordered(o["metadata"] ?? [:], leading: ["selfLink", "resourceVersion", "continue", "remainingItemCount"])
         out += Array(#","items":["#.utf8)
         for (i, item) in (o["items"]?.array ?? []).enumerated() {
             if i > 0 { out.append(44) }

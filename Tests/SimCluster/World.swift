@@ -17,10 +17,17 @@ final class SimWatcher: @unchecked Sendable {
     let labels: LabelSelector
     let fields: FieldSelector
     let sink: @Sendable (String, JSON) -> Void
-    init(id: Int, group: String, resource: String, namespace: String?, labels: LabelSelector, fields: FieldSelector,
-         sink: @escaping @Sendable (String, JSON) -> Void) {
-        self.id = id; self.group = group; self.resource = resource; self.namespace = namespace
-        self.labels = labels; self.fields = fields; self.sink = sink
+    init(
+        id: Int, group: String, resource: String, namespace: String?, labels: LabelSelector, fields: FieldSelector,
+        sink: @escaping @Sendable (String, JSON) -> Void
+    ) {
+        self.id = id
+        self.group = group
+        self.resource = resource
+        self.namespace = namespace
+        self.labels = labels
+        self.fields = fields
+        self.sink = sink
     }
     func wants(_ key: ObjectKey, _ obj: JSON) -> Bool {
         key.group == group && key.resource == resource && (namespace == nil || namespace == key.namespace)
@@ -42,7 +49,7 @@ public final class SimWorld: @unchecked Sendable {
     public let faults: FaultInjector
     let origin: Duration
 
-    var types: [String: SimType] = [:]          // "group/resource"
+    var types: [String: SimType] = [:]  // "group/resource"
     var objects: [ObjectKey: JSON] = [:]
     /// Scenario time of each object's creation and last spec change (logical times).
     var createdAt: [ObjectKey: Duration] = [:]
@@ -70,8 +77,16 @@ public final class SimWorld: @unchecked Sendable {
     /// from its watch cache) instead of re-running every controller. Zero, for in-process tests
     /// on a virtual clock, ticks whenever the clock has moved.
     public var readCoalescing: Duration {
-        get { lock.lock(); defer { lock.unlock() }; return _readCoalescing }
-        set { lock.lock(); _readCoalescing = newValue; lock.unlock() }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return _readCoalescing
+        }
+        set {
+            lock.lock()
+            _readCoalescing = newValue
+            lock.unlock()
+        }
     }
     private var _readCoalescing: Duration = .zero
     /// Scenario time at which the last child Application became Synced and Healthy (the
@@ -106,7 +121,11 @@ public final class SimWorld: @unchecked Sendable {
     }
     var k3sAgents: [String: K3sAgentState] = [:]
     /// The server's join token (nil until k3s is installed).
-    public var k3sJoinToken: String? { lock.lock(); defer { lock.unlock() }; return k3sToken }
+    public var k3sJoinToken: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return k3sToken
+    }
     /// The simulated k3s server's address as agents reach it (a documentation address, RFC
     /// 5737: never contacted; the stand-in agent compares K3S_URL with it).
     public static let k3sServerAddress = "192.0.2.10"
@@ -129,8 +148,11 @@ public final class SimWorld: @unchecked Sendable {
         }
         for t in BuiltinTypes.all { types[typeKey(t.ref.group, t.ref.resource)] = t }
         controllers = Self.makeControllers(scenario)
-        lock.lock(); defer { lock.unlock() }
-        if scenario.cluster.exists { bootstrapClusterObjects(flavor: scenario.cluster.flavor, name: scenario.cluster.name) }
+        lock.lock()
+        defer { lock.unlock() }
+        if scenario.cluster.exists {
+            bootstrapClusterObjects(flavor: scenario.cluster.flavor, name: scenario.cluster.name)
+        }
     }
 
     /// Scenario time (seconds since the world started).
@@ -145,7 +167,8 @@ public final class SimWorld: @unchecked Sendable {
     /// Whether the API server answers at all (a cluster exists and is not broken, and no
     /// down-window fault is active).
     public var apiReachable: Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return clusterUp && !faults.isDown(at: nowSeconds)
     }
     var clusterUp: Bool {
@@ -158,7 +181,8 @@ public final class SimWorld: @unchecked Sendable {
 
     /// Runs the simulated controllers up to the current time.
     public func tick() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if ticking { return }
         ticking = true
         defer { ticking = false }
@@ -177,17 +201,21 @@ public final class SimWorld: @unchecked Sendable {
     // MARK: types
 
     public func allTypes() -> [SimType] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return types.values.sorted { ($0.ref.group, $0.ref.resource) < ($1.ref.group, $1.ref.resource) }
     }
 
     /// The type for an object's apiVersion/kind; throws "no matches for kind" like the RESTMapper.
     public func type(apiVersion: String, kind: String) throws -> SimType {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let parts = apiVersion.split(separator: "/").map(String.init)
         let group = parts.count == 2 ? parts[0] : ""
         let version = parts.last ?? ""
-        if let t = types.values.first(where: { $0.ref.group == group && $0.ref.kind == kind && $0.versions.contains(version) }) {
+        if let t = types.values.first(where: {
+            $0.ref.group == group && $0.ref.kind == kind && $0.versions.contains(version)
+        }) {
             return t
         }
         throw SimAPIError.noMatch(kind: kind, apiVersion: apiVersion)
@@ -195,13 +223,15 @@ public final class SimWorld: @unchecked Sendable {
 
     /// Whether any type is served at group/version (`/api/v1`, `/apis/apps/v1`).
     public func servesGroupVersion(group: String, version: String) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return types.values.contains { $0.ref.group == group && $0.versions.contains(version) }
     }
 
     /// The type for a URL path segment (group, resource); nil when not served.
     public func type(group: String, version: String, resource: String) -> SimType? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard let t = types[typeKey(group, resource)], t.versions.contains(version) else { return nil }
         return t
     }
@@ -209,11 +239,15 @@ public final class SimWorld: @unchecked Sendable {
     /// kubectl's resource-name resolution: plural, singular, short name, Kind, optionally
     /// qualified with `.group` or `.version.group`.
     public func resolve(_ name: String) -> SimType? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let lower = name.lowercased()
-        let all = types.values.sorted { ($0.ref.group.isEmpty ? 0 : 1, $0.ref.group) < ($1.ref.group.isEmpty ? 0 : 1, $1.ref.group) }
+        let all = types.values.sorted {
+            ($0.ref.group.isEmpty ? 0 : 1, $0.ref.group) < ($1.ref.group.isEmpty ? 0 : 1, $1.ref.group)
+        }
         func matchesBase(_ t: SimType, _ base: String) -> Bool {
-            base == t.ref.resource || base == t.singular || base == t.ref.kind.lowercased() || t.shortNames.contains(base)
+            base == t.ref.resource || base == t.singular || base == t.ref.kind.lowercased()
+                || t.shortNames.contains(base)
         }
         if let t = all.first(where: { matchesBase($0, lower) }) { return t }
         // qualified: resource.group or resource.version.group
@@ -231,39 +265,54 @@ public final class SimWorld: @unchecked Sendable {
 
     public func get(_ ref: ResourceRef, namespace: String?, name: String) -> JSON? {
         tick()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return objects[ObjectKey(ref, namespace: namespace, name: name)].map { served($0, ref) }
     }
 
     /// Objects of a type (namespace nil = all), filtered by label and field selectors.
-    public func list(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil,
-                     fieldSelector: String? = nil) throws -> [JSON] {
+    public func list(
+        _ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil,
+        fieldSelector: String? = nil
+    ) throws -> [JSON] {
         let ls = try LabelSelector(labelSelector)
         let fs = try FieldSelector(fieldSelector)
         tick()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return objects.filter { k, v in
-            k.group == ref.group && k.resource == ref.resource && (namespace == nil || !ref.namespaced || k.namespace == namespace)
+            k.group == ref.group && k.resource == ref.resource
+                && (namespace == nil || !ref.namespaced || k.namespace == namespace)
                 && ls.matches(v.labels) && fs.matches(v)
         }.sorted { $0.key < $1.key }.map { served($0.value, ref) }
     }
 
     /// The List object the API returns.
-    public func listObject(_ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil,
-                           fieldSelector: String? = nil) throws -> JSON {
+    public func listObject(
+        _ ref: ResourceRef, namespace: String? = nil, labelSelector: String? = nil,
+        fieldSelector: String? = nil
+    ) throws -> JSON {
         let items = try list(ref, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
-        lock.lock(); defer { lock.unlock() }
-        return ["apiVersion": .string(ref.apiVersion), "kind": .string(ref.kind + "List"),
-                "metadata": ["resourceVersion": .string(String(rv))], "items": .array(items)]
+        lock.lock()
+        defer { lock.unlock() }
+        return [
+            "apiVersion": .string(ref.apiVersion), "kind": .string(ref.kind + "List"),
+            "metadata": ["resourceVersion": .string(String(rv))], "items": .array(items)
+        ]
     }
 
     /// The global resourceVersion counter.
-    public var resourceVersion: Int64 { lock.lock(); defer { lock.unlock() }; return rv }
+    public var resourceVersion: Int64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return rv
+    }
 
     /// Every stored object (for dumps and tests).
     public func allObjects() -> [JSON] {
         tick()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return objects.sorted { $0.key < $1.key }.map(\.value)
     }
 
@@ -278,12 +327,18 @@ public final class SimWorld: @unchecked Sendable {
 
     func key(for obj: JSON, type t: SimType, namespace: String?) throws -> ObjectKey {
         guard let name = obj.name, !name.isEmpty else {
-            throw SimAPIError.invalid("\(t.ref.kind).\(t.ref.group.isEmpty ? "core" : t.ref.group) is invalid: metadata.name: Required value: name or generateName is required")
+            throw SimAPIError.invalid(
+                """
+                \(t.ref.kind).\(t.ref.group.isEmpty ? "core" : t.ref.group) is invalid: metadata.name: Required \
+                value: name or generateName is required
+                """
+            )
         }
         if t.ref.namespaced {
             let ns = obj.namespace ?? namespace ?? "default"
             if let n = namespace, let o = obj.namespace, n != o {
-                throw SimAPIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+                throw SimAPIError.badRequest(
+                    "the namespace of the provided object does not match the namespace sent on the request")
             }
             return ObjectKey(t.ref, namespace: ns, name: name)
         }
@@ -296,8 +351,14 @@ public final class SimWorld: @unchecked Sendable {
             let nsKey = ObjectKey(ResourceRef.namespaces, namespace: nil, name: key.namespace)
             guard let ns = objects[nsKey] else { throw SimAPIError.notFound("namespaces", key.namespace) }
             if ns[path: "metadata", "deletionTimestamp"] != nil && operation == "CREATE" {
-                throw SimAPIError(code: 403, reason: "Forbidden",
-                                  message: "\(t.qualifiedName) \"\(key.name)\" is forbidden: unable to create new content in namespace \(key.namespace) because it is being terminated")
+                throw SimAPIError(
+                    code: 403, reason: "Forbidden",
+                    message:
+                        """
+                        \(t.qualifiedName) \"\(key.name)\" is forbidden: unable to create new content in \
+                        namespace \(key.namespace) because it is being terminated
+                        """
+                )
             }
         }
         try callWebhooks(group: t.ref.group, resource: t.ref.resource, operation: operation)
@@ -330,14 +391,20 @@ public final class SimWorld: @unchecked Sendable {
                     guard let svc = hook[path: "clientConfig", "service"] else { continue }
                     let svcName = svc["name"]?.string ?? "", svcNS = svc["namespace"]?.string ?? ""
                     let path = svc["path"]?.string ?? "/\(suffix)"
-                    let url = "https://\(svcName).\(svcNS).svc:\(svc["port"]?.int ?? 443)\(path)?timeout=\(hook["timeoutSeconds"]?.int ?? 10)s"
+                    let url =
+                        "https://\(svcName).\(svcNS).svc:\(svc["port"]?.int ?? 443)\(path)?timeout=\(hook["timeoutSeconds"]?.int ?? 10)s"
                     let ready = objects.contains { sk, s in
                         sk.resource == "endpointslices" && sk.namespace == svcNS
                             && s.labels["kubernetes.io/service-name"] == svcName
                             && (s["endpoints"]?.array ?? []).contains { $0[path: "conditions", "ready"]?.bool == true }
                     }
                     if !ready {
-                        throw SimAPIError.internalError("failed calling webhook \"\(hookName)\": failed to call webhook: Post \"\(url)\": dial tcp \(serviceIP(svcNS, svcName)):443: connect: connection refused")
+                        throw SimAPIError.internalError(
+                            """
+                            failed calling webhook \"\(hookName)\": failed to call webhook: Post \"\(url)\": dial \
+                            tcp \(serviceIP(svcNS, svcName)):443: connect: connection refused
+                            """
+                        )
                     }
                     if ca.isEmpty || ca != SimCerts.webhookCABase64 { throw Self.webhookX509(hookName, url) }
                 }
@@ -349,14 +416,22 @@ public final class SimWorld: @unchecked Sendable {
     /// caBundle (errors/500-dryrun-*-issuer-webhook-x509.json): 500 InternalError, the cause
     /// without the "Internal error occurred: " prefix in details.
     static func webhookX509(_ hook: String, _ url: String) -> SimAPIError {
-        let cause = "failed calling webhook \"\(hook)\": failed to call webhook: Post \"\(url)\": tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        let cause =
+            """
+            failed calling webhook \"\(hook)\": failed to call webhook: Post \"\(url)\": tls: failed to verify \
+            certificate: x509: certificate signed by unknown authority
+            """
         var e = SimAPIError.internalError(cause)
         e.details = ["causes": [["message": .string(cause)]]]
         return e
     }
 
     func serviceIP(_ ns: String, _ name: String) -> String {
-        if let ip = objects[ObjectKey(ResourceRef.services, namespace: ns, name: name)]?[path: "spec", "clusterIP"]?.string { return ip }
+        if let ip = objects[ObjectKey(ResourceRef.services, namespace: ns, name: name)]?[path: "spec", "clusterIP"]?
+            .string
+        {
+            return ip
+        }
         let h = nameHash("\(ns)/\(name)")
         return "10.96.\(Int(h.prefix(2), radix: 16)!).\(Int(h.dropFirst(2).prefix(2), radix: 16)! % 250 + 2)"
     }
@@ -372,7 +447,11 @@ public final class SimWorld: @unchecked Sendable {
             meta.removeValue(forKey: f)
         }
         meta["name"] = .string(key.name)
-        if t.ref.namespaced { meta["namespace"] = .string(key.namespace) } else { meta.removeValue(forKey: "namespace") }
+        if t.ref.namespaced {
+            meta["namespace"] = .string(key.namespace)
+        } else {
+            meta.removeValue(forKey: "namespace")
+        }
         o["metadata"] = .object(meta)
         return foldStringData(o, type: t)
     }
@@ -399,11 +478,14 @@ public final class SimWorld: @unchecked Sendable {
     }
 
     public func typeInfo(_ t: SimType) -> TypeInfo {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let name = t.crdName, let crd = objects[ObjectKey(ResourceRef.crds, namespace: nil, name: name)] {
             let version = (crd[path: "spec", "versions"]?.array ?? []).first { $0["name"]?.string == t.ref.version }
             let schema = version?[path: "schema", "openAPIV3Schema"].map { SimSchema(node: $0) } ?? .open
-            return TypeInfo(schema: schema, customResource: true, statusSubresource: version?[path: "subresources", "status"] != nil)
+            return TypeInfo(
+                schema: schema, customResource: true, statusSubresource: version?[path: "subresources", "status"] != nil
+            )
         }
         let schema = openAPI.typeSchema(group: t.ref.group, version: t.ref.version, kind: t.ref.kind) ?? .open
         return TypeInfo(schema: schema, customResource: false, statusSubresource: true)
@@ -414,9 +496,11 @@ public final class SimWorld: @unchecked Sendable {
 
     /// Defaulting as the type's strategy does it on create or update.
     func defaulted(_ obj: JSON, type t: SimType, info: TypeInfo, old: JSON?) -> JSON {
-        var o = SimDefaults.apply(obj, kind: t.ref.kind, group: t.ref.group, operation: old.map { .update(old: $0) } ?? .create,
-                                  schema: info.customResource ? info.schema : nil, statusSubresource: info.statusSubresource,
-                                  clusterIP: t.ref.kind == "Service" && t.ref.group.isEmpty ? serviceIP(obj.namespace ?? "", obj.name ?? "") : nil)
+        var o = SimDefaults.apply(
+            obj, kind: t.ref.kind, group: t.ref.group, operation: old.map { .update(old: $0) } ?? .create,
+            schema: info.customResource ? info.schema : nil, statusSubresource: info.statusSubresource,
+            clusterIP: t.ref.kind == "Service" && t.ref.group.isEmpty
+                ? serviceIP(obj.namespace ?? "", obj.name ?? "") : nil)
         if let old {
             for f in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp"] {
                 o.set(["metadata", f], to: old[path: "metadata", f])
@@ -430,9 +514,12 @@ public final class SimWorld: @unchecked Sendable {
     func validate(_ obj: JSON, old: JSON?, type t: SimType, info: TypeInfo, order: SimKeyOrder = .sorted) throws {
         let schema = info.customResource ? info.schema : nil
         if let old {
-            try SimValidation.validateUpdate(obj, old: old, kind: t.ref.kind, group: t.ref.group, namespaced: t.ref.namespaced, schema: schema, order: order)
+            try SimValidation.validateUpdate(
+                obj, old: old, kind: t.ref.kind, group: t.ref.group, namespaced: t.ref.namespaced, schema: schema,
+                order: order)
         } else {
-            try SimValidation.validateCreate(obj, kind: t.ref.kind, group: t.ref.group, namespaced: t.ref.namespaced, schema: schema, order: order)
+            try SimValidation.validateCreate(
+                obj, kind: t.ref.kind, group: t.ref.group, namespaced: t.ref.namespaced, schema: schema, order: order)
         }
     }
 
@@ -452,16 +539,20 @@ public final class SimWorld: @unchecked Sendable {
     /// removal of fields the manager dropped; 409 and 500 as recorded), then defaulting,
     /// mutating admission (namespace, webhooks), validation, storage. An apply that changes
     /// nothing writes nothing (same resourceVersion, same managedFields times).
-    public func apply(_ obj: JSON, namespace: String? = nil, fieldManager: String = "kubectl", force: Bool = false,
-                      dryRun: Bool = false, by: String = "client") throws -> (object: JSON, outcome: ApplyOutcome) {
+    public func apply(
+        _ obj: JSON, namespace: String? = nil, fieldManager: String = "kubectl", force: Bool = false,
+        dryRun: Bool = false, by: String = "client"
+    ) throws -> (object: JSON, outcome: ApplyOutcome) {
         tick()
         let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
         let info = typeInfo(t)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let k = try key(for: obj, type: t, namespace: namespace)
         let existing = objects[k].map { served($0, t.ref) }
-        var merged = try SimFieldManager.apply(live: existing, config: obj, manager: fieldManager, force: force, schema: info.schema,
-                                               apiVersion: t.ref.apiVersion, time: wall(now), resetFields: resetFields(info), kind: t.ref.kind)
+        var merged = try SimFieldManager.apply(
+            live: existing, config: obj, manager: fieldManager, force: force, schema: info.schema,
+            apiVersion: t.ref.apiVersion, time: wall(now), resetFields: resetFields(info), kind: t.ref.kind)
         merged = try SimDecoding.ensureNamespace(merged, requestNamespace: t.ref.namespaced ? k.namespace : "")
         if let existing, merged == existing { return (existing, .unchanged) }
         var next = defaulted(foldStringData(merged, type: t), type: t, info: info, old: existing)
@@ -471,19 +562,27 @@ public final class SimWorld: @unchecked Sendable {
         }
         try admit(next, key: k, type: t, operation: existing == nil ? "CREATE" : "UPDATE")
         try validate(next, old: existing, type: t, info: info)
-        if dryRun { return (existing == nil ? dryRunCreated(next, type: t, info: info) : next, existing == nil ? .created : .configured) }
+        if dryRun {
+            return (
+                existing == nil ? dryRunCreated(next, type: t, info: info) : next,
+                existing == nil ? .created : .configured
+            )
+        }
         let stored = store(next, key: k, by: by)
         return (served(stored, t.ref), existing == nil ? .created : .configured)
     }
 
     /// POST create: defaulting, admission (a missing namespace is 404), validation (422), then
     /// storage (409 AlreadyExists). `manager` owns what it set (an Update entry).
-    public func create(_ obj: JSON, namespace: String? = nil, dryRun: Bool = false, by: String = "client",
-                       manager: String = "unknown", order: SimKeyOrder = .sorted) throws -> JSON {
+    public func create(
+        _ obj: JSON, namespace: String? = nil, dryRun: Bool = false, by: String = "client",
+        manager: String = "unknown", order: SimKeyOrder = .sorted
+    ) throws -> JSON {
         tick()
         let t = try type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? "")
         let info = typeInfo(t)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         var body = obj
         if (body.name ?? "").isEmpty, let prefix = body[path: "metadata", "generateName"]?.string, !prefix.isEmpty {
             body.set(["metadata", "name"], to: .string(prefix + String(nameHash("\(prefix)\(rv)").prefix(5))))
@@ -493,30 +592,42 @@ public final class SimWorld: @unchecked Sendable {
         try admit(next, key: k, type: t, operation: "CREATE")
         try validate(next, old: nil, type: t, info: info, order: order)
         if objects[k] != nil { throw SimAPIError.alreadyExists(t.qualifiedName, k.name) }
-        next = SimFieldManager.update(old: nil, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion, time: wall(now),
-                                      resetFields: info.customResource && !info.statusSubresource ? [] : nil)
+        next = SimFieldManager.update(
+            old: nil, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion, time: wall(now),
+            resetFields: info.customResource && !info.statusSubresource ? [] : nil)
         if dryRun { return served(dryRunCreated(next, type: t, info: info), t.ref) }
         return served(store(next, key: k, by: by), t.ref)
     }
 
     static func staleConflict(_ t: SimType, _ name: String) -> SimAPIError {
-        var e = SimAPIError(code: 409, reason: "Conflict",
-                            message: "Operation cannot be fulfilled on \(t.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again")
+        var e = SimAPIError(
+            code: 409, reason: "Conflict",
+            message:
+                """
+                Operation cannot be fulfilled on \(t.qualifiedName) \"\(name)\": the object has been modified; \
+                please apply your changes to the latest version and try again
+                """
+        )
         e.details = SimAPIError.objectDetails(t.qualifiedName, name)
         return e
     }
 
     /// PUT replace (status kept unless `status` is true: then only status is replaced). A
     /// resourceVersion in the body must be the stored one (409 Conflict otherwise).
-    public func replace(_ obj: JSON, type t: SimType, namespace: String?, name: String, status: Bool = false,
-                        dryRun: Bool = false, by: String = "client", manager: String = "unknown") throws -> JSON {
+    public func replace(
+        _ obj: JSON, type t: SimType, namespace: String?, name: String, status: Bool = false,
+        dryRun: Bool = false, by: String = "client", manager: String = "unknown"
+    ) throws -> JSON {
         tick()
         let info = typeInfo(t)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let k = ObjectKey(t.ref, namespace: namespace, name: name)
         guard let stored = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
         let existing = served(stored, t.ref)
-        if let want = obj[path: "metadata", "resourceVersion"]?.string, !want.isEmpty, want != existing[path: "metadata", "resourceVersion"]?.string {
+        if let want = obj[path: "metadata", "resourceVersion"]?.string, !want.isEmpty,
+            want != existing[path: "metadata", "resourceVersion"]?.string
+        {
             throw Self.staleConflict(t, name)
         }
         var next: JSON
@@ -530,9 +641,10 @@ public final class SimWorld: @unchecked Sendable {
             try admit(next, key: k, type: t, operation: "UPDATE")
             try validate(next, old: existing, type: t, info: info)
         }
-        next = SimFieldManager.update(old: existing, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion,
-                                      time: wall(now), subresource: status ? "status" : nil,
-                                      resetFields: info.customResource && !info.statusSubresource ? [] : nil)
+        next = SimFieldManager.update(
+            old: existing, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion,
+            time: wall(now), subresource: status ? "status" : nil,
+            resetFields: info.customResource && !info.statusSubresource ? [] : nil)
         next = SimFieldManager.revertTimestampOnlyChanges(new: next, old: existing)
         if dryRun || next == existing { return next }
         return served(store(next, key: k, by: by), t.ref)
@@ -541,12 +653,15 @@ public final class SimWorld: @unchecked Sendable {
     /// PATCH: merge (RFC 7386; strategic is treated as merge) or json (RFC 6902), applied to the
     /// stored object; then strict checking of the result (`fieldValidation`), defaulting,
     /// admission and validation as for an update. Returns the object and the Warning headers.
-    public func patch(_ t: SimType, namespace: String?, name: String, patch: JSON, type patchType: String = "merge",
-                      subresource: String? = nil, dryRun: Bool = false, by: String = "client", manager: String = "unknown",
-                      fieldValidation: SimDecoding.FieldValidation = .warn) throws -> (object: JSON, warnings: [String]) {
+    public func patch(
+        _ t: SimType, namespace: String?, name: String, patch: JSON, type patchType: String = "merge",
+        subresource: String? = nil, dryRun: Bool = false, by: String = "client", manager: String = "unknown",
+        fieldValidation: SimDecoding.FieldValidation = .warn
+    ) throws -> (object: JSON, warnings: [String]) {
         tick()
         let info = typeInfo(t)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let k = ObjectKey(t.ref, namespace: namespace, name: name)
         guard let stored = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
         let existing = served(stored, t.ref)
@@ -561,8 +676,9 @@ public final class SimWorld: @unchecked Sendable {
             s["status"] = next["status"]
             next = s
         } else {
-            warnings = try SimDecoding.strictCheck(next, schema: info.schema, customResource: info.customResource, kind: t.ref.kind,
-                                                   version: t.ref.version, fieldValidation: fieldValidation, order: .sorted, patch: true)
+            warnings = try SimDecoding.strictCheck(
+                next, schema: info.schema, customResource: info.customResource, kind: t.ref.kind,
+                version: t.ref.version, fieldValidation: fieldValidation, order: .sorted, patch: true)
             next = SimValidation.pruneUnknownFields(next, schema: info.schema, customResource: info.customResource)
             try SimDecoding.checkName(next, name: name, namespace: k.namespace)
             next = try SimDecoding.ensureNamespace(next, requestNamespace: k.namespace)
@@ -573,9 +689,10 @@ public final class SimWorld: @unchecked Sendable {
                 try validate(next, old: existing, type: t, info: info)
             }
         }
-        next = SimFieldManager.update(old: existing, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion,
-                                      time: wall(now), subresource: subresource,
-                                      resetFields: info.customResource && !info.statusSubresource ? [] : nil)
+        next = SimFieldManager.update(
+            old: existing, new: next, manager: manager, schema: info.schema, apiVersion: t.ref.apiVersion,
+            time: wall(now), subresource: subresource,
+            resetFields: info.customResource && !info.statusSubresource ? [] : nil)
         next = SimFieldManager.revertTimestampOnlyChanges(new: next, old: existing)
         if next == existing || dryRun { return (next, warnings) }
         return (served(store(next, key: k, by: by), t.ref), warnings)
@@ -584,9 +701,12 @@ public final class SimWorld: @unchecked Sendable {
     /// DELETE: with finalizers the object gets a deletionTimestamp and stays until they are
     /// removed; a namespace cascades to its contents.
     @discardableResult
-    public func delete(_ t: SimType, namespace: String?, name: String, dryRun: Bool = false, by: String = "client") throws -> JSON {
+    public func delete(_ t: SimType, namespace: String?, name: String, dryRun: Bool = false, by: String = "client")
+        throws -> JSON
+    {
         tick()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let k = ObjectKey(t.ref, namespace: namespace, name: name)
         guard let existing = objects[k] else { throw SimAPIError.notFound(t.qualifiedName, name) }
         if dryRun { return served(existing, t.ref) }
@@ -644,18 +764,24 @@ public final class SimWorld: @unchecked Sendable {
             for f in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
                 o.set(["metadata", f], to: existing[path: "metadata", f])
             }
-            if existing[path: "metadata", "deletionTimestamp"] != nil && o[path: "metadata", "deletionTimestamp"] == nil {
+            if existing[path: "metadata", "deletionTimestamp"] != nil && o[path: "metadata", "deletionTimestamp"] == nil
+            {
                 o.set(["metadata", "deletionTimestamp"], to: existing[path: "metadata", "deletionTimestamp"])
             }
             if o == existing { return existing }
             if specOf(o) != specOf(existing) {
-                if tracksGeneration(k) { o.set(["metadata", "generation"], to: .int((existing[path: "metadata", "generation"]?.int ?? 1) + 1)) }
+                if tracksGeneration(k) {
+                    o.set(
+                        ["metadata", "generation"], to: .int((existing[path: "metadata", "generation"]?.int ?? 1) + 1))
+                }
                 changedAt[k] = t
             }
             rv += 1
             o.set(["metadata", "resourceVersion"], to: .string(String(rv)))
-            if o[path: "metadata", "deletionTimestamp"] != nil && (o[path: "metadata", "finalizers"]?.array ?? []).isEmpty
-                && !(k.group == "" && k.resource == "namespaces") {
+            if o[path: "metadata", "deletionTimestamp"] != nil
+                && (o[path: "metadata", "finalizers"]?.array ?? []).isEmpty
+                && !(k.group == "" && k.resource == "namespaces")
+            {
                 objects[k] = o
                 remove(k, by: by)
                 return o
@@ -674,7 +800,9 @@ public final class SimWorld: @unchecked Sendable {
             changedAt[k] = t
             emit("ADDED", k, o)
             if let by { record.addChange(time: nowSeconds, action: "created", key: k, by: by) }
-            if k.group == "apiextensions.k8s.io" && k.resource == "customresourcedefinitions" { registerCRD(o, established: false) }
+            if k.group == "apiextensions.k8s.io" && k.resource == "customresourcedefinitions" {
+                registerCRD(o, established: false)
+            }
         }
         return o
     }
@@ -697,7 +825,8 @@ public final class SimWorld: @unchecked Sendable {
     @discardableResult
     func put(_ obj: JSON, at: Duration? = nil) -> JSON? {
         guard let t = try? type(apiVersion: obj.apiVersion ?? "", kind: obj.kind ?? ""),
-              let k = try? key(for: obj, type: t, namespace: obj.namespace) else { return nil }
+            let k = try? key(for: obj, type: t, namespace: obj.namespace)
+        else { return nil }
         var o = obj
         if let existing = objects[k] {
             // keep fields the controller did not mention
@@ -724,10 +853,16 @@ public final class SimWorld: @unchecked Sendable {
 
     func registerCRD(_ crd: JSON, established: Bool) {
         guard let group = crd[path: "spec", "group"]?.string, let plural = crd[path: "spec", "names", "plural"]?.string,
-              let kind = crd[path: "spec", "names", "kind"]?.string else { return }
+            let kind = crd[path: "spec", "names", "kind"]?.string
+        else { return }
         guard established else { return }
-        let versions = (crd[path: "spec", "versions"]?.array ?? []).filter { $0["served"]?.bool ?? true }.compactMap { $0["name"]?.string }
-        guard let preferred = (crd[path: "spec", "versions"]?.array ?? []).first(where: { $0["storage"]?.bool == true })?["name"]?.string ?? versions.first else { return }
+        let versions = (crd[path: "spec", "versions"]?.array ?? []).filter { $0["served"]?.bool ?? true }.compactMap {
+            $0["name"]?.string
+        }
+        guard
+            let preferred = (crd[path: "spec", "versions"]?.array ?? []).first(where: { $0["storage"]?.bool == true })?[
+                "name"]?.string ?? versions.first
+        else { return }
         let namespaced = crd[path: "spec", "scope"]?.string != "Cluster"
         types[typeKey(group, plural)] = SimType(
             ref: ResourceRef(group: group, version: preferred, resource: plural, kind: kind, namespaced: namespaced),
@@ -743,13 +878,16 @@ public final class SimWorld: @unchecked Sendable {
     /// state. CRDs among them are registered and Established.
     public func seed(_ objects: [JSON]) throws {
         tick()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         for o in objects {
             let t = try type(apiVersion: o.apiVersion ?? "", kind: o.kind ?? "")
             let k = try key(for: o, type: t, namespace: o.namespace)
             if let ns = o.namespace, t.ref.namespaced { ensureNamespace(ns) }
             var stored = o
-            for f in ["uid", "resourceVersion", "creationTimestamp", "generation"] { stored.set(["metadata", f], to: nil) }
+            for f in ["uid", "resourceVersion", "creationTimestamp", "generation"] {
+                stored.set(["metadata", f], to: nil)
+            }
             store(stored, key: k)
             if t.ref.kind == "CustomResourceDefinition" {
                 var c = self.objects[k]!
@@ -761,17 +899,27 @@ public final class SimWorld: @unchecked Sendable {
     }
 
     /// Installs a CRD that is Established at once (scenario start, controllers).
-    func installCRD(group: String, version: String, plural: String, kind: String, namespaced: Bool = true,
-                    shortNames: [String] = []) {
+    func installCRD(
+        group: String, version: String, plural: String, kind: String, namespaced: Bool = true,
+        shortNames: [String] = []
+    ) {
         let name = "\(plural).\(group)"
         let crd: JSON = [
             "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": ["name": .string(name)],
-            "spec": ["group": .string(group), "scope": namespaced ? "Namespaced" : "Cluster",
-                     "names": ["plural": .string(plural), "singular": .string(kind.lowercased()), "kind": .string(kind),
-                               "listKind": .string(kind + "List"), "shortNames": .array(shortNames.map { .string($0) })],
-                     "versions": [["name": .string(version), "served": true, "storage": true,
-                                   "schema": ["openAPIV3Schema": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]]]]],
+            "spec": [
+                "group": .string(group), "scope": namespaced ? "Namespaced" : "Cluster",
+                "names": [
+                    "plural": .string(plural), "singular": .string(kind.lowercased()), "kind": .string(kind),
+                    "listKind": .string(kind + "List"), "shortNames": .array(shortNames.map { .string($0) })
+                ],
+                "versions": [
+                    [
+                        "name": .string(version), "served": true, "storage": true,
+                        "schema": ["openAPIV3Schema": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]]
+                    ]
+                ]
+            ]
         ]
         let k = ObjectKey(ResourceRef.crds, namespace: nil, name: name)
         if objects[k] == nil { store(crd, key: k) }
@@ -798,30 +946,39 @@ public final class SimWorld: @unchecked Sendable {
 
     /// Subscribes to changes of a type. Events after `resourceVersion` are replayed first;
     /// throws Gone (410) when that version is too old. Returns the subscription id.
-    func watch(_ t: SimType, namespace: String?, labelSelector: String?, fieldSelector: String?, resourceVersion: String?,
-               sink: @escaping @Sendable (String, JSON) -> Void) throws -> Int {
+    func watch(
+        _ t: SimType, namespace: String?, labelSelector: String?, fieldSelector: String?, resourceVersion: String?,
+        sink: @escaping @Sendable (String, JSON) -> Void
+    ) throws -> Int {
         let ls = try LabelSelector(labelSelector)
         let fs = try FieldSelector(fieldSelector)
         tick()
-        lock.lock(); defer { lock.unlock() }
-        let w = SimWatcher(id: nextWatcherID, group: t.ref.group, resource: t.ref.resource,
-                           namespace: t.ref.namespaced ? namespace : nil, labels: ls, fields: fs, sink: sink)
+        lock.lock()
+        defer { lock.unlock() }
+        let w = SimWatcher(
+            id: nextWatcherID, group: t.ref.group, resource: t.ref.resource,
+            namespace: t.ref.namespaced ? namespace : nil, labels: ls, fields: fs, sink: sink)
         nextWatcherID += 1
         if let rvText = resourceVersion, !rvText.isEmpty, rvText != "0", let from = Int64(rvText) {
             if historyTrimmed && from < oldestHistoryRV {
-                throw SimAPIError(code: 410, reason: "Expired", message: "too old resource version: \(from) (\(oldestHistoryRV))")
+                throw SimAPIError(
+                    code: 410, reason: "Expired", message: "too old resource version: \(from) (\(oldestHistoryRV))")
             }
             for h in history where h.rv > from && w.wants(h.key, h.object) { sink(h.type, served(h.object, t.ref)) }
         } else {
             // No resourceVersion: synthetic ADDED for every current object.
-            for (k, o) in objects.sorted(by: { $0.key < $1.key }) where w.wants(k, o) { sink("ADDED", served(o, t.ref)) }
+            for (k, o) in objects.sorted(by: { $0.key < $1.key }) where w.wants(k, o) {
+                sink("ADDED", served(o, t.ref))
+            }
         }
         watchers[w.id] = w
         return w.id
     }
 
     func unwatch(_ id: Int) {
-        lock.lock(); watchers[id] = nil; lock.unlock()
+        lock.lock()
+        watchers[id] = nil
+        lock.unlock()
     }
 
     // MARK: cluster bootstrap (what a fresh cluster holds)
@@ -830,14 +987,27 @@ public final class SimWorld: @unchecked Sendable {
     func registerAgentNode(_ name: String, gpu: Bool) {
         var labels: JSON = ["kubernetes.io/hostname": .string(name), "kubernetes.io/os": "linux"]
         if gpu { labels["nvidia.com/gpu.present"] = "true" }
-        put(["apiVersion": "v1", "kind": "Node",
-             "metadata": ["name": .string(name), "labels": labels],
-             "spec": ["podCIDR": "10.244.1.0/24"],
-             "status": ["conditions": [["type": "Ready", "status": "False", "reason": "KubeletNotReady",
-                                        "message": "container runtime network not ready: NetworkReady=false"]],
-                        "addresses": [["type": "InternalIP", "address": "192.0.2.11"], ["type": "Hostname", "address": .string(name)]],
-                        "nodeInfo": ["kubeletVersion": .string(k3sVersionInstalled ?? scenario.cluster.k3sVersion), "containerRuntimeVersion": "containerd://1.7.24",
-                                     "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"]]])
+        put([
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": ["name": .string(name), "labels": labels],
+            "spec": ["podCIDR": "10.244.1.0/24"],
+            "status": [
+                "conditions": [
+                    [
+                        "type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                        "message": "container runtime network not ready: NetworkReady=false"
+                    ]
+                ],
+                "addresses": [
+                    ["type": "InternalIP", "address": "192.0.2.11"], ["type": "Hostname", "address": .string(name)]
+                ],
+                "nodeInfo": [
+                    "kubeletVersion": .string(k3sVersionInstalled ?? scenario.cluster.k3sVersion),
+                    "containerRuntimeVersion": "containerd://1.7.24",
+                    "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"
+                ]
+            ]
+        ])
     }
 
     /// The agent's kubelet stopped (its machine uninstalled it): the node controller marks it
@@ -846,8 +1016,14 @@ public final class SimWorld: @unchecked Sendable {
         let k = ObjectKey(ResourceRef.nodes, namespace: nil, name: name)
         guard var n = objects[k] else { return }
         n.set(["metadata", "annotations", "aphex-sim/kubelet-stopped"], to: "true")
-        n.set(["status", "conditions"], to: [["type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
-                                               "message": "Kubelet stopped posting node status."]])
+        n.set(
+            ["status", "conditions"],
+            to: [
+                [
+                    "type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                    "message": "Kubelet stopped posting node status."
+                ]
+            ])
         store(n, key: k)
     }
 
@@ -856,29 +1032,57 @@ public final class SimWorld: @unchecked Sendable {
             ensureNamespace(ns)
         }
         let nodeName = flavor == "k3s" ? "aphex-host" : "\(name)-control-plane"
-        var labels: JSON = ["kubernetes.io/hostname": .string(nodeName), "kubernetes.io/os": "linux",
-                            "node-role.kubernetes.io/control-plane": ""]
+        var labels: JSON = [
+            "kubernetes.io/hostname": .string(nodeName), "kubernetes.io/os": "linux",
+            "node-role.kubernetes.io/control-plane": ""
+        ]
         if flavor == "kind" { labels["ingress-ready"] = "true" }
         let version = flavor == "k3s" ? scenario.cluster.k3sVersion : scenario.cluster.kubernetesVersion
-        let node: JSON = ["apiVersion": "v1", "kind": "Node",
-                          "metadata": ["name": .string(nodeName), "labels": labels],
-                          "spec": ["podCIDR": "10.244.0.0/24"],
-                          "status": ["conditions": [["type": "Ready", "status": "False", "reason": "KubeletNotReady",
-                                                     "message": "container runtime network not ready: NetworkReady=false"]],
-                                     "addresses": [["type": "InternalIP", "address": .string(flavor == "k3s" ? Self.k3sServerAddress : "172.18.0.2")],
-                                                   ["type": "Hostname", "address": .string(nodeName)]],
-                                     "nodeInfo": ["kubeletVersion": .string(version), "containerRuntimeVersion": "containerd://1.7.24",
-                                                  "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"]]]
+        let node: JSON = [
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": ["name": .string(nodeName), "labels": labels],
+            "spec": ["podCIDR": "10.244.0.0/24"],
+            "status": [
+                "conditions": [
+                    [
+                        "type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                        "message": "container runtime network not ready: NetworkReady=false"
+                    ]
+                ],
+                "addresses": [
+                    ["type": "InternalIP", "address": .string(flavor == "k3s" ? Self.k3sServerAddress : "172.18.0.2")],
+                    ["type": "Hostname", "address": .string(nodeName)]
+                ],
+                "nodeInfo": [
+                    "kubeletVersion": .string(version), "containerRuntimeVersion": "containerd://1.7.24",
+                    "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64"
+                ]
+            ]
+        ]
         put(node)
-        let svc: JSON = ["apiVersion": "v1", "kind": "Service",
-                         "metadata": ["name": "kubernetes", "namespace": "default", "labels": ["component": "apiserver", "provider": "kubernetes"]],
-                         "spec": ["clusterIP": "10.96.0.1", "type": "ClusterIP", "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]]]]
+        let svc: JSON = [
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": [
+                "name": "kubernetes", "namespace": "default",
+                "labels": ["component": "apiserver", "provider": "kubernetes"]
+            ],
+            "spec": [
+                "clusterIP": "10.96.0.1", "type": "ClusterIP",
+                "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]]
+            ]
+        ]
         put(svc)
-        put(["apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": ["name": "coredns", "namespace": "kube-system", "labels": ["k8s-app": "kube-dns"]],
-             "spec": ["replicas": 2, "selector": ["matchLabels": ["k8s-app": "kube-dns"]],
-                      "template": ["metadata": ["labels": ["k8s-app": "kube-dns"]],
-                                   "spec": ["containers": [["name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.3"]]]]]])
+        put([
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": ["name": "coredns", "namespace": "kube-system", "labels": ["k8s-app": "kube-dns"]],
+            "spec": [
+                "replicas": 2, "selector": ["matchLabels": ["k8s-app": "kube-dns"]],
+                "template": [
+                    "metadata": ["labels": ["k8s-app": "kube-dns"]],
+                    "spec": ["containers": [["name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.3"]]]
+                ]
+            ]
+        ])
         if scenario.startWithRoot {
             installArgoCRDs()
             ensureNamespace("argocd")
@@ -900,30 +1104,49 @@ public final class SimWorld: @unchecked Sendable {
     }
 
     func installArgoCRDs() {
-        installCRD(group: "argoproj.io", version: "v1alpha1", plural: "applications", kind: "Application", shortNames: ["app", "apps"])
-        installCRD(group: "argoproj.io", version: "v1alpha1", plural: "applicationsets", kind: "ApplicationSet", shortNames: ["appset", "appsets"])
-        installCRD(group: "argoproj.io", version: "v1alpha1", plural: "appprojects", kind: "AppProject", shortNames: ["appproj", "appprojs"])
+        installCRD(
+            group: "argoproj.io", version: "v1alpha1", plural: "applications", kind: "Application",
+            shortNames: ["app", "apps"])
+        installCRD(
+            group: "argoproj.io", version: "v1alpha1", plural: "applicationsets", kind: "ApplicationSet",
+            shortNames: ["appset", "appsets"])
+        installCRD(
+            group: "argoproj.io", version: "v1alpha1", plural: "appprojects", kind: "AppProject",
+            shortNames: ["appproj", "appprojs"])
     }
 
     func ensureNamespace(_ ns: String) {
         let k = ObjectKey(ResourceRef.namespaces, namespace: nil, name: ns)
         if objects[k] != nil { return }
-        store(["apiVersion": "v1", "kind": "Namespace",
-               "metadata": ["name": .string(ns), "labels": ["kubernetes.io/metadata.name": .string(ns)]],
-               "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"]], key: k)
+        store(
+            [
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": ["name": .string(ns), "labels": ["kubernetes.io/metadata.name": .string(ns)]],
+                "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"]
+            ], key: k)
     }
 
     /// The platform-root Application as aphex applies it (for scenarios that start bootstrapped).
     public func rootApplication() -> JSON {
-        ["apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-         "metadata": ["name": .string(scenario.rootName), "namespace": "argocd",
-                      "finalizers": ["resources-finalizer.argocd.argoproj.io"]],
-         "spec": ["project": "default",
-                  "source": ["repoURL": "https://github.com/bdchatham/AphexPlatformInfrastructure.git",
-                             "targetRevision": "HEAD", "path": .string(scenario.rootPath)],
-                  "destination": ["server": "https://kubernetes.default.svc", "namespace": "argocd"],
-                  "syncPolicy": ["automated": ["prune": true, "selfHeal": true],
-                                 "retry": ["limit": 5, "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]]]]]
+        [
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": [
+                "name": .string(scenario.rootName), "namespace": "argocd",
+                "finalizers": ["resources-finalizer.argocd.argoproj.io"]
+            ],
+            "spec": [
+                "project": "default",
+                "source": [
+                    "repoURL": "https://github.com/bdchatham/AphexPlatformInfrastructure.git",
+                    "targetRevision": "HEAD", "path": .string(scenario.rootPath)
+                ],
+                "destination": ["server": "https://kubernetes.default.svc", "namespace": "argocd"],
+                "syncPolicy": [
+                    "automated": ["prune": true, "selfHeal": true],
+                    "retry": ["limit": 5, "backoff": ["duration": "5s", "factor": 2, "maxDuration": "3m"]]
+                ]
+            ]
+        ]
     }
 
     /// Wipes the cluster (last kind cluster deleted, k3s uninstalled).
@@ -935,8 +1158,10 @@ public final class SimWorld: @unchecked Sendable {
     }
 
     static func makeControllers(_ scenario: Scenario) -> [SimController] {
-        let all: [(String, SimController)] = [("crds", CRDController()), ("workloads", WorkloadController()), ("namespaces", NamespaceController()),
-                                              ("root-ca", RootCAController()), ("argocd", ArgoCDController()), ("cert-manager", CertManagerController())]
+        let all: [(String, SimController)] = [
+            ("crds", CRDController()), ("workloads", WorkloadController()), ("namespaces", NamespaceController()),
+            ("root-ca", RootCAController()), ("argocd", ArgoCDController()), ("cert-manager", CertManagerController())
+        ]
         return all.filter { scenario.controllers.contains($0.0) }.map(\.1)
     }
 }

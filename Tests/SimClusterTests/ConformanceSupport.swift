@@ -35,16 +35,24 @@ struct RecordedExchange {
         case let v?:
             // The body's own bytes, keys in the order the client sent them (validation reports
             // problems in that order; re-serializing would sort them).
-            body = (try? RealAPI.bytes(file)).flatMap { RawJSON.value(in: $0, at: ["request", "body"]) } ?? v.serializedBytes()
+            body =
+                (try? RealAPI.bytes(file)).flatMap { RawJSON.value(in: $0, at: ["request", "body"]) }
+                ?? v.serializedBytes()
         }
         status = Int(rs["status"]?.int ?? 0)
         var h: [String: String] = [:]
         for (k, v) in rs["headers"]?.stringMap ?? [:] { h[k.lowercased()] = v }
         responseHeaders = h
         switch rs["body"] {
-        case .string(let s)?: responseJSON = nil; responseText = s
-        case nil, .null?: responseJSON = nil; responseText = nil
-        case let v?: responseJSON = v; responseText = nil
+        case .string(let s)?:
+            responseJSON = nil
+            responseText = s
+        case nil, .null?:
+            responseJSON = nil
+            responseText = nil
+        case let v?:
+            responseJSON = v
+            responseText = nil
         }
         note = j["note"]?.string ?? ""
     }
@@ -52,9 +60,10 @@ struct RecordedExchange {
     var target: String {
         guard !query.isEmpty else { return path }
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
-        return path + "?" + query.keys.sorted().map { k in
-            "\(k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k)=\(query[k]!.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
-        }.joined(separator: "&")
+        return path + "?"
+            + query.keys.sorted().map { k in
+                "\(k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k)=\(query[k]!.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+            }.joined(separator: "&")
     }
 }
 
@@ -73,11 +82,19 @@ struct WireResponse {
 /// A minimal HTTP/1.1 client that keeps what the conformance checks look at (the harness
 /// client throws headers and framing away).
 enum WireClient {
-    static func send(port: UInt16, method: String, target: String, headers: [String: String] = [:], body: [UInt8] = [],
-                     timeout: Double = 60) throws -> WireResponse {
-        guard let fd = try loopbackSocket(port: port, timeout: timeout) else { throw SimError("cannot connect to 127.0.0.1:\(port)") }
+    static func send(
+        port: UInt16, method: String, target: String, headers: [String: String] = [:], body: [UInt8] = [],
+        timeout: Double = 60
+    ) throws -> WireResponse {
+        guard let fd = try loopbackSocket(port: port, timeout: timeout) else {
+            throw SimError("cannot connect to 127.0.0.1:\(port)")
+        }
         defer { close(fd) }
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nUser-Agent: realapi-capture/1.0\r\n"
+        var head =
+            """
+            \(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nUser-Agent: \
+            realapi-capture/1.0\r\n
+            """
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -89,7 +106,9 @@ enum WireClient {
             if n <= 0 { break }
             data += chunk[0..<n]
         }
-        guard let end = findCRLFCRLF(data) else { throw SimError("malformed response: \(String(decoding: data.prefix(200), as: UTF8.self))") }
+        guard let end = findCRLFCRLF(data) else {
+            throw SimError("malformed response: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
         let lines = String(decoding: data[0..<end], as: UTF8.self).components(separatedBy: "\r\n")
         let status = Int(lines[0].split(separator: " ").dropFirst().first ?? "0") ?? 0
         var hs: [String: String] = [:]
@@ -106,7 +125,10 @@ enum WireClient {
             while i < raw.count {
                 var j = i
                 while j + 1 < raw.count, !(raw[j] == 13 && raw[j + 1] == 10) { j += 1 }
-                let size = Int(String(decoding: raw[i..<j], as: UTF8.self).split(separator: ";").first.map(String.init) ?? "", radix: 16) ?? 0
+                let size =
+                    Int(
+                        String(decoding: raw[i..<j], as: UTF8.self).split(separator: ";").first.map(String.init) ?? "",
+                        radix: 16) ?? 0
                 if size == 0 { break }
                 sizes.append(size)
                 out += raw[(j + 2)..<min(raw.count, j + 2 + size)]
@@ -139,8 +161,16 @@ enum Shape {
     static func pattern(_ path: String) -> String {
         var out = "", inIndex = false
         for c in path {
-            if c == "[" { inIndex = true; out += "[*"; continue }
-            if c == "]" { inIndex = false; out += "]"; continue }
+            if c == "[" {
+                inIndex = true
+                out += "[*"
+                continue
+            }
+            if c == "]" {
+                inIndex = false
+                out += "]"
+                continue
+            }
             if !inIndex { out.append(c) }
         }
         return out
@@ -198,14 +228,25 @@ enum Shape {
         while i < bytes.count {
             let c = bytes[i]
             if inString {
-                if escaped { escaped = false } else if c == 92 { escaped = true } else if c == 34 {
+                if escaped {
+                    escaped = false
+                } else if c == 92 {
+                    escaped = true
+                } else if c == 34 {
                     inString = false
-                    if depth == 1 && expectKey { keys.append(String(decoding: bytes[start..<i], as: UTF8.self)); expectKey = false }
+                    if depth == 1 && expectKey {
+                        keys.append(String(decoding: bytes[start..<i], as: UTF8.self))
+                        expectKey = false
+                    }
                 }
             } else {
                 switch c {
-                case 34: inString = true; start = i + 1
-                case 123, 91: depth += 1; if depth == 1 { expectKey = true }
+                case 34:
+                    inString = true
+                    start = i + 1
+                case 123, 91:
+                    depth += 1
+                    if depth == 1 { expectKey = true }
                 case 125, 93: depth -= 1
                 case 44: if depth == 1 { expectKey = true }
                 default: break
@@ -222,8 +263,25 @@ enum RawJSON {
     static func value(in bytes: [UInt8], at path: [String]) -> [UInt8]? {
         var i = 0
         func ws() { while i < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[i]) { i += 1 } }
-        func skipString() { i += 1; while i < bytes.count { if bytes[i] == 92 { i += 2; continue }; if bytes[i] == 34 { i += 1; return }; i += 1 } }
-        func readString() -> String { let start = i + 1; skipString(); return String(decoding: bytes[start..<(i - 1)], as: UTF8.self) }
+        func skipString() {
+            i += 1
+            while i < bytes.count {
+                if bytes[i] == 92 {
+                    i += 2
+                    continue
+                }
+                if bytes[i] == 34 {
+                    i += 1
+                    return
+                }
+                i += 1
+            }
+        }
+        func readString() -> String {
+            let start = i + 1
+            skipString()
+            return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+        }
         func skipValue() {
             ws()
             guard i < bytes.count else { return }
@@ -233,8 +291,19 @@ enum RawJSON {
                 var depth = 0
                 while i < bytes.count {
                     let c = bytes[i]
-                    if c == 34 { skipString(); continue }
-                    if c == 123 || c == 91 { depth += 1 } else if c == 125 || c == 93 { depth -= 1; if depth == 0 { i += 1; return } }
+                    if c == 34 {
+                        skipString()
+                        continue
+                    }
+                    if c == 123 || c == 91 {
+                        depth += 1
+                    } else if c == 125 || c == 93 {
+                        depth -= 1
+                        if depth == 0 {
+                            i += 1
+                            return
+                        }
+                    }
                     i += 1
                 }
             default: while i < bytes.count, ![44, 125, 93].contains(bytes[i]) { i += 1 }
@@ -250,9 +319,14 @@ enum RawJSON {
                 ws()
                 if bytes[i] == 125 { return nil }
                 let k = readString()
-                ws(); i += 1   // ':'
-                if k == key { found = true; break }
-                skipValue(); ws()
+                ws()
+                i += 1  // ':'
+                if k == key {
+                    found = true
+                    break
+                }
+                skipValue()
+                ws()
                 if i < bytes.count, bytes[i] == 44 { i += 1 }
             }
             guard found else { return nil }

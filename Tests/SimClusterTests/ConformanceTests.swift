@@ -16,7 +16,8 @@ import TestSupport
     // MARK: The catalog: every recorded file has a checker
 
     enum Role: Equatable {
-        case exchange, watch, watchCompanion, stdinFormat, stdinTable, kubectlMessages, kubectlTranscript, kubectlInput, tool, readme, http2
+        case exchange, watch, watchCompanion, stdinFormat, stdinTable, kubectlMessages, kubectlTranscript, kubectlInput,
+            tool, readme, http2
     }
 
     static func role(_ file: String) -> Role? {
@@ -40,9 +41,12 @@ import TestSupport
 
     static let allFiles: [String] = {
         let base = URL(fileURLWithPath: RealAPI.directory)
-        guard let e = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        guard let e = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey]) else {
+            return []
+        }
         var out: [String] = []
-        for case let url as URL in e where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+        for case let url as URL in e where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
+        {
             out.append(String(url.path.dropFirst(base.path.count + 1)))
         }
         return out.sorted()
@@ -69,8 +73,10 @@ import TestSupport
         let messages = String(decoding: try RealAPI.bytes("kubectl-messages.md"), as: UTF8.self)
         for input in Self.allFiles.filter({ Self.role($0) == .kubectlInput }) {
             let name = (input as NSString).lastPathComponent
-            let tests = ["dep.yaml", "argocd-cm-health.yaml"]   // ConformanceKubectl's own tests use these two
-            #expect(transcript.contains(name) || messages.contains(name) || tests.contains(name), "\(input) is not used by a transcript, message or test")
+            let tests = ["dep.yaml", "argocd-cm-health.yaml"]  // ConformanceKubectl's own tests use these two
+            #expect(
+                transcript.contains(name) || messages.contains(name) || tests.contains(name),
+                "\(input) is not used by a transcript, message or test")
         }
     }
 
@@ -116,9 +122,13 @@ import TestSupport
     static let specs: [String: Spec] = [
         // crud
         "crud/200-delete-configmap.json": Spec(setup: [.replay("crud/201-create-unknown-field-warn.json")]),
-        "crud/200-delete-namespace.json": Spec(setup: [.replay(ssa + "namespace-bare-1.json"), .replay(ssa + "namespace-bare-2.json")]),
-        "crud/200-get-configmap.json": Spec(setup: [.replay(ssa + "1-apply-configmap-create.json"), .replay(ssa + "2-apply-configmap-identical.json"),
-                                                    .replay(ssa + "3-apply-configmap-changed.json")]),
+        "crud/200-delete-namespace.json": Spec(setup: [
+            .replay(ssa + "namespace-bare-1.json"), .replay(ssa + "namespace-bare-2.json")
+        ]),
+        "crud/200-get-configmap.json": Spec(setup: [
+            .replay(ssa + "1-apply-configmap-create.json"), .replay(ssa + "2-apply-configmap-identical.json"),
+            .replay(ssa + "3-apply-configmap-changed.json")
+        ]),
         "crud/200-merge-patch-configmap.json": Spec(setup: [.replay("crud/201-create-unknown-field-default.json")]),
         "crud/201-create-configmap.json": Spec(),
         "crud/201-create-unknown-field-default.json": Spec(),
@@ -181,18 +191,22 @@ import TestSupport
         "list-watch/list-applications-gzip.json": Spec(setup: [.seedApplications]),
         "list-watch/list-applications-limit2-bad-continue.json": Spec(setup: [.seedApplications]),
         "list-watch/list-applications-limit2-page1.json": Spec(setup: [.seedApplications]),
-        "list-watch/list-applications-limit2-page2.json": Spec(setup: [.seedApplications],
-                                                               map: [.continueFrom("list-watch/list-applications-limit2-page1.json")]),
+        "list-watch/list-applications-limit2-page2.json": Spec(
+            setup: [.seedApplications],
+            map: [.continueFrom("list-watch/list-applications-limit2-page1.json")]),
         "list-watch/list-applications-partialmetadata.json": Spec(setup: [.seedApplications]),
         "list-watch/list-applications-table.json": Spec(setup: [.seedApplications]),
         "list-watch/list-applications.json": Spec(setup: [.seedApplications]),
         // default held cm1, conflict, kube-root-ca.crt, ssa-demo, ssa-json, warn1, warn2 when it was recorded.
-        "list-watch/list-configmaps-builtin.json": Spec(setup: [.replay("crud/201-create-configmap.json")]
-                                                            + Conformance.conflictSteps(before: 7)
-                                                            + [.replay(ssa + "1-apply-configmap-create.json"), .replay(ssa + "2-apply-configmap-identical.json"),
-                                                               .replay(ssa + "3-apply-configmap-changed.json"), .replay(ssa + "8-apply-json-body.json"),
-                                                               .replay("crud/201-create-unknown-field-warn.json"),
-                                                               .replay("crud/201-create-unknown-field-default.json")]),
+        "list-watch/list-configmaps-builtin.json": Spec(
+            setup: [.replay("crud/201-create-configmap.json")]
+                + Conformance.conflictSteps(before: 7)
+                + [
+                    .replay(ssa + "1-apply-configmap-create.json"), .replay(ssa + "2-apply-configmap-identical.json"),
+                    .replay(ssa + "3-apply-configmap-changed.json"), .replay(ssa + "8-apply-json-body.json"),
+                    .replay("crud/201-create-unknown-field-warn.json"),
+                    .replay("crud/201-create-unknown-field-default.json")
+                ]),
         "list-watch/list-crds-gzip.json": Spec(setup: [.argoCRDs]),
         // openapi
         "openapi/get-openapi-v3-api-v1-gzip.json": Spec(map: [.openapiHash]),
@@ -208,18 +222,23 @@ import TestSupport
         // server-side apply: each after the steps before it
         ssa + "1-apply-configmap-create.json": Spec(),
         ssa + "2-apply-configmap-identical.json": Spec(setup: [.replay(ssa + "1-apply-configmap-create.json")]),
-        ssa + "3-apply-configmap-changed.json": Spec(setup: [.replay(ssa + "1-apply-configmap-create.json"), .replay(ssa + "2-apply-configmap-identical.json")]),
+        ssa + "3-apply-configmap-changed.json": Spec(setup: [
+            .replay(ssa + "1-apply-configmap-create.json"), .replay(ssa + "2-apply-configmap-identical.json")
+        ]),
         ssa + "4-apply-deployment-create.json": Spec(),
         ssa + "5-apply-deployment-identical.json": Spec(setup: [.replay(ssa + "4-apply-deployment-create.json")]),
         ssa + "6-apply-configmap-dryrun-new.json": Spec(),
         ssa + "7-get-after-dryrun.json": Spec(setup: [.replay(ssa + "6-apply-configmap-dryrun-new.json")]),
         ssa + "8-apply-json-body.json": Spec(),
         ssa + "crd-applicationsets-1-create.json.gz": Spec(map: [.body(Conformance.applicationSetsCRD)]),
-        ssa + "crd-applicationsets-2-reapply.json.gz": Spec(setup: [.replay(ssa + "crd-applicationsets-1-create.json.gz")],
-                                                           map: [.body(Conformance.applicationSetsCRD)]),
+        ssa + "crd-applicationsets-2-reapply.json.gz": Spec(
+            setup: [.replay(ssa + "crd-applicationsets-1-create.json.gz")],
+            map: [.body(Conformance.applicationSetsCRD)]),
         ssa + "namespace-bare-1.json": Spec(),
         ssa + "namespace-bare-2.json": Spec(setup: [.replay(ssa + "namespace-bare-1.json")]),
-        ssa + "namespace-bare-3.json": Spec(setup: [.replay(ssa + "namespace-bare-1.json"), .replay(ssa + "namespace-bare-2.json")]),
+        ssa + "namespace-bare-3.json": Spec(setup: [
+            .replay(ssa + "namespace-bare-1.json"), .replay(ssa + "namespace-bare-2.json")
+        ]),
         ssa + "namespace-labelled-1.json": Spec(),
         ssa + "namespace-labelled-2.json": Spec(setup: [.replay(ssa + "namespace-labelled-1.json")]),
         conflict + "1-apply-manager-a.json": Spec(),
@@ -227,11 +246,14 @@ import TestSupport
         conflict + "3-update-manager-c.json": Spec(setup: Conformance.conflictSteps(before: 3)),
         conflict + "4-apply-manager-b-both-fields-409.json": Spec(setup: Conformance.conflictSteps(before: 4)),
         conflict + "5-apply-manager-b-force.json": Spec(setup: Conformance.conflictSteps(before: 5)),
-        conflict + "6-apply-same-value-other-manager.json": Spec(setup: Conformance.conflictSteps(before: 6)),
+        conflict + "6-apply-same-value-other-manager.json": Spec(setup: Conformance.conflictSteps(before: 6))
     ]
 
-    static let conflictFiles = ["1-apply-manager-a.json", "2-apply-manager-b-no-force-409.json", "3-update-manager-c.json",
-                                "4-apply-manager-b-both-fields-409.json", "5-apply-manager-b-force.json", "6-apply-same-value-other-manager.json"]
+    static let conflictFiles = [
+        "1-apply-manager-a.json", "2-apply-manager-b-no-force-409.json", "3-update-manager-c.json",
+        "4-apply-manager-b-both-fields-409.json", "5-apply-manager-b-force.json",
+        "6-apply-same-value-other-manager.json"
+    ]
     static func conflictSteps(before n: Int) -> [Step] { conflictFiles.prefix(n - 1).map { .replay(conflict + $0) } }
 
     /// What `kubectl apply --server-side` PATCHes for the applicationsets CRD (the recording
@@ -245,12 +267,15 @@ import TestSupport
     @Sendable static func clientSideApplicationSetsCRD() throws -> [UInt8] {
         var crd = try argoCRDs().first { $0.name == "applicationsets.argoproj.io" }!
         let last = crd.serialized()
-        crd.set(["metadata", "annotations"], to: ["kubectl.kubernetes.io/last-applied-configuration": .string(last + "\n")])
+        crd.set(
+            ["metadata", "annotations"], to: ["kubectl.kubernetes.io/last-applied-configuration": .string(last + "\n")])
         return crd.serializedBytes()
     }
 
     static func argoCRDs() throws -> [JSON] {
-        let text = String(decoding: FileManager.default.contents(atPath: manifests + "/argocd-v3.3.0-install.yaml") ?? Data(), as: UTF8.self)
+        let text = String(
+            decoding: FileManager.default.contents(atPath: manifests + "/argocd-v3.3.0-install.yaml") ?? Data(),
+            as: UTF8.self)
         return try SimJSON.documents(text).filter { $0.kind == "CustomResourceDefinition" }
     }
 
@@ -259,7 +284,9 @@ import TestSupport
     /// A fresh conformance world with its loopback socket, on virtual time that starts now (after
     /// the recordings were made: managedFields entries order by time, and seeded objects carry
     /// the recorded times).
-    static func world() throws -> SimCluster { try SimCluster(scenario: "conformance", clock: VirtualClock(epoch: Date())) }
+    static func world() throws -> SimCluster {
+        try SimCluster(scenario: "conformance", clock: VirtualClock(epoch: Date()))
+    }
 
     static func run(_ step: Step, _ sim: SimCluster) throws {
         switch step {
@@ -267,34 +294,57 @@ import TestSupport
             _ = try send(try RecordedExchange(file), spec: specs[file] ?? Spec(), sim)
         case .argoCRDs:
             for crd in try argoCRDs() {
-                let r = try WireClient.send(port: sim.server.port, method: "PATCH", target: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/\(crd.name!)?fieldManager=aphex&force=true",
-                                            headers: ["Content-Type": "application/apply-patch+yaml", "Accept": "application/json"], body: crd.serializedBytes())
-                guard r.status < 300 else { throw SimError("setup: applying CRD \(crd.name!) answered \(r.status): \(r.text)") }
+                let r = try WireClient.send(
+                    port: sim.server.port, method: "PATCH",
+                    target:
+                        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/\(crd.name!)?fieldManager=aphex&force=true",
+                    headers: ["Content-Type": "application/apply-patch+yaml", "Accept": "application/json"],
+                    body: crd.serializedBytes())
+                guard r.status < 300 else {
+                    throw SimError("setup: applying CRD \(crd.name!) answered \(r.status): \(r.text)")
+                }
             }
             try run(.namespace("argocd"), sim)
-            sim.advance(by: .seconds(2))   // Established
+            sim.advance(by: .seconds(2))  // Established
         case .namespace(let name):
-            let r = try WireClient.send(port: sim.server.port, method: "POST", target: "/api/v1/namespaces", headers: ["Content-Type": "application/json"],
-                                        body: Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(name)"}}"#.utf8))
-            guard r.status == 201 || r.status == 409 else { throw SimError("setup: creating namespace \(name) answered \(r.status): \(r.text)") }
+            let r = try WireClient.send(
+                port: sim.server.port, method: "POST", target: "/api/v1/namespaces",
+                headers: ["Content-Type": "application/json"],
+                body: Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(name)"}}"#.utf8))
+            guard r.status == 201 || r.status == 409 else {
+                throw SimError("setup: creating namespace \(name) answered \(r.status): \(r.text)")
+            }
         case .seedApplications:
             try run(.argoCRDs, sim)
             try sim.world.seed(try RealAPI.responseBody("list-watch/list-applications.json").items)
         case .certManagerEmptyCABundle:
-            let recorded = try RealAPI.responseBody("errors/500-dryrun-create-issuer-webhook-x509.json")["message"]?.string ?? ""
+            let recorded =
+                try RealAPI.responseBody("errors/500-dryrun-create-issuer-webhook-x509.json")["message"]?.string ?? ""
             let port = recorded.components(separatedBy: "127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? "443"
             sim.world.lock.lock()
             sim.world.installCRD(group: "cert-manager.io", version: "v1", plural: "issuers", kind: "Issuer")
             sim.world.ensureNamespace("cert-manager")
             sim.world.lock.unlock()
-            for (kind, path) in [("MutatingWebhookConfiguration", "mutate"), ("ValidatingWebhookConfiguration", "validate")] {
+            for (kind, path) in [
+                ("MutatingWebhookConfiguration", "mutate"), ("ValidatingWebhookConfiguration", "validate")
+            ] {
                 let config: JSON = [
-                    "apiVersion": "admissionregistration.k8s.io/v1", "kind": .string(kind), "metadata": ["name": "cert-manager-webhook"],
-                    "webhooks": [["name": "webhook.cert-manager.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
-                                  "failurePolicy": "Fail", "timeoutSeconds": 30,
-                                  "clientConfig": ["url": .string("https://127.0.0.1:\(port)/\(path)")],
-                                  "rules": [["apiGroups": ["cert-manager.io", "acme.cert-manager.io"], "apiVersions": ["v1"],
-                                             "operations": ["CREATE", "UPDATE"], "resources": ["*/*"]]]]]]
+                    "apiVersion": "admissionregistration.k8s.io/v1", "kind": .string(kind),
+                    "metadata": ["name": "cert-manager-webhook"],
+                    "webhooks": [
+                        [
+                            "name": "webhook.cert-manager.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                            "failurePolicy": "Fail", "timeoutSeconds": 30,
+                            "clientConfig": ["url": .string("https://127.0.0.1:\(port)/\(path)")],
+                            "rules": [
+                                [
+                                    "apiGroups": ["cert-manager.io", "acme.cert-manager.io"], "apiVersions": ["v1"],
+                                    "operations": ["CREATE", "UPDATE"], "resources": ["*/*"]
+                                ]
+                            ]
+                        ]
+                    ]
+                ]
                 try sim.world.seed([config])
             }
         }
@@ -313,7 +363,8 @@ import TestSupport
             case .etagOfSameRequest:
                 var first = rec.headers
                 first["If-None-Match"] = nil
-                let r = try WireClient.send(port: sim.server.port, method: rec.method, target: rec.target, headers: first)
+                let r = try WireClient.send(
+                    port: sim.server.port, method: rec.method, target: rec.target, headers: first)
                 rec.headers["If-None-Match"] = r.headers["etag"] ?? ""
             case .continueFrom(let file):
                 let page = try send(try RecordedExchange(file), spec: specs[file] ?? Spec(), sim)
@@ -322,19 +373,24 @@ import TestSupport
                 rec.body = try make()
             }
         }
-        return try WireClient.send(port: sim.server.port, method: rec.method, target: rec.target, headers: rec.headers, body: rec.body)
+        return try WireClient.send(
+            port: sim.server.port, method: rec.method, target: rec.target, headers: rec.headers, body: rec.body)
     }
 
     /// Headers whose presence and value carry meaning for a client (Date, Audit-Id and the
     /// flow-control uids are per-response; Content-Length only says how the body was framed).
-    static let exactHeaders = ["content-type", "cache-control", "vary", "x-varied-accept", "warning", "content-encoding",
-                               "x-content-type-options", "accept-ranges"]
+    static let exactHeaders = [
+        "content-type", "cache-control", "vary", "x-varied-accept", "warning", "content-encoding",
+        "x-content-type-options", "accept-ranges"
+    ]
     static let presentHeaders = ["etag", "expires", "last-modified", "location"]
 
     /// Everything that differs between the recorded response and the simulator's.
     static func differences(_ rec: RecordedExchange, _ got: WireResponse, spec: Spec) -> [String] {
         var out: [String] = []
-        if got.status != rec.status { out.append("status: recorded \(rec.status), simulated \(got.status): \(got.text.prefix(400))") }
+        if got.status != rec.status {
+            out.append("status: recorded \(rec.status), simulated \(got.status): \(got.text.prefix(400))")
+        }
         for h in exactHeaders {
             let want = rec.responseHeaders[h], have = got.headers[h]
             if want != have {
@@ -342,7 +398,8 @@ import TestSupport
             }
         }
         for h in presentHeaders where (rec.responseHeaders[h] == nil) != (got.headers[h] == nil) {
-            out.append("header \(h): recorded \(rec.responseHeaders[h] ?? "(none)"), simulated \(got.headers[h] ?? "(none)")")
+            out.append(
+                "header \(h): recorded \(rec.responseHeaders[h] ?? "(none)"), simulated \(got.headers[h] ?? "(none)")")
         }
         if let etag = got.headers["etag"], etag.range(of: #"^"[0-9A-F]{128}"$"#, options: .regularExpression) == nil {
             out.append("header etag: not a quoted SHA-512: \(etag)")
@@ -351,24 +408,42 @@ import TestSupport
         // recordings name one or the other; Content-Length was set explicitly on OpenAPI).
         let recordedChunked = rec.responseHeaders["transfer-encoding"]?.lowercased() == "chunked"
         if rec.responseHeaders["content-length"] != nil || recordedChunked, recordedChunked != got.chunked {
-            out.append("framing: recorded \(recordedChunked ? "chunked" : "Content-Length"), simulated \(got.chunked ? "chunked" : "Content-Length") (\(got.body.count) bytes)")
+            out.append(
+                """
+                framing: recorded \(recordedChunked ? "chunked" : "Content-Length"), simulated \
+                \(got.chunked ? "chunked" : "Content-Length") (\(got.body.count) bytes)
+                """
+            )
         }
         if let want = rec.responseJSON {
             guard let have = got.json else { return out + ["body: recorded JSON, simulated \(got.text.prefix(200))"] }
-            out += Shape.diff(Shape.sorted(want, spec.unordered), Shape.sorted(have, spec.unordered), relax: spec.relax).map { "body \($0)" }
+            out += Shape.diff(Shape.sorted(want, spec.unordered), Shape.sorted(have, spec.unordered), relax: spec.relax)
+                .map { "body \($0)" }
             if want["kind"] == "Status" {
                 for k in ["status", "reason", "message", "code"] where want[k] != have[k] {
-                    out.append("Status \(k): recorded \(want[k]?.serialized() ?? "nil"), simulated \(have[k]?.serialized() ?? "nil")")
+                    out.append(
+                        """
+                        Status \(k): recorded \(want[k]?.serialized() ?? "nil"), simulated \
+                        \(have[k]?.serialized() ?? "nil")
+                        """
+                    )
                 }
                 var wd = want["details"], hd = have["details"]
-                wd?["uid"] = nil; hd?["uid"] = nil
-                if wd != hd { out.append("Status details: recorded \(wd?.serialized() ?? "nil"), simulated \(hd?.serialized() ?? "nil")") }
+                wd?["uid"] = nil
+                hd?["uid"] = nil
+                if wd != hd {
+                    out.append(
+                        "Status details: recorded \(wd?.serialized() ?? "nil"), simulated \(hd?.serialized() ?? "nil")")
+                }
                 // Go writes a Status in struct order (README: "key order as written").
                 let order = Shape.topLevelKeys(got.body)
                 if order != SimWire.statusKeys.filter({ want[$0] != nil }) { out.append("Status key order: \(order)") }
             }
         } else if let text = rec.responseText, !text.hasPrefix("(omitted") {
-            if got.text != text { out.append("body: recorded \(text.debugDescription), simulated \(got.text.prefix(300).debugDescription)") }
+            if got.text != text {
+                out.append(
+                    "body: recorded \(text.debugDescription), simulated \(got.text.prefix(300).debugDescription)")
+            }
         }
         return out
     }

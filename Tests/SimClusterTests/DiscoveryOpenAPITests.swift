@@ -8,7 +8,8 @@ import TestSupport
 /// Discovery and OpenAPI v3 held to the recordings of a real kube-apiserver v1.36
 /// (../shared/realapi/discovery, openapi), and the real kubectl's server-side apply over them.
 @Suite(.serialized) struct DiscoveryOpenAPITests {
-    static let aggregatedAccept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+    static let aggregatedAccept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
 
     func get(_ sim: SimCluster, _ path: String, _ headers: [String: String] = [:]) async throws -> HTTPResponse {
         try await sim.transport.send(HTTPRequest(url: sim.baseURL + path, headers: headers))
@@ -23,7 +24,9 @@ import TestSupport
 
     /// The three CRDs of ArgoCD v3.3.0's install.yaml (YAML documents, as kubectl reads them).
     static let argoCRDText: String = {
-        let text = (try? String(contentsOfFile: RealAPI.directory + "/../manifests/argocd-v3.3.0-install.yaml", encoding: .utf8)) ?? ""
+        let text =
+            (try? String(
+                contentsOfFile: RealAPI.directory + "/../manifests/argocd-v3.3.0-install.yaml", encoding: .utf8)) ?? ""
         return text.components(separatedBy: "\n---\n").filter { $0.contains("\nkind: CustomResourceDefinition\n") }
             .map { $0.hasPrefix("---\n") ? String($0.dropFirst(4)) : $0 }.joined(separator: "\n---\n")
     }()
@@ -53,13 +56,23 @@ import TestSupport
             }
         }
         guard out.count < 20 else { return }
-        guard type(a) == type(b) else { out.append("\(path): \(type(a)) vs \(type(b))"); return }
+        guard type(a) == type(b) else {
+            out.append("\(path): \(type(a)) vs \(type(b))")
+            return
+        }
         switch (a, b) {
         case (.object(let x), .object(let y)):
-            for k in Set(x.keys).symmetricDifference(y.keys).sorted() { out.append("\(path)/\(k): only in \(x[k] != nil ? "generated" : "recorded")") }
-            for k in Set(x.keys).intersection(y.keys).sorted() { shapeDifferences(x[k]!, y[k]!, "\(path)/\(k)", into: &out) }
+            for k in Set(x.keys).symmetricDifference(y.keys).sorted() {
+                out.append("\(path)/\(k): only in \(x[k] != nil ? "generated" : "recorded")")
+            }
+            for k in Set(x.keys).intersection(y.keys).sorted() {
+                shapeDifferences(x[k]!, y[k]!, "\(path)/\(k)", into: &out)
+            }
         case (.array(let x), .array(let y)):
-            guard x.count == y.count else { out.append("\(path): \(x.count) vs \(y.count) elements"); return }
+            guard x.count == y.count else {
+                out.append("\(path): \(x.count) vs \(y.count) elements")
+                return
+            }
             for (i, (p, q)) in zip(x, y).enumerated() { shapeDifferences(p, q, "\(path)[\(i)]", into: &out) }
         default: break
         }
@@ -87,32 +100,51 @@ import TestSupport
         for file in ["discovery/get-api-aggregated.json", "discovery/get-apis-aggregated.json"] {
             for item in try RealAPI.responseBody(file).items {
                 for v in item["versions"]?.array ?? [] {
-                    for r in v["resources"]?.array ?? [] { recorded.insert("\(item[path: "metadata", "name"]?.string ?? "")/\(r["resource"]?.string ?? "")") }
+                    for r in v["resources"]?.array ?? [] {
+                        recorded.insert(
+                            "\(item[path: "metadata", "name"]?.string ?? "")/\(r["resource"]?.string ?? "")")
+                    }
                 }
             }
         }
         #expect(Set(BuiltinTypes.all.map { "\($0.ref.group)/\($0.ref.resource)" }) == recorded)
         let world = SimWorld(scenario: try Scenario.load("happy-kind"), clock: VirtualClock())
         // Everything the hand-written table had still resolves.
-        for name in ["namespaces", "nodes", "pods", "services", "secrets", "configmaps", "events", "serviceaccounts", "endpoints",
-                     "persistentvolumeclaims", "persistentvolumes", "limitranges", "resourcequotas", "deployments", "statefulsets",
-                     "daemonsets", "replicasets", "jobs", "cronjobs", "roles", "rolebindings", "clusterroles", "clusterrolebindings",
-                     "endpointslices", "customresourcedefinitions", "validatingwebhookconfigurations", "mutatingwebhookconfigurations",
-                     "networkpolicies", "ingresses", "ingressclasses", "horizontalpodautoscalers", "poddisruptionbudgets", "leases",
-                     "storageclasses", "priorityclasses", "selfsubjectaccessreviews"] {
+        for name in [
+            "namespaces", "nodes", "pods", "services", "secrets", "configmaps", "events", "serviceaccounts",
+            "endpoints",
+            "persistentvolumeclaims", "persistentvolumes", "limitranges", "resourcequotas", "deployments",
+            "statefulsets",
+            "daemonsets", "replicasets", "jobs", "cronjobs", "roles", "rolebindings", "clusterroles",
+            "clusterrolebindings",
+            "endpointslices", "customresourcedefinitions", "validatingwebhookconfigurations",
+            "mutatingwebhookconfigurations",
+            "networkpolicies", "ingresses", "ingressclasses", "horizontalpodautoscalers", "poddisruptionbudgets",
+            "leases",
+            "storageclasses", "priorityclasses", "selfsubjectaccessreviews"
+        ] {
             #expect(world.resolve(name) != nil, "\(name)")
         }
-        #expect(world.resolve("deploy")?.ref == ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment"))
+        #expect(
+            world.resolve("deploy")?.ref
+                == ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment"))
         #expect(world.resolve("cm")?.ref.kind == "ConfigMap")
         #expect(world.resolve("events")?.ref.group == "")
         #expect(world.resolve("crds")?.ref.group == "apiextensions.k8s.io")
         let hpa = try #require(world.resolve("hpa"))
         #expect(hpa.versions == ["v2", "v1"] && hpa.ref.version == "v2" && hpa.categories == ["all"])
-        #expect(try world.type(apiVersion: "autoscaling/v1", kind: "HorizontalPodAutoscaler").ref.resource == "horizontalpodautoscalers")
+        #expect(
+            try world.type(apiVersion: "autoscaling/v1", kind: "HorizontalPodAutoscaler").ref.resource
+                == "horizontalpodautoscalers")
         let deploy = try #require(world.resolve("deployments"))
         #expect(deploy.verbs == ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"])
-        #expect(deploy.subresources == [SimSubresource(name: "scale", kind: "Scale", group: "autoscaling", version: "v1", verbs: ["get", "patch", "update"]),
-                                        SimSubresource(name: "status", kind: "Deployment", verbs: ["get", "patch", "update"])])
+        #expect(
+            deploy.subresources == [
+                SimSubresource(
+                    name: "scale", kind: "Scale", group: "autoscaling", version: "v1", verbs: ["get", "patch", "update"]
+                ),
+                SimSubresource(name: "status", kind: "Deployment", verbs: ["get", "patch", "update"])
+            ])
         #expect(world.resolve("selfsubjectaccessreviews")?.verbs == ["create"])
     }
 
@@ -120,7 +152,9 @@ import TestSupport
 
     @Test func aggregatedDiscoveryIsTheRecordedDocument() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
-        for (path, file) in [("/api", "discovery/get-api-aggregated.json"), ("/apis", "discovery/get-apis-aggregated.json")] {
+        for (path, file) in [
+            ("/api", "discovery/get-api-aggregated.json"), ("/apis", "discovery/get-apis-aggregated.json")
+        ] {
             let r = try await get(sim, path, ["Accept": Self.aggregatedAccept])
             #expect(r.status == 200)
             let recorded = try Self.recordedBytes(file)
@@ -155,21 +189,30 @@ import TestSupport
         let etag = try #require(first.headers["etag"])
         let again = try await get(sim, "/apis", ["Accept": Self.aggregatedAccept, "If-None-Match": etag])
         #expect(again.status == 304 && again.body.isEmpty)
-        #expect(again.headers["etag"] == etag && again.headers["cache-control"] == "public" && again.headers["vary"] == "Accept")
+        #expect(
+            again.headers["etag"] == etag && again.headers["cache-control"] == "public"
+                && again.headers["vary"] == "Accept")
         // A changed type table changes the ETag.
         try installArgoCD(sim)
         #expect(try await get(sim, "/apis", ["Accept": Self.aggregatedAccept, "If-None-Match": etag]).status == 200)
 
-        let beta = try await get(sim, "/apis", ["Accept": "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"])
+        let beta = try await get(
+            sim, "/apis", ["Accept": "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"])
         #expect(beta.status == 406)
         #expect(Self.firstDifference(beta.body, try Self.recordedBytes("discovery/get-apis-v2beta1-only.json")) == nil)
-        #expect(beta.headers["content-type"] == "application/json" && beta.headers["cache-control"] == "no-cache, private")
+        #expect(
+            beta.headers["content-type"] == "application/json" && beta.headers["cache-control"] == "no-cache, private")
 
-        let v2 = try await get(sim, "/apis", ["Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"])
-        #expect(v2.status == 200 && v2.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+        let v2 = try await get(
+            sim, "/apis", ["Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"])
+        #expect(
+            v2.status == 200
+                && v2.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
         for headers in [[:], ["Accept": "application/json"], ["Accept": "application/json, */*"]] {
             let legacy = try await get(sim, "/apis", headers)
-            #expect(legacy.status == 200 && legacy.headers["content-type"] == "application/json" && legacy.headers["etag"] == nil)
+            #expect(
+                legacy.status == 200 && legacy.headers["content-type"] == "application/json"
+                    && legacy.headers["etag"] == nil)
             #expect(try JSON.parse(legacy.body)["kind"] == "APIGroupList")
         }
     }
@@ -178,8 +221,11 @@ import TestSupport
 
     @Test func legacyDiscoveryIsTheRecordedDocument() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
-        for (path, file) in [("/api", "discovery/get-api.json"), ("/apis", "discovery/get-apis.json"), ("/api/v1", "discovery/get-api-v1.json"),
-                             ("/apis/apps", "discovery/get-apis-apps.json"), ("/apis/apps/v1", "discovery/get-apis-apps-v1.json")] {
+        for (path, file) in [
+            ("/api", "discovery/get-api.json"), ("/apis", "discovery/get-apis.json"),
+            ("/api/v1", "discovery/get-api-v1.json"),
+            ("/apis/apps", "discovery/get-apis-apps.json"), ("/apis/apps/v1", "discovery/get-apis-apps-v1.json")
+        ] {
             let r = try await get(sim, path, ["Accept": "application/json"])
             let recorded = try Self.recordedBytes(file)
             #expect(r.status == 200)
@@ -192,7 +238,9 @@ import TestSupport
         for path in ["/apis/argoproj.io/v1alpha1", "/apis/argoproj.io", "/api/v2", "/apis/apps/v9"] {
             let r = try await get(sim, path, ["Accept": "application/json"])
             #expect(r.status == 404 && r.text == before[path: "response", "body"]?.string)
-            #expect(r.headers["content-type"] == "text/plain; charset=utf-8" && r.headers["x-content-type-options"] == "nosniff")
+            #expect(
+                r.headers["content-type"] == "text/plain; charset=utf-8"
+                    && r.headers["x-content-type-options"] == "nosniff")
         }
         try installArgoCD(sim)
         let group = try await get(sim, "/apis/argoproj.io", ["Accept": "application/json"])
@@ -206,7 +254,8 @@ import TestSupport
         #expect(byName(gv) == byName(recorded))
         #expect(byName(gv)["applications/status"] == nil && byName(gv)["applicationsets/status"] != nil)
         var rest = gv, rec = recorded
-        rest["resources"] = nil; rec["resources"] = nil
+        rest["resources"] = nil
+        rec["resources"] = nil
         #expect(rest == rec)
     }
 
@@ -218,11 +267,16 @@ import TestSupport
         #expect(Set((v.object ?? [:]).keys) == Set((recorded.object ?? [:]).keys))
         // In the recorded order.
         let text = r.text
-        let order = ["major", "minor", "emulationMajor", "emulationMinor", "minCompatibilityMajor", "minCompatibilityMinor", "gitVersion",
-                     "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"]
+        let order = [
+            "major", "minor", "emulationMajor", "emulationMinor", "minCompatibilityMajor", "minCompatibilityMinor",
+            "gitVersion",
+            "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"
+        ]
         let positions = order.compactMap { text.range(of: "\"\($0)\":")?.lowerBound }
         #expect(positions.count == order.count && positions == positions.sorted())
-        #expect(v["gitVersion"] == "v1.32.2" && v["minor"] == "32" && v["emulationMinor"] == "32" && v["minCompatibilityMinor"] == "31")
+        #expect(
+            v["gitVersion"] == "v1.32.2" && v["minor"] == "32" && v["emulationMinor"] == "32"
+                && v["minCompatibilityMinor"] == "31")
         #expect(r.headers["cache-control"] == "no-cache, private")
     }
 
@@ -232,13 +286,18 @@ import TestSupport
         let sim = try SimCluster(scenario: "happy-kind")
         let r = try await get(sim, "/openapi/v3?timeout=32s", ["Accept": "application/json, */*"])
         #expect(r.status == 200)
-        #expect(r.headers["content-type"] == "text/plain; charset=utf-8" && r.headers["cache-control"] == "no-cache, private")
+        #expect(
+            r.headers["content-type"] == "text/plain; charset=utf-8"
+                && r.headers["cache-control"] == "no-cache, private")
         #expect(r.headers["content-length"] == String(r.body.count) && r.headers["last-modified"] != nil)
         let paths = try #require(try JSON.parse(r.body)["paths"]?.object)
         let recorded = try #require(try RealAPI.responseBody("openapi/get-openapi-v3-index.json")["paths"]?.object)
         #expect(Set(paths.keys) == Set(recorded.keys))
         // The recorded documents are served byte for byte: the recorded hashes.
-        for key in ["api/v1", "apis/apps/v1", "apis/apiextensions.k8s.io/v1", "version", "apis", ".well-known/openid-configuration"] {
+        for key in [
+            "api/v1", "apis/apps/v1", "apis/apiextensions.k8s.io/v1", "version", "apis",
+            ".well-known/openid-configuration"
+        ] {
             #expect(paths[key] == recorded[key], "\(key)")
         }
         for (key, entry) in paths {
@@ -248,7 +307,8 @@ import TestSupport
 
         try installArgoCD(sim)
         let after = try #require(try JSON.parse(try await get(sim, "/openapi/v3").body)["paths"]?.object)
-        let recordedAfter = try #require(try RealAPI.responseBody("openapi/get-openapi-v3-index-with-argocd.json")["paths"]?.object)
+        let recordedAfter = try #require(
+            try RealAPI.responseBody("openapi/get-openapi-v3-index-with-argocd.json")["paths"]?.object)
         #expect(Set(after.keys) == Set(recordedAfter.keys))
         #expect(after["apis/argoproj.io/v1alpha1"] != nil && after["apis/argoproj.io"] == nil)
     }
@@ -270,12 +330,19 @@ import TestSupport
             #expect(r.headers["accept-ranges"] == "bytes" && r.headers["content-type"] == "application/json")
             #expect(r.headers["x-varied-accept"] == nil && r.headers["last-modified"]?.hasSuffix(" GMT") == true)
             let expires = try #require(r.headers["expires"])
-            #expect(expires.hasSuffix(" UTC") && expires.contains(String(Calendar(identifier: .gregorian).component(.year, from: Date()) + 1)))
+            #expect(
+                expires.hasSuffix(" UTC")
+                    && expires.contains(String(Calendar(identifier: .gregorian).component(.year, from: Date()) + 1)))
         }
         // Without the hash: the same bytes, not cacheable.
         let noHash = try await get(sim, "/openapi/v3/apis/apps/v1", ["Accept": "application/json"])
-        #expect(noHash.status == 200 && noHash.headers["cache-control"] == "no-cache, private" && noHash.headers["expires"] == nil)
-        #expect(noHash.headers["etag"] == (try RealAPI.cached("openapi/get-openapi-v3-apis-apps-v1-nohash.json"))[path: "response", "headers", "Etag"]?.string)
+        #expect(
+            noHash.status == 200 && noHash.headers["cache-control"] == "no-cache, private"
+                && noHash.headers["expires"] == nil)
+        #expect(
+            noHash.headers["etag"]
+                == (try RealAPI.cached("openapi/get-openapi-v3-apis-apps-v1-nohash.json"))[
+                    path: "response", "headers", "Etag"]?.string)
         // A stale hash: 301 to the current one, as recorded.
         let wrong = try await get(sim, "/openapi/v3/apis/apps/v1?hash=0000", ["Accept": "application/json"])
         let recordedWrong = try RealAPI.cached("openapi/get-openapi-v3-apis-apps-v1-wronghash.json")[path: "response"]
@@ -284,9 +351,11 @@ import TestSupport
         #expect(wrong.headers["cache-control"] == "no-cache, private" && wrong.headers["content-length"] == "0")
         // An unserved group/version: 404, empty.
         let missing = try await get(sim, "/openapi/v3/apis/argoproj.io/v1alpha1", ["Accept": "application/json"])
-        #expect(missing.status == 404 && missing.body.isEmpty && missing.headers["cache-control"] == "no-cache, private")
+        #expect(
+            missing.status == 404 && missing.body.isEmpty && missing.headers["cache-control"] == "no-cache, private")
         // Every built-in document in the index resolves with its hash.
-        for (key, entry) in index where key == "api/v1" || (key.hasPrefix("apis/") && key.split(separator: "/").count == 3) {
+        for (key, entry) in index
+        where key == "api/v1" || (key.hasPrefix("apis/") && key.split(separator: "/").count == 3) {
             let url = try #require(entry["serverRelativeURL"]?.string)
             let r = try await get(sim, url, ["Accept": "application/json"])
             #expect(r.status == 200 && sha512HexUpper(r.body) == String(url.split(separator: "=").last!), "\(key)")
@@ -310,39 +379,83 @@ import TestSupport
 
     @Test func generatedCRDDocumentsFollowTheCRD() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
-        let schema: JSON = ["type": "object", "properties": ["spec": ["type": "object", "properties": ["size": ["type": "integer"],
-            "template": ["type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true]]],
-                                                              "status": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]]]
-        var crd: JSON = ["apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": ["name": "widgets.example.com"],
-                         "spec": ["group": "example.com", "scope": "Cluster",
-                                  "names": ["plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetCollection", "shortNames": ["wd"]],
-                                  "versions": [["name": "v1beta1", "served": true, "storage": false, "schema": ["openAPIV3Schema": schema]],
-                                               ["name": "v1", "served": true, "storage": true, "schema": ["openAPIV3Schema": schema],
-                                                "subresources": ["status": [:], "scale": ["specReplicasPath": ".spec.size", "statusReplicasPath": ".status.size"]]]]]]
+        let schema: JSON = [
+            "type": "object",
+            "properties": [
+                "spec": [
+                    "type": "object",
+                    "properties": [
+                        "size": ["type": "integer"],
+                        "template": [
+                            "type": "object", "x-kubernetes-embedded-resource": true,
+                            "x-kubernetes-preserve-unknown-fields": true
+                        ]
+                    ]
+                ],
+                "status": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]
+            ]
+        ]
+        var crd: JSON = [
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": ["name": "widgets.example.com"],
+            "spec": [
+                "group": "example.com", "scope": "Cluster",
+                "names": [
+                    "plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetCollection",
+                    "shortNames": ["wd"]
+                ],
+                "versions": [
+                    ["name": "v1beta1", "served": true, "storage": false, "schema": ["openAPIV3Schema": schema]],
+                    [
+                        "name": "v1", "served": true, "storage": true, "schema": ["openAPIV3Schema": schema],
+                        "subresources": [
+                            "status": [:],
+                            "scale": ["specReplicasPath": ".spec.size", "statusReplicasPath": ".status.size"]
+                        ]
+                    ]
+                ]
+            ]
+        ]
         _ = try sim.world.apply(crd, by: "test")
         sim.advance(by: .seconds(5))
         sim.world.tick()
 
         let doc = try JSON.parse(try await get(sim, "/openapi/v3/apis/example.com/v1").body)
         let paths = try #require(doc["paths"]?.object)
-        #expect(Set(paths.keys) == ["/apis/example.com/v1/widgets", "/apis/example.com/v1/widgets/{name}",
-                                    "/apis/example.com/v1/widgets/{name}/status", "/apis/example.com/v1/widgets/{name}/scale"])
+        #expect(
+            Set(paths.keys) == [
+                "/apis/example.com/v1/widgets", "/apis/example.com/v1/widgets/{name}",
+                "/apis/example.com/v1/widgets/{name}/status", "/apis/example.com/v1/widgets/{name}/scale"
+            ])
         let patch = try #require(paths["/apis/example.com/v1/widgets/{name}/scale"]?["patch"])
         #expect(patch["operationId"] == "patchExampleComV1WidgetScale" && patch["tags"] == ["exampleCom_v1"])
         #expect(patch["x-kubernetes-group-version-kind"] == ["group": "example.com", "version": "v1", "kind": "Widget"])
         #expect(patch["description"] == "partially update scale of the specified Widget")
         #expect(paths["/apis/example.com/v1/widgets"]?[path: "post", "description"] == "create a Widget")
         #expect(paths["/apis/example.com/v1/widgets"]?[path: "get", "operationId"] == "listExampleComV1Widget")
-        #expect(paths["/apis/example.com/v1/widgets/{name}"]?["parameters"]?.array?.compactMap { $0["name"]?.string } == ["name", "pretty"])
+        #expect(
+            paths["/apis/example.com/v1/widgets/{name}"]?["parameters"]?.array?.compactMap { $0["name"]?.string } == [
+                "name", "pretty"
+            ])
         let schemas = try #require(doc[path: "components", "schemas"]?.object)
-        #expect(schemas["com.example.v1.Widget"]?[path: "properties", "spec", "properties", "size", "type"] == "integer")
-        #expect(schemas["com.example.v1.Widget"]?[path: "properties", "spec", "properties", "template", "required"] == ["kind", "apiVersion"])
-        #expect(schemas["com.example.v1.WidgetCollection"]?["x-kubernetes-group-version-kind"] == [["group": "example.com", "kind": "WidgetCollection", "version": "v1"]])
+        #expect(
+            schemas["com.example.v1.Widget"]?[path: "properties", "spec", "properties", "size", "type"] == "integer")
+        #expect(
+            schemas["com.example.v1.Widget"]?[path: "properties", "spec", "properties", "template", "required"] == [
+                "kind", "apiVersion"
+            ])
+        #expect(
+            schemas["com.example.v1.WidgetCollection"]?["x-kubernetes-group-version-kind"] == [
+                ["group": "example.com", "kind": "WidgetCollection", "version": "v1"]
+            ])
         #expect(schemas["io.k8s.api.autoscaling.v1.Scale"] != nil)
-        #expect(paths["/apis/example.com/v1/widgets/{name}/scale"]?[path: "get", "responses", "200", "content", "application/json", "schema", "$ref"]
+        #expect(
+            paths["/apis/example.com/v1/widgets/{name}/scale"]?[
+                path: "get", "responses", "200", "content", "application/json", "schema", "$ref"]
                 == "#/components/schemas/io.k8s.api.autoscaling.v1.Scale")
         // v1beta1 declares no subresources.
-        let beta = try #require(try JSON.parse(try await get(sim, "/openapi/v3/apis/example.com/v1beta1").body)["paths"]?.object)
+        let beta = try #require(
+            try JSON.parse(try await get(sim, "/openapi/v3/apis/example.com/v1beta1").body)["paths"]?.object)
         #expect(beta.count == 2)
 
         // Discovery: the preferred version first, the scale subresource as autoscaling/v1 Scale.
@@ -351,22 +464,48 @@ import TestSupport
         #expect(group[path: "metadata", "name"] == "example.com")
         #expect(group["versions"]?.array?.compactMap { $0["version"]?.string } == ["v1", "v1beta1"])
         let widgets = try #require(group["versions"]?[0]?["resources"]?[0])
-        #expect(widgets["scope"] == "Cluster" && widgets["shortNames"] == ["wd"] && widgets["verbs"] == .array(SimType.crdVerbs.map { .string($0) }))
-        #expect(widgets["subresources"] == [["subresource": "scale", "responseKind": ["group": "autoscaling", "version": "v1", "kind": "Scale"], "verbs": ["get", "patch", "update"]],
-                                            ["subresource": "status", "responseKind": ["group": "example.com", "version": "v1", "kind": "Widget"], "verbs": ["get", "patch", "update"]]])
+        #expect(
+            widgets["scope"] == "Cluster" && widgets["shortNames"] == ["wd"]
+                && widgets["verbs"] == .array(SimType.crdVerbs.map { .string($0) }))
+        #expect(
+            widgets["subresources"] == [
+                [
+                    "subresource": "scale", "responseKind": ["group": "autoscaling", "version": "v1", "kind": "Scale"],
+                    "verbs": ["get", "patch", "update"]
+                ],
+                [
+                    "subresource": "status",
+                    "responseKind": ["group": "example.com", "version": "v1", "kind": "Widget"],
+                    "verbs": ["get", "patch", "update"]
+                ]
+            ])
         #expect(group["versions"]?[1]?["resources"]?[0]?["subresources"] == nil)
         let legacy = try JSON.parse(try await get(sim, "/apis/example.com/v1").body)
-        #expect(legacy["resources"]?.array?.compactMap { $0["name"]?.string } == ["widgets", "widgets/scale", "widgets/status"])
+        #expect(
+            legacy["resources"]?.array?.compactMap { $0["name"]?.string } == [
+                "widgets", "widgets/scale", "widgets/status"
+            ])
         #expect(legacy["resources"]?[1]?["group"] == "autoscaling" && legacy["resources"]?[2]?["group"] == nil)
-        #expect(try JSON.parse(try await get(sim, "/apis/example.com").body)[path: "preferredVersion", "version"] == "v1")
+        #expect(
+            try JSON.parse(try await get(sim, "/apis/example.com").body)[path: "preferredVersion", "version"] == "v1")
 
         // A changed CRD: a new document (new hash); the old hash redirects to it.
-        let oldURL = try #require(try JSON.parse(try await get(sim, "/openapi/v3").body)[path: "paths", "apis/example.com/v1", "serverRelativeURL"]?.string)
-        crd.set(["spec", "versions"], to: [["name": "v1", "served": true, "storage": true,
-                                            "schema": ["openAPIV3Schema": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]]]])
+        let oldURL = try #require(
+            try JSON.parse(try await get(sim, "/openapi/v3").body)[
+                path: "paths", "apis/example.com/v1", "serverRelativeURL"]?.string)
+        crd.set(
+            ["spec", "versions"],
+            to: [
+                [
+                    "name": "v1", "served": true, "storage": true,
+                    "schema": ["openAPIV3Schema": ["type": "object", "x-kubernetes-preserve-unknown-fields": true]]
+                ]
+            ])
         _ = try sim.world.apply(crd, by: "test")
         sim.advance(by: .seconds(1))
-        let newURL = try #require(try JSON.parse(try await get(sim, "/openapi/v3").body)[path: "paths", "apis/example.com/v1", "serverRelativeURL"]?.string)
+        let newURL = try #require(
+            try JSON.parse(try await get(sim, "/openapi/v3").body)[
+                path: "paths", "apis/example.com/v1", "serverRelativeURL"]?.string)
         #expect(newURL != oldURL)
         let stale = try await get(sim, oldURL)
         #expect(stale.status == 301 && stale.headers["location"] == newURL)
@@ -380,11 +519,15 @@ import TestSupport
         try installArgoCD(sim)
         for t in sim.world.allTypes() where t.verbs.contains("patch") {
             for v in t.versions {
-                let doc = try #require(sim.world.openAPI.document(SimOpenAPI.key(group: t.ref.group, version: v)), "\(t.ref.group)/\(v)").document
+                let doc = try #require(
+                    sim.world.openAPI.document(SimOpenAPI.key(group: t.ref.group, version: v)), "\(t.ref.group)/\(v)"
+                ).document
                 let gvk: JSON = ["group": .string(t.ref.group), "version": .string(v), "kind": .string(t.ref.kind)]
                 let supported = (doc["paths"]?.object ?? [:]).values.contains { item in
                     guard let op = item["patch"], op["x-kubernetes-group-version-kind"] == gvk else { return false }
-                    return (op["parameters"]?.array ?? []).contains { $0["name"] == "fieldValidation" && $0["in"] == "query" }
+                    return (op["parameters"]?.array ?? []).contains {
+                        $0["name"] == "fieldValidation" && $0["in"] == "query"
+                    }
                 }
                 #expect(supported, "\(t.ref.kind) \(t.ref.group)/\(v)")
             }
@@ -399,12 +542,16 @@ import TestSupport
         #expect(cm.property("data")?.additionalProperties?.type == "string")
         #expect(cm.property("bogus") == nil)
         let deploy = try #require(api.typeSchema(group: "apps", version: "v1", kind: "Deployment"))
-        #expect(deploy.property("spec")?.property("template")?.property("spec")?.property("containers")?.listMapKeys == ["name"])
+        #expect(
+            deploy.property("spec")?.property("template")?.property("spec")?.property("containers")?.listMapKeys == [
+                "name"
+            ])
         let app = try #require(api.typeSchema(group: "argoproj.io", version: "v1alpha1", kind: "Application"))
         #expect(app.property("spec")?.property("destination")?.property("namespace")?.type == "string")
         #expect(app.property("metadata")?.property("labels")?.additionalProperties?.type == "string")
         #expect(app.property("spec")?.property("bogus") == nil)
-        let crd = try #require(api.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition"))
+        let crd = try #require(
+            api.typeSchema(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition"))
         #expect(crd.property("spec")?.property("versions")?.items?.property("schema") != nil)
         let role = try #require(api.typeSchema(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role"))
         #expect(role.preservesUnknownFields && role.property("rules") != nil)
@@ -470,51 +617,85 @@ import TestSupport
         // Before the CRDs: kubectl falls back to /openapi/v2 for the unknown kind, then fails
         // the REST mapping, with the recorded message (kubectl-messages.md), and writes nothing.
         // (Its own cache directory: the next apply starts cold, as transcript section 1.)
-        let early = try await h.runProgram(kubectl + ["--cache-dir", h.home + "/early-cache", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
+        let early = try await h.runProgram(
+            kubectl + [
+                "--cache-dir", h.home + "/early-cache", "apply", "--server-side", "--force-conflicts",
+                "--field-manager=aphex", "-f", "-"
+            ], stdin: app)
         #expect(early.status == 1)
-        #expect(early.stderr == """
-            error: resource mapping not found for name: "demo" namespace: "argocd" from "STDIN": no matches for kind "Application" in version "argoproj.io/v1alpha1"
-            ensure CRDs are installed first
+        #expect(
+            early.stderr == """
+                error: resource mapping not found for name: "demo" namespace: "argocd" from "STDIN": no matches for \
+                kind "Application" in version "argoproj.io/v1alpha1"
+                ensure CRDs are installed first
 
-            """)
+                """)
         #expect(try h.record().requests.contains { $0.path == "/openapi/v2" && $0.status == 200 })
         #expect(try h.record().writes.isEmpty)
 
         try h.resetRecord()
-        let apply = try await h.runProgram(kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: first)
+        let apply = try await h.runProgram(
+            kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: first)
         #expect(apply.status == 0, "\(apply.stderr)")
-        #expect(apply.stdout == """
-            namespace/argocd serverside-applied
-            configmap/demo-config serverside-applied
-            deployment.apps/demo-web serverside-applied
-            customresourcedefinition.apiextensions.k8s.io/applications.argoproj.io serverside-applied
-            customresourcedefinition.apiextensions.k8s.io/applicationsets.argoproj.io serverside-applied
-            customresourcedefinition.apiextensions.k8s.io/appprojects.argoproj.io serverside-applied
+        #expect(
+            apply.stdout == """
+                namespace/argocd serverside-applied
+                configmap/demo-config serverside-applied
+                deployment.apps/demo-web serverside-applied
+                customresourcedefinition.apiextensions.k8s.io/applications.argoproj.io serverside-applied
+                customresourcedefinition.apiextensions.k8s.io/applicationsets.argoproj.io serverside-applied
+                customresourcedefinition.apiextensions.k8s.io/appprojects.argoproj.io serverside-applied
 
-            """)
-        let firstRequests = try h.record().requests.map { "\($0.method) \($0.path)\($0.query.isEmpty ? "" : "?" + $0.query.replacingOccurrences(of: #"hash=[0-9A-F]{128}"#, with: "hash=H", options: .regularExpression)) \($0.status)" }
+                """)
+        let firstRequests = try h.record().requests.map {
+            """
+            \($0.method) \
+            \($0.path)\($0.query.isEmpty ? "" : "?" + $0.query.replacingOccurrences(of: #"hash=[0-9A-F]{128}"#, with: "hash=H", options: .regularExpression)) \
+            \($0.status)
+            """
+        }
         print("kubectl apply (1): exit \(apply.status)\n" + firstRequests.joined(separator: "\n"))
         #expect(firstRequests.contains("GET /openapi/v3?timeout=32s 200"))
         #expect(firstRequests.contains("GET /openapi/v3/api/v1?hash=H&timeout=32s 200"))
         #expect(firstRequests.contains("GET /openapi/v3/apis/apps/v1?hash=H&timeout=32s 200"))
         #expect(firstRequests.contains("GET /openapi/v3/apis/apiextensions.k8s.io/v1?hash=H&timeout=32s 200"))
         #expect(firstRequests.contains("GET /apis?timeout=32s 200"))
-        #expect(firstRequests.filter { $0.hasPrefix("PATCH ") && $0.contains("fieldManager=aphex&fieldValidation=Strict&force=true") }.count == 6)
+        #expect(
+            firstRequests.filter {
+                $0.hasPrefix("PATCH ") && $0.contains("fieldManager=aphex&fieldValidation=Strict&force=true")
+            }.count == 6)
 
         // Established (the scenario's crdEstablish: 1 s), as kubectl waits for it.
-        let wait = try await h.runProgram(kubectl + ["wait", "--for=condition=Established", "--timeout=30s", "crd/applications.argoproj.io",
-                                               "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io"])
+        let wait = try await h.runProgram(
+            kubectl + [
+                "wait", "--for=condition=Established", "--timeout=30s", "crd/applications.argoproj.io",
+                "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io"
+            ])
         #expect(wait.status == 0, "\(wait.stderr)")
         #expect(wait.stdout.components(separatedBy: "condition met").count - 1 == 3, "\(wait.stdout)")
 
         try h.resetRecord()
-        let second = try await h.runProgram(kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
+        let second = try await h.runProgram(
+            kubectl + ["apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-f", "-"], stdin: app)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout == "application.argoproj.io/demo serverside-applied\n")
-        let secondRequests = try h.record().requests.map { "\($0.method) \($0.path)\($0.query.isEmpty ? "" : "?" + $0.query.replacingOccurrences(of: #"hash=[0-9A-F]{128}"#, with: "hash=H", options: .regularExpression)) \($0.status)" }
+        let secondRequests = try h.record().requests.map {
+            """
+            \($0.method) \
+            \($0.path)\($0.query.isEmpty ? "" : "?" + $0.query.replacingOccurrences(of: #"hash=[0-9A-F]{128}"#, with: "hash=H", options: .regularExpression)) \
+            \($0.status)
+            """
+        }
         print("kubectl apply (2): exit \(second.status)\n" + secondRequests.joined(separator: "\n"))
         #expect(secondRequests.contains("GET /openapi/v3/apis/argoproj.io/v1alpha1?hash=H&timeout=32s 200"))
-        #expect(secondRequests.contains("PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/demo?fieldManager=aphex&fieldValidation=Strict&force=true 201"))
+        #expect(
+            secondRequests.contains(
+                """
+                PATCH \
+                /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/demo?fieldManager=aphex&fieldValidation=Strict&force=true \
+                201
+                """
+            ))
 
         let got = try await h.runProgram(kubectl + ["get", "applications.argoproj.io", "-n", "argocd", "-o", "json"])
         #expect(got.status == 0, "\(got.stderr)")

@@ -7,7 +7,10 @@ import Testing
 @Suite struct Scenarios {
     @Test func everyBundledScenarioLoads() throws {
         let names = Scenario.available()
-        for required in ["happy-kind", "happy-k3s", "stuck-cabundle", "degraded-app", "image-pull", "wave-stuck", "bench-25", "blackbox-quick"] {
+        for required in [
+            "happy-kind", "happy-k3s", "stuck-cabundle", "degraded-app", "image-pull", "wave-stuck", "bench-25",
+            "blackbox-quick"
+        ] {
             #expect(names.contains(required), "missing scenario \(required)")
         }
         for n in names { _ = try Scenario.load(n) }
@@ -24,12 +27,15 @@ import Testing
         sim.advance(by: .seconds(120))
         let vwc = sim.world.get(ResourceRef.validatingWebhooks, namespace: nil, name: "cert-manager-webhook")!
         #expect(vwc["webhooks"]?[0]?[path: "clientConfig", "caBundle"] == nil)
-        let out = try await sim.runner.run(Command(["kubectl", "create", "--dry-run=server", "-f", "-"], stdinText: """
-        apiVersion: cert-manager.io/v1
-        kind: Issuer
-        metadata: {name: probe, namespace: cert-manager}
-        spec: {selfSigned: {}}
-        """, checkExit: false))
+        let out = try await sim.runner.run(
+            Command(
+                ["kubectl", "create", "--dry-run=server", "-f", "-"],
+                stdinText: """
+                    apiVersion: cert-manager.io/v1
+                    kind: Issuer
+                    metadata: {name: probe, namespace: cert-manager}
+                    spec: {selfSigned: {}}
+                    """, checkExit: false))
         #expect(out.status == 1)
         #expect(out.stderrText.contains("x509: certificate signed by unknown authority"))
     }
@@ -38,12 +44,15 @@ import Testing
         let sim = try SimCluster(scenario: "degraded-app")
         try await applyRoot(sim)
         var wasHealthy = false
-        #expect(sim.run(step: .seconds(1)) { _ in
-            if isReady(app(sim, "external-secrets")) { wasHealthy = true }
-            return app(sim, "external-secrets")?[path: "status", "health", "status"] == "Degraded"
-        })
+        #expect(
+            sim.run(step: .seconds(1)) { _ in
+                if isReady(app(sim, "external-secrets")) { wasHealthy = true }
+                return app(sim, "external-secrets")?[path: "status", "health", "status"] == "Degraded"
+            })
         #expect(wasHealthy)
-        #expect(app(sim, "external-secrets")?[path: "status", "health", "message"]?.string?.contains("progress deadline") == true)
+        #expect(
+            app(sim, "external-secrets")?[path: "status", "health", "message"]?.string?.contains("progress deadline")
+                == true)
         #expect(sim.run { _ in isReady(app(sim, "ingress")) })
         sim.advance(by: .seconds(300))
         #expect(app(sim, "external-secrets")?[path: "status", "health", "status"] == "Degraded")
@@ -57,12 +66,17 @@ import Testing
         let controllers = app(sim, "controllers")!
         #expect(controllers[path: "status", "health", "status"] == "Progressing")
         #expect(app(sim, "ingress")?[path: "status", "operationState"] == nil)
-        let pods = try sim.world.list(ResourceRef.pods, namespace: "platform-system", labelSelector: "app.kubernetes.io/name=organization-controller")
+        let pods = try sim.world.list(
+            ResourceRef.pods, namespace: "platform-system",
+            labelSelector: "app.kubernetes.io/name=organization-controller")
         let waiting = pods.first?[path: "status", "containerStatuses"]?[0]?[path: "state", "waiting"]
         #expect(waiting?["reason"] == "ImagePullBackOff")
         #expect(waiting?["message"]?.string?.contains("ghcr.io/bdchatham/organization-controller:latest") == true)
         let events = try sim.world.list(ResourceRef.events, namespace: "platform-system", fieldSelector: "type=Warning")
-        #expect(events.contains { $0["reason"] == "Failed" && ($0["message"]?.string ?? "").contains("Failed to pull image") })
+        #expect(
+            events.contains {
+                $0["reason"] == "Failed" && ($0["message"]?.string ?? "").contains("Failed to pull image")
+            })
         let get = try await sim.runner.run(Command(["kubectl", "get", "pods", "-n", "platform-system"]))
         #expect(get.stdoutText.contains("ImagePullBackOff"))
     }
@@ -91,8 +105,10 @@ import Testing
         let asUser = try await sim.runner.run(Command(["sh", "-s", "-"], stdin: script.body, checkExit: false))
         #expect(asUser.stderrText.contains("You need to be root"))
         sim.uid = 0
-        let out = try await sim.runner.run(Command(["sh", "-s", "-", "--disable", "traefik"], stdin: script.body,
-                                                   environment: ["INSTALL_K3S_VERSION": "v1.31.4+k3s1"]))
+        let out = try await sim.runner.run(
+            Command(
+                ["sh", "-s", "-", "--disable", "traefik"], stdin: script.body,
+                environment: ["INSTALL_K3S_VERSION": "v1.31.4+k3s1"]))
         #expect(out.stdoutText.contains("[INFO]  systemd: Starting k3s"))
         let kc = sim.hostRoot + "/etc/rancher/k3s/k3s.yaml"
         #expect(FileManager.default.fileExists(atPath: kc))

@@ -12,7 +12,9 @@ import TestSupport
 
     static func established(_ w: SimWorld) -> Bool {
         let crd = w.get(ResourceRef.crds, namespace: nil, name: "widgets.example.com")
-        return crd?[path: "status", "conditions"]?.array?.contains { $0["type"] == "Established" && $0["status"] == "True" } == true
+        return crd?[path: "status", "conditions"]?.array?.contains {
+            $0["type"] == "Established" && $0["status"] == "True"
+        } == true
     }
 
     /// Within the coalescing interval a read is served from the last tick's state; past it, or
@@ -23,10 +25,10 @@ import TestSupport
         w.readCoalescing = .seconds(5)
         _ = try w.apply(try SimJSON.documents(Self.crd)[0])
         #expect(!Self.established(w))
-        clock.advance(by: .seconds(3))                       // due at 2 s, but 3 s < 5 s since the last tick
+        clock.advance(by: .seconds(3))  // due at 2 s, but 3 s < 5 s since the last tick
         #expect(!Self.established(w))
         _ = try w.apply(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "c", "namespace": "default"]])
-        #expect(Self.established(w))                         // a write makes the next read tick
+        #expect(Self.established(w))  // a write makes the next read tick
 
         let plain = SimWorld(scenario: try emptyScenario(), clock: clock)
         _ = try plain.apply(try SimJSON.documents(Self.crd)[0])
@@ -35,7 +37,7 @@ import TestSupport
         let coalesced = SimWorld(scenario: try emptyScenario(), clock: clock)
         coalesced.readCoalescing = .seconds(1)
         _ = try coalesced.apply(try SimJSON.documents(Self.crd)[0])
-        clock.advance(by: .seconds(2))                       // past the interval: ticks
+        clock.advance(by: .seconds(2))  // past the interval: ticks
         #expect(Self.established(coalesced))
     }
 
@@ -63,7 +65,8 @@ import TestSupport
 
     @Test func requestsRecordTheServersOwnTime() async throws {
         let sim = try SimCluster(scenario: "bench-25")
-        _ = try await sim.transport.send(HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
+        _ = try await sim.transport.send(
+            HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
         let r = try #require(sim.record.requests.last)
         #expect(r.path.hasSuffix("/applications"))
         #expect((r.serverMs ?? -1) >= 0)

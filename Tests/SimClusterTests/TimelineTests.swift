@@ -5,18 +5,19 @@ import Testing
 @testable import SimCluster
 
 let rootYAML = """
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: platform-root
-  namespace: argocd
-  finalizers: [resources-finalizer.argocd.argoproj.io]
-spec:
-  project: default
-  source: {repoURL: "https://github.com/bdchatham/AphexPlatformInfrastructure.git", targetRevision: HEAD, path: platform/base/argocd/apps}
-  destination: {server: "https://kubernetes.default.svc", namespace: argocd}
-  syncPolicy: {automated: {prune: true, selfHeal: true}}
-"""
+    apiVersion: argoproj.io/v1alpha1
+    kind: Application
+    metadata:
+      name: platform-root
+      namespace: argocd
+      finalizers: [resources-finalizer.argocd.argoproj.io]
+    spec:
+      project: default
+      source: {repoURL: "https://github.com/bdchatham/AphexPlatformInfrastructure.git", targetRevision: HEAD, path: \
+    platform/base/argocd/apps}
+      destination: {server: "https://kubernetes.default.svc", namespace: argocd}
+      syncPolicy: {automated: {prune: true, selfHeal: true}}
+    """
 
 func app(_ sim: SimCluster, _ name: String) -> JSON? {
     sim.world.get(ResourceRef.applications, namespace: "argocd", name: name)
@@ -32,7 +33,8 @@ func applyRoot(_ sim: SimCluster) async throws {
     sim.world.installArgoCRDs()
     sim.world.ensureNamespace("argocd")
     sim.world.lock.unlock()
-    let out = try await sim.runner.run(Command(["kubectl", "apply", "--server-side", "--field-manager=aphex", "-f", "-"], stdinText: rootYAML))
+    let out = try await sim.runner.run(
+        Command(["kubectl", "apply", "--server-side", "--field-manager=aphex", "-f", "-"], stdinText: rootYAML))
     #expect(out.stdoutText == "application.argoproj.io/platform-root serverside-applied\n")
 }
 
@@ -61,7 +63,11 @@ func applyRoot(_ sim: SimCluster) async throws {
         let waves = sim.scenario.waves
         for i in 1..<waves.count {
             let prevDone = waves[i - 1].apps.map { readyAt[$0.name]! }.max()!
-            for a in waves[i].apps { #expect(readyAt[a.name]! > prevDone, "\(a.name) (wave \(waves[i].wave)) ready before wave \(waves[i - 1].wave)") }
+            for a in waves[i].apps {
+                #expect(
+                    readyAt[a.name]! > prevDone,
+                    "\(a.name) (wave \(waves[i].wave)) ready before wave \(waves[i - 1].wave)")
+            }
         }
         // Realistic status shape.
         let cm = app(sim, "cert-manager")!
@@ -70,7 +76,10 @@ func applyRoot(_ sim: SimCluster) async throws {
         #expect(cm[path: "status", "operationState", "finishedAt"]?.string != nil)
         #expect(cm[path: "status", "sync", "revision"]?.string?.count == 40)
         #expect(cm[path: "status", "reconciledAt"]?.string != nil)
-        #expect(cm[path: "status", "resources"]?.array?.contains { $0["name"] == "cert-manager-webhook" && $0[path: "health", "status"] == "Healthy" } == true)
+        #expect(
+            cm[path: "status", "resources"]?.array?.contains {
+                $0["name"] == "cert-manager-webhook" && $0[path: "health", "status"] == "Healthy"
+            } == true)
         let dep = sim.world.get(ResourceRef.deployments, namespace: "cert-manager", name: "cert-manager-webhook")!
         #expect(dep[path: "status", "availableReplicas"] == 1)
         #expect(dep[path: "status", "observedGeneration"] == dep[path: "metadata", "generation"])
@@ -80,19 +89,23 @@ func applyRoot(_ sim: SimCluster) async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         try await applyRoot(sim)
         let issuer = """
-        apiVersion: cert-manager.io/v1
-        kind: Issuer
-        metadata: {name: aphex-webhook-probe, namespace: cert-manager}
-        spec: {selfSigned: {}}
-        """
+            apiVersion: cert-manager.io/v1
+            kind: Issuer
+            metadata: {name: aphex-webhook-probe, namespace: cert-manager}
+            spec: {selfSigned: {}}
+            """
         let probe = Command(["kubectl", "create", "--dry-run=server", "-f", "-"], stdinText: issuer, checkExit: false)
         // Wait until cert-manager's app synced (CRDs and webhook configurations exist).
-        #expect(sim.run { w in w.get(ResourceRef.validatingWebhooks, namespace: nil, name: "cert-manager-webhook") != nil })
+        #expect(
+            sim.run { w in w.get(ResourceRef.validatingWebhooks, namespace: nil, name: "cert-manager-webhook") != nil })
         var messages: [String] = []
         var succeededAt: Double? = nil
         for _ in 0..<400 {
             let out = try await sim.runner.run(probe)
-            if out.status == 0 { succeededAt = sim.world.nowSeconds; break }
+            if out.status == 0 {
+                succeededAt = sim.world.nowSeconds
+                break
+            }
             let line = out.stderrText
             if messages.last != line { messages.append(line) }
             sim.advance(by: .milliseconds(250))
@@ -100,7 +113,9 @@ func applyRoot(_ sim: SimCluster) async throws {
         #expect(succeededAt != nil)
         #expect(messages.first?.contains("failed calling webhook \"webhook.cert-manager.io\"") == true)
         #expect(messages.first?.contains("connect: connection refused") == true)
-        #expect(messages.first?.hasPrefix("Error from server (InternalError): error when creating \"STDIN\": Internal error occurred:") == true)
+        #expect(
+            messages.first?.hasPrefix(
+                "Error from server (InternalError): error when creating \"STDIN\": Internal error occurred:") == true)
         #expect(messages.contains { $0.contains("x509: certificate signed by unknown authority") })
         // The dry run created nothing.
         #expect(sim.world.get(ResourceRef.issuers, namespace: "cert-manager", name: "aphex-webhook-probe") == nil)
@@ -108,7 +123,9 @@ func applyRoot(_ sim: SimCluster) async throws {
         let ca = vwc["webhooks"]?[0]?[path: "clientConfig", "caBundle"]?.string ?? ""
         let pem = String(decoding: Data(base64Encoded: ca) ?? Data(), as: UTF8.self)
         #expect(pem.hasPrefix("-----BEGIN CERTIFICATE-----"))
-        let slices = try sim.world.list(ResourceRef.endpointSlices, namespace: "cert-manager", labelSelector: "kubernetes.io/service-name=cert-manager-webhook")
+        let slices = try sim.world.list(
+            ResourceRef.endpointSlices, namespace: "cert-manager",
+            labelSelector: "kubernetes.io/service-name=cert-manager-webhook")
         #expect(slices.first?["endpoints"]?[0]?[path: "conditions", "ready"] == true)
     }
 
@@ -116,7 +133,8 @@ func applyRoot(_ sim: SimCluster) async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         try await applyRoot(sim)
         #expect(sim.run { _ in app(sim, "ingress") != nil })
-        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        _ = try await sim.runner.run(
+            Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
         #expect(app(sim, "platform-root")?[path: "metadata", "deletionTimestamp"] != nil)
         #expect(sim.run(until: .seconds(60)) { _ in app(sim, "platform-root") == nil })
         #expect(try sim.world.list(ResourceRef.applications, namespace: "argocd").isEmpty)
@@ -127,9 +145,11 @@ func applyRoot(_ sim: SimCluster) async throws {
         let sim = try SimCluster(scenario: "blackbox-existing-stuck")
         try await applyRoot(sim)
         #expect(sim.run { _ in app(sim, "catalog") != nil })
-        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        _ = try await sim.runner.run(
+            Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
         sim.advance(by: .seconds(600))
-        #expect(app(sim, "platform-root")?[path: "metadata", "finalizers"] == ["resources-finalizer.argocd.argoproj.io"])
+        #expect(
+            app(sim, "platform-root")?[path: "metadata", "finalizers"] == ["resources-finalizer.argocd.argoproj.io"])
         #expect(app(sim, "catalog")?[path: "metadata", "deletionTimestamp"] == nil, "no cascade either")
     }
 
@@ -154,7 +174,8 @@ func applyRoot(_ sim: SimCluster) async throws {
         _ = try sim.apply(controller(replicas: 1))
         #expect(sim.run { _ in app(sim, "ingress") != nil })
         _ = try sim.apply(controller(replicas: 0))
-        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        _ = try await sim.runner.run(
+            Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
         sim.advance(by: .seconds(120))
         #expect(app(sim, "platform-root") != nil, "scaled to 0: nothing processes the finalizer")
         _ = try sim.apply(controller(replicas: 1))
@@ -162,8 +183,10 @@ func applyRoot(_ sim: SimCluster) async throws {
         // Deleted: missing, nothing processes.
         try await applyRoot(sim)
         #expect(sim.run { _ in app(sim, "ingress") != nil })
-        _ = try await sim.runner.run(Command(["kubectl", "delete", "statefulset", "argocd-application-controller", "-n", "argocd"]))
-        _ = try await sim.runner.run(Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
+        _ = try await sim.runner.run(
+            Command(["kubectl", "delete", "statefulset", "argocd-application-controller", "-n", "argocd"]))
+        _ = try await sim.runner.run(
+            Command(["kubectl", "delete", "application", "platform-root", "-n", "argocd", "--wait=false"]))
         sim.advance(by: .seconds(120))
         #expect(app(sim, "platform-root") != nil, "the controller is gone: the finalizer stays")
     }
@@ -172,29 +195,39 @@ func applyRoot(_ sim: SimCluster) async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         try await applyRoot(sim)
         #expect(sim.run { _ in app(sim, "gpu") != nil })
-        _ = try await sim.runner.run(Command(["kubectl", "annotate", "application", "gpu", "-n", "argocd", "argocd.argoproj.io/refresh=hard", "--overwrite"]))
+        _ = try await sim.runner.run(
+            Command([
+                "kubectl", "annotate", "application", "gpu", "-n", "argocd", "argocd.argoproj.io/refresh=hard",
+                "--overwrite"
+            ]))
         #expect(app(sim, "gpu")?.annotations["argocd.argoproj.io/refresh"] == "hard")
         #expect(sim.run(until: .seconds(10)) { _ in app(sim, "gpu")?.annotations["argocd.argoproj.io/refresh"] == nil })
     }
 
     @Test func authentikTokenCheck() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
-        _ = try sim.apply("""
-        apiVersion: v1
-        kind: Namespace
-        metadata: {name: auth-system}
-        ---
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: authentik-secrets, namespace: auth-system}
-        stringData: {bootstrap-token: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
-        """)
+        _ = try sim.apply(
+            """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: auth-system}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: authentik-secrets, namespace: auth-system}
+            stringData: {bootstrap-token: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+            """)
         try await applyRoot(sim)
         let path = "/api/v1/namespaces/auth-system/services/authentik-server:9000/proxy/api/v3/core/users/me/"
         func get(_ token: String) async throws -> Int {
-            try await sim.transport.send(HTTPRequest(url: sim.baseURL + path, headers: ["Authorization": "Bearer \(token)"])).status
+            try await sim.transport.send(
+                HTTPRequest(url: sim.baseURL + path, headers: ["Authorization": "Bearer \(token)"])
+            ).status
         }
-        #expect(sim.run { _ in sim.world.get(ResourceRef.services, namespace: "auth-system", name: "authentik-server") != nil })
+        #expect(
+            sim.run { _ in
+                sim.world.get(ResourceRef.services, namespace: "auth-system", name: "authentik-server") != nil
+            })
         #expect(try await get("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") == 503)
         #expect(sim.run { _ in isReady(app(sim, "auth")) })
         #expect(try await get("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") == 200)
@@ -206,27 +239,47 @@ func applyRoot(_ sim: SimCluster) async throws {
     @Test func watchStreamsWaveProgressInVirtualTime() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         try await applyRoot(sim)
-        let list = try await sim.transport.send(HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
+        let list = try await sim.transport.send(
+            HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"))
         let rv = try JSON.parse(list.body)[path: "metadata", "resourceVersion"]!.string!
         let box = LinesBox()
-        let status = try await sim.transport.stream(HTTPRequest(url: sim.baseURL +
-            "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=\(rv)&timeoutSeconds=300")) { chunk in
+        let status = try await sim.transport.stream(
+            HTTPRequest(
+                url: sim.baseURL
+                    + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=\(rv)&timeoutSeconds=300"
+            )
+        ) { chunk in
             box.add(String(decoding: chunk, as: UTF8.self))
             return true
         }
         #expect(status == 200)
         let events = box.lines.compactMap { try? JSON.parse($0) }
         #expect(events.contains { $0["type"] == "ADDED" && $0[path: "object", "metadata", "name"] == "ingress" })
-        #expect(events.contains { $0["type"] == "MODIFIED" && $0[path: "object", "metadata", "name"] == "ingress"
-            && $0[path: "object", "status", "health", "status"] == "Healthy" })
-        #expect(sim.world.nowSeconds >= 300)     // the watch drove virtual time to its timeout
+        #expect(
+            events.contains {
+                $0["type"] == "MODIFIED" && $0[path: "object", "metadata", "name"] == "ingress"
+                    && $0[path: "object", "status", "health", "status"] == "Healthy"
+            })
+        #expect(sim.world.nowSeconds >= 300)  // the watch drove virtual time to its timeout
         // Once the watch cache has dropped events, an older resourceVersion gets an ERROR event
         // with a 410 Status (a young server replays it instead: see ConformanceWatch).
-        sim.world.lock.lock(); sim.world.historyCapacity = 10; sim.world.lock.unlock()
-        for i in 0..<20 { _ = try sim.world.apply(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("churn-\(i)"), "namespace": "default"]]) }
+        sim.world.lock.lock()
+        sim.world.historyCapacity = 10
+        sim.world.lock.unlock()
+        for i in 0..<20 {
+            _ = try sim.world.apply([
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": ["name": .string("churn-\(i)"), "namespace": "default"]
+            ])
+        }
         let old = LinesBox()
-        _ = try await sim.transport.stream(HTTPRequest(url: sim.baseURL + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=1")) {
-            old.add(String(decoding: $0, as: UTF8.self)); return true
+        _ = try await sim.transport.stream(
+            HTTPRequest(
+                url: sim.baseURL
+                    + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=1")
+        ) {
+            old.add(String(decoding: $0, as: UTF8.self))
+            return true
         }
         #expect(old.lines.first.flatMap { try? JSON.parse($0) }?[path: "object", "code"] == 410)
     }
@@ -235,6 +288,14 @@ func applyRoot(_ sim: SimCluster) async throws {
 final class LinesBox: @unchecked Sendable {
     private let lock = NSLock()
     private var text = ""
-    func add(_ s: String) { lock.lock(); text += s; lock.unlock() }
-    var lines: [String] { lock.lock(); defer { lock.unlock() }; return text.split(separator: "\n").map(String.init) }
+    func add(_ s: String) {
+        lock.lock()
+        text += s
+        lock.unlock()
+    }
+    var lines: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return text.split(separator: "\n").map(String.init)
+    }
 }

@@ -26,16 +26,23 @@ import TestSupport
         let cmd = try await run(sim, ["kubectl", "gte", "pods"])
         #expect(cmd.stderrText.contains("unknown command \"gte\""))
         // And the record shows the failed argv, run by the real kubectl.
-        #expect(sim.record.commands.contains { $0.argv.contains("--bogus") && $0.status == 1 && $0.via == "real-kubectl" })
+        #expect(
+            sim.record.commands.contains { $0.argv.contains("--bogus") && $0.status == 1 && $0.via == "real-kubectl" })
     }
 
     @Test func kubectlReadForms() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         let ns = try await run(sim, ["kubectl", "get", "ns", "-o", "name"])
         #expect(ns.stdoutText.contains("namespace/kube-system\n"))
-        let one = try await run(sim, ["kubectl", "--kubeconfig", sim.kubeconfigPath, "get", "deployment/coredns", "-n", "kube-system", "-o", "json"])
+        let one = try await run(
+            sim,
+            [
+                "kubectl", "--kubeconfig", sim.kubeconfigPath, "get", "deployment/coredns", "-n", "kube-system", "-o",
+                "json"
+            ])
         #expect(try JSON.parse(one.stdoutText)["kind"] == "Deployment")
-        let jp = try await run(sim, ["kubectl", "get", "deploy", "coredns", "-n", "kube-system", "-o", "jsonpath={.spec.replicas}"])
+        let jp = try await run(
+            sim, ["kubectl", "get", "deploy", "coredns", "-n", "kube-system", "-o", "jsonpath={.spec.replicas}"])
         #expect(jp.stdoutText == "2")
         let missing = try await run(sim, ["kubectl", "get", "secret", "nope", "-n", "default"])
         #expect(missing.status == 1)
@@ -54,65 +61,102 @@ import TestSupport
 
     @Test func applyReportsMissingCRDsAndNamespaces() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
-        let out = try await run(sim, ["kubectl", "apply", "--server-side", "-f", "-"], stdin: """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: a, namespace: default}
-        ---
-        apiVersion: argoproj.io/v1alpha1
-        kind: Application
-        metadata: {name: x, namespace: argocd}
-        ---
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: b, namespace: missing}
-        """)
+        let out = try await run(
+            sim, ["kubectl", "apply", "--server-side", "-f", "-"],
+            stdin: """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: a, namespace: default}
+                ---
+                apiVersion: argoproj.io/v1alpha1
+                kind: Application
+                metadata: {name: x, namespace: argocd}
+                ---
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: b, namespace: missing}
+                """)
         #expect(out.status == 1)
         #expect(out.stdoutText == "configmap/a serverside-applied\n")
-        #expect(out.stderrText.contains("resource mapping not found for name: \"x\" namespace: \"argocd\" from \"STDIN\": no matches for kind \"Application\" in version \"argoproj.io/v1alpha1\"\nensure CRDs are installed first"))
+        #expect(
+            out.stderrText.contains(
+                """
+                resource mapping not found for name: \"x\" namespace: \"argocd\" from \"STDIN\": no matches for \
+                kind \"Application\" in version \"argoproj.io/v1alpha1\"\nensure CRDs are installed first
+                """
+            ))
         #expect(out.stderrText.contains("Error from server (NotFound): namespaces \"missing\" not found"))
     }
 
     @Test func clientSideApplyOfHugeCRDFails() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
         let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/manifests/argocd-v3.3.0-install.yaml")
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "shared/manifests/argocd-v3.3.0-install.yaml")
         let text = try String(contentsOf: manifests, encoding: .utf8)
         // (`kubectl create namespace` sends protobuf, which the simulator does not decode.)
-        _ = try await run(sim, ["kubectl", "create", "-f", "-"], stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n")
+        _ = try await run(
+            sim, ["kubectl", "create", "-f", "-"], stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n")
         let client = try await run(sim, ["kubectl", "apply", "-n", "argocd", "-f", "-"], stdin: text)
         #expect(client.status == 1)
         #expect(client.stderrText.contains("metadata.annotations: Too long: may not be more than 262144 bytes"))
-        let server = try await run(sim, ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-n", "argocd", "-f", "-"], stdin: text)
+        let server = try await run(
+            sim,
+            [
+                "kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-n", "argocd", "-f",
+                "-"
+            ], stdin: text)
         #expect(server.status == 0, "\(server.stderrText)")
         #expect(server.stdoutText.contains("statefulset.apps/argocd-application-controller serverside-applied"))
         // The ArgoCD components become ready (kubectl wait and rollout status watch the world).
-        let wait = try await run(sim, ["kubectl", "wait", "--for=condition=Available", "deployment/argocd-server", "deployment/argocd-repo-server",
-                                       "deployment/argocd-applicationset-controller", "-n", "argocd", "--timeout=300s"])
+        let wait = try await run(
+            sim,
+            [
+                "kubectl", "wait", "--for=condition=Available", "deployment/argocd-server",
+                "deployment/argocd-repo-server",
+                "deployment/argocd-applicationset-controller", "-n", "argocd", "--timeout=300s"
+            ])
         #expect(wait.status == 0, "\(wait.stderrText)")
         #expect(wait.stdoutText.contains("deployment.apps/argocd-server condition met"))
-        let sts = try await run(sim, ["kubectl", "rollout", "status", "statefulset/argocd-application-controller", "-n", "argocd", "--timeout=60s"])
+        let sts = try await run(
+            sim,
+            [
+                "kubectl", "rollout", "status", "statefulset/argocd-application-controller", "-n", "argocd",
+                "--timeout=60s"
+            ])
         #expect(sts.status == 0, "\(sts.stderrText)")
         // Re-applying the same stream writes nothing.
         sim.record.reset()
         let rv = sim.world.resourceVersion
-        _ = try await run(sim, ["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-n", "argocd", "-f", "-"], stdin: text)
+        _ = try await run(
+            sim,
+            [
+                "kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=aphex", "-n", "argocd", "-f",
+                "-"
+            ], stdin: text)
         #expect(sim.record.changes.isEmpty, "\(sim.record.changes.prefix(5))")
         #expect(sim.world.resourceVersion >= rv)
         #expect(sim.record.commands.first?.stdinSHA256 == sha256Hex(Array(text.utf8)))
     }
 
     @Test func kindCreateRegistersACluster() async throws {
-        let sim = try SimCluster(scenario: try Scenario.parse("""
-        name: fresh
-        deployment: kind
-        cluster: {exists: false}
-        """))
+        let sim = try SimCluster(
+            scenario: try Scenario.parse(
+                """
+                name: fresh
+                deployment: kind
+                cluster: {exists: false}
+                """))
         let before = try await run(sim, ["kubectl", "get", "ns"])
         #expect(before.stderrText.contains("was refused - did you specify the right host or port?"))
         let kc = sim.home + "/kc"
-        let create = try await run(sim, ["kind", "create", "cluster", "--name", "platform-cluster", "--config", "-", "--kubeconfig", kc, "--wait", "60s"],
-                                   stdin: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n")
+        let create = try await run(
+            sim,
+            [
+                "kind", "create", "cluster", "--name", "platform-cluster", "--config", "-", "--kubeconfig", kc,
+                "--wait", "60s"
+            ],
+            stdin: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n")
         #expect(create.status == 0, "\(create.stderrText)")
         #expect(create.stderrText.contains("Set kubectl context to \"kind-platform-cluster\""))
         let kubeconfig = try String(contentsOfFile: kc, encoding: .utf8)
@@ -143,11 +187,17 @@ import TestSupport
     @Test func errorRateIsRoughlyHonouredAndDeterministic() async throws {
         func outcomes() async throws -> [Int] {
             let sim = try SimCluster(scenario: "happy-kind")
-            sim.faults.configure { $0.errorRate = 0.3; $0.kinds = ["http503", "reset"]; $0.seed = 7 }
+            sim.faults.configure {
+                $0.errorRate = 0.3
+                $0.kinds = ["http503", "reset"]
+                $0.seed = 7
+            }
             var codes: [Int] = []
             for _ in 0..<200 {
-                do { codes.append(try await sim.transport.send(HTTPRequest(url: sim.baseURL + "/api/v1/namespaces")).status) }
-                catch TransportError.connectionReset { codes.append(-1) }
+                do {
+                    codes.append(
+                        try await sim.transport.send(HTTPRequest(url: sim.baseURL + "/api/v1/namespaces")).status)
+                } catch TransportError.connectionReset { codes.append(-1) }
             }
             return codes
         }
@@ -176,7 +226,12 @@ import TestSupport
 
     @Test func latencyAndTimeoutsUseTheClock() async throws {
         let sim = try SimCluster(scenario: "happy-kind")
-        sim.faults.configure { $0.latencyMs = 250; $0.errorRate = 1; $0.kinds = ["timeout"]; $0.timeoutSeconds = 30 }
+        sim.faults.configure {
+            $0.latencyMs = 250
+            $0.errorRate = 1
+            $0.kinds = ["timeout"]
+            $0.timeoutSeconds = 30
+        }
         let t0 = sim.world.now
         await #expect(throws: TransportError.self) {
             try await sim.transport.send(HTTPRequest(url: sim.baseURL + "/api/v1/pods", timeout: .seconds(10)))

@@ -15,13 +15,15 @@ let argv = CommandLine.arguments
 let invoked = (argv[0] as NSString).lastPathComponent
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("""
-    usage: aphex-sim serve --scenario NAME --state-dir DIR [--port 0] [--error-rate R] [--fault-kinds K,..]
-                           [--latency-ms N] [--down FROM-TO] [--time-scale S] [--seed N]
-           aphex-sim scenarios
-    Scenarios: \(Scenario.available().joined(separator: ", "))
+    FileHandle.standardError.write(
+        Data(
+            """
+            usage: aphex-sim serve --scenario NAME --state-dir DIR [--port 0] [--error-rate R] [--fault-kinds K,..]
+                                   [--latency-ms N] [--down FROM-TO] [--time-scale S] [--seed N]
+                   aphex-sim scenarios
+            Scenarios: \(Scenario.available().joined(separator: ", "))
 
-    """.utf8))
+            """.utf8))
     exit(2)
 }
 
@@ -36,21 +38,38 @@ case "scenarios":
 case "serve":
     var opts: [String: String] = [:]
     var i = 2
-    let known: Set<String> = ["scenario", "state-dir", "port", "error-rate", "fault-kinds", "latency-ms", "down", "time-scale", "seed"]
+    let known: Set<String> = [
+        "scenario", "state-dir", "port", "error-rate", "fault-kinds", "latency-ms", "down", "time-scale", "seed"
+    ]
     while i < argv.count {
         var a = argv[i]
-        guard a.hasPrefix("--") else { FileHandle.standardError.write(Data("error: unexpected argument \(a)\n".utf8)); exit(2) }
+        guard a.hasPrefix("--") else {
+            FileHandle.standardError.write(Data("error: unexpected argument \(a)\n".utf8))
+            exit(2)
+        }
         a.removeFirst(2)
         var value: String
-        if let eq = a.firstIndex(of: "=") { value = String(a[a.index(after: eq)...]); a = String(a[..<eq]) }
-        else { guard i + 1 < argv.count else { usage() }; value = argv[i + 1]; i += 1 }
-        guard known.contains(a) else { FileHandle.standardError.write(Data("error: unknown flag: --\(a)\n".utf8)); exit(2) }
+        if let eq = a.firstIndex(of: "=") {
+            value = String(a[a.index(after: eq)...])
+            a = String(a[..<eq])
+        } else {
+            guard i + 1 < argv.count else { usage() }
+            value = argv[i + 1]
+            i += 1
+        }
+        guard known.contains(a) else {
+            FileHandle.standardError.write(Data("error: unknown flag: --\(a)\n".utf8))
+            exit(2)
+        }
         opts[a] = value
         i += 1
     }
     let env = ProcessInfo.processInfo.environment
-    for (flag, key) in [("error-rate", "APHEX_SIM_ERROR_RATE"), ("fault-kinds", "APHEX_SIM_FAULT_KINDS"), ("latency-ms", "APHEX_SIM_LATENCY_MS"),
-                        ("down", "APHEX_SIM_DOWN"), ("time-scale", "APHEX_SIM_TIME_SCALE")] where opts[flag] == nil {
+    for (flag, key) in [
+        ("error-rate", "APHEX_SIM_ERROR_RATE"), ("fault-kinds", "APHEX_SIM_FAULT_KINDS"),
+        ("latency-ms", "APHEX_SIM_LATENCY_MS"),
+        ("down", "APHEX_SIM_DOWN"), ("time-scale", "APHEX_SIM_TIME_SCALE")
+    ] where opts[flag] == nil {
         if let v = env[key] { opts[flag] = v }
     }
     guard let name = opts["scenario"], let dir = opts["state-dir"] else { usage() }
@@ -66,8 +85,9 @@ case "serve":
             if p.count == 2 { scenario.faults.downWindows.append(p[0]...p[1]) }
         }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? argv[0]
-        try SimServe.serve(scenario: scenario, stateDir: (dir as NSString).expandingTildeInPath,
-                           port: UInt16(opts["port"] ?? "0") ?? 0, executable: exe)
+        try SimServe.serve(
+            scenario: scenario, stateDir: (dir as NSString).expandingTildeInPath,
+            port: UInt16(opts["port"] ?? "0") ?? 0, executable: exe)
     } catch {
         FileHandle.standardError.write(Data("aphex-sim: \(error)\n".utf8))
         exit(1)

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one HTTP test server: HTTP/1.1 on 127.0.0.1 for transport, API-client and fetch tests,
@@ -103,7 +103,10 @@ public final class HTTPTestServer: @unchecked Sendable {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0, listen(fd, 64) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
         self.port = Self.boundPort(fd)
         self.listenFD = fd
         let t = Thread { [self] in acceptLoop() }
@@ -160,7 +163,11 @@ public final class HTTPTestServer: @unchecked Sendable {
                 openFDs.insert(c)
                 return false
             }
-            if stopped { close(c); close(listenFD); return }
+            if stopped {
+                close(c)
+                close(listenFD)
+                return
+            }
             var one: Int32 = 1
             setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let t = Thread { [self] in
@@ -204,7 +211,8 @@ public final class HTTPTestServer: @unchecked Sendable {
                 guard write(fd, Array(head.utf8) + (request.method == "HEAD" ? [] : body)) else { return }
                 if !keepAlive { return }
             case .truncated(let status, let body, let sent):
-                let head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Length: \(body.count)\r\n"
+                let head =
+                    "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Length: \(body.count)\r\n"
                     + "Connection: close\r\n\r\n"
                 _ = write(fd, Array(head.utf8) + body.prefix(sent))
                 return
@@ -231,8 +239,9 @@ public final class HTTPTestServer: @unchecked Sendable {
     }
 
     private static func chunkedHead(_ status: Int) -> [UInt8] {
-        Array(("HTTP/1.1 \(status) \(reason(status))\r\nContent-Type: application/json\r\n"
-            + "Transfer-Encoding: chunked\r\n\r\n").utf8)
+        Array(
+            ("HTTP/1.1 \(status) \(reason(status))\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n").utf8)
     }
 
     private static func chunk(_ part: [UInt8]) -> [UInt8] {
@@ -253,7 +262,10 @@ public final class HTTPTestServer: @unchecked Sendable {
         let terminator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int? = nil
         while true {
-            if let r = find(terminator, in: buffer) { headEnd = r; break }
+            if let r = find(terminator, in: buffer) {
+                headEnd = r
+                break
+            }
             guard readMore(fd, &buffer) else { return nil }
         }
         let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)

@@ -20,7 +20,10 @@ import Testing
 /// cluster's kubectl); the closure throws for what it does not know.
 public final class RecordingRunner: CommandRunner, @unchecked Sendable {
     public typealias Handler = @Sendable (Command) async throws -> CommandOutput
-    private enum Answer { case output(CommandOutput), handler(Handler) }
+    private enum Answer {
+        case output(CommandOutput)
+        case handler(Handler)
+    }
 
     private let lock = NSLock()
     private var rules: [(prefix: [String], answer: Answer)] = []
@@ -65,8 +68,9 @@ public final class RecordingRunner: CommandRunner, @unchecked Sendable {
             throw UnscriptedCommand(argv: command.argv)
         }
         if command.checkExit && out.status != 0 {
-            throw CommandError(argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText,
-                               stderr: out.stderrText)
+            throw CommandError(
+                argv: command.argv, reason: .exited(out.status), stdout: out.stdoutText,
+                stderr: out.stderrText)
         }
         return out
     }

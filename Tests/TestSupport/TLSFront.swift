@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Test PKI made with the `openssl` CLI at test time: a kind-like cluster CA (`ca`), an
@@ -19,7 +19,8 @@ public final class TestPKI: @unchecked Sendable {
         dir = NSTemporaryDirectory() + "aphex-pki-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let caExtensions = "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
-        try sh("""
+        try sh(
+            """
             set -e
             cd '\(dir)'
             key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1" 2>/dev/null; }
@@ -68,8 +69,9 @@ extension HTTPTestServer {
         /// s_server with the PKI's server certificate, demanding a client certificate signed by
         /// the PKI's CA, as the API server of a kind cluster does.
         public static func statusPage(pki: TestPKI) async throws -> TLSFront {
-            try await statusPage(cert: pki.path("server.crt"), key: pki.path("server.key"),
-                                 clientCA: pki.path("ca.crt"))
+            try await statusPage(
+                cert: pki.path("server.crt"), key: pki.path("server.key"),
+                clientCA: pki.path("ca.crt"))
         }
 
         /// s_server with the given certificate and key; a client certificate signed by
@@ -108,7 +110,10 @@ extension HTTPTestServer {
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
                 p.arguments = ["-s", "KILL", "600", "/bin/sh", "-c", command(port)]
                 p.standardInput = Pipe()  // s_server exits when its stdin closes: keep a pipe open
-                do { try p.run() } catch { lastError = error; continue }
+                do { try p.run() } catch {
+                    lastError = error
+                    continue
+                }
                 if Self.waitListening(port: port, process: p) {
                     self.port = port
                     self.process = p
@@ -117,8 +122,9 @@ extension HTTPTestServer {
                 if p.isRunning { Self.killTree(p.processIdentifier) }
                 p.waitUntilExit()
                 let program = command(port).split(separator: " ").dropFirst().first ?? ""
-                lastError = TestSupportError("the TLS server (\(program)) did not listen on \(port) "
-                    + "(is nghttp2-proxy installed? scripts/test.sh installs it)")
+                lastError = TestSupportError(
+                    "the TLS server (\(program)) did not listen on \(port) "
+                        + "(is nghttp2-proxy installed? scripts/test.sh installs it)")
             }
             throw lastError!
         }

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs blocking work (waiting for a process, polling with usleep, openssl runs) on a thread of
@@ -51,7 +51,10 @@ public func loopbackSocket(port: UInt16, timeout: Double) throws -> Int32? {
             connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
-    guard rc == 0 else { close(fd); return nil }
+    guard rc == 0 else {
+        close(fd)
+        return nil
+    }
     return fd
 }
 

@@ -57,7 +57,11 @@ public final class VirtualClock: TimeSource, @unchecked Sendable {
             let t = timeline
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 t.lock.lock()
-                if t.elapsed >= deadline { t.lock.unlock(); c.resume(); return }
+                if t.elapsed >= deadline {
+                    t.lock.unlock()
+                    c.resume()
+                    return
+                }
                 t.waiters.append((deadline, c))
                 t.lock.unlock()
             }

@@ -6,7 +6,10 @@ import Foundation
 
 /// Component versions, manifest sources and pinning (bootstrap).
 struct ComponentFlags: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("ArgoCD version to install (default: the version the platform manages).", valueName: "version"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "ArgoCD version to install (default: the version the platform manages).", valueName: "version"))
     var argocdVersion: String?
     @Option(name: .long, help: ArgumentHelp("Tekton Pipelines version.", valueName: "version"))
     var tektonPipelinesVersion: String?
@@ -17,32 +20,66 @@ struct ComponentFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Tekton Dashboard version.", valueName: "version"))
     var tektonDashboardVersion: String?
 
-    @Option(name: .long, help: ArgumentHelp("Read release manifests (NAME-VERSION.yaml) from this directory instead of the network (air-gapped hosts, CI caches).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            """
+            Read release manifests (NAME-VERSION.yaml) from this directory instead of the network (air-gapped \
+            hosts, CI caches).
+            """,
+            valueName: "dir"))
     var manifestsDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("Component config file (YAML: versions, URLs, sha256 pins).", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Component config file (YAML: versions, URLs, sha256 pins).", valueName: "file")
+    )
     var componentsFile: String?
 
-    @Flag(name: .long, help: "Serve the ArgoCD UI without TLS (server.insecure: \"true\"), for homelabs behind a TLS-terminating ingress.")
+    @Flag(
+        name: .long,
+        help:
+            """
+            Serve the ArgoCD UI without TLS (server.insecure: \"true\"), for homelabs behind a TLS-terminating \
+            ingress.
+            """
+    )
     var argocdInsecure = false
 
-    @Flag(name: .long, help: "Download nothing without a pinned digest from the catalog or --components-file (the Tekton manifests and the k3s installer are otherwise trusted on first use). Also APHEX_REQUIRE_PINNED=1. For CI.")
+    @Flag(
+        name: .long,
+        help:
+            """
+            Download nothing without a pinned digest from the catalog or --components-file (the Tekton manifests \
+            and the k3s installer are otherwise trusted on first use). Also APHEX_REQUIRE_PINNED=1. For CI.
+            """
+    )
     var requirePinned = false
 
     func validate() throws {
-        let versions = [("--argocd-version", argocdVersion), ("--tekton-pipelines-version", tektonPipelinesVersion),
-                        ("--tekton-triggers-version", tektonTriggersVersion),
-                        ("--tekton-interceptors-version", tektonInterceptorsVersion),
-                        ("--tekton-dashboard-version", tektonDashboardVersion)]
+        let versions = [
+            ("--argocd-version", argocdVersion), ("--tekton-pipelines-version", tektonPipelinesVersion),
+            ("--tekton-triggers-version", tektonTriggersVersion),
+            ("--tekton-interceptors-version", tektonInterceptorsVersion),
+            ("--tekton-dashboard-version", tektonDashboardVersion)
+        ]
         for (flag, value) in versions {
-            if let v = value, v.range(of: #"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"#, options: .regularExpression) == nil {
+            if let v = value,
+                v.range(of: #"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"#, options: .regularExpression) == nil
+            {
                 throw ValidationError("\(flag) '\(v)' is not a release version: give one like v3.3.0.")
             }
         }
         if let dir = manifestsDir {
             var isDir: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: (dir as NSString).expandingTildeInPath, isDirectory: &isDir) || !isDir.boolValue {
-                throw ValidationError("--manifests-dir '\(dir)' is not a directory. Create it with the release manifests named NAME-VERSION.yaml (see docs/components.md), or drop the option to download them.")
+            if !FileManager.default.fileExists(atPath: (dir as NSString).expandingTildeInPath, isDirectory: &isDir)
+                || !isDir.boolValue
+            {
+                throw ValidationError(
+                    """
+                    --manifests-dir '\(dir)' is not a directory. Create it with the release manifests named \
+                    NAME-VERSION.yaml (see docs/components.md), or drop the option to download them.
+                    """
+                )
             }
         }
         try Self.validateComponentsFile(componentsFile)
@@ -51,7 +88,12 @@ struct ComponentFlags: ParsableArguments {
     /// --components-file (bootstrap, k3s install): an existing, readable file.
     static func validateComponentsFile(_ file: String?) throws {
         if let f = file, !FileManager.default.isReadableFile(atPath: (f as NSString).expandingTildeInPath) {
-            throw ValidationError("--components-file '\(f)' does not exist or is not readable. Pass an existing YAML file (see docs/components.md) or drop the option.")
+            throw ValidationError(
+                """
+                --components-file '\(f)' does not exist or is not readable. Pass an existing YAML file (see \
+                docs/components.md) or drop the option.
+                """
+            )
         }
     }
 

@@ -35,8 +35,10 @@ struct AccessOutput: OutputData {
         let what: String
         switch a.outcome {
         case .created:
-            what = "created in \(formatDuration(.milliseconds(Int64(a.seconds * 1000))))"
-                + (a.nodesReadySeconds.map { "; nodes Ready after \(formatDuration(.milliseconds(Int64($0 * 1000))))" } ?? "")
+            what =
+                "created in \(formatDuration(.milliseconds(Int64(a.seconds * 1000))))"
+                + (a.nodesReadySeconds.map { "; nodes Ready after \(formatDuration(.milliseconds(Int64($0 * 1000))))" }
+                    ?? "")
         case .reused: what = "already existed and is healthy: reused (nothing changed)"
         case .existing: what = "reachable, permissions verified"
         case .planned: what = "planned"
@@ -45,9 +47,12 @@ struct AccessOutput: OutputData {
         lines.append("  kubeconfig: \(a.kubeconfig)")
         if let c = a.context { lines.append("  context:    \(c)") }
         if !a.nodes.isEmpty {
-            lines.append("  nodes:      " + a.nodes.map { "\($0.name) (\($0.ready ? "Ready" : "NotReady"))" }.joined(separator: ", "))
+            lines.append(
+                "  nodes:      "
+                    + a.nodes.map { "\($0.name) (\($0.ready ? "Ready" : "NotReady"))" }.joined(separator: ", "))
         }
-        lines.append("Use it: export KUBECONFIG=\(Shell.quote(a.kubeconfig))   or: aphex status --cluster-name \(a.clusterName)")
+        lines.append(
+            "Use it: export KUBECONFIG=\(Shell.quote(a.kubeconfig))   or: aphex status --cluster-name \(a.clusterName)")
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -62,7 +67,8 @@ struct DeletionOutput: OutputData {
     var removedDirectory: String
 
     var description: String {
-        deleted ? "\(driver) cluster \(clusterName) deleted; removed \(removedDirectory).\n"
-                : "No \(driver) cluster \(clusterName) to delete; nothing changed in \(driver).\n"
+        deleted
+            ? "\(driver) cluster \(clusterName) deleted; removed \(removedDirectory).\n"
+            : "No \(driver) cluster \(clusterName) to delete; nothing changed in \(driver).\n"
     }
 }

@@ -34,7 +34,8 @@ public struct ConvergenceCatalog: Sendable, Equatable {
     /// the Tekton controllers, webhooks, interceptors and dashboard that bootstrap installs
     /// (from their release manifests; the application controller is ArgoCD's StatefulSet).
     public var requiredComponents: [Component] = [
-        Component("argocd", "argocd-server", partOf: "argocd"), Component("argocd", "argocd-repo-server", partOf: "argocd"),
+        Component("argocd", "argocd-server", partOf: "argocd"),
+        Component("argocd", "argocd-repo-server", partOf: "argocd"),
         Component("argocd", "argocd-applicationset-controller", partOf: "argocd"),
         Component("argocd", "argocd-application-controller", "StatefulSet", partOf: "argocd"),
         Component("tekton-pipelines", "tekton-pipelines-controller", partOf: "tekton-pipelines"),
@@ -42,10 +43,11 @@ public struct ConvergenceCatalog: Sendable, Equatable {
         Component("tekton-pipelines", "tekton-triggers-controller", partOf: "tekton-triggers"),
         Component("tekton-pipelines", "tekton-triggers-webhook", partOf: "tekton-triggers"),
         Component("tekton-pipelines", "tekton-triggers-core-interceptors", partOf: "tekton-triggers"),
-        Component("tekton-pipelines", "tekton-dashboard", partOf: "tekton-dashboard"),
+        Component("tekton-pipelines", "tekton-dashboard", partOf: "tekton-dashboard")
     ]
 
-    // cert-manager (synced by ArgoCD; the webhook proof runs whenever its Application exists and the webhook is unproven)
+    // cert-manager (synced by ArgoCD; the webhook proof runs whenever its Application exists and the webhook is
+    // unproven)
     public var certManagerApplication = "cert-manager"
     public var certManagerNamespace = "cert-manager"
     public var certManagerWebhookService = "cert-manager-webhook"

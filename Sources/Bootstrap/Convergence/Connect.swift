@@ -16,7 +16,13 @@ extension AppContext {
     public func connectCluster() async throws -> ClusterConnection {
         let path = resolvedKubeconfig()
         guard Kubeconfig.exists(path) else {
-            throw AphexError(.failed, "No kubeconfig at \(path): aphex cannot reach a cluster. Create one with `aphex bootstrap`, or pass --kubeconfig PATH (and --context NAME) for an existing cluster.")
+            throw AphexError(
+                .failed,
+                """
+                No kubeconfig at \(path): aphex cannot reach a cluster. Create one with `aphex bootstrap`, or \
+                pass --kubeconfig PATH (and --context NAME) for an existing cluster.
+                """
+            )
         }
         do {
             let endpoint = try Kubeconfig.load(path: path).resolve(context: target.context)
@@ -26,7 +32,13 @@ extension AppContext {
         } catch let e as SeamNotSetUp {
             throw e
         } catch {
-            throw AphexError(.failed, "Cannot use the kubeconfig \(path): \(error). Fix the file, or pass --kubeconfig PATH (and --context NAME) for another cluster.")
+            throw AphexError(
+                .failed,
+                """
+                Cannot use the kubeconfig \(path): \(error). Fix the file, or pass --kubeconfig PATH (and \
+                --context NAME) for another cluster.
+                """
+            )
         }
     }
 }

@@ -57,8 +57,9 @@ public enum Pods {
             let (r, overflow) = sum.addingReportingOverflow(Int(s["restartCount"]?.apiCount ?? 0))
             return overflow ? Int.max : r
         }
-        var report = PodReport(namespace: pod.namespace ?? "", name: pod.name ?? "", phase: st?["phase"]?.string ?? "Unknown",
-                               ready: "\(readyCount)/\(total)", restarts: restarts)
+        var report = PodReport(
+            namespace: pod.namespace ?? "", name: pod.name ?? "", phase: st?["phase"]?.string ?? "Unknown",
+            ready: "\(readyCount)/\(total)", restarts: restarts)
         // Waiting reasons first (the container is not running), then bad terminations.
         let waiting = statuses.compactMap { cs -> (JSON, JSON)? in
             guard let w = cs[path: "state", "waiting"] else { return nil }
@@ -75,7 +76,8 @@ public enum Pods {
             for cs in statuses {
                 if let term = cs[path: "state", "terminated"], (term["exitCode"]?.int ?? 0) != 0 {
                     report.reason = term["reason"]?.string ?? "Error"
-                    report.message = "exit code \(term["exitCode"]?.int ?? 0)" + (term["message"]?.string.map { ": \($0)" } ?? "")
+                    report.message =
+                        "exit code \(term["exitCode"]?.int ?? 0)" + (term["message"]?.string.map { ": \($0)" } ?? "")
                     report.container = cs["name"]?.string
                     report.image = cs["image"]?.string
                     break
@@ -108,16 +110,19 @@ public enum Pods {
 
     static let workloadRefs: [String: ResourceRef] = [
         "Deployment": .deployments, "StatefulSet": .statefulSets, "DaemonSet": .daemonSets, "Job": .jobs,
-        "ReplicaSet": ResourceRef(group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet"),
+        "ReplicaSet": ResourceRef(group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet")
     ]
 
     /// The pods behind one resource of an Application: the pod itself, or the pods matching a
     /// workload's selector (or owned by it when it has no matchLabels).
-    public static func pods(behind kind: String, namespace: String, name: String, api: any KubeAPI) async throws -> [JSON] {
+    public static func pods(behind kind: String, namespace: String, name: String, api: any KubeAPI) async throws
+        -> [JSON]
+    {
         if kind == "Pod" {
             return try await api.get(.pods, namespace: namespace, name: name).map { [$0] } ?? []
         }
-        guard let ref = workloadRefs[kind], let workload = try await api.get(ref, namespace: namespace, name: name) else { return [] }
+        guard let ref = workloadRefs[kind], let workload = try await api.get(ref, namespace: namespace, name: name)
+        else { return [] }
         if let sel = selector(of: workload) {
             return try await api.list(.pods, namespace: namespace, labelSelector: sel)
         }
@@ -132,7 +137,9 @@ public enum Pods {
 
     /// The last `lines` log lines of a container (the previous instance's when the current one
     /// has not started).
-    public static func logTail(api: any KubeAPI, namespace: String, pod: String, container: String?, lines: Int = 5) async -> [String]? {
+    public static func logTail(api: any KubeAPI, namespace: String, pod: String, container: String?, lines: Int = 5)
+        async -> [String]?
+    {
         var base = "/api/v1/namespaces/\(namespace)/pods/\(pod)/log?tailLines=\(lines)"
         if let container { base += "&container=\(container)" }
         for path in [base, base + "&previous=true"] {

@@ -45,7 +45,8 @@ public enum Readiness {
         // A failed sync is final for this revision (automated sync does not retry the same
         // revision once retries are exhausted) unless the operationState is stale.
         if let opPhase, opPhase == "Failed" || opPhase == "Error" {
-            let opRevision = op?[path: "syncResult", "revision"]?.string ?? op?[path: "operation", "sync", "revision"]?.string
+            let opRevision =
+                op?[path: "syncResult", "revision"]?.string ?? op?[path: "operation", "sync", "revision"]?.string
             let targetRevision = status?[path: "sync", "revision"]?.string
             let supersededRevision = opRevision != nil && targetRevision != nil && opRevision != targetRevision
             let recoveredSince = sync == "Synced" && health == "Healthy" && isAtOrAfter(reconciledAt, finishedAt)
@@ -78,7 +79,9 @@ public enum Readiness {
             if opPhase == "Succeeded" || opPhase == "Failed" || opPhase == "Error" {
                 if let finishedAt {
                     if reconciledAt == nil || !isAtOrAfter(reconciledAt, finishedAt) {
-                        return AppVerdict(.progressing, "waiting for ArgoCD to reconcile after the sync that finished at \(finishedAt)")
+                        return AppVerdict(
+                            .progressing,
+                            "waiting for ArgoCD to reconcile after the sync that finished at \(finishedAt)")
                     }
                 }
             } else {
@@ -120,7 +123,8 @@ public enum Readiness {
                 return (false, "\(summary), \(available)/\(desired) available")
             }
             if let cur = st?["currentRevision"]?.string, let upd = st?["updateRevision"]?.string, cur != upd,
-               obj[path: "spec", "updateStrategy", "type"]?.string != "OnDelete" {
+                obj[path: "spec", "updateStrategy", "type"]?.string != "OnDelete"
+            {
                 return (false, "\(summary), rolling out revision \(upd)")
             }
         } else {

@@ -43,8 +43,10 @@ public enum WaitOutcome: Sendable {
 /// Waits until every wave is converged. Throws `AphexError(.timeout)` (exit 3) with the
 /// diagnosis on timeout and `AphexError(.failed)` (exit 1) at once when an app fails.
 /// The per-wave timings are in the result (bootstrap prints them).
-public func waitForConvergence(ctx: AppContext, api: any KubeAPI, options: WaitOptions,
-                               catalog: ConvergenceCatalog = .default) async throws -> ConvergenceResult {
+public func waitForConvergence(
+    ctx: AppContext, api: any KubeAPI, options: WaitOptions,
+    catalog: ConvergenceCatalog = .default
+) async throws -> ConvergenceResult {
     let outcome = try await ConvergenceWaiter(ctx: ctx, api: api, options: options, catalog: catalog).run()
     switch outcome {
     case .converged(let r): return r
@@ -132,10 +134,18 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             }
             if needList && now >= nextListAt { await list(now: now) }
             if let fatal {
-                throw AphexError(.failed, "The Kubernetes API refused aphex's credentials while waiting: \(fatal). Check the kubeconfig's user (\(ctx.resolvedKubeconfig())) and its RBAC: aphex needs to read Applications in namespace \(catalog.argocdNamespace).")
+                throw AphexError(
+                    .failed,
+                    """
+                    The Kubernetes API refused aphex's credentials while waiting: \(fatal). Check the \
+                    kubeconfig's user (\(ctx.resolvedKubeconfig())) and its RBAC: aphex needs to read \
+                    Applications in namespace \(catalog.argocdNamespace).
+                    """
+                )
             }
             if listedOnce {
-                var eval = Waves.evaluate(Array(objects.values), healthySeen: healthySeen, catalog: catalog).limited(to: options.wave)
+                var eval = Waves.evaluate(Array(objects.values), healthySeen: healthySeen, catalog: catalog).limited(
+                    to: options.wave)
                 for app in eval.apps where app.health == "Healthy" { healthySeen.insert(app.name) }
                 await runChecks(&eval, now: clock.now())
                 let drawnAt = clock.now()
@@ -146,13 +156,16 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                     let headline: String
                     if let f = eval.failed.first {
                         // cert-manager's webhook leads when it explains the failure.
-                        headline = "Application \(f.name) (wave \(f.wave)) failed: " + (webhookLead([f]).map { "\($0); " } ?? "") + f.reason
+                        headline =
+                            "Application \(f.name) (wave \(f.wave)) failed: "
+                            + (webhookLead([f]).map { "\($0); " } ?? "") + f.reason
                             + (f.reason.hasSuffix(".") ? "" : ".")
                     } else {
                         headline = "Authentik rejects the bootstrap-token aphex generated."
                     }
-                    let d = await Diagnoser.diagnose(api: api, evaluation: eval, objects: objects, headline: headline,
-                                                     webhook: webhook, authToken: token, catalog: catalog)
+                    let d = await Diagnoser.diagnose(
+                        api: api, evaluation: eval, objects: objects, headline: headline,
+                        webhook: webhook, authToken: token, catalog: catalog)
                     return finish(.failed(d, result(eval, converged: false)))
                 }
                 if eval.converged {
@@ -176,7 +189,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     // MARK: reading
 
     /// `watch`: the generation of the watch that sent it (signals of replaced watches are dropped).
-    enum Signal: Sendable { case event(WatchEvent, watch: Int), ended(String?, gone: Bool, unsupported: Bool, watch: Int) }
+    enum Signal: Sendable {
+        case event(WatchEvent, watch: Int)
+        case ended(String?, gone: Bool, unsupported: Bool, watch: Int)
+    }
     private var watchGeneration = 0
 
     private func apply(_ signal: Signal) {
@@ -188,7 +204,9 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             watchBackoff = .seconds(1)  // the watch works
             switch e {
             case .added(let o), .modified(let o):
-                if let n = o.name, (o.namespace ?? catalog.argocdNamespace) == catalog.argocdNamespace { objects[n] = o }
+                if let n = o.name, (o.namespace ?? catalog.argocdNamespace) == catalog.argocdNamespace {
+                    objects[n] = o
+                }
                 if let rv = o[path: "metadata", "resourceVersion"]?.string { resourceVersion = rv }
             case .deleted(let o):
                 if let n = o.name { objects[n] = nil }
@@ -198,7 +216,12 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         case .ended(let error, let gone, let unsupported, _):
             if unsupported && !watchDisabled {
                 watchDisabled = true
-                reporter.debug("Watching Applications is not possible (\(error ?? "unsupported")); polling them every second instead.")
+                reporter.debug(
+                    """
+                    Watching Applications is not possible (\(error ?? "unsupported")); polling them every second \
+                    instead.
+                    """
+                )
             }
             needList = true
             let now = clock.now()
@@ -217,7 +240,8 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     private func list(now: Duration) async {
         lastListAt = now
         do {
-            let list = try await api.list(.applications, namespace: catalog.argocdNamespace, labelSelector: nil, fieldSelector: nil)
+            let list = try await api.list(
+                .applications, namespace: catalog.argocdNamespace, labelSelector: nil, fieldSelector: nil)
             var fresh: [String: JSON] = [:]
             for item in list.items { if let n = item.name { fresh[n] = item } }
             objects = fresh
@@ -246,7 +270,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     }
     private var fatal: KubeAPIError?
 
-    private func isNotFound(_ e: KubeAPIError) -> Bool { if case .notFound = e { return true }; return false }
+    private func isNotFound(_ e: KubeAPIError) -> Bool {
+        if case .notFound = e { return true }
+        return false
+    }
 
     private func startWatch() {
         watchTask?.cancel()
@@ -255,8 +282,9 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             nextListAt = (lastListAt ?? clock.now()) + .seconds(1)
             return
         }
-        let stream = api.watch(.applications, namespace: catalog.argocdNamespace, labelSelector: nil,
-                               resourceVersion: resourceVersion, timeoutSeconds: 300)
+        let stream = api.watch(
+            .applications, namespace: catalog.argocdNamespace, labelSelector: nil,
+            resourceVersion: resourceVersion, timeoutSeconds: 300)
         let mailbox = self.mailbox
         watchGeneration += 1
         let gen = watchGeneration
@@ -277,7 +305,9 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                 default: mailbox.post(.ended(e.description, gone: false, unsupported: false, watch: gen))
                 }
             } catch {
-                if !Task.isCancelled { mailbox.post(.ended(String(describing: error), gone: false, unsupported: false, watch: gen)) }
+                if !Task.isCancelled {
+                    mailbox.post(.ended(String(describing: error), gone: false, unsupported: false, watch: gen))
+                }
             }
         }
     }
@@ -295,7 +325,12 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         reporter.debug("API error (retrying): \(message)")
         if !warnedDown, let f = firstFailure, now - f >= quietRetryPeriod {
             warnedDown = true
-            reporter.warn("The Kubernetes API has not answered for \(formatDuration(now - f)) (\(message)); still retrying until the timeout.")
+            reporter.warn(
+                """
+                The Kubernetes API has not answered for \(formatDuration(now - f)) (\(message)); still retrying \
+                until the timeout.
+                """
+            )
         }
     }
 
@@ -314,10 +349,14 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         // cert-manager: the Application converged is not enough; its webhook must answer. Before
         // it converges (Progressing behind a hook, a failing sync ...) the proof is what explains
         // it: once its wave is reached, the full proof runs at once and every 15 s.
-        if let cm = eval.app(catalog.certManagerApplication), cm.exists, !cm.converged, webhook?.ready != true, reached(cm, eval) {
+        if let cm = eval.app(catalog.certManagerApplication), cm.exists, !cm.converged, webhook?.ready != true,
+            reached(cm, eval)
+        {
             if lastWebhookProof == nil || now - lastWebhookProof! >= maxCheckInterval {
                 lastWebhookProof = now
-                if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) { record(proof, app: cm, now: now) }
+                if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) {
+                    record(proof, app: cm, now: now)
+                }
             }
         }
         // Converged: a dry-run create each second (1 request) detects readiness promptly; the full
@@ -330,29 +369,49 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                 lastWebhookCheck = now
                 let dry = try? await WebhookCheck.dryRun(api: api, catalog: catalog)
                 // A proof from before the app converged says nothing about now: name the step at once.
-                let classify = lastWebhookProof == nil || lastWebhookProof! < webhookFirstCheck! || now - lastWebhookProof! >= maxCheckInterval
+                let classify =
+                    lastWebhookProof == nil || lastWebhookProof! < webhookFirstCheck!
+                    || now - lastWebhookProof! >= maxCheckInterval
                 if dry?.ok == true || (dry != nil && classify) {
                     lastWebhookProof = now
-                    if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) { record(proof, app: cm, now: now) }
+                    if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) {
+                        record(proof, app: cm, now: now)
+                    }
                 }
             }
         }
         annotate(&eval)
         // Authentik: once the auth app is Healthy, its bootstrap-token must authenticate.
         if let auth = eval.app(catalog.authApplication), auth.health == "Healthy",
-           token == nil || token?.result == .rejected {
+            token == nil || token?.result == .rejected
+        {
             if lastTokenCheck == nil || now - lastTokenCheck! >= (token == nil ? .zero : tokenRecheckInterval) {
                 lastTokenCheck = now
                 let check = await AuthTokenVerifier.check(api: api, catalog: catalog)
                 token = check
                 switch check.result {
                 case .verified:
-                    reporter.emit(.stepFinished(id: "authentik-token", title: "Authentik accepts the bootstrap-token", outcome: .done, seconds: 0, detail: nil))
+                    reporter.emit(
+                        .stepFinished(
+                            id: "authentik-token", title: "Authentik accepts the bootstrap-token", outcome: .done,
+                            seconds: 0, detail: nil))
                 case .unverified:
-                    reporter.warn("Could not verify Authentik's bootstrap-token (\(check.detail)); not blocking: ArgoCD reports the auth app Healthy.")
+                    reporter.warn(
+                        """
+                        Could not verify Authentik's bootstrap-token (\(check.detail)); not blocking: ArgoCD \
+                        reports the auth app Healthy.
+                        """
+                    )
                 case .rejected:
                     tokenRejections += 1
-                    if tokenRejections < 2 { reporter.warn("Authentik rejected the bootstrap-token; checking again in \(formatDuration(tokenRecheckInterval)).") }
+                    if tokenRejections < 2 {
+                        reporter.warn(
+                            """
+                            Authentik rejected the bootstrap-token; checking again in \
+                            \(formatDuration(tokenRecheckInterval)).
+                            """
+                        )
+                    }
                 }
             }
             if token?.result == .rejected {
@@ -367,7 +426,10 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     private func record(_ proof: WebhookProof, app cm: AppState, now: Duration) {
         webhook = proof
         if proof.ready {
-            reporter.emit(.stepFinished(id: "cert-manager-webhook", title: "cert-manager webhook answers (4-step proof)", outcome: .done, seconds: 0, detail: nil))
+            reporter.emit(
+                .stepFinished(
+                    id: "cert-manager-webhook", title: "cert-manager webhook answers (4-step proof)", outcome: .done,
+                    seconds: 0, detail: nil))
             return
         }
         reporter.debug("cert-manager webhook not ready: \(proof.summary)")
@@ -375,7 +437,8 @@ public final class ConvergenceWaiter: @unchecked Sendable {
         if webhookClass?.key != key { webhookClass = (key, now) }
         if let c = webhookClass, now - c.since >= maxCheckInterval, cm.sync == "Synced", reportedWebhookClass != key {
             reportedWebhookClass = key
-            reporter.warn("cert-manager's webhook has not been ready for \(formatDuration(now - c.since)): \(proof.summary)")
+            reporter.warn(
+                "cert-manager's webhook has not been ready for \(formatDuration(now - c.since)): \(proof.summary)")
         }
     }
     private var webhookClass: (key: String, since: Duration)?
@@ -391,10 +454,13 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     /// Judged from the object again, so annotating twice changes nothing.
     private func annotate(_ eval: inout PlatformEvaluation) {
         guard let cm = eval.app(catalog.certManagerApplication), webhook?.ready != true,
-              let obj = objects[cm.name] else { return }
+            let obj = objects[cm.name]
+        else { return }
         let raw = Readiness.judgeApplication(obj, wasHealthy: healthySeen.contains(cm.name))
         if raw.phase == .converged {
-            override(&eval, app: cm.name, .progressing, "Synced and Healthy, but the webhook is not ready: " + (webhook?.summary ?? "not checked yet"))
+            override(
+                &eval, app: cm.name, .progressing,
+                "Synced and Healthy, but the webhook is not ready: " + (webhook?.summary ?? "not checked yet"))
         } else if raw.phase != .failed, let c = webhook?.classSummary {
             override(&eval, app: cm.name, raw.phase, "cert-manager's webhook: \(c); \(raw.reason)")
         }
@@ -404,7 +470,9 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     /// is reached and the webhook unproven, or a stuck app's sync was rejected by the webhook).
     private func proveForDiagnosis(_ eval: inout PlatformEvaluation, stuck: [AppState]) async {
         guard webhook?.ready != true, let cm = eval.app(catalog.certManagerApplication), cm.exists else { return }
-        let traced = stuck.contains { WebhookCheck.syncTexts(objects[$0.name]).contains { WebhookCheck.isCertManagerX509($0, catalog: catalog) } }
+        let traced = stuck.contains {
+            WebhookCheck.syncTexts(objects[$0.name]).contains { WebhookCheck.isCertManagerX509($0, catalog: catalog) }
+        }
         guard traced || reached(cm, eval) else { return }
         if let proof = try? await WebhookCheck.prove(api: api, catalog: catalog, full: true) {
             webhook = proof
@@ -417,7 +485,9 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     /// one of `apps` (cert-manager's own, or a sync the webhook rejected).
     private func webhookLead(_ apps: [AppState]) -> String? {
         guard let proof = webhook, let c = proof.classSummary else { return nil }
-        let explains = apps.contains { WebhookCheck.cause(of: $0.name, object: objects[$0.name], proof: proof, catalog: catalog) != nil }
+        let explains = apps.contains {
+            WebhookCheck.cause(of: $0.name, object: objects[$0.name], proof: proof, catalog: catalog) != nil
+        }
         return explains ? "cert-manager's webhook: \(c)" : nil
     }
 
@@ -431,7 +501,8 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     }
 
     private func currentEvaluation() -> PlatformEvaluation {
-        var eval = Waves.evaluate(Array(objects.values), healthySeen: healthySeen, catalog: catalog).limited(to: options.wave)
+        var eval = Waves.evaluate(Array(objects.values), healthySeen: healthySeen, catalog: catalog).limited(
+            to: options.wave)
         annotate(&eval)
         return eval
     }
@@ -439,10 +510,20 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     private func timeoutDiagnosis() async -> Diagnosis {
         let elapsed = formatDuration(options.timeout)
         if let f = firstFailure, !listedOnce || clock.now() - f >= quietRetryPeriod {
-            return Diagnosis(headline: "Timed out after \(elapsed): the Kubernetes API has not answered for \(formatDuration(clock.now() - f)) (\(lastError ?? "unknown error")).",
-                             wave: nil, apps: [], webhook: nil, authToken: nil,
-                             problems: ["Check that the cluster is running (`aphex status`, `kind get clusters` or `systemctl status k3s`) and that the kubeconfig points at it."],
-                             hints: [])
+            return Diagnosis(
+                headline:
+                    """
+                    Timed out after \(elapsed): the Kubernetes API has not answered for \
+                    \(formatDuration(clock.now() - f)) (\(lastError ?? "unknown error")).
+                    """,
+                wave: nil, apps: [], webhook: nil, authToken: nil,
+                problems: [
+                    """
+                    Check that the cluster is running (`aphex status`, `kind get clusters` or `systemctl status \
+                    k3s`) and that the kubeconfig points at it.
+                    """
+                ],
+                hints: [])
         }
         var eval = currentEvaluation()
         // Prove the webhook now when it may explain the stuck wave: it names the failing step.
@@ -452,14 +533,20 @@ public final class ConvergenceWaiter: @unchecked Sendable {
             let stuck = w.apps.filter { !$0.converged }
             // cert-manager's webhook leads when it holds the wave: it explains the rest.
             let lead = webhookLead(stuck).map { "\($0); " } ?? ""
-            headline = "Timed out after \(elapsed): \(lead)wave \(w.wave) is not converged (\(stuck.count) of \(w.apps.count) Application\(w.apps.count == 1 ? "" : "s") stuck: \(stuck.map(\.name).joined(separator: ", ")))."
+            headline =
+                """
+                Timed out after \(elapsed): \(lead)wave \(w.wave) is not converged (\(stuck.count) of \
+                \(w.apps.count) Application\(w.apps.count == 1 ? "" : "s") stuck: \
+                \(stuck.map(\.name).joined(separator: ", "))).
+                """
         } else if let p = eval.problems.first {
             headline = "Timed out after \(elapsed): \(p)"
         } else {
             headline = "Timed out after \(elapsed) before the platform converged."
         }
-        return await Diagnoser.diagnose(api: api, evaluation: eval, objects: objects, headline: headline,
-                                        webhook: webhook, authToken: token, catalog: catalog)
+        return await Diagnoser.diagnose(
+            api: api, evaluation: eval, objects: objects, headline: headline,
+            webhook: webhook, authToken: token, catalog: catalog)
     }
 
     // MARK: progress
@@ -474,18 +561,28 @@ public final class ConvergenceWaiter: @unchecked Sendable {
                 let first = now == start || !listedOnceBefore
                 if first { alreadyDone.insert(w.wave) }
                 let secs = (now - (waveStart[w.wave] ?? now)).seconds
-                reporter.emit(.stepFinished(id: "wave-\(w.wave)", title: "Wave \(w.wave) converged (\(w.apps.map(\.name).joined(separator: ", ")))",
-                                            outcome: first ? .unchanged : .done, seconds: secs, detail: nil))
+                reporter.emit(
+                    .stepFinished(
+                        id: "wave-\(w.wave)",
+                        title: "Wave \(w.wave) converged (\(w.apps.map(\.name).joined(separator: ", ")))",
+                        outcome: first ? .unchanged : .done, seconds: secs, detail: nil))
             }
             earlierDone = earlierDone && w.converged
         }
         listedOnceBefore = true
         let rows = eval.waves.map { w -> [String] in
             let elapsed: String
-            if let done = waveDone[w.wave] { elapsed = formatDuration(done - (waveStart[w.wave] ?? done)) }
-            else if let s = waveStart[w.wave] { elapsed = live ? formatDuration(now - s) : "running" }
-            else { elapsed = "waiting" }
-            return [String(w.wave), appsCell(w), "\(w.synced)/\(w.apps.count) Synced", "\(w.healthy)/\(w.apps.count) Healthy", elapsed]
+            if let done = waveDone[w.wave] {
+                elapsed = formatDuration(done - (waveStart[w.wave] ?? done))
+            } else if let s = waveStart[w.wave] {
+                elapsed = live ? formatDuration(now - s) : "running"
+            } else {
+                elapsed = "waiting"
+            }
+            return [
+                String(w.wave), appsCell(w), "\(w.synced)/\(w.apps.count) Synced",
+                "\(w.healthy)/\(w.apps.count) Healthy", elapsed
+            ]
         }
         let second = Int((now - start).seconds)
         if rows != lastRows || (live && second != lastDrawSecond) {
@@ -509,11 +606,13 @@ public final class ConvergenceWaiter: @unchecked Sendable {
     private func result(_ eval: PlatformEvaluation, converged: Bool) -> ConvergenceResult {
         let timings = eval.waves.compactMap { w -> WaveTiming? in
             guard let done = waveDone[w.wave] else { return nil }
-            return WaveTiming(wave: w.wave, apps: w.apps.map(\.name), seconds: (done - (waveStart[w.wave] ?? done)).seconds)
+            return WaveTiming(
+                wave: w.wave, apps: w.apps.map(\.name), seconds: (done - (waveStart[w.wave] ?? done)).seconds)
         }
-        return ConvergenceResult(converged: converged, seconds: (clock.now() - start).seconds, waves: timings,
-                                 alreadyConverged: alreadyDone.sorted(),
-                                 webhook: webhook, authToken: token, retriedErrors: retried)
+        return ConvergenceResult(
+            converged: converged, seconds: (clock.now() - start).seconds, waves: timings,
+            alreadyConverged: alreadyDone.sorted(),
+            webhook: webhook, authToken: token, retriedErrors: retried)
     }
 }
 
@@ -534,7 +633,8 @@ final class Mailbox: @unchecked Sendable {
     }
 
     func drain() -> [ConvergenceWaiter.Signal] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let out = items
         items = []
         return out
@@ -542,7 +642,8 @@ final class Mailbox: @unchecked Sendable {
 
     /// Returns when something was posted or after `timeout` on `clock`.
     private func beginWait() -> Int? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if !items.isEmpty { return nil }
         generation += 1
         return generation
@@ -578,7 +679,10 @@ final class Mailbox: @unchecked Sendable {
     /// Ends the wait of generation `gen` (timer fired, or the wait is over).
     private func wake(_ gen: Int) {
         lock.lock()
-        guard gen == generation else { lock.unlock(); return }
+        guard gen == generation else {
+            lock.unlock()
+            return
+        }
         generation += 1
         let w = waiter
         waiter = nil

@@ -69,7 +69,9 @@ public enum Waves {
     /// The children of platform-root: the Applications platform-root's status lists (kind
     /// Application), when it lists any; otherwise every Application in ArgoCD's namespace but
     /// the root. Listed children that do not exist yet are included as not created.
-    public static func children(of apps: [JSON], catalog: ConvergenceCatalog) -> (root: JSON?, children: [(name: String, namespace: String, object: JSON?)]) {
+    public static func children(of apps: [JSON], catalog: ConvergenceCatalog) -> (
+        root: JSON?, children: [(name: String, namespace: String, object: JSON?)]
+    ) {
         let inNamespace = apps.filter { ($0.namespace ?? catalog.argocdNamespace) == catalog.argocdNamespace }
         let root = inNamespace.first { $0.name == catalog.rootApplication }
         let byName = Dictionary(inNamespace.compactMap { a in a.name.map { ($0, a) } }, uniquingKeysWith: { a, _ in a })
@@ -80,9 +82,16 @@ public enum Waves {
             var seen = Set<String>()
             var out: [(String, String, JSON?)] = []
             for r in listed {
-                guard let name = r["name"]?.string, name != catalog.rootApplication, seen.insert(name).inserted else { continue }
+                guard let name = r["name"]?.string, name != catalog.rootApplication, seen.insert(name).inserted else {
+                    continue
+                }
                 let ns = r["namespace"]?.string ?? catalog.argocdNamespace
-                out.append((name, ns, ns == catalog.argocdNamespace ? byName[name] : apps.first { $0.name == name && $0.namespace == ns }))
+                out.append(
+                    (
+                        name, ns,
+                        ns == catalog.argocdNamespace
+                            ? byName[name] : apps.first { $0.name == name && $0.namespace == ns }
+                    ))
             }
             return (root, out)
         }
@@ -93,38 +102,58 @@ public enum Waves {
 
     /// Judges every child and groups them by wave (ascending). `healthySeen`: apps seen Healthy
     /// earlier (so Degraded is a failure, not a start-up state).
-    public static func evaluate(_ apps: [JSON], healthySeen: Set<String> = [], catalog: ConvergenceCatalog = .default) -> PlatformEvaluation {
+    public static func evaluate(_ apps: [JSON], healthySeen: Set<String> = [], catalog: ConvergenceCatalog = .default)
+        -> PlatformEvaluation
+    {
         let (root, children) = children(of: apps, catalog: catalog)
         var problems: [String] = []
         var byWave: [Int: [AppState]] = [:]
         for child in children {
             let (wave, invalid) = parse(child.object?.annotations[catalog.waveAnnotation])
             if let invalid {
-                problems.append("Application \(child.name) has sync-wave annotation '\(invalid)', which is not an integer; ArgoCD treats it as wave 0. Fix the annotation in the platform repository.")
+                problems.append(
+                    """
+                    Application \(child.name) has sync-wave annotation '\(invalid)', which is not an integer; \
+                    ArgoCD treats it as wave 0. Fix the annotation in the platform repository.
+                    """
+                )
             }
             let state: AppState
             if let obj = child.object {
                 let verdict = Readiness.judgeApplication(obj, wasHealthy: healthySeen.contains(child.name))
-                state = AppState(name: child.name, namespace: child.namespace, wave: wave, invalidWave: invalid,
-                                 sync: obj[path: "status", "sync", "status"]?.string ?? "",
-                                 health: obj[path: "status", "health", "status"]?.string ?? "",
-                                 phase: verdict.phase, reason: verdict.reason, exists: true)
+                state = AppState(
+                    name: child.name, namespace: child.namespace, wave: wave, invalidWave: invalid,
+                    sync: obj[path: "status", "sync", "status"]?.string ?? "",
+                    health: obj[path: "status", "health", "status"]?.string ?? "",
+                    phase: verdict.phase, reason: verdict.reason, exists: true)
             } else {
-                state = AppState(name: child.name, namespace: child.namespace, wave: wave, invalidWave: nil,
-                                 sync: "", health: "", phase: .pending,
-                                 reason: "listed by \(catalog.rootApplication) but not created yet", exists: false)
+                state = AppState(
+                    name: child.name, namespace: child.namespace, wave: wave, invalidWave: nil,
+                    sync: "", health: "", phase: .pending,
+                    reason: "listed by \(catalog.rootApplication) but not created yet", exists: false)
             }
             byWave[wave, default: []].append(state)
         }
         if root == nil {
-            problems.append("Application \(catalog.rootApplication) was not found in namespace \(catalog.argocdNamespace): bootstrap has not applied it yet (run `aphex bootstrap`), or this is not an aphex platform.")
+            problems.append(
+                """
+                Application \(catalog.rootApplication) was not found in namespace \(catalog.argocdNamespace): \
+                bootstrap has not applied it yet (run `aphex bootstrap`), or this is not an aphex platform.
+                """
+            )
         } else if children.isEmpty {
-            problems.append("\(catalog.rootApplication) has no child Applications yet: ArgoCD has not synced it (check its sync status and the repository URL).")
+            problems.append(
+                """
+                \(catalog.rootApplication) has no child Applications yet: ArgoCD has not synced it (check its \
+                sync status and the repository URL).
+                """
+            )
         }
         let waves = byWave.keys.sorted().map { WaveState(wave: $0, apps: byWave[$0]!.sorted { $0.name < $1.name }) }
-        return PlatformEvaluation(rootFound: root != nil,
-                                  rootSync: root?[path: "status", "sync", "status"]?.string ?? "",
-                                  rootHealth: root?[path: "status", "health", "status"]?.string ?? "",
-                                  waves: waves, problems: problems)
+        return PlatformEvaluation(
+            rootFound: root != nil,
+            rootSync: root?[path: "status", "sync", "status"]?.string ?? "",
+            rootHealth: root?[path: "status", "health", "status"]?.string ?? "",
+            waves: waves, problems: problems)
     }
 }

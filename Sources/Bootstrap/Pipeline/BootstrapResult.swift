@@ -29,8 +29,9 @@ struct BootstrapTimings: Encodable {
             Step(id: $0.id, title: $0.title, outcome: $0.outcome.rawValue, seconds: BootstrapSummary.round3($0.seconds))
         }
         waves = state.waves.map {
-            Wave(wave: $0.wave, apps: $0.apps, seconds: BootstrapSummary.round3($0.seconds),
-                 alreadyConverged: state.alreadyConverged.contains($0.wave) ? true : nil)
+            Wave(
+                wave: $0.wave, apps: $0.apps, seconds: BootstrapSummary.round3($0.seconds),
+                alreadyConverged: state.alreadyConverged.contains($0.wave) ? true : nil)
         }
     }
 }
@@ -79,8 +80,9 @@ struct BootstrapResult: OutputData {
     init(_ state: PipelineState, argocdURL: String?, join: K3sJoinHint?, error: (any Error)?) {
         timings = BootstrapTimings(state)
         steps = state.records.map {
-            Step(id: $0.id, title: $0.title, outcome: $0.outcome.rawValue, seconds: BootstrapSummary.round3($0.seconds),
-                 detail: $0.detail, changes: $0.changes, commands: $0.commands)
+            Step(
+                id: $0.id, title: $0.title, outcome: $0.outcome.rawValue, seconds: BootstrapSummary.round3($0.seconds),
+                detail: $0.detail, changes: $0.changes, commands: $0.commands)
         }
         dryRun = state.options.dryRun
         converged = state.converged

@@ -25,13 +25,23 @@ public enum BootstrapRun {
         } catch let interrupted as PipelineInterrupted {
             writeTimings(state)
             RunReports.finish(recorder, options.report, ctx: ctx, error: interrupted)
-            throw AphexError(.interrupted,
-                             "Interrupted during \"\(interrupted.step)\". Nothing stored was lost: re-run `\(resumeCommand(ctx, options))` to resume where it stopped (finished steps are skipped, stored secrets are kept).")
+            throw AphexError(
+                .interrupted,
+                """
+                Interrupted during \"\(interrupted.step)\". Nothing stored was lost: re-run \
+                `\(resumeCommand(ctx, options))` to resume where it stopped (finished steps are skipped, stored \
+                secrets are kept).
+                """
+            )
         } catch {
             failure = error
         }
         writeTimings(state)
-        if failure == nil { recorder?.ended(state.converged == true ? "converged" : (options.noWait || options.dryRun ? "installed" : "not-converged")) }
+        if failure == nil {
+            recorder?.ended(
+                state.converged == true
+                    ? "converged" : (options.noWait || options.dryRun ? "installed" : "not-converged"))
+        }
         RunReports.finish(recorder, options.report, ctx: ctx, error: failure)
         if let failure {
             if ctx.format == .json { ctx.output(BootstrapResult(state, argocdURL: nil, join: nil, error: failure)) }

@@ -16,7 +16,7 @@ enum BootstrapSteps {
             argocd,
             tekton,
             argocdConfig,
-            platformRoot,
+            platformRoot
         ]
         if !options.noWait { steps.append(wait) }
         return steps

@@ -15,7 +15,9 @@ struct K3sJoinHint {
         var address: String?
         if let api = try? state.api(), let nodes = try? await api.list(.nodes, namespace: nil) {
             let server = nodes.first { $0.labels["node-role.kubernetes.io/control-plane"] != nil } ?? nodes.first
-            address = (server?[path: "status", "addresses"]?.array ?? []).first { $0["type"]?.string == "InternalIP" }?["address"]?.string
+            address =
+                (server?[path: "status", "addresses"]?.array ?? []).first { $0["type"]?.string == "InternalIP" }?[
+                    "address"]?.string
         }
         let host = address ?? K3sJoinSpec.defaultNodeName()
         let server = "https://\(host.contains(":") ? "[\(host)]" : host):6443"

@@ -33,7 +33,6 @@ public struct StepRecord: Sendable, Equatable, Codable {
     public var commands: [String]
 }
 
-
 /// State shared by the steps of one bootstrap run (kind's Action context).
 public final class PipelineState: @unchecked Sendable {
     public let app: AppContext
@@ -61,14 +60,17 @@ public final class PipelineState: @unchecked Sendable {
     public var makeAPI: @Sendable (HostContext, _ kubeconfig: String, _ context: String?) throws -> any KubeAPI
     private var cachedAPI: (any KubeAPI)?
 
-    public init(app: AppContext, options: BootstrapOptions,
-                makeAPI: (@Sendable (HostContext, String, String?) throws -> any KubeAPI)? = nil) {
+    public init(
+        app: AppContext, options: BootstrapOptions,
+        makeAPI: (@Sendable (HostContext, String, String?) throws -> any KubeAPI)? = nil
+    ) {
         self.app = app
         self.options = options
         let factory = app.makeKubeAPI
-        self.makeAPI = makeAPI ?? { host, kubeconfig, context in
-            try factory(host, try Kubeconfig.load(path: kubeconfig).resolve(context: context))
-        }
+        self.makeAPI =
+            makeAPI ?? { host, kubeconfig, context in
+                try factory(host, try Kubeconfig.load(path: kubeconfig).resolve(context: context))
+            }
     }
 
     public var reporter: any Reporter { app.reporter }
@@ -191,7 +193,11 @@ public struct Pipeline: Sendable {
                 let result: StepResult
                 var ran: (start: Duration, end: Duration)?
                 if let started = state.takeEarly(step.id) {
-                    result = try await withTaskCancellationHandler { try await started.value } onCancel: { started.cancel() }
+                    result = try await withTaskCancellationHandler {
+                        try await started.value
+                    } onCancel: {
+                        started.cancel()
+                    }
                     ran = state.earlyRun(step.id)
                 } else {
                     result = try await step.body(state)
@@ -200,10 +206,14 @@ public struct Pipeline: Sendable {
                 // before it), not the moment its turn took to collect the result.
                 let seconds = ran.map { ($0.end - $0.start).seconds } ?? (clock.now() - start).seconds
                 if let ran { state.convergenceObserver?.stepRan(id: step.id, from: ran.start, to: ran.end) }
-                state.records.append(StepRecord(id: step.id, title: step.title, outcome: result.outcome, seconds: seconds,
-                                                detail: result.detail, changes: result.changes, commands: result.commands))
-                state.reporter.emit(.stepFinished(id: step.id, title: step.title, outcome: result.outcome,
-                                                  seconds: seconds, detail: result.detail.isEmpty ? nil : result.detail))
+                state.records.append(
+                    StepRecord(
+                        id: step.id, title: step.title, outcome: result.outcome, seconds: seconds,
+                        detail: result.detail, changes: result.changes, commands: result.commands))
+                state.reporter.emit(
+                    .stepFinished(
+                        id: step.id, title: step.title, outcome: result.outcome,
+                        seconds: seconds, detail: result.detail.isEmpty ? nil : result.detail))
                 if state.dryRun {
                     for change in result.changes { state.reporter.info("     + \(change)") }
                     for command in result.commands { state.reporter.info("     $ \(command)") }
@@ -212,11 +222,17 @@ public struct Pipeline: Sendable {
                 state.cancelEarly()
                 let seconds = (clock.now() - start).seconds
                 let cancelled = error is CancellationError || Task.isCancelled
-                state.records.append(StepRecord(id: step.id, title: step.title, outcome: .failed, seconds: seconds,
-                                                detail: cancelled ? "interrupted" : String(describing: error).split(separator: "\n").first.map(String.init) ?? "",
-                                                changes: [], commands: []))
-                state.reporter.emit(.stepFinished(id: step.id, title: step.title, outcome: .failed, seconds: seconds,
-                                                  detail: cancelled ? "interrupted" : nil))
+                state.records.append(
+                    StepRecord(
+                        id: step.id, title: step.title, outcome: .failed, seconds: seconds,
+                        detail: cancelled
+                            ? "interrupted"
+                            : String(describing: error).split(separator: "\n").first.map(String.init) ?? "",
+                        changes: [], commands: []))
+                state.reporter.emit(
+                    .stepFinished(
+                        id: step.id, title: step.title, outcome: .failed, seconds: seconds,
+                        detail: cancelled ? "interrupted" : nil))
                 if cancelled {
                     throw PipelineInterrupted(step: step.title)
                 }
@@ -235,15 +251,22 @@ public struct PipelineInterrupted: Error, Sendable {
 /// created it): no objects, every read answers "not found".
 struct EmptyClusterAPI: KubeAPI {
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? { nil }
-    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws
+        -> JSON
+    {
         ["apiVersion": "v1", "kind": .string(ref.kind + "List"), "metadata": ["resourceVersion": "0"], "items": []]
     }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
-        HTTPResponse(status: 404, headers: ["content-type": "application/json"],
-                     body: Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.utf8))
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String])
+        async throws -> HTTPResponse
+    {
+        HTTPResponse(
+            status: 404, headers: ["content-type": "application/json"],
+            body: Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.utf8))
     }
-    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+    func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { $0.finish() }
     }
 }

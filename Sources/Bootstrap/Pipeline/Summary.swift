@@ -34,13 +34,21 @@ enum BootstrapSummary {
         if converged == true {
             out += "The platform is converged.\n"
         } else if o.noWait {
-            out += "The platform is installed; convergence was not awaited (--no-wait). Check with `aphex wait` or `aphex status`.\n"
+            out +=
+                """
+                The platform is installed; convergence was not awaited (--no-wait). Check with `aphex wait` or \
+                `aphex status`.\n
+                """
         }
         out += "\nArgoCD\n"
         if let url = argocdURL { out += "  URL:       \(url)\n" }
         out += "  reach it:  \(portForward(state))   then open https://localhost:8080\n"
         out += "  user:      admin\n"
-        out += "  password:  Secret argocd/argocd-initial-admin-secret, key password (`aphex show-secrets --name argocd-admin-password`)\n"
+        out +=
+            """
+              password:  Secret argocd/argocd-initial-admin-secret, key password (`aphex show-secrets --name \
+            argocd-admin-password`)\n
+            """
         out += "Authentik\n  user:      akadmin (password: `aphex show-secrets --name authentik-admin-password`)\n"
         out += "\nNext\n"
         out += "  aphex status          wave-by-wave health; exit 0 when converged (--output json for CI)\n"
@@ -52,15 +60,20 @@ enum BootstrapSummary {
         // The figures form a column at least two spaces right of the longest label (indent included).
         let width = max(32, (state.records.map { $0.title.count + 4 } + waveLabels.map { $0.count + 6 }).max() ?? 0)
         for r in state.records {
-            out += "  " + r.title.padding(toLength: width - 2, withPad: " ", startingAt: 0)
-                + formatDuration(.milliseconds(Int64(r.seconds * 1000))) + (r.outcome == .unchanged ? "  (unchanged)" : "") + "\n"
+            out +=
+                "  " + r.title.padding(toLength: width - 2, withPad: " ", startingAt: 0)
+                + formatDuration(.milliseconds(Int64(r.seconds * 1000)))
+                + (r.outcome == .unchanged ? "  (unchanged)" : "") + "\n"
         }
         for (w, label) in zip(state.waves, waveLabels) {
             // A wave converged before the wait began was not watched converging: no figure to show.
-            let figure = state.alreadyConverged.contains(w.wave) ? "already converged" : formatDuration(.milliseconds(Int64(w.seconds * 1000)))
+            let figure =
+                state.alreadyConverged.contains(w.wave)
+                ? "already converged" : formatDuration(.milliseconds(Int64(w.seconds * 1000)))
             out += "    " + label.padding(toLength: width - 4, withPad: " ", startingAt: 0) + figure + "\n"
         }
-        out += "  " + "total".padding(toLength: width - 2, withPad: " ", startingAt: 0)
+        out +=
+            "  " + "total".padding(toLength: width - 2, withPad: " ", startingAt: 0)
             + formatDuration(.milliseconds(Int64(totalSeconds(state) * 1000))) + "\n"
         if !state.warnings.isEmpty {
             out += "\nWarnings\n"

@@ -50,8 +50,10 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     }
 
     /// `stepIDs`: the reporter's step ids that are shown as bootstrap steps (the pipeline's).
-    public init(command: String, clusterName: String, clock: any TimeSource, stepIDs: [String] = [],
-                catalog: ConvergenceCatalog = .default) {
+    public init(
+        command: String, clusterName: String, clock: any TimeSource, stepIDs: [String] = [],
+        catalog: ConvergenceCatalog = .default
+    ) {
         self.command = command
         self.clusterName = clusterName
         self.clock = clock
@@ -90,7 +92,8 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     /// A step started early: its bar spans the time it really ran. Call before its
     /// stepFinished event, which then keeps this end rather than the moment it was reported.
     public func stepRan(id: String, from start: Duration, to end: Duration) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let i = steps.lastIndex(where: { $0.id == id && $0.end == nil }) {
             steps[i].start = seconds(start)
             steps[i].end = seconds(end)
@@ -101,7 +104,8 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     /// The convergence wait begins now (`aphex wait`; bootstrap's wait step marks it itself).
     public func waitBegins() {
         let t = now
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if waitStart == nil { waitStart = t }
     }
 
@@ -109,14 +113,16 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
 
     public func waitStarted(at time: Duration, timeout: Duration) {
         let t = seconds(time)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if waitStart == nil { waitStart = t }
         deadline = t + timeout.seconds
     }
 
     public func observe(_ evaluation: PlatformEvaluation, at time: Duration) {
         let t = seconds(time)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let first = !observedOnce
         observedOnce = true
         if waitStart == nil { waitStart = t }
@@ -132,7 +138,8 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
             for app in w.apps {
                 var a = track.apps[app.name] ?? AppTrack()
                 if track.apps[app.name] == nil { track.order.append(app.name) }
-                let phase: RunTimeline.Phase = track.start == nil && Self.untouched(app) ? .waiting : Self.phase(app.phase)
+                let phase: RunTimeline.Phase =
+                    track.start == nil && Self.untouched(app) ? .waiting : Self.phase(app.phase)
                 a.phase = phase
                 a.reason = app.reason
                 if !frozen {
@@ -158,7 +165,8 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
 
     public func finished(_ result: WaitOutcome, at time: Duration) {
         let t = seconds(time)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         endAt = t
         switch result {
         case .converged:
@@ -178,7 +186,8 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     /// Ctrl-C: keep what was known, mark the moment.
     public func interrupted() {
         let t = now
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard outcome == "running" else { return }
         outcome = "interrupted"
         interruptedAt = t
@@ -190,7 +199,8 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     /// is `converged`, `failed` or `not-converged`.
     public func ended(_ outcome: String, error: String? = nil) {
         let t = now
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if self.error == nil { self.error = error }
         guard self.outcome == "running" else { return }
         self.outcome = outcome
@@ -242,7 +252,9 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     }
 
     /// Not synced yet, nothing converged: in a wave aphex has not started, it is waiting.
-    static func untouched(_ a: AppState) -> Bool { a.phase == .pending || (a.phase == .progressing && a.sync != "Synced") }
+    static func untouched(_ a: AppState) -> Bool {
+        a.phase == .pending || (a.phase == .progressing && a.sync != "Synced")
+    }
 
     static func phase(_ p: AppPhase) -> RunTimeline.Phase {
         switch p {
@@ -258,14 +270,16 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     /// What is known now (the run's end once `finished`, `interrupted` or `ended` was called).
     public func timeline() -> RunTimeline {
         let current = now
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let end = endAt ?? current
         let byName = Dictionary((diagnosis?.apps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let waveList = waveOrder.compactMap { n -> RunTimeline.Wave? in
             guard let track = waves[n] else { return nil }
             let apps = track.order.compactMap { name -> RunTimeline.App? in
                 guard let a = track.apps[name] else { return nil }
-                var app = RunTimeline.App(name: name, phase: a.phase, reason: a.reason, diagnosis: nil, summary: nil, segments: a.segments)
+                var app = RunTimeline.App(
+                    name: name, phase: a.phase, reason: a.reason, diagnosis: nil, summary: nil, segments: a.segments)
                 if let d = byName[name], let diagnosis, a.phase == .stuck || a.phase == .failed {
                     app.diagnosis = Self.appDiagnosisText(d, in: diagnosis, catalog: catalog)
                     app.summary = Self.summary(d, in: diagnosis, catalog: catalog)
@@ -280,29 +294,35 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
             let finish = track.end ?? track.allConverged
             if let s = start { seconds = max(0, (finish ?? end) - s) } else { seconds = 0 }
             let blockedBy = track.start == nil ? waveOrder.first { $0 < n && waves[$0]?.end == nil } : nil
-            return RunTimeline.Wave(wave: n, start: start, end: finish, converged: track.end != nil, blockedBy: blockedBy,
-                                    seconds: (seconds * 1000).rounded() / 1000, apps: apps)
+            return RunTimeline.Wave(
+                wave: n, start: start, end: finish, converged: track.end != nil, blockedBy: blockedBy,
+                seconds: (seconds * 1000).rounded() / 1000, apps: apps)
         }
         var finalSteps = steps
         for i in finalSteps.indices where finalSteps[i].end == nil && outcome != "running" {
-            finalSteps[i].outcome = outcome == "interrupted" ? "interrupted" : (outcome == "timeout" ? "timeout" : "failed")
+            finalSteps[i].outcome =
+                outcome == "interrupted" ? "interrupted" : (outcome == "timeout" ? "timeout" : "failed")
         }
         // The wait step ended by the timeout: it timed out (not a failure of its own).
-        for i in finalSteps.indices where finalSteps[i].id == "wait" && finalSteps[i].outcome == "failed" && outcome == "timeout" {
+        for i in finalSteps.indices
+        where finalSteps[i].id == "wait" && finalSteps[i].outcome == "failed" && outcome == "timeout" {
             finalSteps[i].outcome = "timeout"
         }
-        return RunTimeline(schemaVersion: RunTimeline.currentSchemaVersion, command: command, clusterName: clusterName,
-                           startedAt: RFC3339.format(startedAt), seconds: (end * 1000).rounded() / 1000, outcome: outcome,
-                           timeoutAt: timeoutAt, interruptedAt: interruptedAt, headline: diagnosis?.headline,
-                           diagnosis: diagnosis.map(Diagnoser.render), error: error, steps: finalSteps, waves: waveList, waitStart: waitStart)
+        return RunTimeline(
+            schemaVersion: RunTimeline.currentSchemaVersion, command: command, clusterName: clusterName,
+            startedAt: RFC3339.format(startedAt), seconds: (end * 1000).rounded() / 1000, outcome: outcome,
+            timeoutAt: timeoutAt, interruptedAt: interruptedAt, headline: diagnosis?.headline,
+            diagnosis: diagnosis.map(Diagnoser.render), error: error, steps: finalSteps, waves: waveList,
+            waitStart: waitStart)
     }
 
     /// The diagnosis of one Application as aphex prints it (its lines, the webhook proof when
     /// it is cert-manager, the Authentik check when it is auth, and what to do).
     static func appDiagnosisText(_ a: AppDiagnosis, in d: Diagnosis, catalog: ConvergenceCatalog) -> String {
-        var one = Diagnosis(headline: d.headline, wave: a.wave, apps: [a],
-                            webhook: a.name == catalog.certManagerApplication ? d.webhook : nil,
-                            authToken: a.name == catalog.authApplication ? d.authToken : nil, problems: [], hints: [])
+        var one = Diagnosis(
+            headline: d.headline, wave: a.wave, apps: [a],
+            webhook: a.name == catalog.certManagerApplication ? d.webhook : nil,
+            authToken: a.name == catalog.authApplication ? d.authToken : nil, problems: [], hints: [])
         one.hints = Diagnoser.hints(for: one)
         return Diagnoser.render(one)
     }
@@ -311,11 +331,14 @@ public final class RunRecorder: ConvergenceObserver, @unchecked Sendable {
     static func summary(_ a: AppDiagnosis, in d: Diagnosis, catalog: ConvergenceCatalog) -> String {
         var parts = ["\(a.name) (wave \(a.wave)): \(a.reason)"]
         if let r = a.resources.first {
-            parts.append("\(r.kind) \(r.namespace.isEmpty ? "" : r.namespace + "/")\(r.name): \(r.health)" + (r.message.map { " — \($0)" } ?? ""))
+            parts.append(
+                "\(r.kind) \(r.namespace.isEmpty ? "" : r.namespace + "/")\(r.name): \(r.health)"
+                    + (r.message.map { " — \($0)" } ?? ""))
             if let p = r.pods.first { parts.append(p.summary) }
         }
         if a.name == catalog.certManagerApplication, let w = d.webhook, let f = w.failure,
-           !parts[0].contains(f.rawValue) {
+            !parts[0].contains(f.rawValue)
+        {
             parts.append("webhook: \(w.summary)")
         }
         let line = parts.joined(separator: "; ")

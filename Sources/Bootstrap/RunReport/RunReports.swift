@@ -10,13 +10,15 @@ public enum RunReports {
     /// Failures warn; they never change the command's exit code.
     public static func write(_ timeline: RunTimeline, _ options: RunReportOptions, reporter: any Reporter) {
         if let path = options.junit {
-            do { try PrivateFiles.write(Array(JUnitReport.render(timeline).utf8), to: path, mode: 0o644) }
-            catch { reporter.warn("could not write the JUnit report \(path): \(error)") }
+            do { try PrivateFiles.write(Array(JUnitReport.render(timeline).utf8), to: path, mode: 0o644) } catch {
+                reporter.warn("could not write the JUnit report \(path): \(error)")
+            }
         }
         if let path = options.timeline {
             let text = path.lowercased().hasSuffix(".json") ? json(timeline) : TimelineSVG.render(timeline)
-            do { try PrivateFiles.write(Array(text.utf8), to: path, mode: 0o644) }
-            catch { reporter.warn("could not write the timeline \(path): \(error)") }
+            do { try PrivateFiles.write(Array(text.utf8), to: path, mode: 0o644) } catch {
+                reporter.warn("could not write the timeline \(path): \(error)")
+            }
         }
     }
 
@@ -32,10 +34,13 @@ public enum RunReports {
     /// The diagnosis `aphex wait` would print for what status sees (only asked for with
     /// --junit/--timeline on a platform that is not converged: one more LIST plus the reads
     /// of the diagnosis).
-    public static func statusDiagnosis(api: any KubeAPI, snapshot s: PlatformStatus,
-                                       catalog: ConvergenceCatalog = .default) async -> Diagnosis? {
+    public static func statusDiagnosis(
+        api: any KubeAPI, snapshot s: PlatformStatus,
+        catalog: ConvergenceCatalog = .default
+    ) async -> Diagnosis? {
         guard s.cluster.reachable, !s.converged,
-              let list = try? await api.list(.applications, namespace: catalog.argocdNamespace, labelSelector: nil, fieldSelector: nil)
+            let list = try? await api.list(
+                .applications, namespace: catalog.argocdNamespace, labelSelector: nil, fieldSelector: nil)
         else { return nil }
         var eval = Waves.evaluate(list.items, catalog: catalog)
         // The snapshot's verdicts (the cert-manager webhook proof) win over ArgoCD's.
@@ -59,8 +64,9 @@ public enum RunReports {
         } else {
             headline = "Not converged: " + (s.problems.first ?? "see `aphex status`")
         }
-        return await Diagnoser.diagnose(api: api, evaluation: eval, objects: objects, headline: headline,
-                                        webhook: s.certManager, authToken: nil, catalog: catalog)
+        return await Diagnoser.diagnose(
+            api: api, evaluation: eval, objects: objects, headline: headline,
+            webhook: s.certManager, authToken: nil, catalog: catalog)
     }
 
     /// A status snapshot on a time axis: each Application's last sync operation (ArgoCD's
@@ -84,11 +90,15 @@ public enum RunReports {
                 let fin = a.finishedAt.flatMap(Readiness.parseTime).map(t)
                 var segments: [RunTimeline.Segment] = []
                 if phase == .converged, let st {
-                    segments = [.init(phase: .progressing, start: st, end: fin ?? st), .init(phase: .converged, start: fin ?? st, end: total)]
+                    segments = [
+                        .init(phase: .progressing, start: st, end: fin ?? st),
+                        .init(phase: .converged, start: fin ?? st, end: total)
+                    ]
                 } else if phase != .waiting {
                     segments = [.init(phase: phase, start: st ?? total, end: total)]
                 }
-                var app = RunTimeline.App(name: a.name, phase: phase, reason: a.reason, diagnosis: nil, summary: nil, segments: segments)
+                var app = RunTimeline.App(
+                    name: a.name, phase: phase, reason: a.reason, diagnosis: nil, summary: nil, segments: segments)
                 if let d = byName[a.name], let diagnosis {
                     app.diagnosis = RunRecorder.appDiagnosisText(d, in: diagnosis, catalog: .default)
                     app.summary = RunRecorder.summary(d, in: diagnosis, catalog: .default)
@@ -102,35 +112,50 @@ public enum RunReports {
             let start = started ? appStarts.min() : nil
             let end = w.converged ? appEnds.max() : nil
             let secs = w.seconds ?? start.map { (end ?? total) - $0 } ?? 0
-            waves.append(RunTimeline.Wave(wave: w.wave, start: start, end: end, converged: w.converged,
-                                          blockedBy: started ? nil : blocking,
-                                          seconds: (max(0, secs) * 1000).rounded() / 1000, apps: apps))
+            waves.append(
+                RunTimeline.Wave(
+                    wave: w.wave, start: start, end: end, converged: w.converged,
+                    blockedBy: started ? nil : blocking,
+                    seconds: (max(0, secs) * 1000).rounded() / 1000, apps: apps))
         }
-        let error: String? = s.cluster.reachable ? (s.problems.first) : ("cluster not reachable: " + (s.cluster.error ?? "no answer"))
-        return RunTimeline(schemaVersion: RunTimeline.currentSchemaVersion, command: "status", clusterName: clusterName,
-                           startedAt: RFC3339.format(origin), seconds: (total * 1000).rounded() / 1000,
-                           outcome: s.converged ? "converged" : "not-converged", timeoutAt: nil, interruptedAt: nil,
-                           headline: diagnosis?.headline, diagnosis: diagnosis.map(Diagnoser.render), error: s.converged ? nil : error,
-                           steps: [], waves: waves, waitStart: nil)
+        let error: String? =
+            s.cluster.reachable ? (s.problems.first) : ("cluster not reachable: " + (s.cluster.error ?? "no answer"))
+        return RunTimeline(
+            schemaVersion: RunTimeline.currentSchemaVersion, command: "status", clusterName: clusterName,
+            startedAt: RFC3339.format(origin), seconds: (total * 1000).rounded() / 1000,
+            outcome: s.converged ? "converged" : "not-converged", timeoutAt: nil, interruptedAt: nil,
+            headline: diagnosis?.headline, diagnosis: diagnosis.map(Diagnoser.render), error: s.converged ? nil : error,
+            steps: [], waves: waves, waitStart: nil)
     }
 }
 
 extension RunReports {
     /// A recorder when --junit or --timeline was given.
-    public static func recorder(_ options: RunReportOptions, command: String, ctx: AppContext, stepIDs: [String] = []) -> RunRecorder? {
-        options.isEmpty ? nil : RunRecorder(command: command, clusterName: ctx.target.clusterName, clock: ctx.host.clock, stepIDs: stepIDs)
+    public static func recorder(_ options: RunReportOptions, command: String, ctx: AppContext, stepIDs: [String] = [])
+        -> RunRecorder?
+    {
+        options.isEmpty
+            ? nil
+            : RunRecorder(
+                command: command, clusterName: ctx.target.clusterName, clock: ctx.host.clock, stepIDs: stepIDs)
     }
 
     /// Ends the recording for a thrown error (Ctrl-C: interrupted, with what was known) and
     /// writes the files.
-    public static func finish(_ recorder: RunRecorder?, _ options: RunReportOptions, ctx: AppContext, error: (any Error)? = nil) {
+    public static func finish(
+        _ recorder: RunRecorder?, _ options: RunReportOptions, ctx: AppContext, error: (any Error)? = nil
+    ) {
         guard let recorder else { return }
         if let error {
             if error is CancellationError || error is PipelineInterrupted || Task.isCancelled {
                 recorder.interrupted()
             } else {
                 let text: String
-                if let e = error as? AphexError { text = e.message + (e.detail.map { "\n" + $0 } ?? "") } else { text = String(describing: error) }
+                if let e = error as? AphexError {
+                    text = e.message + (e.detail.map { "\n" + $0 } ?? "")
+                } else {
+                    text = String(describing: error)
+                }
                 recorder.ended("failed", error: text)
             }
         }

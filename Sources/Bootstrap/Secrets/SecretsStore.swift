@@ -53,13 +53,16 @@ public struct SecretsReport: Sendable, Equatable, Codable {
     /// The step outcome for the pipeline's reporter.
     public var outcome: StepOutcome { dryRun ? (unchanged ? .unchanged : .planned) : (unchanged ? .unchanged : .done) }
 
-    /// One line: "created 11 keys, kept 2, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not set)".
+    /// One line: "created 11 keys, kept 2, 1 deferred until argocd/argocd-secret exists, skipped 1 (optional, not
+    /// set)".
     public var summary: String {
         func keys(_ n: Int) -> String { n == 1 ? "1 key" : "\(n) keys" }
         var parts: [String] = []
         let n = (create: count(.create), add: count(.addMissingKey), repair: count(.repair))
         if n.create > 0 { parts.append((dryRun ? "would create " : "created ") + keys(n.create)) }
-        if n.add > 0 { parts.append((dryRun ? "would add " : "added ") + "\(keys(n.add)) missing from existing Secrets") }
+        if n.add > 0 {
+            parts.append((dryRun ? "would add " : "added ") + "\(keys(n.add)) missing from existing Secrets")
+        }
         if n.repair > 0 { parts.append((dryRun ? "would repair " : "repaired ") + keys(n.repair)) }
         if count(.keep) > 0 { parts.append("kept \(count(.keep))") }
         if count(.derivedMismatch) > 0 {
@@ -78,8 +81,9 @@ public struct SecretsReport: Sendable, Equatable, Codable {
         self.deployment = deployment
         self.dryRun = dryRun
         self.entries = plan.decisions.map {
-            SecretsReportEntry(namespace: $0.ref.secret.namespace, secret: $0.ref.secret.name, key: $0.ref.key,
-                               name: $0.displayName, action: $0.action, origin: $0.origin, note: $0.note)
+            SecretsReportEntry(
+                namespace: $0.ref.secret.namespace, secret: $0.ref.secret.name, key: $0.ref.key,
+                name: $0.displayName, action: $0.action, origin: $0.origin, note: $0.note)
         }
         self.written = written
         self.warnings = plan.warnings
@@ -97,13 +101,26 @@ public func readStoredSecrets(api: any KubeAPI, ids: [SecretID]) async throws ->
         do {
             obj = try await api.get(.secrets, namespace: id.namespace, name: id.name)
         } catch let e as KubeAPIError {
-            throw AphexError(.failed, "Could not read Secret \(id) from the cluster: \(e). Check that the cluster is reachable and that your credentials may read Secrets in namespace \(id.namespace) (`kubectl auth can-i get secrets -n \(id.namespace)`).")
+            throw AphexError(
+                .failed,
+                """
+                Could not read Secret \(id) from the cluster: \(e). Check that the cluster is reachable and that \
+                your credentials may read Secrets in namespace \(id.namespace) (`kubectl auth can-i get secrets \
+                -n \(id.namespace)`).
+                """
+            )
         }
         guard let obj else { continue }
         do {
             out[id] = try StoredSecret(secret: obj)
         } catch let e as StoredSecret.NotBase64 {
-            throw AphexError(.failed, "Secret \(id) key \(e.key) holds data that is not base64 (the API server never returns that). Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.")
+            throw AphexError(
+                .failed,
+                """
+                Secret \(id) key \(e.key) holds data that is not base64 (the API server never returns that). \
+                Inspect it with `kubectl get secret -n \(id.namespace) \(id.name) -o yaml`.
+                """
+            )
         }
     }
     return out
@@ -129,17 +146,41 @@ extension StoredSecret {
 
 /// Loads a `--secrets-from` file. Malformed, or a value without the shape of the catalog key it
 /// is for: `AphexError(.usage)` naming the problem, never a value (exit 2).
-public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil, catalog: SecretCatalog = .platform) throws -> SecretsFile {
+public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil, catalog: SecretCatalog = .platform) throws
+    -> SecretsFile
+{
     // Not read at all when it is bigger than any export (a device, a wrong file, a huge one).
-    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > SecretsFile.maxBytes {
-        throw AphexError(.usage, "The secrets file '\(path)' cannot be used: it is \(size.intValue) bytes, more than an export can be (\(SecretsFile.maxBytes / 1024) KiB). Pass a file written by `aphex secrets export --file FILE` (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+        size.intValue > SecretsFile.maxBytes
+    {
+        throw AphexError(
+            .usage,
+            """
+            The secrets file '\(path)' cannot be used: it is \(size.intValue) bytes, more than an export can be \
+            (\(SecretsFile.maxBytes / 1024) KiB). Pass a file written by `aphex secrets export --file FILE` \
+            (unchanged), or drop --secrets-from to generate new credentials. Nothing was written to the cluster.
+            """
+        )
     }
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw AphexError(.usage, "The secrets file '\(path)' does not exist or is not readable. Pass a file written by `aphex secrets export --file FILE`, or drop --secrets-from to generate new credentials. Nothing was written to the cluster.")
+        throw AphexError(
+            .usage,
+            """
+            The secrets file '\(path)' does not exist or is not readable. Pass a file written by `aphex secrets \
+            export --file FILE`, or drop --secrets-from to generate new credentials. Nothing was written to the \
+            cluster.
+            """
+        )
     }
     if let attrs = try? FileManager.default.attributesOfItem(atPath: path),
-       let mode = (attrs[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
-        reporter?.warn("The secrets file '\(path)' is readable by other users (mode \(String(mode, radix: 8))): restrict it with `chmod 600 \(Shell.quote(path))`.")
+        let mode = (attrs[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0
+    {
+        reporter?.warn(
+            """
+            The secrets file '\(path)' is readable by other users (mode \(String(mode, radix: 8))): restrict it \
+            with `chmod 600 \(Shell.quote(path))`.
+            """
+        )
     }
     do {
         let file = try SecretsFile.parse([UInt8](data), source: path)
@@ -155,15 +196,18 @@ public func loadSecretsFile(_ path: String, reporter: (any Reporter)? = nil, cat
 /// Reads the cluster and plans the secrets step. Pure apart from the reads.
 /// - environment: where CLOUDFLARE_API_TOKEN is looked up (the process environment, with
 ///   --cloudflare-token-file's content put in by the caller).
-public func planSecrets(api: any KubeAPI, deployment: Deployment, imported: SecretsFile?,
-                        environment: [String: String], catalog: SecretCatalog = .platform,
-                        generator: SecretGenerator = SecretGenerator()) async throws -> SecretPlan {
+public func planSecrets(
+    api: any KubeAPI, deployment: Deployment, imported: SecretsFile?,
+    environment: [String: String], catalog: SecretCatalog = .platform,
+    generator: SecretGenerator = SecretGenerator()
+) async throws -> SecretPlan {
     let ids = catalog.secrets(for: deployment.rawValue).map(\.id)
     let existing = try await readStoredSecrets(api: api, ids: ids)
     do {
         return try SecretGen.planSecrets(
-            SecretsPlanInput(catalog: catalog, deployment: deployment.rawValue, existing: existing,
-                             imported: imported, environment: environment),
+            SecretsPlanInput(
+                catalog: catalog, deployment: deployment.rawValue, existing: existing,
+                imported: imported, environment: environment),
             generator: generator)
     } catch let e as SecretGenError {
         if case .missingEnvironment = e { throw AphexError(.usage, e.description) }
@@ -184,31 +228,37 @@ public func planSecrets(api: any KubeAPI, deployment: Deployment, imported: Secr
 /// - importFile: `--secrets-from` (read and validated before anything else: a malformed file
 ///   is exit 2 with nothing written).
 /// - cloudflareTokenFile: `--cloudflare-token-file`; its first line overrides $CLOUDFLARE_API_TOKEN.
-public func applySecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, deployment: Deployment,
-                         importFile: String?, dryRun: Bool, cloudflareTokenFile: String? = nil,
-                         catalog: SecretCatalog = .platform,
-                         generator: SecretGenerator = SecretGenerator()) async throws -> SecretsReport {
-    try await applySecrets(ctx: ctx, api: api,
-                           kubectl: Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner),
-                           deployment: deployment, importFile: importFile, dryRun: dryRun,
-                           environment: try secretsEnvironment(ctx.host.environment, cloudflareTokenFile: cloudflareTokenFile),
-                           catalog: catalog, generator: generator)
+public func applySecrets(
+    ctx: AppContext, api: any KubeAPI, kubeconfig: String, deployment: Deployment,
+    importFile: String?, dryRun: Bool, cloudflareTokenFile: String? = nil,
+    catalog: SecretCatalog = .platform,
+    generator: SecretGenerator = SecretGenerator()
+) async throws -> SecretsReport {
+    try await applySecrets(
+        ctx: ctx, api: api,
+        kubectl: Kubectl(kubeconfig: kubeconfig, context: ctx.target.context, runner: ctx.runner),
+        deployment: deployment, importFile: importFile, dryRun: dryRun,
+        environment: try secretsEnvironment(ctx.host.environment, cloudflareTokenFile: cloudflareTokenFile),
+        catalog: catalog, generator: generator)
 }
 
 /// The same with an explicit kubectl (the pipeline's kubeconfig and context) and environment.
 /// - warnSkipped: false when the caller already warned that CLOUDFLARE_API_TOKEN is unset.
 /// - ownership: aphex's record of what it created; the Secrets this call creates go into it.
-public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, deployment: Deployment,
-                         importFile: String?, dryRun: Bool, environment: [String: String],
-                         warnSkipped: Bool = true, catalog: SecretCatalog = .platform,
-                         generator: SecretGenerator = SecretGenerator(),
-                         ownership: OwnershipRecord? = nil) async throws -> SecretsReport {
+public func applySecrets(
+    ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, deployment: Deployment,
+    importFile: String?, dryRun: Bool, environment: [String: String],
+    warnSkipped: Bool = true, catalog: SecretCatalog = .platform,
+    generator: SecretGenerator = SecretGenerator(),
+    ownership: OwnershipRecord? = nil
+) async throws -> SecretsReport {
     let imported = try importFile.map { try loadSecretsFile($0, reporter: ctx.reporter) }
     var raced: [SecretID] = []
     var written: [String] = []
     while true {
-        var plan = try await planSecrets(api: api, deployment: deployment, imported: imported,
-                                         environment: environment, catalog: catalog, generator: generator)
+        var plan = try await planSecrets(
+            api: api, deployment: deployment, imported: imported,
+            environment: environment, catalog: catalog, generator: generator)
         if !warnSkipped {
             let skipped = plan.decisions.filter { $0.action == .skip }.map { "\($0.ref) not created" }
             plan.warnings.removeAll { w in skipped.contains { w.hasPrefix($0) } }
@@ -224,7 +274,12 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, de
             written += try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan, ownership: ownership)
             var report = SecretsReport(deployment: deployment.rawValue, dryRun: false, plan: plan, written: written)
             if !raced.isEmpty {
-                report.warnings.append("Another run stored \(raced.map(\.description).joined(separator: ", ")) while this one was about to: its values were kept (read back from the cluster), not replaced.")
+                report.warnings.append(
+                    """
+                    Another run stored \(raced.map(\.description).joined(separator: ", ")) while this one was \
+                    about to: its values were kept (read back from the cluster), not replaced.
+                    """
+                )
             }
             return report
         } catch let race as SecretCreateRace {
@@ -232,9 +287,21 @@ public func applySecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, de
             // cluster now holds (its values, and copies of them).
             raced.append(race.id)
             written += race.written
-            ctx.reporter.info("Secret \(race.id) was stored by another run while this one was about to create it: keeping its values and planning again from the cluster.")
+            ctx.reporter.info(
+                """
+                Secret \(race.id) was stored by another run while this one was about to create it: keeping its \
+                values and planning again from the cluster.
+                """
+            )
             if raced.count > 5 {
-                throw AphexError(.failed, "Another writer kept storing the platform's Secrets while this run was creating them (\(raced.map(\.description).joined(separator: ", "))). Nothing stored was replaced. Stop the other run (or wait for it), then re-run.")
+                throw AphexError(
+                    .failed,
+                    """
+                    Another writer kept storing the platform's Secrets while this run was creating them \
+                    (\(raced.map(\.description).joined(separator: ", "))). Nothing stored was replaced. Stop the \
+                    other run (or wait for it), then re-run.
+                    """
+                )
             }
         }
     }
@@ -256,12 +323,25 @@ func secretsEnvironment(_ base: [String: String], cloudflareTokenFile: String?) 
 public func readCloudflareTokenFile(_ file: String) throws -> String {
     let path = (file as NSString).expandingTildeInPath
     guard FileManager.default.isReadableFile(atPath: path),
-          let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
-        throw AphexError(.usage, "--cloudflare-token-file '\(file)' does not exist or is not readable. Create it with the token on one line (mode 600), or set CLOUDFLARE_API_TOKEN instead.")
+        let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) })
+    else {
+        throw AphexError(
+            .usage,
+            """
+            --cloudflare-token-file '\(file)' does not exist or is not readable. Create it with the token on one \
+            line (mode 600), or set CLOUDFLARE_API_TOKEN instead.
+            """
+        )
     }
     let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !token.isEmpty, !token.contains(where: \.isNewline) else {
-        throw AphexError(.usage, "--cloudflare-token-file '\(file)' must hold the token on one line. Fix the file, or set CLOUDFLARE_API_TOKEN instead.")
+        throw AphexError(
+            .usage,
+            """
+            --cloudflare-token-file '\(file)' must hold the token on one line. Fix the file, or set \
+            CLOUDFLARE_API_TOKEN instead.
+            """
+        )
     }
     return token
 }
@@ -273,7 +353,10 @@ func redact(_ text: String, values: some Sequence<String>) -> String {
     var out = text
     var short: [String] = []
     for v in values where !v.isEmpty {
-        if v.count < 4 { short.append(v); continue }
+        if v.count < 4 {
+            short.append(v)
+            continue
+        }
         out = out.replacingOccurrences(of: v, with: "[redacted]")
         out = out.replacingOccurrences(of: SecretEncoding.base64(Array(v.utf8)), with: "[redacted]")
     }
@@ -298,22 +381,32 @@ struct SecretCreateRace: Error {
 /// existing Secrets go in one server-side apply (manifests on stdin); keys added to Secrets
 /// another installer owns go in a JSON merge patch. Then the written keys are read back to
 /// prove they were stored as planned.
-func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
-                  ownership: OwnershipRecord? = nil) async throws -> [String] {
+func writeSecrets(
+    ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
+    ownership: OwnershipRecord? = nil
+) async throws -> [String] {
     let written: [String]
     // The Secrets about to be created go into aphex's ownership record first (pending), so a
     // run killed right after a create still knows the Secret is aphex's.
     func skeleton(_ id: SecretID) -> JSON {
-        ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(id.name), "namespace": .string(id.namespace)]]
+        [
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": ["name": .string(id.name), "namespace": .string(id.namespace)]
+        ]
     }
     let creates = plan.writes.filter { $0.method == .serverSideApply && !$0.exists }
-    if let ownership, !creates.isEmpty { try await ownership.prepare(creates.map { skeleton($0.id) }, knownAbsent: true) }
+    if let ownership, !creates.isEmpty {
+        try await ownership.prepare(creates.map { skeleton($0.id) }, knownAbsent: true)
+    }
     do {
         written = try await writeSecretsInOrder(ctx: ctx, api: api, kubectl: kubectl, plan: plan, ownership: ownership)
     } catch let race as SecretCreateRace {
         // Another run's Secret: it records it itself.
-        try? await ownership?.forget([OwnedObject(apiVersion: "v1", kind: "Secret", resource: "secrets",
-                                                  namespace: race.id.namespace, name: race.id.name)])
+        try? await ownership?.forget([
+            OwnedObject(
+                apiVersion: "v1", kind: "Secret", resource: "secrets",
+                namespace: race.id.namespace, name: race.id.name)
+        ])
         try? await ownership?.flush()
         throw race
     } catch {
@@ -324,8 +417,10 @@ func writeSecrets(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: Sec
     return written
 }
 
-private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
-                                 ownership: OwnershipRecord?) async throws -> [String] {
+private func writeSecretsInOrder(
+    ctx: AppContext, api: any KubeAPI, kubectl: Kubectl, plan: SecretPlan,
+    ownership: OwnershipRecord?
+) async throws -> [String] {
     let secretValues = Set(plan.values.values)
     var written: [String] = []
     let now = RFC3339.format(ctx.host.clock.wallNow())
@@ -341,11 +436,21 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
             _ = try await kubectl.runner.run(Command(argv, stdin: Array(manifest.utf8), timeout: .seconds(120)))
         } catch let e as CommandError {
             let names = applies.map(\.id.description).joined(separator: ", ")
-            throw AphexError(.failed, "Storing the Secrets \(names) failed. Values already stored are kept: fix the cause and re-run (nothing is regenerated).",
-                             detail: redact(e.description, values: secretValues))
+            throw AphexError(
+                .failed,
+                """
+                Storing the Secrets \(names) failed. Values already stored are kept: fix the cause and re-run \
+                (nothing is regenerated).
+                """,
+                detail: redact(e.description, values: secretValues))
         }
         written += applies.map(\.id.description)
-        ctx.reporter.debug("applied Secrets \(applies.map(\.id.description).joined(separator: ", ")) (server-side, field manager aphex)")
+        ctx.reporter.debug(
+            """
+            applied Secrets \(applies.map(\.id.description).joined(separator: ", ")) (server-side, field manager \
+            aphex)
+            """
+        )
     }
 
     for w in plan.writes where w.method == .serverSideApply {
@@ -355,7 +460,8 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
         }
         try await flushApplies()
         do {
-            let created = try await createSecret(ctx: ctx, api: api, write: w, createdAt: now, secretValues: secretValues)
+            let created = try await createSecret(
+                ctx: ctx, api: api, write: w, createdAt: now, secretValues: secretValues)
             if let created { try await ownership?.created([created]) }
         } catch var race as SecretCreateRace {
             race.written = written
@@ -365,17 +471,32 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
     }
     try await flushApplies()
     for w in plan.writes where w.method == .mergePatch {
-        let path = ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(FieldManager.apply)"
+        let path =
+            ResourceRef.secrets.path(namespace: w.id.namespace, name: w.id.name) + "?fieldManager=\(FieldManager.apply)"
         let response: HTTPResponse
         do {
-            response = try await api.request("PATCH", path: path, body: SecretManifest.mergePatch(w),
-                                             contentType: "application/merge-patch+json")
+            response = try await api.request(
+                "PATCH", path: path, body: SecretManifest.mergePatch(w),
+                contentType: "application/merge-patch+json")
         } catch {
-            throw AphexError(.failed, "Adding \(w.changedKeys.joined(separator: ", ")) to Secret \(w.id) failed: \(redact(String(describing: error), values: secretValues)). Re-run to retry; stored values are kept.")
+            throw AphexError(
+                .failed,
+                """
+                Adding \(w.changedKeys.joined(separator: ", ")) to Secret \(w.id) failed: \
+                \(redact(String(describing: error), values: secretValues)). Re-run to retry; stored values are kept.
+                """
+            )
         }
         guard (200..<300).contains(response.status) else {
             let message = (try? JSON.parse(response.body))?["message"]?.string ?? response.text
-            throw AphexError(.failed, "Adding \(w.changedKeys.joined(separator: ", ")) to Secret \(w.id) failed (HTTP \(response.status)): \(redact(message, values: secretValues)). Re-run to retry; stored values are kept.")
+            throw AphexError(
+                .failed,
+                """
+                Adding \(w.changedKeys.joined(separator: ", ")) to Secret \(w.id) failed (HTTP \
+                \(response.status)): \(redact(message, values: secretValues)). Re-run to retry; stored values are \
+                kept.
+                """
+            )
         }
         written.append(w.id.description)
         ctx.reporter.debug("merge-patched Secret \(w.id) (keys \(w.changedKeys.joined(separator: ", ")))")
@@ -385,7 +506,14 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
         let stored = try await readStoredSecrets(api: api, ids: plan.writes.map(\.id))
         for w in plan.writes {
             for key in w.changedKeys where stored[w.id]?.data[key] != w.data[key] {
-                throw AphexError(.failed, "Secret \(w.id) key \(key) was written but the cluster does not hold the written value (another controller or an admission webhook may be changing it). Inspect it with `kubectl get secret -n \(w.id.namespace) \(w.id.name) -o yaml`, then re-run.")
+                throw AphexError(
+                    .failed,
+                    """
+                    Secret \(w.id) key \(key) was written but the cluster does not hold the written value \
+                    (another controller or an admission webhook may be changing it). Inspect it with `kubectl get \
+                    secret -n \(w.id.namespace) \(w.id.name) -o yaml`, then re-run.
+                    """
+                )
             }
         }
     }
@@ -396,20 +524,35 @@ private func writeSecretsInOrder(ctx: AppContext, api: any KubeAPI, kubectl: Kub
 /// 409 AlreadyExists: another writer stored it first (`SecretCreateRace`).
 /// Returns the created object as the API server answered (its metadata: the uid).
 @discardableResult
-func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, createdAt now: String,
-                  secretValues: Set<String>) async throws -> JSON? {
+func createSecret(
+    ctx: AppContext, api: any KubeAPI, write w: SecretWrite, createdAt now: String,
+    secretValues: Set<String>
+) async throws -> JSON? {
     let path = ResourceRef.secrets.path(namespace: w.id.namespace) + "?fieldManager=\(FieldManager.apply)"
     let response: HTTPResponse
     do {
-        response = try await api.request("POST", path: path, body: SecretManifest.json(w, createdAt: now),
-                                         contentType: "application/json")
+        response = try await api.request(
+            "POST", path: path, body: SecretManifest.json(w, createdAt: now),
+            contentType: "application/json")
     } catch {
-        throw AphexError(.failed, "Creating Secret \(w.id) failed: \(redact(String(describing: error), values: secretValues)). Values already stored are kept: fix the cause and re-run (nothing is regenerated).")
+        throw AphexError(
+            .failed,
+            """
+            Creating Secret \(w.id) failed: \(redact(String(describing: error), values: secretValues)). Values \
+            already stored are kept: fix the cause and re-run (nothing is regenerated).
+            """
+        )
     }
     if response.status == 409 { throw SecretCreateRace(id: w.id) }
     guard (200..<300).contains(response.status) else {
         let message = (try? JSON.parse(response.body))?["message"]?.string ?? response.text
-        throw AphexError(.failed, "Creating Secret \(w.id) failed (HTTP \(response.status)): \(redact(message, values: secretValues)). Values already stored are kept: fix the cause and re-run (nothing is regenerated).")
+        throw AphexError(
+            .failed,
+            """
+            Creating Secret \(w.id) failed (HTTP \(response.status)): \(redact(message, values: secretValues)). \
+            Values already stored are kept: fix the cause and re-run (nothing is regenerated).
+            """
+        )
     }
     ctx.reporter.debug("created Secret \(w.id) (POST, field manager aphex)")
     // Only the metadata is kept (the body holds the values).
@@ -421,7 +564,9 @@ func createSecret(ctx: AppContext, api: any KubeAPI, write w: SecretWrite, creat
 
 /// Whether the stored secrets are complete and consistent (`aphex status`).
 /// `deployment` nil: deployment-specific Secrets are judged only when they exist.
-public func secretsHealth(api: any KubeAPI, deployment: Deployment?, catalog: SecretCatalog = .platform) async throws -> SecretsHealth {
+public func secretsHealth(api: any KubeAPI, deployment: Deployment?, catalog: SecretCatalog = .platform) async throws
+    -> SecretsHealth
+{
     let ids = catalog.secrets(for: deployment?.rawValue).map(\.id)
     let existing = try await readStoredSecrets(api: api, ids: ids)
     return SecretsHealth.assess(catalog: catalog, deployment: deployment?.rawValue, existing: existing)
@@ -432,8 +577,10 @@ public func secretsHealth(api: any KubeAPI, deployment: Deployment?, catalog: Se
 /// `aphex secrets repair`: copies (argocd-secret's and the Tekton dashboard's OIDC client
 /// secrets, dex's authentik-client-secret) take their source's stored value. Nothing is
 /// generated and no source changes.
-public func repairSecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String, deployment: Deployment? = nil,
-                          dryRun: Bool, catalog: SecretCatalog = .platform) async throws -> SecretsReport {
+public func repairSecrets(
+    ctx: AppContext, api: any KubeAPI, kubeconfig: String, deployment: Deployment? = nil,
+    dryRun: Bool, catalog: SecretCatalog = .platform
+) async throws -> SecretsReport {
     let ids = catalog.secrets(for: deployment?.rawValue).map(\.id)
     let existing = try await readStoredSecrets(api: api, ids: ids)
     let plan = SecretGen.planRepair(catalog: catalog, deployment: deployment?.rawValue, existing: existing)
@@ -446,7 +593,13 @@ public func repairSecrets(ctx: AppContext, api: any KubeAPI, kubeconfig: String,
     do {
         written = try await writeSecrets(ctx: ctx, api: api, kubectl: kubectl, plan: plan)
     } catch let race as SecretCreateRace {
-        throw AphexError(.failed, "Secret \(race.id) was created by another run while `secrets repair` was creating it; nothing was replaced. Run `aphex secrets repair` again.")
+        throw AphexError(
+            .failed,
+            """
+            Secret \(race.id) was created by another run while `secrets repair` was creating it; nothing was \
+            replaced. Run `aphex secrets repair` again.
+            """
+        )
     }
     return SecretsReport(deployment: deployment?.rawValue, dryRun: false, plan: plan, written: written)
 }

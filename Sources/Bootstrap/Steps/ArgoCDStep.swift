@@ -11,11 +11,13 @@ extension BootstrapSteps {
         // Tekton needs nothing of ArgoCD's: its apply runs alongside (the Tekton step then waits
         // for what is left), which takes the apply phase from the sum of both to the longer one.
         if !state.dryRun && !InstallSteps.sequential(state.app) { state.startEarly(tekton) }
-        let install = StepResult(try await InstallSteps.argocd(state.app, api: stepAPI(state),
-                                                               kubeconfig: stepKubeconfig(state),
-                                                               context: state.kubeContext,
-                                                               components: state.options.components,
-                                                               dryRun: state.dryRun, ownership: try state.ownership()))
+        let install = StepResult(
+            try await InstallSteps.argocd(
+                state.app, api: stepAPI(state),
+                kubeconfig: stepKubeconfig(state),
+                context: state.kubeContext,
+                components: state.options.components,
+                dryRun: state.dryRun, ownership: try state.ownership()))
         let deferred = try await SecretsPipeline.completeDeferred(state)
         var result = install
         // Only the keys that waited for ArgoCD belong here (a dry run against a cluster that does

@@ -13,8 +13,10 @@ import Foundation
 public enum ClusterStep {
     /// The k3s spec to run: `spec` (from the flags) for the cluster `name`, with the
     /// installer's URL and pin from the components file (`urls`/`sha256` of k3s-installer).
-    public static func k3sSpec(_ spec: K3sInstallSpec, name: String, timeout: Duration,
-                               componentsFile: ComponentsFile? = nil, requirePinned: Bool = false) -> K3sInstallSpec {
+    public static func k3sSpec(
+        _ spec: K3sInstallSpec, name: String, timeout: Duration,
+        componentsFile: ComponentsFile? = nil, requirePinned: Bool = false
+    ) -> K3sInstallSpec {
         var s = spec
         s.name = name
         s.waitTimeout = timeout
@@ -28,8 +30,9 @@ public enum ClusterStep {
     public static func driver(_ ctx: AppContext, _ options: BootstrapOptions) -> any ClusterDriver {
         let name = ctx.target.clusterName
         if options.useExisting {
-            return ExistingClusterDriver(host: ctx.host, clusterName: name, kubeconfig: ctx.resolvedKubeconfig(),
-                                         context: ctx.target.context)
+            return ExistingClusterDriver(
+                host: ctx.host, clusterName: name, kubeconfig: ctx.resolvedKubeconfig(),
+                context: ctx.target.context)
         }
         switch options.deployment {
         case .kind:
@@ -40,8 +43,11 @@ public enum ClusterStep {
         case .k3s:
             // Parsed before the pipeline starts (InstallSteps.validateInputs): errors were exit 2 then.
             let file = options.components.configFile.flatMap { try? ComponentsFile.load(path: $0) }
-            return K3sDriver(host: ctx.host, spec: k3sSpec(options.k3s, name: name, timeout: options.clusterTimeout, componentsFile: file,
-                                                           requirePinned: InstallSteps.requirePinned(ctx, options.components)))
+            return K3sDriver(
+                host: ctx.host,
+                spec: k3sSpec(
+                    options.k3s, name: name, timeout: options.clusterTimeout, componentsFile: file,
+                    requirePinned: InstallSteps.requirePinned(ctx, options.components)))
         }
     }
 
@@ -60,15 +66,19 @@ public enum ClusterStep {
         return try await d.ensureCluster()
     }
 
-    static func plannedAccess(_ ctx: AppContext, _ options: BootstrapOptions, driver: any ClusterDriver) -> ClusterAccess {
+    static func plannedAccess(_ ctx: AppContext, _ options: BootstrapOptions, driver: any ClusterDriver)
+        -> ClusterAccess
+    {
         let name = ctx.target.clusterName
         if options.useExisting {
-            return ClusterAccess(driver: "existing", clusterName: name, kubeconfig: ctx.resolvedKubeconfig(),
-                                 context: ctx.target.context, outcome: .planned)
+            return ClusterAccess(
+                driver: "existing", clusterName: name, kubeconfig: ctx.resolvedKubeconfig(),
+                context: ctx.target.context, outcome: .planned)
         }
         let context: String? = options.deployment == .kind ? "kind-\(name)" : nil
-        return ClusterAccess(driver: driver.driverName, clusterName: name,
-                             kubeconfig: ctx.host.kubeconfigPath(forCluster: name), context: context, outcome: .planned)
+        return ClusterAccess(
+            driver: driver.driverName, clusterName: name,
+            kubeconfig: ctx.host.kubeconfigPath(forCluster: name), context: context, outcome: .planned)
     }
 
     /// The driver for a cluster aphex recorded under `--cluster-name` (for `destroy` and
@@ -109,18 +119,34 @@ public enum ClusterStep {
         switch a.outcome {
         case .planned:
             let p = plan ?? []
-            return StepResult(.planned, "\(a.driver) cluster \(a.clusterName); kubeconfig \(a.kubeconfig)",
-                              changes: p.filter { $0.command == nil }.map(\.summary)
-                                + p.compactMap { a in a.command?.stdin.map { "stdin of `\(a.command!.argv.prefix(3).joined(separator: " "))`:\n" + String(decoding: $0, as: UTF8.self) } },
-                              commands: p.compactMap { $0.command?.display })
+            return StepResult(
+                .planned, "\(a.driver) cluster \(a.clusterName); kubeconfig \(a.kubeconfig)",
+                changes: p.filter { $0.command == nil }.map(\.summary)
+                    + p.compactMap { a in
+                        a.command?.stdin.map {
+                            "stdin of `\(a.command!.argv.prefix(3).joined(separator: " "))`:\n"
+                                + String(decoding: $0, as: UTF8.self)
+                        }
+                    },
+                commands: p.compactMap { $0.command?.display })
         case .created:
-            return StepResult(.done, "\(a.driver) cluster \(a.clusterName) created" + (a.nodesReadySeconds.map { ", nodes Ready after \(ms($0))" } ?? "")
-                                + "; kubeconfig \(a.kubeconfig)",
-                              changes: ["\(a.driver) cluster \(a.clusterName)", "kubeconfig \(a.kubeconfig) (0600)"])
+            return StepResult(
+                .done,
+                "\(a.driver) cluster \(a.clusterName) created"
+                    + (a.nodesReadySeconds.map { ", nodes Ready after \(ms($0))" } ?? "")
+                    + "; kubeconfig \(a.kubeconfig)",
+                changes: ["\(a.driver) cluster \(a.clusterName)", "kubeconfig \(a.kubeconfig) (0600)"])
         case .reused:
-            return StepResult(.unchanged, "\(a.driver) cluster \(a.clusterName) healthy, reused; kubeconfig \(a.kubeconfig)")
+            return StepResult(
+                .unchanged, "\(a.driver) cluster \(a.clusterName) healthy, reused; kubeconfig \(a.kubeconfig)")
         case .existing:
-            return StepResult(.unchanged, "existing cluster reachable, permissions verified (\(a.kubeconfig)\(a.context.map { ", context \($0)" } ?? ""))")
+            return StepResult(
+                .unchanged,
+                """
+                existing cluster reachable, permissions verified \
+                (\(a.kubeconfig)\(a.context.map { ", context \($0)" } ?? ""))
+                """
+            )
         }
     }
 
@@ -141,8 +167,9 @@ extension BootstrapSteps {
         // One run per cluster name: a second bootstrap (or destroy, kind delete ...) waits here
         // until this one ends, so two runs never create, clean up or fill the same cluster at once.
         if !state.dryRun && state.lock == nil {
-            state.lock = try await ClusterLock.acquire(state.app.host, name: state.app.target.clusterName,
-                                                       command: "aphex bootstrap")
+            state.lock = try await ClusterLock.acquire(
+                state.app.host, name: state.app.target.clusterName,
+                command: "aphex bootstrap")
         }
         return try await ClusterStep.perform(state)
     }

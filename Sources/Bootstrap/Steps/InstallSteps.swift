@@ -21,11 +21,14 @@ public enum InstallSteps {
         ["1", "true", "yes"].contains(ctx.host.environment[sequentialEnvironmentKey]?.lowercased() ?? "")
     }
 
-    public static func environment(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
-                                   context: String?, ownership: OwnershipRecord? = nil) -> InstallEnvironment {
-        var env = InstallEnvironment(runner: ctx.runner, api: api, clock: ctx.host.clock, reporter: ctx.reporter,
-                                     kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner),
-                                     ownership: ownership)
+    public static func environment(
+        _ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
+        context: String?, ownership: OwnershipRecord? = nil
+    ) -> InstallEnvironment {
+        var env = InstallEnvironment(
+            runner: ctx.runner, api: api, clock: ctx.host.clock, reporter: ctx.reporter,
+            kubectl: Kubectl(kubeconfig: kubeconfig, context: context, runner: ctx.runner),
+            ownership: ownership)
         if sequential(ctx) { env.maxApplyStreams = 1 }
         return env
     }
@@ -33,8 +36,9 @@ public enum InstallSteps {
     public static func fetcher(_ ctx: AppContext, components: ComponentOptions) -> ManifestFetcher {
         var settings = FetchSettings.standard(ctx.host, manifestsDir: components.manifestsDir)
         settings.requirePinned = requirePinned(ctx, components)
-        return ManifestFetcher(transport: ctx.host.makeTransport(TLSOptions()), clock: ctx.host.clock,
-                               reporter: ctx.reporter, settings: settings)
+        return ManifestFetcher(
+            transport: ctx.host.makeTransport(TLSOptions()), clock: ctx.host.clock,
+            reporter: ctx.reporter, settings: settings)
     }
 
     /// --require-pinned or APHEX_REQUIRE_PINNED=1.
@@ -47,8 +51,10 @@ public enum InstallSteps {
     /// --require-pinned asks for it, and no manifest in --manifests-dir holds YAML anchors,
     /// aliases or runaway nesting (checked event by event: nothing is composed).
     public static func validateInputs(_ ctx: AppContext, _ components: ComponentOptions) throws {
-        let resolved = try ComponentRequest(names: Catalog.names, versions: components.versions,
-                                            componentsFile: components.configFile).resolve()
+        let resolved = try ComponentRequest(
+            names: Catalog.names, versions: components.versions,
+            componentsFile: components.configFile
+        ).resolve()
         if requirePinned(ctx, components) { try ManifestFetcher.requirePins(resolved) }
         guard let dir = components.manifestsDir else { return }
         for c in resolved {
@@ -59,51 +65,69 @@ public enum InstallSteps {
     }
 
     /// "ArgoCD": the ArgoCD release manifest (namespace argocd, CRDs, the rest).
-    public static func argocd(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
-                              components: ComponentOptions, dryRun: Bool,
-                              ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
-        try await install(["argocd"], ctx, api: api, kubeconfig: kubeconfig, context: context,
-                          components: components, dryRun: dryRun, ownership: ownership)
+    public static func argocd(
+        _ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
+        components: ComponentOptions, dryRun: Bool,
+        ownership: OwnershipRecord? = nil
+    ) async throws -> InstallStepReport {
+        try await install(
+            ["argocd"], ctx, api: api, kubeconfig: kubeconfig, context: context,
+            components: components, dryRun: dryRun, ownership: ownership)
     }
 
     /// "Tekton": pipelines, triggers and dashboard concurrently, core interceptors after triggers.
-    public static func tekton(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
-                              components: ComponentOptions, dryRun: Bool,
-                              ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
-        try await install(Catalog.tektonNames, ctx, api: api, kubeconfig: kubeconfig, context: context,
-                          components: components, dryRun: dryRun, ownership: ownership)
+    public static func tekton(
+        _ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
+        components: ComponentOptions, dryRun: Bool,
+        ownership: OwnershipRecord? = nil
+    ) async throws -> InstallStepReport {
+        try await install(
+            Catalog.tektonNames, ctx, api: api, kubeconfig: kubeconfig, context: context,
+            components: components, dryRun: dryRun, ownership: ownership)
     }
 
     /// Any set of catalog components in one go (all five: ArgoCD and Tekton concurrently).
-    public static func install(_ names: [String], _ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
-                               context: String?, components: ComponentOptions,
-                               dryRun: Bool, ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
-        let request = ComponentRequest(names: names, versions: components.versions,
-                                       componentsFile: components.configFile)
-        return try await ComponentInstall.run(request, fetcher: fetcher(ctx, components: components),
-                                              env: environment(ctx, api: api, kubeconfig: kubeconfig, context: context,
-                                                               ownership: ownership),
-                                              dryRun: dryRun, sequential: sequential(ctx))
+    public static func install(
+        _ names: [String], _ ctx: AppContext, api: any KubeAPI, kubeconfig: String,
+        context: String?, components: ComponentOptions,
+        dryRun: Bool, ownership: OwnershipRecord? = nil
+    ) async throws -> InstallStepReport {
+        let request = ComponentRequest(
+            names: names, versions: components.versions,
+            componentsFile: components.configFile)
+        return try await ComponentInstall.run(
+            request, fetcher: fetcher(ctx, components: components),
+            env: environment(
+                ctx, api: api, kubeconfig: kubeconfig, context: context,
+                ownership: ownership),
+            dryRun: dryRun, sequential: sequential(ctx))
     }
 
     /// "ArgoCD config": the Application health check in argocd-cm, server.insecure with
     /// --argocd-insecure (and a restart of argocd-server when that changed), then wait for
     /// argocd-server, -repo-server, -applicationset-controller and -application-controller.
-    public static func argocdConfig(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
-                                    components: ComponentOptions, dryRun: Bool,
-                                    readyTimeout: Duration = .seconds(300)) async throws -> InstallStepReport {
-        try await ArgoCDConfig.configure(environment(ctx, api: api, kubeconfig: kubeconfig, context: context),
-                                         insecure: components.argocdInsecure, dryRun: dryRun,
-                                         readyTimeout: readyTimeout)
+    public static func argocdConfig(
+        _ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
+        components: ComponentOptions, dryRun: Bool,
+        readyTimeout: Duration = .seconds(300)
+    ) async throws -> InstallStepReport {
+        try await ArgoCDConfig.configure(
+            environment(ctx, api: api, kubeconfig: kubeconfig, context: context),
+            insecure: components.argocdInsecure, dryRun: dryRun,
+            readyTimeout: readyTimeout)
     }
 
     /// "platform-root": the root Application for the deployment, then a refresh request.
-    public static func platformRoot(_ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
-                                    deployment: Deployment, root: RootAppOptions,
-                                    dryRun: Bool, ownership: OwnershipRecord? = nil) async throws -> InstallStepReport {
-        let app = RootApplication(deployment: deployment, repoURL: root.repoURL, revision: root.revision, path: root.path)
-        return try await app.ensure(environment(ctx, api: api, kubeconfig: kubeconfig, context: context, ownership: ownership),
-                                    dryRun: dryRun)
+    public static func platformRoot(
+        _ ctx: AppContext, api: any KubeAPI, kubeconfig: String, context: String?,
+        deployment: Deployment, root: RootAppOptions,
+        dryRun: Bool, ownership: OwnershipRecord? = nil
+    ) async throws -> InstallStepReport {
+        let app = RootApplication(
+            deployment: deployment, repoURL: root.repoURL, revision: root.revision, path: root.path)
+        return try await app.ensure(
+            environment(ctx, api: api, kubeconfig: kubeconfig, context: context, ownership: ownership),
+            dryRun: dryRun)
     }
 }
 
@@ -145,10 +169,16 @@ func stepKubeconfig(_ state: PipelineState) throws -> String {
 struct NoClusterAPI: KubeAPI {
     let error = KubeAPIError.transport(.other("the cluster does not exist yet (dry run)"))
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? { throw error }
-    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON { throw error }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse { throw error }
-    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws
+        -> JSON
+    { throw error }
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String])
+        async throws -> HTTPResponse
+    { throw error }
+    func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { $0.finish(throwing: error) }
     }
 }

@@ -5,8 +5,10 @@ import ClusterDrivers
 import Foundation
 
 /// The namespaces the platform needs before ArgoCD syncs (PLATFORM.md). One place.
-public let platformNamespaces = ["argocd", "auth-system", "tekton-pipelines", "platform-system",
-                                 "external-secrets", "cert-manager"]
+public let platformNamespaces = [
+    "argocd", "auth-system", "tekton-pipelines", "platform-system",
+    "external-secrets", "cert-manager"
+]
 
 public let managedByLabel = ("app.kubernetes.io/managed-by", "aphex")
 
@@ -33,28 +35,31 @@ extension BootstrapSteps {
         let existing: Set<String>
         do {
             existing = Set(try await state.api().list(.namespaces).compactMap(\.name))
-        } catch where state.dryRun {
-            existing = [] // a dry run against a cluster that does not exist yet
+        } catch  where state.dryRun {
+            existing = []  // a dry run against a cluster that does not exist yet
         }
         let missing = platformNamespaces.filter { !existing.contains($0) }
         if missing.isEmpty { return StepResult(.unchanged, "all \(platformNamespaces.count) exist") }
         let yaml = namespacesManifest(missing)
         let command = Shell.quote(kubectl.applyArgv(fieldManager: FieldManager.namespaces)) + "  < namespaces.yaml"
         if state.dryRun {
-            return StepResult(.planned, "would create \(missing.joined(separator: ", "))",
-                              changes: missing.map { "namespace/\($0)" }, commands: [command])
+            return StepResult(
+                .planned, "would create \(missing.joined(separator: ", "))",
+                changes: missing.map { "namespace/\($0)" }, commands: [command])
         }
         // Recorded as aphex's before they are created (a kill right after the create keeps
         // them), with their uids after. Namespaces that existed are never touched.
         let ownership = try state.ownership()
-        try await ownership?.prepare(missing.map { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]] },
-                                     knownAbsent: true)
+        try await ownership?.prepare(
+            missing.map { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string($0)]] },
+            knownAbsent: true)
         let out = try await kubectl.apply(yaml, fieldManager: FieldManager.namespaces, outputJSON: ownership != nil)
         if let ownership {
             try await ownership.created(Kubectl.objects(fromJSONOutput: out))
             try await ownership.flush()
         }
-        return StepResult(.done, "created \(missing.joined(separator: ", "))", changes: missing.map { "namespace/\($0)" },
-                          commands: [command])
+        return StepResult(
+            .done, "created \(missing.joined(separator: ", "))", changes: missing.map { "namespace/\($0)" },
+            commands: [command])
     }
 }

@@ -17,9 +17,14 @@ extension BootstrapSteps {
         let failed = report.checks.filter { $0.required && $0.verdict == .fail }
         if !failed.isEmpty {
             let lines = failed.map { "  ✗ \($0.title): \($0.detail)\n    fix: \($0.fix)" }.joined(separator: "\n")
-            throw AphexError(.prerequisite,
-                             "\(failed.count) prerequisite(s) for --deployment \(state.options.deployment.rawValue) are missing; nothing was changed. Fix them (run `aphex doctor --deployment \(state.options.deployment.rawValue)` to re-check), then re-run.",
-                             detail: lines)
+            throw AphexError(
+                .prerequisite,
+                """
+                \(failed.count) prerequisite(s) for --deployment \(state.options.deployment.rawValue) are \
+                missing; nothing was changed. Fix them (run `aphex doctor --deployment \
+                \(state.options.deployment.rawValue)` to re-check), then re-run.
+                """,
+                detail: lines)
         }
         let passed = report.checks.filter { $0.verdict == .pass }.count
         return StepResult(.done, "\(passed) checks passed")

@@ -31,12 +31,13 @@ public enum SecretsPipeline {
 
     /// Runs the secrets step: reads the cluster, plans, writes (or, with --dry-run, lists names).
     public static func run(_ state: PipelineState) async throws -> StepResult {
-        let env = try cloudflareEnvironment(state) // warns once when the token is unset
+        let env = try cloudflareEnvironment(state)  // warns once when the token is unset
         let kubectl = try state.kubectl()
-        let report = try await applySecrets(ctx: state.app, api: try state.api(), kubectl: kubectl,
-                                            deployment: state.options.deployment, importFile: state.options.secretsFrom,
-                                            dryRun: state.dryRun, environment: env, warnSkipped: false,
-                                            ownership: try state.ownership())
+        let report = try await applySecrets(
+            ctx: state.app, api: try state.api(), kubectl: kubectl,
+            deployment: state.options.deployment, importFile: state.options.secretsFrom,
+            dryRun: state.dryRun, environment: env, warnSkipped: false,
+            ownership: try state.ownership())
         state.warnings += report.warnings
         return stepResult(report, kubectl: kubectl)
     }
@@ -46,10 +47,13 @@ public enum SecretsPipeline {
     /// nothing is deferred. Never regenerates anything.
     public static func completeDeferred(_ state: PipelineState) async throws -> StepResult {
         let kubectl = try state.kubectl()
-        let report = try await applySecrets(ctx: state.app, api: try state.api(), kubectl: kubectl,
-                                            deployment: state.options.deployment, importFile: state.options.secretsFrom,
-                                            dryRun: state.dryRun, environment: try secretsEnvironment(state.app.host.environment, cloudflareTokenFile: state.options.cloudflareTokenFile),
-                                            warnSkipped: false)
+        let report = try await applySecrets(
+            ctx: state.app, api: try state.api(), kubectl: kubectl,
+            deployment: state.options.deployment, importFile: state.options.secretsFrom,
+            dryRun: state.dryRun,
+            environment: try secretsEnvironment(
+                state.app.host.environment, cloudflareTokenFile: state.options.cloudflareTokenFile),
+            warnSkipped: false)
         if state.dryRun {
             // The plan includes the ArgoCD install, which creates the Secret: show the keys
             // as the real run will add them.
@@ -62,7 +66,13 @@ public enum SecretsPipeline {
             return stepResult(planned, kubectl: kubectl)
         }
         if !report.deferred.isEmpty {
-            throw AphexError(.failed, "\(report.deferred.joined(separator: ", ")) could not be added: the Secret does not exist although its installer ran. Check `kubectl get secret -n argocd argocd-secret`, then re-run bootstrap.")
+            throw AphexError(
+                .failed,
+                """
+                \(report.deferred.joined(separator: ", ")) could not be added: the Secret does not exist although \
+                its installer ran. Check `kubectl get secret -n argocd argocd-secret`, then re-run bootstrap.
+                """
+            )
         }
         return stepResult(report, kubectl: kubectl)
     }
@@ -70,9 +80,15 @@ public enum SecretsPipeline {
     /// `bootstrap --show-secrets`: the credentials read back from the cluster (text table, or
     /// with --output json a `{"credentials": ...}` document).
     public static func showSecretsAtEnd(_ state: PipelineState) async throws {
-        let complete = try await printCredentials(ctx: state.app, api: try state.api(), deployment: state.options.deployment)
+        let complete = try await printCredentials(
+            ctx: state.app, api: try state.api(), deployment: state.options.deployment)
         if !complete {
-            state.reporter.warn("Some credentials are not stored in the cluster (marked <missing>); see `aphex status` and docs/secrets.md.")
+            state.reporter.warn(
+                """
+                Some credentials are not stored in the cluster (marked <missing>); see `aphex status` and \
+                docs/secrets.md.
+                """
+            )
         }
     }
 
@@ -88,16 +104,28 @@ public enum SecretsPipeline {
         var commands: [String] = []
         // New Secrets are created (POST: a 409 means another run stored it first, and its values
         // are kept); keys added to existing ones go in one server-side apply.
-        for id in orderedUnique(changed.filter { !merged($0) && $0.action == .create }.map { "\($0.namespace)/\($0.secret)" }) {
+        for id in orderedUnique(
+            changed.filter { !merged($0) && $0.action == .create }.map { "\($0.namespace)/\($0.secret)" })
+        {
             let parts = id.split(separator: "/")
-            commands.append("POST \(ResourceRef.secrets.path(namespace: String(parts[0]))) (creates Secret \(parts[1]); values in the request body)")
+            commands.append(
+                """
+                POST \(ResourceRef.secrets.path(namespace: String(parts[0]))) (creates Secret \(parts[1]); values \
+                in the request body)
+                """
+            )
         }
         if changed.contains(where: { !merged($0) && $0.action != .create }) {
             commands.append(Shell.quote(kubectl.applyArgv(forceConflicts: false)) + "   (manifests on stdin)")
         }
         for id in Set(changed.filter(merged).map { "\($0.namespace)/\($0.secret)" }).sorted() {
             let parts = id.split(separator: "/")
-            commands.append("PATCH \(ResourceRef.secrets.path(namespace: String(parts[0]), name: String(parts[1]))) (JSON merge patch of the added keys)")
+            commands.append(
+                """
+                PATCH \(ResourceRef.secrets.path(namespace: String(parts[0]), name: String(parts[1]))) (JSON \
+                merge patch of the added keys)
+                """
+            )
         }
         return StepResult(report.outcome, report.summary, changes: changes, commands: commands)
     }
@@ -114,11 +142,17 @@ func orderedUnique(_ items: [String]) -> [String] {
 func cloudflareEnvironment(_ state: PipelineState) throws -> [String: String] {
     var env = try secretsEnvironment(state.app.host.environment, cloudflareTokenFile: state.options.cloudflareTokenFile)
     if (env["CLOUDFLARE_API_TOKEN"] ?? "").isEmpty {
-        var what = "the cloudflare-api-token Secret will not be created, so the organization controller cannot manage DNS"
+        var what =
+            "the cloudflare-api-token Secret will not be created, so the organization controller cannot manage DNS"
         if state.options.deployment == .k3s {
             what += ", and cert-manager's ClusterIssuer (DNS-01) and external-dns will not work"
         }
-        state.warnings.append("CLOUDFLARE_API_TOKEN is not set: \(what). Set it (or pass --cloudflare-token-file) and re-run bootstrap to add it.")
+        state.warnings.append(
+            """
+            CLOUDFLARE_API_TOKEN is not set: \(what). Set it (or pass --cloudflare-token-file) and re-run \
+            bootstrap to add it.
+            """
+        )
         state.reporter.warn(state.warnings.last!)
     }
     return env

@@ -8,7 +8,9 @@ extension BootstrapSteps {
     /// the verdict in the pipeline state (the summary prints them).
     static let wait = PipelineStep("wait", "Waiting for convergence") { state in
         if state.dryRun {
-            return StepResult(.planned, "would wait ≤ \(formatDuration(state.options.timeout)) for every wave of platform-root to converge")
+            return StepResult(
+                .planned,
+                "would wait ≤ \(formatDuration(state.options.timeout)) for every wave of platform-root to converge")
         }
         var options = WaitOptions()
         options.timeout = state.options.timeout

@@ -9,15 +9,19 @@ import Foundation
 /// (`ExistingTeardown`).
 public enum ClusterTeardown {
     /// `readLine` reads the typed confirmation (stdin in production).
-    public static func destroy(_ ctx: AppContext, _ options: DestroyOptions,
-                               readLine: () -> String? = { Swift.readLine() }) async throws -> ExitStatus {
+    public static func destroy(
+        _ ctx: AppContext, _ options: DestroyOptions,
+        readLine: () -> String? = { Swift.readLine() }
+    ) async throws -> ExitStatus {
         if options.useExisting {
             return try await destroyExisting(ctx, options, readLine: readLine)
         }
         let name = ctx.target.clusterName
         let deployment = try destroyDeployment(ctx, options)
-        let what = deployment == .kind ? "the kind cluster '\(name)' and everything in it"
-                                       : "k3s on this host (k3s-uninstall.sh) and everything in it"
+        let what =
+            deployment == .kind
+            ? "the kind cluster '\(name)' and everything in it"
+            : "k3s on this host (k3s-uninstall.sh) and everything in it"
         if options.dryRun {
             ctx.output.write("Would remove \(what).\n")
             if let note = adoptedNote(ctx, deployment: deployment) { ctx.output.write(note + "\n") }
@@ -27,15 +31,23 @@ public enum ClusterTeardown {
         try await requireCreatedByAphex(ctx, deployment: deployment, force: options.force, command: "destroy")
         if !options.yes {
             guard options.stdinIsTTY else {
-                throw AphexError.usage("`aphex destroy` removes \(what). It asks for confirmation, but stdin is not a terminal: re-run with --yes to confirm non-interactively.")
+                throw AphexError.usage(
+                    """
+                    `aphex destroy` removes \(what). It asks for confirmation, but stdin is not a terminal: \
+                    re-run with --yes to confirm non-interactively.
+                    """
+                )
             }
-            FileHandle.standardError.write(Data("""
-                This removes \(what).
-                The generated credentials go with it: keep them first with
-                  aphex secrets export --file ~/aphex-secrets-\(name).json\(ctx.target.clusterName == "platform-cluster" ? "" : " --cluster-name \(name)")
-                (rebuild later with `aphex bootstrap --secrets-from FILE`).
-                Type the cluster name '\(name)' to confirm: 
-                """.utf8))
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    This removes \(what).
+                    The generated credentials go with it: keep them first with
+                      aphex secrets export --file \
+                    ~/aphex-secrets-\(name).json\(ctx.target.clusterName == "platform-cluster" ? "" : " --cluster-name \(name)")
+                    (rebuild later with `aphex bootstrap --secrets-from FILE`).
+                    Type the cluster name '\(name)' to confirm: 
+                    """.utf8))
             guard readLine()?.trimmingCharacters(in: .whitespaces) == name else {
                 ctx.reporter.info("Not confirmed; nothing was removed.")
                 return .failed
@@ -51,7 +63,13 @@ public enum ClusterTeardown {
     static func destroyDeployment(_ ctx: AppContext, _ options: DestroyOptions) throws -> Deployment {
         if let d = options.deployment { return d }
         if let d = recordedDeployment(userHost(ctx.host), clusterName: ctx.target.clusterName) { return d }
-        throw AphexError.usage("aphex has no record of a cluster named '\(ctx.target.clusterName)' (\(userHost(ctx.host).clusterDirectory(ctx.target.clusterName))). Pass --deployment kind|k3s to say what to remove, or --cluster-name for another cluster.")
+        throw AphexError.usage(
+            """
+            aphex has no record of a cluster named '\(ctx.target.clusterName)' \
+            (\(userHost(ctx.host).clusterDirectory(ctx.target.clusterName))). Pass --deployment kind|k3s to say \
+            what to remove, or --cluster-name for another cluster.
+            """
+        )
     }
 
     // MARK: only what aphex created (issue 14.2)
@@ -65,13 +83,21 @@ public enum ClusterTeardown {
 
     /// For --dry-run: a note when aphex's record says it did not create the cluster.
     package static func adoptedNote(_ ctx: AppContext, deployment: Deployment) -> String? {
-        guard let r = ClusterRecord.load(userHost(ctx.host), name: ctx.target.clusterName), !r.createdByAphex else { return nil }
-        return "Note: aphex did not create this \(deployment.rawValue) cluster (it adopted one that already existed): the real run refuses unless --force is given."
+        guard let r = ClusterRecord.load(userHost(ctx.host), name: ctx.target.clusterName), !r.createdByAphex else {
+            return nil
+        }
+        return
+            """
+            Note: aphex did not create this \(deployment.rawValue) cluster (it adopted one that already existed): \
+            the real run refuses unless --force is given.
+            """
     }
 
     /// Refuses (exit 2, nothing changed) to delete a cluster aphex did not create, unless
     /// `force`. A cluster that does not exist is fine (only aphex's leftover record goes).
-    package static func requireCreatedByAphex(_ ctx: AppContext, deployment: Deployment, force: Bool, command: String) async throws {
+    package static func requireCreatedByAphex(_ ctx: AppContext, deployment: Deployment, force: Bool, command: String)
+        async throws
+    {
         let name = ctx.target.clusterName
         let host = userHost(ctx.host)
         let record = ClusterRecord.load(host, name: name)
@@ -91,21 +117,37 @@ public enum ClusterTeardown {
             ctx.reporter.warn("--force: deleting \(thing), which aphex did not create.")
             return
         }
-        let why = record.map { r in
-            r.deployment == deployment.rawValue
-                ? "it already existed when aphex first used it, so aphex only adopted it (\(ClusterRecord.path(host, name: name)) says createdByAphex: false)"
-                : "aphex's record for '\(name)' is of a \(r.deployment) cluster"
-        } ?? "aphex has no record of creating it (no \(ClusterRecord.path(host, name: name)))"
-        let existing = deployment == .kind
-            ? "`aphex destroy --use-existing --kubeconfig \(host.kubeconfigPath(forCluster: name)) --context kind-\(name)`"
+        let why =
+            record.map { r in
+                r.deployment == deployment.rawValue
+                    ? """
+                    it already existed when aphex first used it, so aphex only adopted it \
+                    (\(ClusterRecord.path(host, name: name)) says createdByAphex: false)
+                    """
+                    : "aphex's record for '\(name)' is of a \(r.deployment) cluster"
+            } ?? "aphex has no record of creating it (no \(ClusterRecord.path(host, name: name)))"
+        let existing =
+            deployment == .kind
+            ? """
+            `aphex destroy --use-existing --kubeconfig \(host.kubeconfigPath(forCluster: name)) --context \
+            kind-\(name)`
+            """
             : "`aphex destroy --use-existing --kubeconfig \(host.kubeconfigPath(forCluster: name))`"
-        throw AphexError.usage("aphex did not create \(thing): \(why). `aphex \(command)` deletes only clusters aphex created, so nothing was deleted. To remove only what aphex installed on it, run \(existing); to delete the whole cluster anyway, re-run with --force.")
+        throw AphexError.usage(
+            """
+            aphex did not create \(thing): \(why). `aphex \(command)` deletes only clusters aphex created, so \
+            nothing was deleted. To remove only what aphex installed on it, run \(existing); to delete the whole \
+            cluster anyway, re-run with --force.
+            """
+        )
     }
 
     // MARK: --use-existing (issues 14.1 and 17)
 
-    static func destroyExisting(_ ctx: AppContext, _ options: DestroyOptions,
-                                readLine: () -> String?) async throws -> ExitStatus {
+    static func destroyExisting(
+        _ ctx: AppContext, _ options: DestroyOptions,
+        readLine: () -> String?
+    ) async throws -> ExitStatus {
         let kubeconfig = ctx.resolvedKubeconfig()
         let endpoint = try Kubeconfig.load(path: kubeconfig).resolve(context: ctx.target.context)
         let api = try ctx.makeKubeAPI(ctx.host, endpoint)
@@ -114,12 +156,20 @@ public enum ClusterTeardown {
         do {
             recorded = try await OwnershipRecord.read(api: api)
         } catch let e as KubeAPIError {
-            throw AphexError.failed("Could not read aphex's record of what it created on \(at) (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)): \(e). Nothing was deleted. Check that the cluster is reachable with this kubeconfig and context.")
+            throw AphexError.failed(
+                """
+                Could not read aphex's record of what it created on \(at) (ConfigMap \
+                \(OwnershipRecord.namespace)/\(OwnershipRecord.name)): \(e). Nothing was deleted. Check that the \
+                cluster is reachable with this kubeconfig and context.
+                """
+            )
         }
         guard let recorded, !recorded.isEmpty else {
-            ctx.output.write("""
+            ctx.output.write(
+                """
                 Nothing to remove from \(at): it has no record of objects aphex created \
-                (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)). Either `aphex destroy --use-existing` \
+                (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)). Either `aphex destroy \
+                --use-existing` \
                 already removed them, or aphex did not bootstrap this cluster. Nothing was deleted.
 
                 """)
@@ -128,39 +178,58 @@ public enum ClusterTeardown {
         let plan = ExistingTeardown.order(recorded)
         let summary = ExistingTeardown.summary(recorded)
         if options.dryRun {
-            var text = "Would remove from \(at) the \(recorded.count) objects aphex created (\(summary)), in this order, and nothing else:\n"
-            for o in plan.flatMap({ $0 }) { text += "  \(o.display)\(o.isNamespace ? " (with everything in it)" : "")\n" }
-            text += "Objects that existed before aphex are kept. The record itself (\(OwnershipRecord.namespace)/\(OwnershipRecord.name)) goes last.\n"
+            var text =
+                """
+                Would remove from \(at) the \(recorded.count) objects aphex created (\(summary)), in this order, \
+                and nothing else:\n
+                """
+            for o in plan.flatMap({ $0 }) {
+                text += "  \(o.display)\(o.isNamespace ? " (with everything in it)" : "")\n"
+            }
+            text +=
+                """
+                Objects that existed before aphex are kept. The record itself \
+                (\(OwnershipRecord.namespace)/\(OwnershipRecord.name)) goes last.\n
+                """
             ctx.output.write(text)
             return .ok
         }
         if !options.yes {
             guard options.stdinIsTTY else {
-                throw AphexError.usage("`aphex destroy --use-existing` removes what aphex created on \(at). It asks for confirmation, but stdin is not a terminal: re-run with --yes to confirm non-interactively.")
+                throw AphexError.usage(
+                    """
+                    `aphex destroy --use-existing` removes what aphex created on \(at). It asks for confirmation, \
+                    but stdin is not a terminal: re-run with --yes to confirm non-interactively.
+                    """
+                )
             }
             var export = ["aphex", "secrets", "export", "--file", "FILE"]
             if let k = ctx.target.kubeconfig { export += ["--kubeconfig", k] }
             if let c = ctx.target.context { export += ["--context", c] }
-            FileHandle.standardError.write(Data("""
-                This removes what aphex created on \(at)
-                (kubeconfig \(kubeconfig)): \(recorded.count) objects: \(summary).
-                ArgoCD deletes platform-root's Applications first. Objects that existed before aphex
-                are kept, and so is the cluster. The generated credentials go with it: keep them first
-                with `\(Shell.quote(export))`.
-                Type the context name '\(endpoint.contextName)' to confirm: 
-                """.utf8))
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    This removes what aphex created on \(at)
+                    (kubeconfig \(kubeconfig)): \(recorded.count) objects: \(summary).
+                    ArgoCD deletes platform-root's Applications first. Objects that existed before aphex
+                    are kept, and so is the cluster. The generated credentials go with it: keep them first
+                    with `\(Shell.quote(export))`.
+                    Type the context name '\(endpoint.contextName)' to confirm: 
+                    """.utf8))
             guard readLine()?.trimmingCharacters(in: .whitespaces) == endpoint.contextName else {
                 ctx.reporter.info("Not confirmed; nothing was removed.")
                 return .failed
             }
         }
-        let lock = try await ClusterLock.acquire(ctx.host, name: ctx.target.clusterName, command: "aphex destroy --use-existing")
+        let lock = try await ClusterLock.acquire(
+            ctx.host, name: ctx.target.clusterName, command: "aphex destroy --use-existing")
         defer { lock.release() }
         // Read again under the lock: a bootstrap that held it may have recorded more.
         let current = (try await OwnershipRecord.read(api: api)) ?? []
-        let teardown = ExistingTeardown(ctx: ctx, api: api, objects: current, timeout: options.timeout,
-                                        removeFinalizers: options.removeFinalizers,
-                                        rerun: resumeDestroyCommand(ctx, options))
+        let teardown = ExistingTeardown(
+            ctx: ctx, api: api, objects: current, timeout: options.timeout,
+            removeFinalizers: options.removeFinalizers,
+            rerun: resumeDestroyCommand(ctx, options))
         let result: ExistingTeardown.Result
         do {
             result = try await teardown.run()
@@ -172,7 +241,11 @@ public enum ClusterTeardown {
             if Task.isCancelled { throw teardown.interrupted() }
             throw error
         }
-        var text = "Removed what aphex created on \(at): \(result.removed) object\(result.removed == 1 ? "" : "s"); the cluster itself is kept.\n"
+        var text =
+            """
+            Removed what aphex created on \(at): \(result.removed) object\(result.removed == 1 ? "" : "s"); the \
+            cluster itself is kept.\n
+            """
         for k in result.kept { text += "Kept \(k)\n" }
         ctx.output.write(text)
         return .ok

@@ -79,8 +79,22 @@ struct ExistingTeardown {
         let crds = objects.filter(\.isCRD).count
         let other = objects.count - apps - ns - crds
         var parts: [String] = []
-        if apps > 0 { parts.append("\(apps) Application\(apps == 1 ? "" : "s") (\(objects.filter(\.isApplication).map(\.name).joined(separator: ", ")))") }
-        if ns > 0 { parts.append("\(ns) namespace\(ns == 1 ? "" : "s") (\(objects.filter(\.isNamespace).map(\.name).sorted().joined(separator: ", ")))") }
+        if apps > 0 {
+            parts.append(
+                """
+                \(apps) Application\(apps == 1 ? "" : "s") \
+                (\(objects.filter(\.isApplication).map(\.name).joined(separator: ", ")))
+                """
+            )
+        }
+        if ns > 0 {
+            parts.append(
+                """
+                \(ns) namespace\(ns == 1 ? "" : "s") \
+                (\(objects.filter(\.isNamespace).map(\.name).sorted().joined(separator: ", ")))
+                """
+            )
+        }
         if crds > 0 { parts.append("\(crds) CRD\(crds == 1 ? "" : "s")") }
         if other > 0 { parts.append("\(other) other object\(other == 1 ? "" : "s")") }
         return parts.joined(separator: ", ")
@@ -92,7 +106,14 @@ struct ExistingTeardown {
     }
 
     func interrupted() -> AphexError {
-        AphexError(.interrupted, "Interrupted. Nothing is lost: aphex's record of what it created (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)) is kept until everything in it is gone. Run `\(rerun)` to continue where this run stopped.")
+        AphexError(
+            .interrupted,
+            """
+            Interrupted. Nothing is lost: aphex's record of what it created (ConfigMap \
+            \(OwnershipRecord.namespace)/\(OwnershipRecord.name)) is kept until everything in it is gone. Run \
+            `\(rerun)` to continue where this run stopped.
+            """
+        )
     }
 
     // MARK: run
@@ -107,15 +128,23 @@ struct ExistingTeardown {
 
         // 1. aphex's Applications: ArgoCD deletes what they deployed first.
         if !plan[0].isEmpty {
-            let title = "Deleting \(plan[0].map(\.name).joined(separator: ", "))"
-                + (removeFinalizers ? " (--remove-finalizers: without waiting for ArgoCD)" : " (ArgoCD deletes its Applications first)")
+            let title =
+                "Deleting \(plan[0].map(\.name).joined(separator: ", "))"
+                + (removeFinalizers
+                    ? " (--remove-finalizers: without waiting for ArgoCD)" : " (ArgoCD deletes its Applications first)")
             reporter.emit(.stepStarted(id: "destroy.applications", title: title))
             let t0 = clock.now()
             var waiting: [OwnedObject] = []
             for app in plan[0] {
                 switch try await live(app) {
                 case .gone: continue
-                case .replaced: kept.append("\(app.display): another object of that name replaced aphex's (its uid differs); not aphex's, left alone")
+                case .replaced:
+                    kept.append(
+                        """
+                        \(app.display): another object of that name replaced aphex's (its uid differs); not \
+                        aphex's, left alone
+                        """
+                    )
                 case .present(let obj):
                     if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(app, obj) }
                     waiting.append(app)
@@ -127,13 +156,17 @@ struct ExistingTeardown {
             do {
                 try await waitGone(waiting, deadline: deadline, start: start, applications: true)
             } catch {
-                reporter.emit(.stepFinished(id: "destroy.applications", title: title, outcome: .failed,
-                                            seconds: (clock.now() - t0).seconds, detail: Task.isCancelled ? "interrupted" : nil))
+                reporter.emit(
+                    .stepFinished(
+                        id: "destroy.applications", title: title, outcome: .failed,
+                        seconds: (clock.now() - t0).seconds, detail: Task.isCancelled ? "interrupted" : nil))
                 throw error
             }
             removed += waiting.count
-            reporter.emit(.stepFinished(id: "destroy.applications", title: title, outcome: waiting.isEmpty ? .unchanged : .done,
-                                        seconds: (clock.now() - t0).seconds, detail: nil))
+            reporter.emit(
+                .stepFinished(
+                    id: "destroy.applications", title: title, outcome: waiting.isEmpty ? .unchanged : .done,
+                    seconds: (clock.now() - t0).seconds, detail: nil))
         }
 
         // 2.-4. The rest, ArgoCD's controller last, never while it has finalizers to process.
@@ -147,7 +180,13 @@ struct ExistingTeardown {
                 for o in group {
                     switch try await live(o) {
                     case .gone: continue
-                    case .replaced: kept.append("\(o.display): another object of that name replaced aphex's (its uid differs); not aphex's, left alone")
+                    case .replaced:
+                        kept.append(
+                            """
+                            \(o.display): another object of that name replaced aphex's (its uid differs); not \
+                            aphex's, left alone
+                            """
+                        )
                     case .present(let obj):
                         if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(o, obj) }
                         deleted.append(o)
@@ -160,11 +199,25 @@ struct ExistingTeardown {
             for crd in plan[5] {
                 switch try await live(crd) {
                 case .gone: continue
-                case .replaced: kept.append("\(crd.display): another object of that name replaced aphex's (its uid differs); not aphex's, left alone")
+                case .replaced:
+                    kept.append(
+                        """
+                        \(crd.display): another object of that name replaced aphex's (its uid differs); not \
+                        aphex's, left alone
+                        """
+                    )
                 case .present(let obj):
                     let users = try await foreignUsers(of: obj)
                     if !users.isEmpty {
-                        kept.append("CRD \(crd.name): \(users.count) object\(users.count == 1 ? "" : "s") aphex did not create still use\(users.count == 1 ? "s" : "") it (\(users.prefix(5).joined(separator: ", "))\(users.count > 5 ? ", ..." : "")). Deleting the CRD would delete them too: remove them first if they are not needed, then run `\(rerun)` again.")
+                        kept.append(
+                            """
+                            CRD \(crd.name): \(users.count) object\(users.count == 1 ? "" : "s") aphex did not \
+                            create still use\(users.count == 1 ? "s" : "") it \
+                            (\(users.prefix(5).joined(separator: ", "))\(users.count > 5 ? ", ..." : "")). \
+                            Deleting the CRD would delete them too: remove them first if they are not needed, \
+                            then run `\(rerun)` again.
+                            """
+                        )
                         keptObjects.append(crd)
                         continue
                     }
@@ -175,19 +228,30 @@ struct ExistingTeardown {
             try await waitGone(crds, deadline: deadline, start: start, applications: false)
             removed += crds.count
         } catch {
-            reporter.emit(.stepFinished(id: "destroy.objects", title: title, outcome: .failed,
-                                        seconds: (clock.now() - t1).seconds, detail: Task.isCancelled ? "interrupted" : nil))
+            reporter.emit(
+                .stepFinished(
+                    id: "destroy.objects", title: title, outcome: .failed,
+                    seconds: (clock.now() - t1).seconds, detail: Task.isCancelled ? "interrupted" : nil))
             throw error
         }
-        reporter.emit(.stepFinished(id: "destroy.objects", title: title, outcome: .done, seconds: (clock.now() - t1).seconds,
-                                    detail: "\(removed) object\(removed == 1 ? "" : "s") removed"))
+        reporter.emit(
+            .stepFinished(
+                id: "destroy.objects", title: title, outcome: .done, seconds: (clock.now() - t1).seconds,
+                detail: "\(removed) object\(removed == 1 ? "" : "s") removed"))
 
         // 5. The record: gone with the last object, or what was kept.
         if keptObjects.isEmpty {
             let path = ResourceRef.configMaps.path(namespace: OwnershipRecord.namespace, name: OwnershipRecord.name)
             let r = try await api.request("DELETE", path: path, body: nil, contentType: nil)
             guard (200..<300).contains(r.status) || r.status == 404 else {
-                throw AphexError.failed("Everything aphex created is gone, but its record (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)) could not be deleted (HTTP \(r.status)). Delete it with `kubectl -n \(OwnershipRecord.namespace) delete configmap \(OwnershipRecord.name)`.")
+                throw AphexError.failed(
+                    """
+                    Everything aphex created is gone, but its record (ConfigMap \
+                    \(OwnershipRecord.namespace)/\(OwnershipRecord.name)) could not be deleted (HTTP \
+                    \(r.status)). Delete it with `kubectl -n \(OwnershipRecord.namespace) delete configmap \
+                    \(OwnershipRecord.name)`.
+                    """
+                )
             }
         } else {
             let record = OwnershipRecord(api: api)
@@ -210,7 +274,9 @@ struct ExistingTeardown {
     func ref(_ o: OwnedObject) async throws -> ResourceRef? {
         if let r = o.ref { return r }
         // Recorded before its CRD existed: ask discovery now (a kind no longer served is gone).
-        guard let info = try await OwnershipRecord(api: api).resource(apiVersion: o.apiVersion, kind: o.kind) else { return nil }
+        guard let info = try await OwnershipRecord(api: api).resource(apiVersion: o.apiVersion, kind: o.kind) else {
+            return nil
+        }
         var e = o
         e.resource = info.resource
         return e.ref
@@ -218,7 +284,9 @@ struct ExistingTeardown {
 
     func live(_ o: OwnedObject) async throws -> Live {
         guard let ref = try await ref(o) else { return .gone }
-        let obj = try await retrying("read \(o.display)") { try await api.get(ref, namespace: o.namespace, name: o.name) }
+        let obj = try await retrying("read \(o.display)") {
+            try await api.get(ref, namespace: o.namespace, name: o.name)
+        }
         guard let obj else { return .gone }
         if let uid = o.uid, obj[path: "metadata", "uid"]?.string != uid { return .replaced }
         return .present(obj)
@@ -232,14 +300,20 @@ struct ExistingTeardown {
         if let uid = obj[path: "metadata", "uid"]?.string { options["preconditions"] = ["uid": .string(uid)] }
         let path = ref.path(namespace: o.namespace, name: o.name)
         let r = try await retrying("delete \(o.display)") {
-            try await api.request("DELETE", path: path, body: options.serializedBytes(), contentType: "application/json")
+            try await api.request(
+                "DELETE", path: path, body: options.serializedBytes(), contentType: "application/json")
         }
         switch r.status {
         case 200..<300, 404: reporter.debug("deleted \(o.display)")
         case 409: reporter.info("\(o.display) was replaced by another object of the same name; left alone")
         default:
             let message = (try? JSON.parse(r.body))?["message"]?.string ?? r.text
-            throw AphexError.failed("Could not delete \(o.display) (HTTP \(r.status)): \(message). Nothing else was deleted after it; fix the cause (permissions?) and run `\(rerun)` again.")
+            throw AphexError.failed(
+                """
+                Could not delete \(o.display) (HTTP \(r.status)): \(message). Nothing else was deleted after it; \
+                fix the cause (permissions?) and run `\(rerun)` again.
+                """
+            )
         }
     }
 
@@ -255,26 +329,38 @@ struct ExistingTeardown {
             let patch: JSON = .array([
                 ["op": "test", "path": "/metadata/uid", "value": obj[path: "metadata", "uid"] ?? .null],
                 ["op": "test", "path": "/metadata/finalizers", "value": .array(finalizers.map { .string($0) })],
-                ["op": "replace", "path": "/metadata/finalizers", "value": .array(keep.map { .string($0) })],
+                ["op": "replace", "path": "/metadata/finalizers", "value": .array(keep.map { .string($0) })]
             ])
-            let r = try await api.request("PATCH", path: ref.path(namespace: app.namespace, name: app.name) + "?fieldManager=\(FieldManager.apply)",
-                                          body: patch.serializedBytes(), contentType: "application/json-patch+json")
+            let r = try await api.request(
+                "PATCH",
+                path: ref.path(namespace: app.namespace, name: app.name) + "?fieldManager=\(FieldManager.apply)",
+                body: patch.serializedBytes(), contentType: "application/json-patch+json")
             if (200..<300).contains(r.status) || r.status == 404 {
                 let removedNames = finalizers.filter(Self.isArgoFinalizer)
-                reporter.warn("--remove-finalizers: removed \(removedNames.joined(separator: ", ")) from \(app.display). ArgoCD will not clean up after it: its child Applications and every resource they deployed are LEFT in the cluster (delete them yourself if they are not wanted).")
+                reporter.warn(
+                    """
+                    --remove-finalizers: removed \(removedNames.joined(separator: ", ")) from \(app.display). \
+                    ArgoCD will not clean up after it: its child Applications and every resource they deployed \
+                    are LEFT in the cluster (delete them yourself if they are not wanted).
+                    """
+                )
                 return
             }
             // The object changed between the read and the patch: read it again.
         }
-        throw AphexError.failed("Could not remove ArgoCD's finalizer from \(app.display): it kept changing. Run `\(rerun)` again.")
+        throw AphexError.failed(
+            "Could not remove ArgoCD's finalizer from \(app.display): it kept changing. Run `\(rerun)` again.")
     }
 
     /// Custom resources of a CRD that aphex did not record (cluster-wide), as "ns/name".
     func foreignUsers(of crd: JSON) async throws -> [String] {
         guard let group = crd[path: "spec", "group"]?.string, let plural = crd[path: "spec", "names", "plural"]?.string,
-              let kind = crd[path: "spec", "names", "kind"]?.string else { return [] }
+            let kind = crd[path: "spec", "names", "kind"]?.string
+        else { return [] }
         let versions = crd[path: "spec", "versions"]?.array ?? []
-        guard let version = (versions.first { $0["storage"]?.bool == true } ?? versions.first)?["name"]?.string else { return [] }
+        guard let version = (versions.first { $0["storage"]?.bool == true } ?? versions.first)?["name"]?.string else {
+            return []
+        }
         let namespaced = crd[path: "spec", "scope"]?.string != "Cluster"
         let ref = ResourceRef(group: group, version: version, resource: plural, kind: kind, namespaced: namespaced)
         let items: [JSON]
@@ -286,7 +372,8 @@ struct ExistingTeardown {
         }
         let recorded = Set(objects.map(\.key))
         return items.compactMap { item -> String? in
-            let key = OwnedObject.key(apiVersion: ref.apiVersion, kind: kind, namespace: item.namespace, name: item.name ?? "")
+            let key = OwnedObject.key(
+                apiVersion: ref.apiVersion, kind: kind, namespace: item.namespace, name: item.name ?? "")
             if recorded.contains(key) { return nil }
             return "\(item.namespace.map { "\($0)/" } ?? "")\(item.name ?? "?")"
         }.sorted()
@@ -331,20 +418,44 @@ struct ExistingTeardown {
             let names = pending.map { "\($0.namespace ?? "")/\($0.name ?? "")" }
             if now >= deadline {
                 let lines = pending.map { a in
-                    "  Application \(a.namespace ?? "")/\(a.name ?? ""): being deleted since \(a[path: "metadata", "deletionTimestamp"]?.string ?? "?"); finalizers: \((a[path: "metadata", "finalizers"]?.array ?? []).compactMap(\.string).joined(separator: ", "))"
+                    """
+                      Application \(a.namespace ?? "")/\(a.name ?? ""): being deleted since \
+                    \(a[path: "metadata", "deletionTimestamp"]?.string ?? "?"); finalizers: \
+                    \((a[path: "metadata", "finalizers"]?.array ?? []).compactMap(\.string).joined(separator: ", "))
+                    """
                 }
                 let controller = try await controllerState()
                 throw AphexError.timeout(
-                    "\(pending.count) Application\(pending.count == 1 ? " is" : "s are") still waiting for ArgoCD to process \(pending.count == 1 ? "its" : "their") finalizer after \(formatDuration(now - start)) (\(names.prefix(3).joined(separator: ", "))), so aphex did not delete ArgoCD (that would strand \(pending.count == 1 ? "it" : "them") for good). Nothing else was deleted.",
+                    """
+                    \(pending.count) Application\(pending.count == 1 ? " is" : "s are") still waiting for ArgoCD \
+                    to process \(pending.count == 1 ? "its" : "their") finalizer after \
+                    \(formatDuration(now - start)) (\(names.prefix(3).joined(separator: ", "))), so aphex did not \
+                    delete ArgoCD (that would strand \(pending.count == 1 ? "it" : "them") for good). Nothing \
+                    else was deleted.
+                    """,
                     detail: (["Still waiting for ArgoCD:"] + lines + [
-                        "ArgoCD's application controller (StatefulSet \(RootApplication.namespace)/\(Self.controllerName)): \(controller.text)",
+                        """
+                        ArgoCD's application controller (StatefulSet \
+                        \(RootApplication.namespace)/\(Self.controllerName)): \(controller.text)
+                        """,
                         "What to do:",
                         "  - Let ArgoCD finish (\(controller.fix)), then run `\(rerun)` again.",
-                        "  - These Applications are not aphex's: --remove-finalizers does not touch them. If they must go without ArgoCD, remove their finalizer yourself (`kubectl -n NS patch application NAME --type json -p '[{\"op\":\"remove\",\"path\":\"/metadata/finalizers\"}]'`; their resources are then left in the cluster).",
+                        """
+                          - These Applications are not aphex's: --remove-finalizers does not touch them. If they \
+                        must go without ArgoCD, remove their finalizer yourself (`kubectl -n NS patch application \
+                        NAME --type json -p '[{\"op\":\"remove\",\"path\":\"/metadata/finalizers\"}]'`; their \
+                        resources are then left in the cluster).
+                        """
                     ]).joined(separator: "\n"))
             }
             if lastProgress.map({ now - $0 >= progressEvery }) ?? true {
-                reporter.info("Waiting (\(formatDuration(now - start)) of \(formatDuration(timeout))): ArgoCD must first finish deleting \(names.joined(separator: ", ")) (aphex removes ArgoCD only when no Application waits for it)")
+                reporter.info(
+                    """
+                    Waiting (\(formatDuration(now - start)) of \(formatDuration(timeout))): ArgoCD must first \
+                    finish deleting \(names.joined(separator: ", ")) (aphex removes ArgoCD only when no \
+                    Application waits for it)
+                    """
+                )
                 lastProgress = now
             }
             try await clock.sleep(for: min(poll, max(.milliseconds(10), deadline - now)))
@@ -357,12 +468,14 @@ struct ExistingTeardown {
         do {
             items = try await retrying("list Applications") { try await api.list(.applications) }
         } catch let e as KubeAPIError {
-            if case .notFound = e { return [] }   // no Application CRD: nothing waits
+            if case .notFound = e { return [] }  // no Application CRD: nothing waits
             throw e
         }
         return items.filter { a in
             a[path: "metadata", "deletionTimestamp"] != nil
-                && (a[path: "metadata", "finalizers"]?.array ?? []).contains { $0.string.map(Self.isArgoFinalizer) ?? false }
+                && (a[path: "metadata", "finalizers"]?.array ?? []).contains {
+                    $0.string.map(Self.isArgoFinalizer) ?? false
+                }
         }
     }
 
@@ -371,12 +484,14 @@ struct ExistingTeardown {
     func children(of root: JSON) async throws -> [String] {
         guard let name = root.name else { return [] }
         let namespace = root.namespace ?? RootApplication.namespace
-        let listed = Set((root[path: "status", "resources"]?.array ?? []).filter { $0["kind"]?.string == "Application" }
-            .compactMap { $0["name"]?.string })
+        let listed = Set(
+            (root[path: "status", "resources"]?.array ?? []).filter { $0["kind"]?.string == "Application" }
+                .compactMap { $0["name"]?.string })
         let apps = (try? await api.list(.applications, namespace: namespace)) ?? []
         return apps.compactMap { a -> String? in
             guard let n = a.name, n != name else { return nil }
-            let tracked = listed.contains(n) || a.labels["app.kubernetes.io/instance"] == name
+            let tracked =
+                listed.contains(n) || a.labels["app.kubernetes.io/instance"] == name
                 || (a.annotations["argocd.argoproj.io/tracking-id"]?.hasPrefix(name + ":") ?? false)
             return tracked ? n : nil
         }.sorted()
@@ -385,13 +500,21 @@ struct ExistingTeardown {
     func progress(_ remaining: [(OwnedObject, JSON)], applications: Bool) async throws -> String {
         var parts: [String] = []
         for (o, obj) in remaining.prefix(5) {
-            let finalizers = (obj[path: "metadata", "finalizers"]?.array ?? []).compactMap(\.string)
+            let finalizers =
+                (obj[path: "metadata", "finalizers"]?.array ?? []).compactMap(\.string)
                 + (obj[path: "spec", "finalizers"]?.array ?? []).compactMap(\.string)
             var s = "\(o.display) is still there"
             if !finalizers.isEmpty { s += " (finalizers: \(finalizers.joined(separator: ", ")))" }
             if applications {
                 let kids = try await children(of: obj)
-                s += kids.isEmpty ? ", no child Applications left" : ", \(kids.count) child Application\(kids.count == 1 ? "" : "s") remain\(kids.count == 1 ? "s" : ""): \(kids.prefix(6).joined(separator: ", "))\(kids.count > 6 ? ", ..." : "")"
+                s +=
+                    kids.isEmpty
+                    ? ", no child Applications left"
+                    : """
+                    , \(kids.count) child Application\(kids.count == 1 ? "" : "s") \
+                    remain\(kids.count == 1 ? "s" : ""): \
+                    \(kids.prefix(6).joined(separator: ", "))\(kids.count > 6 ? ", ..." : "")
+                    """
             }
             parts.append(s)
         }
@@ -410,30 +533,53 @@ struct ExistingTeardown {
         let ns = RootApplication.namespace
         let sts = try? await api.get(.statefulSets, namespace: ns, name: Self.controllerName)
         guard let sts else {
-            return ControllerState(text: "missing", fix: "re-install ArgoCD so its application controller runs again (re-running `aphex bootstrap` with the same flags re-applies it)", ready: false)
+            return ControllerState(
+                text: "missing",
+                fix:
+                    """
+                    re-install ArgoCD so its application controller runs again (re-running `aphex bootstrap` with \
+                    the same flags re-applies it)
+                    """,
+                ready: false)
         }
         let want = sts[path: "spec", "replicas"]?.int ?? 1
         let ready = sts[path: "status", "readyReplicas"]?.int ?? 0
         if want == 0 || ready < want {
-            return ControllerState(text: "not ready (\(ready)/\(want) replicas ready)",
-                                   fix: want == 0 ? "scale it up: `kubectl -n \(ns) scale statefulset \(Self.controllerName) --replicas=1`"
-                                                  : "see why its pod is not ready: `kubectl -n \(ns) describe pod \(Self.controllerName)-0`",
-                                   ready: false)
+            return ControllerState(
+                text: "not ready (\(ready)/\(want) replicas ready)",
+                fix: want == 0
+                    ? "scale it up: `kubectl -n \(ns) scale statefulset \(Self.controllerName) --replicas=1`"
+                    : "see why its pod is not ready: `kubectl -n \(ns) describe pod \(Self.controllerName)-0`",
+                ready: false)
         }
-        return ControllerState(text: "ready (\(ready)/\(want) replicas), yet it has not removed the finalizer",
-                               fix: "read its log for the deletion's error: `kubectl -n \(ns) logs statefulset/\(Self.controllerName)`", ready: true)
+        return ControllerState(
+            text: "ready (\(ready)/\(want) replicas), yet it has not removed the finalizer",
+            fix: "read its log for the deletion's error: `kubectl -n \(ns) logs statefulset/\(Self.controllerName)`",
+            ready: true)
     }
 
-    func timeoutError(_ remaining: [(OwnedObject, JSON)], applications: Bool, waited: Duration) async throws -> AphexError {
+    func timeoutError(_ remaining: [(OwnedObject, JSON)], applications: Bool, waited: Duration) async throws
+        -> AphexError
+    {
         var lines: [String] = ["Still present:"]
         for (o, obj) in remaining {
-            let finalizers = ((obj[path: "metadata", "finalizers"]?.array ?? []) + (obj[path: "spec", "finalizers"]?.array ?? [])).compactMap(\.string)
+            let finalizers =
+                ((obj[path: "metadata", "finalizers"]?.array ?? []) + (obj[path: "spec", "finalizers"]?.array ?? []))
+                .compactMap(\.string)
             var line = "  \(o.display)"
-            if let since = obj[path: "metadata", "deletionTimestamp"]?.string { line += ": being deleted since \(since)" }
+            if let since = obj[path: "metadata", "deletionTimestamp"]?.string {
+                line += ": being deleted since \(since)"
+            }
             line += "; finalizers: \(finalizers.isEmpty ? "none" : finalizers.joined(separator: ", "))"
             if applications {
                 let kids = try await children(of: obj)
-                line += kids.isEmpty ? "; no child Applications left" : "; \(kids.count) child Application\(kids.count == 1 ? "" : "s") remain: \(kids.joined(separator: ", "))"
+                line +=
+                    kids.isEmpty
+                    ? "; no child Applications left"
+                    : """
+                    ; \(kids.count) child Application\(kids.count == 1 ? "" : "s") remain: \
+                    \(kids.joined(separator: ", "))
+                    """
             } else if let phase = obj[path: "status", "phase"]?.string {
                 line += "; phase \(phase)"
                 for c in obj[path: "status", "conditions"]?.array ?? [] where c["status"]?.string == "True" {
@@ -445,17 +591,47 @@ struct ExistingTeardown {
         let first = remaining[0].0
         if applications {
             let controller = try await controllerState()
-            lines.append("ArgoCD's application controller (StatefulSet \(RootApplication.namespace)/\(Self.controllerName)): \(controller.text)")
+            lines.append(
+                """
+                ArgoCD's application controller (StatefulSet \
+                \(RootApplication.namespace)/\(Self.controllerName)): \(controller.text)
+                """
+            )
             lines.append("What to do (either):")
-            lines.append("  - Let ArgoCD clean up (\(controller.ready ? "it runs but does not finish" : "bring it back")): \(controller.fix); then run `\(rerun)` again.")
-            lines.append("  - Or run `\(rerun) --remove-finalizers`: aphex removes ArgoCD's finalizer from the Applications it created (\(remaining.map(\.0.name).joined(separator: ", "))) and they go at once, but ArgoCD then deletes NOTHING they deployed: their child Applications and all their resources are left in the cluster, for you to remove.")
+            lines.append(
+                """
+                  - Let ArgoCD clean up (\(controller.ready ? "it runs but does not finish" : "bring it back")): \
+                \(controller.fix); then run `\(rerun)` again.
+                """
+            )
+            lines.append(
+                """
+                  - Or run `\(rerun) --remove-finalizers`: aphex removes ArgoCD's finalizer from the Applications \
+                it created (\(remaining.map(\.0.name).joined(separator: ", "))) and they go at once, but ArgoCD \
+                then deletes NOTHING they deployed: their child Applications and all their resources are left in \
+                the cluster, for you to remove.
+                """
+            )
             return AphexError.timeout(
-                "\(first.display) is still there after \(formatDuration(waited)): ArgoCD has not processed its finalizer, so aphex stopped before removing anything else (deleting ArgoCD now would leave that finalizer unprocessed for good). Nothing else was deleted.",
+                """
+                \(first.display) is still there after \(formatDuration(waited)): ArgoCD has not processed its \
+                finalizer, so aphex stopped before removing anything else (deleting ArgoCD now would leave that \
+                finalizer unprocessed for good). Nothing else was deleted.
+                """,
                 detail: lines.joined(separator: "\n"))
         }
-        lines.append("What to do: the finalizers above belong to the controllers named in them; when they have finished (or the finalizers are removed), run `\(rerun)` again. aphex's record (ConfigMap \(OwnershipRecord.namespace)/\(OwnershipRecord.name)) is kept until everything in it is gone.")
+        lines.append(
+            """
+            What to do: the finalizers above belong to the controllers named in them; when they have finished (or \
+            the finalizers are removed), run `\(rerun)` again. aphex's record (ConfigMap \
+            \(OwnershipRecord.namespace)/\(OwnershipRecord.name)) is kept until everything in it is gone.
+            """
+        )
         return AphexError.timeout(
-            "\(first.display)\(remaining.count > 1 ? " (and \(remaining.count - 1) more)" : "") is still being deleted after \(formatDuration(waited)) (--timeout \(formatDuration(timeout))).",
+            """
+            \(first.display)\(remaining.count > 1 ? " (and \(remaining.count - 1) more)" : "") is still being \
+            deleted after \(formatDuration(waited)) (--timeout \(formatDuration(timeout))).
+            """,
             detail: lines.joined(separator: "\n"))
     }
 

@@ -38,11 +38,15 @@ final class FakeCluster: @unchecked Sendable {
     private var _applies: [Apply] = []
     private var seq = 0
 
-    static let clusterScoped: Set<String> = ["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
-                                            "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]
-    static let builtinGroups: Set<String> = ["v1", "apps/v1", "rbac.authorization.k8s.io/v1", "admissionregistration.k8s.io/v1",
-                                            "networking.k8s.io/v1", "autoscaling/v2", "batch/v1", "policy/v1",
-                                            "apiextensions.k8s.io/v1", "coordination.k8s.io/v1", "autoscaling/v1"]
+    static let clusterScoped: Set<String> = [
+        "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+        "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"
+    ]
+    static let builtinGroups: Set<String> = [
+        "v1", "apps/v1", "rbac.authorization.k8s.io/v1", "admissionregistration.k8s.io/v1",
+        "networking.k8s.io/v1", "autoscaling/v2", "batch/v1", "policy/v1",
+        "apiextensions.k8s.io/v1", "coordination.k8s.io/v1", "autoscaling/v1"
+    ]
 
     init(clock: any TimeSource) { self.clock = clock }
 
@@ -50,21 +54,40 @@ final class FakeCluster: @unchecked Sendable {
     var runner: RecordingRunner { RecordingRunner { try await self.run($0) } }
     var api: FakeAPI { FakeAPI(cluster: self) }
 
-    var commands: [Command] { lock.lock(); defer { lock.unlock() }; return _commands }
-    var applies: [Apply] { lock.lock(); defer { lock.unlock() }; return _applies }
-    func clearRecord() { lock.lock(); _commands = []; _applies = []; lock.unlock() }
+    var commands: [Command] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _commands
+    }
+    var applies: [Apply] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _applies
+    }
+    func clearRecord() {
+        lock.lock()
+        _commands = []
+        _applies = []
+        lock.unlock()
+    }
 
     static func key(_ kind: String, _ ns: String?, _ name: String) -> String { "\(kind)|\(ns ?? "")|\(name)" }
 
     func object(_ kind: String, _ ns: String?, _ name: String) -> JSON? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return objects[Self.key(kind, ns, name)]
     }
     func put(_ obj: JSON) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         objects[Self.key(obj["kind"]!.string!, obj.namespace, obj.name!)] = obj
     }
-    var allObjects: [JSON] { lock.lock(); defer { lock.unlock() }; return Array(objects.values) }
+    var allObjects: [JSON] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(objects.values)
+    }
 
     // MARK: kubectl
 
@@ -82,10 +105,14 @@ final class FakeCluster: @unchecked Sendable {
         let stdin = String(decoding: command.stdin ?? [], as: UTF8.self)
         switch sub {
         case "apply":
-            precondition(argv.contains("--server-side") && argv.contains("--force-conflicts"), "apply must be server-side")
+            precondition(
+                argv.contains("--server-side") && argv.contains("--force-conflicts"), "apply must be server-side")
             let objs = try Manifests.parse(stdin)
             if callLatency > .zero || objectLatency > .zero {
-                lock.withLock { inFlight += 1; maxInFlight = max(maxInFlight, inFlight) }
+                lock.withLock {
+                    inFlight += 1
+                    maxInFlight = max(maxInFlight, inFlight)
+                }
                 defer { lock.withLock { inFlight -= 1 } }
                 try await Task.sleep(for: callLatency + objectLatency * objs.count)
             }
@@ -125,7 +152,9 @@ final class FakeCluster: @unchecked Sendable {
         readyAt[Self.key(obj["kind"]!.string!, obj.namespace, obj.name!)] = clock.now() + readyDelay
     }
 
-    private func apply(_ objs: [JSON], namespace: String?, argv: [String], stdin: String, command: Command) -> CommandOutput {
+    private func apply(_ objs: [JSON], namespace: String?, argv: [String], stdin: String, command: Command)
+        -> CommandOutput
+    {
         lock.lock()
         defer { lock.unlock() }
         var out = ""
@@ -136,10 +165,22 @@ final class FakeCluster: @unchecked Sendable {
             if !Self.builtinGroups.contains(api) {
                 // A custom resource: its CRD must be Established.
                 let group = String(api.split(separator: "/").first!)
-                guard let crd = objects.values.first(where: { $0["kind"]?.string == "CustomResourceDefinition"
-                    && $0[path: "spec", "group"]?.string == group && $0[path: "spec", "names", "kind"]?.string == kind }),
-                      let at = establishAt[crd.name!], clock.now() >= at else {
-                    return CommandOutput(status: 1, stdout: out, stderr: "error: resource mapping not found for name: \"\(name)\": no matches for kind \"\(kind)\" in version \"\(api)\"\nensure CRDs are installed first\n")
+                guard
+                    let crd = objects.values.first(where: {
+                        $0["kind"]?.string == "CustomResourceDefinition"
+                            && $0[path: "spec", "group"]?.string == group
+                            && $0[path: "spec", "names", "kind"]?.string == kind
+                    }),
+                    let at = establishAt[crd.name!], clock.now() >= at
+                else {
+                    return CommandOutput(
+                        status: 1, stdout: out,
+                        stderr:
+                            """
+                            error: resource mapping not found for name: \"\(name)\": no matches for kind \
+                            \"\(kind)\" in version \"\(api)\"\nensure CRDs are installed first\n
+                            """
+                    )
                 }
                 scoped = crd[path: "spec", "scope"]?.string != "Cluster"
             }
@@ -147,7 +188,9 @@ final class FakeCluster: @unchecked Sendable {
             if scoped {
                 ns = o.namespace ?? namespace ?? "default"
                 guard objects[Self.key("Namespace", nil, ns!)] != nil else {
-                    return CommandOutput(status: 1, stdout: out, stderr: "Error from server (NotFound): namespaces \"\(ns!)\" not found\n")
+                    return CommandOutput(
+                        status: 1, stdout: out,
+                        stderr: "Error from server (NotFound): namespaces \"\(ns!)\" not found\n")
                 }
                 o.set(["metadata", "namespace"], to: .string(ns!))
             } else {
@@ -158,8 +201,11 @@ final class FakeCluster: @unchecked Sendable {
             if kind == "CustomResourceDefinition", establishAt[name] == nil, !neverEstablish.contains(name) {
                 establishAt[name] = clock.now() + crdDelay
             }
-            if ["Deployment", "StatefulSet"].contains(kind), objects[key]?["spec"] != merged["spec"] || objects[key] == nil {
-                merged.set(["metadata", "generation"], to: .int((objects[key]?[path: "metadata", "generation"]?.int ?? 0) + 1))
+            if ["Deployment", "StatefulSet"].contains(kind),
+                objects[key]?["spec"] != merged["spec"] || objects[key] == nil
+            {
+                merged.set(
+                    ["metadata", "generation"], to: .int((objects[key]?[path: "metadata", "generation"]?.int ?? 0) + 1))
                 readyAt[key] = clock.now() + readyDelay
             }
             objects[key] = merged
@@ -182,7 +228,8 @@ final class FakeCluster: @unchecked Sendable {
 
     func read(_ ref: ResourceRef, _ ns: String?, _ name: String) -> JSON? {
         guard var o = object(ref.kind, ref.namespaced ? ns : nil, name) else { return nil }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let now = clock.now()
         switch ref.kind {
         case "CustomResourceDefinition":
@@ -194,9 +241,11 @@ final class FakeCluster: @unchecked Sendable {
             let gen = o[path: "metadata", "generation"]?.int ?? 1
             let replicas = o[path: "spec", "replicas"]?.int ?? 1
             let ready = !stuck.contains(name) && now >= (readyAt[key] ?? .zero)
-            o["status"] = ["observedGeneration": .int(gen), "replicas": .int(replicas),
-                           "updatedReplicas": .int(ready ? replicas : 0), "readyReplicas": .int(ready ? replicas : 0),
-                           "availableReplicas": .int(ready ? replicas : 0)]
+            o["status"] = [
+                "observedGeneration": .int(gen), "replicas": .int(replicas),
+                "updatedReplicas": .int(ready ? replicas : 0), "readyReplicas": .int(ready ? replicas : 0),
+                "availableReplicas": .int(ready ? replicas : 0)
+            ]
         default: break
         }
         return o
@@ -208,27 +257,49 @@ struct FakeAPI: KubeAPI {
     func get(_ ref: ResourceRef, namespace: String?, name: String) async throws -> JSON? {
         cluster.read(ref, namespace, name)
     }
-    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws -> JSON {
+    func list(_ ref: ResourceRef, namespace: String?, labelSelector: String?, fieldSelector: String?) async throws
+        -> JSON
+    {
         if ref.kind == "Pod" {
             // Pods of stuck workloads, labelled as ArgoCD labels them.
             let app = labelSelector?.split(separator: "=").last.map(String.init) ?? ""
-            let items: [JSON] = cluster.stuck.contains(app) ? [[
-                "metadata": ["name": .string("\(app)-6d9f-abcde"), "namespace": .string(namespace ?? "")],
-                "status": ["phase": "Pending", "containerStatuses": [[
-                    "name": .string(app), "ready": false,
-                    "state": ["waiting": ["reason": "ImagePullBackOff", "message": "Back-off pulling image \"quay.io/argoproj/argocd:v3.3.0\""]],
-                ]]],
-            ]] : []
+            let items: [JSON] =
+                cluster.stuck.contains(app)
+                ? [
+                    [
+                        "metadata": ["name": .string("\(app)-6d9f-abcde"), "namespace": .string(namespace ?? "")],
+                        "status": [
+                            "phase": "Pending",
+                            "containerStatuses": [
+                                [
+                                    "name": .string(app), "ready": false,
+                                    "state": [
+                                        "waiting": [
+                                            "reason": "ImagePullBackOff",
+                                            "message": "Back-off pulling image \"quay.io/argoproj/argocd:v3.3.0\""
+                                        ]
+                                    ]
+                                ]
+                            ]
+                        ]
+                    ]
+                ] : []
             return ["items": .array(items)]
         }
-        let items = cluster.allObjects.filter { $0["kind"]?.string == ref.kind && (namespace == nil || $0.namespace == namespace) }
+        let items = cluster.allObjects.filter {
+            $0["kind"]?.string == ref.kind && (namespace == nil || $0.namespace == namespace)
+        }
         return ["items": .array(items.compactMap { cluster.read(ref, $0.namespace, $0.name!) })]
     }
-    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String]) async throws -> HTTPResponse {
+    func request(_ method: String, path: String, body: [UInt8]?, contentType: String?, headers: [String: String])
+        async throws -> HTTPResponse
+    {
         HTTPResponse(status: 404)
     }
-    func watch(_ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
-               timeoutSeconds: Int?) -> AsyncThrowingStream<WatchEvent, any Error> {
+    func watch(
+        _ ref: ResourceRef, namespace: String?, labelSelector: String?, resourceVersion: String?,
+        timeoutSeconds: Int?
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { $0.finish() }
     }
 }

@@ -8,7 +8,7 @@ enum Fixtures {
     /// <repo>/../shared/manifests, found from this file's path (never copied into the repo).
     static let sharedManifests: String = {
         var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() } // Support, ArgoInstallTests, Tests, <repo>
+        for _ in 0..<4 { url.deleteLastPathComponent() }  // Support, ArgoInstallTests, Tests, <repo>
         return url.deletingLastPathComponent().appendingPathComponent("shared/manifests").path
     }()
 
@@ -25,7 +25,7 @@ enum Fixtures {
         "argocd": "argocd-v3.3.0-install.yaml",
         "tekton-pipelines": "tekton-pipelines-v0.65.0-assembled.yaml",
         "tekton-triggers": "tekton-triggers-v0.34.0-assembled.yaml",
-        "tekton-interceptors": "tekton-interceptors-v0.34.0-assembled.yaml",
+        "tekton-interceptors": "tekton-interceptors-v0.34.0-assembled.yaml"
     ]
 
     /// A small stand-in for the dashboard release (not among the shared manifests).
@@ -90,7 +90,8 @@ enum Fixtures {
         deinit { try? FileManager.default.removeItem(atPath: path) }
         func write(_ name: String, _ bytes: [UInt8]) {
             let p = path + "/" + name
-            try! FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try! FileManager.default.createDirectory(
+                atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             FileManager.default.createFile(atPath: p, contents: Data(bytes))
         }
     }

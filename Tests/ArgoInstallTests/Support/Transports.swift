@@ -3,7 +3,7 @@ import KubeClient
 import ClusterDrivers
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A minimal HTTP/1.1 client transport over POSIX sockets (plain http to 127.0.0.1 only),
@@ -21,7 +21,9 @@ struct SocketTransport: HTTPTransport {
         addr.sin_port = UInt16(port).bigEndian
         addr.sin_addr.s_addr = inet_addr(host == "localhost" ? "127.0.0.1" : host)
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if rc != 0 { throw TransportError.connectionRefused(request.url) }
         var path = url.path.isEmpty ? "/" : url.path
