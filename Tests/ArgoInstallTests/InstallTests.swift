@@ -266,7 +266,10 @@ final class Harness: @unchecked Sendable {
 @Suite struct ApplyStreamTests {
     @Test func largeSetsSplitIntoBalancedStreamsSmallOnesStayWhole() throws {
         let objects = (0..<40).map { i in
-            #"{"kind":"ConfigMap","metadata":{"name":"cm\#(i)"},"data":{"x":"\#(String(repeating: "a", count: 12000 + 100 * i))"}}"#
+            #"""
+            {"kind":"ConfigMap","metadata":{"name":"cm\#(i)"},\#
+            "data":{"x":"\#(String(repeating: "a", count: 12000 + 100 * i))"}}
+            """#
         }
         let streams = ApplyChunks.split(objects)
         #expect(streams.count == ApplyChunks.maxStreams)

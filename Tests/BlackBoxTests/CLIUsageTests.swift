@@ -22,7 +22,8 @@ enum BuiltAphex {
         var env: [String: String] = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": home
-                ?? FileManager.default.temporaryDirectory.appendingPathComponent("aphex-home-\(UUID().uuidString)").path,
+                ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("aphex-home-\(UUID().uuidString)").path,
             "NO_COLOR": "1",
             "KUBECONFIG": ""
         ]

@@ -35,7 +35,8 @@ import TestSupport
         #!/bin/sh
         # An exec credential plugin, as aws/gke-gcloud-auth-plugin/kubelogin are: prints an ExecCredential.
         echo run >> '\(log)'
-        printf '%s\\n' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-plugin-token"}}'
+        printf '%s\\n' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'\
+        '"status":{"token":"exec-plugin-token"}}'
 
         """.write(toFile: plugin, atomically: true, encoding: .utf8)
         chmod(plugin, 0o755)

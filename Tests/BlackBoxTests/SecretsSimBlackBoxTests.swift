@@ -92,7 +92,8 @@ import Testing
         // then reads them back; the kill lands on the first read-back GET (the 4th), unanswered.
         let killed = try await bootstrap(h, killAtRequest: "/namespaces/auth-system/secrets/", nth: 4)
         #expect(killed.killed, "the run ended before the secrets were written: \(killed.stderr)")
-        #expect(!killed.stderr.contains("✓ Generating and storing secrets"), "killed inside the step: \(killed.stderr)")
+        #expect(
+            !killed.stderr.contains("✓ Generating and storing secrets"), "killed inside the step: \(killed.stderr)")
         let partial = try storedSecrets(h)
         #expect(partial.count >= 12, "the apply landed before the kill: \(partial.keys.sorted())")
         let rerun = try await bootstrap(h)

@@ -105,7 +105,8 @@ import Testing
         Case(
             label: "Synced Suspended", app: app(health: "Suspended"), phase: .progressing, reasonContains: "Suspended"),
         Case(
-            label: "Synced Unknown health", app: app(health: "Unknown"), phase: .progressing, reasonContains: "Unknown"),
+            label: "Synced Unknown health", app: app(health: "Unknown"), phase: .progressing,
+            reasonContains: "Unknown"),
         Case(
             label: "Degraded before ever Healthy (still starting)", app: app(health: "Degraded"), phase: .progressing,
             reasonContains: "still starting"),

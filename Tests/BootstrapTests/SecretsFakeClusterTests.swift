@@ -136,8 +136,11 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
             return HTTPResponse(
                 status: 200,
                 body: Array(
-                    #"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","namespaced":true,"kind":"Secret"},{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}"#
-                        .utf8))
+                    #"""
+                    {"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets",\#
+                    "namespaced":true,"kind":"Secret"},{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}
+                    """#
+                    .utf8))
         }
         if plain.contains("/configmaps"), let body, let obj = try? JSON.parse(body), let name = obj.name,
             let ns = obj.namespace, method == "POST" || method == "PUT"
@@ -203,8 +206,11 @@ final class FakeSecretCluster: KubeAPI, @unchecked Sendable {
             return HTTPResponse(
                 status: 409,
                 body: Array(
-                    #"{"kind":"Status","code":409,"reason":"AlreadyExists","message":"secrets \"\#(name)\" already exists"}"#
-                        .utf8))
+                    #"""
+                    {"kind":"Status","code":409,"reason":"AlreadyExists","message":"secrets \"\#(name)\" already \#
+                    exists"}
+                    """#
+                    .utf8))
         }
         objects["\(ns)/\(name)"] = Object(
             data: obj["data"]?.stringMap ?? [:], labels: obj.labels, annotations: obj.annotations,

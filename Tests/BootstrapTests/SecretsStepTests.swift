@@ -508,7 +508,10 @@ private let dexNS = "auth-system"
         defer { try? FileManager.default.removeItem(at: dir) }
         let truncated = String(SecretEncoding.base64(Array(repeating: 7, count: 32)).dropLast(3))
         let text =
-            #"{"apiVersion":"aphex.dev/v1","kind":"SecretsExport","secrets":[{"namespace":"auth-system","name":"dex-secrets","data":{"client-secret":"\#(truncated)"}}]}"#
+            #"""
+            {"apiVersion":"aphex.dev/v1","kind":"SecretsExport","secrets":[{"namespace":"auth-system",\#
+            "name":"dex-secrets","data":{"client-secret":"\#(truncated)"}}]}
+            """#
         let path = dir.appendingPathComponent("backup.json").path
         FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         let cluster = FakeSecretCluster()

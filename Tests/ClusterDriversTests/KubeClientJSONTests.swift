@@ -11,7 +11,10 @@ import Testing
         #"{"a":{"b":[1,2,{"c":null}],"d":"x"},"e":[],"f":{}}"#,
         #"{"esc":"q\"b\\s\/n\nt\tr\rb\bf\f","u":"\u00e9\u4e2d","pair":"\ud83d\ude00","raw":"é中😀"}"#,
         #"  {"ws" :  [ 1 , 2 ] , "k" : "v" }  "#,
-        #"{"metadata":{"resourceVersion":"812","generation":3,"creationTimestamp":"2026-11-24T20:00:00Z"},"spec":{"replicas":2},"status":{"readyReplicas":2,"ratio":0.75}}"#
+        #"""
+        {"metadata":{"resourceVersion":"812","generation":3,"creationTimestamp":"2026-11-24T20:00:00Z"},\#
+        "spec":{"replicas":2},"status":{"readyReplicas":2,"ratio":0.75}}
+        """#
     ])
     func matchesFoundation(_ text: String) throws {
         let fast = try KubeJSON.parse(Array(text.utf8))
@@ -51,7 +54,10 @@ import Testing
         ]
         #expect(
             doc.serialized()
-                == #"{"a":{"d":0.25,"e":{},"i":-12,"l":[],"n":null,"t":true},"b":["q\"uote","back\\slash","nl\ncr\rtab\t","ctl\u0001\u001f","é中😀",""]}"#
+                == #"""
+                {"a":{"d":0.25,"e":{},"i":-12,"l":[],"n":null,"t":true},"b":["q\"uote","back\\slash",\#
+                "nl\ncr\rtab\t","ctl\u0001\u001f","é中😀",""]}
+                """#
         )
         #expect(doc.serializedBytes() == Array(doc.serialized().utf8))
         #expect(try KubeJSON.parse(doc.serializedBytes()) == doc)

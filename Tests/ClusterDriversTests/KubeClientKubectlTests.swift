@@ -240,8 +240,14 @@ import TestSupport
     @Test func watchDegradesToPollingWithDiffs() async throws {
         // Three successive lists: a,b -> a(modified),c -> c.
         let lists = [
-            #"{"metadata":{"resourceVersion":"1"},"items":[{"metadata":{"uid":"a","name":"a","resourceVersion":"1"}},{"metadata":{"uid":"b","name":"b","resourceVersion":"1"}}]}"#,
-            #"{"metadata":{"resourceVersion":"3"},"items":[{"metadata":{"uid":"a","name":"a","resourceVersion":"2"}},{"metadata":{"uid":"c","name":"c","resourceVersion":"3"}}]}"#,
+            #"""
+            {"metadata":{"resourceVersion":"1"},"items":[{"metadata":{"uid":"a","name":"a",\#
+            "resourceVersion":"1"}},{"metadata":{"uid":"b","name":"b","resourceVersion":"1"}}]}
+            """#,
+            #"""
+            {"metadata":{"resourceVersion":"3"},"items":[{"metadata":{"uid":"a","name":"a",\#
+            "resourceVersion":"2"}},{"metadata":{"uid":"c","name":"c","resourceVersion":"3"}}]}
+            """#,
             #"{"metadata":{"resourceVersion":"4"},"items":[{"metadata":{"uid":"c","name":"c","resourceVersion":"3"}}]}"#
         ]
         let calls = CurlCollected<Int>()
@@ -301,7 +307,10 @@ import TestSupport
         }
         defer { server.stop() }
         let credential =
-            #"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"plugin-token-42"}}"#
+            #"""
+            {"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",\#
+            "status":{"token":"plugin-token-42"}}
+            """#
         let credentialFile = NSTemporaryDirectory() + "aphex-cred-" + UUID().uuidString + ".json"
         try credential.write(toFile: credentialFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: credentialFile) }

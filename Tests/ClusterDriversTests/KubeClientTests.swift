@@ -8,7 +8,10 @@ import TestSupport
 private func status(_ code: Int, _ reason: String, _ message: String) -> HTTPTestServer.Response {
     .json(
         code,
-        #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"\#(reason)","code":\#(code)}"#
+        #"""
+        {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)",\#
+        "reason":"\#(reason)","code":\#(code)}
+        """#
     )
 }
 
@@ -41,7 +44,10 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let server = try HTTPTestServer { _ in
             .json(
                 200,
-                #"{"kind":"PodList","metadata":{"resourceVersion":"812"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#
+                #"""
+                {"kind":"PodList","metadata":{"resourceVersion":"812"},"items":[{"metadata":{"name":"a"}},\#
+                {"metadata":{"name":"b"}}]}
+                """#
             )
         }
         defer { server.stop() }
@@ -55,7 +61,11 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let target = try #require(server.requests.first?.target)
         #expect(
             target
-                == "/api/v1/namespaces/argocd/pods?labelSelector=app.kubernetes.io%2Fname%20in%20%28argocd-server%2Cargocd-repo-server%29%2Ctier%21%3Ddb&fieldSelector=status.phase%3DRunning"
+                == """
+                /api/v1/namespaces/argocd/\
+                pods?labelSelector=app.kubernetes.io%2Fname%20in%20%28argocd-server%2Cargocd-repo-server%29%2Ctier\
+                %21%3Ddb&fieldSelector=status.phase%3DRunning
+                """
         )
         // The convenience overload returns the items, cluster-scoped path.
         let nodes = try await api.list(.nodes)
@@ -70,7 +80,11 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let server = try HTTPTestServer { _ in
             .json(
                 200,
-                #"{"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"argocd-application-controller"}},{"kind":"Other","metadata":{"name":"x"}}]}"#
+                #"""
+                {"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{"resourceVersion":"9"},\#
+                "items":[{"metadata":{"name":"argocd-application-controller"}},{"kind":"Other",\#
+                "metadata":{"name":"x"}}]}
+                """#
             )
         }
         defer { server.stop() }
@@ -176,10 +190,14 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
     @Test func watchParsesEventsSplitAcrossChunks() async throws {
         let events = [
             #"""
-            {"type":"ADDED","object":{"kind":"Application","metadata":{"name":"cert-manager","resourceVersion":"10","annotations":{"note":"braces \#
+            {"type":"ADDED","object":{"kind":"Application","metadata":{"name":"cert-manager",\#
+            "resourceVersion":"10","annotations":{"note":"braces \#
             } { and \"quotes\" inside"}}}}
             """#,
-            #"{"type":"MODIFIED","object":{"kind":"Application","metadata":{"name":"cert-manager","resourceVersion":"11"},"status":{"health":{"status":"Healthy"}}}}"#,
+            #"""
+            {"type":"MODIFIED","object":{"kind":"Application","metadata":{"name":"cert-manager",\#
+            "resourceVersion":"11"},"status":{"health":{"status":"Healthy"}}}}
+            """#,
             #"{"type":"BOOKMARK","object":{"kind":"Application","metadata":{"resourceVersion":"12"}}}"#,
             #"{"type":"DELETED","object":{"kind":"Application","metadata":{"name":"old","resourceVersion":"13"}}}"#
         ]
@@ -223,7 +241,10 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
         let target = try #require(server.requests.first?.target)
         #expect(
             target
-                == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&allowWatchBookmarks=true&resourceVersion=9&labelSelector=a%3Db&timeoutSeconds=300"
+                == """
+                /apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&allowWatchBookmarks=true&\
+                resourceVersion=9&labelSelector=a%3Db&timeoutSeconds=300
+                """
         )
     }
 
@@ -363,13 +384,30 @@ private func client(_ server: HTTPTestServer, token: String? = nil) -> KubeClien
     @Test func benchmarkStatusShapedReads() async throws {
         @Sendable func app(_ i: Int) -> String {
             let resources = (0..<12).map {
-                #"{"group":"apps","kind":"Deployment","name":"d\#($0)","namespace":"ns\#(i)","status":"Synced","health":{"status":"Healthy"},"version":"v1"}"#
+                #"""
+                {"group":"apps","kind":"Deployment","name":"d\#($0)","namespace":"ns\#(i)","status":"Synced",\#
+                "health":{"status":"Healthy"},"version":"v1"}
+                """#
             }
             return
-                #"{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"app-\#(i)","namespace":"argocd","resourceVersion":"\#(1000 + i)","uid":"u\#(i)","annotations":{"argocd.argoproj.io/sync-wave":"\#(i % 5)"},"labels":{"app.kubernetes.io/part-of":"platform"}},"spec":{"project":"default","source":{"repoURL":"https://git.example/platform.git","path":"apps/app-\#(i)","targetRevision":"main"},"destination":{"server":"https://kubernetes.default.svc","namespace":"ns\#(i)"},"syncPolicy":{"automated":{"prune":true,"selfHeal":true}}},"status":{"sync":{"status":"Synced","revision":"abc123"},"health":{"status":"Healthy"},"reconciledAt":"2026-11-24T20:00:00Z","operationState":{"phase":"Succeeded","finishedAt":"2026-11-24T19:59:00Z"},"resources":[\#(resources.joined(separator: ","))]}}"#
+                #"""
+                {"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"app-\#(i)",\#
+                "namespace":"argocd","resourceVersion":"\#(1000 + i)","uid":"u\#(i)",\#
+                "annotations":{"argocd.argoproj.io/sync-wave":"\#(i % 5)"},"labels":{"app.kubernetes.io/\#
+                part-of":"platform"}},"spec":{"project":"default","source":{"repoURL":"https://git.example/\#
+                platform.git","path":"apps/app-\#(i)","targetRevision":"main"},"destination":{"server":"https://\#
+                kubernetes.default.svc","namespace":"ns\#(i)"},"syncPolicy":{"automated":{"prune":true,\#
+                "selfHeal":true}}},"status":{"sync":{"status":"Synced","revision":"abc123"},\#
+                "health":{"status":"Healthy"},"reconciledAt":"2026-11-24T20:00:00Z",\#
+                "operationState":{"phase":"Succeeded","finishedAt":"2026-11-24T19:59:00Z"},\#
+                "resources":[\#(resources.joined(separator: ","))]}}
+                """#
         }
         let list =
-            #"{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationList","metadata":{"resourceVersion":"2000"},"items":["#
+            #"""
+            {"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationList","metadata":{"resourceVersion":"2000"},\#
+            "items":[
+            """#
             + (0..<25).map(app).joined(separator: ",") + "]}"
         let server = try HTTPTestServer { req in
             req.path.hasSuffix("/applications") ? .json(200, list) : .json(200, app(1))

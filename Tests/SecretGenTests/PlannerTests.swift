@@ -352,7 +352,10 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
         ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"Other\",\"secrets\":[]}", "kind"),
         ("{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\"}", "\"secrets\""),
         (
-            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"namespace\":\"a\",\"data\":{}}]}",
+            """
+            {\"apiVersion\":\"aphex.dev/\
+            v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"namespace\":\"a\",\"data\":{}}]}
+            """,
             "no \"name\""
         ),
         (
@@ -360,15 +363,26 @@ private func applied(_ plan: SecretPlan, onto existing: [SecretID: StoredSecret]
             "namespace"
         ),
         (
-            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":5}}]}",
+            """
+            {\"apiVersion\":\"aphex.dev/\
+            v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":5}}]}
+            """,
             "not a string"
         ),
         (
-            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":\"\"}}]}",
+            """
+            {\"apiVersion\":\"aphex.dev/\
+            v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{\"k\":\"\"}\
+            }]}
+            """,
             "empty"
         ),
         (
-            "{\"apiVersion\":\"aphex.dev/v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}},{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}}]}",
+            """
+            {\"apiVersion\":\"aphex.dev/\
+            v1\",\"kind\":\"SecretsExport\",\"secrets\":[{\"name\":\"n\",\"namespace\":\"a\",\"data\":{}},\
+            {\"name\":\"n\",\"namespace\":\"a\",\"data\":{}}]}
+            """,
             "twice"
         )
     ])

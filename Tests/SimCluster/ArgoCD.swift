@@ -294,12 +294,9 @@ final class ArgoCDController: SimController {
                                 resources.map { r in
                                     var x = r
                                     x["status"] = "Synced"
-                                    x["message"] = .string(
-                                        """
-                                        \((r["kind"]?.string ?? "").lowercased()).\(r["group"]?.string ?? "apps")/\(r["name"]?.string ?? "") \
-                                        created
-                                        """
-                                    )
+                                    let kind = (r["kind"]?.string ?? "").lowercased()
+                                    let group = r["group"]?.string ?? "apps"
+                                    x["message"] = .string("\(kind).\(group)/\(r["name"]?.string ?? "") created")
                                     x["hookPhase"] = "Running"
                                     x["syncPhase"] = "Sync"
                                     return x
@@ -488,7 +485,10 @@ final class ArgoCDController: SimController {
                 Scenario.Workload(
                     kind: "Deployment", name: $0, namespace: "cert-manager",
                     image:
-                        "quay.io/jetstack/\($0.replacingOccurrences(of: "cert-manager-", with: "cert-manager-")):v1.16.2"
+                        """
+                        quay.io/\
+                        jetstack/\($0.replacingOccurrences(of: "cert-manager-", with: "cert-manager-")):v1.16.2
+                        """
                         .replacingOccurrences(of: "jetstack/cert-manager:", with: "jetstack/cert-manager-controller:"),
                     replicas: 1)
             }

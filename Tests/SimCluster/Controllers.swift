@@ -156,7 +156,11 @@ final class RootCAController: SimController {
     static let caPEM =
         """
         -----BEGIN \
-        CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\ncm5ldGVzMB4XDTI2MTIwMjAwMDAwMFoXDTM2MTEzMDAwMDAwMFowFTETMBEGA1UE\nAxMKa3ViZXJuZXRlczCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAKSIM\n-----END \
+        CERTIFICATE-----\n\
+        MIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\n\
+        cm5ldGVzMB4XDTI2MTIwMjAwMDAwMFoXDTM2MTEzMDAwMDAwMFowFTETMBEGA1UE\n\
+        AxMKa3ViZXJuZXRlczCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAKSIM\n\
+        -----END \
         CERTIFICATE-----\n
         """
 

@@ -153,7 +153,8 @@ struct HostTools {
             if !wasUp && world.clusterUp { world.bootstrapClusterObjects(flavor: "kind", name: name) }
             err +=
                 """
-                 ✓ Writing configuration 📜\n ✓ Starting control-plane 🕹️\n ✓ Installing CNI 🔌\n ✓ Installing \
+                 ✓ Writing configuration 📜\n ✓ Starting control-plane 🕹️\n \
+                ✓ Installing CNI 🔌\n ✓ Installing \
                 StorageClass 💾\n
                 """
             if let w = flags.value("wait"), parseDuration(w) != nil {
@@ -405,7 +406,8 @@ struct HostTools {
                 path: root + "/etc/systemd/system/k3s-agent.service",
                 content:
                     """
-                    [Service]\nType=notify\nEnvironmentFile=-/etc/systemd/system/k3s-agent.service.env\nExecStart=/usr/local/bin/k3s \
+                    [Service]\nType=notify\nEnvironmentFile=-/etc/systemd/system/k3s-agent.service.env\n\
+                    ExecStart=/usr/local/bin/k3s \
                     agent\n
                     """,
                 mode: 0o644),

@@ -392,7 +392,11 @@ public final class SimWorld: @unchecked Sendable {
                     let svcName = svc["name"]?.string ?? "", svcNS = svc["namespace"]?.string ?? ""
                     let path = svc["path"]?.string ?? "/\(suffix)"
                     let url =
-                        "https://\(svcName).\(svcNS).svc:\(svc["port"]?.int ?? 443)\(path)?timeout=\(hook["timeoutSeconds"]?.int ?? 10)s"
+                        """
+                        https:/\
+                        /\(svcName).\(svcNS).svc:\(svc["port"]?.int ?? 443)\(path)?timeout\
+                        =\(hook["timeoutSeconds"]?.int ?? 10)s
+                        """
                     let ready = objects.contains { sk, s in
                         sk.resource == "endpointslices" && sk.namespace == svcNS
                             && s.labels["kubernetes.io/service-name"] == svcName

@@ -62,7 +62,10 @@ struct RecordedExchange {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         return path + "?"
             + query.keys.sorted().map { k in
-                "\(k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k)=\(query[k]!.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+                """
+                \(k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k)\
+                =\(query[k]!.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+                """
             }.joined(separator: "&")
     }
 }

@@ -297,7 +297,10 @@ import TestSupport
                 let r = try WireClient.send(
                     port: sim.server.port, method: "PATCH",
                     target:
-                        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/\(crd.name!)?fieldManager=aphex&force=true",
+                        """
+                        /apis/apiextensions.k8s.io/v1/customresourcedefinitions/\(crd.name!)?fieldManager=aphex&\
+                        force=true
+                        """,
                     headers: ["Content-Type": "application/apply-patch+yaml", "Accept": "application/json"],
                     body: crd.serializedBytes())
                 guard r.status < 300 else {

@@ -206,7 +206,10 @@ import TestSupport
             try Conformance.run(.replay(f), sim)
         }
         let target =
-            "/api/v1/namespaces/default/configmaps?allowWatchBookmarks=true&resourceVersion=1&timeoutSeconds=5&watch=true"
+            """
+            /api/v1/namespaces/default/configmaps?allowWatchBookmarks=true&resourceVersion=1&timeoutSeconds=5&\
+            watch=true
+            """
         let r = try Self.watch(sim, target, clock: sim.virtualClock)
         Self.checkHead(r, replayed)
         let got = Self.events(r)
@@ -235,7 +238,10 @@ import TestSupport
             let rec = try Recorded(stem)
             let expired = try Self.watch(
                 sim,
-                "/api/v1/namespaces/default/configmaps?allowWatchBookmarks=true&resourceVersion=\(rec.query["resourceVersion"]!)&timeoutSeconds=5&watch=true",
+                """
+                /api/v1/namespaces/default/configmaps?allowWatchBookmarks=true&\
+                resourceVersion=\(rec.query["resourceVersion"]!)&timeoutSeconds=5&watch=true
+                """,
                 clock: sim.virtualClock)
             Self.checkHead(expired, rec)
             let events = Self.events(expired)

@@ -246,7 +246,10 @@ func applyRoot(_ sim: SimCluster) async throws {
         let status = try await sim.transport.stream(
             HTTPRequest(
                 url: sim.baseURL
-                    + "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=\(rv)&timeoutSeconds=300"
+                    + """
+                    /apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&resourceVersion=\(rv)&\
+                    timeoutSeconds=300
+                    """
             )
         ) { chunk in
             box.add(String(decoding: chunk, as: UTF8.self))

@@ -349,8 +349,11 @@ func expectStatus(_ error: SimAPIError?, _ x: Exchange, sourceLocation: SourceLo
 
     @Test func repeatedKeysAreDuplicateFieldsOnlyToStrictDecoding() throws {
         let body = Array(
-            #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","labels":{"a":"x---","a":"y---"}},"data":{"k":"1"},"data":{"k":"2"}}"#
-                .utf8)
+            #"""
+            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","labels":{"a":"x---","a":"y---"}},\#
+            "data":{"k":"1"},"data":{"k":"2"}}
+            """#
+            .utf8)
         let e = apiError {
             _ = try SimDecoding.decode(
                 body: body, contentType: "application/json", method: "POST", query: ["fieldValidation": "Strict"],

@@ -42,8 +42,8 @@ public enum AuthTokenVerifier {
                     ? "Secret \(secretName) does not exist (run `aphex secrets repair`)"
                     : "Secret \(secretName) has no \(catalog.authTokenKey) key (run `aphex secrets repair`)")
         }
-        let path =
-            "/api/v1/namespaces/\(catalog.authNamespace)/services/\(catalog.authService):\(catalog.authServicePort)/proxy/api/v3/core/users/me/"
+        let service = "\(catalog.authService):\(catalog.authServicePort)"
+        let path = "/api/v1/namespaces/\(catalog.authNamespace)/services/\(service)/proxy/api/v3/core/users/me/"
         var direct: AuthTokenCheck
         do {
             let r = try await api.request(

@@ -87,17 +87,20 @@ public enum JUnitReport {
                             """
                     case "interrupted":
                         e += 1
+                        let when = "after \(seconds(t.seconds)) before \(a.name) converged"
+                        let why = "interrupted (Ctrl-C) \(when): \(a.reason)"
                         body =
                             """
                                   <error type=\"interrupted\" \
-                            message=\"\(xml("interrupted (Ctrl-C) after \(seconds(t.seconds)) before \(a.name) converged: \(a.reason)"))\"/>\n
+                            message=\"\(xml(why))\"/>\n
                             """
                     case "failed":
                         sk += 1
+                        let why = "still \(a.phase.rawValue) when the run stopped on a failure elsewhere: \(a.reason)"
                         body =
                             """
                                   <skipped \
-                            message=\"\(xml("still \(a.phase.rawValue) when the run stopped on a failure elsewhere: \(a.reason)"))\"/>\n
+                            message=\"\(xml(why))\"/>\n
                             """
                     default:
                         f += 1

@@ -142,16 +142,17 @@ public enum TimelineSVG {
             font-size=\"12\">\n
             """
         svg += "<title>\(esc("aphex \(t.command) \(t.clusterName): \(t.outcome) after \(dur(t.seconds))"))</title>\n"
-        svg +=
-            "<style>text{fill:#1d232a}.h{font-weight:bold}.m{fill:#6b7480}.n{font-weight:bold;fill:#7a1010}.t{fill:#6b7480;font-size:11px}</style>\n"
+        svg += "<style>text{fill:#1d232a}.h{font-weight:bold}.m{fill:#6b7480}"
+        svg += ".n{font-weight:bold;fill:#7a1010}.t{fill:#6b7480;font-size:11px}</style>\n"
         svg += "<rect x=\"0\" y=\"0\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"#ffffff\"/>\n"
         let title = "aphex \(t.command) — \(t.clusterName) — \(outcomeText(t))"
         svg += "<text x=\"10\" y=\"22\" font-size=\"15\" class=\"h\">\(esc(title))</text>\n"
         if let h = t.headline ?? t.error {
+            let line = clip(h.split(separator: "\n").first.map(String.init) ?? h, 150)
             svg +=
                 """
                 <text x=\"10\" y=\"40\" \
-                class=\"m\">\(esc(clip(h.split(separator: "\n").first.map(String.init) ?? h, 150)))<title>\(esc(t.diagnosis ?? h))</title></text>\n
+                class=\"m\">\(esc(line))<title>\(esc(t.diagnosis ?? h))</title></text>\n
                 """
         } else {
             svg += "<text x=\"10\" y=\"40\" class=\"m\">started \(esc(t.startedAt))</text>\n"

@@ -38,13 +38,14 @@ public enum ClusterTeardown {
                     """
                 )
             }
+            let nameFlag = ctx.target.clusterName == "platform-cluster" ? "" : " --cluster-name \(name)"
             FileHandle.standardError.write(
                 Data(
                     """
                     This removes \(what).
                     The generated credentials go with it: keep them first with
                       aphex secrets export --file \
-                    ~/aphex-secrets-\(name).json\(ctx.target.clusterName == "platform-cluster" ? "" : " --cluster-name \(name)")
+                    ~/aphex-secrets-\(name).json\(nameFlag)
                     (rebuild later with `aphex bootstrap --secrets-from FILE`).
                     Type the cluster name '\(name)' to confirm: 
                     """.utf8))
