@@ -19,7 +19,8 @@ public enum VersionMarker {
             "metadata": [
                 "name": .string(name(c.name)), "namespace": .string(c.component.markerNamespace),
                 "labels": [
-                    "app.kubernetes.io/managed-by": "aphex", .init(stringLiteral: componentLabel): .string(c.name)
+                    .init(stringLiteral: ManagedBy.key): .string(ManagedBy.value),
+                    .init(stringLiteral: componentLabel): .string(c.name)
                 ],
                 "annotations": [.init(stringLiteral: versionAnnotation): .string(c.version)]
             ],

@@ -55,7 +55,7 @@ public struct ManifestBundle: Sendable {
             namespaces.insert(
                 [
                     "apiVersion": "v1", "kind": "Namespace",
-                    "metadata": ["name": .string(ns), "labels": ["app.kubernetes.io/managed-by": "aphex"]]
+                    "metadata": ["name": .string(ns), "labels": .object([ManagedBy.key: .string(ManagedBy.value)])]
                 ], at: 0)
         }
         self.component = component

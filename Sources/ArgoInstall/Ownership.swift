@@ -266,7 +266,7 @@ public actor OwnershipRecord {
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": [
                     "name": .string(Self.name), "namespace": .string(Self.namespace),
-                    "labels": ["app.kubernetes.io/managed-by": "aphex"],
+                    "labels": .object([ManagedBy.key: .string(ManagedBy.value)]),
                     "annotations": [
                         "aphex.dev/purpose":
                             """

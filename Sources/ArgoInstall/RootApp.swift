@@ -37,7 +37,7 @@ public struct RootApplication: Sendable, Equatable {
             "metadata": [
                 "name": .string(Self.name), "namespace": .string(Self.namespace),
                 "finalizers": [.string(Self.finalizer)],
-                "labels": ["app.kubernetes.io/managed-by": "aphex"]
+                "labels": .object([ManagedBy.key: .string(ManagedBy.value)])
             ],
             "spec": [
                 "project": "default",

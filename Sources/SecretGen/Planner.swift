@@ -140,8 +140,6 @@ public struct SecretsPlanInput: Sendable {
 }
 
 public enum SecretAnnotations {
-    public static let managedByLabel = "app.kubernetes.io/managed-by"
-    public static let managedByValue = "aphex"
     public static let createdAt = "aphex.dev/created-at"
 }
 

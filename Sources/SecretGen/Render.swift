@@ -12,7 +12,7 @@ public enum SecretManifest {
         var y = "apiVersion: v1\nkind: Secret\nmetadata:\n"
         y += "  name: \(q(write.id.name))\n"
         y += "  namespace: \(q(write.id.namespace))\n"
-        y += "  labels:\n    \(q(SecretAnnotations.managedByLabel)): \(q(SecretAnnotations.managedByValue))\n"
+        y += "  labels:\n    \(q(ManagedBy.key)): \(q(ManagedBy.value))\n"
         y += "  annotations:\n    \(q(SecretAnnotations.createdAt)): \(q(write.createdAt ?? now))\n"
         if !write.exists { y += "type: Opaque\n" }
         y += "data:\n"
@@ -31,7 +31,7 @@ public enum SecretManifest {
             "apiVersion": "v1", "kind": "Secret",
             "metadata": [
                 "name": write.id.name, "namespace": write.id.namespace,
-                "labels": [SecretAnnotations.managedByLabel: SecretAnnotations.managedByValue],
+                "labels": [ManagedBy.key: ManagedBy.value],
                 "annotations": [SecretAnnotations.createdAt: write.createdAt ?? now]
             ],
             "type": "Opaque",

@@ -67,7 +67,7 @@ public struct ConvergenceCatalog: Sendable, Equatable {
     public var authConfigSyncJob = "auth-config-sync"
 
     /// Secrets aphex generated carry this label (one cluster-wide LIST reads them all).
-    public var managedSecretSelector = "app.kubernetes.io/managed-by=aphex"
+    public var managedSecretSelector = ManagedBy.selector
 
     public init() {}
 

@@ -10,8 +10,6 @@ public let platformNamespaces = [
     "external-secrets", "cert-manager"
 ]
 
-public let managedByLabel = ("app.kubernetes.io/managed-by", "aphex")
-
 /// The Namespaces to create, as YAML documents separated by `---` lines (kubectl's YAML mode:
 /// the stream starts with a letter, not `{`).
 func namespacesManifest(_ names: [String]) -> String {
@@ -22,7 +20,7 @@ func namespacesManifest(_ names: [String]) -> String {
         metadata:
           name: \(name)
           labels:
-            \(managedByLabel.0): \(managedByLabel.1)
+            \(ManagedBy.key): \(ManagedBy.value)
         """
     }.joined(separator: "\n---\n") + "\n"
 }
