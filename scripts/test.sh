@@ -27,6 +27,7 @@ require_kubectl() {
   echo "==> real kubectl: $kubectl (1.$minor)" >&2
 }
 require_kubectl
+"$ROOT/scripts/lint.sh"
 echo "==> swift build --build-tests" >&2
 swift build --build-tests
 export APHEX_BIN_DIR="$(swift build --show-bin-path)"
