@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Decoding the ArgoCD Application list that `aphex status` reads: aphex's own parser (JSON.parse +
 # the field reads aphex does) against Swift 6's JSONDecoder on typed, field-limited Codable
-# models, and JSONSerialization for reference (issue 16; docs/architecture-measured.md).
+# models, and JSONSerialization for reference (issue 16; docs/architecture.md).
 # Prints figures; asserts only that both ways read the same values.
 #   scripts/bench-json.sh                 ITERATIONS=300; JSON_FILE=<list.json> to use another list
 # 1. Release build with the tests (the benchmark is Tests/ClusterDriversTests/JSONDecodeBenchmark.swift).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # aphex's libcurl transport against Foundation's URLSession (FoundationNetworking on Linux), for
-# what `aphex status` does (issue 16; docs/architecture-measured.md). Prints figures; asserts nothing.
+# what `aphex status` does (issue 16; docs/architecture.md). Prints figures; asserts nothing.
 #   scripts/bench-transport.sh            ITERATIONS=200 STARTUP_RUNS=200
 # 1. Release build with the tests (the benchmark is Tests/ClusterDriversTests/TransportBenchmark.swift).
 # 2. `aphex-sim serve --scenario bench-25` (plain http), behind two loopback TLS fronts (nghttpx,

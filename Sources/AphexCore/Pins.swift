@@ -32,6 +32,10 @@ public struct ManifestLock: Sendable, Equatable {
 
     public init(entries: [String: LockEntry] = [:]) { self.entries = entries }
 
+    /// The k3s installer's name in a components file and in the lock (`k3s-installer-VERSION`):
+    /// ArgoInstall reads its pins, the k3s driver records its digest.
+    public static let k3sInstallerComponent = "k3s-installer"
+
     public static func defaultPath(home: String) -> String { home + "/.aphex/manifests.lock" }
 
     /// Reads the lock; a missing file is an empty lock, a corrupt one is an error naming it.

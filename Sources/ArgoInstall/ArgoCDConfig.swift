@@ -1,6 +1,5 @@
 import AphexCore
 import KubeClient
-import ClusterDrivers
 import Foundation
 
 /// ArgoCD configuration aphex owns after the install: the Application health check in

@@ -1,6 +1,5 @@
 import AphexCore
 import KubeClient
-import ClusterDrivers
 import Foundation
 
 import Yams
@@ -142,9 +141,9 @@ public struct ComponentsFile: Sendable, Equatable {
     public init() {}
 
     /// The k3s installer's URL (`{version}` kept) and digest for `version`, if the file gives them.
-    public var k3sInstallerURL: String? { urls[K3sInstallSpec.installerComponent] }
+    public var k3sInstallerURL: String? { urls[ManifestLock.k3sInstallerComponent] }
     public func k3sInstallerSHA256(version: String) -> String? {
-        sha256[K3sInstallSpec.installerComponent].flatMap { $0[version] ?? $0["*"] }
+        sha256[ManifestLock.k3sInstallerComponent].flatMap { $0[version] ?? $0["*"] }
     }
 
     public static func load(path: String) throws -> ComponentsFile {
@@ -165,7 +164,7 @@ public struct ComponentsFile: Sendable, Equatable {
                 """
                 The components file '\(origin)' is invalid: \(why). It takes the keys versions, urls and sha256, \
                 each mapping a component (\(Catalog.names.joined(separator: ", ")); urls and sha256 also \
-                \(K3sInstallSpec.installerComponent)) to a value; see docs/components.md.
+                \(ManifestLock.k3sInstallerComponent)) to a value; see docs/components.md.
                 """
             )
         }
@@ -184,14 +183,14 @@ public struct ComponentsFile: Sendable, Equatable {
             guard ["versions", "urls", "sha256"].contains(key) else { throw bad("unknown key '\(key)'") }
             guard case .mapping(let map) = value else { throw bad("'\(key)' is not a mapping") }
             for (nk, v) in map {
-                let installer = nk.string == K3sInstallSpec.installerComponent
+                let installer = nk.string == ManifestLock.k3sInstallerComponent
                 guard case .scalar(let ns) = nk,
                     Catalog.component(named: ns.string) != nil || (installer && key != "versions")
                 else {
                     if installer {
                         throw bad(
                             """
-                            versions.\(K3sInstallSpec.installerComponent) is not a setting: the installer's \
+                            versions.\(ManifestLock.k3sInstallerComponent) is not a setting: the installer's \
                             version is k3s's (--k3s-version)
                             """
                         )

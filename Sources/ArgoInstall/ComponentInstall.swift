@@ -1,6 +1,5 @@
 import AphexCore
 import KubeClient
-import ClusterDrivers
 import Foundation
 
 /// Which components, which versions, from where.

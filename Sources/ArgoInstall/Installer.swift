@@ -1,6 +1,5 @@
 import AphexCore
 import KubeClient
-import ClusterDrivers
 import Foundation
 
 /// The version marker aphex keeps per bundle: ConfigMap aphex-component-NAME in the bundle's

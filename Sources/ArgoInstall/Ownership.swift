@@ -1,6 +1,5 @@
 import AphexCore
 import KubeClient
-import ClusterDrivers
 import Foundation
 
 /// One object aphex created on a cluster, as its ownership record keeps it.

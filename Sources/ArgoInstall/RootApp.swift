@@ -1,6 +1,5 @@
 import AphexCore
 import KubeClient
-import ClusterDrivers
 import Foundation
 
 /// The root Application `platform-root` (app of apps) that ArgoCD syncs the platform from.

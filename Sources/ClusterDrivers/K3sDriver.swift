@@ -9,7 +9,7 @@ public struct K3sInstallSpec: Sendable, Equatable {
     /// Test hook: where to fetch the installer instead (`TestHooks`: test builds, or not root).
     public static let installerURLVariable = TestHooks.k3sInstallURL
     /// The lock / components-file name of the installer: lock entries are `k3s-installer-VERSION`.
-    public static let installerComponent = "k3s-installer"
+    public static let installerComponent = ManifestLock.k3sInstallerComponent
     /// SHA-256 of each release's install.sh that this aphex release vouches for (version ->
     /// digest). Empty: no digest could be verified when this release was made, so the installer
     /// is trusted on first use unless a components file pins it (sha256: {k3s-installer: ...}).

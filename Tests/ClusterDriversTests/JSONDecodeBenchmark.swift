@@ -7,7 +7,7 @@ import Testing
     import Glibc
 #endif
 
-/// The JSON half of the hand-written-infrastructure question (issue 16, docs/architecture-measured.md):
+/// The JSON half of the hand-written-infrastructure question (issue 16, docs/architecture.md):
 /// decoding the simulator's ArgoCD Application list (scenario bench-25, converged: platform-root
 /// and 25 children, ~53 KiB, as `aphex status` reads it) with
 ///   (a) aphex's own parser `JSON.parse`, then the fields aphex reads, read by subscript as

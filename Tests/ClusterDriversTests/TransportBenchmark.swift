@@ -8,7 +8,7 @@ import Testing
 #endif
 
 /// The transport half of the hand-written-infrastructure question (issue 16,
-/// docs/architecture-measured.md): aphex's libcurl transport (`CurlTransport`) against
+/// docs/architecture.md): aphex's libcurl transport (`CurlTransport`) against
 /// Foundation's URLSession (FoundationNetworking on Linux), for what `aphex status` does: a new
 /// client (one process), then 6 sequential GETs, the 53 KiB Application list first, against
 /// the simulator (`aphex-sim serve`, scenario bench-25) behind loopback TLS fronts.
