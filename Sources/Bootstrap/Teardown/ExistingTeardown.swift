@@ -135,20 +135,9 @@ struct ExistingTeardown {
             reporter.emit(.stepStarted(id: "destroy.applications", title: title))
             let t0 = clock.now()
             var waiting: [OwnedObject] = []
-            for app in plan[0] {
-                switch try await live(app) {
-                case .gone: continue
-                case .replaced:
-                    kept.append(
-                        """
-                        \(app.display): another object of that name replaced aphex's (its uid differs); not \
-                        aphex's, left alone
-                        """
-                    )
-                case .present(let obj):
-                    if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(app, obj) }
-                    waiting.append(app)
-                }
+            for (app, obj) in try await present(plan[0], kept: &kept) {
+                if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(app, obj) }
+                waiting.append(app)
             }
             if removeFinalizers {
                 for app in waiting { try await dropArgoFinalizers(app) }
@@ -176,54 +165,30 @@ struct ExistingTeardown {
         do {
             if Self.removesArgoCD(objects) { try await waitForArgoFinalizers(deadline: deadline, start: start) }
             var deleted: [OwnedObject] = []
-            for group in plan[1...4] {
-                for o in group {
-                    switch try await live(o) {
-                    case .gone: continue
-                    case .replaced:
-                        kept.append(
-                            """
-                            \(o.display): another object of that name replaced aphex's (its uid differs); not \
-                            aphex's, left alone
-                            """
-                        )
-                    case .present(let obj):
-                        if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(o, obj) }
-                        deleted.append(o)
-                    }
-                }
+            for (o, obj) in try await present(Array(plan[1...4].joined()), kept: &kept) {
+                if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(o, obj) }
+                deleted.append(o)
             }
             try await waitGone(deleted, deadline: deadline, start: start, applications: false)
             removed += deleted.count
             var crds: [OwnedObject] = []
-            for crd in plan[5] {
-                switch try await live(crd) {
-                case .gone: continue
-                case .replaced:
+            for (crd, obj) in try await present(plan[5], kept: &kept) {
+                let users = try await foreignUsers(of: obj)
+                if !users.isEmpty {
                     kept.append(
                         """
-                        \(crd.display): another object of that name replaced aphex's (its uid differs); not \
-                        aphex's, left alone
+                        CRD \(crd.name): \(users.count) object\(users.count == 1 ? "" : "s") aphex did not \
+                        create still use\(users.count == 1 ? "s" : "") it \
+                        (\(users.prefix(5).joined(separator: ", "))\(users.count > 5 ? ", ..." : "")). \
+                        Deleting the CRD would delete them too: remove them first if they are not needed, \
+                        then run `\(rerun)` again.
                         """
                     )
-                case .present(let obj):
-                    let users = try await foreignUsers(of: obj)
-                    if !users.isEmpty {
-                        kept.append(
-                            """
-                            CRD \(crd.name): \(users.count) object\(users.count == 1 ? "" : "s") aphex did not \
-                            create still use\(users.count == 1 ? "s" : "") it \
-                            (\(users.prefix(5).joined(separator: ", "))\(users.count > 5 ? ", ..." : "")). \
-                            Deleting the CRD would delete them too: remove them first if they are not needed, \
-                            then run `\(rerun)` again.
-                            """
-                        )
-                        keptObjects.append(crd)
-                        continue
-                    }
-                    if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(crd, obj) }
-                    crds.append(crd)
+                    keptObjects.append(crd)
+                    continue
                 }
+                if obj[path: "metadata", "deletionTimestamp"] == nil { try await delete(crd, obj) }
+                crds.append(crd)
             }
             try await waitGone(crds, deadline: deadline, start: start, applications: false)
             removed += crds.count
@@ -280,6 +245,26 @@ struct ExistingTeardown {
         var e = o
         e.resource = info.resource
         return e.ref
+    }
+
+    /// The objects of `group` that are still aphex's, with their live state. Gone ones are
+    /// skipped; one whose name another object took (another uid) is noted in `kept`, not touched.
+    func present(_ group: [OwnedObject], kept: inout [String]) async throws -> [(OwnedObject, JSON)] {
+        var out: [(OwnedObject, JSON)] = []
+        for o in group {
+            switch try await live(o) {
+            case .gone: continue
+            case .replaced:
+                kept.append(
+                    """
+                    \(o.display): another object of that name replaced aphex's (its uid differs); not \
+                    aphex's, left alone
+                    """
+                )
+            case .present(let obj): out.append((o, obj))
+            }
+        }
+        return out
     }
 
     func live(_ o: OwnedObject) async throws -> Live {
