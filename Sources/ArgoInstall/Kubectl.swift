@@ -127,13 +127,6 @@ public struct InstallReport: Sendable, Equatable {
         return parts.joined(separator: ". ")
     }
 
-    public var json: JSON {
-        [
-            "outcome": .string(outcome.rawValue), "changed": .array(changed.map(JSON.string)),
-            "unchanged": .array(unchanged.map(JSON.string)), "planned": .array(planned.map(JSON.string))
-        ]
-    }
-
     public static func merged(_ reports: [InstallReport]) -> InstallReport {
         InstallReport(
             changed: reports.flatMap(\.changed), unchanged: reports.flatMap(\.unchanged),

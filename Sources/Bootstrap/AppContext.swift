@@ -139,12 +139,7 @@ public struct AppContext: Sendable {
     /// The JSON text of an output value (sorted keys, no escaped slashes; `pretty`: indented
     /// two spaces, else one line as `status --watch --output json` prints it).
     public static func json(_ data: some Encodable, pretty: Bool) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let bytes = try? e.encode(data) else { return "{}" }
-        // Re-indented by the JSON type's writer: `"key": value`, `[]` and `{}` as kubectl and jq print them.
-        guard pretty, let doc = try? JSON.parse(bytes) else { return String(decoding: bytes, as: UTF8.self) }
-        return doc.serialized(pretty: true)
+        JSON.text(of: data, pretty: pretty)
     }
 }
 

@@ -191,45 +191,51 @@ public struct ClusterRecord: Sendable, Equatable {
         host.clusterDirectory(name) + "/" + fileName
     }
 
-    public var json: JSON {
-        .object([
-            "name": .string(name),
-            "deployment": .string(deployment),
-            "createdAt": .string(RFC3339.format(createdAt)),
-            "createdByAphex": .bool(createdByAphex),
-            "kubeconfig": .string(kubeconfig),
-            "context": context.map { .string($0) } ?? .null,
-            "mergedKubeconfig": .bool(mergedKubeconfig),
-            "version": version.map { .string($0) } ?? .null
-        ])
-    }
-
-    public init?(json: JSON) {
-        guard let name = json["name"]?.string, let dep = json["deployment"]?.string,
-            let kc = json["kubeconfig"]?.string
-        else { return nil }
-        self.name = name
-        self.deployment = dep
-        self.createdAt = json["createdAt"]?.string.flatMap(RFC3339.parse) ?? Date(timeIntervalSince1970: 0)
-        self.createdByAphex = json["createdByAphex"]?.bool ?? true
-        self.kubeconfig = kc
-        self.context = json["context"]?.string
-        self.mergedKubeconfig = json["mergedKubeconfig"]?.bool ?? false
-        self.version = json["version"]?.string
-    }
-
     /// The record for NAME, or nil when aphex does not manage a cluster of that name.
     public static func load(_ host: HostContext, name: String) -> ClusterRecord? {
-        guard let data = FileManager.default.contents(atPath: path(host, name: name)),
-            let json = try? JSON.parse(data)
-        else { return nil }
-        return ClusterRecord(json: json)
+        guard let data = FileManager.default.contents(atPath: path(host, name: name)) else { return nil }
+        return try? JSONDecoder().decode(ClusterRecord.self, from: data)
     }
 
     public func save(_ host: HostContext) throws {
         try PrivateFiles.write(
-            Array((json.serialized(pretty: true) + "\n").utf8),
+            Array((JSON.text(of: self, pretty: true) + "\n").utf8),
             to: ClusterRecord.path(host, name: name), owner: PrivateFiles.invokingUser(host.environment))
+    }
+}
+
+/// The file's shape: `{"name", "deployment", "createdAt" (RFC 3339), "createdByAphex", "kubeconfig",
+/// "context", "mergedKubeconfig", "version"}`, `null` for an unset context or version. Records
+/// written by older aphex versions may lack createdAt, createdByAphex or mergedKubeconfig.
+extension ClusterRecord: Codable {
+    enum CodingKeys: String, CodingKey {
+        case name, deployment, createdAt, createdByAphex, kubeconfig, context, mergedKubeconfig, version
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        deployment = try c.decode(String.self, forKey: .deployment)
+        kubeconfig = try c.decode(String.self, forKey: .kubeconfig)
+        createdAt =
+            (try? c.decodeIfPresent(String.self, forKey: .createdAt)).flatMap { $0.flatMap(RFC3339.parse) }
+            ?? Date(timeIntervalSince1970: 0)
+        createdByAphex = (try? c.decodeIfPresent(Bool.self, forKey: .createdByAphex)) ?? true
+        context = try? c.decodeIfPresent(String.self, forKey: .context)
+        mergedKubeconfig = (try? c.decodeIfPresent(Bool.self, forKey: .mergedKubeconfig)) ?? false
+        version = try? c.decodeIfPresent(String.self, forKey: .version)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(deployment, forKey: .deployment)
+        try c.encode(RFC3339.format(createdAt), forKey: .createdAt)
+        try c.encode(createdByAphex, forKey: .createdByAphex)
+        try c.encode(kubeconfig, forKey: .kubeconfig)
+        try c.encode(context, forKey: .context)
+        try c.encode(mergedKubeconfig, forKey: .mergedKubeconfig)
+        try c.encode(version, forKey: .version)
     }
 }
 

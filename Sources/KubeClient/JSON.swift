@@ -286,3 +286,16 @@ extension JSON {
         out.append(34)
     }
 }
+
+extension JSON {
+    /// The JSON text of an `Encodable` value as aphex writes every document (outputs, records):
+    /// sorted keys, no escaped slashes; `pretty`: two-space indent, `"key": value`, `[]` and
+    /// `{}` as kubectl and jq print them (the serializer's layout), else one line.
+    public static func text(of value: some Encodable, pretty: Bool) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let bytes = try? e.encode(value) else { return "{}" }
+        guard pretty, let doc = try? JSON.parse(bytes) else { return String(decoding: bytes, as: UTF8.self) }
+        return doc.serialized(pretty: true)
+    }
+}
