@@ -113,9 +113,13 @@ public struct NodeWaiter: Sendable {
     /// its own retry. Throws `KubeAPIError` when the API server does not answer, and
     /// `AphexError(.usage)` when the kubeconfig cannot be used.
     public func readNodes(kubeconfig: String, context: String?) async throws -> [NodeState] {
-        let api = try makeKubeAPI(
+        try await Self.readNodes(api: api(kubeconfig: kubeconfig, context: context))
+    }
+
+    /// The API client the reads use: `makeKubeAPI` with `requestTimeout`, one try per request.
+    func api(kubeconfig: String, context: String?) throws -> any KubeAPI {
+        try makeKubeAPI(
             host: host, kubeconfigPath: kubeconfig, context: context, requestTimeout: requestTimeout, retry: .none)
-        return try await Self.readNodes(api: api)
     }
 
     /// One read through the Kubernetes API (LIST /api/v1/nodes), sorted by name.
@@ -147,11 +151,15 @@ public struct NodeWaiter: Sendable {
         var lastNodes: [NodeState] = []
         var lastError: String?
         var polls = 0
+        // One client for the whole wait (its connection is reused), made once the kubeconfig can be used.
+        var client: (any KubeAPI)?
         while true {
             try Task.checkCancellation()
             polls += 1
             do {
-                let nodes = try await readNodes(kubeconfig: kubeconfig, context: context)
+                let api = try client ?? api(kubeconfig: kubeconfig, context: context)
+                client = api
+                let nodes = try await Self.readNodes(api: api)
                 lastNodes = nodes
                 lastError = nil
                 if nodes.count >= expectedNodes && nodes.allSatisfy(\.ready) {
