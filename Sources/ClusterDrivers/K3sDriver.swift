@@ -209,16 +209,10 @@ public struct K3sDriver: ClusterDriver {
         }
         do {
             d.recordNodes(try await waiter.readNodes(kubeconfig: source, context: nil))
-        } catch let e as CommandError {
-            if case .notFound = e.reason {
-                throw AphexError.prerequisite(
-                    """
-                    kubectl was not found on PATH; aphex uses it to check the node. Install kubectl \
-                    (https://kubernetes.io/docs/tasks/tools/) and re-run.
-                    """
-                )
-            }
-            d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)
+        } catch {
+            guard let failure = NodeWaiter.readFailure(error) else { throw error }
+            d.problem =
+                "the API server did not answer: " + (failure.split(separator: "\n").first.map(String.init) ?? "")
         }
         return d
     }
@@ -676,8 +670,11 @@ public struct K3sDriver: ClusterDriver {
         if spec.gpu { plan.append(PlannedAction("Verify nvidia-smi and nvidia-container-runtime are on PATH")) }
         plan.append(
             PlannedAction(
-                "If \(paths.k3sBinary) exists and the node is Ready: reuse it (the installer is not run)",
-                command: waiter.listCommand(kubeconfig: paths.k3sKubeconfig, context: nil)))
+                """
+                If \(paths.k3sBinary) exists and the node is Ready (LIST /api/v1/nodes with \
+                \(paths.k3sKubeconfig)): reuse it (the installer is not run)
+                """
+            ))
         let trust =
             spec.installerPin.map { "check it against the \($0.source) pin \($0.sha256)" }
             ?? (spec.requirePinned
@@ -699,8 +696,11 @@ public struct K3sDriver: ClusterDriver {
             ))
         plan.append(
             PlannedAction(
-                "Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and the node to be Ready",
-                command: waiter.listCommand(kubeconfig: kubeconfigPath, context: nil)))
+                """
+                Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and the node to be Ready \
+                (LIST /api/v1/nodes with \(kubeconfigPath))
+                """
+            ))
         if spec.gpu {
             plan.append(
                 PlannedAction(

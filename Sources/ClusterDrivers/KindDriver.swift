@@ -222,16 +222,10 @@ public struct KindDriver: ClusterDriver {
         try PrivateFiles.write(config, to: path)
         do {
             d.recordNodes(try await waiter.readNodes(kubeconfig: path, context: spec.contextName))
-        } catch let e as CommandError {
-            if case .notFound = e.reason {
-                throw AphexError.prerequisite(
-                    """
-                    kubectl was not found on PATH; aphex uses it to check the cluster's nodes. Install kubectl \
-                    (https://kubernetes.io/docs/tasks/tools/) and re-run.
-                    """
-                )
-            }
-            d.problem = "the API server did not answer: " + firstLineOf(e.stderr, or: e.description)
+        } catch {
+            guard let failure = NodeWaiter.readFailure(error) else { throw error }
+            d.problem =
+                "the API server did not answer: " + (failure.split(separator: "\n").first.map(String.init) ?? "")
         }
         return d
     }
@@ -540,9 +534,9 @@ public struct KindDriver: ClusterDriver {
             PlannedAction(
                 """
                 Wait ≤ \(formatDuration(spec.waitTimeout)) for the API server and \(spec.workers + 1) node(s) to \
-                be Ready
-                """,
-                command: waiter.listCommand(kubeconfig: kubeconfigPath, context: spec.contextName)))
+                be Ready (LIST /api/v1/nodes with \(kubeconfigPath), context \(spec.contextName))
+                """
+            ))
         return plan
     }
 
@@ -567,9 +561,8 @@ public struct KindDriver: ClusterDriver {
         if let e = error as? CommandError, case .notFound = e.reason, let tool = e.argv.first {
             return AphexError.prerequisite(
                 """
-                \(tool) was not found on PATH. Install it (kind: \
-                https://kind.sigs.k8s.io/docs/user/quick-start/#installation, kubectl: \
-                https://kubernetes.io/docs/tasks/tools/) and re-run.
+                \(tool) was not found on PATH. Install it \
+                (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and re-run.
                 """
             )
         }

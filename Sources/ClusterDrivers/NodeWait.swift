@@ -47,7 +47,7 @@ public struct NodeState: Sendable, Equatable {
         self.conditions = conditions
     }
 
-    /// From a Node object (`kubectl get nodes -o json` item, or a KubeAPI list item).
+    /// From a Node object (an item of LIST /api/v1/nodes).
     public init(node: JSON) {
         name = node.name ?? "?"
         conditions = (node[path: "status", "conditions"]?.array ?? []).compactMap { c in
@@ -93,13 +93,14 @@ public struct NodeWaitResult: Sendable, Equatable {
     public var seconds: Double
 }
 
-/// Reads nodes with `kubectl get nodes -o json` through the runner and waits, with a
-/// deadline, until the API server answers and every node is Ready.
+/// Reads nodes through the Kubernetes API (`makeKubeAPI`: libcurl, or `kubectl get --raw` for
+/// kubeconfigs only kubectl can authenticate with) and waits, with a deadline, until the API
+/// server answers and every node is Ready.
 public struct NodeWaiter: Sendable {
     public var host: HostContext
     /// Between polls.
     public var interval: Duration
-    /// Per kubectl call.
+    /// Per API request.
     public var requestTimeout: Duration
 
     public init(host: HostContext, interval: Duration = .seconds(2), requestTimeout: Duration = .seconds(10)) {
@@ -108,33 +109,34 @@ public struct NodeWaiter: Sendable {
         self.requestTimeout = requestTimeout
     }
 
-    /// The argv that lists nodes for a kubeconfig/context.
-    public func listCommand(kubeconfig: String, context: String?) -> Command {
-        Command(
-            kubectlArgv(
-                ["get", "nodes", "-o", "json"], kubeconfig: kubeconfig, context: context,
-                requestTimeout: requestTimeout, runner: host.runner),
-            environment: Kubeconfig.kubectlEnvironment(kubeconfig), timeout: requestTimeout + .seconds(5))
+    /// One read (LIST /api/v1/nodes) with a kubeconfig/context, one try: a caller that polls is
+    /// its own retry. Throws `KubeAPIError` when the API server does not answer, and
+    /// `AphexError(.usage)` when the kubeconfig cannot be used.
+    public func readNodes(kubeconfig: String, context: String?) async throws -> [NodeState] {
+        try await Self.readNodes(api: api(kubeconfig: kubeconfig, context: context))
     }
 
-    /// One read. Throws `CommandError` when the API server does not answer.
-    public func readNodes(kubeconfig: String, context: String?) async throws -> [NodeState] {
-        let out = try await host.runner.run(listCommand(kubeconfig: kubeconfig, context: context))
-        let list: JSON
-        do { list = try JSON.parse(out.stdout) } catch {
-            throw AphexError.failed(
-                """
-                `kubectl get nodes -o json` printed something that is not JSON. Check that `kubectl` on PATH is \
-                the real kubectl.
-                """
-            )
-        }
-        return list.items.map(NodeState.init(node:)).sorted { $0.name < $1.name }
+    /// The API client the reads use: `makeKubeAPI` with `requestTimeout`, one try per request.
+    func api(kubeconfig: String, context: String?) throws -> any KubeAPI {
+        try makeKubeAPI(
+            host: host, kubeconfigPath: kubeconfig, context: context, requestTimeout: requestTimeout, retry: .none)
     }
 
     /// One read through the Kubernetes API (LIST /api/v1/nodes), sorted by name.
     public static func readNodes(api: any KubeAPI) async throws -> [NodeState] {
         try await api.list(.nodes).map(NodeState.init(node:)).sorted { $0.name < $1.name }
+    }
+
+    /// Why a read failed, when it is worth reading again: the API server did not answer (or
+    /// answered with an error), or the kubeconfig cannot be used yet. Nil for anything else
+    /// (kubectl missing for an exec-plugin kubeconfig): that is thrown as it is.
+    static func readFailure(_ error: any Error) -> String? {
+        switch error {
+        case let e as KubeAPIError: return e.description
+        case let e as AphexError where e.status == .usage:
+            return e.message + (e.detail.map { "\n" + $0 } ?? "")
+        default: return nil
+        }
     }
 
     /// Polls until at least `expectedNodes` nodes exist and all are Ready. On the deadline
@@ -149,28 +151,23 @@ public struct NodeWaiter: Sendable {
         var lastNodes: [NodeState] = []
         var lastError: String?
         var polls = 0
+        // One client for the whole wait (its connection is reused), made once the kubeconfig can be used.
+        var client: (any KubeAPI)?
         while true {
             try Task.checkCancellation()
             polls += 1
             do {
-                let nodes = try await readNodes(kubeconfig: kubeconfig, context: context)
+                let api = try client ?? api(kubeconfig: kubeconfig, context: context)
+                client = api
+                let nodes = try await Self.readNodes(api: api)
                 lastNodes = nodes
                 lastError = nil
                 if nodes.count >= expectedNodes && nodes.allSatisfy(\.ready) {
                     return NodeWaitResult(nodes: nodes, seconds: (host.clock.now() - start).seconds)
                 }
-            } catch let e as CommandError {
-                if case .notFound = e.reason {
-                    throw AphexError.prerequisite(
-                        """
-                        kubectl was not found on PATH; aphex uses it to read the cluster's nodes. Install kubectl \
-                        (https://kubernetes.io/docs/tasks/tools/) and re-run.
-                        """
-                    )
-                }
-                lastError =
-                    e.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                    ? e.description : e.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                guard let failure = Self.readFailure(error) else { throw error }
+                lastError = failure
             }
             let now = host.clock.now()
             if now >= deadline { break }
@@ -207,8 +204,7 @@ public struct NodeWaiter: Sendable {
             if let lastError { detail.append("Last API error: \(lastError)") }
         }
         let inspect = Shell.quote(
-            kubectlArgv(
-                ["describe", "nodes"], kubeconfig: kubeconfig, context: context, requestTimeout: nil, runner: runner))
+            Kubectl(kubeconfig: kubeconfig, context: context, runner: runner).argv(["describe", "nodes"]))
         let names = notReady.isEmpty ? "" : " (not Ready: \(notReady.map(\.name).joined(separator: ", ")))"
         return AphexError.timeout(
             """
@@ -217,15 +213,4 @@ public struct NodeWaiter: Sendable {
             """,
             detail: detail.joined(separator: "\n"))
     }
-}
-
-/// kubectl argv through the shared `Kubectl` builder (`kubectl --kubeconfig K [--context C] ARGS`),
-/// with a per-request timeout so a dead API server cannot hang a wait.
-func kubectlArgv(
-    _ args: [String], kubeconfig: String, context: String?, requestTimeout: Duration?,
-    runner: any CommandRunner
-) -> [String] {
-    var a = args
-    if let requestTimeout { a += ["--request-timeout", "\(Int(requestTimeout.seconds.rounded(.up)))s"] }
-    return Kubectl(kubeconfig: kubeconfig, context: context, runner: runner).argv(a)
 }

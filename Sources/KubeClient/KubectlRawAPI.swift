@@ -350,18 +350,19 @@ public struct KubectlRawAPI: KubeAPI {
 /// else `KubectlRawAPI` through `host.runner`. Throws `AphexError(.usage)` for a missing file,
 /// an unknown context, or a broken kubeconfig (the message names the fix).
 /// `requestTimeout`: per request (KubeClient's whole-request timeout, kubectl's --request-timeout).
+/// `retry`: KubeClient's tries per request (`.none` for a caller that polls and is its own retry).
 public func makeKubeAPI(
     host: HostContext, kubeconfigPath: String, context: String?,
-    requestTimeout: Duration = .seconds(30)
+    requestTimeout: Duration = .seconds(30), retry: KubeRetryPolicy = .standard
 ) throws -> any KubeAPI {
     let endpoint = try Kubeconfig.load(path: kubeconfigPath).resolve(context: context)
-    return makeKubeAPI(host: host, endpoint: endpoint, requestTimeout: requestTimeout)
+    return makeKubeAPI(host: host, endpoint: endpoint, requestTimeout: requestTimeout, retry: retry)
 }
 
 /// As above, from an already resolved context.
 public func makeKubeAPI(
     host: HostContext, endpoint: KubeEndpoint,
-    requestTimeout: Duration = .seconds(30)
+    requestTimeout: Duration = .seconds(30), retry: KubeRetryPolicy = .standard
 ) -> any KubeAPI {
     if let reason = endpoint.kubectlFallbackReason {
         host.reporter.debug(
@@ -373,6 +374,6 @@ public func makeKubeAPI(
     let reporter = host.reporter
     return KubeClient(
         server: endpoint.server, transport: host.makeTransport(endpoint.tls),
-        requestTimeout: requestTimeout, clock: host.clock,
+        requestTimeout: requestTimeout, retry: retry, clock: host.clock,
         onRetry: { reporter.debug("API request failed transiently: \($0)") })
 }

@@ -75,23 +75,27 @@ import TestSupport
     @Test func aKilledProbeLeavesNoKubeconfigInTmpAndTheNextRunCleansUp() async throws {
         let w = try DriverWorld()
         try w.touch("clusters/bb/.keep")
-        try w.touch("hang-kubectl")
+        try w.touch("hang-nodes")
+        defer { try? FileManager.default.removeItem(atPath: w.state + "/hang-nodes") }
         let p = try start(w, ["kind", "create", "--cluster-name", "bb"])
-        let kubectl = try #require(try await pid(w, "kubectl.pid"))
-        defer { kill(kubectl, SIGKILL) }
+        // the probe's node read has reached the API server (and hangs there)
+        let deadline = Date().addingTimeInterval(120)
+        while !w.exists(w.state + "/nodes.hung") && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(w.exists(w.state + "/nodes.hung"), "the probe never read the nodes")
         kill(p.processIdentifier, SIGKILL)
         await p.exited()
-        let kubeconfig = try String(contentsOfFile: w.state + "/kubectl.kubeconfig", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
         // Not in TMPDIR: in a private directory under ~/.aphex/tmp, named after the dead process.
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)
-        #expect(kubeconfig.hasPrefix(w.home + "/.aphex/tmp/\(p.processIdentifier).kind-probe."), "\(kubeconfig)")
-        let dir = (kubeconfig as NSString).deletingLastPathComponent
+        let tmp = w.home + "/.aphex/tmp"
+        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+        #expect(dirs.count == 1 && dirs[0].hasPrefix("\(p.processIdentifier).kind-probe."), "\(dirs)")
+        let dir = tmp + "/" + (dirs.first ?? "")
+        let kubeconfig = dir + "/kubeconfig"
         #expect(PrivateFiles.mode(dir) == 0o700)
-        #expect(PrivateFiles.mode(w.home + "/.aphex/tmp") == 0o700)
+        #expect(PrivateFiles.mode(tmp) == 0o700)
         #expect(PrivateFiles.mode(kubeconfig) == 0o600)
         // The next run (any command) removes it.
-        try FileManager.default.removeItem(atPath: w.state + "/hang-kubectl")
+        try FileManager.default.removeItem(atPath: w.state + "/hang-nodes")
         let list = try await w.aphex(["kind", "list"])
         #expect(list.status == 0, "\(list.stderrText)")
         #expect(!w.exists(dir), "the killed run's private directory is still there")

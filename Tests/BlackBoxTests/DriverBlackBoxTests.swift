@@ -3,12 +3,16 @@ import ClusterDrivers
 import KubeClient
 import Foundation
 import Testing
+import TestSupport
 
-// Black-box tests of `aphex kind ...` and `aphex k3s ...`: the built binary runs against
-// stand-in `kind` and `kubectl` executables (tiny shell scripts keeping their state in a
-// directory and logging every argv) and a fake host root for k3s (APHEX_HOST_ROOT) with a
-// fake installer served from a file:// URL (APHEX_K3S_INSTALL_URL). The stand-ins reject
-// unknown flags (exit 64), so an argv typo fails the test.
+// Black-box tests of `aphex kind ...` and `aphex k3s ...`: the built binary runs against a
+// stand-in `kind` executable (a tiny shell script keeping its state in a directory and
+// logging every argv; a `kubectl` that only logs and fails, since nothing should run it), a
+// fake host root for k3s (APHEX_HOST_ROOT) with a fake installer served from a file:// URL
+// (APHEX_K3S_INSTALL_URL), and a loopback API server (`DriverAPI`) that serves the nodes of
+// those clusters from the same state directory: the kubeconfigs the stand-ins write point at
+// it ($FAKE_API). The stand-in rejects unknown flags
+// (exit 64) and the API server unknown requests (404), so an argv or path typo fails the test.
 // DriverSimTests runs the same commands against the simulated cluster (SimHarness); these
 // stand-ins additionally pin exact argv lines and failure modes the scenarios do not cover.
 
@@ -23,7 +27,7 @@ enum DriverStandIns {
         kind: Config
         clusters:
         - cluster:
-            server: https://127.0.0.1:6443
+            server: $FAKE_API/kind/$1
           name: kind-$1
         contexts:
         - context:
@@ -34,7 +38,7 @@ enum DriverStandIns {
         users:
         - name: kind-$1
           user:
-            client-key-data: RkFLRS1LRVk=
+            token: FAKE-TOKEN
         EOF
         }
         case "$1" in
@@ -55,7 +59,8 @@ enum DriverStandIns {
         done
         case "$sub" in
           "get clusters")
-            if [ -n "$(ls "$S/clusters" 2>/dev/null)" ]; then ls "$S/clusters"; else echo "No kind clusters found." >&2; fi;;
+            if [ -n "$(ls "$S/clusters" 2>/dev/null)" ]; then ls "$S/clusters"; else echo "No kind clusters found." \#
+        >&2; fi;;
           "create cluster")
             [ "$cfg" = "-" ] || { echo "fake kind: expected --config -" >&2; exit 64; }
             cat > "$S/config-$name.yaml"
@@ -64,44 +69,31 @@ enum DriverStandIns {
               trap '' TERM INT; sleep 300 & echo $! > "$S/grandchild.pid"; echo $$ > "$S/child.pid"; wait; wait; exit 1
             fi
             mkdir -p "$S/clusters/$name"
-            if [ -f "$S/fail-create" ]; then echo "ERROR: failed to create cluster: failed to init node with kubeadm" >&2; exit 1; fi
+            if [ -f "$S/fail-create" ]; then echo "ERROR: failed to create cluster: failed to init node with \#
+        kubeadm" >&2; exit 1; fi
             [ -f "$S/notready" ] && touch "$S/clusters/$name/notready"
-            if [ -n "$kc" ]; then kubeconfig_for "$name" > "$kc"; else mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; fi
+            if [ -n "$kc" ]; then kubeconfig_for "$name" > "$kc"; else mkdir -p "$HOME/.kube"; kubeconfig_for \#
+        "$name" >> "$HOME/.kube/config"; fi
             echo " ✓ Ensuring node image" >&2;;
           "get kubeconfig")
-            [ -d "$S/clusters/$name" ] || { echo "ERROR: could not locate any control plane nodes for cluster named '$name'" >&2; exit 1; }
+            [ -d "$S/clusters/$name" ] || { echo "ERROR: could not locate any control plane nodes for cluster named \#
+        '$name'" >&2; exit 1; }
             kubeconfig_for "$name";;
           "delete cluster")
             rm -rf "$S/clusters/$name"; echo "Deleting cluster \"$name\" ..." >&2;;
           "export kubeconfig")
-            mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; echo "Set kubectl context to \"kind-$name\"" >&2;;
+            mkdir -p "$HOME/.kube"; kubeconfig_for "$name" >> "$HOME/.kube/config"; echo "Set kubectl context to \#
+        \"kind-$name\"" >&2;;
           *) echo "fake kind: unsupported: $sub" >&2; exit 64;;
         esac
         """#
 
+    /// kubectl as if it did not work: the drivers read the API themselves, so a call is logged
+    /// (and the exact-log assertions fail) and fails like a missing command.
     static let kubectl = #"""
         #!/bin/sh
-        S="$FAKE_STATE"
-        printf '%s\n' "kubectl $*" >> "$S/argv.log"
-        kc=""; ctx=""
-        while [ $# -gt 0 ]; do
-          case "$1" in --kubeconfig) kc="$2"; shift 2;; --context) ctx="$2"; shift 2;; *) break;; esac
-        done
-        [ -n "$kc" ] && [ -r "$kc" ] || { echo "error: kubeconfig '$kc' is not readable" >&2; exit 1; }
-        if [ -f "$S/hang-kubectl" ]; then echo "$kc" > "$S/kubectl.kubeconfig"; echo $$ > "$S/kubectl.pid"; exec sleep 300; fi
-        [ "$1 $2 $3 $4" = "get nodes -o json" ] || { echo "fake kubectl: unsupported: $*" >&2; exit 64; }
-        shift 4
-        while [ $# -gt 0 ]; do
-          case "$1" in --request-timeout) shift 2;; *) echo "fake kubectl: unknown flag $1" >&2; exit 64;; esac
-        done
-        if [ -n "$ctx" ]; then name="${ctx#kind-}"; dir="$S/clusters/$name"; node="$name-control-plane"
-        else dir="$S/k3s"; node="k3s-node"; fi
-        if [ ! -d "$dir" ] || [ -f "$dir/broken" ]; then
-          echo "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?" >&2; exit 1
-        fi
-        if [ -f "$dir/notready" ]; then st=False; r=KubeletNotReady; m="container runtime network not ready"
-        else st=True; r=KubeletReady; m="kubelet is posting ready status"; fi
-        printf '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s"},"status":{"conditions":[{"type":"Ready","status":"%s","reason":"%s","message":"%s"}]}}]}\n' "$node" "$st" "$r" "$m"
+        printf '%s\n' "kubectl $*" >> "$FAKE_STATE/argv.log"
+        echo "fake kubectl: the drivers must not run kubectl" >&2; exit 127
         """#
 
     /// A stand-in for get.k3s.io: "installs" under $APHEX_HOST_ROOT and logs its environment.
@@ -109,23 +101,81 @@ enum DriverStandIns {
         #!/bin/sh
         set -e
         R="$APHEX_HOST_ROOT"
-        printf 'INSTALL_K3S_VERSION=%s INSTALL_K3S_EXEC=%s\n' "$INSTALL_K3S_VERSION" "$INSTALL_K3S_EXEC" >> "$FAKE_STATE/installer.log"
+        printf 'INSTALL_K3S_VERSION=%s INSTALL_K3S_EXEC=%s\n' "$INSTALL_K3S_VERSION" "$INSTALL_K3S_EXEC" >> \#
+        "$FAKE_STATE/installer.log"
         mkdir -p "$R/usr/local/bin" "$R/etc/rancher/k3s" "$FAKE_STATE/k3s"
         printf '#!/bin/sh\necho "k3s version %s (fake)"\n' "$INSTALL_K3S_VERSION" > "$R/usr/local/bin/k3s"
-        printf '#!/bin/sh\nrm -rf "%s/usr/local/bin/k3s" "%s/etc/rancher" "%s/k3s"\nrm -f "$0"\n' "$R" "$R" "$FAKE_STATE" > "$R/usr/local/bin/k3s-uninstall.sh"
+        printf '#!/bin/sh\nrm -rf "%s/usr/local/bin/k3s" "%s/etc/rancher" "%s/k3s"\nrm -f "$0"\n' "$R" "$R" \#
+        "$FAKE_STATE" > "$R/usr/local/bin/k3s-uninstall.sh"
         chmod 755 "$R/usr/local/bin/k3s" "$R/usr/local/bin/k3s-uninstall.sh"
         umask 077
-        printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    token: FAKE-TOKEN\n' > "$R/etc/rancher/k3s/k3s.yaml"
+        printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: %s/k3s\n  name: \#
+        default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: \#
+        default\nusers:\n- name: default\n  user:\n    token: FAKE-TOKEN\n' "$FAKE_API" > "$R/etc/rancher/k3s/k3s.yaml"
         echo "[INFO]  systemd: Starting k3s"
         """#
 }
 
-/// One black-box world: HOME, a stand-in bin dir, the stand-ins' state and a fake host root.
+/// The clusters' API server: LIST /api/v1/nodes under /kind/NAME (kind cluster NAME, its
+/// state in $FAKE_STATE/clusters/NAME) and /k3s (the k3s install, $FAKE_STATE/k3s). One node,
+/// NotReady while the cluster's directory holds `notready`; a missing cluster, or one whose
+/// directory holds `broken`, gets its connection closed without an answer (an API server that
+/// does not answer). While $FAKE_STATE/hang-nodes exists a read hangs (`nodes.hung` says one
+/// arrived).
+enum DriverAPI {
+    static func serve(_ req: HTTPTestServer.Request, state: String) -> HTTPTestServer.Response {
+        let fm = FileManager.default
+        let parts = req.path.split(separator: "/").map(String.init)
+        let dir: String
+        let node: String
+        if parts.count == 5, parts[0] == "kind", parts[2...] == ["api", "v1", "nodes"] {
+            (dir, node) = (state + "/clusters/" + parts[1], parts[1] + "-control-plane")
+        } else if parts == ["k3s", "api", "v1", "nodes"] {
+            (dir, node) = (state + "/k3s", "k3s-node")
+        } else {
+            return .text(404, "fake API server: unsupported: \(req.method) \(req.target)\n")
+        }
+        guard req.method == "GET", req.target == req.path else {
+            return .text(400, "fake API server: unsupported: \(req.method) \(req.target)\n")
+        }
+        if fm.fileExists(atPath: state + "/hang-nodes") {
+            _ = fm.createFile(atPath: state + "/nodes.hung", contents: Data())
+            let deadline = Date().addingTimeInterval(300)
+            while fm.fileExists(atPath: state + "/hang-nodes") && Date() < deadline { usleep(20_000) }
+            return .close
+        }
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue, !fm.fileExists(atPath: dir + "/broken")
+        else { return .close }
+        let ready = !fm.fileExists(atPath: dir + "/notready")
+        let condition: JSON = [
+            "type": "Ready", "status": .string(ready ? "True" : "False"),
+            "reason": .string(ready ? "KubeletReady" : "KubeletNotReady"),
+            "message": .string(ready ? "kubelet is posting ready status" : "container runtime network not ready")
+        ]
+        let list: JSON = [
+            "apiVersion": "v1", "kind": "NodeList",
+            "items": [
+                [
+                    "apiVersion": "v1", "kind": "Node", "metadata": ["name": .string(node)],
+                    "status": ["conditions": [condition]]
+                ]
+            ]
+        ]
+        return .json(200, list.serialized())
+    }
+}
+
+/// One black-box world: HOME, a stand-in bin dir, the stand-ins' state, a fake host root and
+/// the clusters' API server.
 final class DriverWorld: @unchecked Sendable {
     let root: String
+    let api: HTTPTestServer
     init() throws {
         root =
             FileManager.default.temporaryDirectory.appendingPathComponent("aphex-bb-drivers-\(UUID().uuidString)").path
+        let state = root + "/state"
+        api = try HTTPTestServer { DriverAPI.serve($0, state: state) }
         for d in [home, bin, state, hostRoot, tmp] {
             try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         }
@@ -137,7 +187,10 @@ final class DriverWorld: @unchecked Sendable {
         _ = chmod(root, 0o755)
         _ = chmod(home, 0o777)
     }
-    deinit { try? FileManager.default.removeItem(atPath: root) }
+    deinit {
+        api.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
 
     var home: String { root + "/home" }
     var bin: String { root + "/bin" }
@@ -159,6 +212,9 @@ final class DriverWorld: @unchecked Sendable {
     func touch(_ rel: String) throws { try write(state + "/" + rel, "", mode: 0o644) }
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
+    /// The node reads the API server answered or refused: "GET /kind/NAME/api/v1/nodes".
+    var apiLog: [String] { api.requests.map { "\($0.method) \($0.target)" } }
+
     /// The stand-ins' argv log, one line per command.
     var log: [String] {
         (try? String(contentsOfFile: state + "/argv.log", encoding: .utf8))?.split(separator: "\n").map(String.init)
@@ -171,7 +227,8 @@ final class DriverWorld: @unchecked Sendable {
 
     var env: [String: String] {
         [
-            "PATH": bin + ":/usr/bin:/bin", "FAKE_STATE": state, "TMPDIR": tmp, "APHEX_HOST_ROOT": hostRoot,
+            "PATH": bin + ":/usr/bin:/bin", "FAKE_STATE": state, "FAKE_API": api.baseURL, "TMPDIR": tmp,
+            "APHEX_HOST_ROOT": hostRoot,
             "APHEX_K3S_INSTALL_URL": "file://" + root + "/install.sh"
         ]
     }
@@ -211,9 +268,10 @@ final class DriverWorld: @unchecked Sendable {
         #expect(first.stderrText.contains("Creating kind cluster bb"))
         #expect(
             w.log == [
-                "kind version", "kind get clusters", createLine(w, "bb"), "kind get kubeconfig --name bb",
-                "kubectl --kubeconfig \(w.kubeconfig("bb")) --context kind-bb get nodes -o json --request-timeout 10s"
+                "kind version", "kind get clusters", createLine(w, "bb"), "kind get kubeconfig --name bb"
             ])
+        // one node read, at the server of the kubeconfig's context kind-bb
+        #expect(w.apiLog == ["GET /kind/bb/api/v1/nodes"])
         let config = try String(contentsOfFile: w.state + "/config-bb.yaml", encoding: .utf8)
         #expect(config.contains("node-labels: \"ingress-ready=true\""))
         #expect(config.contains("oidc-issuer-url: \"https://dex.home.local\""))
@@ -327,6 +385,7 @@ final class DriverWorld: @unchecked Sendable {
         let un = try await w.aphex(["k3s", "uninstall", "--dry-run"])
         #expect(un.status == 0)
         #expect(w.log.isEmpty)
+        #expect(w.apiLog.isEmpty)
         #expect(w.installerLog.isEmpty)
         #expect(!w.exists(w.home + "/.aphex"))
         #expect(!w.exists(w.hostRoot + "/usr"))
@@ -337,10 +396,8 @@ final class DriverWorld: @unchecked Sendable {
         let first = try await w.aphex(["k3s", "install", "--timeout", "20s"])
         #expect(first.status == 0, "\(first.stderrText)")
         #expect(w.installerLog == ["INSTALL_K3S_VERSION=v1.31.4+k3s1 INSTALL_K3S_EXEC=--write-kubeconfig-mode 0600"])
-        #expect(
-            w.log == [
-                "kubectl --kubeconfig \(w.kubeconfig("platform-cluster")) get nodes -o json --request-timeout 10s"
-            ])
+        #expect(w.log.isEmpty)
+        #expect(w.apiLog == ["GET /k3s/api/v1/nodes"])
         #expect(PrivateFiles.mode(w.kubeconfig("platform-cluster")) == 0o600)
         // no installer left behind in TMPDIR
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.tmp).isEmpty)
@@ -350,13 +407,12 @@ final class DriverWorld: @unchecked Sendable {
         #expect(try JSON.parse(second.stdoutText)["outcome"]?.string == "reused")
         #expect(w.installerLog.count == 1)
 
-        let n = w.log.count
+        let n = w.apiLog.count
         let status = try await w.aphex(["k3s", "status", "--output", "json"])
         #expect(status.status == 0)
-        #expect(
-            Array(w.log[n...]) == [
-                "kubectl --kubeconfig \(w.hostRoot)/etc/rancher/k3s/k3s.yaml get nodes -o json --request-timeout 10s"
-            ])
+        #expect(w.log.isEmpty)
+        // one node read, with k3s's own kubeconfig (its server)
+        #expect(Array(w.apiLog[n...]) == ["GET /k3s/api/v1/nodes"])
         let s = try JSON.parse(status.stdoutText)
         #expect(s["installed"] == .bool(true) && s["running"] == .bool(true) && s["ready"] == .bool(true))
 
@@ -381,6 +437,7 @@ final class DriverWorld: @unchecked Sendable {
         #expect(r.stderrText.contains("sudo aphex k3s install"))
         #expect(w.installerLog.isEmpty)
         #expect(w.log.isEmpty)
+        #expect(w.apiLog.isEmpty)
         #expect(!w.exists(w.hostRoot + "/usr"))
     }
 }

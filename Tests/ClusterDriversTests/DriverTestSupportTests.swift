@@ -11,6 +11,14 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
     private var urls: [String] = []
     let respond: @Sendable (HTTPRequest) throws -> HTTPResponse
     init(_ respond: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) { self.respond = respond }
+    /// Node reads (LIST /api/v1/nodes) to `nodes`, everything else to `other` (by default a
+    /// test failure).
+    static func serving(
+        nodes: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse,
+        other: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse = { throw UnscriptedRequest(url: $0.url) }
+    ) -> FakeTransport {
+        FakeTransport { r in try r.url.hasSuffix("/api/v1/nodes") ? nodes(r) : other(r) }
+    }
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         lock.withLock { urls.append(request.url) }
         return try respond(request)
@@ -23,6 +31,23 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return urls
+    }
+    /// The requests that were not node reads (downloads).
+    var downloads: [String] { requested.filter { !$0.hasSuffix("/api/v1/nodes") } }
+    /// The node reads (LIST /api/v1/nodes).
+    var nodeReads: [String] { requested.filter { $0.hasSuffix("/api/v1/nodes") } }
+}
+
+/// Node reads (LIST /api/v1/nodes) to a fake API server, everything else to another transport
+/// (libcurl to a test server).
+struct NodeRoutingTransport: HTTPTransport {
+    let nodes: @Sendable (HTTPRequest) throws -> HTTPResponse
+    let other: any HTTPTransport
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        request.url.hasSuffix("/api/v1/nodes") ? try nodes(request) : try await other.send(request)
+    }
+    func stream(_ request: HTTPRequest, onData: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Int {
+        try await other.stream(request, onData: onData)
     }
 }
 
@@ -53,7 +78,7 @@ func makeHost(
     _ scratch: Scratch, runner: any CommandRunner, clock: VirtualClock = VirtualClock(),
     reporter: any Reporter = CollectingReporter(), uid: UInt32 = 1000,
     env extra: [String: String] = [:],
-    transport: FakeTransport? = nil
+    transport: (any HTTPTransport)? = nil
 ) -> HostContext {
     var env = [
         "HOME": scratch.home, "PATH": "/usr/bin:/bin", "TMPDIR": scratch.tmp, "APHEX_HOST_ROOT": scratch.hostRoot
@@ -72,7 +97,7 @@ func makeHost(
         })
 }
 
-/// `kubectl get nodes -o json` output.
+/// A NodeList as LIST /api/v1/nodes answers it (and `kubectl get nodes -o json` prints it).
 func nodesJSON(_ nodes: [(String, Bool)]) -> String {
     let items: [JSON] = nodes.map { name, ready in
         .object([
@@ -99,13 +124,37 @@ func nodesJSON(_ nodes: [(String, Bool)]) -> String {
     return JSON.object(["apiVersion": "v1", "kind": "List", "items": .array(items)]).serialized()
 }
 
+/// LIST /api/v1/nodes's answer.
+func nodesResponse(_ nodes: [(String, Bool)]) -> HTTPResponse {
+    HTTPResponse(status: 200, headers: ["content-type": "application/json"], body: Array(nodesJSON(nodes).utf8))
+}
+
+/// A request a fake API server does not serve: a test failure.
+struct UnscriptedRequest: Error, CustomStringConvertible {
+    let url: String
+    init(url: String) {
+        self.url = url
+        Issue.record("unscripted request: \(url)")
+    }
+    var description: String { "unscripted request: \(url)" }
+}
+
+/// What the transport throws for an API server that is down.
+func apiServerRefused(_ request: HTTPRequest) -> TransportError {
+    .connectionRefused(request.url)
+}
+
+/// The API server URL of a test kubeconfig's context.
+func testServer(context: String) -> String { "https://\(context).cluster.test:6443" }
+
+/// A kubeconfig with one context whose server is `testServer(context:)` and whose user has a token.
 func kubeconfigYAML(context: String) -> String {
     """
     apiVersion: v1
     kind: Config
     clusters:
     - cluster:
-        server: https://127.0.0.1:6443
+        server: \(testServer(context: context))
       name: \(context)
     contexts:
     - context:
@@ -116,7 +165,7 @@ func kubeconfigYAML(context: String) -> String {
     users:
     - name: \(context)
       user:
-        client-key-data: UFJJVkFURS1LRVk=
+        token: test-token
     """
 }
 

@@ -109,35 +109,40 @@ import TestSupport
 @Suite struct NodeWaitDriverTests {
     @Test func apiNeverAnsweringTimesOutWithTheLastError() async throws {
         let scratch = Scratch()
-        let runner = RecordingRunner { _ in
-            CommandOutput(status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n")
-        }
+        let kubeconfig = scratch.root + "/kubeconfig"
+        scratch.write(kubeconfig, kubeconfigYAML(context: "c"), mode: 0o600)
+        let transport = FakeTransport.serving(nodes: { throw apiServerRefused($0) })
         let clock = VirtualClock()
-        let host = makeHost(scratch, runner: runner, clock: clock)
+        let host = makeHost(scratch, runner: RecordingRunner(), clock: clock, transport: transport)
         let e = await #expect(throws: AphexError.self) {
-            _ = try await NodeWaiter(host: host).waitUntilReady(kubeconfig: "/k", context: nil, timeout: .seconds(10))
+            _ = try await NodeWaiter(host: host).waitUntilReady(
+                kubeconfig: kubeconfig, context: nil, timeout: .seconds(10))
         }
         #expect(e?.status == .timeout)
         #expect(e?.detail?.contains("never answered") == true)
-        #expect(e?.detail?.contains("was refused") == true)
+        #expect(e?.detail?.contains("connection refused: \(testServer(context: "c"))/api/v1/nodes") == true)
         #expect(clock.now() == .seconds(10))
     }
 
     @Test func waitsForAllExpectedNodesAndReportsTime() async throws {
         let scratch = Scratch()
+        let kubeconfig = scratch.root + "/kubeconfig"
+        scratch.write(kubeconfig, kubeconfigYAML(context: "c"), mode: 0o600)
         let clock = VirtualClock()
-        let runner = RecordingRunner { _ in
+        let transport = FakeTransport.serving(nodes: { _ in
             // a worker registers at t=4s, everything Ready from t=6s
             let t = clock.now()
             var nodes = [("cp", t >= .seconds(6))]
             if t >= .seconds(4) { nodes.append(("w1", t >= .seconds(6))) }
-            return CommandOutput(status: 0, stdout: nodesJSON(nodes))
-        }
-        let host = makeHost(scratch, runner: runner, clock: clock)
+            return nodesResponse(nodes)
+        })
+        let runner = RecordingRunner()
+        let host = makeHost(scratch, runner: runner, clock: clock, transport: transport)
         let r = try await NodeWaiter(host: host).waitUntilReady(
-            kubeconfig: "/k", context: "c", timeout: .seconds(60), expectedNodes: 2)
+            kubeconfig: kubeconfig, context: "c", timeout: .seconds(60), expectedNodes: 2)
         #expect(r.seconds == 6)
         #expect(r.nodes.map(\.name) == ["cp", "w1"])
-        #expect(runner.argvs.count == 4)
+        #expect(transport.nodeReads.count == 4)
+        #expect(runner.argvs.isEmpty)
     }
 }

