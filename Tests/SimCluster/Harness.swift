@@ -175,18 +175,7 @@ public final class SimHarness: @unchecked Sendable {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = inp
-        let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
-        let group = DispatchGroup()
-        group.enter()
-        blockingThread {
-            outBox.value = out.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        group.enter()
-        blockingThread {
-            errBox.value = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
+        let drain = PipeDrain(stdout: out, stderr: err)
         let start = Date()
         try p.run()
         if let killAtRequest {
@@ -213,14 +202,14 @@ public final class SimHarness: @unchecked Sendable {
             usleep(killWhen == nil ? 10_000 : 50_000)
         }
         p.waitUntilExit()
-        group.wait()
+        let (stdoutText, stderrText) = drain.wait()
         if killAtRequest != nil && p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL {
             killed = true
         }
         let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
         return RunResult(
-            status: status, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
-            stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self),
+            status: status, stdout: stdoutText,
+            stderr: stderrText,
             seconds: Date().timeIntervalSince(start), killed: killed)
     }
 

@@ -68,18 +68,7 @@ public enum RealKubectl {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = inp
-        let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
-        let group = DispatchGroup()
-        group.enter()
-        blockingThread {
-            outBox.value = out.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        group.enter()
-        blockingThread {
-            errBox.value = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
+        let drain = PipeDrain(stdout: out, stderr: err)
         try p.run()
         ignoreSIGPIPE
         if let stdin { try? inp.fileHandleForWriting.write(contentsOf: Data(stdin)) }
@@ -88,10 +77,10 @@ public enum RealKubectl {
         while p.isRunning && Date() < deadline { usleep(5_000) }
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
-        group.wait()
+        let (stdoutText, stderrText) = drain.wait()
         return Result(
-            status: p.terminationStatus, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
-            stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
+            status: p.terminationStatus, stdout: stdoutText,
+            stderr: stderrText)
     }
 
     /// How kubectl splits a stream it reads on stdin, without a server: `kubectl annotate
@@ -145,18 +134,7 @@ public enum KubectlPassthrough {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inp
-        let outBox = ResultBox<Data>(), errBox = ResultBox<Data>()
-        let group = DispatchGroup()
-        group.enter()
-        blockingThread {
-            outBox.value = out.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        group.enter()
-        blockingThread {
-            errBox.value = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
+        let drain = PipeDrain(stdout: out, stderr: err)
         do { try p.run() } catch {
             return .fail("kubectl: cannot start \(kubectl): \(error)", status: 127)
         }
@@ -182,12 +160,12 @@ public enum KubectlPassthrough {
             }
         }
         p.waitUntilExit()
-        group.wait()
+        let (stdoutText, stderrText) = drain.wait()
         let status: Int32 =
             timedOut ? 137 : (p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus)
         return ToolResult(
-            status: status, stdout: String(decoding: outBox.value ?? Data(), as: UTF8.self),
-            stderr: String(decoding: errBox.value ?? Data(), as: UTF8.self))
+            status: status, stdout: stdoutText,
+            stderr: stderrText)
     }
 
     /// `run` without blocking a Swift concurrency thread.

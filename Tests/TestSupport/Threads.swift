@@ -85,3 +85,31 @@ public func runShell(_ script: String) throws -> String {
     guard p.terminationStatus == 0 else { throw TestSupportError("shell failed (\(p.terminationStatus)): \(text)") }
     return text
 }
+
+/// Reads a child's stdout and stderr to their ends, each on a thread of its own (`blockingThread`,
+/// never the 2-worker dispatch pool), so a child that fills one pipe never waits on the other.
+public final class PipeDrain: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var out = Data()
+    private var err = Data()
+
+    public init(stdout: Pipe, stderr: Pipe) {
+        group.enter()
+        blockingThread {
+            self.out = stdout.fileHandleForReading.readDataToEndOfFile()
+            self.group.leave()
+        }
+        group.enter()
+        blockingThread {
+            self.err = stderr.fileHandleForReading.readDataToEndOfFile()
+            self.group.leave()
+        }
+    }
+
+    /// Waits until both pipes reach end of file (the child and its children closed them), and
+    /// returns what each carried, as text.
+    public func wait() -> (stdout: String, stderr: String) {
+        group.wait()
+        return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+}
